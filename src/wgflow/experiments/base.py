@@ -1,0 +1,460 @@
+"""The experiment contract: configs, claims, results, run contexts and the registry.
+
+An *experiment* reproduces one result of the sources. It holds a frozen config
+(a dataclass with commented defaults), two presets (``quick`` and ``full``), a
+``run(cfg, ctx)`` method that composes library calls, and explicit **claims**:
+what the source predicts, what was measured, the tolerance, pass or fail.
+
+Experiments never write files, seed generators or checkpoint by themselves: they
+ask their :class:`RunContext`, which the store (``wgflow.store``) or the simple
+directory context below implements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol
+
+import numpy as np
+
+__all__ = [
+    "Claim",
+    "ConfigError",
+    "DivergenceError",
+    "Experiment",
+    "ExperimentResult",
+    "RunContext",
+    "DirectoryContext",
+    "register",
+    "get_experiment",
+    "list_experiments",
+    "make_config",
+    "run_experiment",
+    "claim_le",
+    "claim_ge",
+    "claim_between",
+    "claim_close",
+    "claim_true",
+]
+
+
+class ConfigError(ValueError):
+    """Bad configuration: unknown key, wrong type or out-of-range value."""
+
+
+class DivergenceError(FloatingPointError):
+    """A run produced NaN or Inf; the message suggests a remedy."""
+
+
+# --------------------------------------------------------------------------- claims
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement of a source, with the value this run measured.
+
+    ``expected`` is human readable (``"<= -0.8"``, ``"in [0.4, 0.6]"``);
+    ``measured`` is the number (or short string) the run produced;
+    ``tolerance`` is the slack already included in the comparison.
+    """
+
+    name: str
+    statement: str
+    expected: str
+    measured: float | str | None
+    tolerance: float | str | None
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        m = d["measured"]
+        if isinstance(m, float) and not math.isfinite(m):
+            d["measured"] = str(m)
+        return d
+
+
+def _f(x: Any) -> float:
+    return float(np.asarray(x, dtype=float))
+
+
+def claim_le(name: str, statement: str, measured: Any, bound: float, tolerance: float = 0.0) -> Claim:
+    """Claim ``measured <= bound + tolerance``."""
+    m = _f(measured)
+    return Claim(name, statement, f"<= {bound:g}", m, tolerance, bool(m <= bound + tolerance))
+
+
+def claim_ge(name: str, statement: str, measured: Any, bound: float, tolerance: float = 0.0) -> Claim:
+    """Claim ``measured >= bound - tolerance``."""
+    m = _f(measured)
+    return Claim(name, statement, f">= {bound:g}", m, tolerance, bool(m >= bound - tolerance))
+
+
+def claim_between(name: str, statement: str, measured: Any, lo: float, hi: float) -> Claim:
+    """Claim ``lo <= measured <= hi``."""
+    m = _f(measured)
+    return Claim(name, statement, f"in [{lo:g}, {hi:g}]", m, None, bool(lo <= m <= hi))
+
+
+def claim_close(name: str, statement: str, measured: Any, target: float, tolerance: float) -> Claim:
+    """Claim ``|measured - target| <= tolerance``."""
+    m = _f(measured)
+    return Claim(name, statement, f"{target:g} ± {tolerance:g}", m, tolerance, bool(abs(m - target) <= tolerance))
+
+
+def claim_true(name: str, statement: str, measured: Any, passed: bool, expected: str = "true") -> Claim:
+    """A claim whose test is computed by the caller (``measured`` is reported)."""
+    if isinstance(measured, (np.floating, np.integer)):
+        measured = measured.item()
+    return Claim(name, statement, expected, measured, None, bool(passed))
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class ExperimentResult:
+    """What ``Experiment.run`` returns: claims, scalar metrics, artifact paths."""
+
+    claims: list[Claim] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(c.passed for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claims": [c.to_dict() for c in self.claims],
+            "metrics": {k: _jsonable(v) for k, v in self.metrics.items()},
+            "artifacts": dict(self.artifacts),
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.floating, np.integer)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+# --------------------------------------------------------------------------- contexts
+class Checkpointer(Protocol):
+    """Saves and restores the state of one long computation (a flow)."""
+
+    every: int
+
+    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
+
+    def load(self) -> dict[str, np.ndarray] | None: ...
+
+
+class RunContext(Protocol):
+    """Everything an experiment may ask of the machinery that runs it."""
+
+    seed: int
+    out_dir: Path
+
+    def log(self, msg: str) -> None: ...
+
+    def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str | None = None): ...
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None: ...
+
+    def save_array(self, name: str, array: np.ndarray) -> str: ...
+
+    def save_figure(self, name: str, fig: Any) -> str: ...
+
+    def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]: ...
+
+    def checkpointer(self, key: str) -> Checkpointer | None: ...
+
+
+class _NullBar:
+    def __init__(self, iterable=None, total=None):
+        self._it = iterable
+
+    def __iter__(self):
+        return iter(self._it)
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *a, **k) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DirectoryContext:
+    """A run context writing into a plain directory, without a database.
+
+    Used by tests and by library users who call :func:`run_experiment`
+    directly. Stages are memoised as ``.npz`` files (no pickle), so calling
+    the same experiment twice in the same directory resumes it.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.seed = int(seed)
+        self.verbose = verbose
+        self.metrics: list[tuple[str, int | None, float]] = []
+
+    def log(self, msg: str) -> None:
+        if self.verbose:
+            print(msg, flush=True)
+
+    def progress(self, iterable=None, total=None, desc=None):
+        return _NullBar(iterable, total)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        self.metrics.append((name, step, float(value)))
+
+    def save_array(self, name: str, array: np.ndarray) -> str:
+        path = self.out_dir / f"{name}.npy"
+        tmp = path.with_suffix(".npy.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+        return str(path)
+
+    def save_figure(self, name: str, fig: Any) -> str:
+        suffix = Path(name).suffix or ".png"
+        path = self.out_dir / (Path(name).stem + suffix)
+        tmp = self.out_dir / (Path(name).stem + ".tmp" + suffix)
+        if hasattr(fig, "savefig"):
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+        else:  # a callable writing to a path (animations)
+            fig(tmp)
+        os.replace(tmp, path)
+        return str(path)
+
+    def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
+        path = self.out_dir / "stages" / f"{_safe(key)}.npz"
+        if path.exists():
+            return load_stage(path)
+        out = dict(fn())
+        save_stage(path, out)
+        return out
+
+    def checkpointer(self, key: str) -> Checkpointer | None:
+        return None
+
+
+def _safe(key: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in key)
+
+
+def save_stage(path: Path, data: Mapping[str, Any]) -> None:
+    """Write a dict of arrays / scalars / strings as ``.npz`` atomically (no pickle)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for k, v in data.items():
+        a = np.asarray(v)
+        if a.dtype == object:
+            raise TypeError(f"stage value {k!r} is not an array of numbers or strings")
+        arrays[k] = a
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def load_stage(path: Path) -> dict[str, Any]:
+    with np.load(path, allow_pickle=False) as z:
+        out: dict[str, Any] = {}
+        for k in z.files:
+            a = z[k]
+            out[k] = a.item() if a.ndim == 0 else a
+        return out
+
+
+# --------------------------------------------------------------------------- experiments
+class Experiment:
+    """Base class of every reproduced result.
+
+    Subclasses set the class attributes and implement :meth:`run`::
+
+        @register
+        class TeacherStudent(Experiment):
+            name = "teacher-student"
+            title = "Mean-field ReLU student learns a ReLU teacher"
+            reference = "Chizat & Bach, NeurIPS 2018"
+            description = "..."
+            Config = TeacherStudentConfig            # frozen dataclass, defaults = quick
+            presets = {"quick": {}, "full": {"n": 1000, "steps": 20000}}
+
+            def run(self, cfg, ctx): ...
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    reference: ClassVar[str]
+    Config: ClassVar[type]
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "full": {}}
+
+    def run(self, cfg: Any, ctx: RunContext) -> ExperimentResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Experiment]] = {}
+
+
+def register(cls: type[Experiment]) -> type[Experiment]:
+    """Class decorator adding an experiment to the registry."""
+    for attr in ("name", "title", "description", "reference", "Config"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"experiment {cls.__name__} lacks class attribute {attr!r}")
+    if not dataclasses.is_dataclass(cls.Config):
+        raise TypeError(f"experiment {cls.name}: Config must be a dataclass")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    # Importing the package registers every experiment module.
+    import wgflow.experiments  # noqa: F401
+
+
+def list_experiments() -> list[type[Experiment]]:
+    _load_all()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get_experiment(name: str) -> type[Experiment]:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}") from None
+
+
+# --------------------------------------------------------------------------- configs
+def _coerce(key: str, value: Any, typ: Any, default: Any) -> Any:
+    """Coerce ``value`` (possibly a CLI string) to the type of the field."""
+    target = type(default) if default is not None else None
+    if isinstance(typ, str):  # postponed annotations
+        t = typ.replace(" ", "")
+    else:
+        t = getattr(typ, "__name__", str(typ))
+    try:
+        if isinstance(value, str):
+            if target is bool or t == "bool":
+                low = value.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if target is int or t == "int":
+                return int(value)
+            if target is float or t == "float":
+                return float(value)
+            if target is tuple or t.startswith("tuple"):
+                items = [s for s in value.replace("(", "").replace(")", "").split(",") if s.strip()]
+                elem = type(default[0]) if default else float
+                return tuple(elem(s.strip()) for s in items)
+            if target is str or t == "str":
+                return value
+            # fall back to JSON for anything else (lists, None)
+            return json.loads(value)
+        if target is bool and not isinstance(value, bool):
+            raise ValueError
+        if target is int and isinstance(value, bool):
+            raise ValueError
+        if target is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if target is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if target is tuple and isinstance(value, list):
+            return tuple(value)
+        if target is not None and not isinstance(value, target):
+            raise ValueError
+        return value
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ConfigError(
+            f"config key {key!r}: cannot use {value!r}; expected a value of type {t}"
+        ) from None
+
+
+def make_config(exp: type[Experiment] | str, preset: str = "quick", overrides: Mapping[str, Any] | None = None, **kw: Any):
+    """Build and validate an experiment config from a preset and overrides.
+
+    Unknown keys, wrong types and out-of-range values raise :class:`ConfigError`
+    with a one-line message naming the key. A config class may define
+    ``validate(self)`` raising :class:`ConfigError` for range checks and
+    ``choices: ClassVar[dict[str, tuple]]`` for enumerated string keys.
+    """
+    if isinstance(exp, str):
+        exp = get_experiment(exp)
+    if preset not in exp.presets:
+        raise ConfigError(f"unknown preset {preset!r} for {exp.name}; choose one of: {', '.join(exp.presets)}")
+    fields = {f.name: f for f in dataclasses.fields(exp.Config)}
+    values: dict[str, Any] = {}
+    merged = {**exp.presets[preset], **dict(overrides or {}), **kw}
+    for key, value in merged.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown config key {key!r} for {exp.name}; allowed keys: {', '.join(fields)}"
+            )
+        f = fields[key]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+        )
+        values[key] = _coerce(key, value, f.type, default)
+    choices = getattr(exp.Config, "choices", {})
+    for key, allowed in choices.items():
+        v = values.get(key, getattr(exp.Config, key, None) if key in fields else None)
+        if key in values and v not in allowed:
+            raise ConfigError(f"config key {key!r}: {v!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+    try:
+        cfg = exp.Config(**values)
+    except TypeError as e:
+        raise ConfigError(f"bad config for {exp.name}: {e}") from None
+    for key, allowed in choices.items():
+        v = getattr(cfg, key)
+        if v not in allowed:
+            raise ConfigError(f"config key {key!r}: {v!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+    validate = getattr(cfg, "validate", None)
+    if callable(validate):
+        validate()
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=_jsonable))
+
+
+def run_experiment(
+    name: str,
+    preset: str = "quick",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    out_dir: str | os.PathLike | None = None,
+    ctx: RunContext | None = None,
+) -> ExperimentResult:
+    """Run one experiment without the store (for scripts and tests)."""
+    exp = get_experiment(name)
+    cfg = make_config(exp, preset, overrides)
+    if ctx is None:
+        import tempfile
+
+        out_dir = out_dir or tempfile.mkdtemp(prefix=f"wgflow-{name}-")
+        ctx = DirectoryContext(out_dir, seed=seed)
+    return exp().run(cfg, ctx)
