@@ -1,0 +1,39 @@
+"""wgflow: neural-network training as particles flowing in Wasserstein space.
+
+Two-layer networks are particle measures trained by (noisy) gradient flows in
+mean-field time; residual networks transport the data distribution. The public
+API is re-exported here; see README.md for a tour.
+"""
+
+from ._version import __version__
+from .closed_forms import arccos_kernel
+from .experiments.base import ConfigError, DivergenceError
+from .flows import FlowConfig, train
+from .measure import ParticleMeasure
+from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
+from .tasks.teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
+from .trajectory import Trajectory
+from .units import PiecewiseLinear, RBFSphere, ReLU, Sigmoid, Tanh, make_unit
+
+__all__ = [
+    "__version__",
+    "ConfigError",
+    "DatasetRisk",
+    "DivergenceError",
+    "FlowConfig",
+    "OnlineRisk",
+    "ParticleMeasure",
+    "PiecewiseLinear",
+    "PopulationRisk",
+    "RBFSphere",
+    "ReLU",
+    "ReLUTeacher",
+    "Sigmoid",
+    "Tanh",
+    "Trajectory",
+    "arccos_kernel",
+    "gaussian_sampler",
+    "make_unit",
+    "sphere_sampler",
+    "train",
+]

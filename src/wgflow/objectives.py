@@ -1,0 +1,280 @@
+r"""Risks of particle measures and their Wasserstein gradients.
+
+For a loss l(h, y) and output scale alpha (Chizat, Oyallon & Bach 2019)::
+
+    J(mu) = (1/alpha^2) E_{x,y} l(alpha f_mu(x), y),
+
+alpha = 1 being the mean-field scaling, alpha = sqrt(n) the NTK scaling and
+large alpha the lazy regime. The first variation of J in mu is
+
+    V(theta; mu) = (1/alpha) E[ l'(alpha f_mu(x), y) phi(x; theta) ],
+
+and particle gradient descent in mean-field time follows its gradient:
+d theta_i/dt = -grad_theta V(theta_i; mu) = -(1/a_i) dJ/dtheta_i (= -n dJ/dtheta_i).
+
+Every objective gives ``value_and_grad(mu, alpha) -> (J, G)`` with
+G_i = grad_theta V(theta_i; mu) of shape (n, p), computed block by block over
+particles (two streaming passes: outputs, then vector-Jacobian products), so the
+(B, n) activation matrix never exists whole.
+
+``risk(mu, alpha)`` is the evaluation risk E l(alpha f_mu(x), y) of the model
+alpha f_mu (not divided by alpha^2): on the full data set, in closed form, or on a
+fixed test sample.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .closed_forms import arccos_kernel, arccos_kernel_grad
+from .measure import ParticleMeasure, chunk_size
+from .units import ReLU
+
+__all__ = ["LOSSES", "Objective", "DatasetRisk", "OnlineRisk", "PopulationRisk"]
+
+
+# ----------------------------------------------------------------------------- losses
+def _square(h, y):
+    return 0.5 * (h - y) ** 2, h - y
+
+
+def _logistic(h, y):
+    m = -y * h
+    return torch.nn.functional.softplus(m), -y * torch.sigmoid(m)
+
+
+def _exponential(h, y):
+    e = torch.exp(-y * h)
+    return e, -y * e
+
+
+#: name -> (h, y) -> (loss (B,), dloss/dh (B,))
+LOSSES: dict[str, Callable] = {"square": _square, "logistic": _logistic, "exponential": _exponential}
+
+
+def _check_loss(loss: str) -> Callable:
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+    return LOSSES[loss]
+
+
+def _check_alpha(alpha: float) -> float:
+    alpha = float(alpha)
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"output scale alpha must be a positive finite number, got {alpha}")
+    return alpha
+
+
+class Objective:
+    """Base class. Subclasses implement :meth:`risk`, :meth:`value_and_grad`, :meth:`V`."""
+
+    loss: str = "square"
+
+    def risk(self, mu: ParticleMeasure, alpha: float = 1.0) -> float:
+        raise NotImplementedError
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        raise NotImplementedError
+
+    def V(self, theta: torch.Tensor, mu: ParticleMeasure, alpha: float = 1.0) -> torch.Tensor:
+        """First variation V(theta; mu) at points theta (m, p), shape (m,)."""
+        raise NotImplementedError
+
+
+def _sampled_value_and_grad(mu, x, y, loss, alpha, memory_budget=None):
+    """(J, G) on the sample (x, y): two streaming passes over particle blocks."""
+    lfn = _check_loss(loss)
+    theta = mu.theta.detach()
+    with torch.no_grad():
+        h = mu.output(x, alpha, memory_budget)  # (B,)
+    val, dl = lfn(h, y)
+    r = dl / (alpha * x.shape[0])  # (B,)  so that G_i = sum_b r_b grad phi(x_b; theta_i)
+    cs = chunk_size(x.shape[0], mu.n, theta.dtype, memory_budget)
+    with torch.no_grad():
+        G = torch.cat([mu.unit.vjp(x, theta[s : s + cs], r) for s in range(0, mu.n, cs)])
+    return float(val.mean()) / alpha**2, G
+
+
+def _sampled_V(theta, mu, x, y, loss, alpha, memory_budget=None):
+    lfn = _check_loss(loss)
+    h = mu.output(x, alpha, memory_budget)
+    _, dl = lfn(h, y)
+    return (mu.unit.phi(x, theta).T @ dl) / (alpha * x.shape[0])
+
+
+class DatasetRisk(Objective):
+    """Empirical risk on a fixed data set (x (N, d), y (N,)); SGD draws minibatches of it.
+
+    ``batch_size=None`` in :meth:`value_and_grad` is full-batch gradient descent.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, loss: str = "square", memory_budget: int | None = None):
+        _check_loss(loss)
+        if x.ndim != 2:
+            raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {tuple(y.shape)}")
+        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+            raise ValueError("data set contains NaN or Inf")
+        self.x, self.y, self.loss, self.memory_budget = x, y, loss, memory_budget
+
+    def _xy(self, mu):
+        if self.x.shape[1] != mu.unit.d:
+            raise ValueError(f"data have dimension {self.x.shape[1]} but the units expect d = {mu.unit.d}")
+        return self.x.to(mu.theta.dtype), self.y.to(mu.theta.dtype)
+
+    def risk(self, mu, alpha=1.0):
+        alpha = _check_alpha(alpha)
+        x, y = self._xy(mu)
+        return float(_check_loss(self.loss)(mu.output(x, alpha, self.memory_budget), y)[0].mean())
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        alpha = _check_alpha(alpha)
+        x, y = self._xy(mu)
+        if batch_size is not None and batch_size < x.shape[0]:
+            idx = torch.randint(0, x.shape[0], (int(batch_size),), generator=generator)
+            x, y = x[idx], y[idx]
+        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget)
+
+    def V(self, theta, mu, alpha=1.0):
+        x, y = self._xy(mu)
+        return _sampled_V(theta, mu, x, y, self.loss, _check_alpha(alpha), self.memory_budget)
+
+
+class OnlineRisk(Objective):
+    """Population risk estimated online: every step draws ``batch_size`` fresh samples.
+
+    ``sampler(B, generator=, dtype=) -> x (B, d)``; ``target(x) -> y (B,)``. The
+    evaluation risk uses a fixed test sample of size ``n_test`` drawn once from
+    ``test_seed`` (the same for every run, so curves are comparable).
+    """
+
+    def __init__(self, sampler, target, loss: str = "square", n_test: int = 4096, test_seed: int = 12345,
+                 memory_budget: int | None = None):
+        _check_loss(loss)
+        if n_test < 1:
+            raise ValueError(f"n_test must be positive, got {n_test}")
+        self.sampler, self.target, self.loss = sampler, target, loss
+        self.n_test, self.test_seed, self.memory_budget = int(n_test), int(test_seed), memory_budget
+        self._test: dict = {}
+
+    def test_set(self, dtype=torch.float64):
+        if dtype not in self._test:
+            g = torch.Generator().manual_seed(self.test_seed)
+            x = self.sampler(self.n_test, generator=g, dtype=dtype)
+            self._test[dtype] = (x, self.target(x).to(dtype))
+        return self._test[dtype]
+
+    def risk(self, mu, alpha=1.0):
+        alpha = _check_alpha(alpha)
+        x, y = self.test_set(mu.theta.dtype)
+        return float(_check_loss(self.loss)(mu.output(x, alpha, self.memory_budget), y)[0].mean())
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        alpha = _check_alpha(alpha)
+        if batch_size is None:
+            x, y = self.test_set(mu.theta.dtype)
+        else:
+            x = self.sampler(int(batch_size), generator=generator, dtype=mu.theta.dtype)
+            y = self.target(x).to(mu.theta.dtype)
+        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget)
+
+    def V(self, theta, mu, alpha=1.0):
+        x, y = self.test_set(mu.theta.dtype)
+        return _sampled_V(theta, mu, x, y, self.loss, _check_alpha(alpha), self.memory_budget)
+
+
+class PopulationRisk(Objective):
+    r"""Exact square-loss population risk of ReLU units (no bias) against a ReLU teacher, x ~ N(0, I_d).
+
+    .. math::
+
+        R(mu) = C_f - \int F dmu + 1/2 \iint K dmu dmu,  F(theta) = E[f* phi_theta],
+        K(theta, theta') = c c' k(w, w'),  C_f = 1/2 E f*^2
+
+    with the arc-cosine kernel k (:mod:`wgflow.closed_forms`). No sampling: the only error of a
+    run is optimisation. ``batch_size`` and ``generator`` are ignored.
+    """
+
+    loss = "square"
+
+    def __init__(self, teacher, memory_budget: int | None = None):
+        self.teacher = teacher
+        self.memory_budget = memory_budget
+
+    def _check(self, mu):
+        if not isinstance(mu.unit, ReLU) or mu.unit.bias:
+            raise ValueError("PopulationRisk is exact only for ReLU units without bias (x ~ N(0, I))")
+        if mu.unit.d != self.teacher.d:
+            raise ValueError(f"student has d = {mu.unit.d} but the teacher has d = {self.teacher.d}")
+
+    def _teacher(self, dtype):
+        t = self.teacher.measure.theta.to(dtype)
+        return t[:, 0] / t.shape[0], t[:, 1:]  # teacher weights a*_j c*_j, w*
+
+    def C_f(self, dtype=torch.float64) -> float:
+        """C_f = 1/2 E f*(x)^2."""
+        cs, ws = self._teacher(dtype)
+        return float(0.5 * cs @ arccos_kernel(ws, ws) @ cs)
+
+    def F(self, theta: torch.Tensor) -> torch.Tensor:
+        """External potential F(theta) = E[f*(x) phi(x; theta)], shape (m,)."""
+        cs, ws = self._teacher(theta.dtype)
+        return theta[:, 0] * (arccos_kernel(theta[:, 1:], ws) @ cs)
+
+    def K(self, theta1: torch.Tensor, theta2: torch.Tensor) -> torch.Tensor:
+        """Interaction kernel K(theta, theta') = E[phi_theta phi_theta'], shape (m1, m2)."""
+        return theta1[:, 0:1] * arccos_kernel(theta1[:, 1:], theta2[:, 1:]) * theta2[:, 0]
+
+    def _blocks(self, mu):
+        cs = chunk_size(mu.n, mu.n, mu.theta.dtype, self.memory_budget)
+        return range(0, mu.n, cs), cs
+
+    def risk(self, mu, alpha=1.0):
+        self._check(mu)
+        alpha = _check_alpha(alpha)
+        theta, a = mu.theta.detach(), mu.a
+        ac = a * theta[:, 0]
+        cross, quad = 0.0, 0.0
+        blocks, cs = self._blocks(mu)
+        for s in blocks:
+            blk = theta[s : s + cs]
+            cross += float(a[s : s + cs] @ self.F(blk))
+            quad += float(ac[s : s + cs] @ arccos_kernel(blk[:, 1:], theta[:, 1:]) @ ac)
+        return self.C_f(theta.dtype) - alpha * cross + 0.5 * alpha**2 * quad
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        r"""J = R(alpha f)/alpha^2 and G_i = grad V(theta_i), V = (1/alpha)(-F + alpha \int K dmu)."""
+        self._check(mu)
+        alpha = _check_alpha(alpha)
+        theta = mu.theta.detach()
+        c, w, a = theta[:, 0], theta[:, 1:], mu.a
+        cs_t, ws_t = self._teacher(theta.dtype)
+        ac = a * c  # (n,)
+        G = torch.empty_like(theta)
+        cross, quad = 0.0, 0.0
+        blocks, cs = self._blocks(mu)
+        for s in blocks:
+            wb, cb = w[s : s + cs], c[s : s + cs]
+            k_t = arccos_kernel(wb, ws_t)  # (b, m0)
+            k_s = arccos_kernel(wb, w)  # (b, n)
+            f_t = k_t @ cs_t  # E[f* relu(w_i.x)]
+            f_s = k_s @ ac  # E[f relu(w_i.x)]
+            cross += float(a[s : s + cs] @ (cb * f_t))
+            quad += float(ac[s : s + cs] @ f_s)
+            G[s : s + cs, 0] = (-f_t + alpha * f_s) / alpha
+            coef_t = cs_t.expand(wb.shape[0], -1)
+            coef_s = ac.expand(wb.shape[0], -1)
+            gw = -arccos_kernel_grad(wb, ws_t, coef_t) + alpha * arccos_kernel_grad(wb, w, coef_s)
+            G[s : s + cs, 1:] = cb[:, None] * gw / alpha
+        R = self.C_f(theta.dtype) - alpha * cross + 0.5 * alpha**2 * quad
+        return R / alpha**2, G
+
+    def V(self, theta, mu, alpha=1.0):
+        self._check(mu)
+        alpha = _check_alpha(alpha)
+        inter = self.K(theta, mu.theta) @ mu.a
+        return (-self.F(theta) + alpha * inter) / alpha

@@ -1,0 +1,87 @@
+"""Recorded trajectories of particle flows, saved and loaded without pickle.
+
+A :class:`Trajectory` holds particle snapshots at chosen steps (log-spaced by
+default), the evaluation-risk curve, the output f on probe points, and the final
+measure. ``save`` writes one ``.npz`` whose metadata (unit spec, flow config) is
+a JSON string stored as a NumPy unicode scalar, so ``load`` needs
+``allow_pickle=False`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .measure import ParticleMeasure
+from .units import make_unit
+
+__all__ = ["Trajectory"]
+
+
+@dataclass
+class Trajectory:
+    """Result of :func:`wgflow.train`.
+
+    Attributes (numpy arrays)
+    -------------------------
+    snapshots : (S, n, p) particle positions at ``snapshot_steps`` (S,), mean-field times ``snapshot_times``.
+    risk : (T,) evaluation risk at ``risk_steps`` / ``risk_times``.
+    train_loss : (T,) objective value J of the step's (mini)batch at ``risk_steps``.
+    probe_f : (S, P) network output on probe points at snapshot steps (empty if no probe).
+    final : the :class:`ParticleMeasure` at the end of the run.
+    meta : JSON-ready dict (unit spec, alpha, flow config).
+    """
+
+    snapshots: np.ndarray
+    snapshot_steps: np.ndarray
+    snapshot_times: np.ndarray
+    risk: np.ndarray
+    risk_steps: np.ndarray
+    risk_times: np.ndarray
+    train_loss: np.ndarray
+    probe_f: np.ndarray
+    final: ParticleMeasure
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.snapshots.shape[1]
+
+    def measure_at(self, k: int) -> ParticleMeasure:
+        """Snapshot k as a ParticleMeasure (float64)."""
+        return ParticleMeasure(torch.from_numpy(np.ascontiguousarray(self.snapshots[k])), self.final.unit, self.final.weights)
+
+    _ARRAYS = ("snapshots", "snapshot_steps", "snapshot_times", "risk", "risk_steps", "risk_times", "train_loss", "probe_f")
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write ``path`` (.npz) atomically; returns the path."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {**self.meta, "unit": self.final.unit.spec()}
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+        arrays["final_theta"] = self.final.numpy()
+        if self.final.weights is not None:
+            arrays["final_weights"] = self.final.weights.detach().cpu().numpy()
+        arrays["meta_json"] = np.array(json.dumps(meta))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+        return str(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Trajectory":
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta_json"]))
+            unit = make_unit(meta["unit"])
+            w = torch.from_numpy(z["final_weights"]) if "final_weights" in z.files else None
+            final = ParticleMeasure(torch.from_numpy(z["final_theta"]), unit, w)
+            return cls(**{k: z[k] for k in cls._ARRAYS}, final=final, meta=meta)
