@@ -72,7 +72,7 @@ class Unit:
         """sum_b r_b grad_theta phi(x_b; theta_i), shape (n, p). Default: autograd."""
         theta = theta.detach().requires_grad_(True)
         with torch.enable_grad():
-            out = self.phi(x, theta) @ r
+            out = (r @ self.phi(x, theta)).sum()
             (g,) = torch.autograd.grad(out, theta)
         return g
 

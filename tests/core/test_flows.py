@@ -1,0 +1,196 @@
+"""Particle flows: descent, law of large numbers, lazy scaling, constraints, reproducibility."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import wgflow as wg
+from wgflow.stats import loglog_slope
+
+
+def _teacher_problem(n, seed=0, d=4, m0=3, dtype=torch.float64, init_seed=None):
+    teacher = wg.ReLUTeacher.random(d, m0, generator=torch.Generator().manual_seed(100))
+    unit = wg.ReLU(d)
+    g = torch.Generator().manual_seed(seed if init_seed is None else init_seed)
+    mu = wg.ParticleMeasure(unit.init(n, generator=g, dtype=dtype, kind="sphere"), unit)
+    return teacher, mu, wg.PopulationRisk(teacher)
+
+
+def test_small_step_gd_decreases_risk_monotonically():
+    _, mu, obj = _teacher_problem(50)
+    traj = wg.train(mu, obj, wg.FlowConfig(eta=0.05, steps=400, risk_every=1))
+    assert np.all(np.diff(traj.risk) <= 1e-15)
+    assert traj.risk[-1] < 0.2 * traj.risk[0]
+
+
+def test_noisy_dynamics_reduce_to_gd_at_zero_temperature():
+    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    unit = wg.ReLU(3)
+    mu = wg.ParticleMeasure(unit.init(20, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
+    cfg = wg.FlowConfig(eta=0.1, steps=50, batch_size=32)
+    a = wg.train(mu, obj, cfg, seed=5)
+    b = wg.train(mu, obj, cfg, seed=5, noise=0.0, noise_schedule="log")
+    assert np.array_equal(a.final.numpy(), b.final.numpy())
+    c = wg.train(mu, obj, cfg, seed=5, noise=1e-3)
+    assert not np.array_equal(a.final.numpy(), c.final.numpy())
+
+
+def test_langevin_noise_has_the_stated_variance():
+    """With a zero objective gradient, one step moves each coordinate by sqrt(2 lambda eta) xi."""
+
+    class Flat(wg.objectives.Objective):
+        def risk(self, mu, alpha=1.0):
+            return 0.0
+
+        def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+            return 0.0, torch.zeros_like(mu.theta)
+
+    unit = wg.Sigmoid(2)
+    mu = wg.ParticleMeasure(torch.zeros(20000, unit.p, dtype=torch.float64), unit)
+    traj = wg.train(mu, Flat(), wg.FlowConfig(eta=0.01, steps=1, noise=0.5))
+    var = traj.final.numpy().var()
+    assert var == pytest.approx(2 * 0.5 * 0.01, rel=0.03)
+
+
+@pytest.mark.slow
+def test_law_of_large_numbers_in_mean_field_time():
+    """Risk curves at n and 4n agree, and their gap shrinks as n grows (fluctuations ~ n^-1/2)."""
+
+    def curve(n, seed):
+        _, mu, obj = _teacher_problem(n, init_seed=seed)
+        return wg.train(mu, obj, wg.FlowConfig(eta=0.2, steps=100, risk_every=5)).risk
+
+    # RMS over time and over 10 independent initial draws of the gap between widths n and 4n
+    gaps = {}
+    for n in (8, 32, 128):
+        gaps[n] = np.sqrt(np.mean([np.mean((curve(n, s) - curve(4 * n, 1000 + s)) ** 2) for s in range(10)]))
+    assert gaps[32] < gaps[8] and gaps[128] < gaps[32], gaps
+    # fluctuations ~ n^{-1/2}: the gap falls by ~4 from n = 8 to 128; demand at least 2
+    assert gaps[8] / gaps[128] > 2.0, gaps
+
+
+@pytest.mark.slow
+def test_lazy_scaling_relative_movement_is_one_over_alpha():
+    """Chizat–Oyallon–Bach: with J = R(alpha f)/alpha^2 the parameters move O(1/alpha)."""
+    teacher = wg.ReLUTeacher.random(5, 2, generator=torch.Generator().manual_seed(0))
+    unit = wg.ReLU(5)
+    g = torch.Generator().manual_seed(1)
+    half = unit.init(50, generator=g, dtype=torch.float64)
+    flipped = half.clone()
+    flipped[:, 0] = -flipped[:, 0]
+    theta0 = torch.cat([half, flipped])  # symmetric init: f(theta0) = 0 for every alpha
+    mu = wg.ParticleMeasure(theta0, unit)
+    obj = wg.PopulationRisk(teacher)
+    alphas = np.array([10.0, 30.0, 100.0, 300.0])
+    moves = []
+    for alpha in alphas:
+        traj = wg.train(mu, obj, wg.FlowConfig(eta=0.5, steps=200, alpha=float(alpha), risk_every=50))
+        moves.append((traj.final.theta - theta0).norm().item() / theta0.norm().item())
+    slope, _ = loglog_slope(alphas, moves)
+    assert -1.1 < slope < -0.9, (slope, moves)
+
+
+def test_rbf_units_stay_on_the_sphere():
+    d = 5
+    unit = wg.RBFSphere(d)
+    g = torch.Generator().manual_seed(0)
+    target = wg.ReLUTeacher.random(d, 2, generator=g)
+    obj = wg.OnlineRisk(wg.sphere_sampler(d), target)
+    mu = wg.ParticleMeasure(unit.init(30, generator=g, dtype=torch.float64), unit)
+    traj = wg.train(mu, obj, wg.FlowConfig(eta=0.5, steps=100, batch_size=64, noise=1e-3, n_snapshots=10))
+    radii = np.linalg.norm(traj.snapshots[:, :, 1:], axis=2)
+    assert np.abs(radii - math.sqrt(d)).max() < 1e-10
+
+
+def test_same_seed_same_numbers_and_save_load(tmp_path):
+    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    unit = wg.Tanh(3)
+    mu = wg.ParticleMeasure(unit.init(10, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
+    probe = torch.randn(7, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    cfg = wg.FlowConfig(eta=0.1, steps=60, batch_size=16, noise=1e-4)
+    a = wg.train(mu, obj, cfg, seed=3, probe=probe)
+    b = wg.train(mu, obj, cfg, seed=3, probe=probe)
+    assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
+    assert a.probe_f.shape == (len(a.snapshot_steps), 7)
+    path = a.save(tmp_path / "traj.npz")
+    c = wg.Trajectory.load(path)
+    assert np.array_equal(c.snapshots, a.snapshots) and np.array_equal(c.final.numpy(), a.final.numpy())
+    assert isinstance(c.final.unit, wg.Tanh) and c.meta["flow"]["batch_size"] == 16
+
+
+class _MemoryCheckpointer:
+    def __init__(self, every, fail_at=None):
+        self.every, self.fail_at, self.state, self.saves = every, fail_at, None, 0
+
+    def save(self, state):
+        self.state = {k: np.array(v, copy=True) for k, v in state.items()}
+        self.saves += 1
+        if self.fail_at is not None and int(state["step"]) >= self.fail_at:
+            raise KeyboardInterrupt
+
+    def load(self):
+        return self.state
+
+
+def test_resumed_run_is_bit_identical():
+    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    unit = wg.ReLU(3)
+    mu = wg.ParticleMeasure(unit.init(12, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
+    cfg = wg.FlowConfig(eta=0.1, steps=100, batch_size=8, noise=1e-3, risk_every=7)
+    ref = wg.train(mu, obj, cfg, seed=9)
+    ck = _MemoryCheckpointer(every=20, fail_at=40)
+    with pytest.raises(KeyboardInterrupt):
+        wg.train(mu, obj, cfg, seed=9, checkpointer=ck)
+    ck.fail_at = None
+    res = wg.train(mu, obj, cfg, seed=9, checkpointer=ck)
+    assert np.array_equal(res.final.numpy(), ref.final.numpy())
+    assert np.array_equal(res.risk, ref.risk) and np.array_equal(res.snapshot_steps, ref.snapshot_steps)
+    assert np.array_equal(res.snapshots, ref.snapshots)
+
+
+def test_divergence_is_reported_with_a_suggestion():
+    _, mu, obj = _teacher_problem(10)
+    with pytest.raises(wg.DivergenceError, match="smaller step size"):
+        wg.train(mu, obj, wg.FlowConfig(eta=1e6, steps=50))
+
+
+def test_frozen_inner_layer_and_schedules():
+    _, mu, obj = _teacher_problem(10)
+    traj = wg.train(mu, obj, wg.FlowConfig(eta=0.5, steps=20, eta_inner=0.0, schedule="inv_sqrt"))
+    assert np.array_equal(traj.final.numpy()[:, 1:], mu.numpy()[:, 1:])
+    assert not np.array_equal(traj.final.numpy()[:, 0], mu.numpy()[:, 0])
+    assert traj.snapshot_times[-1] == pytest.approx(sum(0.5 / math.sqrt(k + 1) for k in range(20)))
+    cfg = wg.FlowConfig(batch_size=4, batch_schedule=((10, 25),))
+    assert cfg.batch_at(9) == 4 and cfg.batch_at(10) == 25
+
+
+def test_ntk_scaling_alpha_is_sqrt_n():
+    _, mu, obj = _teacher_problem(16)
+    traj = wg.train(mu, obj, wg.FlowConfig(eta=0.1, steps=2, alpha="ntk"))
+    assert traj.meta["alpha"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: wg.ReLU(3).init(-1), "positive integer"),
+        (lambda: wg.ReLU(0), "positive integer"),
+        (lambda: wg.ParticleMeasure(torch.zeros(4, 2), wg.ReLU(3)), r"shape \(n, 4\)"),
+        (lambda: wg.ParticleMeasure(torch.full((2, 4), float("nan")), wg.ReLU(3)), "NaN"),
+        (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.tensor([0.0, float("nan"), 1.0])), "NaN"),
+        (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(4)), "shape"),
+        (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(3), loss="hinge"), "unknown loss"),
+        (lambda: wg.make_unit("softplus", 3), "unknown unit family"),
+        (lambda: wg.FlowConfig(eta=-1), "eta"),
+        (lambda: wg.FlowConfig(alpha="big"), "alpha"),
+        (lambda: wg.ReLU(3).phi(torch.zeros(5, 2), torch.zeros(1, 4)), r"shape \(B, 3\)"),
+    ],
+)
+def test_bad_input_raises_clear_errors(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
