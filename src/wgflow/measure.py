@@ -6,9 +6,9 @@ r"""Particle measures: a two-layer network seen as the empirical law of its unit
 With alpha = 1 this is the mean-field network f = (1/n) sum_i phi(x; theta_i).
 
 The (batch x n) activation matrix is the memory hog of every computation here;
-:func:`chunk_size` picks how many particles are processed at once so that one
-block stays under a memory budget (256 MiB by default), and every evaluation
-streams over blocks of particles.
+every evaluation streams over blocks of particles (:func:`chunk_size`, ~4 MiB
+per block), and activations are kept between the forward and backward passes
+only while they fit in a memory budget (256 MiB by default).
 """
 
 from __future__ import annotations
@@ -23,16 +23,19 @@ from .units import Unit
 
 __all__ = ["ParticleMeasure", "chunk_size", "DEFAULT_MEMORY_BUDGET"]
 
-#: bytes allowed for one (B, chunk) block of activations; several such temporaries live at once.
+#: bytes allowed for all activations of one evaluation; caches between passes are kept only below it.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
+#: target size of one (B, chunk) block: small enough to stay in cache, large enough for fast matmuls
+#: (measured: 4 MiB blocks are ~2x faster than one 400 MB block at B = 1024, n = 10^5, d = 100).
+BLOCK_BYTES = 4 * 2**20
 
 
 def chunk_size(batch: int, n: int, dtype: torch.dtype, budget: int | None = None) -> int:
-    """Number of particles per block so that ~4 (B, chunk) temporaries fit in ``budget`` bytes."""
+    """Particles per block: a (B, chunk) block of ``BLOCK_BYTES`` (at most a quarter of ``budget``)."""
     budget = DEFAULT_MEMORY_BUDGET if budget is None else int(budget)
     itemsize = torch.empty((), dtype=dtype).element_size()
-    per_particle = 4 * max(batch, 1) * itemsize
-    return int(max(1, min(n, budget // per_particle)))
+    block = min(BLOCK_BYTES, budget // 4)
+    return int(max(1, min(n, block // (max(batch, 1) * itemsize))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +107,7 @@ class ParticleMeasure:
         cs = chunk_size(x.shape[0], self.n, self.theta.dtype, memory_budget)
         f = torch.zeros(x.shape[0], dtype=self.theta.dtype, device=self.theta.device)
         for s in range(0, self.n, cs):
-            f = f + self.unit.phi(x, self.theta[s : s + cs]) @ a[s : s + cs]
+            f = f + self.unit.forward(x, self.theta[s : s + cs], a[s : s + cs])[0]
         return alpha * f
 
     __call__ = output

@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 
 from .closed_forms import arccos_kernel, arccos_kernel_grad
-from .measure import ParticleMeasure, chunk_size
+from .measure import DEFAULT_MEMORY_BUDGET, ParticleMeasure, chunk_size
 from .units import ReLU
 
 __all__ = ["LOSSES", "Objective", "DatasetRisk", "OnlineRisk", "PopulationRisk"]
@@ -84,17 +84,36 @@ class Objective:
         raise NotImplementedError
 
 
-def _sampled_value_and_grad(mu, x, y, loss, alpha, memory_budget=None):
-    """(J, G) on the sample (x, y): two streaming passes over particle blocks."""
+def _sampled_value_and_grad(mu, x, y, loss, alpha, memory_budget=None, reduce=None):
+    """(J, G) on the sample (x, y): two streaming passes over particle blocks.
+
+    Pass 1 computes h = alpha f_mu(x) block by block; pass 2 the vector-Jacobian
+    products with r = l'(h, y) / (alpha B). The blocks' activations are kept
+    between the passes only while they fit in the memory budget; otherwise they
+    are recomputed (one extra matmul per block, memory stays bounded).
+    ``reduce`` (e.g. an all-reduce across ranks) is applied to the partial output.
+    """
     lfn = _check_loss(loss)
     theta = mu.theta.detach()
+    a = mu.a
+    B = x.shape[0]
+    cs = chunk_size(B, mu.n, theta.dtype, memory_budget)
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+    keep = B * mu.n * theta.element_size() <= budget  # cache activations between passes?
+    blocks = range(0, mu.n, cs)
     with torch.no_grad():
-        h = mu.output(x, alpha, memory_budget)  # (B,)
-    val, dl = lfn(h, y)
-    r = dl / (alpha * x.shape[0])  # (B,)  so that G_i = sum_b r_b grad phi(x_b; theta_i)
-    cs = chunk_size(x.shape[0], mu.n, theta.dtype, memory_budget)
-    with torch.no_grad():
-        G = torch.cat([mu.unit.vjp(x, theta[s : s + cs], r) for s in range(0, mu.n, cs)])
+        h = torch.zeros(B, dtype=theta.dtype, device=theta.device)
+        caches = []
+        for s in blocks:
+            part, cache = mu.unit.forward(x, theta[s : s + cs], a[s : s + cs])
+            h += part
+            caches.append(cache if keep else None)
+        if reduce is not None:
+            h = reduce(h)
+        h *= alpha
+        val, dl = lfn(h, y)
+        r = dl / (alpha * B)  # (B,)  so that G_i = sum_b r_b grad phi(x_b; theta_i)
+        G = torch.cat([mu.unit.vjp(x, theta[s : s + cs], r, c) for s, c in zip(blocks, caches)])
     return float(val.mean()) / alpha**2, G
 
 

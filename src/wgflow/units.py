@@ -68,7 +68,11 @@ class Unit:
         """Features phi(x_b; theta_i), shape (B, n)."""
         raise NotImplementedError
 
-    def vjp(self, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
+        """sum_i v_i phi(x_b; theta_i), shape (B,), and a cache that :meth:`vjp` may reuse."""
+        return self.phi(x, theta) @ v, None
+
+    def vjp(self, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, cache=None) -> torch.Tensor:
         """sum_b r_b grad_theta phi(x_b; theta_i), shape (n, p). Default: autograd."""
         theta = theta.detach().requires_grad_(True)
         with torch.enable_grad():
@@ -169,13 +173,17 @@ class ReLU(Unit):
         x = self._x(x)
         return torch.relu(x @ theta[:, 1:].T) * theta[:, 0]  # (B, n)
 
-    def vjp(self, x, theta, r):
+    def forward(self, x, theta, v):
+        act = torch.relu_(self._x(x) @ theta[:, 1:].T)  # (B, n), in place: one pass over memory
+        return act @ (theta[:, 0] * v), act
+
+    def vjp(self, x, theta, r, cache=None):
         x = self._x(x)
-        z = x @ theta[:, 1:].T  # (B, n)
-        act = torch.relu(z)
+        act = cache if cache is not None else torch.relu_(x @ theta[:, 1:].T)  # (B, n)
         g = torch.empty_like(theta)
         g[:, 0] = r @ act
-        gz = (z > 0).to(x.dtype) * r[:, None]  # (B, n)
+        # relu backward in one fused pass: r_b where act > 0, else 0
+        gz = torch.ops.aten.threshold_backward(r[:, None].expand_as(act), act, 0)  # (B, n)
         g[:, 1:] = (gz.T @ x) * theta[:, 0:1]
         return g
 
@@ -200,10 +208,18 @@ class _Ridge(Unit):
         z = x @ theta[:, 1:-1].T + theta[:, -1]
         return self._act(z)[0] * theta[:, 0]
 
-    def vjp(self, x, theta, r):
+    def _dact(self, h):  # h'(z) from h(z)
+        raise NotImplementedError
+
+    def forward(self, x, theta, v):
+        _check_x(x, self.d, f"{self.name}.forward")
+        h = self._act(torch.addmm(theta[:, -1], x, theta[:, 1:-1].T))[0]  # (B, n)
+        return h @ (theta[:, 0] * v), h
+
+    def vjp(self, x, theta, r, cache=None):
         _check_x(x, self.d, f"{self.name}.vjp")
-        z = x @ theta[:, 1:-1].T + theta[:, -1]  # (B, n)
-        h, dh = self._act(z)
+        h = cache if cache is not None else self._act(x @ theta[:, 1:-1].T + theta[:, -1])[0]  # (B, n)
+        dh = self._dact(h)
         g = torch.empty_like(theta)
         g[:, 0] = r @ h
         gz = dh * r[:, None]  # (B, n)
@@ -221,6 +237,9 @@ class Sigmoid(_Ridge):
         s = torch.sigmoid(z)
         return s, s * (1 - s)
 
+    def _dact(self, h):
+        return h * (1 - h)
+
 
 class Tanh(_Ridge):
     r"""phi(x; (c, w, b)) = c tanh(w . x + b)."""
@@ -230,6 +249,9 @@ class Tanh(_Ridge):
     def _act(self, z):
         t = torch.tanh(z)
         return t, 1 - t * t
+
+    def _dact(self, h):
+        return 1 - h * h
 
 
 class PiecewiseLinear(Unit):
@@ -264,8 +286,13 @@ class PiecewiseLinear(Unit):
         _check_x(x, self.d, "PiecewiseLinear.phi")
         return self.s(x @ theta[:, 1:].T) * theta[:, 0]
 
-    def vjp(self, x, theta, r):
-        z = x @ theta[:, 1:].T
+    def forward(self, x, theta, v):
+        _check_x(x, self.d, "PiecewiseLinear.forward")
+        z = x @ theta[:, 1:].T  # (B, n)
+        return self.s(z) @ (theta[:, 0] * v), z
+
+    def vjp(self, x, theta, r, cache=None):
+        z = cache if cache is not None else x @ theta[:, 1:].T
         g = torch.empty_like(theta)
         g[:, 0] = r @ self.s(z)
         g[:, 1:] = ((self.ds(z) * r[:, None]).T @ x) * theta[:, 0:1]
@@ -301,10 +328,18 @@ class RBFSphere(Unit):
         sq = (x * x).sum(1)[:, None] + (z * z).sum(1)[None, :] - 2 * x @ z.T  # (B, n)
         return torch.exp(-0.5 * self.kappa * sq) * theta[:, 0]
 
-    def vjp(self, x, theta, r):
-        z = theta[:, 1:]
+    def _e(self, x, z):
         sq = (x * x).sum(1)[:, None] + (z * z).sum(1)[None, :] - 2 * x @ z.T
-        e = torch.exp(-0.5 * self.kappa * sq)  # (B, n)
+        return torch.exp(-0.5 * self.kappa * sq)  # (B, n)
+
+    def forward(self, x, theta, v):
+        _check_x(x, self.d, "RBFSphere.forward")
+        e = self._e(x, theta[:, 1:])
+        return e @ (theta[:, 0] * v), e
+
+    def vjp(self, x, theta, r, cache=None):
+        z = theta[:, 1:]
+        e = cache if cache is not None else self._e(x, z)
         g = torch.empty_like(theta)
         g[:, 0] = r @ e
         er = e * r[:, None]  # (B, n)
