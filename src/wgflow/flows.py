@@ -54,6 +54,7 @@ class FlowConfig:
     eta_inner: float = 1.0  # multiplier of the inner-weight step (0: train the output layer only)
     n_snapshots: int = 20  # particle snapshots recorded (first and last included)
     snapshot_spacing: str = "log"  # "log" | "linear"
+    snapshot_steps: tuple = ()  # explicit snapshot steps (overrides n_snapshots/spacing); 0 and steps always added
     risk_every: int = 10  # evaluation risk every this many steps (and at the end)
     memory_budget: int | None = None  # bytes per (batch x particles) block; None = 256 MiB
 
@@ -113,6 +114,7 @@ class FlowConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["batch_schedule"] = [list(map(int, x)) for x in self.batch_schedule]
+        d["snapshot_steps"] = [int(x) for x in self.snapshot_steps]
         return d
 
 
@@ -217,7 +219,10 @@ def train(
     M = torch.full((mu.p,), cfg.eta_inner, dtype=dtype, device=theta.device)
     M[unit.output_mask(theta)] = cfg.eta_output
 
-    snap_at = set(int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing))
+    if cfg.snapshot_steps:
+        snap_at = {0, cfg.steps} | {int(s) for s in cfg.snapshot_steps if 0 <= int(s) <= cfg.steps}
+    else:
+        snap_at = set(int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing))
     rec = _Recorder()
     k, t = 0, 0.0
     last_J = float("nan")

@@ -165,6 +165,8 @@ def test_frozen_inner_layer_and_schedules():
     assert np.array_equal(traj.final.numpy()[:, 1:], mu.numpy()[:, 1:])
     assert not np.array_equal(traj.final.numpy()[:, 0], mu.numpy()[:, 0])
     assert traj.snapshot_times[-1] == pytest.approx(sum(0.5 / math.sqrt(k + 1) for k in range(20)))
+    traj = wg.train(mu, obj, wg.FlowConfig(eta=0.1, steps=30, snapshot_steps=(5, 17)))
+    assert list(traj.snapshot_steps) == [0, 5, 17, 30]
     cfg = wg.FlowConfig(batch_size=4, batch_schedule=((10, 25),))
     assert cfg.batch_at(9) == 4 and cfg.batch_at(10) == 25
 
