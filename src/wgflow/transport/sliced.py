@@ -1,0 +1,102 @@
+r"""Wasserstein distances in one dimension and sliced along random directions.
+
+In one dimension optimal transport is monotone: with F_mu^{-1} the quantile
+function,
+
+.. math::
+
+    W_p^p(\mu, \nu) = \int_0^1 |F_\mu^{-1}(t) - F_\nu^{-1}(t)|^p \, dt,
+
+which for weighted point masses is a sum over the merged breakpoints of the two
+cumulative weight sequences: O((n + m) log(n + m)) after sorting. The sliced
+distance averages it over directions theta uniform on the sphere S^{k-1}:
+
+.. math::
+
+    SW_p^p(\mu, \nu) = \mathbb{E}_\theta \, W_p^p(\theta_\# \mu, \theta_\# \nu)
+        \approx \frac{1}{L} \sum_{l=1}^{L} W_p^p(\theta_{l\#} \mu, \theta_{l\#} \nu).
+
+Every projection is 1-Lipschitz, so each term, and hence the estimate, is a
+lower bound of W_p^p: SW_p <= W_p [2]. Both are differentiable in torch with
+respect to the positions (sorting is piecewise a permutation).
+
+References
+----------
+[1] Villani, C. (2003). Topics in Optimal Transportation, Thm 2.18 (quantile formula).
+[2] Bonneel, N., Rabin, J., Peyré, G., Pfister, H. (2015). Sliced and Radon Wasserstein
+    barycenters of measures. J. Math. Imaging Vis. 51, 22-45.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["wasserstein_1d_batched", "sliced_wasserstein_pp", "random_directions"]
+
+#: bytes allowed for one block of projected and sorted values (bounds the memory of large clouds)
+SLICE_BLOCK_BYTES = 256 * 2**20
+
+
+def wasserstein_1d_batched(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
+                           p: float) -> torch.Tensor:
+    r"""W_p^p between L pairs of one-dimensional weighted measures, shape (L,).
+
+    Parameters
+    ----------
+    u : (L, n) support points of the L first measures (one row each).
+    v : (L, m) support points of the L second measures.
+    a, b : (n,), (m,) weights summing to 1, shared by all rows; None means uniform.
+    p : exponent >= 1.
+    """
+    if a is None and b is None and u.shape[1] == v.shape[1]:
+        # equal uniform masses: the quantile functions jump at the same levels k/n
+        us, vs = torch.sort(u, dim=1).values, torch.sort(v, dim=1).values  # (L, n)
+        return (us - vs).abs().pow(p).mean(dim=1)
+    L, n, m = u.shape[0], u.shape[1], v.shape[1]
+    if a is None:
+        a = torch.full((n,), 1.0 / n, dtype=u.dtype, device=u.device)
+    if b is None:
+        b = torch.full((m,), 1.0 / m, dtype=v.dtype, device=v.device)
+    us, iu = torch.sort(u, dim=1)
+    vs, iv = torch.sort(v, dim=1)
+    ca = torch.cumsum(a.detach()[iu], dim=1)  # (L, n) cumulative weights = levels where F^{-1} jumps
+    cb = torch.cumsum(b.detach()[iv], dim=1)  # (L, m)
+    qs = torch.sort(torch.cat([ca, cb], dim=1), dim=1).values  # (L, n + m) merged levels
+    # F^{-1}(t) on (qs_{k-1}, qs_k] is the first point whose cumulative weight reaches qs_k
+    ju = torch.searchsorted(ca.contiguous(), qs).clamp_(max=n - 1)
+    jv = torch.searchsorted(cb.contiguous(), qs).clamp_(max=m - 1)
+    dq = torch.diff(qs, dim=1, prepend=torch.zeros(L, 1, dtype=qs.dtype, device=qs.device))  # (L, n + m)
+    return (dq * (torch.gather(us, 1, ju) - torch.gather(vs, 1, jv)).abs().pow(p)).sum(dim=1)
+
+
+def random_directions(k: int, n_projections: int, seed: int, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """(k, L) directions uniform on S^{k-1}, reproducible from ``seed`` (drawn in float64 on CPU)."""
+    g = torch.Generator().manual_seed(int(seed))
+    theta = torch.randn(k, n_projections, generator=g, dtype=torch.float64)
+    theta = theta / theta.norm(dim=0, keepdim=True)
+    return theta.to(dtype=dtype, device=device)
+
+
+def sliced_wasserstein_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
+                          p: float, n_projections: int, seed: int,
+                          block_bytes: int = SLICE_BLOCK_BYTES) -> torch.Tensor:
+    r"""Monte Carlo estimate of SW_p^p(mu, nu) with ``n_projections`` directions, 0-dim tensor.
+
+    Parameters
+    ----------
+    x : (n, k), y : (m, k) support points; a (n,), b (m,) weights or None (uniform).
+    p : exponent; n_projections : number L of directions; seed : seed of the directions.
+    block_bytes : projections are processed in blocks so that one block of projected
+        values stays below this size: memory is O((n + m) L_block), not O((n + m) L).
+    """
+    k = x.shape[1]
+    theta = random_directions(k, n_projections, seed, x.dtype, x.device)  # (k, L)
+    per_projection = (x.shape[0] + y.shape[0]) * x.element_size() * 6  # values, sorted, indices, levels
+    lb = int(max(1, min(n_projections, block_bytes // max(per_projection, 1))))
+    total = x.new_zeros(())
+    for s in range(0, n_projections, lb):
+        th = theta[:, s : s + lb]  # (k, Lb)
+        u = torch.mm(th.T, x.T)  # (Lb, n) projections theta_l . x_i
+        v = torch.mm(th.T, y.T)  # (Lb, m)
+        total = total + wasserstein_1d_batched(u, v, a, b, p).sum()
+    return total / n_projections
