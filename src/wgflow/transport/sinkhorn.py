@@ -41,7 +41,7 @@ import math
 
 import torch
 
-__all__ = ["sinkhorn_divergence_pp", "softmin", "epsilon_schedule"]
+__all__ = ["sinkhorn_divergence_pp", "sinkhorn_barycentric_map", "softmin", "epsilon_schedule"]
 
 #: bytes of one block of the cost matrix (rows of x times all of y)
 SINKHORN_BLOCK_BYTES = 64 * 2**20
@@ -126,6 +126,54 @@ def _diameter(x: torch.Tensor, y: torch.Tensor) -> float:
     return float((hi - lo).norm())
 
 
+def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes):
+    """Dual potentials (f_ba, g_ab, f_aa, g_bb) after eps-scaling, without autograd [2, Alg. 3.5]."""
+    if not (blur > 0 and math.isfinite(blur)):
+        raise ValueError(f"blur must be a positive number, got {blur}")
+    if not (0 < scaling < 1):
+        raise ValueError(f"scaling must lie in (0, 1), got {scaling}")
+    diameter = max(_diameter(x.detach(), y.detach()), blur)
+    schedule = epsilon_schedule(p, diameter, blur, scaling)
+
+    def sm(eps, u, v, h):
+        return softmin(eps, u, v, h, p, block_bytes)
+
+    f_aa = g_bb = None
+    with torch.no_grad():
+        xd, yd = x.detach(), y.detach()
+        eps = schedule[0]
+        f_ba, g_ab = sm(eps, xd, yd, b_log), sm(eps, yd, xd, a_log)
+        if debias:
+            f_aa, g_bb = sm(eps, xd, xd, a_log), sm(eps, yd, yd, b_log)
+        for eps in schedule:
+            # symmetric Sinkhorn: average the old potential and its update
+            ft_ba, gt_ab = sm(eps, xd, yd, b_log + g_ab / eps), sm(eps, yd, xd, a_log + f_ba / eps)
+            f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
+            if debias:
+                ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
+                f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
+    return f_ba, g_ab, f_aa, g_bb, schedule
+
+
+def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, block_bytes=SINKHORN_BLOCK_BYTES):
+    r"""T(x_i) = sum_j pi_ij y_j / a_i for the entropic plan pi, (n, k), streamed over row blocks.
+
+    The row-conditional of the plan is a soft-max: pi_ij / a_i = softmax_j(log b_j + (g_j - C_ij) / eps).
+    """
+    a_log, b_log = a.detach().log(), b.detach().log()
+    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes)
+    eps = schedule[-1]
+    with torch.no_grad():
+        h = b_log + g_ab / eps  # (m,)
+        y2 = (y * y).sum(1)
+        r = _rows(x.shape[0], y.shape[0], x.element_size(), block_bytes)
+        out = torch.empty_like(x)
+        for s in range(0, x.shape[0], r):
+            C, _ = _cost(x[s : s + r], y, y2, p)
+            out[s : s + r] = torch.softmax(h[None, :] - C / eps, dim=1) @ y  # (r, k)
+    return out
+
+
 def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, p: float = 2.0,
                            blur: float = 0.05, scaling: float = 0.5, debias: bool = True,
                            block_bytes: int = SINKHORN_BLOCK_BYTES) -> tuple[torch.Tensor, int]:
@@ -140,30 +188,12 @@ def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b:
         slower and more accurate at the final eps.
     block_bytes : memory of one block of the cost matrix.
     """
-    if not (blur > 0 and math.isfinite(blur)):
-        raise ValueError(f"blur must be a positive number, got {blur}")
-    if not (0 < scaling < 1):
-        raise ValueError(f"scaling must lie in (0, 1), got {scaling}")
     a_log, b_log = a.detach().log(), b.detach().log()  # (n,), (m,)
-    diameter = max(_diameter(x.detach(), y.detach()), blur)
-    schedule = epsilon_schedule(p, diameter, blur, scaling)
+    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes)
 
     def sm(eps, u, v, h):
         return softmin(eps, u, v, h, p, block_bytes)
 
-    with torch.no_grad():
-        xd, yd = x.detach(), y.detach()
-        eps = schedule[0]
-        f_ba, g_ab = sm(eps, xd, yd, b_log), sm(eps, yd, xd, a_log)
-        if debias:
-            f_aa, g_bb = sm(eps, xd, xd, a_log), sm(eps, yd, yd, b_log)
-        for eps in schedule:
-            # symmetric Sinkhorn: average the old potential and its update [2, Alg. 3.5]
-            ft_ba, gt_ab = sm(eps, xd, yd, b_log + g_ab / eps), sm(eps, yd, xd, a_log + f_ba / eps)
-            f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
-            if debias:
-                ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
-                f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
     eps = schedule[-1]
     # last extrapolation, differentiated with the potentials held fixed (envelope theorem)
     f_ba, g_ab = sm(eps, x, y, b_log + g_ab / eps), sm(eps, y, x, a_log + f_ba / eps)
