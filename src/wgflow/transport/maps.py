@@ -69,7 +69,7 @@ def ot_assignment(x, y, *, p: float = 2):
 
 
 def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact", blur: float = 0.05,
-                    scaling: float = 0.5, block_bytes: int = SINKHORN_BLOCK_BYTES):
+                    scaling: float = 0.5, tol: float | None = None, block_bytes: int = SINKHORN_BLOCK_BYTES):
     r"""Barycentric projection of an optimal plan: T(x_i) = sum_j pi_ij y_j / a_i, shape (n, k).
 
     .. math::
@@ -100,7 +100,7 @@ def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact"
         T = np.where(an[:, None] > 0, (plan @ yn) / safe, xt.detach().cpu().numpy())
         T = torch.from_numpy(T).to(xt.dtype)
     elif method == "sinkhorn":
-        T = sinkhorn_barycentric_map(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling),
+        T = sinkhorn_barycentric_map(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
                                      block_bytes=int(block_bytes))
         T = torch.where(at[:, None] > 0, T, xt.detach())
     else:

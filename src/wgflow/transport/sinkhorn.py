@@ -25,7 +25,8 @@ blur). It runs over blocks of rows of x, so the (n, m) cost matrix is never held
 whole: memory is O(block * m), set by ``block_bytes``. Its gradient is a custom
 autograd function that recomputes each block in the backward pass instead of
 storing it. The iterations run without autograd; only the last extrapolation is
-differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]).
+differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
+the gradient with respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term.
 
 References
 ----------
@@ -126,8 +127,13 @@ def _diameter(x: torch.Tensor, y: torch.Tensor) -> float:
     return float((hi - lo).norm())
 
 
-def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes):
-    """Dual potentials (f_ba, g_ab, f_aa, g_bb) after eps-scaling, without autograd [2, Alg. 3.5]."""
+def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, tol=None, max_iter=1000):
+    """Dual potentials (f_ba, g_ab, f_aa, g_bb) after eps-scaling, without autograd [2, Alg. 3.5].
+
+    With ``tol``, iterations continue at the final eps (alternating updates for the cross
+    potentials, averaged ones for the symmetric self potentials) until no potential moves
+    by more than ``tol`` (in units of the cost), or ``max_iter`` more iterations ran.
+    """
     if not (blur > 0 and math.isfinite(blur)):
         raise ValueError(f"blur must be a positive number, got {blur}")
     if not (0 < scaling < 1):
@@ -152,16 +158,31 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes):
             if debias:
                 ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
                 f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
-    return f_ba, g_ab, f_aa, g_bb, schedule
+        extra = 0
+        while tol is not None and extra < max_iter:
+            extra += 1
+            ft_ba = sm(eps, xd, yd, b_log + g_ab / eps)
+            gt_ab = sm(eps, yd, xd, a_log + ft_ba / eps)
+            change = max(float((ft_ba - f_ba).abs().max()), float((gt_ab - g_ab).abs().max()))
+            f_ba, g_ab = ft_ba, gt_ab
+            if debias:
+                ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
+                ft_aa, gt_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
+                change = max(change, float((ft_aa - f_aa).abs().max()), float((gt_bb - g_bb).abs().max()))
+                f_aa, g_bb = ft_aa, gt_bb
+            if change <= tol:
+                break
+    return f_ba, g_ab, f_aa, g_bb, schedule + [eps] * extra
 
 
-def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, block_bytes=SINKHORN_BLOCK_BYTES):
+def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=None,
+                             block_bytes=SINKHORN_BLOCK_BYTES):
     r"""T(x_i) = sum_j pi_ij y_j / a_i for the entropic plan pi, (n, k), streamed over row blocks.
 
     The row-conditional of the plan is a soft-max: pi_ij / a_i = softmax_j(log b_j + (g_j - C_ij) / eps).
     """
     a_log, b_log = a.detach().log(), b.detach().log()
-    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes)
+    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes, tol)
     eps = schedule[-1]
     with torch.no_grad():
         h = b_log + g_ab / eps  # (m,)
@@ -175,8 +196,8 @@ def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, block
 
 
 def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, p: float = 2.0,
-                           blur: float = 0.05, scaling: float = 0.5, debias: bool = True,
-                           block_bytes: int = SINKHORN_BLOCK_BYTES) -> tuple[torch.Tensor, int]:
+                           blur: float = 0.05, scaling: float = 0.5, debias: bool = True, tol: float | None = None,
+                           max_iter: int = 1000, block_bytes: int = SINKHORN_BLOCK_BYTES) -> tuple[torch.Tensor, int]:
     r"""S_eps (``debias=True``) or OT_eps between weighted clouds, eps = blur^p; returns (value, iterations).
 
     Parameters
@@ -186,19 +207,26 @@ def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b:
     p : cost exponent; blur : target length scale, eps = blur^p.
     scaling : ratio of successive blur values in eps-scaling, in (0, 1); closer to 1 is
         slower and more accurate at the final eps.
+    tol : if given, iterate on at the final eps until the potentials move by less than ``tol``
+        (at most ``max_iter`` more iterations); None stops after the schedule, as GeomLoss does.
     block_bytes : memory of one block of the cost matrix.
     """
     a_log, b_log = a.detach().log(), b.detach().log()  # (n,), (m,)
-    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes)
+    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes,
+                                                       tol, max_iter)
 
     def sm(eps, u, v, h):
         return softmin(eps, u, v, h, p, block_bytes)
 
     eps = schedule[-1]
-    # last extrapolation, differentiated with the potentials held fixed (envelope theorem)
-    f_ba, g_ab = sm(eps, x, y, b_log + g_ab / eps), sm(eps, y, x, a_log + f_ba / eps)
+    # Last extrapolation, differentiated with the potentials held fixed (envelope theorem).
+    # Each soft-min is differentiated in its query points only (sources detached, as in
+    # GeomLoss): <a, f(x)> and <b, g(y)> each carry the full gradient sum_j pi_ij grad C_ij,
+    # so differentiating both through x would count it twice.
+    xd, yd = x.detach(), y.detach()
+    f_ba, g_ab = sm(eps, x, yd, b_log + g_ab / eps), sm(eps, y, xd, a_log + f_ba / eps)
     value = (a.detach() * f_ba).sum() + (b.detach() * g_ab).sum()
     if debias:
-        f_aa, g_bb = sm(eps, x, x, a_log + f_aa / eps), sm(eps, y, y, b_log + g_bb / eps)
+        f_aa, g_bb = sm(eps, x, xd, a_log + f_aa / eps), sm(eps, y, yd, b_log + g_bb / eps)
         value = value - (a.detach() * f_aa).sum() - (b.detach() * g_bb).sum()
     return value, len(schedule) + 1
