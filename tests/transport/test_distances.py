@@ -68,12 +68,13 @@ def test_sliced_is_reproducible_and_block_independent(rng):
     assert w1 != w3
 
 
+@pytest.mark.slow
 def test_sinkhorn_converges_to_exact_as_blur_vanishes(rng):
     x, y = rng.normal(size=(40, 2)), rng.normal(size=(50, 2)) * 0.7 + 1.0
     a, b = _weights(rng, 40), _weights(rng, 50)
     we = wt.wasserstein(x, y, a, b, method="exact")
     # converged at each blur (tol): the error is the entropic bias alone, which vanishes with blur
-    errs = [abs(wt.wasserstein(x, y, a, b, method="sinkhorn", blur=blur, tol=1e-9) - we)
+    errs = [abs(wt.wasserstein(x, y, a, b, method="sinkhorn", blur=blur, tol=1e-8, max_iter=10_000) - we)
             for blur in [0.5, 0.2, 0.1, 0.05]]
     assert all(e2 < e1 for e1, e2 in zip(errs, errs[1:])), errs
     assert errs[0] > 5e-3 * we and errs[-1] < 1e-3 * we

@@ -126,7 +126,7 @@ def _clamp_root(v: torch.Tensor, p: float) -> torch.Tensor:
 
 def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_projections: int = 64,
                 seed: int = 0, blur: float = 0.05, scaling: float = 0.5, tol: float | None = None,
-                max_exact: int = MAX_EXACT,
+                max_iter: int = 1000, max_exact: int = MAX_EXACT,
                 block_bytes: int | None = None, return_info: bool = False):
     r"""Wasserstein distance W_p (not its p-th power) between two weighted point clouds.
 
@@ -148,6 +148,8 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
     scaling : Sinkhorn eps-scaling ratio in (0, 1).
     tol : Sinkhorn stopping tolerance on the potentials at the final blur (None: stop after
         the eps-scaling schedule, fast but not converged at small blur).
+    max_iter : most Sinkhorn iterations at the final blur when ``tol`` is given (a
+        RuntimeWarning says when they did not reach it).
     max_exact : largest cloud size that "auto" solves exactly.
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
     return_info : also return a :class:`WassersteinResult` saying which method was used.
@@ -201,7 +203,7 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         relation, options = "lower bound", {"n_projections": int(n_projections), "seed": int(seed)}
     else:
         S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
-                                          block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
+                                          max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
         value, relation = _clamp_root(S, p), "entropic approximation"
         options = {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters}
     if not as_tensor:

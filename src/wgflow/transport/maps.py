@@ -69,7 +69,8 @@ def ot_assignment(x, y, *, p: float = 2):
 
 
 def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact", blur: float = 0.05,
-                    scaling: float = 0.5, tol: float | None = None, block_bytes: int = SINKHORN_BLOCK_BYTES):
+                    scaling: float = 0.5, tol: float | None = None, max_iter: int = 1000,
+                    block_bytes: int = SINKHORN_BLOCK_BYTES):
     r"""Barycentric projection of an optimal plan: T(x_i) = sum_j pi_ij y_j / a_i, shape (n, k).
 
     .. math::
@@ -83,7 +84,8 @@ def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact"
     x : (n, k), y : (m, k) clouds; a (n,), b (m,) weights (None = uniform).
     p : cost exponent.
     method : "exact" (POT network simplex, O(n m) memory) or "sinkhorn" (entropic plan with
-        eps = blur^p, streamed over row blocks: memory O(block * m), usable for large clouds).
+        eps = blur^p, streamed over row blocks: memory O(block * m), usable for large clouds;
+        ``scaling``, ``tol``, ``max_iter`` as in :func:`wasserstein`).
 
     Returns
     -------
@@ -101,7 +103,7 @@ def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact"
         T = torch.from_numpy(T).to(xt.dtype)
     elif method == "sinkhorn":
         T = sinkhorn_barycentric_map(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
-                                     block_bytes=int(block_bytes))
+                                     max_iter=int(max_iter), block_bytes=int(block_bytes))
         T = torch.where(at[:, None] > 0, T, xt.detach())
     else:
         raise ValueError(f"method must be 'exact' or 'sinkhorn', got {method!r}")

@@ -39,6 +39,7 @@ References
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -172,17 +173,23 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, to
                 f_aa, g_bb = ft_aa, gt_bb
             if change <= tol:
                 break
+        else:
+            if tol is not None:
+                warnings.warn(f"Sinkhorn stopped after max_iter={max_iter} iterations at blur={blur:g} with "
+                              f"potentials still moving by {change:.2g} > tol={tol:g}; raise blur or max_iter",
+                              RuntimeWarning, stacklevel=4)
     return f_ba, g_ab, f_aa, g_bb, schedule + [eps] * extra
 
 
-def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=None,
+def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=None, max_iter=1000,
                              block_bytes=SINKHORN_BLOCK_BYTES):
     r"""T(x_i) = sum_j pi_ij y_j / a_i for the entropic plan pi, (n, k), streamed over row blocks.
 
     The row-conditional of the plan is a soft-max: pi_ij / a_i = softmax_j(log b_j + (g_j - C_ij) / eps).
     """
     a_log, b_log = a.detach().log(), b.detach().log()
-    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes, tol)
+    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes,
+                                             tol, max_iter)
     eps = schedule[-1]
     with torch.no_grad():
         h = b_log + g_ab / eps  # (m,)
