@@ -157,3 +157,21 @@ def test_auto_says_what_it_did(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         wt.wasserstein(x, y, method="sliced")  # asking for sliced explicitly does not warn
+
+
+def test_threaded_row_sort_equals_torch_sort():
+    from wgflow.transport.sliced import sort_rows
+
+    u = torch.randn(5, 2**18 + 3, dtype=torch.float64)  # above the size where rows go to threads
+    assert torch.equal(sort_rows(u), torch.sort(u, dim=1).values)
+    before = u.clone()
+    sort_rows(u.T.contiguous().T)  # a non-contiguous view is sorted into a copy, never in place
+    assert torch.equal(u, before)
+
+
+def test_default_projections_shrink_for_large_clouds():
+    from wgflow.transport.distances import default_projections
+
+    assert default_projections(1000, 1000) == 64
+    assert default_projections(10**6, 10**6) == 32
+    assert default_projections(10**7, 10**7) == 16

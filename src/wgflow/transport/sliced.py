@@ -29,12 +29,52 @@ References
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 import torch
 
-__all__ = ["wasserstein_1d_batched", "sliced_wasserstein_pp", "random_directions"]
+__all__ = ["wasserstein_1d_batched", "sliced_wasserstein_pp", "random_directions", "sort_rows"]
 
-#: bytes allowed for one block of projected and sorted values (bounds the memory of large clouds)
-SLICE_BLOCK_BYTES = 256 * 2**20
+#: bytes allowed for one block of projected and sorted values (bounds the memory of large clouds):
+#: 2 x 10^6 points in float64 take ~22 projections per block, so x is read ~3 times for 64 projections
+SLICE_BLOCK_BYTES = 2**30
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()), thread_name_prefix="wgflow-sort")
+        return _POOL
+
+
+def sort_rows(u: torch.Tensor) -> torch.Tensor:
+    """Sorted copy of each row of u (L, n).
+
+    Sorting dominates the sliced distance of large clouds (~0.1 s per 10^6 float64 values).
+    ``torch.sort`` runs one row at a time here, so without autograd the rows are split over
+    threads that run NumPy's sort, which releases the GIL (measured 2x on 2 cores).
+    """
+    if u.requires_grad and torch.is_grad_enabled() or u.device.type != "cpu" or u.shape[0] < 2 or u.numel() < 2**20:
+        return torch.sort(u, dim=1).values
+    src = u.detach().numpy()
+    out = np.empty_like(src)
+    chunks = np.array_split(np.arange(src.shape[0]), min(src.shape[0], _pool()._max_workers))
+
+    def job(rows):
+        if len(rows):
+            block = out[rows[0] : rows[-1] + 1]
+            block[...] = src[rows[0] : rows[-1] + 1]
+            block.sort(axis=1)
+
+    list(_pool().map(job, chunks))
+    return torch.from_numpy(out)
 
 
 def wasserstein_1d_batched(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
@@ -50,8 +90,11 @@ def wasserstein_1d_batched(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor | N
     """
     if a is None and b is None and u.shape[1] == v.shape[1]:
         # equal uniform masses: the quantile functions jump at the same levels k/n
-        us, vs = torch.sort(u, dim=1).values, torch.sort(v, dim=1).values  # (L, n)
-        return (us - vs).abs().pow(p).mean(dim=1)
+        us, vs = sort_rows(u), sort_rows(v)  # (L, n)
+        if torch.is_grad_enabled() and (us.requires_grad or vs.requires_grad):
+            return (us - vs).abs().pow(p).mean(dim=1)
+        diff = us.sub_(vs).abs_()  # in place: large clouds keep one (L, n) temporary
+        return (diff.pow_(p) if p != 1 else diff).mean(dim=1)
     L, n, m = u.shape[0], u.shape[1], v.shape[1]
     if a is None:
         a = torch.full((n,), 1.0 / n, dtype=u.dtype, device=u.device)
@@ -91,12 +134,16 @@ def sliced_wasserstein_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | No
     """
     k = x.shape[1]
     theta = random_directions(k, n_projections, seed, x.dtype, x.device)  # (k, L)
-    per_projection = (x.shape[0] + y.shape[0]) * x.element_size() * 6  # values, sorted, indices, levels
+    # bytes per projection: values, sorted values, one temporary (uniform); plus indices,
+    # cumulative weights, merged levels and gathers (weighted)
+    per_value = 3 if (a is None and b is None and x.shape[0] == y.shape[0]) else 12
+    per_projection = (x.shape[0] + y.shape[0]) * x.element_size() * per_value
     lb = int(max(1, min(n_projections, block_bytes // max(per_projection, 1))))
     total = x.new_zeros(())
     for s in range(0, n_projections, lb):
         th = theta[:, s : s + lb]  # (k, Lb)
-        u = torch.mm(th.T, x.T)  # (Lb, n) projections theta_l . x_i
-        v = torch.mm(th.T, y.T)  # (Lb, m)
+        u = torch.mm(x, th).T.contiguous()  # (Lb, n) projections theta_l . x_i (row-major GEMM, one transpose)
+        v = torch.mm(y, th).T.contiguous()  # (Lb, m)
         total = total + wasserstein_1d_batched(u, v, a, b, p).sum()
+        del u, v
     return total / n_projections
