@@ -1,0 +1,275 @@
+"""Running experiments against the store: a store-backed RunContext, resume, signals, progress.
+
+:func:`execute` is what ``wgflow run`` calls::
+
+    validate config (nothing written on ConfigError) -> create or resume the run
+    -> Experiment.run(cfg, StoreContext) -> claims, metrics, artifacts -> final status
+
+A run's files live in ``<store>/runs/<run_id>/``. Completed stages (``ctx.stage``) are
+``.npz`` files there, and flows save checkpoints every ``checkpoint_every`` steps, so
+``resume=RUN_ID`` re-runs the experiment with the stored config and seed, skips the
+completed stages and restarts the flow in progress from its checkpoint. float64 CPU
+runs are deterministic, so a resumed run ends with the numbers of an uninterrupted one.
+
+SIGINT / SIGTERM mark the run ``interrupted`` (exit 130 / 143); SIGKILL leaves it
+``running``, and it resumes the same way. NaN/Inf (:class:`DivergenceError`) mark it
+``failed`` with the remedy in the message.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..store import Store, atomic_save_array, load_array
+from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
+                   get_experiment, make_config)
+
+__all__ = ["StoreContext", "StoreCheckpointer", "RunOutcome", "execute", "package_versions", "git_revision",
+           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_SIGINT", "EXIT_SIGTERM"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+DEFAULT_CHECKPOINT_EVERY = 200
+
+# Test hook: after this many checkpoint saves the process sends itself WGFLOW_TEST_KILL_SIGNAL
+# (default SIGKILL), to test resuming a run that died in the middle of a flow.
+_KILL_AFTER_ENV, _KILL_SIGNAL_ENV = "WGFLOW_TEST_KILL_AFTER_CHECKPOINTS", "WGFLOW_TEST_KILL_SIGNAL"
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of wgflow, python and the numerical packages a result depends on."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("wgflow", "torch", "numpy", "scipy", "pot", "matplotlib"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_revision() -> str | None:
+    """``git rev-parse HEAD`` of the wgflow source tree, or None (not a checkout, no git)."""
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=5,
+                           capture_output=True, text=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+class StoreCheckpointer:
+    """Checkpoint of one flow: ``save(state)`` every ``every`` steps, ``load()`` at start.
+
+    The state (a dict of arrays) is one ``.npz`` replaced atomically, so a kill at any
+    moment leaves either the previous or the new checkpoint, never a torn one.
+    """
+
+    def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None):
+        self.path = Path(path).with_suffix(".npz")
+        self.every = int(every)
+        self._on_save = on_save
+
+    def save(self, state: Mapping[str, np.ndarray]) -> None:
+        atomic_save_array(self.path, {k: np.asarray(v) for k, v in state.items()})
+        if self._on_save is not None:
+            self._on_save()
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        if not self.path.exists():
+            return None
+        return load_array(self.path)  # type: ignore[return-value]
+
+
+class StoreContext(DirectoryContext):
+    """RunContext writing into ``<store>/runs/<run_id>/`` and recording metrics and artifacts in the store."""
+
+    def __init__(self, store: Store, run_id: str, seed: int, *, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                 show_progress: bool | None = None, quiet: bool = False):
+        super().__init__(store.run_dir(run_id), seed=seed, verbose=not quiet)
+        self.store, self.run_id = store, run_id
+        self.checkpoint_every = int(checkpoint_every)
+        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self._saves = 0
+        kill_after = os.environ.get(_KILL_AFTER_ENV)
+        self._kill_after = int(kill_after) if kill_after else None
+
+    def log(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True)
+
+    def progress(self, iterable=None, total=None, desc=None):
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True,
+                    disable=not self.show_progress)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        super().log_metric(name, value, step)
+        self.store.log_metrics(self.run_id, [(name, step, value)])
+
+    def save_array(self, name: str, array: np.ndarray) -> str:
+        path = str(atomic_save_array(self.out_dir / name, np.asarray(array)))
+        self.store.add_artifact(self.run_id, name, path, kind="array")
+        return path
+
+    def save_figure(self, name: str, fig: Any) -> str:
+        path = super().save_figure(name, fig)
+        self.store.add_artifact(self.run_id, Path(name).stem, path, kind="figure")
+        return path
+
+    def checkpointer(self, key: str) -> StoreCheckpointer:
+        from .base import _safe
+
+        return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved)
+
+    def _saved(self) -> None:
+        self._saves += 1
+        if self._kill_after is not None and self._saves >= self._kill_after:
+            os.kill(os.getpid(), getattr(signal, os.environ.get(_KILL_SIGNAL_ENV, "SIGKILL")))
+
+
+@dataclass
+class RunOutcome:
+    """What :func:`execute` reports: the run, its final status and the experiment's result."""
+
+    experiment: str
+    run_id: str
+    status: str
+    exit_code: int
+    message: str | None = None
+    result: ExperimentResult = field(default_factory=ExperimentResult)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result.to_dict()
+        return {"experiment": self.experiment, "run_id": self.run_id, "status": self.status,
+                "message": self.message, **r}
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[str, Any] | None = None, *,
+            seed: int = 0, store: Store | None = None, resume: str | None = None, sweep_id: str | None = None,
+            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, show_progress: bool | None = None,
+            quiet: bool = False) -> RunOutcome:
+    """Run (or resume) one experiment in the store and record everything.
+
+    Raises :class:`ConfigError` before writing anything when the experiment, preset or config
+    is invalid, or when ``resume`` names no run of the store.
+    """
+    store = store or Store()
+    if checkpoint_every < 1:
+        raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
+    if resume is not None:
+        try:
+            row = store.get_run(resume)
+        except KeyError as e:
+            raise ConfigError(str(e.args[0])) from None
+        if row["status"] == "completed":
+            raise ConfigError(f"run {resume!r} already completed; nothing to resume")
+        if name is not None and name != row["experiment"]:
+            raise ConfigError(f"run {resume!r} is a run of {row['experiment']!r}, not {name!r}")
+        name, seed, preset = row["experiment"], row["seed"], row["preset"] or preset
+        exp = get_experiment(name)
+        cfg = make_config(exp, preset, row["config"])
+    else:
+        if name is None:
+            raise ConfigError("no experiment named")
+        exp = get_experiment(name)
+        cfg = make_config(exp, preset, overrides)
+
+    if resume is not None:
+        run_id = resume
+        store.mark_resumed(run_id)
+    else:
+        run_id = store.create_run(name, config_to_dict(cfg), seed, preset=preset, versions=package_versions(),
+                                  git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id)
+    ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress,
+                       quiet=quiet)
+    ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}, seed {seed}) in {ctx.out_dir}")
+
+    old_term = signal.getsignal(signal.SIGTERM)
+    in_main = _is_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    t0 = time.monotonic()
+    try:
+        result = exp().run(cfg, ctx)
+    except DivergenceError as e:
+        return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
+    except KeyboardInterrupt:
+        return _end(store, name, run_id, "interrupted", EXIT_SIGINT, "interrupted by SIGINT; resume with "
+                    f"`wgflow run --resume {run_id}`", t0)
+    except _Terminated:
+        return _end(store, name, run_id, "interrupted", EXIT_SIGTERM, "interrupted by SIGTERM; resume with "
+                    f"`wgflow run --resume {run_id}`", t0)
+    except Exception as e:  # the run failed; record why and keep the store consistent
+        tb = traceback.format_exc(limit=-3)
+        if not quiet:
+            print(tb, file=sys.stderr)
+        return _end(store, name, run_id, "failed", EXIT_FAILED, f"{type(e).__name__}: {e}", t0)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, old_term)
+
+    _record_result(store, run_id, result)
+    _end(store, name, run_id, "completed", EXIT_OK, None, t0)
+    # checkpoints are only needed to resume; stages stay (they hold the measured data)
+    for f in (ctx.out_dir / "checkpoints").glob("*.npz"):
+        f.unlink()
+    return RunOutcome(name, run_id, "completed", EXIT_OK, None, result)
+
+
+def _record_result(store: Store, run_id: str, result: ExperimentResult) -> None:
+    store.set_claims(run_id, [c.to_dict() for c in result.claims])
+    store.log_metrics(run_id, [(k, None, v) for k, v in result.metrics.items() if _is_number(v)])
+    known = {a["path"] for a in store.artifacts(run_id)}
+    for key, path in result.artifacts.items():
+        if str(Path(path).resolve()) not in {str(Path(k).resolve()) for k in known} and Path(path).exists():
+            kind = "figure" if Path(path).suffix.lower() in (".png", ".svg", ".jpg", ".gif") else "file"
+            store.add_artifact(run_id, key, path, kind=kind)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _end(store: Store, name: str, run_id: str, status: str, code: int, message: str | None, t0: float) -> RunOutcome:
+    # the final write must happen even if a second signal arrives now
+    with _signals_blocked():
+        store.finish_run(run_id, status, message, duration_s=time.monotonic() - t0)
+    return RunOutcome(name, run_id, status, code, message)
+
+
+class _signals_blocked:
+    def __enter__(self):
+        self._old = None
+        if _is_main_thread():
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,324 @@
+"""SQLite store of experiment runs.
+
+Layout of a store directory (default ``./wgflow-runs``, or ``$WGFLOW_STORE``)::
+
+    wgflow.db            runs, metrics, claims, artifacts (WAL journal)
+    runs/<run_id>/       figures, arrays, stages and checkpoints of one run
+
+Concurrency: every connection sets ``busy_timeout`` and every write is one
+``BEGIN IMMEDIATE`` transaction, so two processes writing the same store wait for
+each other's write lock instead of failing, and WAL lets readers run alongside.
+The schema is versioned (table ``schema_version``); :data:`MIGRATIONS` are applied
+in order, each in its own transaction, when a store is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+__all__ = ["Store", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
+
+RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+DB_NAME = "wgflow.db"
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        experiment  TEXT NOT NULL,
+        preset      TEXT,
+        seed        INTEGER NOT NULL,
+        config      TEXT NOT NULL,              -- JSON of the validated config
+        status      TEXT NOT NULL CHECK (status IN ('running','completed','failed','interrupted')),
+        message     TEXT,
+        started_at  REAL NOT NULL,              -- unix time of the first start
+        resumed_at  REAL,                       -- unix time of the latest resume
+        ended_at    REAL,
+        duration_s  REAL NOT NULL DEFAULT 0,    -- wall time summed over attempts
+        attempts    INTEGER NOT NULL DEFAULT 1,
+        versions    TEXT NOT NULL,              -- JSON {package: version}
+        git_rev     TEXT,
+        host        TEXT
+    );
+    CREATE INDEX runs_experiment ON runs (experiment, started_at);
+    CREATE TABLE metrics (
+        run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        step    INTEGER,                        -- NULL for a scalar summary metric
+        value   REAL,
+        time    REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX metrics_key ON metrics (run_id, name, ifnull(step, -9223372036854775808));
+    CREATE TABLE claims (
+        run_id     TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        statement  TEXT NOT NULL,
+        expected   TEXT,
+        measured   TEXT,                        -- JSON (number, string or null)
+        tolerance  TEXT,                        -- JSON
+        passed     INTEGER NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE artifacts (
+        run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        name    TEXT NOT NULL,
+        kind    TEXT NOT NULL,                  -- figure | array | stage | file
+        path    TEXT NOT NULL,                  -- relative to the store directory
+        bytes   INTEGER,
+        time    REAL NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    """,
+    # 2: runs belong to an optional parameter sweep
+    """
+    ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+    CREATE INDEX runs_sweep ON runs (sweep_id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_store_path() -> Path:
+    """``$WGFLOW_STORE`` if set, else ``./wgflow-runs``."""
+    return Path(os.environ.get("WGFLOW_STORE") or "wgflow-runs")
+
+
+def new_run_id(experiment: str, now: float | None = None) -> str:
+    """Short unique id: initials of the experiment, UTC time, 4 random hex digits (``ts-20261123-052712-ab12``)."""
+    initials = "".join(part[0] for part in experiment.replace("_", "-").split("-") if part) or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return f"{initials.lower()}-{stamp}-{secrets.token_hex(2)}"
+
+
+def _json(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+class Store:
+    """A store directory holding ``wgflow.db`` and the run directories.
+
+    ``path`` is the directory, or a file ending in ``.db``/``.sqlite`` whose parent becomes the
+    directory. Opening creates and migrates the database if needed.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 60.0):
+        p = Path(path) if path is not None else default_store_path()
+        if p.suffix in (".db", ".sqlite", ".sqlite3"):
+            self.root, self.db_path = p.parent, p
+        else:
+            self.root, self.db_path = p, p / DB_NAME
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        # WAL: readers never block the writer; NORMAL sync is durable across process crashes
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # ------------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; takes the write lock at once (``BEGIN IMMEDIATE``)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, tuple(args)).fetchall()
+
+    @property
+    def schema_version(self) -> int:
+        row = self._query("SELECT max(version) AS v FROM schema_version")
+        return int(row[0]["v"] or 0)
+
+    def _migrate(self) -> None:
+        with self.transaction() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at REAL)")
+        while True:
+            with self.transaction() as c:  # re-read inside the lock: another process may have migrated
+                v = c.execute("SELECT ifnull(max(version), 0) FROM schema_version").fetchone()[0]
+                if v >= len(MIGRATIONS):
+                    if v > len(MIGRATIONS):
+                        raise RuntimeError(f"store {self.root} has schema {v}, newer than this wgflow "
+                                           f"({len(MIGRATIONS)}); upgrade wgflow")
+                    return
+                for stmt in MIGRATIONS[v].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT INTO schema_version VALUES (?, ?)", (v + 1, time.time()))
+
+    # ------------------------------------------------------------------ runs
+    def run_dir(self, run_id: str) -> Path:
+        """Directory of a run's files (not created)."""
+        return self.root / "runs" / run_id
+
+    def create_run(self, experiment: str, config: Mapping[str, Any], seed: int, *, preset: str | None = None,
+                   versions: Mapping[str, Any] | None = None, git_rev: str | None = None,
+                   host: str | None = None, sweep_id: str | None = None, run_id: str | None = None) -> str:
+        """Insert a run with status ``running``; returns its id."""
+        for _ in range(20):
+            rid = run_id or new_run_id(experiment)
+            try:
+                with self.transaction() as c:
+                    c.execute(
+                        "INSERT INTO runs (run_id, experiment, preset, seed, config, status, started_at, versions,"
+                        " git_rev, host, sweep_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                        (rid, experiment, preset, int(seed), _json(dict(config)), time.time(),
+                         _json(dict(versions or {})), git_rev, host, sweep_id),
+                    )
+                return rid
+            except sqlite3.IntegrityError:
+                if run_id is not None:
+                    raise ValueError(f"run {run_id!r} already exists") from None
+        raise RuntimeError("could not find a free run id")
+
+    def mark_resumed(self, run_id: str) -> None:
+        """Status back to ``running`` for another attempt."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET status = 'running', message = NULL, ended_at = NULL, resumed_at = ?,"
+                      " attempts = attempts + 1 WHERE run_id = ?", (time.time(), run_id))
+
+    def finish_run(self, run_id: str, status: str, message: str | None = None, *, duration_s: float = 0.0) -> None:
+        """Set the final status of an attempt and add its wall time."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ?"
+                      " WHERE run_id = ?", (status, message, time.time(), float(duration_s), run_id))
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise KeyError(f"no run {run_id!r} in store {self.root}")
+        return self._run_dict(rows[0])
+
+    def runs(self, experiment: str | None = None, *, sweep_id: str | None = None) -> list[dict[str, Any]]:
+        """All runs, newest first, with claim counts (``n_claims``, ``n_passed``)."""
+        sql = ("SELECT r.*, (SELECT count(*) FROM claims c WHERE c.run_id = r.run_id) AS n_claims,"
+               " (SELECT ifnull(sum(passed), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_passed"
+               " FROM runs r WHERE 1 = 1")
+        args: list[Any] = []
+        if experiment is not None:
+            sql += " AND experiment = ?"
+            args.append(experiment)
+        if sweep_id is not None:
+            sql += " AND sweep_id = ?"
+            args.append(sweep_id)
+        return [self._run_dict(r) for r in self._query(sql + " ORDER BY started_at DESC, rowid DESC", args)]
+
+    def latest_runs(self) -> dict[str, dict[str, Any]]:
+        """Per experiment, the newest completed run (or the newest run if none completed)."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.runs():
+            cur = out.get(r["experiment"])
+            if cur is None or (cur["status"] != "completed" and r["status"] == "completed"):
+                out[r["experiment"]] = r
+        return dict(sorted(out.items()))
+
+    @staticmethod
+    def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+        d = dict(row)
+        d["config"] = json.loads(d["config"])
+        d["versions"] = json.loads(d["versions"])
+        return d
+
+    # ------------------------------------------------------------------ metrics
+    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
+        """Insert or replace (name, step, value) rows in one transaction (``step=None``: a summary scalar)."""
+        now = time.time()
+        data = [(run_id, str(n), None if s is None else int(s), _real(v), now) for n, s, v in rows]
+        if not data:
+            return
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)",
+                          data)
+
+    def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT name, step, value FROM metrics WHERE run_id = ?", [run_id]
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        return [dict(r) for r in self._query(sql + " ORDER BY name, step", args)]
+
+    def summary_metrics(self, run_id: str) -> dict[str, float | None]:
+        rows = self._query("SELECT name, value FROM metrics WHERE run_id = ? AND step IS NULL ORDER BY name", (run_id,))
+        return {r["name"]: r["value"] for r in rows}
+
+    # ------------------------------------------------------------------ claims
+    def set_claims(self, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the claims of a run (a resumed run re-measures them)."""
+        data = [(run_id, i, c["name"], c["statement"], c.get("expected"), _json(c.get("measured")),
+                 _json(c.get("tolerance")), int(bool(c["passed"]))) for i, c in enumerate(claims)]
+        with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+            c.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+
+    def claims(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
+        return [{"name": r["name"], "statement": r["statement"], "expected": r["expected"],
+                 "measured": json.loads(r["measured"]), "tolerance": json.loads(r["tolerance"]),
+                 "passed": bool(r["passed"])} for r in rows]
+
+    # ------------------------------------------------------------------ artifacts
+    def add_artifact(self, run_id: str, name: str, path: str | os.PathLike, kind: str = "file") -> None:
+        """Record a file of the run (``path`` absolute or relative to the store directory)."""
+        p = Path(path)
+        full = p if p.is_absolute() else self.root / p
+        try:
+            rel = str(full.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            rel = str(full.resolve())
+        size = full.stat().st_size if full.exists() else None
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                      (run_id, name, kind, rel, size, time.time()))
+
+    def artifacts(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """Artifacts with ``path`` resolved to an absolute path."""
+        sql, args = "SELECT name, kind, path, bytes FROM artifacts WHERE run_id = ?", [run_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        out = []
+        for r in self._query(sql + " ORDER BY time, name", args):
+            d = dict(r)
+            p = Path(d["path"])
+            d["path"] = str(p if p.is_absolute() else self.root / p)
+            out.append(d)
+        return out
+
+
+def _real(v: Any) -> float | None:
+    try:
+        return float(v)  # NaN/Inf are stored as REAL too (SQLite keeps Inf; NaN becomes NULL)
+    except (TypeError, ValueError):
+        return None
