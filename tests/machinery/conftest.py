@@ -1,0 +1,83 @@
+"""A tiny fake experiment for the machinery tests (registered as ``fake-machinery``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from wgflow.experiments.base import (ConfigError, DivergenceError, Experiment, ExperimentResult, claim_ge, claim_le,
+                                     register)
+
+CALLS = {"work": 0}
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    steps: int = 40  # iterations of the fake flow
+    x: float = 1.0  # increment per step, > 0
+    mode: str = "ok"  # what the run does: ok | diverge | interrupt | error
+    label: str = "plain"  # a free string (to test escaping)
+
+    choices: ClassVar[dict[str, tuple]] = {"mode": ("ok", "diverge", "interrupt", "error")}
+
+    def validate(self):
+        if not self.x > 0:
+            raise ConfigError(f"config key 'x': must be > 0, got {self.x}")
+
+
+@register
+class FakeMachinery(Experiment):
+    name = "fake-machinery"
+    title = "Fake experiment <for> the machinery tests"
+    reference = "Nobody & Nobody, 2026 <i>not a paper</i>"
+    description = "Sums increments; claims one pass and one fail. <script>alert('x')</script>"
+    Config = FakeConfig
+    presets = {"quick": {}, "full": {"steps": 400}}
+
+    def run(self, cfg: FakeConfig, ctx) -> ExperimentResult:
+        if cfg.mode == "diverge":
+            raise DivergenceError("flow diverged at step 3: the risk is NaN; try a smaller step size")
+        if cfg.mode == "interrupt":
+            raise KeyboardInterrupt
+        if cfg.mode == "error":
+            raise RuntimeError("boom")
+
+        def work():
+            CALLS["work"] += 1
+            total = np.cumsum(np.full(cfg.steps, cfg.x))  # (steps,)
+            return {"total": total, "label": cfg.label}
+
+        out = ctx.stage("work", work)
+        for k in range(0, cfg.steps, 10):
+            ctx.log_metric("total", float(out["total"][k]), step=k)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.plot(out["total"])
+        fig_path = ctx.save_figure("fake_curve", fig)
+        arr = ctx.save_array("totals", out["total"])
+        final = float(out["total"][-1])
+        claims = [claim_ge("sum_positive", "the sum is positive", final, 0.0),
+                  claim_le("sum_small", "the sum is tiny <b>(fails)</b>", final, 1e-3)]
+        return ExperimentResult(claims, {"final": final}, {"curve": fig_path, "totals": arr})
+
+
+@pytest.fixture
+def store(tmp_path):
+    from wgflow.store import Store
+
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def calls():
+    """How often the fake experiment's stage function ran (to test memoised stages)."""
+    return CALLS

@@ -1,0 +1,70 @@
+"""Resuming teacher-student after SIGKILL ends with exactly the numbers of an uninterrupted run.
+
+A float64 CPU flow is deterministic; the checkpoint holds theta, the step, the
+generator state and the trajectory so far, so continuing from it must reproduce the
+uninterrupted run bit for bit. The kill comes from a test hook in the runner
+(``WGFLOW_TEST_KILL_AFTER_CHECKPOINTS``): the process sends itself the signal right
+after a checkpoint, in the middle of the flow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+
+from wgflow.experiments.runner import execute
+from wgflow.store import Store
+
+SETTINGS = ["--set", "n=16", "--set", "steps=300", "--set", "n_snapshots=8", "--checkpoint-every", "50"]
+OVERRIDES = {"n": 16, "steps": 300, "n_snapshots": 8}
+
+
+def wgflow(*argv, env=None, timeout=120):
+    cmd = [sys.executable, "-c", "import sys; from wgflow.cli import main; sys.exit(main())", *map(str, argv)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+    store_path = tmp_path / "killed"
+    killed = wgflow("run", "teacher-student", *SETTINGS, "--seed", "4", "--store", store_path, "--json",
+                    env={"WGFLOW_TEST_KILL_AFTER_CHECKPOINTS": "2"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (row,) = Store(store_path).runs()
+    rid = row["run_id"]
+    assert row["status"] == "running"  # SIGKILL leaves no chance to write
+    ck = store_path / "runs" / rid / "checkpoints" / "flow.npz"
+    assert int(np.load(ck, allow_pickle=False)["step"]) == 100
+
+    resumed = wgflow("run", "--resume", rid, "--store", store_path, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    obj = json.loads(resumed.stdout)
+    assert (obj["run_id"], obj["status"]) == (rid, "completed") and all(c["passed"] for c in obj["claims"])
+    run = Store(store_path).get_run(rid)
+    assert run["attempts"] == 2 and run["seed"] == 4 and not ck.exists()
+
+    ref_store = Store(tmp_path / "ref")
+    ref = execute("teacher-student", "quick", OVERRIDES, seed=4, store=ref_store, quiet=True)
+    assert ref.status == "completed"
+    a = np.load(store_path / "runs" / rid / "final_theta.npy", allow_pickle=False)
+    b = np.load(ref_store.run_dir(ref.run_id) / "final_theta.npy", allow_pickle=False)
+    assert a.dtype == np.float64 and np.array_equal(a, b)  # bit for bit
+    assert obj["metrics"]["risk_final"] == ref.result.metrics["risk_final"]
+    assert obj["metrics"]["w2_from_start"] == ref.result.metrics["w2_from_start"]
+    stored = Store(store_path).metrics(rid, "risk")
+    assert [m["value"] for m in stored] == [m["value"] for m in ref_store.metrics(ref.run_id, "risk")]
+
+
+def test_sigterm_marks_interrupted_and_exits_143(tmp_path):
+    store_path = tmp_path / "s"
+    p = wgflow("run", "teacher-student", *SETTINGS, "--store", store_path,
+               env={"WGFLOW_TEST_KILL_AFTER_CHECKPOINTS": "1", "WGFLOW_TEST_KILL_SIGNAL": "SIGTERM"})
+    assert p.returncode == 143, p.stderr
+    (row,) = Store(store_path).runs()
+    assert row["status"] == "interrupted" and "--resume" in row["message"]
+    assert f"wgflow run --resume {row['run_id']}" in p.stderr
+    assert (store_path / "runs" / row["run_id"] / "checkpoints" / "flow.npz").exists()

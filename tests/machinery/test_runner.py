@@ -1,0 +1,119 @@
+"""Store-backed runs of the fake experiment: records, config errors, divergence, interrupts, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wgflow.experiments.base import ConfigError
+from wgflow.experiments.runner import StoreCheckpointer, execute
+from wgflow.store import Store
+
+
+def test_completed_run_records_claims_metrics_artifacts(store):
+    out = execute("fake-machinery", "quick", {"steps": "30", "label": "a<b"}, seed=3, store=store)
+    assert (out.status, out.exit_code, out.message) == ("completed", 0, None)
+    run = store.get_run(out.run_id)
+    assert run["status"] == "completed" and run["seed"] == 3 and run["preset"] == "quick"
+    assert run["config"] == {"steps": 30, "x": 1.0, "mode": "ok", "label": "a<b"}
+    assert run["ended_at"] >= run["started_at"] and run["duration_s"] > 0
+    assert {"python", "wgflow", "torch", "numpy", "scipy", "pot"} <= set(run["versions"])
+    assert [c["passed"] for c in store.claims(out.run_id)] == [True, False]  # a failed claim is still "completed"
+    assert store.summary_metrics(out.run_id) == {"final": 30.0}
+    assert [m["step"] for m in store.metrics(out.run_id, "total")] == [0, 10, 20]
+    kinds = {a["name"]: a["kind"] for a in store.artifacts(out.run_id)}
+    assert kinds == {"fake_curve": "figure", "totals": "array"}
+    assert np.array_equal(np.load(store.run_dir(out.run_id) / "totals.npy", allow_pickle=False), np.arange(1, 31))
+    d = out.to_dict()
+    assert set(d) >= {"experiment", "run_id", "status", "claims", "metrics", "artifacts"}
+    json.dumps(d)
+
+
+@pytest.mark.parametrize("overrides, key", [({"nope": 1}, "nope"), ({"steps": "many"}, "steps"),
+                                            ({"x": "-1"}, "x"), ({"mode": "sideways"}, "mode")])
+def test_bad_config_names_the_key_and_writes_nothing(store, overrides, key):
+    with pytest.raises(ConfigError) as err:
+        execute("fake-machinery", "quick", overrides, store=store)
+    msg = str(err.value)
+    assert repr(key) in msg and "\n" not in msg
+    if key == "mode":
+        assert "ok, diverge, interrupt, error" in msg
+    if key == "nope":
+        assert "steps, x, mode, label" in msg
+    assert store.runs() == [] and not (store.root / "runs").exists()
+
+
+def test_unknown_experiment_and_preset(store):
+    with pytest.raises(ConfigError, match="choose one of"):
+        execute("no-such-experiment", store=store)
+    with pytest.raises(ConfigError, match="preset"):
+        execute("fake-machinery", "medium", store=store)
+    assert store.runs() == []
+
+
+def test_divergence_marks_the_run_failed(store):
+    out = execute("fake-machinery", overrides={"mode": "diverge"}, store=store, quiet=True)
+    assert (out.status, out.exit_code) == ("failed", 1)
+    run = store.get_run(out.run_id)
+    assert run["status"] == "failed" and "smaller step size" in run["message"]
+
+
+def test_exception_marks_the_run_failed(store):
+    out = execute("fake-machinery", overrides={"mode": "error"}, store=store, quiet=True)
+    assert (out.status, out.exit_code) == ("failed", 1) and "RuntimeError: boom" in out.message
+
+
+def test_keyboard_interrupt_marks_interrupted_then_resume_completes(store):
+    out = execute("fake-machinery", overrides={"mode": "interrupt"}, store=store, quiet=True)
+    assert (out.status, out.exit_code) == ("interrupted", 130)
+    assert store.get_run(out.run_id)["status"] == "interrupted"
+    # the stored config says mode=interrupt: resuming interrupts again, and counts an attempt
+    again = execute(resume=out.run_id, store=store, quiet=True)
+    assert again.run_id == out.run_id and store.get_run(out.run_id)["attempts"] == 2
+
+
+def test_resume_skips_completed_stages_and_refuses_completed_runs(store, calls):
+    before = calls["work"]
+    out = execute("fake-machinery", store=store, quiet=True)
+    assert calls["work"] == before + 1
+    with store.transaction() as c:  # pretend the process died after the stage (SIGKILL leaves 'running')
+        c.execute("UPDATE runs SET status = 'running' WHERE run_id = ?", (out.run_id,))
+    again = execute(resume=out.run_id, store=store, quiet=True)
+    assert again.status == "completed" and calls["work"] == before + 1  # stage loaded from disk
+    assert len(store.runs()) == 1 and len(store.claims(out.run_id)) == 2
+    with pytest.raises(ConfigError, match="already completed"):
+        execute(resume=out.run_id, store=store)
+    with pytest.raises(ConfigError, match="no run"):
+        execute(resume="zz-nothing", store=store)
+
+
+def test_sigterm_during_a_run_marks_it_interrupted(store, monkeypatch):
+    from wgflow.experiments import runner
+
+    real = runner.StoreContext.stage
+
+    def stage(self, key, fn):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises inside the experiment
+        return real(self, key, fn)
+
+    monkeypatch.setattr(runner.StoreContext, "stage", stage)
+    out = execute("fake-machinery", store=store, quiet=True)
+    assert (out.status, out.exit_code) == ("interrupted", 143)
+    assert store.get_run(out.run_id)["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_checkpointer_round_trip_is_atomic(tmp_path):
+    ck = StoreCheckpointer(tmp_path / "ck" / "flow", every=5)
+    assert ck.load() is None
+    state = {"theta": np.random.default_rng(0).normal(size=(4, 3)), "step": np.array(5),
+             "generator": np.arange(10, dtype=np.uint8)}
+    ck.save(state)
+    back = ck.load()
+    assert set(back) == set(state) and all(np.array_equal(back[k], state[k]) for k in state)
+    assert back["theta"].dtype == np.float64 and [p.name for p in Path(tmp_path / "ck").iterdir()] == ["flow.npz"]

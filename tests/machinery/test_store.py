@@ -1,0 +1,122 @@
+"""The SQLite store: schema migrations, WAL, round trips, concurrent writers, pickle-free arrays."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+
+import numpy as np
+import pytest
+
+from wgflow.store import SCHEMA_VERSION, Store, atomic_save_array, load_array, new_run_id
+from wgflow.store.sqlite import MIGRATIONS
+
+
+def test_new_store_is_wal_and_at_latest_schema(tmp_path):
+    s = Store(tmp_path / "st")
+    assert s.schema_version == SCHEMA_VERSION == len(MIGRATIONS) >= 2
+    assert s._query("PRAGMA journal_mode")[0][0] == "wal"
+    cols = {r["name"] for r in s._query("PRAGMA table_info(runs)")}
+    assert {"run_id", "config", "seed", "status", "versions", "git_rev", "host", "sweep_id"} <= cols
+    assert s.db_path == tmp_path / "st" / "wgflow.db"
+
+
+def test_migrates_a_version_1_store(tmp_path):
+    db = tmp_path / "old" / "wgflow.db"
+    db.parent.mkdir()
+    con = sqlite3.connect(db)
+    con.executescript(MIGRATIONS[0] + "; CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL);"
+                      "INSERT INTO schema_version VALUES (1, 0);")
+    con.execute("INSERT INTO runs (run_id, experiment, seed, config, status, started_at, versions) "
+                "VALUES ('old-1', 'x', 0, '{}', 'completed', 0, '{}')")
+    con.commit()
+    con.close()
+    s = Store(db)
+    assert s.schema_version == SCHEMA_VERSION
+    run = s.get_run("old-1")
+    assert run["sweep_id"] is None and run["status"] == "completed"
+
+
+def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):
+    rid = store.create_run("teacher-student", {"n": 4, "t": [1, 2]}, 7, preset="quick", versions={"numpy": "1"},
+                           sweep_id="sw-1")
+    assert rid.startswith("ts-")
+    store.log_metrics(rid, [("risk", 0, 1.0), ("risk", 10, 0.1), ("risk", 10, 0.05), ("final", None, 3.0),
+                            ("final", None, 4.0), ("bad", None, float("inf"))])
+    assert [(m["step"], m["value"]) for m in store.metrics(rid, "risk")] == [(0, 1.0), (10, 0.05)]
+    assert store.summary_metrics(rid) == {"bad": float("inf"), "final": 4.0}
+    claims = [{"name": "a", "statement": "s", "expected": ">= 1", "measured": 2.0, "tolerance": 0.1, "passed": True},
+              {"name": "b", "statement": "t", "expected": "x", "measured": "nan", "tolerance": None, "passed": False}]
+    store.set_claims(rid, claims)
+    store.set_claims(rid, claims)  # replacing, not appending
+    assert store.claims(rid) == claims
+    f = store.run_dir(rid) / "fig.png"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"\x89PNG")
+    store.add_artifact(rid, "fig", f, kind="figure")
+    (a,) = store.artifacts(rid, kind="figure")
+    assert a["path"] == str(f) and a["bytes"] == 4
+    store.finish_run(rid, "completed", duration_s=1.5)
+    (r,) = store.runs(sweep_id="sw-1")
+    assert (r["status"], r["n_claims"], r["n_passed"], r["config"], r["seed"]) == ("completed", 2, 1,
+                                                                                   {"n": 4, "t": [1, 2]}, 7)
+    with pytest.raises(ValueError):
+        store.finish_run(rid, "exploded")
+    with pytest.raises(KeyError):
+        store.get_run("nope")
+
+
+def test_failed_transaction_rolls_back(store):
+    rid = store.create_run("x", {}, 0)
+    with pytest.raises(sqlite3.IntegrityError):  # foreign key: the run does not exist
+        store.log_metrics("no-such-run", [("ok", 1, 1.0)])
+    with pytest.raises(RuntimeError):
+        with store.transaction() as c:
+            c.execute("UPDATE runs SET status = 'failed' WHERE run_id = ?", (rid,))
+            raise RuntimeError
+    assert store.get_run(rid)["status"] == "running"
+    assert store._query("SELECT count(*) FROM metrics")[0][0] == 0
+
+
+def test_run_ids_are_unique_and_short():
+    ids = {new_run_id("teacher-student") for _ in range(200)}
+    assert len(ids) > 150 and all(len(i) <= 24 and i.startswith("ts-") for i in ids)
+
+
+def _writer(path: str, tag: int, n: int) -> None:
+    s = Store(path)
+    for k in range(n):
+        rid = s.create_run(f"exp-{tag}", {"k": k}, k)
+        s.log_metrics(rid, [("m", j, float(j)) for j in range(5)])
+        s.set_claims(rid, [{"name": "c", "statement": "s", "expected": "", "measured": 1.0, "tolerance": None,
+                            "passed": True}])
+        s.finish_run(rid, "completed")
+    s.close()
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "shared")
+    Store(path).close()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, t, 25)) for t in (1, 2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    s = Store(path)
+    runs = s.runs()
+    assert len(runs) == 50 and all(r["status"] == "completed" and r["n_claims"] == 1 for r in runs)
+    assert sum(len(s.metrics(r["run_id"])) for r in runs) == 250
+
+
+def test_arrays_are_atomic_and_pickle_free(tmp_path):
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    p = atomic_save_array(tmp_path / "a", a)
+    assert p.suffix == ".npy" and np.array_equal(load_array(p), a)
+    z = atomic_save_array(tmp_path / "state", {"theta": a, "step": np.array(3), "name": np.array("x")})
+    back = load_array(z)
+    assert z.suffix == ".npz" and np.array_equal(back["theta"], a) and int(back["step"]) == 3
+    with pytest.raises(TypeError):
+        atomic_save_array(tmp_path / "o", np.array([{"a": 1}], dtype=object))
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["a.npy", "state.npz"]  # no temp files left
