@@ -125,9 +125,10 @@ def _index(runs: list[dict[str, Any]]) -> str:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
         rows.append((f"<code>{e(r['run_id'])}</code>", e(r["experiment"]), e(r["preset"]), e(r["seed"]),
                      f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>', e(claims),
-                     e(_when(r["started_at"])), e(f"{r['duration_s']:.1f} s")))
+                     e(_when(r["started_at"])), e(f"{r['duration_s']:.1f} s"), e(r.get("message") or "")))
     return ('<section id="runs"><h2>Index of runs</h2>'
-            + _table(("run", "experiment", "preset", "seed", "status", "claims passed", "started", "wall time"),
+            + _table(("run", "experiment", "preset", "seed", "status", "claims passed", "started", "wall time",
+                      "message"),
                      rows, "runs", f' data-runs="{len(runs)}"') + "</section>")
 
 

@@ -1,0 +1,93 @@
+"""The HTML report: self-contained, escaped, right counts; and in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+
+from wgflow.experiments.runner import execute
+from wgflow.report import render_report, write_report
+
+EVIL = "<script>alert('x')</script>&\"'"
+
+
+@pytest.fixture
+def report_store(store):
+    execute("fake-machinery", "quick", {"label": EVIL, "steps": 12}, seed=1, store=store, quiet=True)
+    execute("fake-machinery", "full", {"label": EVIL}, seed=2, store=store, quiet=True)
+    execute("fake-machinery", "quick", {"mode": "diverge"}, store=store, quiet=True)  # newest, but failed
+    return store
+
+
+def test_report_is_self_contained_escaped_and_counts_claims(report_store, tmp_path):
+    html = render_report(report_store)
+    assert "<script" not in html.lower()  # neither our scripts nor injected ones
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "<b>(fails)</b>" not in html and "&lt;b&gt;(fails)&lt;/b&gt;" in html
+    # one section per experiment: the newest *completed* run of fake-machinery (seed 2, full)
+    assert html.count('<section class="experiment"') == 1 and "full, seed 2" in html
+    assert re.search(r'<table class="claims" data-claims="2" data-passed="1">', html)
+    assert html.count('<tr class="claim pass">') == 1 and html.count('<tr class="claim fail">') == 1
+    assert 'data-runs="3"' in html and html.count("<img ") == 1 and 'src="data:image/png;base64,' in html
+    assert "src=\"http" not in html and "href=\"http" not in html  # nothing fetched from elsewhere
+    for needed in ("Nobody &amp; Nobody, 2026", "numpy", "wall time", "smaller step size"):
+        assert needed in html
+    path = write_report(report_store, tmp_path / "out" / "r.html")
+    assert path.is_absolute() and path.read_text(encoding="utf-8") == html.replace(
+        re.search(r"Generated [^<]*", html).group(0), re.search(r"Generated [^<]*", path.read_text()).group(0))
+
+
+def test_empty_store_report(store):
+    assert "No runs in this store yet" in render_report(store)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path, shutil.which("chromedriver")
+    return None, shutil.which("chromedriver")
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(report_store, tmp_path):
+    browser, driver_path = _chromium()
+    if not (browser and driver_path):
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but chromium/chromedriver are missing (install: apt-get install chromium "
+                        "chromium-driver, or `make browser`)")
+        pytest.skip("chromium and chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    path = write_report(report_store, tmp_path / "report.html")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.get(path.as_uri())
+        assert driver.title == "wgflow report"
+        severe = [m for m in driver.get_log("browser") if m["level"] == "SEVERE"]
+        assert severe == []
+        counts = driver.execute_script(
+            "const t = document.querySelectorAll('table.claims');"
+            "return [t.length, document.querySelectorAll('table.claims tbody tr').length,"
+            " document.querySelectorAll('table.claims tr.pass').length, t[0].dataset.claims, t[0].dataset.passed,"
+            " document.querySelectorAll('table.runs tbody tr').length];")
+        assert counts == [1, 2, 1, "2", "1", 3]
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
+        assert len(images) == 1 and all(ok and w > 0 for ok, w in images)
+        assert driver.execute_script("return document.querySelectorAll('script').length") == 0
+    finally:
+        driver.quit()
