@@ -1,4 +1,8 @@
-"""A tiny fake experiment for the machinery tests (registered as ``fake-machinery``)."""
+"""A tiny fake experiment for the machinery tests.
+
+It is registered as ``fake-machinery`` only while a test of this directory runs (autouse
+fixture), so other test suites that walk the registry never see it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from wgflow.experiments import base
 from wgflow.experiments.base import (ConfigError, DivergenceError, Experiment, ExperimentResult, claim_ge, claim_le,
                                      register)
 
@@ -28,7 +33,6 @@ class FakeConfig:
             raise ConfigError(f"config key 'x': must be > 0, got {self.x}")
 
 
-@register
 class FakeMachinery(Experiment):
     name = "fake-machinery"
     title = "Fake experiment <for> the machinery tests"
@@ -66,6 +70,14 @@ class FakeMachinery(Experiment):
         claims = [claim_ge("sum_positive", "the sum is positive", final, 0.0),
                   claim_le("sum_small", "the sum is tiny <b>(fails)</b>", final, 1e-3)]
         return ExperimentResult(claims, {"final": final}, {"curve": fig_path, "totals": arr})
+
+
+@pytest.fixture(autouse=True)
+def fake_experiment():
+    base.list_experiments()  # import the real ones first
+    register(FakeMachinery)
+    yield FakeMachinery
+    base._REGISTRY.pop(FakeMachinery.name, None)
 
 
 @pytest.fixture
