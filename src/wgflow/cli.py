@@ -192,20 +192,26 @@ def _add_runs(sub) -> None:
 def _cmd_runs(args) -> int:
     import time
 
-    runs = _store(args).runs(args.experiment)
+    store = _store(args)
+    runs = store.runs(args.experiment)
+    for r in runs:  # a run killed by SIGKILL stays 'running' in the database; show it as 'killed'
+        r["alive"] = store.is_alive(r)
+        r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
         keep = ("run_id", "experiment", "preset", "seed", "status", "message", "started_at", "duration_s",
-                "n_claims", "n_passed", "sweep_id")
+                "n_claims", "n_passed", "sweep_id", "host", "pid", "alive")
         print(json.dumps([{k: r[k] for k in keep} for r in runs], default=str))
         return 0
     if not runs:
         print("no runs yet; try `wgflow run teacher-student`", file=sys.stderr)
         return 0
+    if any(r["shown"] in ("killed", "interrupted") for r in runs):
+        print("(killed / interrupted runs continue with `wgflow run --resume RUN_ID`)", file=sys.stderr)
     print(f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'status':<11} {'claims':>7} {'time':>8}  started")
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"]))
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
-        print(f"{r['run_id']:<26} {r['experiment']:<22} {str(r['preset']):<6} {r['status']:<11} {claims:>7} "
+        print(f"{r['run_id']:<26} {r['experiment']:<22} {str(r['preset']):<6} {r['shown']:<11} {claims:>7} "
               f"{r['duration_s']:>7.1f}s  {started}")
     return 0
 

@@ -39,6 +39,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert row["status"] == "running"  # SIGKILL leaves no chance to write
     ck = store_path / "runs" / rid / "checkpoints" / "flow.npz"
     assert int(np.load(ck, allow_pickle=False)["step"]) == 100
+    listed = wgflow("runs", "--store", store_path)
+    assert listed.returncode == 0 and "killed" in listed.stdout and "--resume" in listed.stderr
 
     resumed = wgflow("run", "--resume", rid, "--store", store_path, "--json")
     assert resumed.returncode == 0, resumed.stderr

@@ -117,3 +117,15 @@ def test_checkpointer_round_trip_is_atomic(tmp_path):
     back = ck.load()
     assert set(back) == set(state) and all(np.array_equal(back[k], state[k]) for k in state)
     assert back["theta"].dtype == np.float64 and [p.name for p in Path(tmp_path / "ck").iterdir()] == ["flow.npz"]
+
+
+def test_resume_refuses_a_run_alive_in_another_process(store):
+    out = execute("fake-machinery", overrides={"mode": "interrupt"}, store=store, quiet=True)
+    with store.transaction() as c:  # the parent process (alive) claims the run
+        c.execute("UPDATE runs SET status = 'running', pid = ? WHERE run_id = ?", (os.getppid(), out.run_id))
+    assert store.is_alive(store.get_run(out.run_id))
+    with pytest.raises(ConfigError, match="still running"):
+        execute(resume=out.run_id, store=store)
+    with store.transaction() as c:  # a pid that no longer exists: killed, resumable
+        c.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (2**22 + 12345, out.run_id))
+    assert not store.is_alive(store.get_run(out.run_id))

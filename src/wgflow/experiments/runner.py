@@ -197,7 +197,10 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
 
     if resume is not None:
         run_id = resume
-        store.mark_resumed(run_id)
+        try:
+            store.mark_resumed(run_id, host=socket.gethostname())
+        except RuntimeError as e:  # a live process owns the run directory
+            raise ConfigError(str(e)) from None
     else:
         run_id = store.create_run(name, config_to_dict(cfg), seed, preset=preset, versions=package_versions(),
                                   git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id)

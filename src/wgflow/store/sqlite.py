@@ -83,6 +83,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN sweep_id TEXT;
     CREATE INDEX runs_sweep ON runs (sweep_id);
     """,
+    # 3: the process running an attempt, to tell a live run from one killed by SIGKILL
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -191,9 +195,9 @@ class Store:
                 with self.transaction() as c:
                     c.execute(
                         "INSERT INTO runs (run_id, experiment, preset, seed, config, status, started_at, versions,"
-                        " git_rev, host, sweep_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                        " git_rev, host, sweep_id, pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
                         (rid, experiment, preset, int(seed), _json(dict(config)), time.time(),
-                         _json(dict(versions or {})), git_rev, host, sweep_id),
+                         _json(dict(versions or {})), git_rev, host, sweep_id, os.getpid()),
                     )
                 return rid
             except sqlite3.IntegrityError:
@@ -201,11 +205,37 @@ class Store:
                     raise ValueError(f"run {run_id!r} already exists") from None
         raise RuntimeError("could not find a free run id")
 
-    def mark_resumed(self, run_id: str) -> None:
-        """Status back to ``running`` for another attempt."""
+    def mark_resumed(self, run_id: str, host: str | None = None) -> None:
+        """Status back to ``running`` for another attempt by this process.
+
+        Raises RuntimeError if the run is still alive in another process of this host.
+        """
         with self.transaction() as c:
+            row = c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id!r} in store {self.root}")
+            if self.is_alive(dict(row)) and row["pid"] != os.getpid():
+                raise RuntimeError(f"run {run_id!r} is still running (process {row['pid']} on {row['host']})")
             c.execute("UPDATE runs SET status = 'running', message = NULL, ended_at = NULL, resumed_at = ?,"
-                      " attempts = attempts + 1 WHERE run_id = ?", (time.time(), run_id))
+                      " attempts = attempts + 1, pid = ?, host = ifnull(?, host) WHERE run_id = ?",
+                      (time.time(), os.getpid(), host, run_id))
+
+    @staticmethod
+    def is_alive(run: Mapping[str, Any]) -> bool:
+        """Whether a ``running`` run's process still exists (always True for runs of another host)."""
+        if run["status"] != "running":
+            return False
+        import socket
+
+        if not run.get("pid") or run.get("host") != socket.gethostname():
+            return True
+        try:
+            os.kill(int(run["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def finish_run(self, run_id: str, status: str, message: str | None = None, *, duration_s: float = 0.0) -> None:
         """Set the final status of an attempt and add its wall time."""
