@@ -129,3 +129,9 @@ def test_resume_refuses_a_run_alive_in_another_process(store):
     with store.transaction() as c:  # a pid that no longer exists: killed, resumable
         c.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (2**22 + 12345, out.run_id))
     assert not store.is_alive(store.get_run(out.run_id))
+
+
+def test_teacher_student_divergence_is_a_failed_run(store):
+    out = execute("teacher-student", "quick", {"eta": 1e5, "n": 8, "steps": 50}, store=store, quiet=True)
+    assert (out.status, out.exit_code) == ("failed", 1)
+    assert "smaller step size" in store.get_run(out.run_id)["message"]
