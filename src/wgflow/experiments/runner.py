@@ -232,17 +232,19 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
         if in_main:
             signal.signal(signal.SIGTERM, old_term)
 
-    _record_result(store, run_id, result)
-    _end(store, name, run_id, "completed", EXIT_OK, None, t0)
+    with _signals_blocked():  # claims, metrics and status land together even if a signal arrives now
+        _record_artifacts(store, run_id, result)
+        store.complete_run(run_id, [c.to_dict() for c in result.claims],
+                           [(k, None, v) for k, v in result.metrics.items() if _is_number(v)],
+                           duration_s=time.monotonic() - t0)
     # checkpoints are only needed to resume; stages stay (they hold the measured data)
     for f in (ctx.out_dir / "checkpoints").glob("*.npz"):
         f.unlink()
     return RunOutcome(name, run_id, "completed", EXIT_OK, None, result)
 
 
-def _record_result(store: Store, run_id: str, result: ExperimentResult) -> None:
-    store.set_claims(run_id, [c.to_dict() for c in result.claims])
-    store.log_metrics(run_id, [(k, None, v) for k, v in result.metrics.items() if _is_number(v)])
+def _record_artifacts(store: Store, run_id: str, result: ExperimentResult) -> None:
+    """Record the result's files that the context did not already record (e.g. written by a library call)."""
     known = {a["path"] for a in store.artifacts(run_id)}
     for key, path in result.artifacts.items():
         if str(Path(path).resolve()) not in {str(Path(k).resolve()) for k in known} and Path(path).exists():
@@ -262,6 +264,8 @@ def _end(store: Store, name: str, run_id: str, status: str, code: int, message: 
 
 
 class _signals_blocked:
+    """Defer SIGINT/SIGTERM (main thread only) until the block ends."""
+
     def __enter__(self):
         self._old = None
         if _is_main_thread():

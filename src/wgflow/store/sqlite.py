@@ -242,8 +242,16 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
         with self.transaction() as c:
-            c.execute("UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ?"
-                      " WHERE run_id = ?", (status, message, time.time(), float(duration_s), run_id))
+            _write_status(c, run_id, status, message, duration_s)
+
+    def complete_run(self, run_id: str, claims: Iterable[Mapping[str, Any]],
+                     metrics: Iterable[tuple[str, int | None, float]], *, duration_s: float = 0.0) -> None:
+        """Claims, summary metrics and status ``completed`` in one transaction: all or nothing."""
+        claims, metrics = list(claims), list(metrics)
+        with self.transaction() as c:
+            _write_claims(c, run_id, claims)
+            _write_metrics(c, run_id, metrics)
+            _write_status(c, run_id, "completed", None, duration_s)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -284,13 +292,10 @@ class Store:
     # ------------------------------------------------------------------ metrics
     def log_metrics(self, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
         """Insert or replace (name, step, value) rows in one transaction (``step=None``: a summary scalar)."""
-        now = time.time()
-        data = [(run_id, str(n), None if s is None else int(s), _real(v), now) for n, s, v in rows]
-        if not data:
-            return
-        with self.transaction() as c:
-            c.executemany("INSERT OR REPLACE INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)",
-                          data)
+        rows = list(rows)
+        if rows:
+            with self.transaction() as c:
+                _write_metrics(c, run_id, rows)
 
     def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT name, step, value FROM metrics WHERE run_id = ?", [run_id]
@@ -306,11 +311,8 @@ class Store:
     # ------------------------------------------------------------------ claims
     def set_claims(self, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
         """Replace the claims of a run (a resumed run re-measures them)."""
-        data = [(run_id, i, c["name"], c["statement"], c.get("expected"), _json(c.get("measured")),
-                 _json(c.get("tolerance")), int(bool(c["passed"]))) for i, c in enumerate(claims)]
         with self.transaction() as c:
-            c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-            c.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+            _write_claims(c, run_id, claims)
 
     def claims(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
@@ -345,6 +347,24 @@ class Store:
             d["path"] = str(p if p.is_absolute() else self.root / p)
             out.append(d)
         return out
+
+
+def _write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
+    data = [(run_id, i, cl["name"], cl["statement"], cl.get("expected"), _json(cl.get("measured")),
+             _json(cl.get("tolerance")), int(bool(cl["passed"]))) for i, cl in enumerate(claims)]
+    c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+    c.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+
+
+def _write_metrics(c: sqlite3.Connection, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
+    now = time.time()
+    data = [(run_id, str(n), None if s is None else int(s), _real(v), now) for n, s, v in rows]
+    c.executemany("INSERT OR REPLACE INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)", data)
+
+
+def _write_status(c: sqlite3.Connection, run_id: str, status: str, message: str | None, duration_s: float) -> None:
+    c.execute("UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ? WHERE run_id = ?",
+              (status, message, time.time(), float(duration_s), run_id))
 
 
 def _real(v: Any) -> float | None:
