@@ -14,8 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ._version import __version__
 from .experiments.base import ConfigError

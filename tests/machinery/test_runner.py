@@ -12,7 +12,6 @@ import pytest
 
 from wgflow.experiments.base import ConfigError
 from wgflow.experiments.runner import StoreCheckpointer, execute
-from wgflow.store import Store
 
 
 def test_completed_run_records_claims_metrics_artifacts(store):
