@@ -58,7 +58,8 @@ def _run_case(method: str, n: int, d: int) -> dict:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return {"method": method, "n": n, "d": d, "seconds": None, "peak_mb": None, "status": f"killed at {TIMEOUT_S:.0f} s"}
+        return {"method": method, "n": n, "d": d, "seconds": None, "peak_mb": None,
+                "status": f"killed at {TIMEOUT_S:.0f} s"}
     if out.returncode != 0:
         err = (out.stderr.strip().splitlines() or ["?"])[-1]
         return {"method": method, "n": n, "d": d, "seconds": None, "peak_mb": None, "status": f"error: {err}"}
@@ -115,8 +116,8 @@ def main() -> None:
                 sec = "-" if res.get("seconds") is None else f"{res['seconds']:.2f}"
                 mem = "-" if res.get("peak_mb") is None else f"{res['peak_mb']:.0f} ({res['input_mb']:.0f})"
                 val = "-" if "value" not in res else f"{res['value']:.4f}"
-                print(f"| {method} | {d} | {n:.0e} | {sec} | {mem} | {res.get('used', '-')} | {val} | {res['status']} |",
-                      flush=True)
+                used = res.get("used", "-")
+                print(f"| {method} | {d} | {n:.0e} | {sec} | {mem} | {used} | {val} | {res['status']} |", flush=True)
                 if res["status"] != "ok":
                     break  # larger n only costs more
     print("\n## Largest n handled within the limits\n")

@@ -51,12 +51,24 @@ def test_sliced_is_a_lower_bound_of_exact(rng):
 
 
 def test_sliced_translation_matches_its_closed_form(rng):
-    # SW_2^2 of a translation by v is E_theta (theta . v)^2 = |v|^2 / k
+    # SW_2^2 of a translation by v is E_theta (theta . v)^2 = |v|^2 / k; blocks of k orthogonal
+    # directions make the estimate exact, and it is unbiased for any number of directions
     k = 6
     x = rng.normal(size=(200, k))
     v = rng.normal(size=k)
-    ws = wt.wasserstein(x, x + v, method="sliced", n_projections=4000, seed=1)
-    assert ws == pytest.approx(np.linalg.norm(v) / np.sqrt(k), rel=0.05)
+    exact = np.linalg.norm(v) / np.sqrt(k)
+    assert wt.wasserstein(x, x + v, method="sliced", n_projections=3 * k, seed=1) == pytest.approx(exact, rel=1e-10)
+    partial = [wt.wasserstein(x, x + v, method="sliced", n_projections=2, seed=s) ** 2 for s in range(400)]
+    assert np.mean(partial) == pytest.approx(exact**2, rel=0.1)
+
+
+def test_random_directions_are_orthonormal_blocks_on_the_sphere():
+    from wgflow.transport.sliced import random_directions
+
+    th = random_directions(5, 12, seed=3, dtype=torch.float64)
+    assert th.shape == (5, 12) and torch.allclose(th.norm(dim=0), torch.ones(12, dtype=torch.float64))
+    assert torch.allclose(th[:, :5].T @ th[:, :5], torch.eye(5, dtype=torch.float64), atol=1e-12)
+    assert torch.equal(th, random_directions(5, 12, seed=3, dtype=torch.float64))
 
 
 def test_sliced_is_reproducible_and_block_independent(rng):
@@ -173,5 +185,15 @@ def test_default_projections_shrink_for_large_clouds():
     from wgflow.transport.distances import default_projections
 
     assert default_projections(1000, 1000) == 64
-    assert default_projections(10**6, 10**6) == 32
-    assert default_projections(10**7, 10**7) == 16
+    assert default_projections(2 * 10**5, 2 * 10**5) == 64
+    assert default_projections(5 * 10**5, 5 * 10**5) == 32
+    assert default_projections(10**6, 10**6) == 16
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.0])
+def test_exact_gradient_is_finite_when_a_point_is_matched_to_itself(p):
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    wt.wasserstein(x, y, method="exact", p=p).backward()
+    assert torch.isfinite(x.grad).all()
+    assert torch.allclose(x.grad[1], torch.tensor([0.0, -(0.5 ** (1 / p))], dtype=torch.float64))
