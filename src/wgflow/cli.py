@@ -120,8 +120,7 @@ def _cmd_run(args) -> int:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     store = _store(args)
     out = execute(args.name, args.preset, overrides, seed=args.seed, store=store, resume=args.resume,
-                  checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None,
-                  quiet=args.json)
+                  checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None)
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)

@@ -110,7 +110,7 @@ class StoreContext(DirectoryContext):
             print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True)
 
     def progress(self, iterable=None, total=None, desc=None):
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True,
                     disable=not self.show_progress)
