@@ -55,6 +55,9 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys):
     ref_store = Store(tmp_path / "ref")
     ref = execute("teacher-student", "quick", OVERRIDES, seed=4, store=ref_store, quiet=True)
     assert ref.status == "completed"
+    kinds = sorted((a["kind"], a["name"]) for a in ref_store.artifacts(ref.run_id))
+    assert kinds == [("array", "final_theta"), ("figure", "teacher_student_particles"),
+                     ("figure", "teacher_student_risk")]
     a = np.load(store_path / "runs" / rid / "final_theta.npy", allow_pickle=False)
     b = np.load(ref_store.run_dir(ref.run_id) / "final_theta.npy", allow_pickle=False)
     assert a.dtype == np.float64 and np.array_equal(a, b)  # bit for bit
