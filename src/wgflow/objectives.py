@@ -17,6 +17,11 @@ G_i = grad_theta V(theta_i; mu) of shape (n, p), computed block by block over
 particles (two streaming passes: outputs, then vector-Jacobian products), so the
 (B, n) activation matrix never exists whole.
 
+Sampled objectives (:class:`DatasetRisk`, :class:`OnlineRisk`) accept a keyword
+``reduce`` in ``risk`` and ``value_and_grad``: a linear map applied to the partial
+output of the particles at hand before the loss (an all-reduce across ranks when the
+particles are sharded, :mod:`wgflow.parallel.sharded`).
+
 ``risk(mu, alpha)`` is the evaluation risk E l(alpha f_mu(x), y) of the model
 alpha f_mu (not divided by alpha^2): on the full data set, in closed form, or on a
 fixed test sample.
@@ -117,6 +122,14 @@ def _sampled_value_and_grad(mu, x, y, loss, alpha, memory_budget=None, reduce=No
     return float(val.mean()) / alpha**2, G
 
 
+def _sampled_risk(mu, x, y, loss, alpha, memory_budget=None, reduce=None):
+    """Mean loss of alpha f_mu on (x, y); ``reduce`` sums the partial outputs of sharded particles."""
+    h = mu.output(x, alpha, memory_budget)
+    if reduce is not None:
+        h = reduce(h)
+    return float(_check_loss(loss)(h, y)[0].mean())
+
+
 def _sampled_V(theta, mu, x, y, loss, alpha, memory_budget=None):
     lfn = _check_loss(loss)
     h = mu.output(x, alpha, memory_budget)
@@ -145,18 +158,18 @@ class DatasetRisk(Objective):
             raise ValueError(f"data have dimension {self.x.shape[1]} but the units expect d = {mu.unit.d}")
         return self.x.to(mu.theta.dtype), self.y.to(mu.theta.dtype)
 
-    def risk(self, mu, alpha=1.0):
+    def risk(self, mu, alpha=1.0, *, reduce=None):
         alpha = _check_alpha(alpha)
         x, y = self._xy(mu)
-        return float(_check_loss(self.loss)(mu.output(x, alpha, self.memory_budget), y)[0].mean())
+        return _sampled_risk(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
         alpha = _check_alpha(alpha)
         x, y = self._xy(mu)
         if batch_size is not None and batch_size < x.shape[0]:
             idx = torch.randint(0, x.shape[0], (int(batch_size),), generator=generator)
             x, y = x[idx], y[idx]
-        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget)
+        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
     def V(self, theta, mu, alpha=1.0):
         x, y = self._xy(mu)
@@ -187,19 +200,19 @@ class OnlineRisk(Objective):
             self._test[dtype] = (x, self.target(x).to(dtype))
         return self._test[dtype]
 
-    def risk(self, mu, alpha=1.0):
+    def risk(self, mu, alpha=1.0, *, reduce=None):
         alpha = _check_alpha(alpha)
         x, y = self.test_set(mu.theta.dtype)
-        return float(_check_loss(self.loss)(mu.output(x, alpha, self.memory_budget), y)[0].mean())
+        return _sampled_risk(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
         alpha = _check_alpha(alpha)
         if batch_size is None:
             x, y = self.test_set(mu.theta.dtype)
         else:
             x = self.sampler(int(batch_size), generator=generator, dtype=mu.theta.dtype)
             y = self.target(x).to(mu.theta.dtype)
-        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget)
+        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
     def V(self, theta, mu, alpha=1.0):
         x, y = self.test_set(mu.theta.dtype)
