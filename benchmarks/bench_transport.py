@@ -1,8 +1,9 @@
 """Time and peak memory of every wgflow.wasserstein method, and the largest n each handles in 10 s and 4 GB.
 
 Each (method, n, d) case runs in its own subprocess so its peak resident memory (ru_maxrss)
-is its own; it includes the two input clouds (2 n d float64 values: 1.6 GB at n = 10^6,
-d = 100). Clouds: x ~ N(0, I_d), y ~ 1.2 N(0, I_d) + 0.5, n points each, NumPy float64.
+is its own; "CPU s" is the process CPU time of the call (user + system, all threads), which on a shared
+machine is steadier than the wall-clock "seconds" that the 10 s limit is judged on. The peak
+includes the two input clouds (2 n d float64 values: 1.6 GB at n = 10^6, d = 100). Clouds: x ~ N(0, I_d), y ~ 1.2 N(0, I_d) + 0.5, n points each, NumPy float64.
 A method stops growing n after its first case over the limits; "exact" is not run where its
 two (n, n) float64 matrices alone exceed the memory limit. "1d" runs on d = 1 (its domain).
 
@@ -24,7 +25,7 @@ import time
 
 LIMIT_S = 10.0  # the time budget of the issue
 LIMIT_MB = 4096.0  # the memory budget of the issue
-TIMEOUT_S = 30.0  # a case is killed here (anything past LIMIT_S already fails)
+TIMEOUT_S = 60.0  # a case (data generation included) is killed here; past LIMIT_S it already fails
 NS = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000]  # 1-2-5 grid
 QUICK_NS = [1_000, 10_000]
 METHODS = [("exact", (10, 100)), ("sliced", (10, 100)), ("sinkhorn", (10, 100)), ("auto", (10, 100)), ("1d", (1,))]
@@ -40,15 +41,15 @@ def _worker(method: str, n: int, d: int) -> dict:
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=g, dtype=torch.float64).numpy()
-    y = (1.2 * torch.randn(n, d, generator=g, dtype=torch.float64) + 0.5).numpy()
+    y = torch.randn(n, d, generator=g, dtype=torch.float64).mul_(1.2).add_(0.5).numpy()  # in place: no temporaries
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", wt.ApproximationWarning)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value, info = wt.wasserstein(x, y, method=method, return_info=True)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "n": n, "d": d, "seconds": seconds, "peak_mb": peak_mb, "input_mb": 2 * x.nbytes / 2**20,
+    return {"method": method, "n": n, "d": d, "seconds": seconds, "cpu_s": cpu, "peak_mb": peak_mb, "input_mb": 2 * x.nbytes / 2**20,
             "before_mb": base_mb, "value": float(value), "used": info.method, "options": info.options}
 
 
@@ -101,8 +102,8 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# wgflow.wasserstein: time and peak memory (limits {LIMIT_S:.0f} s, {LIMIT_MB / 1024:.0f} GB); "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start\n")
-    print("| method | d | n | seconds | peak MB (inputs) | used | value | status |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| method | d | n | seconds | CPU s | peak MB (inputs) | used | value | status |")
+    print("|---|---|---|---|---|---|---|---|---|")
     results = []
     for method, dims in METHODS:
         for d in dims:
@@ -114,10 +115,12 @@ def main() -> None:
                     res = _run_case(method, n, d)
                 results.append(res)
                 sec = "-" if res.get("seconds") is None else f"{res['seconds']:.2f}"
+                cpu = "-" if res.get("cpu_s") is None else f"{res['cpu_s']:.2f}"
                 mem = "-" if res.get("peak_mb") is None else f"{res['peak_mb']:.0f} ({res['input_mb']:.0f})"
                 val = "-" if "value" not in res else f"{res['value']:.4f}"
                 used = res.get("used", "-")
-                print(f"| {method} | {d} | {n:.0e} | {sec} | {mem} | {used} | {val} | {res['status']} |", flush=True)
+                print(f"| {method} | {d} | {n:.0e} | {sec} | {cpu} | {mem} | {used} | {val} | {res['status']} |",
+                      flush=True)
                 if res["status"] != "ok":
                     break  # larger n only costs more
     print("\n## Largest n handled within the limits\n")
