@@ -8,8 +8,8 @@ r"""consistency: finite-width flows converge to the mean-field limit at rate n^{
 (Chizat & Bach 2018, Thm 2.6; propagation of chaos, Sznitman 1991). A ReLU student learns a
 ReLU teacher by gradient descent on the *exact* population risk (no sampling noise), in
 mean-field time, for n doubling. The limit mu_t is a reference run of the same flow with
-n_ref >= 16 max(n) particles whose first n initial particles are those of the n-system
-(:mod:`wgflow.limits.reference`), so row i of the reference is the limit characteristic
+n_ref >= 16 max(n) particles among whose initial particles are those of the n-system (a random subset
+per width), so the matching row of the reference is the limit characteristic
 thetabar_i(t) of particle i; the reference's own error biases the squared distance low by
 the factor (1 - n/n_ref) only.
 
@@ -43,6 +43,7 @@ class ConsistencyConfig:
     n_values: tuple = (16, 32, 64, 128)  # student widths n (doubling)
     ref_factor: int = 16  # n_ref = ref_factor * max(n): bias of the distance <= 1 - sqrt(1 - 1/ref_factor)
     seeds: int = 3  # independent initialisations (one reference each)
+    subsets: int = 4  # disjoint random subsets of each reference's initial particles per width (replicates)
     eta: float = 0.1  # step in mean-field time (both systems share the Euler scheme: no eta floor)
     T: float = 3.0  # horizon
     n_times: int = 6  # snapshot times, linearly spaced in (0, T]
@@ -55,8 +56,10 @@ class ConsistencyConfig:
             raise ConfigError("n_values: need at least two widths")
         if self.ref_factor < 2:
             raise ConfigError("ref_factor must be >= 2 (the reference must be much wider)")
-        if self.seeds < 2:
-            raise ConfigError("seeds: need >= 2 for confidence intervals")
+        if self.seeds < 1 or self.subsets < 1 or self.seeds * self.subsets < 2:
+            raise ConfigError("seeds x subsets: need >= 2 realisations for confidence intervals")
+        if self.subsets > self.ref_factor:
+            raise ConfigError("subsets must be <= ref_factor (disjoint subsets of the reference)")
 
 
 @register
@@ -78,33 +81,49 @@ class Consistency(Experiment):
         snap = tuple(int(round(s)) for s in np.linspace(0, steps, cfg.n_times + 1)[1:])
         flow = FlowConfig(eta=cfg.eta, steps=steps, snapshot_steps=snap, risk_every=max(1, steps // 10))
 
-        def system(n: int, seed: int) -> dict:
+        def subset(n: int, seed: int, j: int) -> torch.Tensor:
+            # replicate j: a random subset of the reference's initial particles, disjoint from the other
+            # replicates of (n, seed); still i.i.d. from mu_0 and nested in the reference, and the
+            # widths do not share their first rows. Returned as a permutation whose first n rows are it.
+            g = torch.Generator().manual_seed(104_729 * ctx.seed + 7919 * seed + n)
+            perm = torch.randperm(n_ref, generator=g)
+            return torch.cat([perm[j * n:], perm[: j * n]])
+
+        def system(n: int, seed: int, j: int = 0) -> dict:
             g = torch.Generator().manual_seed(1000 * ctx.seed + seed)
-            theta0 = nested_init(unit, n_ref, generator=g, w_scale=cfg.w_scale, c_scale=cfg.c_scale)[:n]
+            theta0 = nested_init(unit, n_ref, generator=g, w_scale=cfg.w_scale, c_scale=cfg.c_scale)
+            if n < n_ref:
+                theta0 = theta0[subset(n, seed, j)[:n]]
             traj = train(ParticleMeasure(theta0, unit), obj, flow, progress=ctx.progress,
                          checkpointer=ctx.checkpointer(f"consistency-n{n}-s{seed}"))
             return {"snapshots": traj.snapshots, "times": traj.snapshot_times, "risk": traj.risk,
                     "risk_times": traj.risk_times}
 
-        ns, sup_c, sup_u, per_time = [], [], [], []
+        ns, sup_c, sup_u, per_time, ns_u = [], [], [], [], []
         risk_curves = {}
         for seed in range(cfg.seeds):
             ref = ctx.stage(f"reference-n{n_ref}-seed{seed}", lambda s=seed: system(n_ref, s))
             risk_curves[(n_ref, seed)] = ref["risk"]
             for n in cfg.n_values:
-                run = ctx.stage(f"student-n{n}-seed{seed}", lambda n=n, s=seed: system(n, s))
-                risk_curves[(n, seed)] = run["risk"]
-                dist = ctx.stage(f"distances-n{n}-seed{seed}",
-                                 lambda run=run, ref=ref: chaos_distances(run["snapshots"], ref["snapshots"]))
-                pos = np.asarray(ref["times"]) > 0
-                ns.append(n)
-                sup_c.append(dist["coupled"][pos].max())
-                sup_u.append(dist["uncoupled"][pos].max())
-                per_time.append(dist["coupled"][pos])
+                for j in range(cfg.subsets):
+                    run = ctx.stage(f"student-n{n}-seed{seed}-sub{j}", lambda n=n, s=seed, j=j: system(n, s, j))
+                    risk_curves[(n, seed)] = run["risk"]
+                    dist = ctx.stage(f"distances-n{n}-seed{seed}-sub{j}",
+                                     lambda run=run, ref=ref, n=n, s=seed, j=j: chaos_distances(
+                                         run["snapshots"], ref["snapshots"][:, subset(n, s, j).numpy()],
+                                         uncoupled=j == 0))
+                    pos = np.asarray(ref["times"]) > 0
+                    ns.append(n)
+                    sup_c.append(dist["coupled"][pos].max())
+                    per_time.append(dist["coupled"][pos])
+                    if j == 0:
+                        ns_u.append(n)
+                        sup_u.append(dist["uncoupled"][pos].max())
         times = np.asarray(ref["times"])[np.asarray(ref["times"]) > 0]
-        ns, sup_c, sup_u, per_time = np.array(ns), np.array(sup_c), np.array(sup_u), np.array(per_time)
+        ns, sup_c, per_time = np.array(ns), np.array(sup_c), np.array(per_time)
+        ns_u, sup_u = np.array(ns_u), np.array(sup_u)
         fit = fit_power_law(ns, sup_c, seed=ctx.seed)
-        fit_u = fit_power_law(ns, sup_u, seed=ctx.seed)
+        fit_u = fit_power_law(ns_u, sup_u, seed=ctx.seed)
         fits_t = [fit_power_law(ns, per_time[:, j], seed=ctx.seed) for j in range(len(times))]
         claims = [
             claim_close("chaos_exponent",
@@ -120,20 +139,20 @@ class Consistency(Experiment):
             metrics[f"slope_t{t:.3g}"] = f.slope
         for n, y in zip(fit.n, fit.y_mean):
             metrics[f"sup_w2_n{int(n)}"] = float(y)
-        artifacts = self._figures(cfg, ctx, ns, sup_c, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
+        artifacts = self._figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
                                   ref["risk_times"], n_ref)
         return ExperimentResult(claims, metrics, artifacts)
 
     @staticmethod
-    def _figures(cfg, ctx, ns, sup_c, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
+    def _figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-        for y, f, lab in ((sup_c, fit, "coupled sup_t W2"), (sup_u, fit_u, "uncoupled sup_t W2")):
-            ax[0].loglog(ns, y, ".", alpha=0.5)
+        for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):
+            ax[0].loglog(x, y, ".", alpha=0.5)
             ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
         ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
         ax[0].set(xlabel="n", ylabel="W2", title=f"distance to the limit (n_ref = {n_ref})")
