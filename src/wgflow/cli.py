@@ -214,6 +214,14 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- sweep
+@command
+def _add_sweep(sub) -> None:
+    from .parallel.sweep import add_sweep_parser  # grids, executors and the store: wgflow.parallel
+
+    add_sweep_parser(sub)
+
+
 # --------------------------------------------------------------------------- main
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2

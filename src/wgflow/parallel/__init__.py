@@ -1,12 +1,29 @@
 """Scaling out: parameter sweeps over executors, and particle flows sharded across processes.
 
+* :mod:`wgflow.parallel.sweep` — :func:`run_sweep`: a grid over an experiment's config x seeds,
+  run by an executor, every point recorded in the store with a sweep id, resumable.
+* :mod:`wgflow.parallel.executors` — :class:`LocalExecutor` (processes), :class:`DaskExecutor`.
 * :mod:`wgflow.parallel.sharded` — :class:`ShardedObjective`, :func:`train_sharded`: n particles
   split over P ranks of torch.distributed, one all-reduce of the (B,) output per step.
 * :mod:`wgflow.parallel.launch` — the ``torchrun`` entry point of a sharded teacher-student flow.
+* :mod:`wgflow.parallel.report` — the report's sweep section (table, scaling plots).
 
-See ``docs/parallel.md``.
+Submodules load on first use, so ``wgflow --help`` does not import torch. See ``docs/parallel.md``.
 """
 
-from .sharded import ShardedObjective, gather_rows, init_particles, shard_range, train_sharded
+import importlib
 
-__all__ = ["ShardedObjective", "gather_rows", "init_particles", "shard_range", "train_sharded"]
+_LAZY = {
+    "run_sweep": "sweep", "parse_grid": "sweep", "parse_seeds": "sweep", "expand_grid": "sweep",
+    "LocalExecutor": "executors", "DaskExecutor": "executors", "make_executor": "executors",
+    "ShardedObjective": "sharded", "train_sharded": "sharded", "shard_range": "sharded",
+    "init_particles": "sharded", "gather_rows": "sharded", "sweep_section": "report",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

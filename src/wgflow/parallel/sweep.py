@@ -1,0 +1,330 @@
+"""Parameter sweeps: a grid over an experiment's config x seeds, run on an executor, recorded in the store.
+
+::
+
+    wgflow sweep teacher-student --grid n=16,32,64,128 --grid d=2,5 --seeds 0-4 --workers 2
+    wgflow sweep teacher-student --grid n=16,32,64 --dask tcp://scheduler:8786
+
+Every point (overrides, seed) is validated with :func:`~wgflow.experiments.base.make_config`
+before anything runs (a bad grid writes nothing), recorded as a run of the store with the
+sweep's id, and executed by a worker (:func:`run_point`) in a temporary directory. Workers
+return claims, metrics and artifact bytes; the driver alone writes the store, so the SQLite
+file never crosses a network file system. Re-running the same sweep skips the points that
+already completed; failed or killed points are retried in their existing run row. A point
+that raises, diverges or loses its worker is recorded ``failed`` and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import itertools
+import json
+import numbers
+import os
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
+                                make_config)
+from .executors import Executor, LocalExecutor, WorkerLost
+
+__all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary"]
+
+
+# --------------------------------------------------------------------------- grids
+def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
+    """``["n=16,32", "eta=0.5"]`` -> ``{"n": ["16", "32"], "eta": ["0.5"]}``.
+
+    Values are split on commas, or on semicolons when the value holds one (tuple-valued keys:
+    ``schedule=(0,8);(0,16)``). Values stay strings; :func:`make_config` coerces them.
+    """
+    grid: dict[str, list[str]] = {}
+    for item in items or []:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--grid expects key=v1,v2,..., got {item!r}")
+        vals = [v.strip() for v in values.split(";" if ";" in values else ",") if v.strip()]
+        if not vals:
+            raise ConfigError(f"--grid {key}: no values")
+        if key in grid:
+            raise ConfigError(f"--grid {key} given twice")
+        grid[key] = vals
+    return grid
+
+
+def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
+    """``"0-9"``, ``"0,3,7"``, ``"0-4,10"`` or a list of ints -> sorted unique seeds (default [0])."""
+    if spec is None or spec == "":
+        return [0]
+    if not isinstance(spec, str):
+        return sorted({int(s) for s in spec})
+    seeds: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            seeds.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise ConfigError(f"--seeds expects e.g. 0-9 or 0,3,7, got {spec!r}") from None
+    if not seeds:
+        raise ConfigError(f"--seeds {spec!r} names no seed")
+    return sorted(seeds)
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> list[tuple[dict[str, Any], int]]:
+    """Cartesian product of the grid (keys in the given order, last key fastest) x seeds."""
+    keys = list(grid)
+    return [(dict(zip(keys, combo)), int(s)) for combo in itertools.product(*(grid[k] for k in keys)) for s in seeds]
+
+
+def sweep_id_for(name: str, preset: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> str:
+    """Deterministic id of a sweep, so the same command finds (and resumes) its points."""
+    key = json.dumps([name, preset, {k: list(map(str, v)) for k, v in grid.items()}, list(seeds)], sort_keys=True)
+    return f"sweep-{name}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+# --------------------------------------------------------------------------- worker side
+class _PointContext(DirectoryContext):
+    """Directory context that remembers which arrays and figures the experiment saved."""
+
+    def __init__(self, out_dir, seed):
+        super().__init__(out_dir, seed=seed)
+        self.saved: dict[str, tuple[str, str]] = {}  # name -> (kind, path)
+
+    def save_array(self, name, array):
+        path = super().save_array(name, array)
+        self.saved[name] = ("array", path)
+        return path
+
+    def save_figure(self, name, fig):
+        path = super().save_figure(name, fig)
+        self.saved[Path(name).stem] = ("figure", path)
+        return path
+
+
+def _experiment(task: Mapping[str, Any]):
+    try:
+        return get_experiment(task["experiment"])
+    except ConfigError:  # defined outside wgflow: import its module, by name or from its file
+        try:
+            importlib.import_module(task["module"])
+        except ImportError:
+            spec = importlib.util.spec_from_file_location(task["module"], task["module_file"])
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[task["module"]] = mod
+            spec.loader.exec_module(mod)
+        return get_experiment(task["experiment"])
+
+
+def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one point in a temporary directory; return what the driver records (never raises).
+
+    ``task``: experiment, module, module_file, preset, overrides, seed, threads. The result holds
+    status (``completed`` | ``failed``), message, claims, metrics (summary), series
+    ``[(name, step, value)]``, artifacts ``[(name, kind, file name, bytes)]`` and duration_s.
+    """
+    t0 = time.monotonic()
+    out: dict[str, Any] = {"status": "failed", "message": None, "claims": [], "metrics": {}, "series": [],
+                           "artifacts": [], "host": socket.gethostname()}
+    try:
+        import torch
+
+        if task.get("threads"):
+            torch.set_num_threads(int(task["threads"]))
+        exp = _experiment(task)
+        cfg = make_config(exp, task["preset"], task["overrides"])
+        with tempfile.TemporaryDirectory(prefix="wgflow-point-") as tmp:
+            ctx = _PointContext(tmp, seed=task["seed"])
+            result = exp().run(cfg, ctx)
+            files = dict(ctx.saved)
+            for key, path in result.artifacts.items():
+                if path and Path(path).exists() and all(Path(p) != Path(path) for _, p in files.values()):
+                    files[key] = ("figure" if Path(path).suffix.lower() in (".png", ".svg") else "file", path)
+            out["artifacts"] = [(k, kind, Path(p).name, Path(p).read_bytes()) for k, (kind, p) in files.items()]
+        out.update(status="completed", claims=[c.to_dict() for c in result.claims],
+                   metrics={k: float(v) for k, v in result.metrics.items() if _is_number(v)},
+                   series=[(n, s, v) for n, s, v in ctx.metrics])
+    except DivergenceError as e:
+        out["message"] = f"diverged: {e}"
+    except Exception as e:  # a failing point is recorded, never fatal to the sweep
+        out["message"] = f"{type(e).__name__}: {e}"
+        out["traceback"] = traceback.format_exc(limit=-4)
+    out["duration_s"] = time.monotonic() - t0
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+# --------------------------------------------------------------------------- driver side
+@dataclass
+class SweepSummary:
+    """What a sweep did: points in total, skipped (already completed), completed now, failed now."""
+
+    sweep_id: str
+    total: int = 0
+    skipped: int = 0
+    completed: list[str] = field(default_factory=list)  # run ids
+    failed: list[tuple[str, dict[str, Any], int, str]] = field(default_factory=list)  # (run_id, overrides, seed, why)
+    busy: list[str] = field(default_factory=list)  # run ids still running in another live process
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.busy
+
+    def lines(self) -> list[str]:
+        out = [f"sweep {self.sweep_id}: {self.total} points, {self.skipped} already completed, "
+               f"{len(self.completed)} completed now, {len(self.failed)} failed"
+               + (f", {len(self.busy)} running elsewhere" if self.busy else "")]
+        for rid, ov, seed, why in self.failed:
+            point = " ".join(f"{k}={v}" for k, v in ov.items())
+            out.append(f"  FAILED {rid} ({point} seed={seed}): {why}")
+        return out
+
+
+def _point_key(config: Mapping[str, Any], seed: int) -> str:
+    return json.dumps([config, int(seed)], sort_keys=True, default=str)
+
+
+def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] = (0,), *, preset: str = "quick",
+              store=None, executor: Executor | None = None, sweep_id: str | None = None,
+              log=None) -> SweepSummary:
+    """Run every point of ``grid`` x ``seeds`` not yet completed in ``store``; record each as a run.
+
+    Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
+    is invalid.
+    """
+    from ..experiments.runner import git_revision, package_versions
+    from ..store import Store
+
+    exp = get_experiment(name)
+    points = expand_grid(grid, seeds)
+    configs = [config_to_dict(make_config(exp, preset, ov)) for ov, _ in points]  # validate every point first
+    store = store if store is not None else Store()
+    executor = executor or LocalExecutor()
+    sid = sweep_id or sweep_id_for(name, preset, grid, seeds)
+    summary = SweepSummary(sid, total=len(points))
+    say = log or (lambda msg: None)
+
+    existing: dict[str, dict[str, Any]] = {}
+    for r in sorted(store.runs(sweep_id=sid), key=lambda r: r["status"] == "completed"):
+        existing[_point_key(r["config"], r["seed"])] = r  # a completed run wins over a failed one
+    module = sys.modules[exp.__module__]
+    threads = max(1, (os.cpu_count() or 1) // max(1, executor.workers))  # no oversubscription of local cores
+    tasks, rows = [], []
+    versions, rev, host = package_versions(), git_revision(), socket.gethostname()
+    for (ov, seed), cfg in zip(points, configs):
+        old = existing.get(_point_key(cfg, seed))
+        if old is not None and old["status"] == "completed":
+            summary.skipped += 1
+            continue
+        if old is not None:
+            try:
+                store.mark_resumed(old["run_id"], host=host)
+            except RuntimeError:
+                summary.busy.append(old["run_id"])
+                continue
+            rid = old["run_id"]
+        else:
+            rid = store.create_run(name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host,
+                                   sweep_id=sid)
+        rows.append((rid, ov, seed))
+        tasks.append({"experiment": name, "module": exp.__module__, "module_file": getattr(module, "__file__", None),
+                      "preset": preset, "overrides": ov, "seed": seed, "threads": threads})
+    say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
+
+    done: set[int] = set()
+    try:
+        for i, res in executor.map_unordered(run_point, tasks):
+            _record(store, rows[i], res, summary, say)
+            done.add(i)
+    except BaseException:  # interrupted driver: its unfinished points resume on the next run
+        for i, (rid, _, _) in enumerate(rows):
+            if i not in done:
+                store.finish_run(rid, "interrupted", "sweep driver interrupted; re-run the sweep to resume")
+        raise
+    return summary
+
+
+def _record(store, row, res, summary: SweepSummary, say) -> None:
+    """The driver's write of one finished point: artifacts, metric series, claims, final status."""
+    from ..store import atomic_write_bytes
+
+    rid, ov, seed = row
+    if isinstance(res, BaseException):
+        res = {"status": "failed", "message": str(res), "duration_s": 0.0}
+    if res["status"] == "completed":
+        for art_name, kind, fname, data in res["artifacts"]:
+            path = atomic_write_bytes(store.run_dir(rid) / fname, data)
+            store.add_artifact(rid, art_name, path, kind=kind)
+        store.log_metrics(rid, res["series"])
+        store.complete_run(rid, res["claims"], [(k, None, v) for k, v in res["metrics"].items()],
+                           duration_s=res["duration_s"])
+        summary.completed.append(rid)
+        say(f"  completed {rid} ({_fmt_point(ov, seed)}) in {res['duration_s']:.1f} s")
+    else:
+        store.finish_run(rid, "failed", res["message"], duration_s=res["duration_s"])
+        summary.failed.append((rid, ov, seed, res["message"]))
+        say(f"  FAILED {rid} ({_fmt_point(ov, seed)}): {res['message']}")
+
+
+def _fmt_point(ov: Mapping[str, Any], seed: int) -> str:
+    return " ".join([*(f"{k}={v}" for k, v in ov.items()), f"seed={seed}"])
+
+
+# --------------------------------------------------------------------------- command line
+def add_sweep_parser(sub) -> None:
+    """Add ``wgflow sweep`` to the CLI's subparsers (called from :mod:`wgflow.cli`)."""
+    p = sub.add_parser("sweep", help="run an experiment over a grid of config values x seeds, recorded in the store")
+    p.add_argument("name", help="experiment name (see `wgflow list`)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="config values to sweep (repeatable; the product of all grids is run)")
+    p.add_argument("--seeds", default="0", metavar="SPEC", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
+    g.add_argument("--full", dest="preset", action="store_const", const="full", help="the source's own settings")
+    p.set_defaults(preset="quick", func=_cmd_sweep)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a fixed override for every point (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
+    p.add_argument("--sweep-id", help="name of the sweep (default: derived from experiment, preset, grid, seeds)")
+    p.add_argument("--store", metavar="PATH", help="store directory (default: $WGFLOW_STORE or ./wgflow-runs)")
+
+
+def _cmd_sweep(args) -> int:
+    from ..store import Store
+    from .executors import make_executor
+
+    grid = parse_grid(args.grid)
+    for item in args.sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        if key.strip() in grid:
+            raise ConfigError(f"{key.strip()!r} is both swept (--grid) and fixed (--set)")
+        grid[key.strip()] = [value]
+    seeds = parse_seeds(args.seeds)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be a positive integer, got {args.workers}")
+    exp = get_experiment(args.name)
+    for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
+        make_config(exp, args.preset, ov)
+    store = Store(args.store) if args.store else Store()
+    executor = make_executor(args.workers, args.dask)
+    try:
+        summary = run_sweep(args.name, grid, seeds, preset=args.preset, store=store, executor=executor,
+                            sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+    finally:
+        executor.close()
+    print("\n".join(summary.lines()))
+    return 0 if summary.ok else 1

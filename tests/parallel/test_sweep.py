@@ -1,0 +1,123 @@
+"""Sweeps: grid expansion, the local and Dask executors give the same store, failures, resuming."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wgflow.cli import main
+from wgflow.experiments.base import _REGISTRY, ConfigError
+from wgflow.parallel.executors import DaskExecutor, LocalExecutor
+from wgflow.parallel.sweep import expand_grid, parse_grid, parse_seeds, run_sweep, sweep_id_for
+from wgflow.store import Store
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fake_experiment():
+    path = Path(__file__).with_name("_sweep_fake.py")
+    spec = importlib.util.spec_from_file_location("_sweep_fake", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["_sweep_fake"] = mod
+    spec.loader.exec_module(mod)
+    yield
+    _REGISTRY.pop("sweep-fake", None)
+    sys.modules.pop("_sweep_fake", None)
+
+
+def test_grid_and_seed_parsing():
+    assert parse_grid(["n=16,32", "eta=0.5"]) == {"n": ["16", "32"], "eta": ["0.5"]}
+    assert parse_grid(["t=(0,8);(0,16)"]) == {"t": ["(0,8)", "(0,16)"]}
+    assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7] and parse_seeds(None) == [0]
+    pts = expand_grid({"n": [1, 2], "d": [5, 6, 7]}, [0, 1])
+    assert len(pts) == 12 and pts[0] == ({"n": 1, "d": 5}, 0) and pts[-1] == ({"n": 2, "d": 7}, 1)
+    assert sweep_id_for("x", "quick", {"n": [1]}, [0]) == sweep_id_for("x", "quick", {"n": ["1"]}, [0])
+    for bad in (["n"], ["=1"], ["n="], ["n=1", "n=2"]):
+        with pytest.raises(ConfigError):
+            parse_grid(bad)
+    with pytest.raises(ConfigError):
+        parse_seeds("a-b")
+
+
+def _table(store: Store, sid: str) -> dict:
+    """(n, mode, seed) -> (status, summary metrics, claims, metric series, array artifact)."""
+    out = {}
+    for r in store.runs(sweep_id=sid):
+        arts = {a["name"]: a for a in store.artifacts(r["run_id"])}
+        arr = np.load(arts["weights"]["path"]).tolist() if "weights" in arts else None
+        out[(r["config"]["n"], r["config"]["mode"], r["seed"])] = (
+            r["status"], store.summary_metrics(r["run_id"]), store.claims(r["run_id"]),
+            [(m["name"], m["step"], m["value"]) for m in store.metrics(r["run_id"]) if m["step"] is not None], arr)
+    return out
+
+
+GRID = {"n": ["4", "8", "16"], "mode": ["ok", "raise"]}
+
+
+def test_failing_points_are_recorded_and_the_others_complete(tmp_path):
+    store = Store(tmp_path / "s")
+    grid = {"n": ["4", "8"], "mode": ["ok", "raise", "diverge", "die"]}
+    s = run_sweep("sweep-fake", grid, [0], store=store, executor=LocalExecutor(2))
+    assert s.total == 8 and len(s.completed) == 2 and len(s.failed) == 6 and not s.ok
+    t = _table(store, s.sweep_id)
+    assert t[(4, "ok", 0)][0] == "completed" and t[(4, "ok", 0)][1]["loss"] == pytest.approx(0.75)
+    assert t[(8, "ok", 0)][4] == list(np.arange(8.0))
+    msgs = {key: r["message"] for r in store.runs(sweep_id=s.sweep_id) for key in [(r["config"]["n"], r["config"]["mode"])]}
+    assert "RuntimeError: point n=4 raises on purpose" in msgs[(4, "raise")]
+    assert msgs[(8, "diverge")].startswith("diverged:")
+    assert "worker process lost" in msgs[(8, "die")]
+    assert all(t[k][0] == "failed" for k in t if k[1] != "ok")
+    text = "\n".join(s.lines())
+    assert text.count("FAILED") == 6 and "n=8 mode=die seed=0" in text
+
+
+def test_rerun_completes_only_the_missing_points(tmp_path):
+    store = Store(tmp_path / "s")
+    ex = LocalExecutor(2)
+    first = run_sweep("sweep-fake", {"n": ["4", "8"], "mode": ["ok", "raise"]}, [0], store=store, executor=ex,
+                      sweep_id="grow")
+    assert (len(first.completed), len(first.failed)) == (2, 2)
+    before = {r["run_id"]: r for r in store.runs(sweep_id="grow")}
+    second = run_sweep("sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok", "raise"]}, [0], store=store,
+                       executor=ex, sweep_id="grow")
+    # the 2 completed points are skipped; n=16 runs for the first time; the 2 failed points are retried in place
+    assert second.skipped == 2 and len(second.completed) == 1 and len(second.failed) == 3
+    after = {r["run_id"]: r for r in store.runs(sweep_id="grow")}
+    assert len(after) == 6 and set(before) <= set(after)
+    for rid, r in before.items():
+        if r["status"] == "completed":
+            assert after[rid]["ended_at"] == r["ended_at"] and after[rid]["attempts"] == 1
+        else:
+            assert after[rid]["attempts"] == 2
+    third = run_sweep("sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok"]}, [0], store=store, executor=ex,
+                      sweep_id="grow")
+    assert third.skipped == 3 and third.ok and not third.completed
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_store_as_local_processes(tmp_path):
+    seeds = [0, 1]
+    local = Store(tmp_path / "local")
+    s1 = run_sweep("sweep-fake", GRID, seeds, store=local, executor=LocalExecutor(2))
+    with DaskExecutor("local", workers=2) as ex:
+        assert ex.workers == 2
+        remote = Store(tmp_path / "dask")
+        s2 = run_sweep("sweep-fake", GRID, seeds, store=remote, executor=ex)
+    assert s1.sweep_id == s2.sweep_id and len(s2.completed) == 6 and len(s2.failed) == 6
+    a, b = _table(local, s1.sweep_id), _table(remote, s2.sweep_id)
+    assert len(a) == 12 and a == b
+
+
+def test_cli_sweep_and_bad_grid(tmp_path, capsys):
+    store = str(tmp_path / "s")
+    assert main(["sweep", "sweep-fake", "--grid", "n=2,4", "--seeds", "0-1", "--workers", "2", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "4 points, 0 already completed, 4 completed now, 0 failed" in out
+    assert main(["sweep", "sweep-fake", "--grid", "n=2,4", "--seeds", "0-1", "--store", store]) == 0
+    assert "4 already completed, 0 completed now" in capsys.readouterr().out
+    assert main(["sweep", "sweep-fake", "--grid", "n=2,x", "--store", str(tmp_path / "t")]) == 2
+    assert main(["sweep", "sweep-fake", "--grid", "mode=ok,raise", "--store", store]) == 1
+    assert not (tmp_path / "t").exists()  # a bad grid writes nothing
