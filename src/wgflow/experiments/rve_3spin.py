@@ -50,10 +50,10 @@ class RVE3SpinConfig:
     sgd_steps: int = 3000  # steps with P = floor(n / batch_div)   (paper: 2e6)
     quench_steps: int = 750  # steps with P = floor(n / batch_div)^2 (paper: 2e5)
     batch_div: int = 5  # P = floor(n/5) then floor(n/5)^2 (RVE)
-    c_scale: float = 1.0  # init: c ~ N(0, c_scale^2) (RVE's choice not confirmed; 0 allowed)
+    c_scale: float = 1.0  # init (both variants): c ~ N(0, c_scale^2); RVE's choice not confirmed, 0 allowed
     w_scale: float = 1.0  # init: w ~ N(0, w_scale^2/d I), b ~ N(0, w_scale^2/d)
     n_test: int = 20000  # fresh test points for the loss (paper: 1e5)
-    dtype: str = "float32"  # losses stay >= 1e-3 at quick size: float32 is exact enough and 2x faster
+    dtype: str = "float32"  # quick-size losses are >= 1e-2, far above float32 round-off; full uses float64
     # --- RBF units on the sphere, gradient descent (RVE §4.1)
     rbf: bool = True  # run the RBF variant
     rbf_d: int = 5  # paper: 5
