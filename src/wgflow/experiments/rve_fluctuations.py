@@ -97,7 +97,9 @@ class RVEFluctuations(Experiment):
         for n in cfg.n_values:
             runs = [ctx.stage(f"fluct-n{n}-seed{s}", lambda n=n, s=s: one(n, s)) for s in range(cfg.seeds)]
             F = np.stack([r["probe_f"] for r in runs])  # (seeds, S, n_probe)
-            dev.append(np.sqrt(((F - F.mean(0)) ** 2).mean(-1)))  # (seeds, S): y_s(t)
+            # (seeds, S): y_s(t). Deviations from the ensemble mean shrink by sqrt(1 - 1/seeds) at every n
+            # (no effect on the slope); they share that mean, so the bootstrap CI is approximate.
+            dev.append(np.sqrt(((F - F.mean(0)) ** 2).mean(-1)))
             ns += [n] * cfg.seeds
             risk[n] = float(np.mean([r["risk"] for r in runs]))
         times, steps = np.asarray(runs[0]["times"]), list(runs[0]["steps"])
