@@ -121,3 +121,23 @@ def test_cli_sweep_and_bad_grid(tmp_path, capsys):
     assert main(["sweep", "sweep-fake", "--grid", "n=2,x", "--store", str(tmp_path / "t")]) == 2
     assert main(["sweep", "sweep-fake", "--grid", "mode=ok,raise", "--store", store]) == 1
     assert not (tmp_path / "t").exists()  # a bad grid writes nothing
+
+
+def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
+    from wgflow.parallel.report import fit_exponent, sweep_table
+    from wgflow.report import render_report
+
+    n = np.array([4.0, 8, 16, 32])
+    beta, c = fit_exponent(n, 3.0 / n)
+    assert beta == pytest.approx(-1.0, abs=1e-12) and c == pytest.approx(3.0)
+    store = Store(tmp_path / "s")
+    s = run_sweep("sweep-fake", {"n": ["4", "8", "16"]}, [0, 1], store=store, executor=LocalExecutor(2),
+                  sweep_id="scaling")
+    run_sweep("sweep-fake", {"n": ["4"], "mode": ["raise"]}, [0], store=store, executor=LocalExecutor(1),
+              sweep_id="broken")
+    keys, names, rows = sweep_table(store, s.sweep_id)
+    assert keys == ["n"] and names[0] == "loss" and [r["n"] for r in rows] == [4, 4, 8, 8, 16, 16]
+    page = render_report(store)
+    assert '<table class="sweep" data-sweep="scaling">' in page and 'data-points="6" data-completed="6"' in page
+    assert "least-squares power law" in page  # the scaling plot (its legend holds the fitted slope)
+    assert page.count("data:image/png;base64,") >= 1 and "raises on purpose" in page

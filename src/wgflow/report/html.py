@@ -135,6 +135,7 @@ def _index(runs: list[dict[str, Any]]) -> str:
 def render_report(store: Store) -> str:
     """The report of ``store`` as an HTML string."""
     from ..experiments.base import _REGISTRY, list_experiments
+    from ..parallel.report import sweep_section  # tables and scaling plots of parameter sweeps
 
     list_experiments()  # import every experiment module
     latest = store.latest_runs()
@@ -151,7 +152,7 @@ def render_report(store: Store) -> str:
             f'<p class="summary" data-claims="{n_claims}" data-passed="{n_pass}">'
             f"{len(latest)} experiments, {n_pass} of {n_claims} claims passed (latest run of each experiment).</p>"
             f"<ul class=\"toc\">{toc}</ul>" + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
-            + _index(runs))
+            + sweep_section(store) + _index(runs))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>wgflow report</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
