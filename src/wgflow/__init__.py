@@ -11,8 +11,22 @@ from .experiments.base import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
+from .stats import PowerLawFit, fit_power_law
 from .tasks.teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
 from .trajectory import Trajectory
+from .transport import (
+    barycentric_map,
+    energy_dissipation,
+    gaussian_w2,
+    metric_speed,
+    ot_assignment,
+    projected_w2,
+    sphere_projection,
+    tracked_w2,
+    w2_between,
+    w2_from_start,
+    wasserstein,
+)
 from .units import PiecewiseLinear, RBFSphere, ReLU, Sigmoid, Tanh, make_unit
 
 __all__ = [
@@ -36,4 +50,19 @@ __all__ = [
     "make_unit",
     "sphere_sampler",
     "train",
+    # transport
+    "barycentric_map",
+    "energy_dissipation",
+    "gaussian_w2",
+    "metric_speed",
+    "ot_assignment",
+    "projected_w2",
+    "sphere_projection",
+    "tracked_w2",
+    "w2_between",
+    "w2_from_start",
+    "wasserstein",
+    # statistics
+    "PowerLawFit",
+    "fit_power_law",
 ]
