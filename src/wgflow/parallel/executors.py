@@ -53,6 +53,7 @@ class LocalExecutor:
                  preload: Sequence[str] = ("torch", "wgflow.experiments", "wgflow.parallel.sweep")):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.preload = list(preload)
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # torch threads of each point
         self.name = f"local processes ({self.workers})"
 
     def map_unordered(self, fn, tasks):
@@ -101,8 +102,9 @@ class DaskExecutor:
             from dask.distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - optional dependency
             raise ImportError("the Dask executor needs dask[distributed]: pip install 'wgflow[dask]'") from None
-        self._cluster = None
+        self._cluster, self.threads = None, None  # a remote worker keeps its own thread settings
         if address == "local":
+            self.threads = 1
             self._cluster = LocalCluster(n_workers=max(1, int(workers or 2)), threads_per_worker=1, processes=True,
                                          dashboard_address=None)
             self.client = Client(self._cluster)

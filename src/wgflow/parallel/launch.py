@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="online: fresh samples every step; dataset: a fixed sample of --N points")
     p.add_argument("--N", type=int, default=1024, help="data set size (--objective dataset)")
     p.add_argument("--batch", type=int, default=256, help="batch P per step (0: full data / test set)")
+    p.add_argument("--n-test", type=int, default=4096, help="test points of the evaluation risk (online)")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--eta", type=float, default=0.5, help="step size in mean-field time")
     p.add_argument("--noise", type=float, default=0.0, help="Langevin temperature (per-rank noise streams)")
@@ -77,7 +78,7 @@ def build_problem(args: argparse.Namespace, device="cpu"):
         x = base(args.N, generator=g, dtype=dtype)
         obj = DatasetRisk(x.to(device), teacher(x).to(device))
     else:
-        obj = OnlineRisk(sampler, target, n_test=4096, test_seed=args.seed + 1)
+        obj = OnlineRisk(sampler, target, n_test=args.n_test, test_seed=args.seed + 1)
     unit = make_unit(args.unit, args.d)
     cfg = FlowConfig(eta=args.eta, steps=args.steps, batch_size=args.batch or None, noise=args.noise,
                      n_snapshots=max(2, args.n_snapshots), risk_every=args.risk_every)

@@ -22,7 +22,6 @@ import importlib.util
 import itertools
 import json
 import numbers
-import os
 import socket
 import sys
 import tempfile
@@ -219,7 +218,7 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
     for r in sorted(store.runs(sweep_id=sid), key=lambda r: r["status"] == "completed"):
         existing[_point_key(r["config"], r["seed"])] = r  # a completed run wins over a failed one
     module = sys.modules[exp.__module__]
-    threads = max(1, (os.cpu_count() or 1) // max(1, executor.workers))  # no oversubscription of local cores
+    threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
     tasks, rows = [], []
     versions, rev, host = package_versions(), git_revision(), socket.gethostname()
     for (ov, seed), cfg in zip(points, configs):
