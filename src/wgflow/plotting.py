@@ -1,0 +1,159 @@
+r"""Particle pictures: units of a 2-homogeneous network drawn in the plane of a teacher.
+
+A ReLU unit theta = (c, w) acts on the network only through the direction of w and the
+product |c||w| (2-homogeneity), so Chizat & Bach (NeurIPS 2018, Fig. 2) draw each unit at
+
+    |c| w  projected on a plane (the span of two teacher directions),
+
+coloured by the sign of c, its trajectory as a tail that fades into the past, and the teacher's
+units as arrows. :func:`draw_particles` draws one frame on an axis, :func:`particle_figure` a
+static figure, :func:`particle_animation` returns a writer ``write(path)`` for an animated GIF
+(matplotlib.animation + Pillow) or MP4 (ffmpeg, when installed), which is what
+``ctx.save_figure(name, writer)`` expects.
+
+References
+----------
+1. L. Chizat & F. Bach, NeurIPS 2018, §4, Fig. 2 (particle trajectories).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["plane_basis", "unit_positions", "draw_particles", "particle_figure", "particle_animation"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plane_basis(directions: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (2, d) of the span of the first two rows of ``directions`` (k, d).
+
+    With one direction (or collinear ones) the plane is completed by the first coordinate axis
+    not parallel to it.
+    """
+    w = np.asarray(directions, dtype=float)
+    cand = np.vstack([w, np.eye(w.shape[1])])
+    q, r = np.linalg.qr(cand[: min(len(cand), w.shape[1])].T)
+    keep = np.abs(np.diag(r)) > 1e-10 * max(1.0, np.abs(r).max())
+    return q[:, keep][:, :2].T
+
+
+def unit_positions(snapshots: np.ndarray, basis: np.ndarray, d: int | None = None) -> np.ndarray:
+    """|c| w projected on ``basis`` (2, d): snapshots (S, n, p) or (n, p) -> (S, n, 2) or (n, 2).
+
+    Column 0 of theta is c and columns 1..d are w (extra columns, e.g. a tangent model's anchor, are
+    ignored).
+    """
+    s = np.asarray(snapshots, dtype=float)
+    d = basis.shape[1] if d is None else d
+    return (np.abs(s[..., :1]) * s[..., 1 : 1 + d]) @ basis.T
+
+
+def draw_particles(ax, pos: np.ndarray, sign: np.ndarray, teacher: np.ndarray | None = None, *,
+                   upto: int | None = None, tail: int | None = None, lim: float | None = None,
+                   colors: Sequence[str] = ("C0", "C3"), title: str | None = None) -> None:
+    """One frame: particles at pos[upto] (S, n, 2), tails over the previous ``tail`` snapshots.
+
+    sign (n,): sign of c (colours[0] for c < 0, colours[1] for c > 0). teacher (m0, 2): teacher
+    units at |c*| w* in the same plane, drawn as arrows from the origin. Tails fade (alpha grows
+    linearly towards the present).
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgba
+
+    S = pos.shape[0]
+    upto = S - 1 if upto is None else upto
+    start = 0 if tail is None else max(0, upto - tail)
+    seg_pos = pos[start : upto + 1]  # (s, n, 2)
+    if seg_pos.shape[0] > 1:
+        segs = np.stack([seg_pos[:-1], seg_pos[1:]], axis=2)  # (s-1, n, 2, 2)
+        fade = np.linspace(0.05, 0.7, segs.shape[0])  # (s-1,)
+        for side, col in zip((-1, 1), colors):
+            idx = np.where(np.where(sign >= 0, 1, -1) == side)[0]
+            if idx.size == 0:
+                continue
+            rgba = np.array([to_rgba(col, a) for a in fade])  # (s-1, 4)
+            lc = LineCollection(segs[:, idx].reshape(-1, 2, 2), colors=np.repeat(rgba, idx.size, axis=0),
+                                linewidths=0.8)
+            ax.add_collection(lc)
+    now = pos[upto]
+    ax.scatter(now[:, 0], now[:, 1], s=10, c=np.where(sign >= 0, colors[1], colors[0]), zorder=3, lw=0)
+    if teacher is not None:
+        for j, (u, v) in enumerate(np.asarray(teacher)):
+            ax.annotate("", xy=(u, v), xytext=(0, 0), zorder=4,
+                        arrowprops=dict(arrowstyle="-|>", color="k", lw=1.4))
+        ax.plot([], [], "k-", label="teacher units |c*| w*")
+        ax.legend(loc="upper right", fontsize=7)
+    if lim is None:
+        pts = [pos.reshape(-1, 2)] + ([np.asarray(teacher)] if teacher is not None else [])
+        lim = 1.1 * max(1e-12, float(np.abs(np.vstack(pts)).max()))
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="0.85", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.5, zorder=0)
+    ax.set_xlabel("|c| w . e1")
+    ax.set_ylabel("|c| w . e2")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def particle_figure(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.ndarray | None = None,
+                    title: str | None = None, ax=None):
+    """Static picture of a whole trajectory (S, n, p): full fading tails, final positions, teacher arrows.
+
+    Returns the figure (or draws on ``ax`` and returns its figure).
+    """
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    pos = unit_positions(snapshots, basis)
+    teacher = None if teacher_theta is None else unit_positions(teacher_theta, basis)
+    draw_particles(ax, pos, np.sign(np.asarray(snapshots)[-1, :, 0]), teacher, title=title)
+    return fig if fig is not None else ax.figure
+
+
+def particle_animation(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.ndarray | None = None, *,
+                       times: np.ndarray | None = None, tail: int = 8, fps: int = 8,
+                       title: str = "particles") -> Callable[[str], None]:
+    """A writer ``write(path)`` rendering one frame per snapshot; GIF (Pillow) or MP4 (ffmpeg) by suffix.
+
+    The axis limits are fixed over the animation (the largest |c| w over all frames).
+    """
+
+    def write(path) -> None:
+        plt = _plt()
+        from matplotlib import animation
+
+        pos = unit_positions(snapshots, basis)  # (S, n, 2)
+        teacher = None if teacher_theta is None else unit_positions(teacher_theta, basis)
+        sign_all = np.sign(np.asarray(snapshots)[..., 0])  # (S, n)
+        pts = [pos.reshape(-1, 2)] + ([teacher] if teacher is not None else [])
+        lim = 1.1 * max(1e-12, float(np.abs(np.vstack(pts)).max()))
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+
+        def frame(k):
+            ax.clear()
+            label = title if times is None else f"{title}  t = {times[k]:.3g}"
+            draw_particles(ax, pos, sign_all[k], teacher, upto=k, tail=tail, lim=lim, title=label)
+
+        anim = animation.FuncAnimation(fig, frame, frames=pos.shape[0], interval=1000 / fps)
+        path = str(path)
+        if path.endswith(".mp4"):
+            writer = animation.FFMpegWriter(fps=fps)
+        else:
+            writer = animation.PillowWriter(fps=fps)
+        anim.save(path, writer=writer)
+        plt.close(fig)
+
+    return write
