@@ -34,6 +34,7 @@ the whole measure is never held twice. Launch with ``torchrun`` (:mod:`wgflow.pa
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import time
 from typing import Any
@@ -102,7 +103,8 @@ class ShardedObjective(Objective):
 
     Parameters
     ----------
-    objective : :class:`~wgflow.objectives.DatasetRisk` or :class:`~wgflow.objectives.OnlineRisk`.
+    objective : :class:`~wgflow.objectives.DatasetRisk`, :class:`~wgflow.objectives.OnlineRisk`, or any
+        objective whose ``risk`` and ``value_and_grad`` take the ``reduce=`` hook of the output.
     mass : sum of the *global* weights of this rank's particles (n_r / n for uniform weights);
         the local measure carries weights normalised on the rank, and its output is scaled by
         ``mass`` before the all-reduce, so h = sum_r mass_r f_{mu_r} = f_mu.
@@ -113,7 +115,9 @@ class ShardedObjective(Objective):
     """
 
     def __init__(self, objective: Objective, *, mass: float, batch_seed: int = 0, group=None):
-        if isinstance(objective, PopulationRisk) or not hasattr(objective, "test_set") and not hasattr(objective, "_xy"):
+        takes_reduce = all("reduce" in inspect.signature(getattr(objective, m)).parameters
+                           for m in ("risk", "value_and_grad"))
+        if isinstance(objective, PopulationRisk) or not takes_reduce:
             raise TypeError(f"{type(objective).__name__} cannot be sharded: only sampled objectives (DatasetRisk, "
                             "OnlineRisk) reduce to one all-reduce of the output on the batch")
         self.objective, self.mass, self.group = objective, float(mass), group
