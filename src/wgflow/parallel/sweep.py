@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
                                 make_config)
-from .executors import Executor, LocalExecutor, WorkerLost
+from .executors import Executor, LocalExecutor
 
 __all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary"]
 
