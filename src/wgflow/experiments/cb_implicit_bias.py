@@ -43,11 +43,12 @@ class ImplicitBiasConfig:
 
     k: int = 3  # k x k clusters
     d_values: tuple = (5, 15, 25)  # input dimensions (d - 3 spurious coordinates), n = n_fixed
-    n_fixed: int = 128  # training points in the sweep over d
-    n_values: tuple = (32, 64, 128)  # training set sizes, at d = d_for_n
+    n_fixed: int = 256  # training points in the sweep over d
+    n_values: tuple = (64, 128, 256)  # training set sizes, at d = d_for_n
     d_for_n: int = 15  # dimension of the sweep over n
     m: int = 300  # width of the networks of the d and n sweeps
-    m_values: tuple = (32, 128, 512)  # widths of the margin sweep (both layers, d = d_for_n, n = n_fixed)
+    m_values: tuple = (64, 256, 1024)  # widths of the margin sweep (both layers, d = d_for_n, n = n_margin)
+    n_margin: int = 64  # training points of the margin sweep (few enough to be separated within the horizon)
     loss: str = "exponential"  # "exponential" | "logistic"
     eta: float = 2.0  # step eta / sqrt(t + 1) in mean-field time
     steps: int = 2000  # gradient steps
@@ -108,7 +109,7 @@ class ImplicitBias(Experiment):
         regimes = ("both", "output")
         err_d = {r: np.array([mean("test_error", d, cfg.n_fixed, cfg.m, r) for d in cfg.d_values]) for r in regimes}
         err_n = {r: np.array([mean("test_error", cfg.d_for_n, n, cfg.m, r) for n in cfg.n_values]) for r in regimes}
-        marg = np.array([mean("margin", cfg.d_for_n, cfg.n_fixed, m, "both") for m in cfg.m_values])
+        marg = np.array([mean("margin", cfg.d_for_n, cfg.n_margin, m, "both") for m in cfg.m_values])
         for r in regimes:
             ctx.log(f"{r}: test error vs d {np.round(err_d[r], 3)}, vs n {np.round(err_n[r], 3)}")
         ctx.log(f"normalised margin vs m {marg}")
@@ -153,7 +154,7 @@ class ImplicitBias(Experiment):
         ax[1].set(xlabel="n", ylabel="test error", xscale="log", title=f"d = {cfg.d_for_n}")
         ax[2].plot(cfg.m_values, marg, "o-")
         ax[2].set(xlabel="m", xscale="log", ylabel="min_i y_i f(x_i) / (1/m) sum |theta_j|^2",
-                  title="normalised margin (both layers)")
+                  title=f"normalised margin (both layers, n = {cfg.n_margin})")
         for a in ax[:2]:
             a.legend(fontsize=8)
         return ctx.save_figure("cb_implicit_bias_curves", fig)
