@@ -1,0 +1,84 @@
+r"""Parameters of a residual stack as functions of depth time t in [0, 1].
+
+.. math::
+
+    A^{pc}_L(t) = A_{\lfloor tL \rfloor}, \qquad
+    A^{pl}_L(t_k) = A_k,\ t_k = (k + 1/2)/L \text{ (linear between, constant at the ends)},
+
+    |A^{pl}_L|^2_{H^1} = \int_0^1 |\dot A|^2 dt = L \sum_k |A_{k+1} - A_k|^2 .
+
+Layer k of a depth-L stack lives on the cell [k/L, (k+1)/L) and its node is the cell's
+midpoint, so the finite-difference penalty of Thorpe & van Gennip (2023, arXiv 1810.11741,
+eq. of the regularised energy) is *exactly* the H^1 seminorm of the piecewise-linear path.
+Shapes: a path of depth L is a tensor (L, ...) (any trailing parameter shape).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["eval_path", "resample_path", "path_distance", "h1_seminorm"]
+
+
+def eval_path(P: torch.Tensor, t: torch.Tensor, kind: str = "linear") -> torch.Tensor:
+    """Evaluate the path of nodes ``P`` (L, ...) at times ``t`` (T,) -> (T, ...)."""
+    L = P.shape[0]
+    t = torch.as_tensor(t, dtype=P.dtype)
+    if kind == "constant":
+        idx = torch.clamp((t * L).floor().long(), 0, L - 1)
+        return P[idx]
+    if kind != "linear":
+        raise ValueError(f"kind must be 'constant' or 'linear', not {kind!r}")
+    if L == 1:
+        return P[torch.zeros_like(t, dtype=torch.long)]
+    s = torch.clamp(t * L - 0.5, 0.0, L - 1.0)  # position in node units
+    i0 = torch.clamp(s.floor().long(), 0, L - 2)
+    w = (s - i0.to(s.dtype)).reshape(-1, *([1] * (P.dim() - 1)))
+    return (1 - w) * P[i0] + w * P[i0 + 1]
+
+
+def resample_path(P: torch.Tensor, L_new: int, kind: str = "linear") -> torch.Tensor:
+    """Depth L -> depth ``L_new`` nodes.
+
+    ``kind="linear"``: evaluate the piecewise-linear path at the new midpoints (exact on
+    affine paths). ``kind="constant"``: cell averages of the piecewise-constant path (so
+    L -> cL -> L is the identity).
+    """
+    L = P.shape[0]
+    if kind == "linear":
+        t = (torch.arange(L_new, dtype=P.dtype) + 0.5) / L_new
+        return eval_path(P, t, "linear")
+    n = L * L_new // math.gcd(L, L_new)  # common refinement: exact for piecewise-constant
+    fine = P.repeat_interleave(n // L, dim=0)
+    return fine.reshape(L_new, n // L_new, *P.shape[1:]).mean(dim=1)
+
+
+def path_distance(P: torch.Tensor, Q: torch.Tensor, norm: str = "L2", kind: str = "linear",
+                  n_quad: int = 2048) -> torch.Tensor:
+    r"""``||P - Q||_{L^2(0,1)}`` or ``||P - Q||_{H^1(0,1)}`` between paths of any depths.
+
+    Piecewise-constant paths are compared exactly on the common refinement of their cells;
+    piecewise-linear ones by the midpoint rule on ``n_quad`` cells (error O(n_quad^-2)).
+    The H^1 norm is (L2^2 + seminorm^2)^{1/2} of the piecewise-linear difference.
+    """
+    if kind == "constant" and norm == "L2":
+        n = P.shape[0] * Q.shape[0] // math.gcd(P.shape[0], Q.shape[0])
+        D = P.repeat_interleave(n // P.shape[0], 0) - Q.repeat_interleave(n // Q.shape[0], 0)
+        return torch.sqrt((D ** 2).sum() / n)
+    t = (torch.arange(n_quad, dtype=P.dtype) + 0.5) / n_quad
+    D = eval_path(P, t, "linear") - eval_path(Q, t, "linear")  # (n_quad, ...)
+    l2 = (D ** 2).sum() / n_quad
+    if norm == "L2":
+        return torch.sqrt(l2)
+    if norm != "H1":
+        raise ValueError("norm must be 'L2' or 'H1'")
+    dD = torch.diff(D, dim=0) * n_quad  # derivative of the difference (exact per cell)
+    return torch.sqrt(l2 + (dD ** 2).sum() / n_quad)
+
+
+def h1_seminorm(P: torch.Tensor) -> torch.Tensor:
+    r"""``(\int_0^1 |\dot P|^2)^{1/2}`` of the piecewise-linear path of nodes P (L, ...)."""
+    L = P.shape[0]
+    return torch.sqrt(L * (torch.diff(P, dim=0) ** 2).sum())

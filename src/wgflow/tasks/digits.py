@@ -1,0 +1,58 @@
+r"""scikit-learn's 8×8 digits, and optional loaders for MNIST idx and CIFAR binary files.
+
+``digits`` returns x (m, 64) scaled to [0, 1] (pixel/16) and labels (m,). The loaders read
+files already on disk and never download:
+
+- MNIST idx (LeCun et al.): big-endian magic 0x00000801 (labels) / 0x00000803 (images),
+  then the dimensions as uint32, then uint8 data.
+- CIFAR-10/100 *binary* version (``data_batch_*.bin``, ``train.bin``): records of
+  ``n_label`` label bytes (1 for CIFAR-10; 2 = coarse, fine for CIFAR-100) + 3072 pixel bytes
+  (1024 R, 1024 G, 1024 B). The python version is pickled and is deliberately not read.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["digits", "load_mnist_idx", "load_cifar_bin"]
+
+
+def digits(m: int | None = None, seed: int = 0, dtype=torch.float64):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x, y = d.data / 16.0, d.target
+    idx = np.random.default_rng(seed).permutation(len(y))[: m or len(y)]
+    return torch.as_tensor(x[idx], dtype=dtype), torch.as_tensor(y[idx], dtype=torch.long)
+
+
+def load_mnist_idx(path: str | Path) -> np.ndarray:
+    """Array stored in an (optionally gzipped) idx file: (n,) labels or (n, rows, cols) images, uint8."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        import gzip
+
+        raw = gzip.decompress(raw)
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte idx file (magic {raw[:4].hex()})")
+    dims = struct.unpack(f">{ndim}I", raw[4: 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: expected {int(np.prod(dims))} bytes of data, found {data.size}")
+    return data.reshape(dims)
+
+
+def load_cifar_bin(path: str | Path, n_label: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, 3, 32, 32) uint8 and labels (n,) (the last label byte: fine label for CIFAR-100)."""
+    raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8)
+    rec = n_label + 3072
+    if raw.size % rec:
+        raise ValueError(f"{path}: size {raw.size} is not a multiple of the record size {rec}")
+    r = raw.reshape(-1, rec)
+    return r[:, n_label:].reshape(-1, 3, 32, 32).copy(), r[:, n_label - 1].astype(np.int64)
