@@ -7,12 +7,15 @@ API is re-exported here; see README.md for a tour.
 
 from ._version import __version__
 from .closed_forms import arccos_kernel
-from .experiments.base import ConfigError, DivergenceError
+from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
 from .stats import PowerLawFit, fit_power_law
+from . import limits
+from .tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from .tasks.teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
+from .tasks.three_spin import ThreeSpin
 from .trajectory import Trajectory
 from .transport import (
     barycentric_map,
@@ -62,7 +65,25 @@ __all__ = [
     "w2_between",
     "w2_from_start",
     "wasserstein",
+    # tasks
+    "IsotropicGaussians",
+    "IsotropicGaussiansRisk",
+    "ThreeSpin",
+    # experiments and limits
+    "get_experiment",
+    "limits",
+    "list_experiments",
+    "run_experiment",
     # statistics
     "PowerLawFit",
     "fit_power_law",
 ]
+
+
+def __getattr__(name):
+    # The experiment registry imports every experiment module: load it on first use only.
+    if name in ("get_experiment", "list_experiments", "run_experiment"):
+        from .experiments import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'wgflow' has no attribute {name!r}")

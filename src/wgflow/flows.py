@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .experiments.base import DivergenceError
+from .errors import DivergenceError
 from .measure import ParticleMeasure
 from .objectives import Objective
 from .trajectory import Trajectory

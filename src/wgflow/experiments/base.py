@@ -43,12 +43,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """Bad configuration: unknown key, wrong type or out-of-range value."""
-
-
-class DivergenceError(FloatingPointError):
-    """A run produced NaN or Inf; the message suggests a remedy."""
+from ..errors import ConfigError, DivergenceError  # noqa: E402  (defined apart so the core need not import experiments)
 
 
 # --------------------------------------------------------------------------- claims
