@@ -38,7 +38,9 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_transport.py
+	$(PY) benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
