@@ -178,6 +178,7 @@ class ImplicitBias(Experiment):
             a.contour(X1, X2, f, levels=[0], colors="k", linewidths=0.8)
             x, y = np.asarray(st["x"]), np.asarray(st["y"])
             a.scatter(x[:, 1], x[:, 2], c=np.where(y > 0, "C3", "C0"), s=8)
-            a.set(xlabel="x1", ylabel="x2", title=f"{lab}: d = {d}, n = {n}, test error {st['test_error']:.3f}")
+            a.set(xlabel="x1", ylabel="x2",
+                  title=f"{lab}: d = {d}, n = {n}\ntest error {st['test_error']:.3f} (spurious coordinates 0)")
             a.set_aspect("equal")
         return ctx.save_figure("cb_decision_regions", fig)
