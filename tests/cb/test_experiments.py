@@ -28,21 +28,22 @@ def test_scaled_down_run_passes_its_claims(name, tmp_path):
         assert Image.open(p).n_frames > 2
 
 
-IB_SMALL = {"d_values": (5, 25), "n_fixed": 128, "n_values": (32, 128), "d_for_n": 5, "m": 200,
-            "m_values": (64, 256), "n_margin": 32, "steps": 1500}
+IB_SMALL = {"d_values": (5, 15), "n_fixed": 128, "n_values": (32, 128), "d_for_n": 5, "m": 200,
+            "m_values": (256, 1024, 4096), "n_margin": 32, "steps": 1500}
 
 
 @pytest.mark.slow
 def test_implicit_bias_scaled_down(tmp_path):
-    """Measured at this size (and at the quick preset): the n-claim holds and both-layer training beats
-    output-layer training at every d, but output-layer training sits near chance at every d within the
-    horizon, so the error *growth* comparison and the margin stabilisation (a small min over points, with
-    O(m^-1/2) fluctuations) fail; those two claims are reported as failing, not loosened."""
+    """Measured at this size (and at the quick preset): the n- and margin claims hold and both-layer training
+    beats output-layer training at every d; but output-layer training stays near chance (the majority class)
+    at every d within the horizon, so the error-*growth* comparison fails. It is reported as failing, not
+    loosened."""
     res = run_experiment("cb-implicit-bias", "quick", IB_SMALL, seed=0, out_dir=tmp_path)
     claims = {c.name: c for c in res.claims}
     assert set(claims) == {"dimension_robustness", "margin_stabilises", "error_decreases_with_n"}
     assert claims["error_decreases_with_n"].passed, claims["error_decreases_with_n"]
+    assert claims["margin_stabilises"].passed, claims["margin_stabilises"]
     for d in IB_SMALL["d_values"]:
         assert res.metrics[f"test_error_both_d{d}"] < res.metrics[f"test_error_output_d{d}"]
-    assert res.metrics["margin_m256"] > 0  # the training set is separated: the margin is defined
+    assert res.metrics["margin_m4096"] > 0  # the training set is separated: the margin is defined
     assert all(p for p in res.artifacts.values())

@@ -47,7 +47,7 @@ class ImplicitBiasConfig:
     n_values: tuple = (64, 128, 256)  # training set sizes, at d = d_for_n
     d_for_n: int = 15  # dimension of the sweep over n
     m: int = 300  # width of the networks of the d and n sweeps
-    m_values: tuple = (64, 256, 1024)  # widths of the margin sweep (both layers, d = d_for_n, n = n_margin)
+    m_values: tuple = (256, 1024, 4096)  # widths of the margin sweep (both layers, d = d_for_n, n = n_margin)
     n_margin: int = 64  # training points of the margin sweep (few enough to be separated within the horizon)
     loss: str = "exponential"  # "exponential" | "logistic"
     eta: float = 2.0  # step eta / sqrt(t + 1) in mean-field time
