@@ -10,9 +10,12 @@ from .closed_forms import arccos_kernel
 from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
+from .linearized import Tangent, symmetric_init, tangent_theta
+from .margins import classification_error, f1_margin, margin
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
 from .stats import PowerLawFit, fit_power_law
 from . import limits
+from .tasks.clusters import ClustersTask
 from .tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from .tasks.teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
 from .tasks.three_spin import ThreeSpin
@@ -65,7 +68,15 @@ __all__ = [
     "w2_between",
     "w2_from_start",
     "wasserstein",
+    # lazy training and classification
+    "Tangent",
+    "classification_error",
+    "f1_margin",
+    "margin",
+    "symmetric_init",
+    "tangent_theta",
     # tasks
+    "ClustersTask",
     "IsotropicGaussians",
     "IsotropicGaussiansRisk",
     "ThreeSpin",
