@@ -92,7 +92,7 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
     for s in range(steps):
         if callback is not None:
             callback(s, model)
-        v = float(opt.step(closure))
+        v = float(opt.step(closure).detach())
         if v != v or abs(v) == float("inf"):
             raise FloatingPointError("objective diverged; lower lr or use optimizer='lbfgs'")
         hist.append(v)
