@@ -1,6 +1,7 @@
 """Forward convergence of a residual stack to its ODE (order 1 in 1/L), gradcheck, neural ODE."""
 
 import numpy as np
+import pytest
 import torch
 from torchdiffeq import odeint
 
@@ -31,6 +32,7 @@ def test_forward_euler_order_one_against_odeint():
     assert -1.15 < slope < -0.85, (slope, errs)
 
 
+@pytest.mark.slow
 def test_gradcheck_objective():
     net = ResidualStack(3, 2, 4, 2, variant="WA", hidden=3, generator=torch.Generator().manual_seed(0))
     x = torch.randn(6, 3, dtype=torch.float64)
