@@ -13,6 +13,21 @@ from .measure import ParticleMeasure
 from .linearized import Tangent, symmetric_init, tangent_theta
 from .margins import classification_error, f1_margin, margin
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
+from .residual import (
+    NeuralODE,
+    ObjectiveConfig,
+    ResidualStack,
+    kinetic_energy,
+    kinetic_ratio,
+    line_shape_score,
+    mccann_interpolation,
+    optimal_transport_score,
+    path_distance,
+    regularised_objective,
+    resample_path,
+    train_residual,
+    w2_squared,
+)
 from .stats import PowerLawFit, fit_power_law
 from . import limits
 from .tasks.clusters import ClustersTask
@@ -75,6 +90,20 @@ __all__ = [
     "margin",
     "symmetric_init",
     "tangent_theta",
+    # residual networks
+    "NeuralODE",
+    "ObjectiveConfig",
+    "ResidualStack",
+    "kinetic_energy",
+    "kinetic_ratio",
+    "line_shape_score",
+    "mccann_interpolation",
+    "optimal_transport_score",
+    "path_distance",
+    "regularised_objective",
+    "resample_path",
+    "train_residual",
+    "w2_squared",
     # tasks
     "ClustersTask",
     "IsotropicGaussians",
