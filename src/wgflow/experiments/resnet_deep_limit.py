@@ -172,10 +172,25 @@ class ResNetDeepLimit(Experiment):
                 f"E exponent <= {cfg.rate_bound:g} and path ratio >= {cfg.contraction_floor:g}"))
             res.metrics.update({"rate_E_nofd": _slope(Ls, gapE0), "path_ratio_nofd": contraction0,
                                 "path_ratio_fd": contraction})
-        self._figures(cfg, ctx, res, paths, Ls, gapE, gapP, x, y)
+        tracks = None
+        if (cfg.k if cfg.embed else d) == 2:  # the stream is the plane: draw the data tracks of the deepest ResNet
+            if fd_models:
+                net = fd_models[-1]
+            elif not cfg.embed:  # rebuilt from the stored path (tracks of the stream need only A, b)
+                L = cfg.Ls[-1]
+                net = ResidualStack(d, d, L, n_out, embed=False, scale=cfg.init_scale)
+                with torch.no_grad():
+                    net.A.copy_(paths[-1][:, : d * d].reshape(L, d, d))
+                    net.b.copy_(paths[-1][:, d * d:])
+            else:
+                net = None
+            if net is not None:
+                with torch.no_grad():
+                    tracks = net.tracks(x).detach().numpy()  # (L+1, m, 2)
+        self._figures(cfg, ctx, res, paths, Ls, gapE, gapP, x, y, tracks)
         return res
 
-    def _figures(self, cfg, ctx, res, paths, Ls, gapE, gapP, x, y):
+    def _figures(self, cfg, ctx, res, paths, Ls, gapE, gapP, x, y, tracks=None):
         import matplotlib
 
         matplotlib.use("Agg")
@@ -194,6 +209,14 @@ class ResNetDeepLimit(Experiment):
         ax.set(xlabel="L", title="Cauchy gaps")
         ax.legend()
         res.artifacts["gaps"] = ctx.save_figure("gaps", fig)
+        if tracks is not None:
+            fig, ax = plt.subplots(figsize=(4.5, 4))
+            lab = np.asarray(y)
+            for i in range(tracks.shape[1]):
+                ax.plot(tracks[:, i, 0], tracks[:, i, 1], lw=0.5, alpha=0.5, color=f"C{int(lab[i]) % 10}")
+            ax.scatter(tracks[-1, :, 0], tracks[-1, :, 1], s=6, c=[f"C{int(v) % 10}" for v in lab])
+            ax.set(title=f"data tracks through the ResNet, L = {cfg.Ls[-1]}", xlabel="x1", ylabel="x2")
+            res.artifacts["tracks"] = ctx.save_figure("tracks", fig)
 
 
 def _pack(E, paths):
