@@ -381,6 +381,10 @@ def make_unit(spec: dict | str, d: int | None = None) -> Unit:
         spec = {"name": spec, "d": d}
     spec = dict(spec)
     name = spec.pop("name")
+    if name == "tangent":  # the linearised model wraps a base unit (wgflow.linearized)
+        from .linearized import Tangent
+
+        return Tangent(make_unit(spec["base"]))
     if name not in UNITS:
         raise ValueError(f"unknown unit family {name!r}; choose one of: {', '.join(UNITS)}")
     return UNITS[name](**spec)

@@ -120,6 +120,13 @@ def test_same_seed_same_numbers_and_save_load(tmp_path):
     c = wg.Trajectory.load(path)
     assert np.array_equal(c.snapshots, a.snapshots) and np.array_equal(c.final.numpy(), a.final.numpy())
     assert isinstance(c.final.unit, wg.Tanh) and c.meta["flow"]["batch_size"] == 16
+    # the linearised (tangent) model round-trips too
+    tan = wg.Tangent(wg.ReLU(3))
+    mu_t = wg.ParticleMeasure(wg.tangent_theta(wg.ReLU(3).init(4, dtype=torch.float64)), tan)
+    t = wg.train(mu_t, obj, wg.FlowConfig(eta=0.1, steps=3, batch_size=8))
+    back = wg.Trajectory.load(t.save(tmp_path / "tangent.npz"))
+    assert isinstance(back.final.unit, wg.Tangent) and isinstance(back.final.unit.base, wg.ReLU)
+    assert np.array_equal(back.final.numpy(), t.final.numpy())
 
 
 class _MemoryCheckpointer:
