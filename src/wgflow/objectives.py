@@ -243,18 +243,18 @@ class PopulationRisk(Objective):
         if mu.unit.d != self.teacher.d:
             raise ValueError(f"student has d = {mu.unit.d} but the teacher has d = {self.teacher.d}")
 
-    def _teacher(self, dtype):
-        t = self.teacher.measure.theta.to(dtype)
+    def _teacher(self, dtype, device=None):
+        t = self.teacher.measure.theta.to(dtype=dtype, device=device)
         return t[:, 0] / t.shape[0], t[:, 1:]  # teacher weights a*_j c*_j, w*
 
-    def C_f(self, dtype=torch.float64) -> float:
+    def C_f(self, dtype=torch.float64, device=None) -> float:
         """C_f = 1/2 E f*(x)^2."""
-        cs, ws = self._teacher(dtype)
+        cs, ws = self._teacher(dtype, device)
         return float(0.5 * cs @ arccos_kernel(ws, ws) @ cs)
 
     def F(self, theta: torch.Tensor) -> torch.Tensor:
         """External potential F(theta) = E[f*(x) phi(x; theta)], shape (m,)."""
-        cs, ws = self._teacher(theta.dtype)
+        cs, ws = self._teacher(theta.dtype, theta.device)
         return theta[:, 0] * (arccos_kernel(theta[:, 1:], ws) @ cs)
 
     def K(self, theta1: torch.Tensor, theta2: torch.Tensor) -> torch.Tensor:
@@ -276,7 +276,7 @@ class PopulationRisk(Objective):
             blk = theta[s : s + cs]
             cross += float(a[s : s + cs] @ self.F(blk))
             quad += float(ac[s : s + cs] @ arccos_kernel(blk[:, 1:], theta[:, 1:]) @ ac)
-        return self.C_f(theta.dtype) - alpha * cross + 0.5 * alpha**2 * quad
+        return self.C_f(theta.dtype, theta.device) - alpha * cross + 0.5 * alpha**2 * quad
 
     def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
         r"""J = R(alpha f)/alpha^2 and G_i = grad V(theta_i), V = (1/alpha)(-F + alpha \int K dmu)."""
@@ -284,7 +284,7 @@ class PopulationRisk(Objective):
         alpha = _check_alpha(alpha)
         theta = mu.theta.detach()
         c, w, a = theta[:, 0], theta[:, 1:], mu.a
-        cs_t, ws_t = self._teacher(theta.dtype)
+        cs_t, ws_t = self._teacher(theta.dtype, theta.device)
         ac = a * c  # (n,)
         G = torch.empty_like(theta)
         cross, quad = 0.0, 0.0
@@ -302,7 +302,7 @@ class PopulationRisk(Objective):
             coef_s = ac.expand(wb.shape[0], -1)
             gw = -arccos_kernel_grad(wb, ws_t, coef_t) + alpha * arccos_kernel_grad(wb, w, coef_s)
             G[s : s + cs, 1:] = cb[:, None] * gw / alpha
-        R = self.C_f(theta.dtype) - alpha * cross + 0.5 * alpha**2 * quad
+        R = self.C_f(theta.dtype, theta.device) - alpha * cross + 0.5 * alpha**2 * quad
         return R / alpha**2, G
 
     def V(self, theta, mu, alpha=1.0):
