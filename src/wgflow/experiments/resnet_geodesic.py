@@ -13,8 +13,21 @@ width k of the stream, hidden width q and depth L, and are trained by full-batch
 cross-entropy + γ|θ|² (weight decay) for each γ in ``gammas`` and each seed. On a 2-D task
 the stream is the plane itself (k = 2, no embedding) so tracks can be drawn; on digits the
 64-D input is embedded into a width-k stream. Claims: (1) ResNet mean LSS < plain at every γ;
-(2) ResNet OTS > plain at every γ; (3) the ResNet's K/W2² at ``moderate_gamma`` is below its
-value at γ = 0; (4) test accuracy is reported beside the scores.
+(2) ResNet OTS > plain at every γ; (3) the ResNet's K/W2² decreases strictly over the γ grid
+from 0 up to the moderate γ; (4) test accuracy is reported beside the scores.
+
+The 2-D tasks differ in what the ideal transport is. ``blobs`` (overlapping Gaussian
+clusters, linear readout) is separated by pushing the class means apart, a radially monotone
+map that is the gradient of a convex potential and hence itself an OT map (Brenier): the fair
+2-D test of the Gai–Zhang claims. ``moons`` needs a shear (one moon slides past the other),
+which is not an OT map, so OTS and K/W2² are not expected to favour the ResNet there.
+
+The moderate γ of claim 3 is fixed a priori by a rule, not read off the K/W2² curve: by default
+(``moderate_gamma="acc_peak"``) it is the γ of the grid at which the ResNet's mean test accuracy
+peaks (ties to the smaller γ) — "moderate" meaning the largest decay that still helps rather
+than over-regularises (Gai & Zhang's own CIFAR-100 accuracy peaks inside their grid, at 5e-3).
+A number fixes it instead. If the rule gives γ = 0 there is no ramp and claim 3 fails as
+untestable.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ import torch
 from ..residual import (ObjectiveConfig, ResidualStack, kinetic_ratio, line_shape_score, optimal_transport_score,
                         train_residual)
 from ..tasks.digits import digits
-from ..tasks.moons import spirals, two_moons
+from ..tasks.moons import blobs, spirals, two_moons
 from .base import ConfigError, Experiment, ExperimentResult, claim_true, register
 
 #: Gai & Zhang's CIFAR-100 values, read off the authors' slides (±0.02). THEIR measurements,
@@ -45,25 +58,34 @@ GAI_ZHANG_CIFAR100 = {
 
 @dataclass(frozen=True)
 class ResNetGeodesicConfig:
-    task: str = "digits"  # "digits" (embedded in a width-k stream) or "moons"/"spirals" (stream = the plane)
+    task: str = "digits"  # "digits" (embedded in a width-k stream) or "blobs"/"moons"/"spirals" (stream = plane)
     m: int = 256  # training samples (scores are computed on them)
     m_test: int = 512  # test samples for the accuracy
     k: int = 8  # stream width on digits (forced to 2, no embedding, on the 2-D tasks)
     q: int = 16  # hidden width inside each block (W_k tanh(A_k x + b_k))
     L: int = 8  # depth of both networks
     gammas: tuple = (0.0, 5e-4, 1e-3, 5e-3, 1e-2)  # weight-decay coefficients (the authors' grid)
-    moderate_gamma: float = 1e-3  # claim 3: K/W2² decreases monotonically over the γ grid from 0 up to this
+    # claim 3: K/W2² decreases strictly over the γ grid from 0 up to the moderate γ. "acc_peak" (a priori
+    # rule): the γ at which the ResNet's mean test accuracy peaks; a number in ``gammas`` ("1e-3") fixes it.
+    moderate_gamma: str = "acc_peak"
     seeds: int = 2  # initialisations per (network, γ)
     steps: int = 300  # full-batch Adam steps
     lr: float = 0.02  # Adam learning rate
     snapshots: tuple = (0, 30, 300)  # epochs at which 2-D tracks are drawn
     data_seed: int = 0
 
-    choices = {"task": ("moons", "spirals", "digits")}
+    choices = {"task": ("blobs", "moons", "spirals", "digits")}
 
     def validate(self):
-        if 0.0 not in self.gammas or self.moderate_gamma not in self.gammas:
-            raise ConfigError("gammas must contain 0 and moderate_gamma")
+        if 0.0 not in self.gammas:
+            raise ConfigError("gammas must contain 0")
+        if self.moderate_gamma != "acc_peak":
+            try:
+                ok = float(self.moderate_gamma) in self.gammas
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("moderate_gamma must be 'acc_peak' or one of gammas (e.g. '1e-3')")
 
 
 @register
@@ -78,7 +100,7 @@ class ResNetGeodesic(Experiment):
                         "snapshots": (0, 100, 500, 2000)}}
 
     def _data(self, cfg, m, seed):
-        f = {"moons": two_moons, "spirals": spirals}.get(cfg.task)
+        f = {"blobs": blobs, "moons": two_moons, "spirals": spirals}.get(cfg.task)
         return f(m, seed=seed) if f else digits(m, seed=seed)
 
     def run(self, cfg: ResNetGeodesicConfig, ctx) -> ExperimentResult:
@@ -119,10 +141,11 @@ class ResNetGeodesic(Experiment):
 
                 st = ctx.stage(f"{net_name}_g{gamma:g}", fit_all)
                 table[(net_name, gamma)] = st["rows"].mean(0)
-                if gamma == cfg.moderate_gamma:
-                    snaps[net_name] = {k_: v for k_, v in st.items() if k_.startswith("snap")}
+                snaps[(net_name, gamma)] = {k_: v for k_, v in st.items() if k_.startswith("snap")}
                 lss, ots, kr, acc = table[(net_name, gamma)]
-                ctx.log(f"{net_name} γ={gamma:g}: LSS {lss:.3f} OTS {ots:.3f} K/W2² {kr:.3f} acc {acc:.3f}")
+                per_seed = " ".join(f"[{r[0]:.3f} {r[1]:.3f} {r[2]:.3f} {r[3]:.3f}]" for r in st["rows"])
+                ctx.log(f"{net_name} γ={gamma:g}: LSS {lss:.3f} OTS {ots:.3f} K/W2² {kr:.3f} acc {acc:.3f}"
+                        f"  per seed (LSS OTS K/W2² acc): {per_seed}")
                 for name, v in zip(("lss", "ots", "kratio", "acc"), (lss, ots, kr, acc)):
                     res.metrics[f"{net_name}_{name}_g{gamma:g}"] = float(v)
 
@@ -133,15 +156,23 @@ class ResNetGeodesic(Experiment):
                                      f"min gap {min(dl):.3f}", min(dl) > 0, "plain - resnet > 0 at every γ"))
         res.claims.append(claim_true("ots_resnet_higher", "ResNet OTS > plain OTS at every γ",
                                      f"min gap {min(do):.3f}", min(do) > 0, "resnet - plain > 0 at every γ"))
-        ramp = [table[("resnet", g)][2] for g in sorted(G) if g <= cfg.moderate_gamma]
+        if cfg.moderate_gamma == "acc_peak":  # first maximum over the sorted grid: ties go to the smaller γ
+            sg = sorted(G)
+            moderate = sg[int(np.argmax([table[("resnet", g)][3] for g in sg]))]
+            rule = "the γ of peak ResNet test accuracy"
+        else:
+            moderate, rule = float(cfg.moderate_gamma), "fixed in the config"
+        res.metrics["moderate_gamma"] = float(moderate)
+        ramp = [table[("resnet", g)][2] for g in sorted(G) if g <= moderate]
         res.claims.append(claim_true(
-            "kinetic_ratio_decreases", f"ResNet K/W2² (≥ 1, Benamou–Brenier) decreases as γ grows from 0 to "
-            f"{cfg.moderate_gamma:g}", " > ".join(f"{r:.3f}" for r in ramp),
-            bool(all(a > b for a, b in zip(ramp, ramp[1:]))), "strictly decreasing"))
+            "kinetic_ratio_decreases", f"ResNet K/W2² (≥ 1, Benamou–Brenier) decreases strictly as γ grows from 0 "
+            f"to the moderate γ = {moderate:g} ({rule})", " > ".join(f"{r:.3f}" for r in ramp),
+            bool(len(ramp) > 1 and all(a > b for a, b in zip(ramp, ramp[1:]))),
+            "strictly decreasing over ≥ 2 grid points"))
         accs = "; ".join(f"γ={g:g}: {table[('resnet', g)][3]:.2f}/{table[('plain', g)][3]:.2f}" for g in G)
         res.claims.append(claim_true("accuracy_reported", "test accuracy (ResNet/plain) reported next to the scores",
                                      accs, True, "reported"))
-        self._figures(cfg, ctx, res, table, snaps, y.numpy())
+        self._figures(cfg, ctx, res, table, {n: snaps[(n, moderate)] for n in ("resnet", "plain")}, y.numpy())
         return res
 
     def _figures(self, cfg, ctx, res, table, snaps, y):
@@ -178,7 +209,8 @@ class ResNetGeodesic(Experiment):
                     T = snaps[net].get(key)
                     if T is None:
                         continue
-                    for i in range(0, T.shape[1], max(1, T.shape[1] // 64)):
-                        axs[r, c].plot(T[:, i, 0], T[:, i, 1], color="C0" if y[i] == 0 else "C1", lw=0.6)
+                    # a random subset: a regular stride would alias with the periodic labels (y = i mod K)
+                    for i in np.random.default_rng(0).permutation(T.shape[1])[:64]:
+                        axs[r, c].plot(T[:, i, 0], T[:, i, 1], color=f"C{y[i] % 10}", lw=0.6)
                     axs[r, c].set_title(f"{net}, epoch {key[4:]}", fontsize=8)
             res.artifacts["tracks"] = ctx.save_figure("tracks", fig)
