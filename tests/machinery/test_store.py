@@ -121,3 +121,28 @@ def test_arrays_are_atomic_and_pickle_free(tmp_path):
     with pytest.raises(TypeError):
         atomic_save_array(tmp_path / "o", np.array([{"a": 1}], dtype=object))
     assert sorted(f.name for f in tmp_path.iterdir()) == ["a.npy", "state.npz"]  # no temp files left
+
+
+def test_relative_store_path_resolves_artifacts_from_any_cwd(tmp_path, monkeypatch):
+    """A store opened by a relative path (the CLI default ./wgflow-runs) records artifacts the report finds."""
+    import os
+
+    from wgflow.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    store = Store("runs-rel")
+    assert store.root.is_absolute()
+    rid = store.create_run("teacher-student", {"n": 1}, seed=0, preset="quick")
+    fig = store.run_dir(rid) / "fig.png"  # what a run context hands back
+    fig.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_bytes(b"png")
+    store.add_artifact(rid, "fig", fig)
+    from wgflow.store.files import atomic_write_bytes
+
+    written = atomic_write_bytes(store.run_dir(rid) / "x.bin", b"1")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~umask  # ordinary permissions, not mkstemp's 0600
+    monkeypatch.chdir(tmp_path.parent)
+    arts = Store(tmp_path / "runs-rel").artifacts(rid)
+    assert len(arts) == 1 and os.path.exists(arts[0]["path"])

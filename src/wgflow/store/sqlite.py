@@ -115,7 +115,8 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 60.0):
-        p = Path(path) if path is not None else default_store_path()
+        # Absolute from the start: artifact paths handed back by run contexts must not depend on the cwd.
+        p = (Path(path) if path is not None else default_store_path()).expanduser().absolute()
         if p.suffix in (".db", ".sqlite", ".sqlite3"):
             self.root, self.db_path = p.parent, p
         else:
