@@ -9,8 +9,13 @@ r"""resnet-deep-limit: minimisers of the regularised ResNet energy converge as d
 
 (Thorpe & van Gennip 2023, arXiv 1810.11741: Γ-convergence, hence convergence of minimisers).
 For each L in ``Ls`` the energy is minimised by L-BFGS in float64 (objective differences at
-large L are ~1e-5) from an independent random initialisation (``warm_start`` resamples the
-coarser minimiser instead). Claims: (1) |E_L - E_2L| decays (fitted power of L); (2) the
+large L are ~1e-5). The claims are about *minimisers* of a non-convex energy, so each
+minimiser is approximated by the best of ``restarts`` independent random starts (lowest
+objective kept). A random start is a random path on [0, 1] (``init_nodes`` random nodes,
+piecewise linear) sampled at the L layer midpoints, so the law of the initialisation does not
+depend on L (i.i.d. layers, ``init_nodes=0``, are averaged flat by the FD penalty at large L and
+all land in the 0.35 local minimum on moons). ``warm_start`` adds the resampled coarser
+minimiser as one more start (it is then kept only if it is best). Claims: (1) |E_L - E_2L| decays (fitted power of L); (2) the
 parameter paths converge in L²(0,1); (3) the directly trained neural ODE (torchdiffeq, M nodes)
 agrees with the deepest ResNet within twice the last Cauchy gap (the distance to the limit
 predicted by an order-1 rate); (4) with β = 0 the energies still converge but the paths do not
@@ -24,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..residual import NeuralODE, ObjectiveConfig, ResidualStack, path_distance, resample_path, train_residual
+from ..residual import NeuralODE, ObjectiveConfig, ResidualStack, path_distance, resample_path
+from ..residual.objective import train_multistart
 from ..tasks.digits import digits
 from ..tasks.moons import spirals, two_moons
 from .base import ConfigError, Experiment, ExperimentResult, claim_le, claim_true, register
@@ -41,9 +47,12 @@ class ResNetDeepLimitConfig:
     alpha: float = 1e-2  # magnitude penalty (1/L) Σ |A_k|² + |b_k|²
     beta: float = 1e-2  # finite-difference penalty L Σ |ΔA|² + |Δb|²
     rho: float = 1e-2  # embedding/readout penalty
-    init_scale: float = 0.1  # std of the random initial layers (× 1/sqrt k)
+    init_scale: float = 1.0  # std of the random initial path nodes (× 1/sqrt k)
+    init_nodes: int = 2  # random initial path: this many random nodes, piecewise linear, sampled at the L
+    # layer midpoints (an L-independent law on paths); 0 = i.i.d. random layers
+    restarts: int = 4  # independent random starts per depth (and for the ODE); the lowest objective is kept
     steps: int = 15  # L-BFGS outer steps (20 inner iterations each)
-    warm_start: bool = True  # start depth 2L from the resampled depth-L minimiser (False: independent inits)
+    warm_start: bool = False  # also start depth 2L (and the ODE) from the resampled coarser minimiser
     ode_nodes: int = 8  # nodes M of the neural ODE's piecewise-linear parameter path
     ode_method: str = "rk4"  # torchdiffeq method (rk4 with step 1/(2M), or dopri5)
     ablation: bool = True  # also train with beta = 0 (claim 4)
@@ -57,6 +66,8 @@ class ResNetDeepLimitConfig:
         Ls = self.Ls
         if len(Ls) < 3 or any(b != 2 * a for a, b in zip(Ls, Ls[1:])):
             raise ConfigError("Ls: need >= 3 doubling depths (4, 8, 16, ...)")
+        if self.restarts < 1 or self.init_nodes < 0:
+            raise ConfigError("restarts must be >= 1 and init_nodes >= 0")
 
 
 def _slope(Ls, gaps):
@@ -85,22 +96,43 @@ class ResNetDeepLimit(Experiment):
         d, n_out = x.shape[1], int(y.max()) + 1
         res = ExperimentResult()
 
+        def init_path(model, g):
+            """Overwrite the random i.i.d. layers of ``model`` by a random ``init_nodes``-node path."""
+            if cfg.init_nodes:
+                with torch.no_grad():
+                    for name in ("A", "b"):
+                        P = getattr(model, name)
+                        nodes = torch.randn(cfg.init_nodes, *P.shape[1:], generator=g, dtype=P.dtype)
+                        s_ = cfg.init_scale / P.shape[-1] ** 0.5 if name == "A" else 0.1 * cfg.init_scale
+                        P.copy_(resample_path(s_ * nodes, P.shape[0], "linear"))
+            return model
+
+        def copy_from(model, prev, kind):  # warm start: the coarser minimiser resampled to this depth
+            with torch.no_grad():
+                for name in ("A", "b"):
+                    getattr(model, name).copy_(resample_path(getattr(prev, name), model.L, kind))
+                for name in ("E", "C", "c"):
+                    if getattr(model, name) is not None:
+                        getattr(model, name).copy_(getattr(prev, name))
+            return model
+
         def sweep(beta):
             obj = ObjectiveConfig("ce", cfg.alpha, beta, cfg.rho)
             E, paths, models = [], [], []
             for i, L in enumerate(cfg.Ls):
-                g = torch.Generator().manual_seed(1000 * ctx.seed + L)
-                net = ResidualStack(d, cfg.k if cfg.embed else d, L, n_out, embed=cfg.embed, scale=cfg.init_scale, generator=g)
-                if cfg.warm_start and models:
-                    with torch.no_grad():
-                        prev = models[-1]
-                        for name in ("A", "b"):
-                            getattr(net, name).copy_(resample_path(getattr(prev, name), L, "constant"))
-                        for name in ("E", "C", "c"):
-                            if getattr(net, name) is not None:
-                                getattr(net, name).copy_(getattr(prev, name))
-                r = train_residual(net, x, y, obj, steps=cfg.steps)
-                ctx.log(f"beta={beta:g} L={L}: E={r.terms['total']:.8f} fit={r.terms['fit']:.5f}")
+                warm = cfg.warm_start and bool(models)
+
+                def make(r, L=L, warm=warm):
+                    g = torch.Generator().manual_seed(1000 * ctx.seed + L + 1_000_003 * r)
+                    net = ResidualStack(d, cfg.k if cfg.embed else d, L, n_out, embed=cfg.embed, scale=cfg.init_scale,
+                                        generator=g)
+                    if warm and r == cfg.restarts:
+                        return copy_from(net, models[-1], "constant")
+                    return init_path(net, g)
+
+                net, r, totals = train_multistart(make, cfg.restarts + warm, x, y, obj, steps=cfg.steps)
+                ctx.log(f"beta={beta:g} L={L}: E={r.terms['total']:.8f} fit={r.terms['fit']:.5f} "
+                        f"(starts: {', '.join(f'{t:.5f}' for t in totals)})")
                 E.append(r.terms["total"])
                 paths.append(torch.cat([net.A.detach().flatten(1), net.b.detach()], 1))  # (L, k²+k)
                 models.append(net)
@@ -125,11 +157,15 @@ class ResNetDeepLimit(Experiment):
 
         def ode_stage():
             obj = ObjectiveConfig("ce", cfg.alpha, cfg.beta, cfg.rho)
-            g = torch.Generator().manual_seed(1000 * ctx.seed + 7)
             M = cfg.ode_nodes
-            ode = NeuralODE(d, cfg.k if cfg.embed else d, M, n_out, embed=cfg.embed, method=cfg.ode_method, step_size=1 / (2 * M), scale=cfg.init_scale,
-                            generator=g)
-            if cfg.warm_start:  # start from the deepest ResNet's path (claim 3 then tests a nearby minimiser)
+
+            def make(r):
+                g = torch.Generator().manual_seed(1000 * ctx.seed + 7 + 1_000_003 * r)
+                ode = NeuralODE(d, cfg.k if cfg.embed else d, M, n_out, embed=cfg.embed, method=cfg.ode_method,
+                                step_size=1 / (2 * M), scale=cfg.init_scale, generator=g)
+                if r < cfg.restarts:
+                    return init_path(ode, g)
+                # warm start from the deepest ResNet's path (claim 3 then also tests a nearby minimiser)
                 top = torch.as_tensor(s[f"p{len(cfg.Ls) - 1}"])
                 kk = ode.A.shape[1]
                 with torch.no_grad():
@@ -139,7 +175,10 @@ class ResNetDeepLimit(Experiment):
                         for name in ("E", "C", "c"):
                             if getattr(ode, name) is not None:
                                 getattr(ode, name).copy_(getattr(fd_models[-1], name))
-            r = train_residual(ode, x, y, obj, steps=cfg.steps)
+                return ode
+
+            ode, r, totals = train_multistart(make, cfg.restarts + cfg.warm_start, x, y, obj, steps=cfg.steps)
+            ctx.log(f"ODE M={M}: E={r.terms['total']:.8f} (starts: {', '.join(f'{t:.5f}' for t in totals)})")
             return {"E": r.terms["total"], "path": torch.cat([ode.A.detach().flatten(1), ode.b.detach()], 1).numpy()}
 
         o = ctx.stage("ode", ode_stage)

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ObjectiveConfig", "regularised_objective", "train_residual", "TrainResult"]
+__all__ = ["ObjectiveConfig", "regularised_objective", "train_residual", "train_multistart", "TrainResult"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,23 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
     with torch.no_grad():
         terms = {k: float(t) for k, t in regularised_objective(model, x, y, obj).items()}
     return TrainResult(terms, hist)
+
+
+def train_multistart(make_model: Callable[[int], nn.Module], restarts: int, x: torch.Tensor, y: torch.Tensor,
+                     obj: ObjectiveConfig = ObjectiveConfig(), **kw) -> tuple[nn.Module, TrainResult, list[float]]:
+    """Best of ``restarts`` runs of :func:`train_residual` (lowest final objective).
+
+    ``make_model(r)`` builds start ``r`` (its own initialisation); ``kw`` go to
+    :func:`train_residual`. Returns the best model, its result and every start's final
+    objective (a cheap approximation of the *global* minimiser on non-convex energies).
+    """
+    if restarts < 1:
+        raise ValueError("restarts must be >= 1")
+    best, totals = None, []
+    for r in range(restarts):
+        model = make_model(r)
+        res = train_residual(model, x, y, obj, **kw)
+        totals.append(res.terms["total"])
+        if best is None or res.terms["total"] < best[1].terms["total"]:
+            best = (model, res)
+    return best[0], best[1], totals
