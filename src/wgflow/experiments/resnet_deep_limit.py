@@ -15,7 +15,8 @@ objective kept). A random start is a random path on [0, 1] (``init_nodes`` rando
 piecewise linear) sampled at the L layer midpoints, so the law of the initialisation does not
 depend on L (i.i.d. layers, ``init_nodes=0``, are averaged flat by the FD penalty at large L and
 all land in the 0.35 local minimum on moons). ``warm_start`` adds the resampled coarser
-minimiser as one more start (it is then kept only if it is best). Claims: (1) |E_L - E_2L| decays (fitted power of L); (2) the
+minimiser as one more start (it is then kept only if it is best).
+Claims: (1) |E_L - E_2L| decays (fitted power of L); (2) the
 parameter paths converge in L²(0,1); (3) the directly trained neural ODE (torchdiffeq, M nodes)
 agrees with the deepest ResNet within twice the last Cauchy gap (the distance to the limit
 predicted by an order-1 rate); (4) with β = 0 the energies still converge but the paths do not
