@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .measure import ParticleMeasure
+from .store.files import atomic_save_array
 from .units import make_unit
 
 __all__ = ["Trajectory"]
@@ -60,22 +60,14 @@ class Trajectory:
     _ARRAYS = ("snapshots", "snapshot_steps", "snapshot_times", "risk", "risk_steps", "risk_times", "train_loss", "probe_f")
 
     def save(self, path: str | os.PathLike) -> str:
-        """Write ``path`` (.npz) atomically; returns the path."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write ``path`` (suffix forced to .npz) atomically; returns the path."""
         meta = {**self.meta, "unit": self.final.unit.spec()}
         arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
         arrays["final_theta"] = self.final.numpy()
         if self.final.weights is not None:
             arrays["final_weights"] = self.final.weights.detach().cpu().numpy()
         arrays["meta_json"] = np.array(json.dumps(meta))
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-        return str(path)
+        return str(atomic_save_array(path, arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trajectory":

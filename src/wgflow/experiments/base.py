@@ -22,6 +22,8 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol
 
 import numpy as np
 
+from ..store.files import atomic_save_array, load_array
+
 __all__ = [
     "Claim",
     "ConfigError",
@@ -216,12 +218,7 @@ class DirectoryContext:
         self.metrics.append((name, step, float(value)))
 
     def save_array(self, name: str, array: np.ndarray) -> str:
-        path = self.out_dir / f"{name}.npy"
-        tmp = path.with_suffix(".npy.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-        return str(path)
+        return str(atomic_save_array(self.out_dir / f"{name}.npy", np.asarray(array)))
 
     def save_figure(self, name: str, fig: Any) -> str:
         suffix = Path(name).suffix or ".png"
@@ -255,26 +252,12 @@ def _safe(key: str) -> str:
 
 def save_stage(path: Path, data: Mapping[str, Any]) -> None:
     """Write a dict of arrays / scalars / strings as ``.npz`` atomically (no pickle)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for k, v in data.items():
-        a = np.asarray(v)
-        if a.dtype == object:
-            raise TypeError(f"stage value {k!r} is not an array of numbers or strings")
-        arrays[k] = a
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
+    atomic_save_array(path, dict(data))
 
 
 def load_stage(path: Path) -> dict[str, Any]:
-    with np.load(path, allow_pickle=False) as z:
-        out: dict[str, Any] = {}
-        for k in z.files:
-            a = z[k]
-            out[k] = a.item() if a.ndim == 0 else a
-        return out
+    """Read a stage written by :func:`save_stage`; 0-d arrays come back as Python scalars."""
+    return {k: a.item() if a.ndim == 0 else a for k, a in load_array(path).items()}
 
 
 # --------------------------------------------------------------------------- experiments
