@@ -1,17 +1,11 @@
 """Scaled-down runs of resnet-deep-limit and resnet-geodesic asserting their claims."""
 
 import pytest
-import torch
 
 from wgflow.experiments import run_experiment
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow
