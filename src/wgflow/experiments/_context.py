@@ -1,0 +1,140 @@
+"""Run contexts: everything an experiment may ask of the machinery that runs it.
+
+:class:`RunContext` is the protocol; :class:`DirectoryContext` implements it over a plain
+directory (tests, scripts); ``wgflow.experiments.runner.StoreContext`` over the run store.
+Stages and checkpoints are ``.npz`` files written atomically and read without pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+import numpy as np
+
+from ..store.files import atomic_save_array, load_array
+
+__all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
+
+
+class Checkpointer(Protocol):
+    """Saves and restores the state of one long computation (a flow)."""
+
+    every: int
+
+    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
+
+    def load(self) -> dict[str, np.ndarray] | None: ...
+
+
+class RunContext(Protocol):
+    """Everything an experiment may ask of the machinery that runs it."""
+
+    seed: int
+    out_dir: Path
+
+    def log(self, msg: str) -> None: ...
+
+    def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str | None = None): ...
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None: ...
+
+    def save_array(self, name: str, array: np.ndarray) -> str: ...
+
+    def save_figure(self, name: str, fig: Any) -> str: ...
+
+    def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]: ...
+
+    def checkpointer(self, key: str) -> Checkpointer | None: ...
+
+
+class _NullBar:
+    def __init__(self, iterable=None, total=None):
+        self._it = iterable
+
+    def __iter__(self):
+        return iter(self._it)
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *a, **k) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DirectoryContext:
+    """A run context writing into a plain directory, without a database.
+
+    Used by tests and by library users who call :func:`run_experiment`
+    directly. Stages are memoised as ``.npz`` files (no pickle), so calling
+    the same experiment twice in the same directory resumes it.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.seed = int(seed)
+        self.verbose = verbose
+        self.metrics: list[tuple[str, int | None, float]] = []
+
+    def log(self, msg: str) -> None:
+        if self.verbose:
+            print(msg, flush=True)
+
+    def progress(self, iterable=None, total=None, desc=None):
+        return _NullBar(iterable, total)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        self.metrics.append((name, step, float(value)))
+
+    def save_array(self, name: str, array: np.ndarray) -> str:
+        return str(atomic_save_array(self.out_dir / f"{name}.npy", np.asarray(array)))
+
+    def save_figure(self, name: str, fig: Any) -> str:
+        suffix = Path(name).suffix or ".png"
+        path = self.out_dir / (Path(name).stem + suffix)
+        tmp = self.out_dir / (Path(name).stem + ".tmp" + suffix)
+        if hasattr(fig, "savefig"):
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+        else:  # a callable writing to a path (animations)
+            fig(tmp)
+        os.replace(tmp, path)
+        return str(path)
+
+    def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
+        path = self.out_dir / "stages" / f"{_safe(key)}.npz"
+        if path.exists():
+            return load_stage(path)
+        out = dict(fn())
+        save_stage(path, out)
+        return out
+
+    def checkpointer(self, key: str) -> Checkpointer | None:
+        return None
+
+
+def _safe(key: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in key)
+
+
+def save_stage(path: Path, data: Mapping[str, Any]) -> None:
+    """Write a dict of arrays / scalars / strings as ``.npz`` atomically (no pickle)."""
+    atomic_save_array(path, dict(data))
+
+
+def load_stage(path: Path) -> dict[str, Any]:
+    """Read a stage written by :func:`save_stage`; 0-d arrays come back as Python scalars."""
+    return {k: a.item() if a.ndim == 0 else a for k, a in load_array(path).items()}
