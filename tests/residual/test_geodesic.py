@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from wgflow.residual import (ResidualStack, kinetic_energy, kinetic_ratio, line_shape_score, mccann_interpolation,
-                             optimal_transport_score, tracks, w2_squared)
+                             optimal_transport_score, output_spread, tracks, w2_squared)
 
 
 def test_lss_straight_and_zigzag():
@@ -36,6 +36,17 @@ def test_ots_monotone_map_and_crossing_map():
     z = x.copy()
     z[[0, 1]] = z[[1, 0]]
     assert optimal_transport_score(x, z) < 1.0 or np.allclose(x[0], x[1])
+
+
+def test_ots_ties_are_judged_by_output_point():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 2))
+    y = 2.0 * x  # monotone
+    y[5] = y[7] = (y[5] + y[7]) / 2  # two samples share an output: either assignment of the tie is the same map
+    assert optimal_transport_score(x, y) == 1.0
+    c = np.ones((12, 2)) * 3.0  # a collapsed network: the constant map is the unique OT map onto a Dirac
+    assert optimal_transport_score(x, c) == 1.0 and output_spread(c) == 0.0
+    assert abs(output_spread(y) - np.sqrt(((y - y.mean(0)) ** 2).sum(1).mean())) < 1e-14
 
 
 def test_kinetic_energy_equals_w2_on_mccann_interpolation():

@@ -46,3 +46,34 @@ def test_fd_penalty_is_h1_seminorm_of_piecewise_linear_path():
     V = eval_path(net.A.detach(), t)
     quad = (torch.diff(V, dim=0) ** 2).sum() * n
     assert abs(float(quad) - float(h1_seminorm(net.A.detach()) ** 2)) < 1e-10 * float(quad)
+
+
+def test_aligned_unit_distance_quotients_exactly_the_global_symmetry():
+    import itertools
+
+    from wgflow.residual import aligned_unit_distance
+
+    g = torch.Generator().manual_seed(0)
+    net = ResidualStack(2, 2, 6, 2, variant="WA", hidden=4, embed=False, generator=g)
+    x = torch.randn(20, 2, dtype=torch.float64, generator=g)
+    U = net.unit_paths()  # (6, 4, 5)
+    perm, sign = torch.tensor([2, 0, 3, 1]), torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+    with torch.no_grad():  # a global signed permutation of the units leaves the network's function unchanged
+        y0 = net(x)
+        net.A.copy_(net.A[:, perm] * sign[:, None])
+        net.b.copy_(net.b[:, perm] * sign)
+        net.W.copy_(net.W[:, :, perm] * sign)
+        assert torch.allclose(net(x), y0, atol=1e-13)
+    V = net.unit_paths()
+    assert aligned_unit_distance(U, V) < 1e-12 and path_distance(U, V, "L2", "constant") > 0.1
+    assert aligned_unit_distance(U, resample_path(V, 18, "constant")) < 1e-12  # any depth, common refinement
+    # Against brute force over all 4! * 2^4 signed permutations, for unrelated paths of depths 6 and 9.
+    W9 = torch.randn(9, 4, 5, dtype=torch.float64, generator=g)
+    Uf, Wf = U.repeat_interleave(3, 0), W9.repeat_interleave(2, 0)
+    best = min(float(((Uf - Wf[:, list(p)] * torch.tensor(s, dtype=torch.float64)[:, None]) ** 2).sum() / 18)
+               for p in itertools.permutations(range(4)) for s in itertools.product((1, -1), repeat=4))
+    assert abs(aligned_unit_distance(U, W9) - best ** 0.5) < 1e-12
+    # A per-layer relabelling is not quotiented out: it makes the path rough in depth.
+    R = U.clone()
+    R[::2] = R[::2][:, perm]
+    assert aligned_unit_distance(U, R) > 0.1

@@ -12,11 +12,12 @@ from .geodesic import (  # noqa: F401
     line_shape_score,
     mccann_interpolation,
     optimal_transport_score,
+    output_spread,
     w2_squared,
 )
 from .objective import ObjectiveConfig, TrainResult, regularised_objective, train_residual  # noqa: F401
 from .ode import NeuralODE  # noqa: F401
-from .paths import eval_path, h1_seminorm, path_distance, resample_path  # noqa: F401
+from .paths import aligned_unit_distance, eval_path, h1_seminorm, path_distance, resample_path  # noqa: F401
 from .stacks import ResidualStack, activation  # noqa: F401
 
 

@@ -23,7 +23,7 @@ import ot
 from scipy.optimize import linear_sum_assignment
 
 __all__ = ["line_shape_score", "optimal_transport_score", "kinetic_energy", "w2_squared",
-           "kinetic_ratio", "mccann_interpolation", "LSS"]
+           "kinetic_ratio", "mccann_interpolation", "output_spread", "LSS"]
 
 
 class LSS(dict):
@@ -68,15 +68,31 @@ def _cost(x, y):
     return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)  # (m, m)
 
 
-def optimal_transport_score(x, y) -> float:
+def optimal_transport_score(x, y, rtol: float = 1e-9) -> float:
     """Fraction of samples that the exact optimal assignment x_i -> y_{σ(i)} maps to their own output.
 
     x, y: (m, k) inputs and outputs of an equal-width stack. Uses scipy's
     ``linear_sum_assignment`` on the squared-distance cost (the discrete OT map between two
     uniform m-point measures is a permutation, Birkhoff).
+
+    Ties: a map is a function of points, so sample i counts as mapped to its own output when
+    the *point* it is assigned, y_{σ(i)}, equals y_i within ``rtol`` times the spread of y,
+    not only when σ(i) = i. Samples with coinciding outputs are interchangeable and the
+    score does not depend on how the solver breaks the tie. In particular a collapsed
+    network (all outputs equal) scores 1: the constant map is the unique OT map onto a
+    Dirac mass. That is correct but says nothing about transport, so report the spread of
+    the outputs beside the score (:func:`output_spread`).
     """
+    x, y = np.asarray(x, float), np.asarray(y, float)
     _, col = linear_sum_assignment(_cost(x, y))
-    return float(np.mean(col == np.arange(len(col))))
+    tol = rtol * max(output_spread(y), np.finfo(float).tiny)
+    return float(np.mean(np.linalg.norm(y[col] - y, axis=-1) <= tol))
+
+
+def output_spread(y) -> float:
+    """Root-mean-square distance of the points y (m, k) to their mean (0 for a collapsed output)."""
+    y = np.asarray(y, float)
+    return float(np.sqrt(((y - y.mean(0)) ** 2).sum(-1).mean()))
 
 
 def w2_squared(x, y) -> float:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
-__all__ = ["eval_path", "resample_path", "path_distance", "h1_seminorm"]
+__all__ = ["eval_path", "resample_path", "path_distance", "h1_seminorm", "aligned_unit_distance"]
 
 
 def eval_path(P: torch.Tensor, t: torch.Tensor, kind: str = "linear") -> torch.Tensor:
@@ -82,3 +84,30 @@ def h1_seminorm(P: torch.Tensor) -> torch.Tensor:
     r"""``(\int_0^1 |\dot P|^2)^{1/2}`` of the piecewise-linear path of nodes P (L, ...)."""
     L = P.shape[0]
     return torch.sqrt(L * (torch.diff(P, dim=0) ** 2).sum())
+
+
+def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) -> float:
+    r"""``min_g ||U - g V||_{L^2(0,1)}`` over one global relabelling g of the hidden units.
+
+    U (L, q, p), V (L', q, p): the piecewise-constant paths of q hidden units, each unit a
+    vector of p parameters (for a block W σ(A x + b): row A_i, b_i and column W_{:, i}, see
+    :meth:`ResidualStack.unit_paths`). Such a block is unchanged when its units are
+    permuted and, for odd σ (tanh), when a unit's (A_i, b_i, W_{:, i}) changes sign. A
+    minimiser is therefore defined only up to these relabellings; two of them are compared
+    after the best *global* one (the same for every layer). The squared distance is a sum
+    over units, so the best signed permutation is an exact assignment problem (scipy's
+    ``linear_sum_assignment``) on the q x q matrix of per-unit distances.
+    A per-layer relabelling is *not* quotiented out: a path that switches labels between
+    layers is rough in depth, which is what the finite-difference penalty forbids.
+    """
+    if U.shape[1:] != V.shape[1:]:
+        raise ValueError(f"unit paths differ in shape: {tuple(U.shape[1:])} vs {tuple(V.shape[1:])}")
+    n = U.shape[0] * V.shape[0] // math.gcd(U.shape[0], V.shape[0])
+    Uf = U.repeat_interleave(n // U.shape[0], 0)  # (n, q, p) on the common refinement
+    Vf = V.repeat_interleave(n // V.shape[0], 0)
+    C = ((Uf[:, :, None] - Vf[:, None]) ** 2).sum((0, 3)) / n  # (q, q)
+    if odd:
+        C = torch.minimum(C, ((Uf[:, :, None] + Vf[:, None]) ** 2).sum((0, 3)) / n)
+    C = C.detach().cpu().numpy()
+    r, c = linear_sum_assignment(C)
+    return float(np.sqrt(max(C[r, c].sum(), 0.0)))

@@ -66,6 +66,16 @@ class ResidualStack(nn.Module):
             out["W"] = self.W
         return out
 
+    def unit_paths(self) -> torch.Tensor:
+        """Hidden units as paths in depth, (L, q, 2k+1): unit i of layer l is (A_li, b_li, W_l[:, i]).
+
+        Variant "WA" only: there a layer is invariant under permutations (and, for odd σ,
+        sign flips) of its units, see :func:`wgflow.residual.paths.aligned_unit_distance`.
+        """
+        if self.W is None:
+            raise ValueError("unit_paths needs variant 'WA' (variant 'A' has no exchangeable hidden units)")
+        return torch.cat([self.A, self.b[..., None], self.W.transpose(1, 2)], -1).detach()
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.E is None else x @ self.E.T  # (m, k)
 
