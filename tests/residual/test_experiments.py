@@ -68,7 +68,7 @@ def test_resnet_geodesic_blobs_tracks(tmp_path):
     # Overlapping Gaussian blobs in the width-2 stream: separating them is a monotone (OT) map, so the
     # fair 2-D test of the Gai–Zhang claims; tracks are drawn.
     r = run_experiment("resnet-geodesic", "quick", {"task": "blobs"}, seed=0, out_dir=tmp_path)
-    assert (tmp_path / "tracks.png").exists()
+    assert (tmp_path / "tracks.png").exists() and (tmp_path / "geodesic.png").exists()
     _geodesic_claims(r)
 
 

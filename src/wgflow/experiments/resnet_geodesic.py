@@ -46,14 +46,15 @@ a single tangled init can reach 15 where the others give 1.1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.stats import kendalltau
 
-from ..residual import (ObjectiveConfig, ResidualStack, kinetic_ratio, line_shape_score, optimal_transport_score,
-                        output_spread, train_residual, w2_squared)
-from ..tasks.digits import digits
+from ..residual import (ObjectiveConfig, ResidualStack, kinetic_ratio, line_shape_score, mccann_interpolation,
+                        optimal_transport_score, output_spread, train_residual, w2_squared)
+from ..tasks.digits import IMAGE_DATASETS, digits, image_dataset
 from ..tasks.moons import blobs, spirals, two_moons
 from .base import ConfigError, Experiment, ExperimentResult, claim_true, register
 
@@ -72,7 +73,9 @@ GAI_ZHANG_CIFAR100 = {
 
 @dataclass(frozen=True)
 class ResNetGeodesicConfig:
-    task: str = "digits"  # "digits" (embedded in a width-k stream) or "blobs"/"moons"/"spirals" (stream = plane)
+    task: str = "digits"  # "digits" (embedded in a width-k stream) or "blobs"/"moons"/"spirals" (stream = plane);
+    # "mnist"/"cifar10"/"cifar100" read files already on disk in data_dir (embedded like digits)
+    data_dir: str = ""  # folder of the MNIST idx or CIFAR binary files (tasks mnist/cifar10/cifar100)
     m: int = 256  # training samples (scores are computed on them)
     m_test: int = 512  # test samples for the accuracy
     k: int = 8  # stream width on digits (forced to 2, no embedding, on the 2-D tasks)
@@ -93,9 +96,12 @@ class ResNetGeodesicConfig:
     snapshots: tuple = (0, 30, 300)  # epochs at which 2-D tracks are drawn
     data_seed: int = 0
 
-    choices = {"task": ("blobs", "moons", "spirals", "digits")}
+    choices = {"task": ("blobs", "moons", "spirals", "digits", *IMAGE_DATASETS)}
 
     def validate(self):
+        if self.task in IMAGE_DATASETS and not Path(self.data_dir or "/nonexistent").is_dir():
+            raise ConfigError(f"task {self.task} reads files on disk: set data_dir to the folder holding them "
+                              f"(got {self.data_dir!r}); nothing is downloaded")
         if 0.0 not in self.gammas:
             raise ConfigError("gammas must contain 0")
         if not self.lrs or min(self.lrs) <= 0:
@@ -122,13 +128,20 @@ class ResNetGeodesic(Experiment):
 
     def _data(self, cfg, m, seed):
         f = {"blobs": blobs, "moons": two_moons, "spirals": spirals}.get(cfg.task)
-        return f(m, seed=seed) if f else digits(m, seed=seed)
+        if f:
+            return f(m, seed=seed)
+        if cfg.task == "digits":
+            return digits(m, seed=seed)
+        try:
+            return image_dataset(cfg.task, cfg.data_dir, m, seed=seed)
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(str(e)) from None
 
     def run(self, cfg: ResNetGeodesicConfig, ctx) -> ExperimentResult:
         x, y = self._data(cfg, cfg.m + cfg.m_test, cfg.data_seed + ctx.seed)
         xt, yt, x, y = x[cfg.m:], y[cfg.m:], x[: cfg.m], y[: cfg.m]
         d, n_out = x.shape[1], int(y.max()) + 1
-        embed = cfg.task == "digits"
+        embed = cfg.task == "digits" or cfg.task in IMAGE_DATASETS
         k = cfg.k if embed else d
         res = ExperimentResult()
         table, kmed = {}, {}
@@ -263,3 +276,14 @@ class ResNetGeodesic(Experiment):
                         axs[r, c].plot(T[:, i, 0], T[:, i, 1], color=f"C{y[i] % 10}", lw=0.6)
                     axs[r, c].set_title(f"{net}, epoch {key[4:]}", fontsize=8)
             res.artifacts["tracks"] = ctx.save_figure("tracks", fig)
+            # The trained ResNet's tracks beside the W2 geodesic between the same endpoints: McCann's
+            # interpolation, straight lines along the optimal assignment (Benamou–Brenier's minimiser).
+            T = snaps["resnet"][keys[-1]]
+            G = mccann_interpolation(T[0], T[-1], T.shape[0] - 1)
+            fig, axs = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
+            for ax, tr, title in ((axs[0], T, f"ResNet tracks, K/W2² = {kinetic_ratio(T):.3f}"),
+                                  (axs[1], G, "geodesic: McCann interpolation μ_0 → μ_L")):
+                for i in np.random.default_rng(0).permutation(tr.shape[1])[:64]:
+                    ax.plot(tr[:, i, 0], tr[:, i, 1], color=f"C{y[i] % 10}", lw=0.6)
+                ax.set_title(title, fontsize=8)
+            res.artifacts["geodesic"] = ctx.save_figure("geodesic", fig)

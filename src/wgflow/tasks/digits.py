@@ -1,7 +1,7 @@
 r"""scikit-learn's 8×8 digits, and optional loaders for MNIST idx and CIFAR binary files.
 
 ``digits`` returns x (m, 64) scaled to [0, 1] (pixel/16) and labels (m,). The loaders read
-files already on disk and never download:
+files already on disk and never download (``image_dataset`` finds them in a folder):
 
 - MNIST idx (LeCun et al.): big-endian magic 0x00000801 (labels) / 0x00000803 (images),
   then the dimensions as uint32, then uint8 data.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["digits", "load_mnist_idx", "load_cifar_bin"]
+__all__ = ["digits", "load_mnist_idx", "load_cifar_bin", "image_dataset", "IMAGE_DATASETS"]
 
 
 def digits(m: int | None = None, seed: int = 0, dtype=torch.float64):
@@ -56,3 +56,47 @@ def load_cifar_bin(path: str | Path, n_label: int = 1) -> tuple[np.ndarray, np.n
         raise ValueError(f"{path}: size {raw.size} is not a multiple of the record size {rec}")
     r = raw.reshape(-1, rec)
     return r[:, n_label:].reshape(-1, 3, 32, 32).copy(), r[:, n_label - 1].astype(np.int64)
+
+
+#: ``image_dataset`` names -> (file patterns searched in the folder, CIFAR label bytes; MNIST: (images, labels)
+#: patterns and None).
+IMAGE_DATASETS = {
+    "mnist": ((("*images-idx3-ubyte*", "*images.idx3-ubyte*"), ("*labels-idx1-ubyte*", "*labels.idx1-ubyte*")), None),
+    "cifar10": (("data_batch_*.bin", "test_batch.bin"), 1),
+    "cifar100": (("train.bin", "test.bin"), 2),
+}
+
+
+def image_dataset(name: str, root: str | Path, m: int | None = None, seed: int = 0, dtype=torch.float64):
+    """x (m, D) in [0, 1] (pixel/255, flattened) and labels (m,) from MNIST or CIFAR files in ``root``.
+
+    ``name``: "mnist" (idx files, optionally gzipped: train-images-idx3-ubyte, train-labels-idx1-ubyte,
+    and/or the t10k pair, all pooled), "cifar10" (data_batch_*.bin, test_batch.bin) or "cifar100"
+    (train.bin, test.bin; fine labels). A random subset of ``m`` samples (``seed``) is returned.
+    Raises ``FileNotFoundError`` naming what was looked for when no file matches.
+    """
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"image dataset must be one of {sorted(IMAGE_DATASETS)}, not {name!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name}: data folder {root} does not exist")
+    pats, kind = IMAGE_DATASETS[name]
+    if name == "mnist":
+        imgs = sorted({f for p in pats[0] for f in root.glob(p)})
+        labs = sorted({f for p in pats[1] for f in root.glob(p)})
+        if not imgs or len(imgs) != len(labs):
+            raise FileNotFoundError(f"mnist: need matching *images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz] "
+                                    f"files in {root} (found {len(imgs)} image and {len(labs)} label files)")
+        X = np.concatenate([a.reshape(len(a), -1) for a in map(load_mnist_idx, imgs)])
+        Y = np.concatenate([load_mnist_idx(f).astype(np.int64) for f in labs])
+        if len(X) != len(Y):
+            raise ValueError(f"mnist: {len(X)} images but {len(Y)} labels in {root}")
+    else:
+        files = sorted({f for p in pats for f in root.glob(p)})
+        if not files:
+            raise FileNotFoundError(f"{name}: no {' or '.join(pats)} in {root} (the *binary* version is read)")
+        parts = [load_cifar_bin(f, n_label=kind) for f in files]
+        X = np.concatenate([p[0].reshape(len(p[0]), -1) for p in parts])
+        Y = np.concatenate([p[1] for p in parts])
+    idx = np.random.default_rng(seed).permutation(len(Y))[: m or len(Y)]
+    return torch.as_tensor(X[idx] / 255.0, dtype=dtype), torch.as_tensor(Y[idx], dtype=torch.long)
