@@ -58,6 +58,11 @@ def test_kinetic_energy_equals_w2_on_mccann_interpolation():
     bent = T.copy()
     bent[1:-1] += 0.3 * np.sin(np.arange(1, 7))[:, None, None]
     assert kinetic_ratio(bent) > 1.01
+    still = np.repeat(x[None], 5, axis=0)  # a switched-off stream: nothing moves, the ratio is undefined
+    assert np.isnan(kinetic_ratio(still))
+    loop = still.copy()
+    loop[2] += 1.0  # out and back: μ_L = μ_0 but K > 0
+    assert np.isinf(kinetic_ratio(loop))
 
 
 def test_tracks_hook_residual_and_plain():

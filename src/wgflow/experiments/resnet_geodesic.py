@@ -12,11 +12,17 @@ r"""resnet-geodesic: a ResNet trained with weight decay moves its data along the
 width k of the stream, hidden width q and depth L, and are trained by full-batch Adam on
 cross-entropy + γ|θ|² (weight decay) for each γ in ``gammas`` and each seed. On a 2-D task
 the stream is the plane itself (k = 2, no embedding) so tracks can be drawn; on digits the
-64-D input is embedded into a width-k stream. Claims: (1) ResNet mean LSS < plain at every γ;
+64-D input is embedded into a width-k stream, by default k = 2 as in the authors' 2-D MNIST
+picture, so these tracks can be drawn too. The stream must then do the work: ten classes cannot
+be separated linearly in the plane. With k = 8 the trained embedding and readout alone classify
+(93 %), and weight decay switches the residual branches off entirely. Measured: W2²(μ_0,
+μ_L)/Var μ_0 <= 2e-6 from γ = 5e-3 after 300 Adam steps, and from γ = 5e-4 after 2000, so there
+is nothing left to be a geodesic. Claims: (1) ResNet mean LSS < plain at every γ;
 (2) ResNet OTS > plain at every γ; (3) the ResNet's K/W2² decreases towards 1 over the γ grid
 from 0 up to the moderate γ: a decreasing trend (Kendall τ(γ, K/W2²) <= ``trend_tau``, which
 on a 3-point ramp means strictly decreasing and on 4 points allows one adjacent swap within
-the inits' noise) whose excess K/W2² - 1 at the moderate γ is at most half that at γ = 0; (4) test accuracy is reported beside the scores.
+the inits' noise) whose excess K/W2² - 1 at the moderate γ is at most half that at γ = 0;
+(4) test accuracy is reported beside the scores.
 
 The 2-D tasks differ in what the ideal transport is. ``blobs`` (overlapping Gaussian
 clusters, linear readout) is separated by pushing the class means apart, a radially monotone
@@ -33,9 +39,8 @@ The moderate γ of claim 3 is fixed a priori by a rule, not read off the K/W2² 
 (``moderate_gamma="active"``) it is the largest γ up to which the ResNet's blocks still
 transport the data: W2²(μ_0, μ_L) >= ``active_floor`` · Var μ_0 at every γ on the way. Beyond
 it the decay has switched the residual branches off and the stack is the identity on its
-stream. On digits at γ >= 5e-3 the embedding and readout alone classify, with W2²/Var <= 2e-6.
-K/W2² is then a ratio of two vanishing numbers (measured 1.1-7.8, seeds 0-5), which says nothing
-about geodesics. Those γ are reported and not judged. Gai & Zhang's argument (weight
+stream. On digits with k = 8, at γ >= 5e-3 (300 steps), K/W2² is a ratio of two vanishing
+numbers (measured 1.1-7.8, seeds 0-5), which says nothing about geodesics. Those γ are reported and not judged. Gai & Zhang's argument (weight
 decay minimises the kinetic energy among paths with the endpoints the fit requires) only
 applies while the fit still moves the data. ``"acc_peak"`` (the γ of peak ResNet test
 accuracy) or a number fix the moderate γ instead. A ramp of fewer than 3 grid points shows
@@ -78,7 +83,7 @@ class ResNetGeodesicConfig:
     data_dir: str = ""  # folder of the MNIST idx or CIFAR binary files (tasks mnist/cifar10/cifar100)
     m: int = 256  # training samples (scores are computed on them)
     m_test: int = 512  # test samples for the accuracy
-    k: int = 8  # stream width on digits (forced to 2, no embedding, on the 2-D tasks)
+    k: int = 2  # stream width on digits and image files (forced to 2, no embedding, on the 2-D tasks)
     q: int = 16  # hidden width inside each block (W_k tanh(A_k x + b_k))
     L: int = 8  # depth of both networks
     gammas: tuple = (0.0, 5e-4, 1e-3, 5e-3, 1e-2)  # weight-decay coefficients (the authors' grid)
@@ -160,7 +165,7 @@ class ResNetGeodesic(Experiment):
                             shots = {}
 
                             def cb(step, model, shots=shots):
-                                if s == 0 and step in cfg.snapshots and not embed:
+                                if s == 0 and step in cfg.snapshots and k == 2:  # the stream is a plane
                                     with torch.no_grad():
                                         shots[f"snap{step}"] = model.tracks(x).numpy()
 

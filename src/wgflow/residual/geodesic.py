@@ -110,9 +110,16 @@ def kinetic_energy(tracks) -> float:
 
 
 def kinetic_ratio(tracks) -> float:
-    """K / W2^2(μ_0, μ_L) >= 1 (Benamou–Brenier), = 1 exactly on the geodesic."""
+    """K / W2^2(μ_0, μ_L) >= 1 (Benamou–Brenier), = 1 exactly on the geodesic.
+
+    Undefined when μ_L = μ_0 (W2² = 0): nan if nothing moved either (K = 0, a switched-off
+    stream), inf if the particles moved and came back (K > 0).
+    """
     X = np.asarray(tracks, dtype=float)
-    return kinetic_energy(X) / w2_squared(X[0], X[-1])
+    K, W = kinetic_energy(X), w2_squared(X[0], X[-1])
+    if W > 0:
+        return K / W
+    return float("nan") if K == 0 else float("inf")
 
 
 def mccann_interpolation(x, y, n_steps: int) -> np.ndarray:
