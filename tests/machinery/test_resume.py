@@ -78,3 +78,19 @@ def test_sigterm_and_sigint_mark_interrupted(tmp_path, sig, code):
     assert row["status"] == "interrupted" and "--resume" in row["message"]
     assert f"wgflow run --resume {row['run_id']}" in p.stderr
     assert (store_path / "runs" / row["run_id"] / "checkpoints" / "flow.npz").exists()
+
+
+def test_directory_runs_resume_only_their_own_stages(tmp_path):
+    # Stages are memoised by key: a directory must not hand one run's stages to another config or seed.
+    from wgflow.experiments import run_experiment
+    from wgflow.experiments.base import ConfigError
+
+    tiny = {"task": "moons", "m": 24, "m_test": 8, "gammas": (0.0, 1e-3), "seeds": 1, "steps": 3, "lrs": (0.02,),
+            "snapshots": (0, 3)}
+    a = run_experiment("resnet-geodesic", "quick", tiny, seed=0, out_dir=tmp_path)
+    b = run_experiment("resnet-geodesic", "quick", tiny, seed=0, out_dir=tmp_path)  # resumed from the stages
+    assert a.metrics == b.metrics and (tmp_path / "run.json").exists()
+    with pytest.raises(ConfigError, match="another run"):
+        run_experiment("resnet-geodesic", "quick", {**tiny, "steps": 4}, seed=0, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="another run"):
+        run_experiment("resnet-geodesic", "quick", tiny, seed=1, out_dir=tmp_path)

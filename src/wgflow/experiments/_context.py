@@ -77,7 +77,9 @@ class DirectoryContext:
 
     Used by tests and by library users who call :func:`run_experiment`
     directly. Stages are memoised as ``.npz`` files (no pickle), so calling
-    the same experiment twice in the same directory resumes it.
+    the same experiment twice in the same directory resumes it;
+    :func:`~wgflow.experiments.base.run_experiment` records the owner in
+    ``run.json`` and refuses a directory of another experiment, config or seed.
     """
 
     def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False):

@@ -320,4 +320,30 @@ def run_experiment(
 
         out_dir = out_dir or tempfile.mkdtemp(prefix=f"wgflow-{name}-")
         ctx = DirectoryContext(out_dir, seed=seed)
+    if isinstance(ctx, DirectoryContext):
+        _claim_directory(ctx, name, cfg)
     return exp().run(cfg, ctx)
+
+
+def _claim_directory(ctx: DirectoryContext, name: str, cfg: Any) -> None:
+    """Record which run owns ``ctx.out_dir`` (run.json); refuse to resume another run's stages.
+
+    Stages are memoised by key only, so a directory holding stages of a different experiment,
+    config or seed would silently hand back stale results.
+    """
+    me = {"experiment": name, "config": config_to_dict(cfg), "seed": ctx.seed}
+    path = ctx.out_dir / "run.json"
+    if path.exists():
+        try:
+            other = json.loads(path.read_text())
+        except ValueError:
+            other = None
+        if other != me:
+            raise ConfigError(f"{ctx.out_dir} holds the stages of another run (different experiment, config or "
+                              "seed); use a new out_dir or delete that one")
+        return
+    if (ctx.out_dir / "stages").exists():
+        raise ConfigError(f"{ctx.out_dir} holds stages of an unrecorded run; use a new out_dir or delete that one")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(me, indent=1, sort_keys=True))
+    os.replace(tmp, path)
