@@ -169,9 +169,9 @@ class ResNetDeepLimit(Experiment):
         fd_models = []
 
         def fd_sweep():
-            E_, paths_, models_, _ = sweep(cfg.beta)
+            E_, paths_, models_, rough_ = sweep(cfg.beta)
             fd_models.extend(models_)
-            return _pack(E_, paths_)
+            return {**_pack(E_, paths_), "rough": rough_}
 
         s = ctx.stage("fd", fd_sweep)
         E, paths = s["E"], _unpack(s, len(cfg.Ls))
@@ -226,7 +226,7 @@ class ResNetDeepLimit(Experiment):
             res.metrics[f"gapE_L{L}"], res.metrics[f"gapP_L{L}"] = float(gE), float(gP)
 
         if cfg.ablation:
-            self._ablation(cfg, ctx, res, sweep, Ls)
+            self._ablation(cfg, ctx, res, sweep, Ls, s)
         tracks = None
         if (cfg.k if cfg.embed else d) == 2:  # the stream is the plane: draw the data tracks of the deepest ResNet
             if fd_models:
@@ -245,8 +245,11 @@ class ResNetDeepLimit(Experiment):
         self._figures(cfg, ctx, res, paths, Ls, gapE, gapP, x, y, tracks)
         return res
 
-    def _ablation(self, cfg, ctx, res, sweep, Ls):
-        """Claim 4: the ablation model trained with the FD penalty (β) and without it (β = 0)."""
+    def _ablation(self, cfg, ctx, res, sweep, Ls, main):
+        """Claim 4: the ablation model trained with the FD penalty (β) and without it (β = 0).
+
+        ``main``: the stage of claims 1-2 (variant A, β), reused when the ablation model is A.
+        """
         v = cfg.ablation_variant
 
         def dist(P, Q):  # "WA": modulo one global relabelling of the hidden units (an exact symmetry)
@@ -258,7 +261,10 @@ class ResNetDeepLimit(Experiment):
 
         m = {}
         for tag, beta in (("fd", cfg.beta), ("nofd", 0.0)):
-            st = ctx.stage(f"ablation_{v}_{tag}", lambda beta=beta: run(beta))
+            if v == "A" and tag == "fd" and "rough" in main:  # the same deterministic sweep as claims 1-2
+                st = main
+            else:
+                st = ctx.stage(f"ablation_{v}_{tag}", lambda beta=beta: run(beta))
             E_, P_ = st["E"], _unpack(st, len(cfg.Ls))
             gE = np.abs(np.diff(E_))
             gP = np.array([dist(P_[i], P_[i + 1]) for i in range(len(Ls))])
