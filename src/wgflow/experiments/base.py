@@ -344,6 +344,6 @@ def _claim_directory(ctx: DirectoryContext, name: str, cfg: Any) -> None:
         return
     if (ctx.out_dir / "stages").exists():
         raise ConfigError(f"{ctx.out_dir} holds stages of an unrecorded run; use a new out_dir or delete that one")
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(me, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    from ..store.files import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(me, indent=1, sort_keys=True).encode())
