@@ -96,7 +96,9 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) ->
     minimiser is therefore defined only up to these relabellings; two of them are compared
     after the best *global* one (the same for every layer). The squared distance is a sum
     over units, so the best signed permutation is an exact assignment problem (scipy's
-    ``linear_sum_assignment``) on the q x q matrix of per-unit distances.
+    ``linear_sum_assignment``) on the q x q matrix of per-unit distances
+    |U_i|² + |V_j|² - 2|<U_i, V_j>| (the sign flip takes the absolute value), formed from
+    Gram products without an (n, q, q, p) intermediate.
     A per-layer relabelling is *not* quotiented out: a path that switches labels between
     layers is rough in depth, which is what the finite-difference penalty forbids.
     """
@@ -105,9 +107,8 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) ->
     n = U.shape[0] * V.shape[0] // math.gcd(U.shape[0], V.shape[0])
     Uf = U.repeat_interleave(n // U.shape[0], 0)  # (n, q, p) on the common refinement
     Vf = V.repeat_interleave(n // V.shape[0], 0)
-    C = ((Uf[:, :, None] - Vf[:, None]) ** 2).sum((0, 3)) / n  # (q, q)
-    if odd:
-        C = torch.minimum(C, ((Uf[:, :, None] + Vf[:, None]) ** 2).sum((0, 3)) / n)
-    C = C.detach().cpu().numpy()
+    cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
+    C = (Uf ** 2).sum((0, 2))[:, None] + (Vf ** 2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
+    C = (C / n).detach().cpu().numpy()
     r, c = linear_sum_assignment(C)
     return float(np.sqrt(max(C[r, c].sum(), 0.0)))
