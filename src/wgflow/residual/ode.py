@@ -74,11 +74,10 @@ class NeuralODE(nn.Module):
         if self.method in ("euler", "midpoint", "rk4"):
             opts["step_size"] = self.step_size or 1.0 / (4 * self.L)
         kw = {"rtol": self.rtol, "atol": self.atol} if self.method == "dopri5" else {}
-        if self.adjoint:
-            field = _Field(self)  # its parameters are this model's path nodes (the adjoint's parameters)
-            return odeint_adjoint(field, X0, t.to(X0.dtype), method=self.method, options=opts,
-                                  adjoint_params=tuple(self.layer_params().values()), **kw)
-        return odeint(_Field(self), X0, t.to(X0.dtype), method=self.method, options=opts, **kw)
+        if self.adjoint:  # the adjoint's parameters are this model's path nodes
+            kw["adjoint_params"] = tuple(self.layer_params().values())
+        solver = odeint_adjoint if self.adjoint else odeint
+        return solver(_Field(self), X0, t.to(X0.dtype), method=self.method, options=opts, **kw)
 
     def tracks(self, x: torch.Tensor, n_times: int | None = None) -> torch.Tensor:
         n = n_times or self.L
