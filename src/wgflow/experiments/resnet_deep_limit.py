@@ -171,7 +171,7 @@ class ResNetDeepLimit(Experiment):
         def fd_sweep():
             E_, paths_, models_, rough_ = sweep(cfg.beta)
             fd_models.extend(models_)
-            return {**_pack(E_, paths_), "rough": rough_}
+            return _pack(E_, paths_, rough_)
 
         s = ctx.stage("fd", fd_sweep)
         E, paths = s["E"], _unpack(s, len(cfg.Ls))
@@ -257,7 +257,7 @@ class ResNetDeepLimit(Experiment):
 
         def run(beta):
             E_, paths_, _, rough_ = sweep(beta, v)
-            return {**_pack(E_, paths_), "rough": rough_}
+            return _pack(E_, paths_, rough_)
 
         m = {}
         for tag, beta in (("fd", cfg.beta), ("nofd", 0.0)):
@@ -345,8 +345,12 @@ def _fmt(v):
     return ", ".join(f"{float(a):.3g}" for a in v)
 
 
-def _pack(E, paths):
-    return {"E": E, **{f"p{i}": p.numpy() for i, p in enumerate(paths)}}
+def _pack(E, paths, rough=None):
+    """A sweep as a stage: energies, the paths p0, p1, ... and (optionally) their |θ'|²_H1."""
+    out = {"E": E, **{f"p{i}": p.numpy() for i, p in enumerate(paths)}}
+    if rough is not None:
+        out["rough"] = rough
+    return out
 
 
 def _unpack(s, n):
