@@ -104,7 +104,7 @@ class ResNetGeodesicConfig:
     choices = {"task": ("blobs", "moons", "spirals", "digits", *IMAGE_DATASETS)}
 
     def validate(self):
-        if self.task in IMAGE_DATASETS and not Path(self.data_dir or "/nonexistent").is_dir():
+        if self.task in IMAGE_DATASETS and not (self.data_dir and Path(self.data_dir).is_dir()):
             raise ConfigError(f"task {self.task} reads files on disk: set data_dir to the folder holding them "
                               f"(got {self.data_dir!r}); nothing is downloaded")
         if 0.0 not in self.gammas:

@@ -25,9 +25,16 @@ def digits(m: int | None = None, seed: int = 0, dtype=torch.float64):
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x, y = d.data / 16.0, d.target
+    return _random_subset(d.data, d.target, m, seed, dtype, 16.0)
+
+
+def _random_subset(x: np.ndarray, y: np.ndarray, m: int | None, seed: int, dtype, scale: float):
+    """``m`` samples (all if None) in a random order drawn from ``seed``, as tensors, x divided by ``scale``.
+
+    Only the chosen rows are converted (a full CIFAR set would be 1.5 GB as float64).
+    """
     idx = np.random.default_rng(seed).permutation(len(y))[: m or len(y)]
-    return torch.as_tensor(x[idx], dtype=dtype), torch.as_tensor(y[idx], dtype=torch.long)
+    return torch.as_tensor(x[idx] / scale, dtype=dtype), torch.as_tensor(y[idx], dtype=torch.long)
 
 
 def load_mnist_idx(path: str | Path) -> np.ndarray:
@@ -58,13 +65,12 @@ def load_cifar_bin(path: str | Path, n_label: int = 1) -> tuple[np.ndarray, np.n
     return r[:, n_label:].reshape(-1, 3, 32, 32).copy(), r[:, n_label - 1].astype(np.int64)
 
 
-#: ``image_dataset`` names -> (file patterns searched in the folder, CIFAR label bytes; MNIST: (images, labels)
-#: patterns and None).
-IMAGE_DATASETS = {
-    "mnist": ((("*images-idx3-ubyte*", "*images.idx3-ubyte*"), ("*labels-idx1-ubyte*", "*labels.idx1-ubyte*")), None),
-    "cifar10": (("data_batch_*.bin", "test_batch.bin"), 1),
-    "cifar100": (("train.bin", "test.bin"), 2),
-}
+#: File patterns searched in the folder: MNIST images and labels (idx, optionally gzipped).
+_MNIST_FILES = (("*images-idx3-ubyte*", "*images.idx3-ubyte*"), ("*labels-idx1-ubyte*", "*labels.idx1-ubyte*"))
+#: CIFAR binary files and their number of label bytes per record.
+_CIFAR_FILES = {"cifar10": (("data_batch_*.bin", "test_batch.bin"), 1), "cifar100": (("train.bin", "test.bin"), 2)}
+#: The names ``image_dataset`` reads.
+IMAGE_DATASETS = ("mnist", *_CIFAR_FILES)
 
 
 def image_dataset(name: str, root: str | Path, m: int | None = None, seed: int = 0, dtype=torch.float64):
@@ -80,10 +86,8 @@ def image_dataset(name: str, root: str | Path, m: int | None = None, seed: int =
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: data folder {root} does not exist")
-    pats, kind = IMAGE_DATASETS[name]
     if name == "mnist":
-        imgs = sorted({f for p in pats[0] for f in root.glob(p)})
-        labs = sorted({f for p in pats[1] for f in root.glob(p)})
+        imgs, labs = (sorted({f for p in pats for f in root.glob(p)}) for pats in _MNIST_FILES)
         if not imgs or len(imgs) != len(labs):
             raise FileNotFoundError(f"mnist: need matching *images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz] "
                                     f"files in {root} (found {len(imgs)} image and {len(labs)} label files)")
@@ -92,11 +96,11 @@ def image_dataset(name: str, root: str | Path, m: int | None = None, seed: int =
         if len(X) != len(Y):
             raise ValueError(f"mnist: {len(X)} images but {len(Y)} labels in {root}")
     else:
+        pats, n_label = _CIFAR_FILES[name]
         files = sorted({f for p in pats for f in root.glob(p)})
         if not files:
             raise FileNotFoundError(f"{name}: no {' or '.join(pats)} in {root} (the *binary* version is read)")
-        parts = [load_cifar_bin(f, n_label=kind) for f in files]
+        parts = [load_cifar_bin(f, n_label=n_label) for f in files]
         X = np.concatenate([p[0].reshape(len(p[0]), -1) for p in parts])
         Y = np.concatenate([p[1] for p in parts])
-    idx = np.random.default_rng(seed).permutation(len(Y))[: m or len(Y)]
-    return torch.as_tensor(X[idx] / 255.0, dtype=dtype), torch.as_tensor(Y[idx], dtype=torch.long)
+    return _random_subset(X, Y, m, seed, dtype, 255.0)
