@@ -49,6 +49,12 @@ def _preset_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(preset="quick")
 
 
+def _untrained_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--untrained", action="store_true",
+                   help="negative control: the same pipeline with every training step switched off "
+                        "(initialisation, data and evaluation unchanged); no claim should pass")
+
+
 def _parse_sets(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items or []:
@@ -90,6 +96,7 @@ def _add_run(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="K",
                    help="checkpoint flows every K steps (default 200)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+    _untrained_arg(p)
     p.set_defaults(func=_cmd_run)
 
 
@@ -98,10 +105,13 @@ def _print_outcome(out, as_json: bool) -> None:
         print(json.dumps(out.to_dict(), default=str))
         return
     claims = out.result.claims
-    print(f"{out.experiment} {out.run_id}: {out.status}"
+    print(f"{out.experiment} {out.run_id}: {out.status}" + (" (untrained control)" if out.untrained else "")
           + (f", claims {out.result.n_passed}/{len(claims)} passed" if out.status == "completed" else ""))
     for c in claims:
-        print(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {c.measured}, expected {c.expected}")
+        extra = "".join([f", CI [{c.ci[0]:.4g}, {c.ci[1]:.4g}]" if c.ci else "",
+                         f", control {c.control:.4g}" if isinstance(c.control, float) else
+                         (f", control {c.control}" if c.control is not None else "")])
+        print(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {c.measured}, expected {c.expected}{extra}")
 
 
 def _cmd_run(args) -> int:
@@ -110,8 +120,8 @@ def _cmd_run(args) -> int:
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
     overrides = _parse_sets(args.sets)
-    if args.resume and (overrides or args.seed != 0):
-        raise ConfigError("--resume uses the stored config and seed; drop --set/--seed")
+    if args.resume and (overrides or args.seed != 0 or args.untrained):
+        raise ConfigError("--resume uses the stored config, seed and control flag; drop --set/--seed/--untrained")
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
         from .experiments.base import make_config
 
@@ -120,7 +130,8 @@ def _cmd_run(args) -> int:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     store = _store(args)
     out = execute(args.name, args.preset, overrides, seed=args.seed, store=store, resume=args.resume,
-                  checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None)
+                  checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None,
+                  untrained=args.untrained)
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)
@@ -135,6 +146,7 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     _store_arg(p)
     p.add_argument("--out", metavar="FILE", help="report file (default: <store>/report.html)")
+    _untrained_arg(p)
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -147,7 +159,7 @@ def _cmd_reproduce(args) -> int:
     code = EXIT_OK
     for exp in list_experiments():
         print(f"wgflow: {exp.name} ({args.preset}) ...", file=sys.stderr, flush=True)
-        out = execute(exp.name, args.preset, seed=args.seed, store=store)
+        out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)

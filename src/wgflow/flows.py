@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .control import training_disabled
 from .errors import DivergenceError
 from .measure import ParticleMeasure
 from .objectives import Objective
@@ -202,6 +203,9 @@ def train(
     Raises
     ------
     DivergenceError : NaN/Inf in the particles or the risk (the message suggests a smaller eta).
+
+    Under :func:`wgflow.control.untrained` no step is taken: the trajectory records the
+    initial particles at every requested step and time (the negative control of a claim).
     """
     cfg = cfg or FlowConfig()
     if overrides:
@@ -235,7 +239,7 @@ def train(
         rec.restore(state)
         last_J = float(state.get("last_J", float("nan")))
 
-    def record(k: int, t: float, J: float) -> None:
+    def record(k: int, t: float, J: float | None) -> None:
         is_risk = k % cfg.risk_every == 0 or k == cfg.steps
         if k not in snap_at and not is_risk:
             return
@@ -256,7 +260,7 @@ def train(
             rec.risk.append(r)
             rec.risk_steps.append(k)
             rec.risk_times.append(t)
-            rec.train.append(J)
+            rec.train.append(r if J is None else J)  # None: no training step was taken (negative control)
 
     bar = progress(total=cfg.steps, desc=f"flow n={mu.n}") if progress is not None else None
     if bar is not None and k:
@@ -264,9 +268,17 @@ def train(
     if k == 0 and state is None:
         record(0, 0.0, float("nan"))
     every = int(getattr(checkpointer, "every", 0) or 0)
+    frozen = training_disabled()  # wgflow.control.untrained(): time passes, the particles stay
     try:
         while k < cfg.steps:
             eta = cfg.eta_at(k)
+            if frozen:
+                k += 1
+                t += eta
+                record(k, t, None)
+                if bar is not None:
+                    bar.update(1)
+                continue
             cur = mu.with_theta(theta, check=False)  # finiteness is checked via J and when recording
             J, G = objective.value_and_grad(cur, alpha, batch_size=cfg.batch_at(k), generator=generator)
             if not math.isfinite(J):

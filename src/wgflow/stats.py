@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law", "loglog_slope"]
+__all__ = ["PowerLawFit", "fit_power_law", "loglog_slope", "MeanCI", "mean_ci"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +91,39 @@ def fit_power_law(n, y, *, n_boot: int = 2000, level: float = 0.05, seed: int = 
     else:
         lo = hi = slope
     return PowerLawFit(float(slope), float(intercept), float(lo), float(hi), level, levels, np.exp(ly))
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean of realisations with a (1 - level) percentile-bootstrap interval [lo, hi]."""
+
+    mean: float
+    lo: float
+    hi: float
+    level: float
+    count: int
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return (self.lo, self.hi)
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} [{self.lo:.4g}, {self.hi:.4g}] ({100 * (1 - self.level):.0f}% CI, {self.count} samples)"
+
+
+def mean_ci(values, *, n_boot: int = 2000, level: float = 0.05, seed: int = 0) -> MeanCI:
+    """Mean of ``values`` (one per seed or realisation) with a percentile bootstrap interval.
+
+    With a single value the interval is degenerate (lo = hi = mean): claims judged on a
+    CI then fail, since one realisation is not evidence.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise ValueError("mean_ci needs at least one value")
+    m = float(v.mean())
+    if v.size == 1 or not np.isfinite(v).all():
+        return MeanCI(m, m, m, level, int(v.size))
+    rng = np.random.default_rng(seed)
+    boot = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    lo, hi = np.quantile(boot, [level / 2, 1 - level / 2])
+    return MeanCI(m, float(lo), float(hi), level, int(v.size))

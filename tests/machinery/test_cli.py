@@ -60,7 +60,8 @@ def test_run_json_prints_exactly_one_object(capsys, tmp_path):
     assert list(obj)[:3] == ["experiment", "run_id", "status"]
     assert {"claims", "metrics", "artifacts"} <= set(obj)
     assert (obj["experiment"], obj["status"], obj["metrics"]) == ("fake-machinery", "completed", {"final": 20.0})
-    assert [set(c) for c in obj["claims"]] == [{"name", "statement", "expected", "measured", "tolerance", "passed"}] * 2
+    assert [set(c) for c in obj["claims"]] == [{"name", "statement", "expected", "measured", "tolerance", "passed",
+                                               "source", "control", "ci", "note"}] * 2
     assert [c["passed"] for c in obj["claims"]] == [True, False]
     assert "\r" not in err  # no progress bar under --json
     assert Store(s).get_run(obj["run_id"])["seed"] == 5

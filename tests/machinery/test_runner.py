@@ -134,3 +134,26 @@ def test_teacher_student_divergence_is_a_failed_run(store):
     out = execute("teacher-student", "quick", {"eta": 1e5, "n": 8, "steps": 50}, store=store, quiet=True)
     assert (out.status, out.exit_code) == ("failed", 1)
     assert "smaller step size" in store.get_run(out.run_id)["message"]
+
+
+def test_untrained_control_is_recorded_cited_and_shown_beside_the_trained_run(store, fake_experiment, monkeypatch):
+    from wgflow.control import training_disabled
+    from wgflow.report.html import render_report
+
+    seen = []
+    run = fake_experiment.run
+    monkeypatch.setattr(fake_experiment, "run", lambda self, cfg, ctx: (seen.append(training_disabled()),
+                                                                       run(self, cfg, ctx))[1])
+    trained = execute("fake-machinery", "quick", store=store)
+    control = execute("fake-machinery", "quick", store=store, untrained=True)
+    assert seen == [False, True] and not training_disabled()
+    assert (store.get_run(trained.run_id)["untrained"], store.get_run(control.run_id)["untrained"]) == (0, 1)
+    assert control.to_dict()["untrained"] is True
+    # claims without a source of their own cite the experiment's reference
+    assert {c["source"] for c in store.claims(trained.run_id)} == {fake_experiment.reference}
+    # the latest *trained* run stays the experiment's run; the control is listed beside it
+    assert store.latest_runs()["fake-machinery"]["run_id"] == trained.run_id
+    assert store.latest_runs(untrained=True)["fake-machinery"]["run_id"] == control.run_id
+    page = render_report(store)
+    assert f"Negative control <code>{control.run_id}</code>" in page
+    assert "these claims hold without training: they are not evidence" in page  # the fake's sum_positive does

@@ -45,8 +45,10 @@ def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):
                             ("final", None, 4.0), ("bad", None, float("inf"))])
     assert [(m["step"], m["value"]) for m in store.metrics(rid, "risk")] == [(0, 1.0), (10, 0.05)]
     assert store.summary_metrics(rid) == {"bad": float("inf"), "final": 4.0}
-    claims = [{"name": "a", "statement": "s", "expected": ">= 1", "measured": 2.0, "tolerance": 0.1, "passed": True},
-              {"name": "b", "statement": "t", "expected": "x", "measured": "nan", "tolerance": None, "passed": False}]
+    claims = [{"name": "a", "statement": "s", "expected": ">= 1", "measured": 2.0, "tolerance": 0.1, "passed": True,
+               "source": "Thm 1", "control": 0.5, "ci": [1.5, 2.5], "note": None},
+              {"name": "b", "statement": "t", "expected": "x", "measured": "nan", "tolerance": None, "passed": False,
+               "source": None, "control": None, "ci": None, "note": "fails at the source's settings"}]
     store.set_claims(rid, claims)
     store.set_claims(rid, claims)  # replacing, not appending
     assert store.claims(rid) == claims

@@ -33,9 +33,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..control import untrained as no_training
 from ..store import Store, atomic_save_array, load_array
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
-                   get_experiment, make_config)
+                   get_experiment, make_config, with_sources)
 
 __all__ = ["StoreContext", "StoreCheckpointer", "RunOutcome", "execute", "package_versions", "git_revision",
            "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_SIGINT", "EXIT_SIGTERM"]
@@ -150,11 +151,12 @@ class RunOutcome:
     exit_code: int
     message: str | None = None
     result: ExperimentResult = field(default_factory=ExperimentResult)
+    untrained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result.to_dict()
         return {"experiment": self.experiment, "run_id": self.run_id, "status": self.status,
-                "message": self.message, **r}
+                "message": self.message, "untrained": self.untrained, **r}
 
 
 class _Terminated(BaseException):
@@ -168,8 +170,11 @@ def _raise_terminated(signum, frame):
 def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[str, Any] | None = None, *,
             seed: int = 0, store: Store | None = None, resume: str | None = None, sweep_id: str | None = None,
             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, show_progress: bool | None = None,
-            quiet: bool = False) -> RunOutcome:
+            quiet: bool = False, untrained: bool = False) -> RunOutcome:
     """Run (or resume) one experiment in the store and record everything.
+
+    ``untrained=True`` runs the negative control (:func:`wgflow.control.untrained`: no
+    training step anywhere); the run is recorded as such and a resume keeps it so.
 
     Raises :class:`ConfigError` before writing anything when the experiment, preset or config
     is invalid, or when ``resume`` names no run of the store.
@@ -187,6 +192,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
         if name is not None and name != row["experiment"]:
             raise ConfigError(f"run {resume!r} is a run of {row['experiment']!r}, not {name!r}")
         name, seed, preset = row["experiment"], row["seed"], row["preset"] or preset
+        untrained = bool(row.get("untrained"))
         exp = get_experiment(name)
         cfg = make_config(exp, preset, row["config"])
     else:
@@ -203,10 +209,12 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
             raise ConfigError(str(e)) from None
     else:
         run_id = store.create_run(name, config_to_dict(cfg), seed, preset=preset, versions=package_versions(),
-                                  git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id)
+                                  git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id,
+                                  untrained=untrained)
     ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress,
                        quiet=quiet)
-    ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}, seed {seed}) in {ctx.out_dir}")
+    control = ", untrained control" if untrained else ""
+    ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
 
     old_term = signal.getsignal(signal.SIGTERM)
     in_main = _is_main_thread()
@@ -214,7 +222,8 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
         signal.signal(signal.SIGTERM, _raise_terminated)
     t0 = time.monotonic()
     try:
-        result = exp().run(cfg, ctx)
+        with no_training(untrained):
+            result = with_sources(exp, exp().run(cfg, ctx))
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
     except KeyboardInterrupt:
@@ -240,7 +249,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
     # checkpoints are only needed to resume; stages stay (they hold the measured data)
     for f in (ctx.out_dir / "checkpoints").glob("*.npz"):
         f.unlink()
-    return RunOutcome(name, run_id, "completed", EXIT_OK, None, result)
+    return RunOutcome(name, run_id, "completed", EXIT_OK, None, result, untrained)
 
 
 def _record_artifacts(store: Store, run_id: str, result: ExperimentResult) -> None:

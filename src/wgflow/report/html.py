@@ -24,7 +24,8 @@ tr.pass td.verdict{color:#0a6b2a;font-weight:600} tr.fail td.verdict{color:#b000
 .status-completed{color:#0a6b2a} .status-failed{color:#b00020} .status-interrupted,.status-running{color:#9a6700}
 figure{display:inline-block;margin:.5em 1em .5em 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:13px;color:#555} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:13px;white-space:pre-wrap}
-.summary{font-size:17px} details{margin:.4em 0}
+.summary{font-size:17px} details{margin:.4em 0} .note{font-size:12px;color:#666;margin-top:.2em}
+td.source{font-size:12px;color:#444;max-width:14em}
 """
 
 _FIGURE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -55,20 +56,42 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "", 
     return f'<table class="{e(cls)}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _claims_table(claims: list[dict[str, Any]]) -> str:
+def _ci(ci: Any) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "–"
+
+
+def _claims_table(claims: list[dict[str, Any]], kind: str = "claims") -> str:
+    """Claims with their evidence: source, measured value, its CI, the control's value, the verdict."""
     n_pass = sum(c["passed"] for c in claims)
     rows = []
     for c in claims:
         verdict = "pass" if c["passed"] else "fail"
+        note = f'<div class="note">{e(c["note"])}</div>' if c.get("note") else ""
         rows.append(
-            f'<tr class="claim {verdict}"><td>{e(c["name"])}</td><td>{e(c["statement"])}</td>'
+            f'<tr class="claim {verdict}"><td>{e(c["name"])}</td><td>{e(c["statement"])}{note}</td>'
+            f'<td class="source">{e(c.get("source") or "–")}</td>'
             f'<td>{e(c["expected"])}</td><td class="num">{e(_fmt(c["measured"]))}</td>'
+            f'<td class="num ci">{e(_ci(c.get("ci")))}</td><td class="num control">{e(_fmt(c.get("control")))}</td>'
             f'<td class="num">{e(_fmt(c["tolerance"]))}</td><td class="verdict">{verdict.upper()}</td></tr>'
         )
-    head = "".join(f"<th>{h}</th>" for h in ("claim", "statement", "expected", "measured", "tolerance", "result"))
+    head = "".join(f"<th>{h}</th>" for h in ("claim", "statement", "source", "expected", "measured", "CI",
+                                              "control", "tolerance", "result"))
     return (f'<p class="claim-count">{n_pass} of {len(claims)} claims passed</p>'
-            f'<table class="claims" data-claims="{len(claims)}" data-passed="{n_pass}">'
+            f'<table class="{kind}" data-claims="{len(claims)}" data-passed="{n_pass}">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _control_section(store: Store, name: str, control: dict[str, Any] | None) -> str:
+    """The latest negative-control run (training switched off): it should pass no claim."""
+    if control is None:
+        return ('<p class="no-control">No negative control recorded: run it with '
+                f"<code>wgflow run {e(name)} --untrained</code>.</p>")
+    cl = store.claims(control["run_id"])
+    n_pass = sum(c["passed"] for c in cl)
+    verdict = "as it should" if n_pass == 0 else "these claims hold without training: they are not evidence"
+    return (f'<details class="control"><summary>Negative control <code>{e(control["run_id"])}</code> '
+            f'({e(control["preset"])}, training switched off): {n_pass} of {len(cl)} claims passed, {e(verdict)}'
+            f"</summary>{_claims_table(cl, 'control-claims') if cl else ''}</details>")
 
 
 def _figure(a: dict[str, Any]) -> str:
@@ -81,7 +104,7 @@ def _figure(a: dict[str, Any]) -> str:
             f"<figcaption>{e(a['name'])}</figcaption></figure>")
 
 
-def _experiment_section(store: Store, run: dict[str, Any], exp: Any) -> str:
+def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: dict[str, Any] | None = None) -> str:
     rid = run["run_id"]
     claims = store.claims(rid)
     title = getattr(exp, "title", run["experiment"])
@@ -98,6 +121,7 @@ def _experiment_section(store: Store, run: dict[str, Any], exp: Any) -> str:
                  f'<span class="status-{e(status)}">{e(status)}</span>'
                  + (f" — {e(run['message'])}" if run.get("message") else "") + "</p>")
     parts.append(_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>')
+    parts.append(_control_section(store, run["experiment"], control))
     figs = store.artifacts(rid, kind="figure")
     if figs:
         parts.append('<div class="figures">' + "".join(_figure(a) for a in figs) + "</div>")
@@ -123,7 +147,8 @@ def _index(runs: list[dict[str, Any]]) -> str:
     rows = []
     for r in runs:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
-        rows.append((f"<code>{e(r['run_id'])}</code>", e(r["experiment"]), e(r["preset"]), e(r["seed"]),
+        preset = f"{r['preset']} (untrained)" if r.get("untrained") else r["preset"]
+        rows.append((f"<code>{e(r['run_id'])}</code>", e(r["experiment"]), e(preset), e(r["seed"]),
                      f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>', e(claims),
                      e(_when(r["started_at"])), e(f"{r['duration_s']:.1f} s"), e(r.get("message") or "")))
     return ('<section id="runs"><h2>Index of runs</h2>'
@@ -139,13 +164,14 @@ def render_report(store: Store) -> str:
 
     list_experiments()  # import every experiment module
     latest = store.latest_runs()
+    controls = store.latest_runs(untrained=True)
     runs = store.runs()
     sections, n_claims, n_pass = [], 0, 0
     for name, run in latest.items():
         cl = store.claims(run["run_id"])
         n_claims += len(cl)
         n_pass += sum(c["passed"] for c in cl)
-        sections.append(_experiment_section(store, run, _REGISTRY.get(name)))
+        sections.append(_experiment_section(store, run, _REGISTRY.get(name), controls.get(name)))
     toc = "".join(f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])})</li>' for n, r in latest.items())
     body = (f"<h1>wgflow report</h1><p>Generated {e(_when(time.time()))} by wgflow {e(__version__)} from "
             f"<code>{e(store.root)}</code>.</p>"

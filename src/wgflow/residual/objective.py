@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..control import training_disabled
+
 __all__ = ["ObjectiveConfig", "regularised_objective", "train_residual", "train_multistart", "TrainResult"]
 
 
@@ -69,7 +71,8 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
     L-BFGS uses the strong-Wolfe line search and stops when the objective changes by less
     than ``tol`` (relative); it is the default because the deep-limit claims compare
     *minimisers*, which first-order methods reach too slowly. ``callback(step, model)``
-    runs before every step and once at the end (snapshots of tracks).
+    runs before every step and once at the end (snapshots of tracks). Under
+    :func:`wgflow.control.untrained` no step is taken (the model stays at its initialisation).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "lbfgs":
@@ -89,9 +92,12 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
         return v
 
     hist: list[float] = []
+    frozen = training_disabled()  # negative control: the callbacks see the initial model at every step
     for s in range(steps):
         if callback is not None:
             callback(s, model)
+        if frozen:
+            continue
         v = float(opt.step(closure).detach())
         if v != v or abs(v) == float("inf"):
             raise FloatingPointError("objective diverged; lower lr or use optimizer='lbfgs'")

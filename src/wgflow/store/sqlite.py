@@ -87,6 +87,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     """,
+    # 4: negative-control runs (training switched off) and the evidence of each claim
+    """
+    ALTER TABLE runs ADD COLUMN untrained INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE claims ADD COLUMN source TEXT;
+    ALTER TABLE claims ADD COLUMN control TEXT;   -- JSON (number, string or null)
+    ALTER TABLE claims ADD COLUMN ci TEXT;        -- JSON [lo, hi] or null
+    ALTER TABLE claims ADD COLUMN note TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,17 +196,18 @@ class Store:
 
     def create_run(self, experiment: str, config: Mapping[str, Any], seed: int, *, preset: str | None = None,
                    versions: Mapping[str, Any] | None = None, git_rev: str | None = None,
-                   host: str | None = None, sweep_id: str | None = None, run_id: str | None = None) -> str:
-        """Insert a run with status ``running``; returns its id."""
+                   host: str | None = None, sweep_id: str | None = None, run_id: str | None = None,
+                   untrained: bool = False) -> str:
+        """Insert a run with status ``running``; returns its id (``untrained``: a negative-control run)."""
         for _ in range(20):
             rid = run_id or new_run_id(experiment)
             try:
                 with self.transaction() as c:
                     c.execute(
                         "INSERT INTO runs (run_id, experiment, preset, seed, config, status, started_at, versions,"
-                        " git_rev, host, sweep_id, pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                        " git_rev, host, sweep_id, pid, untrained) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
                         (rid, experiment, preset, int(seed), _json(dict(config)), time.time(),
-                         _json(dict(versions or {})), git_rev, host, sweep_id, os.getpid()),
+                         _json(dict(versions or {})), git_rev, host, sweep_id, os.getpid(), int(bool(untrained))),
                     )
                 return rid
             except sqlite3.IntegrityError:
@@ -274,10 +283,15 @@ class Store:
             args.append(sweep_id)
         return [self._run_dict(r) for r in self._query(sql + " ORDER BY started_at DESC, rowid DESC", args)]
 
-    def latest_runs(self) -> dict[str, dict[str, Any]]:
-        """Per experiment, the newest completed run (or the newest run if none completed)."""
+    def latest_runs(self, *, untrained: bool = False) -> dict[str, dict[str, Any]]:
+        """Per experiment, the newest completed run (or the newest run if none completed).
+
+        Trained runs by default; ``untrained=True`` gives the latest negative-control runs.
+        """
         out: dict[str, dict[str, Any]] = {}
         for r in self.runs():
+            if bool(r.get("untrained")) != untrained:
+                continue
             cur = out.get(r["experiment"])
             if cur is None or (cur["status"] != "completed" and r["status"] == "completed"):
                 out[r["experiment"]] = r
@@ -319,7 +333,8 @@ class Store:
         rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
         return [{"name": r["name"], "statement": r["statement"], "expected": r["expected"],
                  "measured": json.loads(r["measured"]), "tolerance": json.loads(r["tolerance"]),
-                 "passed": bool(r["passed"])} for r in rows]
+                 "passed": bool(r["passed"]), "source": r["source"], "control": json.loads(r["control"] or "null"),
+                 "ci": json.loads(r["ci"] or "null"), "note": r["note"]} for r in rows]
 
     # ------------------------------------------------------------------ artifacts
     def add_artifact(self, run_id: str, name: str, path: str | os.PathLike, kind: str = "file") -> None:
@@ -352,9 +367,11 @@ class Store:
 
 def _write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
     data = [(run_id, i, cl["name"], cl["statement"], cl.get("expected"), _json(cl.get("measured")),
-             _json(cl.get("tolerance")), int(bool(cl["passed"]))) for i, cl in enumerate(claims)]
+             _json(cl.get("tolerance")), int(bool(cl["passed"])), cl.get("source"), _json(cl.get("control")),
+             _json(cl.get("ci")), cl.get("note")) for i, cl in enumerate(claims)]
     c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-    c.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+    c.executemany("INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
+                  " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
 
 
 def _write_metrics(c: sqlite3.Connection, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
