@@ -10,6 +10,7 @@ from .closed_forms import arccos_kernel
 from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
+from .interop import from_module, to_module
 from .linearized import Tangent, symmetric_init, tangent_theta
 from .margins import classification_error, f1_margin, margin
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
@@ -71,6 +72,9 @@ __all__ = [
     "make_unit",
     "sphere_sampler",
     "train",
+    # your own PyTorch networks
+    "from_module",
+    "to_module",
     # transport
     "barycentric_map",
     "energy_dissipation",
