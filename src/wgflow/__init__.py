@@ -11,6 +11,8 @@ from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
 from .interop import from_module, to_module
+from .observe import Observer, plot_flow, plot_particles, watch
+from .regime import lazy_or_active, linearisation_gap, relative_movement
 from .linearized import Tangent, symmetric_init, tangent_theta
 from .margins import classification_error, f1_margin, margin
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
@@ -75,6 +77,14 @@ __all__ = [
     # your own PyTorch networks
     "from_module",
     "to_module",
+    "Observer",
+    "watch",
+    "plot_flow",
+    "plot_particles",
+    "lazy_or_active",
+    "linearisation_gap",
+    "relative_movement",
+    "load_runs",
     # transport
     "barycentric_map",
     "energy_dissipation",
@@ -126,6 +136,10 @@ __all__ = [
 
 def __getattr__(name):
     # The experiment registry imports every experiment module: load it on first use only.
+    if name == "load_runs":  # needs pandas (the optional extra "pandas")
+        from .export import load_runs
+
+        return load_runs
     if name in ("get_experiment", "list_experiments", "run_experiment"):
         from .experiments import base
 

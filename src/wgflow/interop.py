@@ -29,7 +29,7 @@ from torch import nn
 from .measure import ParticleMeasure
 from .units import ReLU, Sigmoid, Tanh, Unit
 
-__all__ = ["ModuleMeasure", "from_module", "to_module", "two_layers"]
+__all__ = ["ModuleMeasure", "from_module", "to_module", "two_layers", "layers_theta"]
 
 _ACT_MODULES = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 _ACT_FUNCTIONS = {torch.relu: "relu", torch.sigmoid: "sigmoid", torch.tanh: "tanh",
@@ -135,16 +135,25 @@ def from_module(model: nn.Module, *, hidden: str | None = None, output: str | No
     fc1, fc2, act = two_layers(model, hidden, output, activation)
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
-    W = fc1.weight.detach().to(dtype)  # (n, d)
-    n, d = W.shape
+    theta, b_out = layers_theta(fc1, fc2, act, alpha, dtype)
     hb = fc1.bias is not None
-    c = fc2.weight.detach().to(dtype).reshape(n) * (n / alpha)  # (n,)
+    return ModuleMeasure(theta, _unit(act, fc1.in_features, hb), None, float(alpha), b_out, hb, fc1.weight.dtype)
+
+
+@torch.no_grad()
+def layers_theta(fc1: nn.Linear, fc2: nn.Linear, act: str, alpha: float = 1.0,
+                 dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, float | None]:
+    """theta (n, p) on the CPU with c_i = n a_i / alpha, and the output bias (None without one)."""
+    W = fc1.weight.detach().to(device="cpu", dtype=dtype)  # (n, d)
+    n = W.shape[0]
+    c = fc2.weight.detach().to(device="cpu", dtype=dtype).reshape(n) * (n / alpha)  # (n,)
     cols = [c[:, None], W]
-    if hb or act != "relu":
-        cols.append(fc1.bias.detach().to(dtype)[:, None] if hb else torch.zeros(n, 1, dtype=dtype, device=W.device))
-    theta = torch.cat(cols, dim=1).cpu()  # (n, p)
+    if fc1.bias is not None:
+        cols.append(fc1.bias.detach().to(device="cpu", dtype=dtype)[:, None])
+    elif act != "relu":
+        cols.append(torch.zeros(n, 1, dtype=dtype))
     b_out = None if fc2.bias is None else float(fc2.bias.detach().double().item())
-    return ModuleMeasure(theta, _unit(act, d, hb), None, float(alpha), b_out, hb, fc1.weight.dtype)
+    return torch.cat(cols, dim=1), b_out
 
 
 def _act_of(unit: Unit) -> str:
