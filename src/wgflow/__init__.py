@@ -10,6 +10,7 @@ from .closed_forms import arccos_kernel
 from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
+from .data import load_xy
 from .interop import from_module, to_module
 from .observe import Observer, plot_flow, plot_particles, watch
 from .regime import lazy_or_active, linearisation_gap, relative_movement
@@ -85,6 +86,7 @@ __all__ = [
     "linearisation_gap",
     "relative_movement",
     "load_runs",
+    "load_xy",
     # transport
     "barycentric_map",
     "energy_dissipation",
