@@ -80,7 +80,8 @@ def _cmd_list(args) -> int:
 @command
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run one experiment and record it in the store")
-    p.add_argument("name", nargs="?", help="experiment name (see `wgflow list`); optional with --resume")
+    p.add_argument("name", nargs="?", help="experiment name (see `wgflow list`) or a .py file defining one; "
+                   "optional with --resume")
     _preset_args(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable)")

@@ -19,7 +19,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "my_experi
 @pytest.fixture(autouse=True)
 def clean_registry(monkeypatch):
     """External experiments registered by a test must not leak into other tests' registry walks."""
-    monkeypatch.delenv(_external.ENV, raising=False)
+    monkeypatch.setenv(_external.ENV, "")  # recorded, so that main()'s --experiments-path is undone after the test
+    monkeypatch.delenv(_external.ENV)
     saved = dict(base._REGISTRY)
     yield
     base._REGISTRY.clear()
