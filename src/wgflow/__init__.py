@@ -10,6 +10,10 @@ from .closed_forms import arccos_kernel
 from .errors import ConfigError, DivergenceError
 from .flows import FlowConfig, train
 from .measure import ParticleMeasure
+from .data import load_xy
+from .interop import from_module, to_module
+from .observe import Observer, plot_flow, plot_particles, watch
+from .regime import lazy_or_active, linearisation_gap, relative_movement
 from .linearized import Tangent, symmetric_init, tangent_theta
 from .margins import classification_error, f1_margin, margin
 from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
@@ -71,6 +75,18 @@ __all__ = [
     "make_unit",
     "sphere_sampler",
     "train",
+    # your own PyTorch networks
+    "from_module",
+    "to_module",
+    "Observer",
+    "watch",
+    "plot_flow",
+    "plot_particles",
+    "lazy_or_active",
+    "linearisation_gap",
+    "relative_movement",
+    "load_runs",
+    "load_xy",
     # transport
     "barycentric_map",
     "energy_dissipation",
@@ -122,6 +138,10 @@ __all__ = [
 
 def __getattr__(name):
     # The experiment registry imports every experiment module: load it on first use only.
+    if name == "load_runs":  # needs pandas (the optional extra "pandas")
+        from .export import load_runs
+
+        return load_runs
     if name in ("get_experiment", "list_experiments", "run_experiment"):
         from .experiments import base
 

@@ -86,7 +86,8 @@ def _cmd_list(args) -> int:
 @command
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run one experiment and record it in the store")
-    p.add_argument("name", nargs="?", help="experiment name (see `wgflow list`); optional with --resume")
+    p.add_argument("name", nargs="?", help="experiment name (see `wgflow list`) or a .py file defining one; "
+                   "optional with --resume")
     _preset_args(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable)")
@@ -195,7 +196,9 @@ def _add_runs(sub) -> None:
     p = sub.add_parser("runs", help="stored runs with status and claim counts")
     _store_arg(p)
     p.add_argument("--experiment", help="only runs of this experiment")
-    p.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    p.add_argument("--json", action="store_true", help="one JSON array on stdout (same as --format json)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table (default); csv: one row per run with config.*, metric.* and claim.* columns; json")
     p.set_defaults(func=_cmd_runs)
 
 
@@ -203,6 +206,12 @@ def _cmd_runs(args) -> int:
     import time
 
     store = _store(args)
+    if args.format == "csv":
+        from .export import write_runs_csv
+
+        write_runs_csv(store, sys.stdout, args.experiment)
+        return 0
+    args.json = args.json or args.format == "json"
     runs = store.runs(args.experiment)
     for r in runs:  # a run killed by SIGKILL stays 'running' in the database; show it as 'killed'
         r["alive"] = store.is_alive(r)
@@ -244,11 +253,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="wgflow", description="Neural-network training as particles flowing in Wasserstein "
                      "space: run the reproduced experiments, store their claims, write the report.")
     parser.add_argument("--version", action="version", version=f"wgflow {__version__}")
+    parser.add_argument("--experiments-path", action="append", default=[], metavar="PATH",
+                        help="also load experiments from this .py file or folder (repeatable; adds to "
+                             "$WGFLOW_EXPERIMENTS)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in _COMMANDS:
         add(sub)
+    for p in sub.choices.values():  # also accepted after the command: `wgflow list --experiments-path x.py`
+        p.add_argument("--experiments-path", dest="experiments_path_sub", action="append", default=[],
+                       metavar="PATH", help=argparse.SUPPRESS)
     return parser
+
+
+def _external_experiments(args) -> None:
+    """--experiments-path into $WGFLOW_EXPERIMENTS (sweep workers inherit it); NAME given as a .py file."""
+    import os
+
+    from .experiments._external import ENV, load_file
+
+    paths = [*args.experiments_path, *getattr(args, "experiments_path_sub", [])]
+    if paths:
+        old = os.environ.get(ENV)
+        os.environ[ENV] = os.pathsep.join([*(os.path.abspath(p) for p in paths), *([old] if old else [])])
+    name = getattr(args, "name", None)
+    if isinstance(name, str) and name.endswith(".py"):
+        names = load_file(name)
+        if len(names) != 1:
+            raise ConfigError(f"{name} registers {len(names)} experiments ({', '.join(names) or 'none'}); load it "
+                              "with --experiments-path and name the experiment")
+        args.name = names[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _external_experiments(args)
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"wgflow: error: {e}", file=sys.stderr)

@@ -140,11 +140,17 @@ def _sampled_V(theta, mu, x, y, loss, alpha, memory_budget=None):
 class DatasetRisk(Objective):
     """Empirical risk on a fixed data set (x (N, d), y (N,)); SGD draws minibatches of it.
 
-    ``batch_size=None`` in :meth:`value_and_grad` is full-batch gradient descent.
+    ``batch_size=None`` in :meth:`value_and_grad` is full-batch gradient descent. ``x`` may also be a
+    ``torch.utils.data.Dataset`` of (x_i, y_i) pairs or a ``DataLoader`` (with ``y`` omitted): its data
+    set is read once, in order (:func:`wgflow.data.as_tensors`).
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, loss: str = "square", memory_budget: int | None = None):
+    def __init__(self, x, y: torch.Tensor | None = None, loss: str = "square", memory_budget: int | None = None):
         _check_loss(loss)
+        if y is None:
+            from .data import as_tensors
+
+            x, y = as_tensors(x)
         if x.ndim != 2:
             raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
         if y.shape != (x.shape[0],):

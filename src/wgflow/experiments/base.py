@@ -255,6 +255,10 @@ def register(cls: type[Experiment]) -> type[Experiment]:
 def _load_all() -> None:
     # Importing the package registers every experiment module.
     import wgflow.experiments  # noqa: F401
+    # Then the user's own: $WGFLOW_EXPERIMENTS files and the entry point group wgflow.experiments.
+    from ._external import load_external
+
+    load_external()
 
 
 def list_experiments() -> list[type[Experiment]]:

@@ -1,0 +1,99 @@
+"""Experiments defined outside wgflow: Python files, folders of them, and installed packages.
+
+Three ways in, all read by the registry (``list_experiments`` / ``get_experiment``), so such an
+experiment is listed, run, swept, stored and reported like a built-in one:
+
+* ``$WGFLOW_EXPERIMENTS``: paths separated by ``os.pathsep`` (":" on Unix), each a ``.py`` file or a
+  folder whose ``*.py`` files (not starting with "_") are imported; ``wgflow --experiments-path PATH``
+  adds to it for one command.
+* ``wgflow run path/to/exp.py``: the file is imported and its one experiment is run.
+* an installed distribution declaring an entry point in the group ``wgflow.experiments``, e.g. in its
+  pyproject.toml ``[project.entry-points."wgflow.experiments"] my-exp = "mypkg.experiments"``: the
+  object named (a module, imported for its ``@register`` side effects, or an Experiment class) is loaded.
+
+A file is imported once, as module ``wgflow_external_<stem>_<hash of its path>`` (the same name in
+sweep worker processes). A file that fails to import is a one-line :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .base import _REGISTRY, ConfigError, Experiment, register
+
+__all__ = ["ENV", "ENTRY_POINT_GROUP", "load_external", "load_file", "experiment_files"]
+
+ENV = "WGFLOW_EXPERIMENTS"
+ENTRY_POINT_GROUP = "wgflow.experiments"
+_loaded: dict[Path, list[str]] = {}
+_entry_points_done = False
+
+
+def module_name(path: Path) -> str:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    stem = "".join(ch if ch.isalnum() else "_" for ch in path.stem)
+    return f"wgflow_external_{stem}_{digest}"
+
+
+def load_file(path: str | os.PathLike) -> list[str]:
+    """Import an experiment file (once); returns the names of the experiments it registered."""
+    p = Path(path).expanduser().resolve()
+    if p in _loaded:
+        return _loaded[p]
+    if p.suffix != ".py" or not p.is_file():
+        raise ConfigError(f"experiment file {path} does not exist or is not a .py file")
+    name = module_name(p)
+    before = set(_REGISTRY)
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, p)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:
+            del sys.modules[name]
+            raise ConfigError(f"cannot load experiments from {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
+    names = sorted(set(_REGISTRY) - before) or sorted(k for k, v in _REGISTRY.items() if v.__module__ == name)
+    _loaded[p] = names
+    return names
+
+
+def experiment_files(spec: str) -> list[Path]:
+    """The .py files named by a WGFLOW_EXPERIMENTS value (files, or folders of files)."""
+    out: list[Path] = []
+    for part in filter(None, spec.split(os.pathsep)):
+        p = Path(part).expanduser()
+        if p.is_dir():
+            out += sorted(f for f in p.glob("*.py") if not f.name.startswith("_"))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ConfigError(f"{ENV} names {part!r}, which is neither a .py file nor a folder")
+    return out
+
+
+def _load_entry_points() -> None:
+    global _entry_points_done
+    if _entry_points_done:
+        return
+    _entry_points_done = True
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:
+            raise ConfigError(f"cannot load entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}: "
+                              f"{type(e).__name__}: {e}".splitlines()[0]) from None
+        if isinstance(obj, type) and issubclass(obj, Experiment) and obj.name not in _REGISTRY:
+            register(obj)
+
+
+def load_external() -> None:
+    """Load the experiments of installed entry points and of ``$WGFLOW_EXPERIMENTS``."""
+    _load_entry_points()
+    for f in experiment_files(os.environ.get(ENV, "")):
+        load_file(f)

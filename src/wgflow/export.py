@@ -1,0 +1,111 @@
+"""Results out of the store, into a researcher's tools: CSV / JSON rows, pandas, TensorBoard.
+
+* :func:`run_records` — one flat dict per run: the run's fields, ``config.<key>`` for its config,
+  ``metric.<name>`` for its summary metrics and ``claim.<name>`` (True/False) for its claims.
+  ``wgflow runs --format csv`` writes these rows (:func:`write_runs_csv`).
+* :func:`load_runs` — the same as a ``pandas.DataFrame`` (``what="runs"``), or long tables of every
+  claim (``what="claims"``) or every metric point, series included (``what="metrics"``). pandas is the
+  optional extra ``wgflow[pandas]``.
+* :func:`to_tensorboard` — every run's metric series as TensorBoard scalars, one sub-folder per run
+  (needs the ``tensorboard`` package: extra ``wgflow[tensorboard]``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import IO, Any, Iterable
+
+__all__ = ["RUN_FIELDS", "run_records", "write_runs_csv", "load_runs", "to_tensorboard"]
+
+RUN_FIELDS = ("run_id", "experiment", "preset", "seed", "status", "message", "started_at", "ended_at",
+              "duration_s", "attempts", "n_claims", "n_passed", "sweep_id", "host", "git_rev")
+
+
+def _open(store):
+    from .store import Store
+
+    return store if isinstance(store, Store) else Store(store)
+
+
+def _scalar(v: Any) -> Any:
+    return v if v is None or isinstance(v, (bool, int, float, str)) else json.dumps(v)
+
+
+def run_records(store, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Flat rows, newest run first: run fields, then config.*, metric.* and claim.* columns."""
+    store = _open(store)
+    rows = []
+    for r in store.runs(experiment):
+        row = {k: r.get(k) for k in RUN_FIELDS}
+        row.update({f"config.{k}": _scalar(v) for k, v in r["config"].items()})
+        row.update({f"metric.{k}": v for k, v in store.summary_metrics(r["run_id"]).items()})
+        row.update({f"claim.{c['name']}": c["passed"] for c in store.claims(r["run_id"])})
+        rows.append(row)
+    return rows
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    cols = list(RUN_FIELDS)
+    for row in rows:
+        cols += [k for k in row if k not in cols]
+    return cols
+
+
+def write_runs_csv(store, out: IO[str], experiment: str | None = None) -> int:
+    """Write :func:`run_records` as CSV (floats in full precision, empty cells for missing); returns rows."""
+    rows = run_records(store, experiment)
+    w = csv.DictWriter(out, fieldnames=_columns(rows), lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return len(rows)
+
+
+def load_runs(store=None, what: str = "runs", experiment: str | None = None):
+    """A ``pandas.DataFrame`` of the store's runs (wide), claims or metrics (long).
+
+    what="runs": one row per run (see :func:`run_records`); "claims": run_id, experiment, name,
+    statement, expected, measured, tolerance, passed; "metrics": run_id, experiment, name, step
+    (NaN for a summary scalar), value.
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("wg.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
+    store = _open(store)
+    if what == "runs":
+        rows = run_records(store, experiment)
+        return pd.DataFrame(rows, columns=_columns(rows))
+    if what not in ("claims", "metrics"):
+        raise ValueError(f"what must be 'runs', 'claims' or 'metrics', got {what!r}")
+    out = []
+    for r in store.runs(experiment):
+        items = store.claims(r["run_id"]) if what == "claims" else store.metrics(r["run_id"])
+        out += [{"run_id": r["run_id"], "experiment": r["experiment"], **item} for item in items]
+    cols = (["run_id", "experiment", "name", "statement", "expected", "measured", "tolerance", "passed"]
+            if what == "claims" else ["run_id", "experiment", "name", "step", "value"])
+    return pd.DataFrame(out, columns=cols)
+
+
+def to_tensorboard(store, log_dir: str | os.PathLike, experiment: str | None = None) -> list[str]:
+    """Write each run's metric series (``<name>`` at its steps) and summary metrics (``summary/<name>``)
+    as TensorBoard scalars under ``log_dir/<experiment>/<run_id>``; returns the run folders."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError("TensorBoard export needs the tensorboard package: pip install 'wgflow[tensorboard]'") \
+            from None
+    store = _open(store)
+    dirs = []
+    for r in store.runs(experiment):
+        path = os.path.join(str(log_dir), r["experiment"], r["run_id"])
+        with SummaryWriter(log_dir=path) as w:
+            for m in store.metrics(r["run_id"]):
+                if m["value"] is None:
+                    continue
+                tag = m["name"] if m["step"] is not None else f"summary/{m['name']}"
+                w.add_scalar(tag, m["value"], 0 if m["step"] is None else m["step"])
+        dirs.append(path)
+    return dirs
