@@ -63,7 +63,7 @@ class ConsistencyConfig:
         if self.subsets > self.ref_factor:
             raise ConfigError("subsets must be <= ref_factor (disjoint subsets of the reference)")
         if self.eta > self.T:
-            raise ConfigError(f"config key 'eta': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1), "m0": Int(1), "n_values": Ints(2, min_len=2, increasing=True), "ref_factor": Int(2),

@@ -71,7 +71,7 @@ class MMNGaussiansConfig:
         if not self.t1 < self.t2:
             raise ConfigError(f"config keys 't1', 't2': need t1 < t2, got {self.t1:g} and {self.t2:g}")
         if self.eta > self.T:
-            raise ConfigError(f"config key 'eta': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1), "delta": Float(0, 1, open_lo=True, open_hi=True), "r0": Float(0, open_lo=True),
