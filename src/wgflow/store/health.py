@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,19 @@ def explain(db_path: Path, e: sqlite3.Error) -> str:
 
 
 def is_wgflow_process(pid: int) -> bool:
-    """Whether process ``pid`` runs wgflow (its command line names it); True when that cannot be told."""
+    """Whether process ``pid`` runs wgflow; True when that cannot be told (no ``/proc``).
+
+    Its arguments must name it: the ``wgflow`` console script, ``-m wgflow.cli`` or ``-c`` code
+    importing wgflow. The interpreter's own path is ignored (a virtualenv may live in a folder named wgflow).
+    """
     try:
-        argv = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
+        argv = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")[1:]
     except FileNotFoundError:
         return not Path("/proc/self").exists()  # no /proc (not Linux): assume it may be ours
     except OSError:
         return True
-    return any(b"wgflow" in a for a in argv)
+    return any(os.path.basename(a) == b"wgflow" or a.startswith(b"wgflow.") or b"import wgflow" in a
+               or b"from wgflow" in a for a in argv)
 
 
 def check(store: Any) -> list[str]:
