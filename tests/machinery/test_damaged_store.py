@@ -89,8 +89,23 @@ def _running_row(store_path, pid):
     return rid
 
 
+def _sleeper(*extra):
+    """A live process that is not wgflow, once its exec is done (before, /proc shows the parent's command line)."""
+    import time
+
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *extra])
+    for _ in range(500):
+        try:
+            if b"time.sleep" in open(f"/proc/{p.pid}/cmdline", "rb").read():
+                break
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return p
+
+
 def test_force_takes_over_a_run_whose_pid_was_reused_by_another_program(tmp_path, capsys):
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    other = _sleeper()
     try:
         assert not is_wgflow_process(other.pid)
         rid = _running_row(tmp_path / "s", other.pid)
@@ -107,7 +122,7 @@ def test_force_takes_over_a_run_whose_pid_was_reused_by_another_program(tmp_path
 
 
 def test_force_does_not_take_over_a_live_wgflow_process(tmp_path, capsys):
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "wgflow"])
+    live = _sleeper("wgflow")
     try:
         assert is_wgflow_process(live.pid)
         rid = _running_row(tmp_path / "s", live.pid)
@@ -132,3 +147,16 @@ def test_an_empty_data_set_is_named_not_blamed_on_the_step_size():
     with pytest.raises(ValueError, match="empty") as e:
         DatasetRisk(torch.zeros(0, 3), torch.zeros(0))
     assert "step" not in str(e.value)
+
+
+def test_a_damaged_stage_is_set_aside_and_computed_again(tmp_path, calls, capfd):
+    from wgflow.experiments import run_experiment
+
+    first = run_experiment("fake-machinery", "quick", seed=0, out_dir=tmp_path)
+    n = calls["work"]
+    stage = tmp_path / "stages" / "work.npz"
+    stage.write_bytes(stage.read_bytes()[:40])  # torn
+    again = run_experiment("fake-machinery", "quick", seed=0, out_dir=tmp_path)
+    assert calls["work"] == n + 1 and again.metrics == first.metrics
+    assert f"stage {stage} is damaged" in capfd.readouterr().err
+    assert len(list(stage.parent.glob("work.npz.damaged-*"))) == 1

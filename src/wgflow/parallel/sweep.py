@@ -73,7 +73,7 @@ def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
     if spec is None or spec == "":
         return [0]
     if not isinstance(spec, str):
-        return sorted({int(s) for s in spec})
+        return sorted({check_seed(s, "seeds") for s in spec})
     seeds: set[int] = set()
     try:
         for part in spec.split(","):
@@ -82,6 +82,8 @@ def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
             if last - first >= MAX_POINTS:
                 raise ConfigError(f"--seeds {spec!r}: more than {MAX_POINTS} seeds")
             seeds.update(range(first, last + 1))
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"--seeds expects e.g. 0-9 or 0,3,7 (seeds >= 0), got {spec!r}") from None
     if not seeds:
