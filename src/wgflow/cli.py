@@ -1,7 +1,8 @@
 """The ``wgflow`` console script: list, run, reproduce, report and inspect experiments.
 
-Exit codes: 0 the run completed (whatever its claims), 1 it failed or diverged,
-2 bad usage or bad config (nothing written), 130 / 143 interrupted by SIGINT / SIGTERM.
+Exit codes: 0 the run completed (whatever its claims), 1 it failed or diverged, or the store
+is damaged (one line naming it), 2 bad usage or bad config (nothing written, the store is not
+even created), 130 / 143 interrupted by SIGINT / SIGTERM.
 With ``--json``, ``run`` prints exactly one JSON object on stdout; progress and logs go
 to stderr.
 
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from typing import Callable
 
 from ._version import __version__
 from .experiments.base import ConfigError
+from .experiments.runner import Terminated
+from .store import StoreError
 
 __all__ = ["main", "command", "build_parser"]
 
@@ -30,10 +34,23 @@ def command(add: Callable[[argparse._SubParsersAction], None]) -> Callable:
     return add
 
 
-def _store(args):
+def _store(args, must_exist: str | None = None):
+    """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created)."""
     from .store import Store
 
-    return Store(args.store) if getattr(args, "store", None) else Store()
+    path = getattr(args, "store", None) or None
+    if must_exist is None:
+        return Store(path)
+    try:
+        return Store(path, create=False)
+    except FileNotFoundError as e:
+        raise ConfigError(f"{must_exist}: {e}") from None
+
+
+def _seed_arg(p: argparse.ArgumentParser) -> None:
+    from .experiments.config import MAX_SEED
+
+    p.add_argument("--seed", type=int, default=0, help=f"random seed in [0, {MAX_SEED}] (default 0)")
 
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
@@ -91,9 +108,11 @@ def _add_run(sub) -> None:
     _preset_args(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _seed_arg(p)
     _store_arg(p)
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run with its stored config and seed")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: take over a run whose recorded process is alive but is not wgflow")
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="K",
                    help="checkpoint flows every K steps (default 200)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
@@ -116,6 +135,7 @@ def _print_outcome(out, as_json: bool) -> None:
 
 
 def _cmd_run(args) -> int:
+    from .experiments.config import check_seed
     from .experiments.runner import execute
 
     if args.name is None and args.resume is None:
@@ -123,16 +143,19 @@ def _cmd_run(args) -> int:
     overrides = _parse_sets(args.sets)
     if args.resume and (overrides or args.seed != 0 or args.untrained):
         raise ConfigError("--resume uses the stored config, seed and control flag; drop --set/--seed/--untrained")
+    if args.force and not args.resume:
+        raise ConfigError("--force only applies to --resume RUN_ID")
+    check_seed(args.seed)
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
         from .experiments.base import make_config
 
         make_config(args.name, args.preset, overrides)
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
-    store = _store(args)
+    store = _store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
     out = execute(args.name, args.preset, overrides, seed=args.seed, store=store, resume=args.resume,
                   checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None,
-                  untrained=args.untrained)
+                  untrained=args.untrained, force=args.force)
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)
@@ -144,7 +167,7 @@ def _cmd_run(args) -> int:
 def _add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="run every registered experiment, then write the report")
     _preset_args(p)
-    p.add_argument("--seed", type=int, default=0)
+    _seed_arg(p)
     _store_arg(p)
     p.add_argument("--out", metavar="FILE", help="report file (default: <store>/report.html)")
     _untrained_arg(p)
@@ -154,8 +177,10 @@ def _add_reproduce(sub) -> None:
 def _cmd_reproduce(args) -> int:
     from .experiments.base import list_experiments
     from .experiments.runner import EXIT_FAILED, EXIT_OK, execute
+    from .experiments.config import check_seed
     from .report import write_report
 
+    check_seed(args.seed)
     store = _store(args)
     code = EXIT_OK
     for exp in list_experiments():
@@ -199,20 +224,39 @@ def _add_runs(sub) -> None:
     p.add_argument("--json", action="store_true", help="one JSON array on stdout (same as --format json)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table (default); csv: one row per run with config.*, metric.* and claim.* columns; json")
+    p.add_argument("--check", action="store_true",
+                   help="verify the store: SQLite integrity and every recorded file (exit 1 on a problem)")
     p.set_defaults(func=_cmd_runs)
+
+
+def _cmd_check(store) -> int:
+    problems = store.check()
+    for line in problems:
+        print(line)
+    n = len(store.runs())
+    print(f"store {store.root}: {n} runs, " + (f"{len(problems)} problem(s)" if problems else "ok"),
+          file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _cmd_runs(args) -> int:
     import time
 
-    store = _store(args)
+    if args.check:
+        return _cmd_check(_store(args, must_exist="cannot check"))
+    try:
+        store = _store(args, must_exist="no store")
+    except ConfigError:  # listing creates nothing: no store, no runs
+        store, runs = None, []
+    else:
+        runs = store.runs(args.experiment)
     if args.format == "csv":
         from .export import write_runs_csv
 
-        write_runs_csv(store, sys.stdout, args.experiment)
+        if store is not None:
+            write_runs_csv(store, sys.stdout, args.experiment)
         return 0
     args.json = args.json or args.format == "json"
-    runs = store.runs(args.experiment)
     for r in runs:  # a run killed by SIGKILL stays 'running' in the database; show it as 'killed'
         r["alive"] = store.is_alive(r)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
@@ -293,13 +337,27 @@ def main(argv: list[str] | None = None) -> int:
         _external_experiments(args)
         return int(args.func(args) or 0)
     except ConfigError as e:
-        print(f"wgflow: error: {e}", file=sys.stderr)
+        print(f"wgflow: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except StoreError as e:
+        print(f"wgflow: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as e:  # outside the Store's own guard (should not happen): still one line
+        print(f"wgflow: error: store database error ({type(e).__name__}: {_one_line(e)}); check it with "
+              "`wgflow runs --check`", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("wgflow: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("wgflow: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 1
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -155,6 +155,8 @@ class DatasetRisk(Objective):
             raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
         if y.shape != (x.shape[0],):
             raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {tuple(y.shape)}")
+        if x.shape[0] == 0:  # its risk would be a NaN mean, which a flow would blame on the step size
+            raise ValueError("the data set is empty (N = 0): give at least one data point")
         if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
             raise ValueError("data set contains NaN or Inf")
         self.x, self.y, self.loss, self.memory_budget = x, y, loss, memory_budget

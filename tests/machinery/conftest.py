@@ -89,6 +89,31 @@ def store(tmp_path):
     s.close()
 
 
+_CLI_WITH_KILL = """
+import os, signal, sys
+from wgflow.experiments import runner
+after, sig = sys.argv.pop(1), sys.argv.pop(1)
+if after:  # the process sends itself `sig` right after its `after`-th checkpoint, in the middle of a flow
+    runner.on_checkpoint_saved = lambda n: n >= int(after) and os.kill(os.getpid(), getattr(signal, sig))
+from wgflow.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.fixture
+def wgflow_cli():
+    """Run the CLI in a subprocess; ``kill_after=k`` injects the runner's checkpoint hook to send ``sig`` after k saves."""
+    import os
+    import subprocess
+    import sys
+
+    def run(*argv, kill_after: int | None = None, sig: str = "SIGKILL", timeout: float = 120):
+        cmd = [sys.executable, "-c", _CLI_WITH_KILL, str(kill_after or ""), sig, *map(str, argv)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+
+    return run
+
+
 @pytest.fixture
 def calls():
     """How often the fake experiment's stage function ran (to test memoised stages)."""

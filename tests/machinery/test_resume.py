@@ -2,18 +2,16 @@
 
 A float64 CPU flow is deterministic; the checkpoint holds theta, the step, the
 generator state and the trajectory so far, so continuing from it must reproduce the
-uninterrupted run bit for bit. The kill comes from a test hook in the runner
-(``WGFLOW_TEST_KILL_AFTER_CHECKPOINTS``): the process sends itself the signal right
-after a checkpoint, in the middle of the flow.
+uninterrupted run bit for bit. The kill comes from the runner's ``on_checkpoint_saved`` hook,
+injected by the ``wgflow_cli`` fixture: the process sends itself the signal right after a
+checkpoint, in the middle of the flow. A damaged checkpoint is set aside and the run resumes
+from the previous generation (still bit for bit), or from the start when none is readable.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -26,15 +24,11 @@ SETTINGS = ["--set", "n=8", "--set", "steps=120", "--set", "n_snapshots=6", "--c
 OVERRIDES = {"n": 8, "steps": 120, "n_snapshots": 6}
 
 
-def wgflow(*argv, env=None, timeout=120):
-    cmd = [sys.executable, "-c", "import sys; from wgflow.cli import main; sys.exit(main())", *map(str, argv)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys):
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys, wgflow_cli):
+    wgflow = wgflow_cli
     store_path = tmp_path / "killed"
     killed = wgflow("run", "teacher-student", *SETTINGS, "--seed", "4", "--store", store_path, "--json",
-                    env={"WGFLOW_TEST_KILL_AFTER_CHECKPOINTS": "2"})
+                    kill_after=2)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (row,) = Store(store_path).runs()
     rid = row["run_id"]
@@ -67,11 +61,34 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys):
     assert [m["value"] for m in stored] == [m["value"] for m in ref_store.metrics(ref.run_id, "risk")]
 
 
-@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
-def test_sigterm_and_sigint_mark_interrupted(tmp_path, sig, code):
+@pytest.mark.parametrize("damage", ["latest", "both"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes(tmp_path, wgflow_cli, damage):
     store_path = tmp_path / "s"
-    p = wgflow("run", "teacher-student", *SETTINGS, "--store", store_path,
-               env={"WGFLOW_TEST_KILL_AFTER_CHECKPOINTS": "1", "WGFLOW_TEST_KILL_SIGNAL": sig})
+    killed = wgflow_cli("run", "teacher-student", *SETTINGS, "--seed", "4", "--store", store_path, kill_after=3)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (row,) = Store(store_path).runs()
+    ck = store_path / "runs" / row["run_id"] / "checkpoints"
+    latest, prev = ck / "flow.npz", ck / "flow.prev.npz"
+    assert [int(np.load(p, allow_pickle=False)["step"]) for p in (latest, prev)] == [60, 40]  # two generations
+    for p in [latest, prev] if damage == "both" else [latest]:
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])  # a truncated copy
+
+    resumed = wgflow_cli("run", "--resume", row["run_id"], "--store", store_path, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"checkpoint {latest} is damaged (BadZipFile" in resumed.stderr
+    assert len(list(ck.glob("flow.npz.damaged-*"))) == 1  # named and kept for inspection, not deleted
+    if damage == "latest":
+        assert "resuming from the previous checkpoint flow.prev.npz" in resumed.stderr
+    else:
+        assert "this flow starts again from step 0" in resumed.stderr
+    ref = execute("teacher-student", "quick", OVERRIDES, seed=4, store=Store(tmp_path / "ref"), quiet=True)
+    assert json.loads(resumed.stdout)["metrics"]["risk_final"] == ref.result.metrics["risk_final"]  # bit for bit
+
+
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_sigterm_and_sigint_mark_interrupted(tmp_path, sig, code, wgflow_cli):
+    store_path = tmp_path / "s"
+    p = wgflow_cli("run", "teacher-student", *SETTINGS, "--store", store_path, kill_after=1, sig=sig)
     assert p.returncode == code, p.stderr
     assert f"interrupted by {sig}" in p.stderr
     (row,) = Store(store_path).runs()

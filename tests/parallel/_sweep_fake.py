@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,8 +20,8 @@ from wgflow.experiments.base import DivergenceError, Experiment, ExperimentResul
 @dataclass(frozen=True)
 class FakeConfig:
     n: int = 8  # "width": the loss is 3 / n (1 + seed / 100)
-    mode: str = "ok"  # "ok" | "raise" | "diverge" | "die" (SIGKILL itself)
-    choices: ClassVar[dict[str, tuple]] = {"mode": ("ok", "raise", "diverge", "die")}
+    mode: str = "ok"  # "ok" | "raise" | "diverge" | "die" (SIGKILL itself) | "slow" (sleeps $SWEEP_FAKE_SLEEP s)
+    choices: ClassVar[dict[str, tuple]] = {"mode": ("ok", "raise", "diverge", "die", "slow")}
 
 
 @register
@@ -38,6 +39,8 @@ class SweepFake(Experiment):
             raise DivergenceError("risk is NaN; try a smaller step size")
         if cfg.mode == "die":
             os.kill(os.getpid(), signal.SIGKILL)
+        if cfg.mode == "slow":
+            time.sleep(float(os.environ.get("SWEEP_FAKE_SLEEP", "60")))
         loss = 3.0 / cfg.n * (1 + ctx.seed / 100)
         for k in range(3):
             ctx.log_metric("loss_curve", loss * (3 - k), step=k)

@@ -8,6 +8,9 @@ Stages and checkpoints are ``.npz`` files written atomically and read without pi
 from __future__ import annotations
 
 import os
+import sys
+import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
@@ -119,7 +122,13 @@ class DirectoryContext:
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
         path = self.out_dir / "stages" / f"{_safe(key)}.npz"
         if path.exists():
-            return load_stage(path)
+            try:
+                return load_stage(path)
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:  # torn or damaged file
+                aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+                os.replace(path, aside)
+                print(f"stage {path} is damaged ({type(e).__name__}: {e}); set aside as {aside.name}, computing it "
+                      "again", file=sys.stderr, flush=True)
         out = dict(fn())
         save_stage(path, out)
         return out

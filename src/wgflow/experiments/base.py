@@ -325,44 +325,49 @@ def _coerce(key: str, value: Any, typ: Any, default: Any) -> Any:
 def make_config(exp: type[Experiment] | str, preset: str = "quick", overrides: Mapping[str, Any] | None = None, **kw: Any):
     """Build and validate an experiment config from a preset and overrides.
 
-    Unknown keys, wrong types and out-of-range values raise :class:`ConfigError`
-    with a one-line message naming the key. A config class may define
-    ``validate(self)`` raising :class:`ConfigError` for range checks and
-    ``choices: ClassVar[dict[str, tuple]]`` for enumerated string keys.
+    Every value is parsed by its field's domain (``Config.domains``, see
+    :mod:`wgflow.experiments.config`), then the config's ``validate(self)`` checks the
+    cross-field rules. Unknown keys, wrong types and out-of-range values raise
+    :class:`ConfigError` with a one-line message naming the key; nothing else escapes.
+    Fields without a declared domain fall back to type coercion (and fail the conformance test).
     """
     if isinstance(exp, str):
         exp = get_experiment(exp)
     if preset not in exp.presets:
         raise ConfigError(f"unknown preset {preset!r} for {exp.name}; choose one of: {', '.join(exp.presets)}")
     fields = {f.name: f for f in dataclasses.fields(exp.Config)}
+    domains = getattr(exp.Config, "domains", {})
     values: dict[str, Any] = {}
     merged = {**exp.presets[preset], **dict(overrides or {}), **kw}
     for key, value in merged.items():
         if key not in fields:
             raise ConfigError(
-                f"unknown config key {key!r} for {exp.name}; allowed keys: {', '.join(fields)}"
+                f"unknown config key {str(key)[:60]!r} for {exp.name}; allowed keys: {', '.join(fields)}"
             )
+        if key in domains:
+            values[key] = domains[key].parse(key, value)
+            continue
         f = fields[key]
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
         )
         values[key] = _coerce(key, value, f.type, default)
-    choices = getattr(exp.Config, "choices", {})
-    for key, allowed in choices.items():
-        v = values.get(key, getattr(exp.Config, key, None) if key in fields else None)
-        if key in values and v not in allowed:
-            raise ConfigError(f"config key {key!r}: {v!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
     try:
         cfg = exp.Config(**values)
     except TypeError as e:
         raise ConfigError(f"bad config for {exp.name}: {e}") from None
-    for key, allowed in choices.items():
+    for key, allowed in getattr(exp.Config, "choices", {}).items():  # older configs: enumerated strings
         v = getattr(cfg, key)
         if v not in allowed:
             raise ConfigError(f"config key {key!r}: {v!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
     validate = getattr(cfg, "validate", None)
     if callable(validate):
-        validate()
+        try:
+            validate()
+        except ConfigError:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as e:  # a rule tripping over a value: still one line
+            raise ConfigError(f"bad config for {exp.name}: {type(e).__name__}: {e}") from None
     return cfg
 
 

@@ -35,6 +35,7 @@ from ..plotting import particle_animation, particle_figure, plane_basis
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_ge, claim_le, claim_true, register
+from .config import Choice, Domain, Float, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,16 @@ class GlobalConvergenceConfig:
     n_snapshots: int = 40  # log-spaced snapshots for the particle picture and the animation
     animation: str = "gif"  # "gif" (Pillow) or "mp4" (needs ffmpeg)
 
-    choices: ClassVar[dict[str, tuple]] = {"animation": ("gif", "mp4")}
-
     def validate(self) -> None:
         if min(self.widths) < 1 or self.m0 < 1 or self.d < 2 or self.seeds < 1 or self.steps < 1:
             raise ConfigError("d >= 2, m0, widths, seeds and steps must be positive")
         if not 0 < self.tol < 1:
             raise ConfigError(f"config key 'tol': must be in (0, 1), got {self.tol}")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(2), "m0": Int(1), "widths": Ints(1, min_len=2, increasing=True), "seeds": Int(1),
+        "eta": Float(0, open_lo=True), "steps": Int(1), "tol": Float(0, 1, open_lo=True, open_hi=True),
+        "n_snapshots": Int(2), "animation": Choice("gif", "mp4")}
 
 
 def _init(kind: str, m: int, d: int, g: torch.Generator) -> torch.Tensor:

@@ -47,6 +47,7 @@ from ..objectives import DatasetRisk
 from ..tasks.clusters import ClustersTask
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_le, claim_true, register
+from .config import Bool, Choice, Domain, Float, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,6 @@ class ImplicitBiasConfig:
     seeds: int = 1  # data and initialisation draws averaged per point of the curves
     margin_rtol: float = 0.05  # claim (2): relative change of the normalised margin between the largest widths
 
-    choices: ClassVar[dict[str, tuple]] = {"loss": ("exponential", "logistic")}
-
     def validate(self) -> None:
         if min(self.d_values) < 3 or self.d_for_n < 3:
             raise ConfigError("clusters need d >= 3 (bias, x1, x2)")
@@ -80,6 +79,14 @@ class ImplicitBiasConfig:
             raise ConfigError("d_values, n_values and m_values need at least two entries each")
         if self.steps < 1 or self.seeds < 1 or not self.eta > 0 or not self.output_step > 0:
             raise ConfigError("steps, seeds, eta and output_step must be positive")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "k": Int(2), "d_values": Ints(3, min_len=2, increasing=True), "n_fixed": Int(2),
+        "n_values": Ints(2, min_len=2, increasing=True), "d_for_n": Int(3), "m": Int(1),
+        "m_values": Ints(1, min_len=2, increasing=True), "n_margin": Int(2), "loss": Choice("exponential", "logistic"),
+        "eta": Float(0, open_lo=True), "output_step": Float(0, open_lo=True), "steps": Int(1),
+        "init_scale": Float(0, open_lo=True), "symmetric": Bool(), "n_test": Int(1), "seeds": Int(1),
+        "margin_rtol": Float(0, open_lo=True)}
 
 
 @register

@@ -22,6 +22,7 @@ initial law in p = d + 1 dimensions (~ -1/p, Fournier & Guillin 2015), not by th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from ..stats import fit_power_law
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_close, claim_true, register
+from .config import Domain, Float, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,14 @@ class ConsistencyConfig:
             raise ConfigError("seeds x subsets: need >= 2 realisations for confidence intervals")
         if self.subsets > self.ref_factor:
             raise ConfigError("subsets must be <= ref_factor (disjoint subsets of the reference)")
+        if self.eta > self.T:
+            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "m0": Int(1), "n_values": Ints(2, min_len=2, increasing=True), "ref_factor": Int(2),
+        "seeds": Int(1), "subsets": Int(1), "eta": Float(0, open_lo=True), "T": Float(0, open_lo=True),
+        "n_times": Int(1), "w_scale": Float(0, open_lo=True), "c_scale": Float(0, open_lo=True),
+        "tolerance": Float(0, open_lo=True)}
 
 
 @register

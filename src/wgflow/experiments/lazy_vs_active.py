@@ -28,6 +28,7 @@ network and its linearisation agree on test points (relative L2 difference <= ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ from ..stats import loglog_slope
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_close, claim_le, register
+from .config import Domain, Float, Floats, Int
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ class LazyVsActiveConfig:
             raise ConfigError("log10_tau needs >= 3 values, two of them with tau >= tau_lazy")
         if not (self.T > 0 and self.eta_max > 0 and self.eta_scale > 0):
             raise ConfigError("T, eta_max and eta_scale must be positive")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "m0": Int(1), "m": Int(2), "n_train": Int(1), "n_test": Int(1),
+        "log10_tau": Floats(-6, 6, min_len=3, increasing=True), "T": Float(0, open_lo=True),
+        "eta_max": Float(0, open_lo=True), "eta_scale": Float(0, open_lo=True), "tau_lazy": Float(0, open_lo=True),
+        "slope_tol": Float(0, open_lo=True), "agree_tol": Float(0, open_lo=True)}
 
 
 @register

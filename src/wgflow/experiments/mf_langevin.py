@@ -23,6 +23,7 @@ a small fraction of its initial value (its minimum is 0: the teacher is realisab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ from ..tasks.teacher import ReLUTeacher
 from ..transport import wasserstein
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_le, claim_true, register
+from .config import Domain, Float, Int
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ class MFLangevinConfig:
             raise ConfigError("anneal_decay must lie in (0, 1]")
         if self.n < 10:
             raise ConfigError("n must be >= 10 for the k-NN entropy")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "n": Int(10), "n_data": Int(1), "lam": Float(0, open_lo=True), "weight_decay": Float(0, open_lo=True),
+        "eta": Float(0, open_lo=True), "steps": Int(1), "n_snapshots": Int(2), "grid": Int(3),
+        "grid_half_width": Float(0, open_lo=True), "n_reference": Int(2), "null_draws": Int(1),
+        "w2_factor": Float(0, open_lo=True), "anneal_lam": Float(0, open_lo=True),
+        "anneal_decay": Float(0, 1, open_lo=True), "anneal_steps": Int(1), "anneal_weight_decay": Float(0),
+        "anneal_ratio": Float(0, open_lo=True), "init_scale": Float(0, open_lo=True)}
 
 
 @register

@@ -21,6 +21,7 @@ N^{-1/2} (i.i.d. sampling in 1-D plus propagation of chaos).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
 from ..units import PiecewiseLinear
 from .base import ConfigError, Experiment, ExperimentResult, claim_between, claim_true, register
+from .config import Domain, Float, Floats, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ class MMNGaussiansConfig:
             raise ConfigError("hist_times must lie in (0, T]")
         if self.batch_size < 0:
             raise ConfigError("batch_size must be >= 0")
+        if not self.t1 < self.t2:
+            raise ConfigError(f"config keys 't1', 't2': need t1 < t2, got {self.t1:g} and {self.t2:g}")
+        if self.eta > self.T:
+            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "delta": Float(0, 1, open_lo=True, open_hi=True), "r0": Float(0, open_lo=True),
+        "t1": Float(), "t2": Float(), "s1": Float(), "s2": Float(), "K": Int(1, 64),
+        "n_values": Ints(2, min_len=2, increasing=True), "seeds": Int(2), "eta": Float(0, open_lo=True),
+        "T": Float(0, open_lo=True), "batch_size": Int(0), "hist_times": Floats(0, open_lo=True, increasing=True),
+        "risk_every": Int(1), "cells": Int(2), "r_max": Float(0, open_lo=True), "cfl": Float(0, 1, open_lo=True),
+        "slope_window": Float(0, open_lo=True)}
 
 
 @register

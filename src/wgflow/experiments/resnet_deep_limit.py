@@ -42,6 +42,7 @@ or without FD; it is the O(1/L) discretisation error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ from ..residual.objective import train_multistart
 from ..tasks.digits import digits
 from ..tasks.moons import spirals, two_moons
 from .base import ConfigError, Experiment, ExperimentResult, claim_le, claim_true, register
+from .config import SEED, Bool, Choice, Domain, Float, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,6 @@ class ResNetDeepLimitConfig:
     path_gap_floor: float = 0.25  # claim 4: without FD the last path gap stays >= this fraction of the path's norm
     data_seed: int = 0
 
-    choices = {"task": ("moons", "spirals", "digits"), "ode_method": ("rk4", "dopri5", "euler", "midpoint"),
-               "ablation_variant": ("WA", "A")}
-
     def validate(self):
         Ls = self.Ls
         if len(Ls) < 3 or any(b != 2 * a for a, b in zip(Ls, Ls[1:])):
@@ -92,6 +91,14 @@ class ResNetDeepLimitConfig:
             raise ConfigError("restarts must be >= 1 and init_nodes >= 0")
         if self.ablation_hidden < 1:
             raise ConfigError("ablation_hidden must be >= 1")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "task": Choice("moons", "spirals", "digits"), "m": Int(2), "k": Int(1), "embed": Bool(),
+        "Ls": Ints(1, min_len=3, increasing=True), "alpha": Float(0), "beta": Float(0), "rho": Float(0),
+        "init_scale": Float(0, open_lo=True), "init_nodes": Int(0), "restarts": Int(1), "steps": Int(1),
+        "warm_start": Bool(), "ode_nodes": Int(1), "ode_method": Choice("rk4", "dopri5", "euler", "midpoint"),
+        "ablation": Bool(), "ablation_variant": Choice("WA", "A"), "ablation_hidden": Int(1), "rate_bound": Float(),
+        "energy_rtol": Float(0, open_lo=True), "path_gap_floor": Float(0), "data_seed": SEED}
 
 
 def _slope(Ls, gaps):

@@ -51,6 +51,7 @@ a single tangled init can reach 15 where the others give 1.1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,7 @@ from ..residual import (ObjectiveConfig, ResidualStack, kinetic_ratio, line_shap
 from ..tasks.digits import IMAGE_DATASETS, digits, image_dataset
 from ..tasks.moons import blobs, spirals, two_moons
 from .base import ConfigError, Experiment, ExperimentResult, claim_true, register
+from .config import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
 
 #: Gai & Zhang's CIFAR-100 values, read off the authors' slides (±0.02). THEIR measurements,
 #: reference data only — never ours. Keys: L2 coefficient γ.
@@ -101,8 +103,6 @@ class ResNetGeodesicConfig:
     snapshots: tuple = (0, 30, 300)  # epochs at which 2-D tracks are drawn
     data_seed: int = 0
 
-    choices = {"task": ("blobs", "moons", "spirals", "digits", *IMAGE_DATASETS)}
-
     def validate(self):
         if self.task in IMAGE_DATASETS and not (self.data_dir and Path(self.data_dir).is_dir()):
             raise ConfigError(f"task {self.task} reads files on disk: set data_dir to the folder holding them "
@@ -118,6 +118,13 @@ class ResNetGeodesicConfig:
                 ok = False
             if not ok:
                 raise ConfigError("moderate_gamma must be 'active', 'acc_peak' or one of gammas (e.g. '1e-3')")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "task": Choice("blobs", "moons", "spirals", "digits", *IMAGE_DATASETS), "data_dir": Text(),
+        "m": Int(2), "m_test": Int(1), "k": Int(1), "q": Int(1), "L": Int(1),
+        "gammas": Floats(0, min_len=2, increasing=True), "moderate_gamma": Text(64), "trend_tau": Float(-1, 1),
+        "active_floor": Float(0, open_lo=True), "seeds": Int(1), "steps": Int(1),
+        "lrs": Floats(0, open_lo=True), "snapshots": Ints(0, increasing=True), "data_seed": SEED}
 
 
 @register

@@ -13,7 +13,9 @@ runs are deterministic, so a resumed run ends with the numbers of an uninterrupt
 
 SIGINT / SIGTERM mark the run ``interrupted`` (exit 130 / 143); SIGKILL leaves it
 ``running``, and it resumes the same way. NaN/Inf (:class:`DivergenceError`) mark it
-``failed`` with the remedy in the message.
+``failed`` with the remedy in the message. Checkpoints keep two generations: a damaged one
+is set aside (``<key>.npz.damaged-<time>``) and the flow resumes from the previous one, or
+from its start, saying so in the log.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import time
 import traceback
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -34,19 +37,21 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..control import untrained as no_training
-from ..store import Store, atomic_save_array, load_array
+from ..store import Store, StoreError, atomic_save_array, load_array
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
                    get_experiment, make_config, with_sources)
+from .config import check_seed
 
-__all__ = ["StoreContext", "StoreCheckpointer", "RunOutcome", "execute", "package_versions", "git_revision",
-           "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_SIGINT", "EXIT_SIGTERM"]
+__all__ = ["StoreContext", "StoreCheckpointer", "RunOutcome", "Terminated", "terminate_raises", "execute",
+           "package_versions", "git_revision", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 DEFAULT_CHECKPOINT_EVERY = 200
 
-# Test hook: after this many checkpoint saves the process sends itself WGFLOW_TEST_KILL_SIGNAL
-# (default SIGKILL), to test resuming a run that died in the middle of a flow.
-_KILL_AFTER_ENV, _KILL_SIGNAL_ENV = "WGFLOW_TEST_KILL_AFTER_CHECKPOINTS", "WGFLOW_TEST_KILL_SIGNAL"
+# Hook called with the number of checkpoints saved so far by this process (tests set it to kill the
+# process in the middle of a flow, to test resuming; None in normal use).
+on_checkpoint_saved: Callable[[int], None] | None = None
+_UNREADABLE = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError)  # what np.load raises on a torn file
 
 
 def package_versions() -> dict[str, str | None]:
@@ -73,24 +78,50 @@ def git_revision() -> str | None:
 class StoreCheckpointer:
     """Checkpoint of one flow: ``save(state)`` every ``every`` steps, ``load()`` at start.
 
-    The state (a dict of arrays) is one ``.npz`` replaced atomically, so a kill at any
-    moment leaves either the previous or the new checkpoint, never a torn one.
+    The state (a dict of arrays) is one ``.npz`` written atomically; the last two generations
+    are kept (``<key>.npz`` and ``<key>.prev.npz``). :meth:`load` takes the newest readable one;
+    an unreadable one (a disk fault, a truncated copy) is set aside as
+    ``<key>.npz.damaged-<unix time>`` and named in the log.
     """
 
-    def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None):
+    def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None,
+                 log: Callable[[str], None] | None = None):
         self.path = Path(path).with_suffix(".npz")
+        self.prev = self.path.with_name(self.path.stem + ".prev.npz")
+        self._next = self.path.with_name(self.path.stem + ".next.npz")
         self.every = int(every)
         self._on_save = on_save
+        self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def save(self, state: Mapping[str, np.ndarray]) -> None:
-        atomic_save_array(self.path, {k: np.asarray(v) for k, v in state.items()})
+        atomic_save_array(self._next, {k: np.asarray(v) for k, v in state.items()})
+        if self.path.exists():
+            os.replace(self.path, self.prev)
+        os.replace(self._next, self.path)
         if self._on_save is not None:
             self._on_save()
 
     def load(self) -> dict[str, np.ndarray] | None:
-        if not self.path.exists():
-            return None
-        return load_array(self.path)  # type: ignore[return-value]
+        damaged = False
+        for p in (self._next, self.path, self.prev):  # newest first (.next exists only after a kill mid-save)
+            if not p.exists():
+                continue
+            try:
+                return self._read(p, damaged)
+            except _UNREADABLE as e:
+                aside = p.with_name(f"{p.name}.damaged-{int(time.time())}")
+                os.replace(p, aside)
+                self._log(f"checkpoint {p} is damaged ({type(e).__name__}: {e}); set aside as {aside.name}")
+                damaged = True
+        if damaged:
+            self._log(f"no readable checkpoint of {self.path.stem} left: this flow starts again from step 0")
+        return None
+
+    def _read(self, p: Path, after_damage: bool) -> dict[str, np.ndarray]:
+        state = load_array(p)
+        if after_damage:
+            self._log(f"resuming from the previous checkpoint {p.name}")
+        return state  # type: ignore[return-value]
 
 
 class StoreContext(DirectoryContext):
@@ -103,8 +134,6 @@ class StoreContext(DirectoryContext):
         self.checkpoint_every = int(checkpoint_every)
         self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self._saves = 0
-        kill_after = os.environ.get(_KILL_AFTER_ENV)
-        self._kill_after = int(kill_after) if kill_after else None
 
     def log(self, msg: str) -> None:
         if self.verbose:
@@ -133,12 +162,13 @@ class StoreContext(DirectoryContext):
     def checkpointer(self, key: str) -> StoreCheckpointer:
         from .base import _safe
 
-        return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved)
+        return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved,
+                                 log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True))
 
     def _saved(self) -> None:
         self._saves += 1
-        if self._kill_after is not None and self._saves >= self._kill_after:
-            os.kill(os.getpid(), getattr(signal, os.environ.get(_KILL_SIGNAL_ENV, "SIGKILL")))
+        if on_checkpoint_saved is not None:
+            on_checkpoint_saved(self._saves)
 
 
 @dataclass
@@ -159,26 +189,44 @@ class RunOutcome:
                 "message": self.message, "untrained": self.untrained, **r}
 
 
-class _Terminated(BaseException):
-    """Raised in the main thread by the SIGTERM handler."""
+class Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler of :func:`terminate_raises` (exit 143)."""
+
+
+_Terminated = Terminated
 
 
 def _raise_terminated(signum, frame):
-    raise _Terminated()
+    raise Terminated()
+
+
+class terminate_raises:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (elsewhere: no change)."""
+
+    def __enter__(self):
+        self._old = None
+        if _is_main_thread():
+            self._old = signal.signal(signal.SIGTERM, _raise_terminated)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
 
 
 def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[str, Any] | None = None, *,
             seed: int = 0, store: Store | None = None, resume: str | None = None, sweep_id: str | None = None,
             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, show_progress: bool | None = None,
-            quiet: bool = False, untrained: bool = False) -> RunOutcome:
+            quiet: bool = False, force: bool = False, untrained: bool = False) -> RunOutcome:
     """Run (or resume) one experiment in the store and record everything.
 
+    Raises :class:`ConfigError` before writing anything when the experiment, preset, seed or config
+    is invalid, or when ``resume`` names no run of the store. ``force`` resumes a run whose
+    recorded process is alive but is not wgflow (a process id reused after a crash).
     ``untrained=True`` runs the negative control (:func:`wgflow.control.untrained`: no
     training step anywhere); the run is recorded as such and a resume keeps it so.
-
-    Raises :class:`ConfigError` before writing anything when the experiment, preset or config
-    is invalid, or when ``resume`` names no run of the store.
     """
+    seed = check_seed(seed, "seed")
     store = store or Store()
     if checkpoint_every < 1:
         raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
@@ -204,7 +252,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
     if resume is not None:
         run_id = resume
         try:
-            store.mark_resumed(run_id, host=socket.gethostname())
+            store.mark_resumed(run_id, host=socket.gethostname(), force=force)
         except RuntimeError as e:  # a live process owns the run directory
             raise ConfigError(str(e)) from None
     else:
@@ -216,30 +264,25 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
 
-    old_term = signal.getsignal(signal.SIGTERM)
-    in_main = _is_main_thread()
-    if in_main:
-        signal.signal(signal.SIGTERM, _raise_terminated)
     t0 = time.monotonic()
     try:
-        with no_training(untrained):
+        with terminate_raises(), no_training(untrained):
             result = with_sources(exp, exp().run(cfg, ctx))
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
     except KeyboardInterrupt:
         return _end(store, name, run_id, "interrupted", EXIT_SIGINT, "interrupted by SIGINT; resume with "
                     f"`wgflow run --resume {run_id}`", t0)
-    except _Terminated:
+    except Terminated:
         return _end(store, name, run_id, "interrupted", EXIT_SIGTERM, "interrupted by SIGTERM; resume with "
                     f"`wgflow run --resume {run_id}`", t0)
+    except StoreError:  # the store itself failed: nothing more can be recorded
+        raise
     except Exception as e:  # the run failed; record why and keep the store consistent
         tb = traceback.format_exc(limit=-3)
         if not quiet:
             print(tb, file=sys.stderr)
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"{type(e).__name__}: {e}", t0)
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, old_term)
 
     with _signals_blocked():  # claims, metrics and status land together even if a signal arrives now
         _record_artifacts(store, run_id, result)
@@ -247,7 +290,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
                            [(k, None, v) for k, v in result.metrics.items() if _is_number(v)],
                            duration_s=time.monotonic() - t0)
     # checkpoints are only needed to resume; stages stay (they hold the measured data)
-    for f in (ctx.out_dir / "checkpoints").glob("*.npz"):
+    for f in (ctx.out_dir / "checkpoints").glob("*.npz"):  # both generations; damaged ones stay for inspection
         f.unlink()
     return RunOutcome(name, run_id, "completed", EXIT_OK, None, result, untrained)
 

@@ -31,6 +31,7 @@ converged by step 4000.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -42,6 +43,7 @@ from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere, Sigmoid
 from .base import ConfigError, Experiment, ExperimentResult, claim_le, claim_true, register
+from .config import Bool, Choice, Domain, Float, Int, Ints
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -78,8 +80,6 @@ class RVE3SpinConfig:
     alpha: float = 0.5  # SGD noise exponent: P ∝ n^{2 alpha}; claim (3): pre-quench exponent <= -2 alpha + tol
     alpha_tolerance: float = 0.2
 
-    choices = {"dtype": tuple(_DTYPES), "rbf_dtype": tuple(_DTYPES)}
-
     def validate(self):
         if len(self.n_values) < 2 or (self.rbf and len(self.rbf_n_values) < 2):
             raise ConfigError("n_values / rbf_n_values: need at least two widths to fit an exponent")
@@ -89,6 +89,15 @@ class RVE3SpinConfig:
             raise ConfigError(f"n_values: every n must be >= batch_div = {self.batch_div} (P = floor(n/batch_div) >= 1)")
         if not self.dims:
             raise ConfigError("dims: give at least one input dimension")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "dims": Ints(1), "n_values": Ints(1, min_len=2, increasing=True), "targets": Int(2),
+        "eta": Float(0, open_lo=True), "sgd_steps": Int(1), "quench_steps": Int(1), "batch_div": Int(1),
+        "c_scale": Float(0), "w_scale": Float(0, open_lo=True), "n_test": Int(1), "dtype": Choice(*_DTYPES),
+        "rbf": Bool(), "rbf_d": Int(1), "rbf_n_values": Ints(1, increasing=True), "rbf_eta": Float(0, open_lo=True),
+        "rbf_eta_inner": Float(0), "rbf_steps": Int(1), "rbf_noise": Float(0), "rbf_noise_until": Int(0),
+        "rbf_n_train": Int(1), "rbf_dtype": Choice(*_DTYPES), "slope_bound": Float(), "alpha": Float(0, open_lo=True),
+        "alpha_tolerance": Float(0)}
 
 
 def _sigmoid_run(cfg, d: int, n: int, k: int, seed: int, ctx) -> dict:

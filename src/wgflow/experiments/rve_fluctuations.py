@@ -25,6 +25,7 @@ smaller (more negative) than the early one by at least ``healing_margin``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere
 from .base import ConfigError, Experiment, ExperimentResult, claim_close, claim_le, register
+from .config import SEED, Domain, Float, Int, Ints
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ class RVEFluctuationsConfig:
             raise ConfigError("seeds: need >= 3 initialisations to measure a spread")
         if not 0 < self.early_step < self.steps:
             raise ConfigError("early_step must lie in (0, steps)")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "n_values": Ints(1, min_len=2, increasing=True), "seeds": Int(3), "eta": Float(0, open_lo=True),
+        "eta_inner": Float(0), "steps": Int(2), "n_train": Int(1), "n_probe": Int(1), "c_scale": Float(0),
+        "early_step": Int(1), "n_times": Int(1), "tolerance": Float(0, open_lo=True), "healing_margin": Float(0),
+        "target_seed": SEED}
 
 
 @register

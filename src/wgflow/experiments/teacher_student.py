@@ -30,6 +30,7 @@ from ..tasks.teacher import ReLUTeacher
 from ..transport import tracked_w2, wasserstein
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_ge, claim_true, register
+from .config import Choice, Domain, Float, Int
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ class TeacherStudentConfig:
     risk_drop_orders: float = 2.0  # claim: log10(R(mu_0) / R(mu_T)) >= this
     dtype: str = "float64"  # float64 makes runs bit-reproducible (and resumable exactly) on CPU
 
-    choices: ClassVar[dict[str, tuple]] = {"init": ("sphere", "gaussian"), "dtype": ("float64", "float32")}
-
     def validate(self) -> None:
         for key in ("d", "m0", "n", "steps"):
             if getattr(self, key) < 1:
@@ -59,6 +58,11 @@ class TeacherStudentConfig:
             raise ConfigError(f"config key 'init_scale': must be > 0, got {self.init_scale}")
         if self.n_snapshots < 2:
             raise ConfigError(f"config key 'n_snapshots': must be >= 2, got {self.n_snapshots}")
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "m0": Int(1), "n": Int(1), "eta": Float(0, open_lo=True), "steps": Int(1),
+        "init": Choice("sphere", "gaussian"), "init_scale": Float(0, open_lo=True), "n_snapshots": Int(2),
+        "risk_drop_orders": Float(0), "dtype": Choice("float64", "float32")}
 
 
 @register

@@ -83,7 +83,11 @@ class LocalExecutor:
         finally:
             for r, (_, p) in running.items():  # the driver was interrupted: stop its children
                 p.terminate()
-                p.join()
+            for r, (_, p) in running.items():
+                p.join(5.0)
+                if p.is_alive():  # a point that ignores SIGTERM
+                    p.kill()
+                    p.join()
                 r.close()
 
     def close(self) -> None:

@@ -10,17 +10,21 @@ before anything runs (a bad grid writes nothing), recorded as a run of the store
 sweep's id, and executed by a worker (:func:`run_point`) in a temporary directory. Workers
 return claims, metrics and artifact bytes; the driver alone writes the store, so the SQLite
 file never crosses a network file system. Re-running the same sweep skips the points that
-already completed; failed or killed points are retried in their existing run row. A point
-that raises, diverges or loses its worker is recorded ``failed`` and the sweep goes on.
+already completed; failed, killed or interrupted points are retried in their existing run row.
+A point that raises, diverges or loses its worker is recorded ``failed`` and the sweep goes on.
+SIGTERM / SIGINT to the driver stop its workers (local processes or the Dask tasks and
+LocalCluster), mark the unfinished points ``interrupted`` and exit 143 / 130.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import itertools
 import json
+import math
 import numbers
 import socket
 import sys
@@ -33,9 +37,13 @@ from typing import Any, Mapping, Sequence
 
 from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
                                 make_config)
+from ..experiments.config import check_seed
 from .executors import Executor, LocalExecutor
 
-__all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary"]
+__all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary",
+           "MAX_POINTS"]
+
+MAX_POINTS = 100_000  # a sweep larger than this is a typo (0-99999999), not a plan
 
 
 # --------------------------------------------------------------------------- grids
@@ -65,14 +73,19 @@ def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
     if spec is None or spec == "":
         return [0]
     if not isinstance(spec, str):
-        return sorted({int(s) for s in spec})
+        return sorted({check_seed(s, "seeds") for s in spec})
     seeds: set[int] = set()
     try:
         for part in spec.split(","):
             lo, sep, hi = part.strip().partition("-")
-            seeds.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+            first, last = check_seed(int(lo), "--seeds"), check_seed(int(hi) if sep else int(lo), "--seeds")
+            if last - first >= MAX_POINTS:
+                raise ConfigError(f"--seeds {spec!r}: more than {MAX_POINTS} seeds")
+            seeds.update(range(first, last + 1))
+    except ConfigError:
+        raise
     except ValueError:
-        raise ConfigError(f"--seeds expects e.g. 0-9 or 0,3,7, got {spec!r}") from None
+        raise ConfigError(f"--seeds expects e.g. 0-9 or 0,3,7 (seeds >= 0), got {spec!r}") from None
     if not seeds:
         raise ConfigError(f"--seeds {spec!r} names no seed")
     return sorted(seeds)
@@ -81,6 +94,8 @@ def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
 def expand_grid(grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> list[tuple[dict[str, Any], int]]:
     """Cartesian product of the grid (keys in the given order, last key fastest) x seeds."""
     keys = list(grid)
+    if math.prod(len(v) for v in grid.values()) * len(seeds) > MAX_POINTS:
+        raise ConfigError(f"the sweep has more than {MAX_POINTS} points; split it")
     return [(dict(zip(keys, combo)), int(s)) for combo in itertools.product(*(grid[k] for k in keys)) for s in seeds]
 
 
@@ -202,7 +217,7 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
     """
-    from ..experiments.runner import git_revision, package_versions
+    from ..experiments.runner import Terminated, _signals_blocked, git_revision, package_versions
     from ..store import Store
 
     exp = get_experiment(name)
@@ -243,13 +258,18 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
 
     done: set[int] = set()
     try:
-        for i, res in executor.map_unordered(run_point, tasks):
-            _record(store, rows[i], res, summary, say)
-            done.add(i)
-    except BaseException:  # interrupted driver: its unfinished points resume on the next run
-        for i, (rid, _, _) in enumerate(rows):
-            if i not in done:
-                store.finish_run(rid, "interrupted", "sweep driver interrupted; re-run the sweep to resume")
+        # closing(): on an exception the executor's generator stops its workers at once, not at garbage collection
+        with contextlib.closing(executor.map_unordered(run_point, tasks)) as results:
+            for i, res in results:
+                _record(store, rows[i], res, summary, say)
+                done.add(i)
+    except BaseException as e:  # interrupted driver: its unfinished points resume on the next run
+        why = {KeyboardInterrupt: "SIGINT", Terminated: "SIGTERM"}.get(type(e), type(e).__name__)
+        with _signals_blocked():
+            for i, (rid, _, _) in enumerate(rows):
+                if i not in done:
+                    store.finish_run(rid, "interrupted", f"sweep driver interrupted ({why}); re-run the sweep to "
+                                     "resume its unfinished points")
         raise
     return summary
 
@@ -301,6 +321,7 @@ def add_sweep_parser(sub) -> None:
 
 
 def _cmd_sweep(args) -> int:
+    from ..experiments.runner import terminate_raises
     from ..store import Store
     from .executors import make_executor
 
@@ -318,12 +339,14 @@ def _cmd_sweep(args) -> int:
     exp = get_experiment(args.name)
     for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
         make_config(exp, args.preset, ov)
+    expand_grid(grid, seeds)  # size check
     store = Store(args.store) if args.store else Store()
-    executor = make_executor(args.workers, args.dask)
-    try:
-        summary = run_sweep(args.name, grid, seeds, preset=args.preset, store=store, executor=executor,
-                            sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True))
-    finally:
-        executor.close()
+    with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
+        executor = make_executor(args.workers, args.dask)
+        try:
+            summary = run_sweep(args.name, grid, seeds, preset=args.preset, store=store, executor=executor,
+                                sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+        finally:
+            executor.close()
     print("\n".join(summary.lines()))
     return 0 if summary.ok else 1

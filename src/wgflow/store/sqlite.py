@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-__all__ = ["Store", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
+from .health import StoreError, explain, is_wgflow_process
+
+__all__ = ["Store", "StoreError", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
 
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
 DB_NAME = "wgflow.db"
@@ -119,28 +121,43 @@ class Store:
     """A store directory holding ``wgflow.db`` and the run directories.
 
     ``path`` is the directory, or a file ending in ``.db``/``.sqlite`` whose parent becomes the
-    directory. Opening creates and migrates the database if needed.
+    directory. Opening creates and migrates the database if needed; with ``create=False`` a missing
+    database raises FileNotFoundError and nothing is created. Any SQLite error (but a constraint)
+    becomes a :class:`StoreError` naming the database and the remedy.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 60.0):
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 60.0, create: bool = True):
         # Absolute from the start: artifact paths handed back by run contexts must not depend on the cwd.
         p = (Path(path) if path is not None else default_store_path()).expanduser().absolute()
         if p.suffix in (".db", ".sqlite", ".sqlite3"):
             self.root, self.db_path = p.parent, p
         else:
             self.root, self.db_path = p, p / DB_NAME
+        if not create and not self.db_path.is_file():
+            raise FileNotFoundError(f"there is no store at {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
-        self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        # WAL: readers never block the writer; NORMAL sync is durable across process crashes
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        with self._guard():
+            self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            # WAL: readers never block the writer; NORMAL sync is durable across process crashes
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
 
     # ------------------------------------------------------------------ plumbing
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError:  # a constraint: the caller's business (e.g. a run id taken)
+            raise
+        except sqlite3.Error as e:
+            raise StoreError(explain(self.db_path, e)) from e
+
     def close(self) -> None:
         self._conn.close()
 
@@ -156,17 +173,26 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; takes the write lock at once (``BEGIN IMMEDIATE``)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
+        with self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, tuple(args)).fetchall()
+        with self._guard():
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
+    def check(self) -> list[str]:
+        """Problems of the store, one line each (empty: healthy); see :func:`wgflow.store.health.check`."""
+        from .health import check
+
+        return check(self)
 
     @property
     def schema_version(self) -> int:
@@ -215,17 +241,25 @@ class Store:
                     raise ValueError(f"run {run_id!r} already exists") from None
         raise RuntimeError("could not find a free run id")
 
-    def mark_resumed(self, run_id: str, host: str | None = None) -> None:
+    def mark_resumed(self, run_id: str, host: str | None = None, *, force: bool = False) -> None:
         """Status back to ``running`` for another attempt by this process.
 
-        Raises RuntimeError if the run is still alive in another process of this host.
+        Raises RuntimeError if the run is still alive in another process of this host, unless
+        ``force`` and that process is not a wgflow process (its id was reused after a crash).
         """
         with self.transaction() as c:
             row = c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in store {self.root}")
             if self.is_alive(dict(row)) and row["pid"] != os.getpid():
-                raise RuntimeError(f"run {run_id!r} is still running (process {row['pid']} on {row['host']})")
+                import socket
+
+                stale = row["host"] == socket.gethostname() and not is_wgflow_process(row["pid"])
+                if not (force and stale):
+                    hint = ("; that process is not wgflow (its id was reused): add --force to take the run over"
+                            if stale else "; stop it first")
+                    raise RuntimeError(f"run {run_id!r} is still running (process {row['pid']} on "
+                                       f"{row['host']}){hint}")
             c.execute("UPDATE runs SET status = 'running', message = NULL, ended_at = NULL, resumed_at = ?,"
                       " attempts = attempts + 1, pid = ?, host = ifnull(?, host) WHERE run_id = ?",
                       (time.time(), os.getpid(), host, run_id))
