@@ -223,14 +223,14 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
         value = _clamp_root(sliced_wasserstein_pp(xt, yt, wa, wb, p, int(n_projections), int(seed), **kw), p)
         relation, options = "lower bound", {"n_projections": int(n_projections), "seed": int(seed)}
-        lower = float(value)
+        lower = float(value.detach())
     else:
         S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
                                           max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
         value, relation = _clamp_root(S, p), "entropic approximation"
         options = {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters}
     if relation == "exact":
-        lower = upper = float(value)
+        lower = upper = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not as_tensor:
         value = float(value)
     if return_info:
