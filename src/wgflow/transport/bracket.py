@@ -152,5 +152,5 @@ def wasserstein_bracket(xt: torch.Tensor, yt: torch.Tensor, at: torch.Tensor, bt
     best = candidates[int(np.argmin(costs))]
     lower = max(lower_by.values())
     est = coupling_cost_pp(xt, yt, best, p).clamp(min=0).pow(1.0 / p)
-    upper = min(costs)
+    upper = float(est.detach())  # the best coupling's cost, as returned (round-off consistent with the value)
     return Bracket(est, min(lower, upper), upper, lower_by, upper_by, best)
