@@ -162,13 +162,15 @@ def test_auto_says_what_it_did(rng):
     assert v == wt.wasserstein(x, y, method="exact")
     _, info = wt.wasserstein(x[:, :1], y[:, :1], return_info=True)
     assert info.method == "1d"
-    with pytest.warns(wt.ApproximationWarning, match="lower bound"):
-        v, info = wt.wasserstein(x, y, max_exact=30, return_info=True)
-    assert info.method == "sliced" and info.relation == "lower bound"
-    assert info.options["n_projections"] == 64
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        wt.wasserstein(x, y, method="sliced")  # asking for sliced explicitly does not warn
+        warnings.simplefilter("error")  # beyond max_exact "auto" brackets W_p: nothing to warn about
+        v, info = wt.wasserstein(x, y, max_exact=30, return_info=True)
+    assert info.method == "bracket" and info.relation == "bracket"
+    exact = wt.wasserstein(x, y, method="exact")
+    assert info.lower <= exact * (1 + 1e-9) and exact <= info.upper * (1 + 1e-9)
+    assert v == pytest.approx(info.upper, rel=1e-12)  # the estimate is the best coupling's cost
+    _, info = wt.wasserstein(x, y, method="sliced", return_info=True)
+    assert info.relation == "lower bound" and info.lower == pytest.approx(float(info.value)) and info.upper == np.inf
 
 
 def test_threaded_row_sort_equals_torch_sort():

@@ -19,8 +19,8 @@ Tracks have shape (L+1, m, k): (layer, sample, feature).
 from __future__ import annotations
 
 import numpy as np
-import ot
-from scipy.optimize import linear_sum_assignment
+
+from wgflow.transport import ot_assignment, wasserstein
 
 __all__ = ["line_shape_score", "optimal_transport_score", "kinetic_energy", "w2_squared",
            "kinetic_ratio", "mccann_interpolation", "output_spread", "LSS"]
@@ -63,16 +63,11 @@ def line_shape_score(tracks, eps: float = 1e-12) -> LSS:
         return LSS(values=v, mean=float(np.mean(v)), std=float(np.std(v)))
 
 
-def _cost(x, y):
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    return ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)  # (m, m)
-
-
 def optimal_transport_score(x, y, rtol: float = 1e-9) -> float:
     """Fraction of samples that the exact optimal assignment x_i -> y_{σ(i)} maps to their own output.
 
-    x, y: (m, k) inputs and outputs of an equal-width stack. Uses scipy's
-    ``linear_sum_assignment`` on the squared-distance cost (the discrete OT map between two
+    x, y: (m, k) inputs and outputs of an equal-width stack. Uses
+    :func:`wgflow.transport.ot_assignment` (an exact assignment) on the squared-distance cost (the discrete OT map between two
     uniform m-point measures is a permutation, Birkhoff).
 
     Ties: a map is a function of points, so sample i counts as mapped to its own output when
@@ -84,7 +79,7 @@ def optimal_transport_score(x, y, rtol: float = 1e-9) -> float:
     the outputs beside the score (:func:`output_spread`).
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    _, col = linear_sum_assignment(_cost(x, y))
+    col = ot_assignment(x, y, p=2)
     tol = rtol * max(output_spread(y), np.finfo(float).tiny)
     return float(np.mean(np.linalg.norm(y[col] - y, axis=-1) <= tol))
 
@@ -96,10 +91,9 @@ def output_spread(y) -> float:
 
 
 def w2_squared(x, y) -> float:
-    """Exact W2^2 between the uniform measures on the rows of x (m, k) and y (n, k) (POT emd2)."""
+    """Exact W2^2 between the uniform measures on the rows of x (m, k) and y (n, k) (:func:`wgflow.transport.wasserstein`)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
-    return float(ot.emd2(a, b, _cost(x, y)))
+    return float(wasserstein(x, y, p=2, method="exact")) ** 2
 
 
 def kinetic_energy(tracks) -> float:
@@ -125,6 +119,6 @@ def kinetic_ratio(tracks) -> float:
 def mccann_interpolation(x, y, n_steps: int) -> np.ndarray:
     """Tracks (n_steps+1, m, k) of x_t = (1-t) x_i + t y_{σ(i)}, σ the optimal assignment."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    _, col = linear_sum_assignment(_cost(x, y))
+    col = ot_assignment(x, y, p=2)
     t = np.linspace(0, 1, n_steps + 1)[:, None, None]
     return (1 - t) * x[None] + t * y[col][None]

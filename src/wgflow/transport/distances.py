@@ -1,4 +1,4 @@
-r"""The Wasserstein distance between weighted point clouds: one entry point, four solvers.
+r"""The Wasserstein distance between weighted point clouds: one entry point, five solvers.
 
 .. math::
 
@@ -14,19 +14,21 @@ method     what it computes                               cost                 r
 "1d"       sorted quantile functions (k = 1 only)         O((n+m) log(n+m))     = W_p
 "sliced"   mean over random directions of 1-D W_p^p [3]   O(L (n+m) log(n+m))   <= W_p
 "sinkhorn" debiased entropic S_eps^{1/p}, eps = blur^p    O(iters n m k)        -> W_p (blur -> 0)
+"bracket"  estimate inside certified bounds (bracket.py)  O(n k^2 + L n log n)  lower <= W_p <= upper
 "auto"     "1d" if k = 1; "exact" if n, m <= max_exact;
-           otherwise "sliced" (a lower bound, see below)
+           otherwise "bracket"
 ========== ============================================== ==================== ===========
 
-Why "auto" falls back to sliced. No estimator of W_p itself is both accurate and fast
-for 10^6 points in d = 100: an exact solve on subsamples of s points is biased upward
-by the empirical rate s^{-1/d} (in d = 100, two disjoint subsamples of one cloud are
-far apart), and Sinkhorn needs ~10^12 kernel evaluations per iteration. The sliced
-distance is the quantity that *can* be computed (a few seconds for 10^6 points, see
-``benchmarks/bench_transport.py``): it is a metric, differentiable, and a lower bound of
-W_p, but it is a different number (for a translation by v it is |v| / sqrt(k) for p = 2).
-``auto`` therefore says what it did: ``return_info=True`` gives the method, and a
-:class:`ApproximationWarning` is raised when it leaves the exact regime.
+What "auto" returns for large clouds. No solver computes W_p itself for 10^6 points in
+d = 100, and a different metric (sliced: |v| / sqrt(k) for a translation by v) or a
+subsampled exact solve (biased upward by the empirical rate s^{-1/d}) would be a
+different number under the name W_p. "auto" therefore returns, beyond ``max_exact``,
+the cost of the best explicit coupling it finds (an upper bound, attained by a feasible
+plan) together with certified lower bounds: with ``return_info=True``,
+``info.lower <= W_p <= info.upper`` and ``info.relation == "bracket"``. The bracket is
+tight for translations (width 0 up to round-off) and for y = A x + v with A symmetric
+positive definite and isotropic x; for two unrelated clouds in high dimension it is wide
+and says so. Exact answers have ``info.relation == "exact"`` and lower = upper = value.
 
 References
 ----------
@@ -39,21 +41,22 @@ References
 
 from __future__ import annotations
 
-import warnings
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import ot
 import torch
 
 from ._checks import check_p, is_torch, pair
+from .bracket import wasserstein_bracket
+from .couplings import Coupling, coupling_cost_pp, cost_matrix, emd_plan
 from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_divergence_pp
 from .sliced import wasserstein_1d_batched, sliced_wasserstein_pp
 
 __all__ = ["wasserstein", "WassersteinResult", "ApproximationWarning", "exact_plan", "METHODS"]
 
-METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn")
+METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn", "bracket")
 #: "auto" solves exactly while both clouds have at most this many points (~2 s at 3000 in d = 10)
 MAX_EXACT = 3000
 #: default number of sliced projections, lowered for large clouds so that at most L (n + m) <=
@@ -69,7 +72,7 @@ def default_projections(n: int, m: int) -> int:
 
 
 class ApproximationWarning(UserWarning):
-    """``method="auto"`` returned an estimate, not W_p itself (the clouds were too large)."""
+    """Kept for callers that filter it: ``method="auto"`` no longer warns, its ``info`` carries the bracket."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,15 @@ class WassersteinResult:
 
     Attributes
     ----------
-    value : W_p (float, or 0-dim tensor for torch input).
-    method : the solver actually used ("exact", "1d", "sliced" or "sinkhorn").
-    relation : how ``value`` relates to W_p: "exact", "lower bound" (sliced) or
-        "entropic approximation" (sinkhorn).
+    value : W_p, or its estimate (float, or 0-dim tensor for torch input).
+    method : the solver actually used ("exact", "1d", "bracket", "sliced" or "sinkhorn").
+    relation : how ``value`` relates to W_p: "exact", "bracket" (an estimate with
+        lower <= W_p <= upper), "lower bound" (sliced) or "entropic approximation" (sinkhorn).
     p, n, m : exponent and the two cloud sizes.
     options : solver settings used (n_projections, seed, blur, scaling, iterations).
+    lower, upper : certified bounds, lower <= W_p <= upper (equal to ``value`` when exact;
+        0 and inf where the method certifies nothing on that side).
+    bounds : every bound computed by "bracket", {"lower": {name: value}, "upper": {name: value}}.
     """
 
     value: Any
@@ -93,15 +99,19 @@ class WassersteinResult:
     n: int
     m: int
     options: dict = field(default_factory=dict)
+    lower: float = 0.0
+    upper: float = math.inf
+    bounds: dict = field(default_factory=dict)
+
+    @property
+    def width(self) -> float:
+        """Relative width upper / lower - 1 of the bracket (0 when exact, inf if lower = 0 < upper)."""
+        if self.upper == self.lower:
+            return 0.0
+        return self.upper / self.lower - 1.0 if self.lower > 0 else math.inf
 
     def __float__(self) -> float:
         return float(self.value)
-
-
-def _cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    if p == 2:
-        return ot.dist(x, y, metric="sqeuclidean")
-    return ot.dist(x, y, metric="euclidean") ** p
 
 
 def exact_plan(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, p: float = 2.0) -> np.ndarray:
@@ -110,29 +120,15 @@ def exact_plan(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tenso
     yn = y.detach().cpu().numpy().astype(np.float64)
     an = a.detach().cpu().numpy().astype(np.float64)
     bn = b.detach().cpu().numpy().astype(np.float64)
-    an, bn = an / an.sum(), bn / bn.sum()
-    M = _cost_matrix(xn, yn, p)
-    # the simplex needs ~n m pivots on hard instances; POT's default cap (1e5) is too low beyond n ~ 300
-    plan, log = ot.emd(an, bn, M, numItermax=max(100_000, 50 * M.size), log=True)
-    if log.get("result_code", 1) != 1:
-        raise RuntimeError(f"network simplex did not converge: {log.get('warning')}")
-    return plan
+    return emd_plan(an / an.sum(), bn / bn.sum(), cost_matrix(xn, yn, p))
 
 
 def _exact_pp(x, y, a, b, p):
     plan = exact_plan(x, y, a, b, p)
     i, j = np.nonzero(plan)
-    # sum_ij pi_ij |x_i - y_j|^p in torch on the support of the plan (<= n + m - 1 pairs):
-    # differentiable in x and y with the plan fixed (envelope theorem)
-    ii, jj = torch.from_numpy(i).to(x.device), torch.from_numpy(j).to(x.device)
-    w = torch.from_numpy(plan[i, j]).to(dtype=x.dtype, device=x.device)
-    diff = x[ii] - y[jj]  # (nnz, k)
-    d2 = (diff * diff).sum(1)
-    if p == 2:
-        return (w * d2).sum()
-    # |x - y|^p = (d2)^{p/2}, with the subgradient 0 where a point is matched to itself (p < 2)
-    pos = d2 > 0
-    return (w * torch.where(pos, torch.where(pos, d2, 1.0).pow(p / 2), 0.0)).sum()
+    # the cost on the support of the plan (<= n + m - 1 pairs), differentiable in x and y with
+    # the plan fixed (envelope theorem)
+    return coupling_cost_pp(x, y, Coupling(i.astype(np.int64), j.astype(np.int64), plan[i, j]), p)
 
 
 def _clamp_root(v: torch.Tensor, p: float) -> torch.Tensor:
@@ -141,8 +137,8 @@ def _clamp_root(v: torch.Tensor, p: float) -> torch.Tensor:
 
 def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_projections: int | None = None,
                 seed: int = 0, blur: float = 0.05, scaling: float = 0.5, tol: float | None = None,
-                max_iter: int = 1000, max_exact: int = MAX_EXACT,
-                block_bytes: int | None = None, return_info: bool = False):
+                max_iter: int = 1000, max_exact: int = MAX_EXACT, paired: bool = False,
+                multiscale: bool | None = None, block_bytes: int | None = None, return_info: bool = False):
     r"""Wasserstein distance W_p (not its p-th power) between two weighted point clouds.
 
     .. math::
@@ -156,7 +152,7 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
     a : (n,) non-negative weights of x (normalised to sum 1); None = uniform.
     b : (m,) non-negative weights of y; None = uniform.
     p : exponent >= 1 (keyword-only from here on).
-    method : "auto", "exact", "1d", "sliced" or "sinkhorn" (table in the module docstring).
+    method : "auto", "exact", "1d", "sliced", "sinkhorn" or "bracket" (table in the module docstring).
     n_projections : directions of the sliced estimate (Monte Carlo error ~ 1 / sqrt(n_projections));
         None = 64, lowered for large clouds to sort at most 3.2 * 10^7 values (16 at n = m = 10^6).
     seed : seed of the sliced directions (same seed, same directions, same value).
@@ -166,14 +162,20 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         the eps-scaling schedule, fast but not converged at small blur).
     max_iter : most Sinkhorn iterations at the final blur when ``tol`` is given (a
         RuntimeWarning says when they did not reach it).
-    max_exact : largest cloud size that "auto" solves exactly.
+    max_exact : largest cloud size that "auto" solves exactly; beyond it "auto" is "bracket".
+    paired : (bracket) x_i and y_i are the same particle (equal sizes and weights): the identity
+        coupling joins the candidate couplings (tight between close snapshots of a flow).
+    multiscale : (bracket) build the multiscale coupling and refine it by local exact re-solves;
+        None = when both clouds have at most ``bracket.MULTISCALE_MAX`` points.
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
-    return_info : also return a :class:`WassersteinResult` saying which method was used.
+    return_info : also return a :class:`WassersteinResult`: the method used, and the certified
+        bounds ``info.lower <= W_p <= info.upper``.
 
     Returns
     -------
-    W_p as a float for NumPy input, as a 0-dim tensor (in x's dtype, differentiable in
-    x and y for every method) for torch input; ``(value, WassersteinResult)`` if
+    W_p (for "bracket": the cost of the best coupling found, an upper bound of W_p) as a float
+    for NumPy input, as a 0-dim tensor (in x's dtype, differentiable in x and y for every
+    method) for torch input; ``(value, WassersteinResult)`` if
     ``return_info``.
 
     Raises
@@ -199,12 +201,9 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
     if n_projections is None:
         n_projections = default_projections(n, m)
     if method == "auto":
-        chosen = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "sliced")
-        if chosen == "sliced":
-            warnings.warn(f"wasserstein(method='auto'): {n} x {m} points exceed max_exact={max_exact}; "
-                          f"returning the sliced distance ({n_projections} projections), a lower bound of W_p",
-                          ApproximationWarning, stacklevel=2)
+        chosen = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
     options: dict = {}
+    lower, upper, bounds = 0.0, math.inf, {}
     if chosen == "exact":
         value, relation = _clamp_root(_exact_pp(xt, yt, at, bt, p), p), "exact"
     elif chosen == "1d":
@@ -212,6 +211,11 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
             raise ValueError(f"method='1d' needs one-dimensional points, got x of shape {tuple(xt.shape)}")
         wa, wb = (None, None) if uniform else (at, bt)
         value, relation = _clamp_root(wasserstein_1d_batched(xt.T, yt.T, wa, wb, p)[0], p), "exact"
+    elif chosen == "bracket":
+        br = wasserstein_bracket(xt, yt, at, bt, p, uniform=uniform, paired=paired, seed=int(seed),
+                                 multiscale=multiscale)
+        value, relation, lower, upper = br.estimate, "bracket", br.lower, br.upper
+        bounds, options = {"lower": br.lower_by, "upper": br.upper_by}, {"seed": int(seed), "coupling": br.coupling.name}
     elif chosen == "sliced":
         if int(n_projections) < 1:
             raise ValueError(f"n_projections must be a positive integer, got {n_projections}")
@@ -219,13 +223,16 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
         value = _clamp_root(sliced_wasserstein_pp(xt, yt, wa, wb, p, int(n_projections), int(seed), **kw), p)
         relation, options = "lower bound", {"n_projections": int(n_projections), "seed": int(seed)}
+        lower = float(value.detach())
     else:
         S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
                                           max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
         value, relation = _clamp_root(S, p), "entropic approximation"
         options = {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters}
+    if relation == "exact":
+        lower = upper = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not as_tensor:
         value = float(value)
     if return_info:
-        return value, WassersteinResult(value, chosen, relation, p, n, m, options)
+        return value, WassersteinResult(value, chosen, relation, p, n, m, options, lower, upper, bounds)
     return value

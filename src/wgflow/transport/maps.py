@@ -33,7 +33,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ._checks import check_p, is_torch, pair
-from .distances import _cost_matrix, exact_plan
+from .couplings import cost_matrix
+from .distances import exact_plan
 from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_barycentric_map
 
 __all__ = ["ot_assignment", "barycentric_map"]
@@ -61,7 +62,7 @@ def ot_assignment(x, y, *, p: float = 2):
     if xt.shape[0] != yt.shape[0]:
         raise ValueError(f"an assignment needs clouds of equal size, got x: {xt.shape[0]} and y: {yt.shape[0]} "
                          "points (use barycentric_map for general clouds)")
-    M = _cost_matrix(xt.detach().cpu().numpy().astype(np.float64), yt.detach().cpu().numpy().astype(np.float64), p)
+    M = cost_matrix(xt.detach().cpu().numpy().astype(np.float64), yt.detach().cpu().numpy().astype(np.float64), p)
     rows, cols = linear_sum_assignment(M)
     sigma = np.empty(len(rows), dtype=np.int64)
     sigma[rows] = cols

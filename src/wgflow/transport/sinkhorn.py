@@ -28,6 +28,12 @@ storing it. The iterations run without autograd; only the last extrapolation is
 differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
 the gradient with respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term.
 
+Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 install with pip here, but
+KeOps compiles a C++ kernel per formula at first use (a compiler at run time) and its CPU
+backend does not call BLAS, while the blocked soft-min above spends its time in one GEMM
+per block (compute-bound). They were not benchmarked against it on this machine; GeomLoss's
+multiscale (cluster-truncated) kernel for low dimension is not reproduced here either.
+
 References
 ----------
 [1] Genevay, A., Peyré, G., Cuturi, M. (2018). Learning generative models with Sinkhorn

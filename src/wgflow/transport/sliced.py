@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-__all__ = ["wasserstein_1d_batched", "sliced_wasserstein_pp", "random_directions", "sort_rows"]
+__all__ = ["wasserstein_1d_batched", "sliced_wasserstein_pp", "projected_pp", "random_directions", "sort_rows"]
 
 #: bytes allowed for one block of projected and sorted values (bounds the memory of large clouds):
 #: 2 x 10^6 points in float64 take ~22 projections per block, so x is read ~3 times for 64 projections
@@ -134,6 +134,30 @@ def random_directions(k: int, n_projections: int, seed: int, dtype: torch.dtype,
     return torch.cat(blocks, dim=1).to(dtype=dtype, device=device)
 
 
+def projected_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None, p: float,
+                 theta: torch.Tensor, block_bytes: int = SLICE_BLOCK_BYTES) -> torch.Tensor:
+    r"""W_p^p(theta_l# mu, theta_l# nu) along each column of theta (k, L), shape (L,).
+
+    Each value is a lower bound of W_p^p (projections are 1-Lipschitz). Projections are
+    processed in blocks so that one block of projected values stays below ``block_bytes``:
+    memory is O((n + m) L_block), not O((n + m) L).
+    """
+    L = theta.shape[1]
+    # bytes per projection: values, sorted values, one temporary (uniform); plus indices,
+    # cumulative weights, merged levels and gathers (weighted)
+    per_value = 3 if (a is None and b is None and x.shape[0] == y.shape[0]) else 12
+    per_projection = (x.shape[0] + y.shape[0]) * x.element_size() * per_value
+    lb = int(max(1, min(L, block_bytes // max(per_projection, 1))))
+    out = []
+    for s in range(0, L, lb):
+        th = theta[:, s : s + lb]  # (k, Lb)
+        u = torch.mm(th.T, x.T)  # (Lb, n) projections theta_l . x_i; BLAS reads x transposed, no copy
+        v = torch.mm(th.T, y.T)  # (Lb, m)
+        out.append(wasserstein_1d_batched(u, v, a, b, p))
+        del u, v
+    return torch.cat(out)
+
+
 def sliced_wasserstein_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
                           p: float, n_projections: int, seed: int,
                           block_bytes: int = SLICE_BLOCK_BYTES) -> torch.Tensor:
@@ -143,21 +167,7 @@ def sliced_wasserstein_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | No
     ----------
     x : (n, k), y : (m, k) support points; a (n,), b (m,) weights or None (uniform).
     p : exponent; n_projections : number L of directions; seed : seed of the directions.
-    block_bytes : projections are processed in blocks so that one block of projected
-        values stays below this size: memory is O((n + m) L_block), not O((n + m) L).
+    block_bytes : memory bound of one block of projections (see :func:`projected_pp`).
     """
-    k = x.shape[1]
-    theta = random_directions(k, n_projections, seed, x.dtype, x.device)  # (k, L)
-    # bytes per projection: values, sorted values, one temporary (uniform); plus indices,
-    # cumulative weights, merged levels and gathers (weighted)
-    per_value = 3 if (a is None and b is None and x.shape[0] == y.shape[0]) else 12
-    per_projection = (x.shape[0] + y.shape[0]) * x.element_size() * per_value
-    lb = int(max(1, min(n_projections, block_bytes // max(per_projection, 1))))
-    total = x.new_zeros(())
-    for s in range(0, n_projections, lb):
-        th = theta[:, s : s + lb]  # (k, Lb)
-        u = torch.mm(th.T, x.T)  # (Lb, n) projections theta_l . x_i; BLAS reads x transposed, no copy
-        v = torch.mm(th.T, y.T)  # (Lb, m)
-        total = total + wasserstein_1d_batched(u, v, a, b, p).sum()
-        del u, v
-    return total / n_projections
+    theta = random_directions(x.shape[1], n_projections, seed, x.dtype, x.device)  # (k, L)
+    return projected_pp(x, y, a, b, p, theta, block_bytes).mean()
