@@ -26,7 +26,8 @@ def test_scaled_down_run_passes_its_claims(tmp_path):
 
 def test_negative_control_passes_no_claim(tmp_path):
     res = assert_no_claim_passes("lazy-vs-active", {"d": 5, "n_train": 20, "n_test": 30, "m": 4, "T": 1.0,
-                                                    "log10_tau": (-1.0, 0.0, 1.0), "seeds": 2}, tmp_path=tmp_path)
+                                                    "log10_tau": (-1.0, 0.0, 0.5, 1.0), "seeds": 2},
+                                 tmp_path=tmp_path)
     claims = {c.name: c for c in res.claims}
     assert np.isnan(claims["movement_slope"].measured)  # nothing moved: no fit
     assert claims["active_beats_lazy"].measured == pytest.approx(1.0)

@@ -34,7 +34,12 @@ Claims (each fails with training switched off, ``--untrained``):
 
 Before issue 14: ``large_width_converges`` 4.6e-5 <= 1e-4, ``m0_stalls`` 0.33 > 0 (also true of
 the untrained control: 1 > 0), ``violating_init_stalls`` 1 >= 1 (true by sign conservation);
-6 seeds. See the report of issue 14 for the numbers measured after.
+6 seeds.
+
+Measured after (quick preset, 10 seeds, control 5 seeds): large_width_converges 4.6e-5 <= 1e-4
+(control: one-sign best ratio 0.55); few_particles_suffice m* = 6 = 2 m0, CI [1, 4] x m0 (stalled
+fractions 0.2, 0.1, 0, 0 at m = 3, 6, 12, 48); m0_stalls 0.2, Clopper-Pearson [0.025, 0.556] > 0
+(control). Untrained: no claim passes (m* = inf).
 """
 
 from __future__ import annotations
