@@ -100,7 +100,8 @@ class GlobalConvergenceConfig:
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(2), "m0": Int(1), "widths": Ints(1, min_len=2, increasing=True), "seeds": Int(1),
         "eta": Float(0, open_lo=True), "steps": Int(1), "tol": Float(0, 1, open_lo=True, open_hi=True),
-        "n_snapshots": Int(2), "animation": Choice("gif", "mp4")}
+        "n_snapshots": Int(2), "animation": Choice("gif", "mp4"), "control_seeds": Int(1),
+        "conv_fraction": Float(0, 1, open_lo=True), "width_multiple": Float(1)}
 
 
 def _init(kind: str, m: int, d: int, g: torch.Generator) -> torch.Tensor:

@@ -101,6 +101,13 @@ class LazyVsActiveConfig:
         if self.seeds < 1:
             raise ConfigError(f"config key 'seeds': must be >= 1, got {self.seeds}")
 
+    domains: ClassVar[dict[str, Domain]] = {
+        "d": Int(1), "m0": Int(1), "m": Int(2), "n_train": Int(1), "n_test": Int(1),
+        "log10_tau": Floats(-6, 6, min_len=3, increasing=True), "T": Float(0, open_lo=True),
+        "eta_max": Float(0, open_lo=True), "eta_scale": Float(0, open_lo=True), "tau_lazy": Float(0, open_lo=True),
+        "tau_asymptotic": Float(0, open_lo=True), "slope_tol": Float(0, open_lo=True),
+        "agree_tol": Float(0, open_lo=True), "seeds": Int(1)}
+
 
 def _slope(taus: np.ndarray, move: np.ndarray, seed: int) -> tuple[float, tuple[float, float]]:
     """Log-log slope of move (seeds, taus) against tau with its bootstrap CI; nan if a movement is 0 (no fit)."""
@@ -108,12 +115,6 @@ def _slope(taus: np.ndarray, move: np.ndarray, seed: int) -> tuple[float, tuple[
         return float("nan"), (float("nan"), float("nan"))
     fit = fit_power_law(np.broadcast_to(taus, move.shape), move, seed=seed)
     return fit.slope, (fit.lo, fit.hi)
-
-    domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "m0": Int(1), "m": Int(2), "n_train": Int(1), "n_test": Int(1),
-        "log10_tau": Floats(-6, 6, min_len=3, increasing=True), "T": Float(0, open_lo=True),
-        "eta_max": Float(0, open_lo=True), "eta_scale": Float(0, open_lo=True), "tau_lazy": Float(0, open_lo=True),
-        "slope_tol": Float(0, open_lo=True), "agree_tol": Float(0, open_lo=True)}
 
 
 @register

@@ -118,7 +118,8 @@ class TeacherStudentConfig:
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1), "m0": Int(1), "n": Int(1), "eta": Float(0, open_lo=True), "steps": Int(1),
         "init": Choice("sphere", "gaussian"), "init_scale": Float(0, open_lo=True), "n_snapshots": Int(2),
-        "risk_drop_orders": Float(0), "dtype": Choice("float64", "float32")}
+        "risk_drop_orders": Float(0), "dtype": Choice("float64", "float32"), "seeds": Int(1),
+        "teacher_ratio": Float(0, open_lo=True), "check_eta": Float(0, open_lo=True), "check_T": Float(0, open_lo=True)}
 
 
 def balanced(theta: np.ndarray) -> np.ndarray:
