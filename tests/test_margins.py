@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.margins import (classification_error, f1_margin, f1_max_margin, f2_margin, f2_max_margin,
+from wgflow.margins import (SmoothMargin, classification_error, f1_margin, f1_max_margin, f2_margin, f2_max_margin,
                             feature_kernel, margin, param_norm_sq, sphere_directions)
 
 
@@ -192,3 +192,26 @@ def test_output_layer_margin_is_below_the_feature_kernel_svm():
     t[:, 0] = c
     assert f2_margin(mu.with_theta(t), x, y) == pytest.approx(sol.margin, rel=1e-6)
     np.testing.assert_allclose(feature_kernel(mu, x[:5], x), K[:5], atol=1e-14)
+
+
+def test_smooth_margin_gradient_is_the_first_variation_gradient():
+    """G_j = grad_theta V(theta_j) = m dJ/dtheta_j (autograd), and J = -softmin -> -min margin as f grows."""
+    g = torch.Generator().manual_seed(6)
+    unit = wg.ReLU(3)
+    theta = unit.init(30, generator=g, dtype=torch.float64)
+    x = torch.rand(20, 3, generator=g, dtype=torch.float64) - 0.5
+    y = torch.sign(torch.rand(20, generator=g, dtype=torch.float64) - 0.5)
+    obj = SmoothMargin(x, y)
+    mu = wg.ParticleMeasure(theta, unit)
+    J, G = obj.value_and_grad(mu)
+    t = theta.clone().requires_grad_(True)
+    Jt = torch.logsumexp(-y * wg.ParticleMeasure(t, unit).output(x), 0) - np.log(20)
+    Jt.backward()
+    assert J == pytest.approx(float(Jt), rel=1e-12)
+    np.testing.assert_allclose(G.numpy(), 30 * t.grad.numpy(), rtol=1e-10, atol=1e-14)
+    tv = theta.clone().requires_grad_(True)
+    obj.V(tv, mu).sum().backward()  # grad of V at the particles themselves = G
+    np.testing.assert_allclose(tv.grad.numpy(), G.numpy(), rtol=1e-10, atol=1e-14)
+    big = mu.with_theta(40 * theta)  # f scales by 1600: min_i y_i f(x_i) <= -J <= min_i y_i f(x_i) + log n
+    assert margin(big, x, y) - 1e-9 <= -obj.risk(big) <= margin(big, x, y) + np.log(20) + 1e-9
+    assert obj.value_and_grad(big)[0] == pytest.approx(obj.risk(big), rel=1e-12)

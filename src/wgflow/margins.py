@@ -10,7 +10,9 @@ and bounds from below half the F1 margin of f, since the variation norm satisfie
 |c_j| = |w_j|, which the flow approaches as the weights grow). Gradient flow on the logistic or
 exponential loss drives it to half the F1 max-margin value when both layers are trained (Thm 5).
 Training only the output layer, the network is linear in c with features relu(w_j . x) and its
-natural margin is the kernel (F2) one, :func:`f2_margin`.
+natural margin is the kernel (F2) one, :func:`f2_margin`. The authors train on
+:class:`SmoothMargin`, the log of the exponential loss (same direction of gradient, step
+independent of how small the loss has become).
 
 The references (Chizat & Bach 2020, §3-4):
 
@@ -36,9 +38,51 @@ import numpy as np
 import torch
 
 from .measure import ParticleMeasure
+from .objectives import Objective
 
-__all__ = ["margin", "f1_margin", "f2_margin", "param_norm_sq", "classification_error", "sphere_directions",
+__all__ = ["SmoothMargin", "margin", "f1_margin", "f2_margin", "param_norm_sq", "classification_error", "sphere_directions",
            "F1MaxMargin", "f1_max_margin", "F2MaxMargin", "f2_max_margin", "feature_kernel"]
+
+
+class SmoothMargin(Objective):
+    r"""J(mu) = log (1/n) sum_i exp(-y_i f_mu(x_i)), minus the soft-min of the margins y_i f(x_i).
+
+    Its gradient is the exponential loss's divided by that loss: the weights
+    w = softmax(-y f(x)) sum to 1, so the step does not shrink as the data get separated. It is
+    the objective of the authors' code (``twonet`` in ``implicit_bias_2NN_utils.jl`` of
+    lchizat/2020-implicit-bias-wide-2NN, gradient ``temp .* Y ./ sum(temp)``), whose step
+    eta / sqrt(t + 1) is SCIENCE.md's; -J is the smoothed margin of Lyu & Li (ICLR 2020).
+    x (n, d), y (n,) in {-1, +1}; full batch only; output scale alpha = 1.
+    """
+
+    loss = "smooth_margin"
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if x.ndim != 2 or y.shape != (x.shape[0],):
+            raise ValueError(f"SmoothMargin needs x (n, d) and y (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
+        self.x, self.y = x, y
+
+    def _h(self, mu, alpha):
+        if alpha != 1.0:
+            raise ValueError("SmoothMargin is defined for the output scale alpha = 1")
+        return mu.output(self.x.to(mu.theta.dtype)), self.y.to(mu.theta.dtype)
+
+    def risk(self, mu, alpha=1.0):
+        h, y = self._h(mu, alpha)
+        return float(torch.logsumexp(-y * h, 0) - math.log(h.shape[0]))  # stable for large margins
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        if batch_size is not None:
+            raise ValueError("SmoothMargin is a full-batch objective (batch_size=None)")
+        h, y = self._h(mu, alpha)
+        z = -y * h  # (n,)
+        r = -y * torch.softmax(z, 0)  # dJ/dh_i: G_j = sum_i r_i grad phi(x_i; theta_j), first-variation gradient
+        G = mu.unit.vjp(self.x.to(h.dtype), mu.theta.detach(), r)
+        return float(torch.logsumexp(z, 0) - math.log(h.shape[0])), G
+
+    def V(self, theta, mu, alpha=1.0):
+        h, y = self._h(mu, alpha)
+        return mu.unit.phi(self.x.to(h.dtype), theta).T @ (-y * torch.softmax(-y * h, 0))  # (m,)
 
 
 def margin(mu: ParticleMeasure, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> float:
