@@ -152,14 +152,15 @@ class F1MaxMargin:
     """f(x) = sum_k a_k relu(u_k . x) with sum_k |a_k| = 1, |u_k| = 1.
 
     ``margin`` = min_i y_i f(x_i) (the LP optimum over the final dictionary, a lower bound of the
-    F1 max margin); ``upper`` = max_k |sum_i p_i y_i relu(u_k . x_i)| over the oracle's candidate
-    directions for the final dual weights p (n,) (LP duality: the F1 max margin is
-    min_p max_{|u| = 1} |g_p(u)|, so ``upper`` estimates it from above; exact if the oracle found the
-    global maximum); ``units`` (K, d), ``a`` (K,).
+    F1 max margin); ``oracle`` = the largest |g_p(u)| = |sum_i p_i y_i relu(u . x_i)| that the ascent
+    found for the final dual weights p (n,). By LP duality the F1 max margin is
+    min_p max_{|u| = 1} |g_p(u)|, so max over the whole sphere bounds it from above; the ascent is
+    local, hence ``oracle > margin`` proves the dictionary suboptimal while ``oracle == margin`` is
+    no certificate. ``units`` (K, d), ``a`` (K,).
     """
 
     margin: float
-    upper: float
+    oracle: float
     a: np.ndarray
     units: np.ndarray
     p: np.ndarray
@@ -219,8 +220,8 @@ def f1_max_margin(x, y, units, *, rounds: int = 30, ascent_iters: int = 20, rtol
     from the LP's dual weights p, directions u maximising |sum_i p_i y_i relu(u . x_i)| (fixed-point
     ascent started from every dictionary unit) join the dictionary while they beat the LP value by
     more than ``rtol`` (the ``new_per_round`` best ones, at most ``rounds`` times; ``rounds=0``: plain
-    dictionary LP). It is Kelley's cutting-plane method on the dual, so the gap ``upper - margin`` closes
-    slowly near the optimum: both ends are returned.
+    dictionary LP). It is Kelley's cutting-plane method on the dual, so the gap ``oracle - margin`` closes
+    slowly near the optimum: both values are returned.
 
     Parameters
     ----------
@@ -238,9 +239,9 @@ def f1_max_margin(x, y, units, *, rounds: int = 30, ascent_iters: int = 20, rtol
         gamma, a, p = _f1_lp(np.maximum(x @ u.T, 0.0), y)
         cand = _ascend(x, p * y, u, ascent_iters)
         g = np.abs(np.maximum(x @ cand.T, 0.0).T @ (p * y))  # (K',)
-        upper = float(g.max())
-        if done >= rounds or upper <= gamma + rtol * abs(gamma):
-            return F1MaxMargin(gamma, upper, a, u, p, done)
+        oracle = float(g.max())
+        if done >= rounds or oracle <= gamma + rtol * abs(gamma):
+            return F1MaxMargin(gamma, oracle, a, u, p, done)
         u = np.vstack([u, cand[np.argsort(-g)[:new_per_round]]])
         done += 1
 
