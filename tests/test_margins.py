@@ -5,8 +5,18 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.margins import (SmoothMargin, classification_error, f1_margin, f1_max_margin, f2_margin, f2_max_margin,
-                            feature_kernel, margin, param_norm_sq, sphere_directions)
+from wgflow.margins import (
+    SmoothMargin,
+    classification_error,
+    f1_margin,
+    f1_max_margin,
+    f2_margin,
+    f2_max_margin,
+    feature_kernel,
+    margin,
+    param_norm_sq,
+    sphere_directions,
+)
 
 
 def _mu(theta):
@@ -180,7 +190,8 @@ def test_output_layer_margin_is_below_the_feature_kernel_svm():
     unit = wg.ReLU(3)
     theta = unit.init(40, generator=g, dtype=torch.float64)
     mu = wg.ParticleMeasure(theta, unit)
-    x = torch.cat([torch.ones(25, 1, dtype=torch.float64), torch.rand(25, 2, generator=g, dtype=torch.float64) - 0.5], 1)
+    x = torch.rand(25, 3, generator=g, dtype=torch.float64) - 0.5
+    x[:, 0] = 1.0  # bias coordinate
     y = torch.sign(x[:, 1])
     K = feature_kernel(mu, x)
     sol = f2_max_margin(K, y.numpy())

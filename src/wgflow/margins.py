@@ -40,8 +40,20 @@ import torch
 from .measure import ParticleMeasure
 from .objectives import Objective
 
-__all__ = ["SmoothMargin", "margin", "f1_margin", "f2_margin", "param_norm_sq", "classification_error", "sphere_directions",
-           "F1MaxMargin", "f1_max_margin", "F2MaxMargin", "f2_max_margin", "feature_kernel"]
+__all__ = [
+    "F1MaxMargin",
+    "F2MaxMargin",
+    "SmoothMargin",
+    "classification_error",
+    "f1_margin",
+    "f1_max_margin",
+    "f2_margin",
+    "f2_max_margin",
+    "feature_kernel",
+    "margin",
+    "param_norm_sq",
+    "sphere_directions",
+]
 
 
 class SmoothMargin(Objective):
