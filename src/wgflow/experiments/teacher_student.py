@@ -109,9 +109,11 @@ class TeacherStudentConfig:
             if not getattr(self, key) > 0:
                 raise ConfigError(f"config key {key!r}: must be > 0, got {getattr(self, key)}")
         if self.check_eta >= self.eta:
-            raise ConfigError(f"config key 'check_eta': must be below eta = {self.eta}, got {self.check_eta}")
+            raise ConfigError(f"config keys 'check_eta' and 'eta': check_eta must be below eta, got "
+                              f"check_eta = {self.check_eta} >= eta = {self.eta}")
         if self.check_T < 2 * self.check_eta:
-            raise ConfigError(f"config key 'check_T': must cover at least two steps of check_eta, got {self.check_T}")
+            raise ConfigError(f"config keys 'check_T' and 'check_eta': check_T must cover at least two steps of "
+                              f"check_eta, got check_T = {self.check_T}")
         if self.n_snapshots < 2:
             raise ConfigError(f"config key 'n_snapshots': must be >= 2, got {self.n_snapshots}")
 

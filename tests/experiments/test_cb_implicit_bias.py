@@ -1,0 +1,59 @@
+"""cb-implicit-bias: scaled-down runs against their references, and the negative control."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import assert_no_claim_passes
+from wgflow.experiments import run_experiment
+from wgflow.margins import f1_max_margin, sphere_directions
+from wgflow.tasks.clusters import ClustersTask
+
+SMALL = {"d_values": (3, 6), "n_fixed": 32, "n_margin": 32, "m": 64, "steps": 400, "seeds": 3,
+         "n_test": 500, "dictionary": 300, "refine_rounds": 0}
+
+
+@pytest.fixture(autouse=True)
+def _single_thread(one_torch_thread):
+    """Many small matmuls: one torch thread."""
+
+
+def test_negative_control_passes_no_claim(tmp_path):
+    res = assert_no_claim_passes("cb-implicit-bias", SMALL, tmp_path=tmp_path)
+    claims = {c.name: c for c in res.claims}
+    assert set(claims) == {f"{k}{s}" for k in ("f1_margin_ratio", "f1_error_gap", "f2_margin_ratio", "f2_error_gap")
+                           for s in ("", "_variant")} | {"dimension_robustness"}
+    for name, c in claims.items():  # untrained: the measured value is the control's
+        if name != "dimension_robustness":
+            assert c.measured == pytest.approx(c.control, rel=1e-12), name
+        assert c.source and c.ci is not None
+    assert claims["dimension_robustness"].ci == (0.0, 0.0)  # both regimes are the same initial network
+
+
+@pytest.mark.slow
+def test_training_moves_towards_the_references(tmp_path):
+    """At this size (seeds 0-2, 400 steps) no claim's threshold is reached (the same holds at the quick preset, see
+    the module docstring), but training must move every compared quantity from its control towards the reference."""
+    res = run_experiment("cb-implicit-bias", "quick", SMALL, seed=0, out_dir=tmp_path)
+    claims = {c.name: c for c in res.claims}
+    for suffix in ("_variant",):
+        for norm in ("f1", "f2"):
+            assert claims[f"{norm}_margin_ratio{suffix}"].measured > claims[f"{norm}_margin_ratio{suffix}"].control
+            assert claims[f"{norm}_error_gap{suffix}"].measured < claims[f"{norm}_error_gap{suffix}"].control
+    assert res.metrics["both_train_error_variant"] < 0.1
+    assert 0 <= res.metrics["F1_reference_test_error"] < 0.1  # the F1 max-margin classifier generalises
+    assert all(p for p in res.artifacts.values())
+
+
+def test_f1_reference_on_the_clusters_is_a_near_optimal_separator():
+    """On the clusters (d = 3) the grid LP separates the training set; refining it changes the optimum by
+    little (the grid's discretisation error) and never decreases it."""
+    g = torch.Generator().manual_seed(0)
+    task = ClustersTask.random(3, 3, generator=g)
+    x, y = task.sample(40, generator=g)
+    plain = f1_max_margin(x.numpy(), y.numpy(), sphere_directions(3, 1000), rounds=0)
+    refined = f1_max_margin(x.numpy(), y.numpy(), sphere_directions(3, 1000), rounds=5)
+    assert plain.margin > 0
+    assert plain.margin - 1e-12 <= refined.margin <= 1.05 * plain.margin
+    assert np.all(y.numpy() * refined.output(x.numpy()) >= refined.margin - 1e-9)
+    assert np.abs(refined.a).sum() <= 1 + 1e-9
