@@ -157,3 +157,13 @@ def test_untrained_control_is_recorded_cited_and_shown_beside_the_trained_run(st
     page = render_report(store)
     assert f"Negative control <code>{control.run_id}</code>" in page
     assert "these claims hold without training: they are not evidence" in page  # the fake's sum_positive does
+
+
+def test_checkpoint_keys_with_dots_do_not_collide(tmp_path):
+    """'eta-0.5-d3' and 'eta-0.5-d5' are two checkpoints (with_suffix once cut both to 'eta-0.npz')."""
+    a = StoreCheckpointer(tmp_path / "eta-0.5-d3", every=1)
+    b = StoreCheckpointer(tmp_path / "eta-0.5-d5", every=1)
+    assert a.path != b.path and a.path.name == "eta-0.5-d3.npz"
+    a.save({"theta": np.zeros(3)})
+    b.save({"theta": np.ones(5)})
+    assert a.load()["theta"].shape == (3,) and b.load()["theta"].shape == (5,)

@@ -86,7 +86,8 @@ class StoreCheckpointer:
 
     def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None,
                  log: Callable[[str], None] | None = None):
-        self.path = Path(path).with_suffix(".npz")
+        path = Path(path)  # keys may hold dots ("eta-0.5"): append the suffix, never replace one
+        self.path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
         self.prev = self.path.with_name(self.path.stem + ".prev.npz")
         self._next = self.path.with_name(self.path.stem + ".next.npz")
         self.every = int(every)
