@@ -5,9 +5,6 @@ import pytest
 from wgflow.experiments import run_experiment
 
 SMALL = {
-    "mmn-gaussians": {"n_values": (32, 64, 128, 256), "seeds": 3, "T": 0.5, "hist_times": (0.25, 0.5),
-                      "cells": 400},
-    "consistency": {"n_values": (16, 32, 64), "seeds": 3, "T": 2.0, "n_times": 4},
     "mf-langevin": {"n": 500, "steps": 400, "anneal_steps": 500, "anneal_decay": 0.985, "n_reference": 2000,
                     "grid": 151},
 }

@@ -175,15 +175,20 @@ class Consistency(Experiment):
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):
             ax[0].loglog(x[y > 0], y[y > 0], ".", alpha=0.5)  # the control's coupled distance is 0
-            ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
-        ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
+            if np.isfinite(f.slope):  # nan: the control's coupled distance is 0
+                ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
+        if np.isfinite(fit.slope):
+            ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
         ax[0].set(xlabel="n", ylabel="W2", title=f"distance to the limit (n_ref = {n_ref})")
         ax[0].legend(fontsize=7)
         for j, t in enumerate(times):
             m = [_geomean(per_time[ns == n, j]) for n in cfg.n_values]
+            if not np.all(np.asarray(m) > 0):
+                continue
             ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"t = {t:.2g}: slope {fits_t[j].slope:.2f}")
         ax[1].set(xlabel="n", title="coupled W2 at fixed times")
-        ax[1].legend(fontsize=7)
+        if ax[1].lines:
+            ax[1].legend(fontsize=7)
         for n in (*cfg.n_values, n_ref):
             ax[2].semilogy(risk_times, risk_curves[(n, 0)], lw=1, label=f"n = {n}")
         ax[2].set(xlabel="mean-field time", ylabel="population risk", title="risk (seed 0)")
