@@ -92,8 +92,9 @@ def _late_note(late) -> str | None:
     if late.lo <= -1 <= late.hi or not np.isfinite(late.slope):
         return None
     if late.hi < -1:
-        return ("the spread decays faster than n^-1 at the final time (RVE's O(n^-1) is a bound; the exponent "
-                "passes -1 earlier and keeps falling as the flow converges): fails as the issue's rule asks")
+        return ("the spread decays faster than n^-1 at the final time: the exponent passes -1 earlier and keeps "
+                "falling while the flow converges. RVE's O(n^-1) is an upper bound, which this satisfies, but the "
+                "claim tests the exponent -1 itself")
     return "the spread has not healed to n^-1 by the final time (flow too short for these widths)"
 
 
