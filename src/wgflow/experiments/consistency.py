@@ -13,10 +13,24 @@ per width), so the matching row of the reference is the limit characteristic
 thetabar_i(t) of particle i; the reference's own error biases the squared distance low by
 the factor (1 - n/n_ref) only.
 
-Claim: the exponent of sup_t W2(mu_n(t), mubar_n(t)) (exact OT, fitted over seeds with a
-bootstrap CI) is close to -1/2. Reported beside it: the same at fixed times, and the
-uncoupled W2(mu_n(t), mu_ref(t)), whose exponent is set by the i.i.d. sampling error of the
-initial law in p = d + 1 dimensions (~ -1/p, Fournier & Guillin 2015), not by the dynamics.
+Claims (judged on the 95% bootstrap CI over seeds; the ``subsets`` replicates of one seed share its
+reference, so they are averaged (geometric mean) into one realisation per seed and width):
+
+- ``chaos_exponent``: the CI of the exponent of sup_t W2(mu_n(t), mubar_n(t)) (exact OT) contains -1/2;
+- ``exponent_ci_excludes_zero``: that CI lies below 0 (the distance to the limit shrinks).
+
+Both are statements about the flow, relative to t = 0: the coupled distance is exactly 0 at t = 0 (the
+n-system and its reference rows start from the same particles), so without training
+(``--untrained``) it stays 0, the fit is undefined (nan) and both claims fail. The uncoupled
+W2(mu_n(t), mu_ref(t)) is reported beside them as the control: its exponent is set by the i.i.d.
+sampling error of the initial law in p = d + 1 dimensions (~ -1/p, Fournier & Guillin 2015), not by
+the dynamics. The original rule (point estimate within -1/2 +- ``tolerance``) is kept as the metric
+``original_rule_passed``.
+
+Measured (quick preset, seed 0). Before issue 14 (3 seeds x 4 subsets pooled as 12 realisations,
+point estimate judged): -0.480 [-0.617, -0.344], both claims passing; the untrained run crashed
+(fit of zero distances). After (5 seeds, subsets averaged per seed): -0.443 [-0.544, -0.353], both
+claims pass; control (uncoupled) -0.194 [-0.219, -0.171]; untrained: nan, both fail.
 """
 
 from __future__ import annotations
@@ -31,10 +45,10 @@ from ..flows import FlowConfig, train
 from ..limits.reference import chaos_distances, nested_init
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..stats import fit_power_law
+from ..stats import PowerLawFit, fit_power_law
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
-from .base import ConfigError, Experiment, ExperimentResult, claim_close, claim_true, register
+from .base import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
 from .config import Domain, Float, Int, Ints
 
 
@@ -44,22 +58,22 @@ class ConsistencyConfig:
     m0: int = 3  # teacher width
     n_values: tuple = (16, 32, 64, 128)  # student widths n (doubling)
     ref_factor: int = 16  # n_ref = ref_factor * max(n): bias of the distance <= 1 - sqrt(1 - 1/ref_factor)
-    seeds: int = 3  # independent initialisations (one reference each)
+    seeds: int = 5  # independent initialisations (one reference each): the realisations of the bootstrap
     subsets: int = 4  # disjoint random subsets of each reference's initial particles per width (replicates)
     eta: float = 0.1  # step in mean-field time (both systems share the Euler scheme: no eta floor)
     T: float = 3.0  # horizon
     n_times: int = 6  # snapshot times, linearly spaced in (0, T]
     w_scale: float = 1.0  # initial w ~ N(0, w_scale^2/d I), c ~ N(0, c_scale^2)
     c_scale: float = 1.0
-    tolerance: float = 0.15  # claim: |exponent + 1/2| <= tolerance
+    tolerance: float = 0.15  # original rule (metric original_rule_passed): |exponent + 1/2| <= tolerance
 
     def validate(self):
         if len(self.n_values) < 2:
             raise ConfigError("n_values: need at least two widths")
         if self.ref_factor < 2:
             raise ConfigError("ref_factor must be >= 2 (the reference must be much wider)")
-        if self.seeds < 1 or self.subsets < 1 or self.seeds * self.subsets < 2:
-            raise ConfigError("seeds x subsets: need >= 2 realisations for confidence intervals")
+        if self.seeds < 2 or self.subsets < 1:
+            raise ConfigError("seeds: need >= 2 independent seeds for confidence intervals; subsets >= 1")
         if self.subsets > self.ref_factor:
             raise ConfigError("subsets must be <= ref_factor (disjoint subsets of the reference)")
         if self.eta > self.T:
@@ -114,7 +128,9 @@ class Consistency(Experiment):
         for seed in range(cfg.seeds):
             ref = ctx.stage(f"reference-n{n_ref}-seed{seed}", lambda s=seed: system(n_ref, s))
             risk_curves[(n_ref, seed)] = ref["risk"]
+            pos = np.asarray(ref["times"]) > 0
             for n in cfg.n_values:
+                coupled = []  # (subsets, S+) coupled W2 at the positive snapshot times
                 for j in range(cfg.subsets):
                     run = ctx.stage(f"student-n{n}-seed{seed}-sub{j}", lambda n=n, s=seed, j=j: system(n, s, j))
                     risk_curves[(n, seed)] = run["risk"]
@@ -122,29 +138,35 @@ class Consistency(Experiment):
                                      lambda run=run, ref=ref, n=n, s=seed, j=j: chaos_distances(
                                          run["snapshots"], ref["snapshots"][:, subset(n, s, j).numpy()],
                                          uncoupled=j == 0))
-                    pos = np.asarray(ref["times"]) > 0
-                    ns.append(n)
-                    sup_c.append(dist["coupled"][pos].max())
-                    per_time.append(dist["coupled"][pos])
+                    coupled.append(dist["coupled"][pos])
                     if j == 0:
                         ns_u.append(n)
                         sup_u.append(dist["uncoupled"][pos].max())
+                ns.append(n)
+                sup_c.append(_geomean(np.max(coupled, axis=1)))  # one realisation per (seed, n)
+                per_time.append(_geomean(np.array(coupled), axis=0))
         times = np.asarray(ref["times"])[np.asarray(ref["times"]) > 0]
         ns, sup_c, per_time = np.array(ns), np.array(sup_c), np.array(per_time)
         ns_u, sup_u = np.array(ns_u), np.array(sup_u)
-        fit = fit_power_law(ns, sup_c, seed=ctx.seed)
-        fit_u = fit_power_law(ns_u, sup_u, seed=ctx.seed)
-        fits_t = [fit_power_law(ns, per_time[:, j], seed=ctx.seed) for j in range(len(times))]
+        # the coupled distance is 0 at t = 0; a value at rounding level means the particles never moved
+        scale = float(np.sqrt((ref["snapshots"][0] ** 2).sum(-1).mean()))
+        fit = _fit(ns, sup_c, 1e-9 * scale, ctx.seed)
+        fit_u = _fit(ns_u, sup_u, 0.0, ctx.seed)
+        fits_t = [_fit(ns, per_time[:, j], 1e-9 * scale, ctx.seed) for j in range(len(times))]
+        source = "Chizat & Bach, NeurIPS 2018, Thm 2.6; Sznitman 1991, Thm 1.4 (propagation of chaos)"
+        control = f"uncoupled W2(mu_n(t), mu_ref(t)), set by the i.i.d. initial draw: {fit_u}"
+        note = None if np.isfinite(fit.slope) else "the coupled distance is 0 (at rounding level): no flow to compare"
         claims = [
-            claim_close("chaos_exponent",
-                        "sup_{t<=T} W2(mu_n(t), mu_t) ~ n^s with s = -1/2 (coupled, exact OT; "
-                        f"95% CI [{fit.lo:.3f}, {fit.hi:.3f}])", fit.slope, -0.5, cfg.tolerance),
-            claim_true("exponent_ci_excludes_zero", "the distance decreases: the exponent's 95% CI lies below 0",
-                       str(fit), fit.hi < 0, expected="CI < 0"),
+            claim_ci_contains("chaos_exponent", "sup_{t<=T} W2(mu_n(t), mubar_n(t)) ~ n^s with s = -1/2 (coupled to "
+                              "the limit characteristics of the same initial particles, exact OT; 0 at t = 0)",
+                              fit.slope, (fit.lo, fit.hi), -0.5, source=source, control=control, note=note),
+            claim_ci_below("exponent_ci_excludes_zero", "the coupled distance to the limit decreases with n",
+                           fit.slope, (fit.lo, fit.hi), 0.0, source=source, control=control, note=note),
         ]
         metrics = {"slope": fit.slope, "slope_lo": fit.lo, "slope_hi": fit.hi, "n_ref": n_ref,
                    "uncoupled_slope": fit_u.slope, "uncoupled_lo": fit_u.lo, "uncoupled_hi": fit_u.hi,
-                   "reference_bias_bound": 1 - np.sqrt(1 - max(cfg.n_values) / n_ref)}
+                   "reference_bias_bound": 1 - np.sqrt(1 - max(cfg.n_values) / n_ref),
+                   "original_rule_passed": float(abs(fit.slope + 0.5) <= cfg.tolerance)}
         for t, f in zip(times, fits_t):
             metrics[f"slope_t{t:.3g}"] = f.slope
         for n, y in zip(fit.n, fit.y_mean):
@@ -162,18 +184,37 @@ class Consistency(Experiment):
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):
-            ax[0].loglog(x, y, ".", alpha=0.5)
-            ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
-        ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
+            ax[0].loglog(x[y > 0], y[y > 0], ".", alpha=0.5)  # the control's coupled distance is 0
+            if np.isfinite(f.slope):  # nan: the control's coupled distance is 0
+                ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
+        if np.isfinite(fit.slope):
+            ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
         ax[0].set(xlabel="n", ylabel="W2", title=f"distance to the limit (n_ref = {n_ref})")
         ax[0].legend(fontsize=7)
         for j, t in enumerate(times):
-            m = [np.exp(np.log(per_time[ns == n, j]).mean()) for n in cfg.n_values]
+            m = [_geomean(per_time[ns == n, j]) for n in cfg.n_values]
+            if not np.all(np.asarray(m) > 0):
+                continue
             ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"t = {t:.2g}: slope {fits_t[j].slope:.2f}")
         ax[1].set(xlabel="n", title="coupled W2 at fixed times")
-        ax[1].legend(fontsize=7)
+        if ax[1].lines:
+            ax[1].legend(fontsize=7)
         for n in (*cfg.n_values, n_ref):
             ax[2].semilogy(risk_times, risk_curves[(n, 0)], lw=1, label=f"n = {n}")
         ax[2].set(xlabel="mean-field time", ylabel="population risk", title="risk (seed 0)")
         ax[2].legend(fontsize=7)
         return {"scaling": ctx.save_figure("consistency_scaling", fig)}
+
+
+def _geomean(y, axis=None):
+    with np.errstate(divide="ignore"):
+        return np.exp(np.log(np.asarray(y, dtype=float)).mean(axis=axis))
+
+
+def _fit(ns, y, floor: float, seed: int) -> PowerLawFit:
+    """Power-law fit over seeds; nan (a failing claim, not a crash) if some y is <= floor."""
+    y = np.asarray(y, dtype=float)
+    if (y > floor).all() and np.isfinite(y).all():
+        return fit_power_law(ns, y, seed=seed)
+    nan, levels = float("nan"), np.unique(ns)
+    return PowerLawFit(nan, nan, nan, nan, 0.05, levels, np.full(levels.size, nan))
