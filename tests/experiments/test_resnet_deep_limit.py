@@ -5,6 +5,7 @@ import pytest
 
 from wgflow.experiments import run_experiment
 from wgflow.experiments.base import ConfigError
+from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments.resnet_deep_limit import _rate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -21,7 +22,7 @@ def test_rate_of_first_order_gaps():
 
 
 @pytest.mark.slow
-def test_untrained_passes_no_claim(assert_no_claim_passes, tmp_path):
+def test_untrained_passes_no_claim(tmp_path):
     r = assert_no_claim_passes("resnet-deep-limit", {"seeds": 2, "restarts": 1, "steps": 1}, tmp_path=tmp_path)
     assert {c.name for c in r.claims} == {"cauchy_objective", "paths_converge", "ode_limit", "ablation_no_fd"}
     assert all("did not lower E" in c.note for c in r.claims)

@@ -4,6 +4,7 @@ import pytest
 
 from wgflow.experiments import run_experiment
 from wgflow.experiments.base import ConfigError
+from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -18,7 +19,7 @@ CLAIMS = {"lss_decreases_in_training", "ots_above_matched", "kratio_below_matche
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["digits", "blobs"])
-def test_untrained_passes_no_claim(assert_no_claim_passes, tmp_path, task):
+def test_untrained_passes_no_claim(tmp_path, task):
     r = assert_no_claim_passes("resnet-geodesic", {**SMALL, "task": task}, tmp_path=tmp_path)
     claims = {c.name: c for c in r.claims}
     assert set(claims) == CLAIMS

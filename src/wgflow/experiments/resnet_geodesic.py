@@ -36,8 +36,9 @@ Claims, at the moderate γ = ``judge_gamma`` (1e-3) unless said, CIs by bootstra
 > 0); (2) ``ots_above_matched`` and (3) ``kratio_below_matched``: the trained ResNet's OTS is above
 and its K/W2² below those of its transport-matched untrained stack; (4) ``resnet_lss_level``,
 ``resnet_ots_level``, ``plain_levels``: the absolute levels Gai & Zhang report (ResNet LSS
-1.1-1.4, OTS 0.96-1.00; plain LSS ≈ 3.5-4.6, OTS <= 0.22), each only where the control (init,
-or the matched stack for OTS) is outside the range, and for OTS only while τ >= ``active_floor``;
+1.1-1.4, OTS 0.96-1.00, judged one-sided towards the geodesic: LSS <= 1.4, OTS >= 0.96; plain
+LSS 3.5-4.6 and OTS <= 0.22), each only where the control (init, or the matched stack for OTS)
+misses the level, and for the ResNet only while τ >= ``active_floor``;
 (5) K/W2² -> 1 as γ grows, two rules: ``kinetic_ratio_trend`` (the rule stated a priori: median
 K/W2² over inits on the γ grid from 0 up to the moderate γ, chosen by ``moderate_gamma="active"``
 as the largest γ up to which the ResNet still transports, τ >= ``active_floor``; Kendall τ <=
@@ -283,17 +284,22 @@ class ResNetGeodesic(Experiment):
                 source=f"{_GZ}: trained ResNets transport the data along the W2 geodesic (OTS ≈ 1, K/W2² ≈ 1)",
                 note=f"trained {what} {per(tr[:, j])}; matched {per(mt[:, j])} (branch scales {per(mt[:, 3])}); "
                      f"init {per(i0[:, j])}; trained τ {per(tr[:, 4])}, init τ {per(i0[:, 4])}"))
-        for key, net, j, ctrl in (("resnet_lss", R, 0, i0[:, 0]), ("resnet_ots", R, 1, mt[:, 1])):
-            lo, hi = LEVELS[key]
-            v = mean_ci(net["rows"][:, j])
-            inside = lambda a: bool(lo <= a <= hi)  # noqa: E731
+        # One-sided towards the geodesic (LSS = OTS = 1 on it): a LSS below Gai–Zhang's 1.1 is straighter than their
+        # networks, not a miss; the two-sided range is reported in the note.
+        for key, j, ctrl, ok in (("resnet_lss", 0, i0[:, 0], lambda a, r: a <= r[1]),
+                                 ("resnet_ots", 1, mt[:, 1], lambda a, r: a >= r[0])):
+            rng_ = LEVELS[key]
+            v = mean_ci(tr[:, j])
             moves = float(np.mean(tr[:, 4])) >= cfg.active_floor
             res.claims.append(claim_true(
-                f"{key}_level", f"γ = {g:g}: trained ResNet mean {key[7:].upper()} in Gai–Zhang's range, "
-                f"where its {'initialisation' if j == 0 else 'transport-matched untrained stack'} is not",
-                v.mean, inside(v.mean) and not inside(float(ctrl.mean())) and moves, f"in [{lo:g}, {hi:g}]",
-                ci=v.ci, control=float(ctrl.mean()), source=f"{_GZ} (moderate γ)",
-                note=f"init {i0[:, j].mean():.3f}; trained τ {tr[:, 4].mean():.3g} (>= {cfg.active_floor:g} needed)"))
+                f"{key}_level", f"γ = {g:g}: trained ResNet mean {key[7:].upper()} at Gai–Zhang's level, where its "
+                f"{'initialisation' if j == 0 else 'transport-matched untrained stack'} is not",
+                v.mean, ok(v.mean, rng_) and not ok(float(ctrl.mean()), rng_) and moves,
+                f"{'<=' if j == 0 else '>='} {rng_[1 - j]:g}", ci=v.ci, control=float(ctrl.mean()),
+                source=f"{_GZ} (moderate γ: {rng_[0]:g}-{rng_[1]:g})",
+                note=f"init {i0[:, j].mean():.3f}; in the two-sided range [{rng_[0]:g}, {rng_[1]:g}]: "
+                     f"{rng_[0] <= v.mean <= rng_[1]}; trained τ {tr[:, 4].mean():.3g} (>= {cfg.active_floor:g} "
+                     "needed)"))
         (l0, l1), (o0, o1) = LEVELS["plain_lss"], LEVELS["plain_ots"]
         pl, po, pi = P["rows"][:, 0].mean(), P["rows"][:, 1].mean(), P["init"][:, 0].mean()
         res.claims.append(claim_true(
