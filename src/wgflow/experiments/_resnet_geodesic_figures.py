@@ -25,8 +25,8 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
                         label=f"{net} trained ({cfg.task})")
             axs[j].plot(xg, [st[(net, g)]["init"][:, j if j < 2 else 3].mean() for g in G], "o:", color=c, alpha=0.5,
                         label=f"{net} at init")
-            ref = ref[f"{net}_{('lss', 'ots', 'acc')[j]}"]
-            axs[j].plot(ref_x, [ref[i] / (100 if j == 2 else 1) for i in ref_i], "x--", color=c, alpha=0.4,
+            theirs = ref[f"{net}_{('lss', 'ots', 'acc')[j]}"]
+            axs[j].plot(ref_x, [theirs[i] / (100 if j == 2 else 1) for i in ref_i], "x--", color=c, alpha=0.4,
                         label=f"{net} (Gai & Zhang, CIFAR-100, theirs)")
         axs[j].set(xticks=xg, xticklabels=[f"{g:g}" for g in G], xlabel="γ", ylabel=lab)
     axs[0].legend(fontsize=6)
