@@ -35,11 +35,11 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
     g = float(cfg.judge_gamma)
     fig, axs = plt.subplots(1, 4, figsize=(15, 3.3))
     for net, c in (("resnet", "C0"), ("plain", "C3")):
-        C = st[(net, g)]["curve"]  # (seeds, n_steps, 5): step, LSS, OTS, K/W2², τ
-        for j, lab in enumerate(("LSS", "OTS", "K/W2²", "W2²(μ_0, μ_L)/Var μ_0")):
+        C = st[(net, g)]["curve"]  # (seeds, n_steps, 6): step, LSS, OTS, K/W2², test accuracy, τ
+        for j, (col, lab) in enumerate(((1, "LSS"), (2, "OTS"), (3, "K/W2²"), (5, "W2²(μ_0, μ_L)/Var μ_0"))):
             for cs in C:
-                axs[j].plot(cs[:, 0] + 1, cs[:, j + 1], color=c, lw=0.5, alpha=0.4)
-            axs[j].plot(C[0, :, 0] + 1, np.nanmedian(C[:, :, j + 1], 0), "o-", color=c, label=net)
+                axs[j].plot(cs[:, 0] + 1, cs[:, col], color=c, lw=0.5, alpha=0.4)
+            axs[j].plot(C[0, :, 0] + 1, np.nanmedian(C[:, :, col], 0), "o-", color=c, label=net)
             axs[j].set(xscale="log", xlabel="training step + 1", title=lab)
     axs[2].set_yscale("log")
     axs[3].set_yscale("log")
