@@ -341,9 +341,10 @@ class ResNetGeodesic(Experiment):
         off = [f"{g:g} (W2²/Var {tab[g][:, 4].mean():.1e}, K/W2² {np.nanmedian(tab[g][:, 2]):.3g})"
                for g in sg if tab[g][:, 4].mean() < cfg.active_floor]
         ok_ramp = len(ramp) > 2 and np.isfinite(ramp).all()
-        tau = float(kendalltau(np.arange(len(ramp)), ramp)[0]) if ok_ramp else float("nan")
+        tau = float(kendalltau(np.arange(len(ramp)), ramp)[0]) if len(ramp) > 1 else float("nan")
         halved = ok_ramp and ramp[-1] - 1 <= 0.5 * (ramp[0] - 1)
-        res.metrics["kratio_tau"] = tau
+        if np.isfinite(tau):  # a constant ramp (the untrained control) has no τ
+            res.metrics["kratio_tau"] = tau
         src = "Gai & Zhang 2021 §4 with Benamou & Brenier 2000: weight decay minimises the kinetic energy, K/W2² ≥ 1"
         res.claims.append(claim_true(
             "kinetic_ratio_trend", f"ResNet K/W2² (median over inits) decreases towards 1 as γ grows from 0 to the "
