@@ -310,7 +310,8 @@ class ResNetGeodesic(Experiment):
                 v.mean, ok(v.ci[1 - j], rng_) and v.lo < v.hi and not ok(float(ctrl.mean()), rng_) and moves,
                 f"CI {'<=' if j == 0 else '>='} {rng_[1 - j]:g}", ci=v.ci, control=float(ctrl.mean()),
                 source=f"{_GZ} (moderate γ: {rng_[0]:g}-{rng_[1]:g})",
-                note=f"init {i0[:, j].mean():.3f}; in the two-sided range [{rng_[0]:g}, {rng_[1]:g}]: "
+                note=f"init {i0[:, j].mean():.3f}; one-sided since the first run (LSS 1.03-1.05 < 1.1); in the "
+                     f"two-sided range [{rng_[0]:g}, {rng_[1]:g}]: "
                      f"{rng_[0] <= v.mean <= rng_[1]}; trained τ {tr[:, 4].mean():.3g} (>= {cfg.active_floor:g} "
                      "needed)"))
         (l0, l1), (o0, o1) = LEVELS["plain_lss"], LEVELS["plain_ots"]
