@@ -6,6 +6,7 @@ and geodesic scores of data tracks (:mod:`.geodesic`). Thorpe & van Gennip 2023
 (arXiv 1810.11741); Gai & Zhang 2021 (arXiv 2102.09235); Benamou & Brenier 2000.
 """
 
+from .baselines import normalised_transport, transport_matched_scale  # noqa: F401
 from .geodesic import (  # noqa: F401
     kinetic_energy,
     kinetic_ratio,

@@ -57,10 +57,11 @@ def regularised_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 @dataclass
 class TrainResult:
-    """Final objective terms and the history of the total (one entry per step)."""
+    """Final objective terms, the history of the total (one entry per step) and the initial total."""
 
     terms: dict[str, float]
     history: list[float] = field(default_factory=list)
+    initial: float = float("nan")  # the total at the initialisation (equal to terms["total"] when untrained)
 
 
 def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: ObjectiveConfig = ObjectiveConfig(), *,
@@ -92,6 +93,8 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
         return v
 
     hist: list[float] = []
+    with torch.no_grad():
+        initial = float(regularised_objective(model, x, y, obj)["total"])
     frozen = training_disabled()  # negative control: the callbacks see the initial model at every step
     for s in range(steps):
         if callback is not None:
@@ -108,7 +111,7 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
         callback(steps, model)
     with torch.no_grad():
         terms = {k: float(t) for k, t in regularised_objective(model, x, y, obj).items()}
-    return TrainResult(terms, hist)
+    return TrainResult(terms, hist, initial)
 
 
 def train_multistart(make_model: Callable[[int], nn.Module], restarts: int, x: torch.Tensor, y: torch.Tensor,

@@ -48,6 +48,7 @@ class ResidualStack(nn.Module):
         if not embed and d != k:
             raise ValueError("embed=False needs d == k")
         self.d, self.k, self.L, self.variant, self.residual, self.act = d, k, L, variant, residual, act
+        self.branch_scale = 1.0  # s in X + (s/L) branch(X): the transport-matched baseline rescales it
 
         def rnd(*shape, s):
             return nn.Parameter(s * torch.randn(*shape, generator=generator, dtype=dtype))
@@ -84,7 +85,7 @@ class ResidualStack(nn.Module):
         V = s(X @ self.A[i].T + self.b[i])  # (m, q)
         if self.W is not None:
             V = V @ self.W[i].T  # (m, k)
-        return X + V / self.L if self.residual else V
+        return X + self.branch_scale * V / self.L if self.residual else V
 
     def tracks(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden states of every layer, (L+1, m, k)."""
