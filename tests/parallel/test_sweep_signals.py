@@ -69,7 +69,7 @@ def _wait(pred, timeout, what):
         time.sleep(0.2)
 
 
-def _interrupt_sweep(tmp_path, sig, extra=(), start_timeout=120):
+def _interrupt_sweep(tmp_path, sig, extra=(), start_timeout=360):  # generous: workers import torch on a loaded machine
     store = tmp_path / "store"
     env = {**os.environ, "SWEEP_FAKE_SLEEP": "120", "OMP_NUM_THREADS": "1"}
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, *ARGS, *extra, "--store", str(store)], env=env,
@@ -121,6 +121,6 @@ def test_a_signal_stops_the_workers_marks_interrupted_and_the_rerun_finishes_onl
 @pytest.mark.slow
 def test_sigterm_to_a_dask_sweep_stops_its_local_cluster(tmp_path):
     pytest.importorskip("dask.distributed")
-    rc, out, err, store = _interrupt_sweep(tmp_path, signal.SIGTERM, ["--dask", "local"], start_timeout=240)
+    rc, out, err, store = _interrupt_sweep(tmp_path, signal.SIGTERM, ["--dask", "local"], start_timeout=480)
     assert rc == 143, err
     assert _statuses(store) == ["completed", "completed", "interrupted", "interrupted"]
