@@ -210,6 +210,8 @@ def _cmd_reproduce(args) -> int:
     from .cli_progress import Heartbeat, estimate_left, previous_durations, progress_line
 
     check_seed(args.seed)
+    if not args.heartbeat > 0:
+        raise ConfigError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat}")
     store = _store(args)
     code, exps = EXIT_OK, list_experiments()
     known, done, t0 = previous_durations(store.runs(), args.preset), [], time.monotonic()
@@ -339,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiments-path", action="append", default=[], metavar="PATH",
                         help="also load experiments from this .py file or folder (repeatable; adds to "
                              "$WGFLOW_EXPERIMENTS)")
+    parser.add_argument("--figure-format", choices=("png", "pdf", "svg"), metavar="{png,pdf,svg}",
+                        help="format of the figures runs save (default png; pdf or svg for papers; "
+                             "also $WGFLOW_FIGURE_FORMAT)")
+    parser.add_argument("--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; "
+                                                              "also $WGFLOW_FIGURE_DPI)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in _COMMANDS:
@@ -355,6 +362,11 @@ def _external_experiments(args) -> None:
 
     from .experiments._external import ENV, load_file
 
+    from .plotting import ENV_DPI, ENV_FORMAT, figure_settings
+
+    if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
+        fmt_, dpi = figure_settings(args.figure_format, args.dpi)
+        os.environ[ENV_FORMAT], os.environ[ENV_DPI] = fmt_, str(dpi)
     paths = [*args.experiments_path, *getattr(args, "experiments_path_sub", [])]
     if paths:
         old = os.environ.get(ENV)
