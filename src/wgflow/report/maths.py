@@ -43,6 +43,7 @@ _ACCENTS = {"bar": "¯", "overline": "¯", "hat": "^", "widehat": "^", "tilde": 
             "vec": "→"}
 _IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "displaystyle",
             "limits", "nolimits"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _TOKEN = re.compile(r"\\([A-Za-z]+|.)|(\d+(?:\.\d+)?)|([A-Za-z])|(\s+)|(.)", re.S)
 
 
@@ -161,5 +162,6 @@ class _Parser:
 
 def to_mathml(tex: str, display: bool = False) -> str:
     """``tex`` as a ``<math>`` element (``display="block"`` for a displayed equation)."""
-    body = "".join(_Parser(tex.replace("\\\\", " ")).expr())
+    tex = _CONTROL.sub("", tex).replace("\\\\", " ")  # control characters are not text in HTML/XML
+    body = "".join(_Parser(tex).expr())
     return f'<math display="block">{body}</math>' if display else f"<math>{body}</math>"
