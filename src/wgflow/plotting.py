@@ -212,18 +212,21 @@ def _decades(lo: float, hi: float) -> float:
 
 
 def _short_number(v: float, pos=None) -> str:
-    return f"{v:.2g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.1e}".replace("e-0", "e-").replace("e+0", "e")
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.1e}".replace("e-0", "e-").replace("e+0", "e")
 
 
 def readable_log_ticks(ax) -> None:
     """Log axes spanning under two decades get plain numbers at 1-2-5 steps instead of crowded 10^k labels."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() != "log" or _decades(*lim) >= 2:
             continue
-        subs = (1.0, 2.0, 3.0, 5.0) if _decades(*lim) < 1 else (1.0, 2.0, 5.0)
-        axis.set_major_locator(LogLocator(base=10, subs=subs))
+        span = _decades(*lim)
+        if span < 0.5:  # a narrow log axis: evenly spaced round numbers read best
+            axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+        else:
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0) if span < 1 else (1.0, 2.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(_short_number))
         axis.set_minor_formatter(NullFormatter())
 
