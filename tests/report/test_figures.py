@@ -68,3 +68,49 @@ def test_particle_figure_is_labelled_and_titled():
     finish(fig)
     assert figure_problems(fig) == []
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the experiments' own figures
+def _small(module: str) -> dict:
+    import importlib
+
+    return dict(importlib.import_module(f"tests.experiments.{module}").SMALL)
+
+
+# Figures that still break a rule (found by this test; their experiment modules draw them and are fixed
+# there): experiment -> the expected problems' substrings. Remove an entry when its figures are fixed.
+KNOWN = {
+    "teacher-student": "teacher_student_risk: panels 'distance travelled / to the teacher', 'energy dissipation' lack y labels",
+    "consistency": "consistency_scaling: panel 'coupled W2 at fixed times' lacks a y label",
+    "lazy-vs-active": "lazy_active_curves: panel 'parameter movement and distance to the linearisation' lacks a y label",
+    "cb-implicit-bias": "cb_implicit_bias_curves: panel 'd = 3, n = 32, seeds' lacks an x label",
+    "mmn-gaussians": "mmn_histograms (t = 0.5, t = 1) and mmn_risk_and_scaling ('distance to the limit') lack y labels",
+}
+
+EXPERIMENTS = [("teacher-student", "test_teacher_student"), ("consistency", "test_consistency"),
+               ("mf-langevin", "test_mf_langevin"), ("lazy-vs-active", "test_lazy_vs_active"),
+               ("cb-implicit-bias", "test_cb_implicit_bias"), ("mmn-gaussians", "test_mmn_gaussians")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,module", EXPERIMENTS)
+def test_experiment_figures_are_fit_for_a_paper(name, module, tmp_path, monkeypatch, one_torch_thread):
+    """Each figure of a scaled-down run, as saved (after :func:`finish`), has no problem."""
+    import wgflow.plotting as plotting
+    from wgflow.experiments import run_experiment
+
+    found: dict[str, list[str]] = {}
+    save = plotting.save
+
+    def recording_save(fig, path, dpi=None):
+        save(fig, path, dpi)
+        found[str(path).rsplit("/", 1)[-1].replace(".tmp", "")] = figure_problems(fig)
+
+    monkeypatch.setattr(plotting, "save", recording_save)
+    run_experiment(name, "quick", _small(module), seed=0, out_dir=tmp_path)
+    assert found, f"{name} saved no figure"
+    bad = {k: v for k, v in found.items() if v}
+    if name in KNOWN:
+        assert bad, f"{name}'s figures are fixed: remove its entry from KNOWN"
+        pytest.xfail(f"known ({KNOWN[name]}): {bad}")
+    assert bad == {}
