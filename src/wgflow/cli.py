@@ -400,11 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wgflow: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("wgflow: terminated", file=sys.stderr)
-        return 143
     except BrokenPipeError:
         return 1
+    except BaseException as e:  # SIGTERM: the runner's Terminated (imported lazily: `--help` stays fast)
+        runner = sys.modules.get("wgflow.experiments.runner")
+        if runner is not None and isinstance(e, runner.Terminated):
+            print("wgflow: terminated", file=sys.stderr)
+            return 143
+        raise
 
 
 def _one_line(e: BaseException) -> str:
