@@ -42,6 +42,7 @@ bench: setup
 	$(PY) benchmarks/bench_transport.py
 	$(PY) benchmarks/bench_distributed.py
 	$(PY) benchmarks/bench_observer.py
+	$(PY) benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -3,56 +3,47 @@
 Two-layer networks are particle measures trained by (noisy) gradient flows in
 mean-field time; residual networks transport the data distribution. The public
 API is re-exported here; see README.md for a tour.
+
+Every name is loaded on first use (PEP 562 ``__getattr__``): ``import wgflow`` does not
+import torch, so the console script starts fast. ``from wgflow import X`` works as usual.
 """
 
+import importlib
+
 from ._version import __version__
-from .closed_forms import arccos_kernel
 from .errors import ConfigError, DivergenceError
-from .flows import FlowConfig, train
-from .measure import ParticleMeasure
-from .data import load_xy
-from .interop import from_module, to_module
-from .observe import Observer, plot_flow, plot_particles, watch
-from .regime import lazy_or_active, linearisation_gap, relative_movement
-from .linearized import Tangent, symmetric_init, tangent_theta
-from .margins import classification_error, f1_margin, margin
-from .objectives import DatasetRisk, OnlineRisk, PopulationRisk
-from .residual import (
-    NeuralODE,
-    ObjectiveConfig,
-    ResidualStack,
-    kinetic_energy,
-    kinetic_ratio,
-    line_shape_score,
-    mccann_interpolation,
-    optimal_transport_score,
-    path_distance,
-    regularised_objective,
-    resample_path,
-    train_residual,
-    w2_squared,
-)
-from .stats import PowerLawFit, fit_power_law
-from . import limits
-from .tasks.clusters import ClustersTask
-from .tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
-from .tasks.teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
-from .tasks.three_spin import ThreeSpin
-from .trajectory import Trajectory
-from .transport import (
-    barycentric_map,
-    energy_dissipation,
-    gaussian_w2,
-    metric_speed,
-    ot_assignment,
-    projected_w2,
-    sphere_projection,
-    tracked_w2,
-    w2_between,
-    w2_from_start,
-    wasserstein,
-)
-from .units import PiecewiseLinear, RBFSphere, ReLU, Sigmoid, Tanh, make_unit
+
+# name -> submodule defining it (imported on first access)
+_LAZY = {
+    "arccos_kernel": "closed_forms",
+    "FlowConfig": "flows", "train": "flows",
+    "ParticleMeasure": "measure",
+    "load_xy": "data",
+    "from_module": "interop", "to_module": "interop",
+    "Observer": "observe", "plot_flow": "observe", "plot_particles": "observe", "watch": "observe",
+    "lazy_or_active": "regime", "linearisation_gap": "regime", "relative_movement": "regime",
+    "Tangent": "linearized", "symmetric_init": "linearized", "tangent_theta": "linearized",
+    "classification_error": "margins", "f1_margin": "margins", "margin": "margins",
+    "DatasetRisk": "objectives", "OnlineRisk": "objectives", "PopulationRisk": "objectives",
+    **dict.fromkeys(["NeuralODE", "ObjectiveConfig", "ResidualStack", "kinetic_energy", "kinetic_ratio",
+                     "line_shape_score", "mccann_interpolation", "optimal_transport_score", "path_distance",
+                     "regularised_objective", "resample_path", "train_residual", "w2_squared"], "residual"),
+    "PowerLawFit": "stats", "fit_power_law": "stats",
+    "ClustersTask": "tasks.clusters",
+    "IsotropicGaussians": "tasks.gaussians", "IsotropicGaussiansRisk": "tasks.gaussians",
+    "ReLUTeacher": "tasks.teacher", "gaussian_sampler": "tasks.teacher", "sphere_sampler": "tasks.teacher",
+    "ThreeSpin": "tasks.three_spin",
+    "Trajectory": "trajectory",
+    **dict.fromkeys(["barycentric_map", "energy_dissipation", "gaussian_w2", "metric_speed", "ot_assignment",
+                     "projected_w2", "sphere_projection", "tracked_w2", "w2_between", "w2_from_start",
+                     "wasserstein"], "transport"),
+    **dict.fromkeys(["PiecewiseLinear", "RBFSphere", "ReLU", "Sigmoid", "Tanh", "make_unit"], "units"),
+    "load_runs": "export",  # needs pandas (the optional extra "pandas")
+    # the experiment registry imports every experiment module
+    "get_experiment": "experiments.base", "list_experiments": "experiments.base",
+    "run_experiment": "experiments.base",
+}
+_SUBMODULES = {"limits"}
 
 __all__ = [
     "__version__",
@@ -137,13 +128,16 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The experiment registry imports every experiment module: load it on first use only.
-    if name == "load_runs":  # needs pandas (the optional extra "pandas")
-        from .export import load_runs
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'wgflow' has no attribute {name!r}")
+    if name != "load_runs":  # cache (load_runs stays lazy: pandas is optional)
+        globals()[name] = value
+    return value
 
-        return load_runs
-    if name in ("get_experiment", "list_experiments", "run_experiment"):
-        from .experiments import base
 
-        return getattr(base, name)
-    raise AttributeError(f"module 'wgflow' has no attribute {name!r}")
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

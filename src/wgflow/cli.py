@@ -19,8 +19,8 @@ import sys
 from typing import Callable
 
 from ._version import __version__
-from .experiments.base import ConfigError
-from .experiments.runner import Terminated
+from .numbers import fmt
+from .errors import ConfigError
 from .store import StoreError
 
 __all__ = ["main", "command", "build_parser"]
@@ -90,12 +90,35 @@ def _add_list(sub) -> None:
 
 
 def _cmd_list(args) -> int:
-    from .experiments.base import list_experiments
+    from .experiments._catalog import catalog  # read from the sources: no torch
 
-    exps = list_experiments()
+    exps = catalog()
     width = max((len(e.name) for e in exps), default=0)
     for e in exps:
         print(f"{e.name:<{width}}  {e.title}  [{e.reference}]")
+    return 0
+
+
+# --------------------------------------------------------------------------- show
+@command
+def _add_show(sub) -> None:
+    p = sub.add_parser("show", help="one experiment: what it tests, config keys (types, defaults, domains), "
+                                    "presets, claims with sources")
+    p.add_argument("name", help="experiment name (see `wgflow list`)")
+    _store_arg(p)
+    p.set_defaults(func=_cmd_show)
+
+
+def _cmd_show(args) -> int:
+    from .cli_show import show_experiment
+    from .experiments.base import get_experiment
+
+    exp = get_experiment(args.name)
+    try:
+        store = _store(args, must_exist="no store")
+    except ConfigError:  # no store yet: the claims are not known
+        store = None
+    print(show_experiment(exp, store))
     return 0
 
 
@@ -128,10 +151,10 @@ def _print_outcome(out, as_json: bool) -> None:
     print(f"{out.experiment} {out.run_id}: {out.status}" + (" (untrained control)" if out.untrained else "")
           + (f", claims {out.result.n_passed}/{len(claims)} passed" if out.status == "completed" else ""))
     for c in claims:
-        extra = "".join([f", CI [{c.ci[0]:.4g}, {c.ci[1]:.4g}]" if c.ci else "",
-                         f", control {c.control:.4g}" if isinstance(c.control, float) else
-                         (f", control {c.control}" if c.control is not None else "")])
-        print(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {c.measured}, expected {c.expected}{extra}")
+        extra = "".join([f", CI [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "",
+                         f", control {fmt(c.control, max_len=40)}" if c.control is not None else ""])
+        print(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {fmt(c.measured, max_len=60)}, "
+              f"expected {c.expected}{extra}")
 
 
 def _cmd_run(args) -> int:
@@ -171,6 +194,8 @@ def _add_reproduce(sub) -> None:
     _store_arg(p)
     p.add_argument("--out", metavar="FILE", help="report file (default: <store>/report.html)")
     _untrained_arg(p)
+    p.add_argument("--heartbeat", type=float, default=60.0, metavar="SECONDS",
+                   help="when stderr is not a terminal, say which experiment is running every SECONDS (default 60)")
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -180,20 +205,38 @@ def _cmd_reproduce(args) -> int:
     from .experiments.config import check_seed
     from .report import write_report
 
+    import time
+
+    from .cli_progress import Heartbeat, estimate_left, previous_durations, progress_line
+
     check_seed(args.seed)
+    if not args.heartbeat > 0:
+        raise ConfigError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat}")
     store = _store(args)
-    code = EXIT_OK
-    for exp in list_experiments():
-        print(f"wgflow: {exp.name} ({args.preset}) ...", file=sys.stderr, flush=True)
-        out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained)
+    code, exps = EXIT_OK, list_experiments()
+    known, done, t0 = previous_durations(store.runs(), args.preset), [], time.monotonic()
+    n_claims = n_passed = 0
+    for i, exp in enumerate(exps, 1):
+        left = estimate_left([x.name for x in exps[i - 1:]], known, done)
+        print(progress_line(i, len(exps), exp.name, args.preset, time.monotonic() - t0, left),
+              file=sys.stderr, flush=True)
+        t1 = time.monotonic()
+        with Heartbeat(f"{exp.name} (experiment {i}/{len(exps)})", every=args.heartbeat):
+            out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained)
+        done.append(time.monotonic() - t1)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)
+        n_claims, n_passed = n_claims + len(out.result.claims), n_passed + out.result.n_passed
         if out.exit_code in (130, 143):
             return out.exit_code
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
     path = write_report(store, args.out or store.root / "report.html")
+    from .numbers import fmt_duration
+
+    print(f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {n_passed} of {n_claims} "
+          f"claims passed" + (" (untrained control: none should)" if args.untrained else ""), file=sys.stderr)
     print(path)
     return code
 
@@ -240,8 +283,6 @@ def _cmd_check(store) -> int:
 
 
 def _cmd_runs(args) -> int:
-    import time
-
     if args.check:
         return _cmd_check(_store(args, must_exist="cannot check"))
     try:
@@ -261,21 +302,21 @@ def _cmd_runs(args) -> int:
         r["alive"] = store.is_alive(r)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
+        from .cli_show import run_overrides
+
         keep = ("run_id", "experiment", "preset", "seed", "status", "message", "started_at", "duration_s",
-                "n_claims", "n_passed", "sweep_id", "host", "pid", "alive")
-        print(json.dumps([{k: r[k] for k in keep} for r in runs], default=str))
+                "n_claims", "n_passed", "sweep_id", "host", "pid", "alive", "untrained")
+        print(json.dumps([{**{k: r.get(k) for k in keep}, "overrides": run_overrides(r)} for r in runs],
+                         default=str))
         return 0
     if not runs:
         print("no runs yet; try `wgflow run teacher-student`", file=sys.stderr)
         return 0
     if any(r["shown"] in ("killed", "interrupted") for r in runs):
         print("(killed / interrupted runs continue with `wgflow run --resume RUN_ID`)", file=sys.stderr)
-    print(f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'status':<11} {'claims':>7} {'time':>8}  started")
-    for r in runs:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"]))
-        claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
-        print(f"{r['run_id']:<26} {r['experiment']:<22} {str(r['preset']):<6} {r['shown']:<11} {claims:>7} "
-              f"{r['duration_s']:>7.1f}s  {started}")
+    from .cli_show import runs_table
+
+    print("\n".join(runs_table(runs)))
     return 0
 
 
@@ -300,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiments-path", action="append", default=[], metavar="PATH",
                         help="also load experiments from this .py file or folder (repeatable; adds to "
                              "$WGFLOW_EXPERIMENTS)")
+    parser.add_argument("--figure-format", choices=("png", "pdf", "svg"), metavar="{png,pdf,svg}",
+                        help="format of the figures runs save (default png; pdf or svg for papers; "
+                             "also $WGFLOW_FIGURE_FORMAT)")
+    parser.add_argument("--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; "
+                                                              "also $WGFLOW_FIGURE_DPI)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in _COMMANDS:
@@ -316,6 +362,11 @@ def _external_experiments(args) -> None:
 
     from .experiments._external import ENV, load_file
 
+    from .plotting import ENV_DPI, ENV_FORMAT, figure_settings
+
+    if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
+        fmt_, dpi = figure_settings(args.figure_format, args.dpi)
+        os.environ[ENV_FORMAT], os.environ[ENV_DPI] = fmt_, str(dpi)
     paths = [*args.experiments_path, *getattr(args, "experiments_path_sub", [])]
     if paths:
         old = os.environ.get(ENV)
@@ -349,11 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wgflow: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("wgflow: terminated", file=sys.stderr)
-        return 143
     except BrokenPipeError:
         return 1
+    except BaseException as e:  # SIGTERM: the runner's Terminated (imported lazily: `--help` stays fast)
+        runner = sys.modules.get("wgflow.experiments.runner")
+        if runner is not None and isinstance(e, runner.Terminated):
+            print("wgflow: terminated", file=sys.stderr)
+            return 143
+        raise
 
 
 def _one_line(e: BaseException) -> str:

@@ -22,7 +22,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["plane_basis", "unit_positions", "draw_particles", "particle_figure", "particle_animation"]
+__all__ = ["plane_basis", "unit_positions", "draw_particles", "particle_figure", "particle_animation", "COLORS",
+           "LINESTYLES", "use_style", "figure_settings", "readable_log_ticks", "declutter_ticks", "finish", "save",
+           "figure_problems"]
 
 
 def _plt():
@@ -157,3 +159,145 @@ def particle_animation(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: 
         plt.close(fig)
 
     return write
+
+
+# --------------------------------------------------------------------------- figure style
+# One style for every figure of wgflow. Experiments draw with matplotlib as they like; the run
+# context calls :func:`finish` on each figure before saving it (``ctx.save_figure``), so every
+# figure gets readable log ticks and labels that never collide, and :func:`save` writes it in the
+# format and resolution asked on the command line (``--figure-format``, ``--dpi``).
+
+#: colours by role, so a reader recognises them across figures (use ``color=COLORS["control"]``).
+COLORS = {"trained": "C0", "control": "0.55", "reference": "k", "theory": "C3", "source": "C2"}
+#: line styles by role (the reference / theory is dashed, the control dotted).
+LINESTYLES = {"trained": "-", "control": ":", "reference": "--", "theory": "--", "source": "-."}
+FIGURE_FORMATS = ("png", "pdf", "svg")
+DEFAULT_DPI = 150
+ENV_FORMAT, ENV_DPI = "WGFLOW_FIGURE_FORMAT", "WGFLOW_FIGURE_DPI"
+
+RC = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
+      "legend.fontsize": 8, "legend.framealpha": 0.85, "figure.titlesize": 10.5, "axes.spines.top": False,
+      "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42, "figure.constrained_layout.use": False}
+
+
+def use_style() -> None:
+    """Apply :data:`RC` to matplotlib's defaults (figures created afterwards use it)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(RC)
+
+
+def figure_settings(figure_format: str | None = None, dpi: int | None = None) -> tuple[str, int]:
+    """The format and dpi to save with: the arguments, else ``$WGFLOW_FIGURE_FORMAT`` / ``$WGFLOW_FIGURE_DPI``."""
+    import os
+
+    from .errors import ConfigError
+
+    f = (figure_format or os.environ.get(ENV_FORMAT) or "png").lower().lstrip(".")
+    if f not in FIGURE_FORMATS:
+        raise ConfigError(f"figure format {f!r} is not supported; choose one of: {', '.join(FIGURE_FORMATS)}")
+    raw = dpi if dpi is not None else os.environ.get(ENV_DPI) or DEFAULT_DPI
+    try:
+        d = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"dpi must be a whole number, got {raw!r}") from None
+    if not 30 <= d <= 1200:
+        raise ConfigError(f"dpi must be in [30, 1200], got {d}")
+    return f, d
+
+
+def _decades(lo: float, hi: float) -> float:
+    lo, hi = sorted((abs(lo), abs(hi)))
+    return float(np.log10(hi / lo)) if lo > 0 else float("inf")
+
+
+def _short_number(v: float, pos=None) -> str:
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.1e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def readable_log_ticks(ax) -> None:
+    """Log axes spanning under two decades get plain numbers at 1-2-5 steps instead of crowded 10^k labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log" or _decades(*lim) >= 2:
+            continue
+        span = _decades(*lim)
+        if span < 0.5:  # a narrow log axis: evenly spaced round numbers read best
+            axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+        else:
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0) if span < 1 else (1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(_short_number))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _label_boxes(axis, renderer):
+    ticks = [(t, True) for t in axis.get_major_ticks()] + [(t, False) for t in axis.get_minor_ticks()]
+    for tick, major in ticks:
+        for lab in (tick.label1, tick.label2):
+            if lab.get_visible() and lab.get_text().strip():
+                yield lab, lab.get_window_extent(renderer), major
+
+
+def _overlap(a, b, pad: float = 1.0) -> bool:
+    return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
+
+
+def declutter_ticks(fig) -> None:
+    """Hide tick labels that would overlap one already kept (major labels first, then minor)."""
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            kept = []
+            for lab, box, _ in sorted(_label_boxes(axis, renderer), key=lambda t: not t[2]):
+                if any(_overlap(box, k) for k in kept):
+                    lab.set_visible(False)
+                else:
+                    kept.append(box)
+
+
+def finish(fig) -> None:
+    """What every saved figure gets: readable log ticks and tick labels that do not collide."""
+    for ax in fig.axes:
+        readable_log_ticks(ax)
+    fig.canvas.draw()
+    declutter_ticks(fig)
+
+
+def save(fig, path, dpi: int | None = None) -> None:
+    """:func:`finish` then save (format from the suffix of ``path``, tight bounding box)."""
+    finish(fig)
+    fig.savefig(path, dpi=dpi or DEFAULT_DPI, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
+
+
+def figure_problems(fig) -> list[str]:
+    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, no title.
+
+    Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
+    colour bars need no labels.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    out = []
+    titled = bool(fig._suptitle and fig._suptitle.get_text().strip())
+    for i, ax in enumerate(fig.axes):
+        name = ax.get_title() or f"axes {i}"
+        titled = titled or bool(ax.get_title().strip())
+        if not ax.axison or getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>":
+            continue
+        for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+            boxes = [b for _, b, _ in _label_boxes(axis, renderer)]
+            if any(_overlap(a, b, pad=0.0) for j, a in enumerate(boxes) for b in boxes[j + 1:]):
+                out.append(f"{name}: {letter} tick labels overlap")
+            if boxes and not axis.get_label_text().strip():
+                out.append(f"{name}: no {letter} label")
+        ylab = ax.yaxis.label
+        if ylab.get_text().strip():
+            box = ylab.get_window_extent(renderer)
+            for other in fig.axes:
+                if other is not ax and other.axison and _overlap(box, other.get_window_extent(renderer), pad=0.0):
+                    out.append(f"{name}: y label runs into another panel")
+                    break
+    if not titled:
+        out.append("figure has no title")
+    return out

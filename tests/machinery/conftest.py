@@ -37,7 +37,10 @@ class FakeMachinery(Experiment):
     name = "fake-machinery"
     title = "Fake experiment <for> the machinery tests"
     reference = "Nobody & Nobody, 2026 <i>not a paper</i>"
-    description = "Sums increments; claims one pass and one fail. <script>alert('x')</script>"
+    description = ("Sums increments; claims one pass and one fail. <script>alert('x')</script>\n\n"
+                   ".. math::\n\n    S_n = \\sum_{k=1}^n \\tfrac12 x_k^2, \\qquad \\mathbb{E} S_n \\le n\n\n"
+                   "It converges at rate n^{-1/2}.")
+    captions = {"fake_curve": "The sum grows linearly in the steps"}
     Config = FakeConfig
     presets = {"quick": {}, "full": {"steps": 400}}
 

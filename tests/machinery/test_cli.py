@@ -92,3 +92,115 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     assert "fake-machinery" in open(report, encoding="utf-8").read()
     code, out, _ = run(capsys, "runs", "--json")
     assert [r["preset"] for r in json.loads(out)] == ["quick", "full"]
+
+
+def test_help_and_list_do_not_import_torch():
+    """`wgflow --help` and `wgflow list` start without torch (the console script's fast path)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from wgflow import cli; import contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    rc = cli.main(['list'])\n"
+            "assert rc == 0 and 'teacher-student' in out.getvalue(), out.getvalue()\n"
+            "assert 'torch' not in sys.modules, 'list imported torch'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_catalog_matches_registry():
+    from wgflow.experiments._catalog import catalog
+    from wgflow.experiments.base import list_experiments
+
+    assert [(e.name, e.title, e.reference) for e in catalog()] == \
+        [(e.name, e.title, e.reference) for e in list_experiments()]
+
+
+def test_show_lists_keys_defaults_domains_presets_and_claims(capsys, tmp_path):
+    code, out, _ = run(capsys, "show", "fake-machinery", "--store", tmp_path / "none")
+    assert code == 0 and "config (" in out and "presets" in out and "recorded by a run" in out
+    code, _, err = run(capsys, "show", "no-such-experiment")
+    assert code == 2 and "unknown experiment" in err
+    s = tmp_path / "s"
+    run(capsys, "run", "fake-machinery", "--store", s)
+    code, out, _ = run(capsys, "show", "fake-machinery", "--store", s)
+    assert code == 0 and "claims of the latest run" in out and "source: Nobody & Nobody" in out
+
+
+def test_runs_table_shows_seed_overrides_sweep_and_control(capsys, tmp_path):
+    s = tmp_path / "s"
+    run(capsys, "run", "fake-machinery", "--store", s, "--seed", "7", "--set", "steps=12")
+    run(capsys, "run", "fake-machinery", "--store", s, "--untrained")
+    code, out, _ = run(capsys, "runs", "--store", s, "--experiment", "fake-machinery")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:7] == ["run_id", "experiment", "preset", "seed", "status", "claims",
+                                                  "overrides"]
+    row = next(ln for ln in lines if " 7 " in ln)
+    assert "steps=12" in row and "quick*" in out and "untrained negative control" in out
+    code, out, _ = run(capsys, "runs", "--store", s, "--json")
+    rows = json.loads(out)
+    assert {r["seed"] for r in rows} == {7, 0} and any(r["overrides"] == {"steps": 12} for r in rows)
+    assert any(r["untrained"] for r in rows)
+
+
+def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, monkeypatch):
+    from wgflow.experiments import base
+
+    fake = base.get_experiment("fake-machinery")
+    monkeypatch.setattr(base, "list_experiments", lambda: [fake, fake])
+    code, out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
+    assert code == 0
+    assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err
+    assert "experiment 2/2" in err and "left" in err.split("experiment 2/2")[1].splitlines()[0]
+    assert "2 experiments in" in err and "2 of 4 claims passed" in err
+    code, _, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0")
+    assert code == 2 and "--heartbeat" in err
+
+
+def test_heartbeat_speaks_only_when_piped():
+    import io
+    import time
+
+    from wgflow.cli_progress import Heartbeat
+
+    buf = io.StringIO()
+    with Heartbeat("x (experiment 1/1)", every=0.02, stream=buf):
+        time.sleep(0.15)
+    assert "still running x (experiment 1/1)" in buf.getvalue()
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    with Heartbeat("x", every=0.02, stream=tty):
+        time.sleep(0.06)
+    assert tty.getvalue() == ""
+
+
+def test_estimate_uses_previous_runs_then_the_mean():
+    from wgflow.cli_progress import estimate_left, previous_durations
+
+    runs = [{"experiment": "a", "status": "completed", "preset": "quick", "started_at": 1, "duration_s": 10.0},
+            {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 2, "duration_s": 30.0},
+            {"experiment": "b", "status": "failed", "preset": "quick", "started_at": 3, "duration_s": 99.0},
+            {"experiment": "c", "status": "completed", "preset": "full", "started_at": 3, "duration_s": 99.0}]
+    known = previous_durations(runs, "quick")
+    assert known == {"a": 30.0}
+    assert estimate_left(["a", "b"], known, []) is None
+    assert estimate_left(["a", "b"], known, [4.0, 6.0]) == 35.0
+
+
+def test_figure_options_reach_the_context(capsys, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("WGFLOW_FIGURE_FORMAT", raising=False)
+    monkeypatch.delenv("WGFLOW_FIGURE_DPI", raising=False)
+    s = tmp_path / "s"
+    code, out, _ = run(capsys, "--figure-format", "svg", "--dpi", "200", "run", "fake-machinery", "--store", s)
+    assert code == 0
+    figs = list((s / "runs").rglob("fake_curve.*"))
+    assert [f.suffix for f in figs] == [".svg"] and figs[0].read_text().lstrip().startswith("<?xml")
+    os.environ.pop("WGFLOW_FIGURE_FORMAT"), os.environ.pop("WGFLOW_FIGURE_DPI")
+    code, _, err = run(capsys, "--dpi", "5", "list")
+    assert code == 2 and "dpi" in err

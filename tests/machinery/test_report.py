@@ -36,9 +36,25 @@ def test_report_is_self_contained_escaped_and_counts_claims(report_store, tmp_pa
     assert "src=\"http" not in html and "href=\"http" not in html  # nothing fetched from elsewhere
     for needed in ("Nobody &amp; Nobody, 2026", "numpy", "wall time", "smaller step size"):
         assert needed in html
+    # prose and maths, not a raw docstring; the caption is the experiment's statement
+    assert '<math display="block">' in html and "<msup><mi>n</mi>" in html and "<pre class=\"description" not in html
+    assert "The sum grows linearly in the steps</figcaption>" in html
+    assert html.count('class="other-runs"') == 1 and 'href="#runs"' in html
+
+
+def test_written_report_links_figures_and_run_pages(report_store, tmp_path):
     path = write_report(report_store, tmp_path / "out" / "r.html")
-    assert path.is_absolute() and path.read_text(encoding="utf-8") == html.replace(
-        re.search(r"Generated [^<]*", html).group(0), re.search(r"Generated [^<]*", path.read_text()).group(0))
+    page = path.read_text(encoding="utf-8")
+    assert path.is_absolute() and "data:image" not in page and len(page) < 200_000
+    files = tmp_path / "out" / "r_files"
+    figs = re.findall(r'<img src="([^"]+)"', page)
+    assert figs and all(f.startswith("r_files/figures/") and (tmp_path / "out" / f).is_file() for f in figs)
+    runs = report_store.runs()
+    for r in runs:  # one page per run, linked from the index
+        assert (files / "runs" / f"{r['run_id']}.html").is_file()
+        assert f'href="r_files/runs/{r["run_id"]}.html"' in page
+    run_page = (files / "runs" / f"{runs[-1]['run_id']}.html").read_text()
+    assert 'href="../../r.html"' in run_page
 
 
 def test_empty_store_report(store):
@@ -89,5 +105,39 @@ def test_report_in_headless_chromium(report_store, tmp_path):
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
         assert len(images) == 1 and all(ok and w > 0 for ok, w in images)
         assert driver.execute_script("return document.querySelectorAll('script').length") == 0
+        # maths is laid out as MathML (a fraction has height; the block equation is displayed)
+        box = driver.execute_script("const m = document.querySelector('math[display=block]');"
+                                    "const f = m.querySelector('mfrac').getBoundingClientRect();"
+                                    "return [m.getBoundingClientRect().width, f.height];")
+        assert box[0] > 50 and box[1] > 10
+        _check_links(driver, path)
     finally:
         driver.quit()
+
+
+def _check_links(driver, index_path):
+    """Every link of the report and of every run page resolves: anchors exist, pages load, images load."""
+    from urllib.parse import urldefrag
+
+    pages, seen, anchors = [index_path.as_uri()], set(), set()
+    while pages:
+        url = pages.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        driver.get(url)
+        assert [m for m in driver.get_log("browser") if m["level"] == "SEVERE"] == [], url
+        assert driver.execute_script("return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        for href in driver.execute_script("return Array.from(document.links).map(a => a.href)"):
+            target, frag = urldefrag(href)
+            assert target.startswith("file://"), href
+            if target.endswith(".html"):
+                pages.append(target)
+            if frag:
+                anchors.add((target, frag))
+    for target, frag in sorted(anchors):  # every #fragment names an element of its page
+        if driver.current_url.split("#")[0] != target:
+            driver.get(target)
+        assert driver.execute_script("return document.getElementById(arguments[0]) !== null", frag), (target, frag)
+    run_pages = [u for u in seen if "/runs/" in u]
+    assert len(run_pages) == 3  # every run reachable

@@ -1,7 +1,9 @@
 """Reproduced results of the sources, one module per experiment.
 
-Every module in this package is imported here, so defining an experiment with
-``@register`` in a new module is enough to make it appear in ``wgflow list``.
+Every module in this package is imported by :func:`load_builtin` (which the registry calls on
+first use: ``list_experiments``, ``get_experiment``), so defining an experiment with
+``@register`` in a new module is enough to make it appear in ``wgflow list``. Importing the
+package itself stays light (no torch), so the console script starts fast.
 """
 
 import importlib
@@ -28,6 +30,14 @@ from .base import (  # noqa: F401
     run_experiment,
 )
 
-for _m in pkgutil.iter_modules(__path__):
-    if not _m.name.startswith("_") and _m.name != "base":
-        importlib.import_module(f"{__name__}.{_m.name}")
+
+def builtin_modules() -> list[str]:
+    """Names of the experiment modules of this package (files not starting with "_", but base and config)."""
+    return [m.name for m in pkgutil.iter_modules(__path__)
+            if not m.name.startswith("_") and m.name not in ("base", "config", "runner")]
+
+
+def load_builtin() -> None:
+    """Import every experiment module of this package (each registers its experiments)."""
+    for name in builtin_modules():
+        importlib.import_module(f"{__name__}.{name}")

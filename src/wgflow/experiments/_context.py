@@ -75,6 +75,9 @@ class _NullBar:
         self.close()
 
 
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".gif", ".mp4")
+
+
 class DirectoryContext:
     """A run context writing into a plain directory, without a database.
 
@@ -85,11 +88,16 @@ class DirectoryContext:
     ``run.json`` and refuses a directory of another experiment, config or seed.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False):
+    def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False,
+                 figure_format: str | None = None, dpi: int | None = None):
+        from ..plotting import figure_settings
+
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.seed = int(seed)
         self.verbose = verbose
+        # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
+        self.figure_format, self.dpi = figure_settings(figure_format, dpi)
         self.metrics: list[tuple[str, int | None, float]] = []
 
     def log(self, msg: str) -> None:
@@ -106,11 +114,17 @@ class DirectoryContext:
         return str(atomic_save_array(self.out_dir / f"{name}.npy", np.asarray(array)))
 
     def save_figure(self, name: str, fig: Any) -> str:
-        suffix = Path(name).suffix or ".png"
-        path = self.out_dir / (Path(name).stem + suffix)
-        tmp = self.out_dir / (Path(name).stem + ".tmp" + suffix)
+        """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
+        the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix)."""
+        given = Path(name).suffix
+        stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
+        suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
+        path = self.out_dir / (stem + suffix)
+        tmp = self.out_dir / (stem + ".tmp" + suffix)
         if hasattr(fig, "savefig"):
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            from ..plotting import save
+
+            save(fig, tmp, dpi=self.dpi)
             import matplotlib.pyplot as plt
 
             plt.close(fig)

@@ -253,8 +253,10 @@ def register(cls: type[Experiment]) -> type[Experiment]:
 
 
 def _load_all() -> None:
-    # Importing the package registers every experiment module.
-    import wgflow.experiments  # noqa: F401
+    # Importing every module of the package registers the built-in experiments.
+    from . import load_builtin
+
+    load_builtin()
     # Then the user's own: $WGFLOW_EXPERIMENTS files and the entry point group wgflow.experiments.
     from ._external import load_external
 

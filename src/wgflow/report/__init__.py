@@ -1,9 +1,12 @@
-"""The static HTML report of a store: one section per experiment, claims, figures, an index of runs.
+"""The static HTML report of a store: contents, one section per experiment, one page per run, an index of runs.
 
-:func:`write_report` writes one self-contained file (PNG figures are embedded as
-base64 data URIs, the style sheet is inline, no scripts): it can be mailed or opened
-from any directory. Every string that comes from a config, a run or a claim is
-HTML-escaped.
+:func:`write_report` writes the page, and beside it ``<name>_files/`` with the figures (separate
+files, relative links, lazily loaded) and one page per run; no scripts, nothing fetched from the
+network, maths rendered as MathML (:mod:`wgflow.report.maths`, docstrings as prose by
+:mod:`wgflow.report.prose`). :func:`render_report` returns the main page alone with the figures
+embedded (a single self-contained string). Every string that comes from a config, a run or a claim
+is HTML-escaped. Figure captions come from an experiment's ``captions`` mapping (artifact name ->
+the statement the figure shows), else the humanised artifact name.
 """
 
 from .html import render_report, write_report

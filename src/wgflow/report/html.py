@@ -1,4 +1,14 @@
-"""Rendering the report: pure functions from store rows to an HTML string."""
+"""Rendering the report: pure functions from store rows to HTML.
+
+:func:`render_report` returns one self-contained page (figures embedded); :func:`write_report`
+writes the page with its figures as separate files in ``<name>_files/`` beside it (linked by
+relative paths, lazily loaded, so the page opens fast) and one page per run in
+``<name>_files/runs/<run_id>.html``, linked from every index.
+
+Captions: an experiment may map its figures' artifact names to the statement each shows with a
+class attribute ``captions = {"consistency_scaling": "W2 to the limit falls as n^{-1/2}"}``; without
+one the caption is the humanised artifact name.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +16,16 @@ import base64
 import html
 import json
 import os
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 from .._version import __version__
+from ..numbers import fmt
 from ..store import Store, atomic_write_bytes
+from .prose import docstring_to_html, inline
 
 __all__ = ["render_report", "write_report"]
 
@@ -26,6 +40,9 @@ figure{display:inline-block;margin:.5em 1em .5em 0} figure img{max-width:100%;bo
 figcaption{font-size:13px;color:#555} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:13px;white-space:pre-wrap}
 .summary{font-size:17px} details{margin:.4em 0} .note{font-size:12px;color:#666;margin-top:.2em}
 td.source{font-size:12px;color:#444;max-width:14em}
+.description p{max-width:48em} math[display=block]{margin:.6em 0} .eq-note{font-size:12px;color:#666}
+.latest{border-left:4px solid #2a6fdb;padding-left:.6em} .other-runs{font-size:14px} nav.toc ul{columns:2}
+figure{max-width:520px} figure img{width:100%;height:auto} tr.highlight td{background:#eef4ff}
 """
 
 _FIGURE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -38,11 +55,33 @@ def e(x: Any) -> str:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if v is None:
-        return "–"
-    return str(v)
+    return fmt(v, max_len=None)
+
+
+class Files:
+    """Where :func:`write_report` puts figures and run pages: ``<dir>/`` linked as ``<prefix>/``."""
+
+    def __init__(self, root: Path, prefix: str):
+        self.root, self.prefix = root, prefix
+        (root / "figures").mkdir(parents=True, exist_ok=True)
+        (root / "runs").mkdir(parents=True, exist_ok=True)
+
+    def figure(self, run_id: str, path: Path) -> str:
+        dest = self.root / "figures" / f"{run_id}-{path.name}"
+        if not dest.exists() or dest.stat().st_mtime < path.stat().st_mtime:
+            shutil.copyfile(path, dest)
+        return f"{self.prefix}/figures/{dest.name}"
+
+
+def run_href(run_id: str, files: Files | None, up: str = "") -> str:
+    """Link to a run: its page when pages are written, else its row of the index."""
+    return f"{up}{files.prefix}/runs/{run_id}.html" if files else f"#run-{run_id}"
+
+
+def caption(a: dict[str, Any], exp: Any) -> str:
+    """The statement a figure shows (``exp.captions[name]``), else its humanised name."""
+    text = (getattr(exp, "captions", None) or {}).get(a["name"])
+    return text or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
 
 
 def _when(t: float | None) -> str:
@@ -94,37 +133,63 @@ def _control_section(store: Store, name: str, control: dict[str, Any] | None) ->
             f"</summary>{_claims_table(cl, 'control-claims') if cl else ''}</details>")
 
 
-def _figure(a: dict[str, Any]) -> str:
+def _figure(a: dict[str, Any], exp: Any = None, files: Files | None = None, run_id: str = "", up: str = "") -> str:
     path = Path(a["path"])
     mime = _FIGURE_TYPES.get(path.suffix.lower())
-    if mime is None or not path.exists():
+    cap = caption(a, exp)
+    if not path.exists() or (mime is None and not (files and path.suffix.lower() == ".pdf")):
         return f'<p class="missing">figure {e(a["name"])} is missing ({e(path.name)})</p>'
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img src="data:{mime};base64,{data}" alt="{e(a["name"])}">'
-            f"<figcaption>{e(a['name'])}</figcaption></figure>")
+    if files is None:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        src = f"data:{mime};base64,{data}"
+    else:
+        src = up + files.figure(run_id, path)
+        if mime is None:  # a vector PDF for a paper: browsers do not show it in <img>
+            return f'<p class="pdf-figure"><a href="{e(src)}">{inline(cap)} (PDF)</a></p>'
+    return (f'<figure><a href="{e(src)}"><img src="{e(src)}" alt="{e(cap)}" loading="lazy"></a>'
+            f"<figcaption>{inline(cap)}</figcaption></figure>")
 
 
-def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: dict[str, Any] | None = None) -> str:
-    rid = run["run_id"]
-    claims = store.claims(rid)
-    title = getattr(exp, "title", run["experiment"])
+def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: dict[str, Any] | None = None,
+                        files: Files | None = None, others: list[dict[str, Any]] = ()) -> str:
+    name = run["experiment"]
+    title = getattr(exp, "title", name)
     desc = (getattr(exp, "description", "") or "").strip()
     ref = getattr(exp, "reference", "")
-    parts = [f'<section class="experiment" id="exp-{e(run["experiment"])}">',
-             f"<h2>{e(run['experiment'])}: {e(title)}</h2>"]
+    parts = [f'<section class="experiment" id="exp-{e(name)}">', f"<h2>{e(name)}: {inline(title)}</h2>"]
     if ref:
         parts.append(f'<p class="reference"><b>Reference:</b> {e(ref)}</p>')
     if desc:
-        parts.append(f'<details open><summary>Description</summary><pre class="description">{e(desc)}</pre></details>')
-    status = run["status"]
-    parts.append(f'<p>Run <code>{e(rid)}</code> ({e(run["preset"])}, seed {e(run["seed"])}): '
-                 f'<span class="status-{e(status)}">{e(status)}</span>'
-                 + (f" — {e(run['message'])}" if run.get("message") else "") + "</p>")
-    parts.append(_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>')
-    parts.append(_control_section(store, run["experiment"], control))
+        parts.append(f'<details open><summary>Description</summary><div class="description">'
+                     f"{docstring_to_html(desc)}</div></details>")
+    parts.append('<div class="latest">' + _run_line(run, files, "Latest run") + _run_body(store, run, exp, files)
+                 + _control_section(store, name, control) + "</div>")
+    if others:
+        links = "".join(f'<li>{_run_line(r, files, "Run")}</li>' for r in others)
+        parts.append(f'<details class="other-runs"><summary>{len(others)} other run(s) of {e(name)}</summary>'
+                     f"<ul>{links}</ul></details>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _run_line(run: dict[str, Any], files: Files | None, label: str, up: str = "") -> str:
+    rid, status = run["run_id"], run["status"]
+    extra = ", untrained control" if run.get("untrained") else ""
+    sweep = f", sweep {e(run['sweep_id'])}" if run.get("sweep_id") else ""
+    return (f'<p class="run-line">{e(label)} <a class="run-link" href="{e(run_href(rid, files, up))}"><code>{e(rid)}'
+            f'</code></a> ({e(run["preset"])}, seed {e(run["seed"])}{extra}{sweep}): '
+            f'<span class="status-{e(status)}">{e(status)}</span>'
+            + (f" — {e(run['message'])}" if run.get("message") else "") + "</p>")
+
+
+def _run_body(store: Store, run: dict[str, Any], exp: Any, files: Files | None, up: str = "") -> str:
+    """Claims, figures, metrics, config and provenance of one run."""
+    rid = run["run_id"]
+    claims = store.claims(rid)
+    parts = [_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>']
     figs = store.artifacts(rid, kind="figure")
     if figs:
-        parts.append('<div class="figures">' + "".join(_figure(a) for a in figs) + "</div>")
+        parts.append('<div class="figures">' + "".join(_figure(a, exp, files, rid, up) for a in figs) + "</div>")
     metrics = store.summary_metrics(rid)
     if metrics:
         parts.append("<details><summary>Metrics</summary>"
@@ -139,26 +204,46 @@ def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: di
             *((f"version of {k}", v or "–") for k, v in sorted(run["versions"].items()))]
     parts.append("<details><summary>Provenance: seed, timings, versions</summary>"
                  + _table(("field", "value"), ((e(k), e(v)) for k, v in meta), "provenance") + "</details>")
-    parts.append("</section>")
     return "\n".join(parts)
 
 
-def _index(runs: list[dict[str, Any]]) -> str:
+def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: set[str] = frozenset()) -> str:
     rows = []
     for r in runs:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
         preset = f"{r['preset']} (untrained)" if r.get("untrained") else r["preset"]
-        rows.append((f"<code>{e(r['run_id'])}</code>", e(r["experiment"]), e(preset), e(r["seed"]),
+        rid = r["run_id"]
+        rows.append((f'<a class="run-link" id="run-{e(rid)}" href="{e(run_href(rid, files) if files else "#exp-" + r["experiment"])}">'
+                     f"<code>{e(rid)}</code></a>" + (" ★" if rid in latest_ids else ""),
+                     f'<a href="#exp-{e(r["experiment"])}">{e(r["experiment"])}</a>', e(preset), e(r["seed"]),
+                     e(r.get("sweep_id") or "–"),
                      f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>', e(claims),
                      e(_when(r["started_at"])), e(f"{r['duration_s']:.1f} s"), e(r.get("message") or "")))
-    return ('<section id="runs"><h2>Index of runs</h2>'
-            + _table(("run", "experiment", "preset", "seed", "status", "claims passed", "started", "wall time",
-                      "message"),
+    return ('<section id="runs"><h2>Index of runs</h2><p>★ the run shown in its experiment\'s section (the latest '
+            "completed one); every run links to its own page.</p>"
+            + _table(("run", "experiment", "preset", "seed", "sweep", "status", "claims passed", "started",
+                      "wall time", "message"),
                      rows, "runs", f' data-runs="{len(runs)}"') + "</section>")
 
 
-def render_report(store: Store) -> str:
-    """The report of ``store`` as an HTML string."""
+def _page(title: str, body: str) -> str:
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+
+
+def render_run_page(store: Store, run: dict[str, Any], exp: Any, files: Files, index_name: str) -> str:
+    """The page of one run (written to ``<files>/runs/<run_id>.html``)."""
+    up = "../../"
+    body = (f'<p><a href="{e(up + index_name)}">← report</a> · <a href="{e(up + index_name)}#exp-'
+            f'{e(run["experiment"])}">{e(run["experiment"])}</a> · <a href="{e(up + index_name)}#runs">all runs</a></p>'
+            f"<h1>Run {e(run['run_id'])}</h1><h2>{e(run['experiment'])}: {inline(getattr(exp, 'title', ''))}</h2>"
+            + _run_line(run, files, "Run", up) + _run_body(store, run, exp, files, up))
+    return _page(f"wgflow run {run['run_id']}", body)
+
+
+def render_report(store: Store, files: Files | None = None) -> str:
+    """The report of ``store`` as an HTML string (figures embedded unless ``files`` says where they go)."""
     from ..experiments.base import _REGISTRY, list_experiments
     from ..parallel.report import sweep_section  # tables and scaling plots of parameter sweeps
 
@@ -171,21 +256,37 @@ def render_report(store: Store) -> str:
         cl = store.claims(run["run_id"])
         n_claims += len(cl)
         n_pass += sum(c["passed"] for c in cl)
-        sections.append(_experiment_section(store, run, _REGISTRY.get(name), controls.get(name)))
-    toc = "".join(f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])})</li>' for n, r in latest.items())
+        others = [r for r in runs if r["experiment"] == name and r["run_id"] != run["run_id"]]
+        sections.append(_experiment_section(store, run, _REGISTRY.get(name), controls.get(name), files, others))
+    sweeps = sorted({r["sweep_id"] for r in runs if r.get("sweep_id")})
+    toc = ("<nav class=\"toc\"><h2>Contents</h2><ul>"
+           + "".join(f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])}, '
+                     f'{e(r["n_passed"])}/{e(r["n_claims"])} claims)</li>' for n, r in latest.items())
+           + (f'<li><a href="#sweeps">Sweeps</a> ({len(sweeps)}): '
+              + ", ".join(f'<a href="#sweep-{e(s)}">{e(s)}</a>' for s in sweeps) + "</li>" if sweeps else "")
+           + f'<li><a href="#runs">Index of runs</a> ({len(runs)})</li></ul></nav>')
     body = (f"<h1>wgflow report</h1><p>Generated {e(_when(time.time()))} by wgflow {e(__version__)} from "
             f"<code>{e(store.root)}</code>.</p>"
             f'<p class="summary" data-claims="{n_claims}" data-passed="{n_pass}">'
             f"{len(latest)} experiments, {n_pass} of {n_claims} claims passed (latest run of each experiment).</p>"
-            f"<ul class=\"toc\">{toc}</ul>" + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
-            + sweep_section(store) + _index(runs))
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>wgflow report</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+            + toc + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
+            + sweep_section(store) + _index(runs, files, {r["run_id"] for r in latest.values()}))
+    return _page("wgflow report", body)
 
 
 def write_report(store: Store, out_path: str | os.PathLike | None = None) -> Path:
-    """Write the report atomically (default ``<store>/report.html``); returns its absolute path."""
+    """Write the report (default ``<store>/report.html``), its figures and run pages; returns its absolute path.
+
+    Figures and run pages go to ``<stem>_files/`` beside the page (relative links: move both together).
+    """
+    from ..experiments.base import _REGISTRY
+
     out = Path(out_path) if out_path is not None else store.root / "report.html"
-    atomic_write_bytes(out, render_report(store).encode("utf-8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = Files(out.parent / f"{out.stem}_files", f"{out.stem}_files")
+    page = render_report(store, files)
+    for run in store.runs():
+        html_ = render_run_page(store, run, _REGISTRY.get(run["experiment"]), files, out.name)
+        atomic_write_bytes(files.root / "runs" / f"{run['run_id']}.html", html_.encode("utf-8"))
+    atomic_write_bytes(out, page.encode("utf-8"))
     return out.resolve()

@@ -1,0 +1,116 @@
+"""Figures fit for a paper: no colliding tick labels, every axis labelled, every figure titled.
+
+:func:`wgflow.plotting.finish` runs on every figure an experiment saves; these tests render figures
+through it (log axes of any span, the particle pictures) and check them with matplotlib's text
+bounding boxes (:func:`wgflow.plotting.figure_problems`).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from wgflow.plotting import figure_problems, finish, particle_figure, plane_basis  # noqa: E402
+
+
+def _curve(lo: float, hi: float, kind: str):
+    fig, ax = plt.subplots(figsize=(3.2, 2.6))
+    x = np.geomspace(lo, hi, 30)
+    {"loglog": ax.loglog, "semilogy": ax.semilogy, "semilogx": ax.semilogx, "plot": ax.plot}[kind](x, x ** -0.5)
+    ax.set_xlabel("width $n$")
+    ax.set_ylabel("$W_2$")
+    ax.set_title("W2 falls like $n^{-1/2}$")
+    return fig
+
+
+@pytest.mark.parametrize("kind", ["loglog", "semilogy", "semilogx", "plot"])
+@pytest.mark.parametrize("span", [(0.21, 0.58), (16, 128), (3e-5, 7e-5), (1, 40), (1e-6, 1e3), (0.9, 1.1)])
+def test_finished_figures_have_no_colliding_ticks(kind, span):
+    fig = _curve(*span, kind)
+    finish(fig)
+    assert figure_problems(fig) == []
+    visible = [t for t in fig.axes[0].get_xticklabels() + fig.axes[0].get_xticklabels(minor=True)
+               if t.get_visible() and t.get_text() and fig.axes[0].get_xlim()[0] <= t.get_position()[0]
+               <= fig.axes[0].get_xlim()[1]]
+    assert len(visible) >= 2, "an axis needs at least two labelled ticks to be read"
+    plt.close(fig)
+
+
+def test_short_log_axes_get_plain_numbers():
+    fig = _curve(0.21, 0.58, "loglog")
+    finish(fig)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_visible() and t.get_text()]
+    assert "0.4" in labels and not any("10^" in s for s in labels)
+    plt.close(fig)
+
+
+def test_problems_are_detected():
+    fig, (a, b) = plt.subplots(1, 2, figsize=(2.0, 1.5))
+    x = np.geomspace(0.21, 0.58, 10)
+    a.loglog(x, x)  # matplotlib's default labels for < 1 decade collide at this width
+    a.set_xticks(np.linspace(0.21, 0.58, 12))
+    b.plot(x, x)
+    b.set_ylabel("a long label that runs into the next panel " * 2)
+    problems = figure_problems(fig)
+    assert "axes 0: x tick labels overlap" in problems and "axes 0: no x label" in problems
+    assert "figure has no title" in problems
+    plt.close(fig)
+
+
+def test_particle_figure_is_labelled_and_titled():
+    rng = np.random.default_rng(0)
+    snaps = rng.normal(size=(5, 20, 4))
+    fig = particle_figure(snaps, plane_basis(np.eye(3)[:2]), rng.normal(size=(2, 4)), title="units reach the teacher")
+    finish(fig)
+    assert figure_problems(fig) == []
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the experiments' own figures
+def _small(module: str) -> dict:
+    import importlib
+
+    return dict(importlib.import_module(f"tests.experiments.{module}").SMALL)
+
+
+# Figures that still break a rule (found by this test; their experiment modules draw them and are fixed
+# there): experiment -> the expected problems' substrings. Remove an entry when its figures are fixed.
+KNOWN = {
+    "teacher-student": "teacher_student_risk: panels 'distance travelled / to the teacher', 'energy dissipation' lack y labels",
+    "consistency": "consistency_scaling: panel 'coupled W2 at fixed times' lacks a y label",
+    "lazy-vs-active": "lazy_active_curves: panel 'parameter movement and distance to the linearisation' lacks a y label",
+    "cb-implicit-bias": "cb_implicit_bias_curves: panel 'd = 3, n = 32, seeds' lacks an x label",
+    "mmn-gaussians": "mmn_histograms (t = 0.5, t = 1) and mmn_risk_and_scaling ('distance to the limit') lack y labels",
+}
+
+EXPERIMENTS = [("teacher-student", "test_teacher_student"), ("consistency", "test_consistency"),
+               ("mf-langevin", "test_mf_langevin"), ("lazy-vs-active", "test_lazy_vs_active"),
+               ("cb-implicit-bias", "test_cb_implicit_bias"), ("mmn-gaussians", "test_mmn_gaussians")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,module", EXPERIMENTS)
+def test_experiment_figures_are_fit_for_a_paper(name, module, tmp_path, monkeypatch, one_torch_thread):
+    """Each figure of a scaled-down run, as saved (after :func:`finish`), has no problem."""
+    import wgflow.plotting as plotting
+    from wgflow.experiments import run_experiment
+
+    found: dict[str, list[str]] = {}
+    save = plotting.save
+
+    def recording_save(fig, path, dpi=None):
+        save(fig, path, dpi)
+        found[str(path).rsplit("/", 1)[-1].replace(".tmp", "")] = figure_problems(fig)
+
+    monkeypatch.setattr(plotting, "save", recording_save)
+    run_experiment(name, "quick", _small(module), seed=0, out_dir=tmp_path)
+    assert found, f"{name} saved no figure"
+    bad = {k: v for k, v in found.items() if v}
+    if name in KNOWN:
+        assert bad, f"{name}'s figures are fixed: remove its entry from KNOWN"
+        pytest.xfail(f"known ({KNOWN[name]}): {bad}")
+    assert bad == {}
