@@ -1,0 +1,101 @@
+"""Ensembles vs member-by-member flows on the RVE sigmoid SGD sweep, and a quick run under contention.
+
+    python benchmarks/bench_ensemble.py [--steps 200] [--targets 10] [--dtype float32] [--device cpu]
+
+1. The sweep of rve-3spin's sigmoid variant (d = 10, n = 32 ... 1024, 10 targets, P = n/5, a fixed
+   number of SGD steps): every (n, target) flow run alone with ``wg.train``, then each width as one
+   ensemble of the 10 targets (``wg.train(Ensemble, [objectives])``). Both use wgflow's automatic
+   thread choice. Prints the per-width times and the ratio; the last line is ``speedup X.XX``.
+2. A quick experiment (rve-3spin, quick preset scaled to ``--quick-steps``) timed alone, then while a
+   busy process started by this script spins on one core; prints the slowdown (target <= 2.5).
+
+Times are wall-clock seconds of one run each on this machine (shared: rerun for a second sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import torch
+
+import wgflow as wg
+from wgflow.flows import Ensemble
+from wgflow.tasks.three_spin import ThreeSpin
+
+N_VALUES = (32, 64, 128, 256, 512, 1024)
+
+
+def _problem(d, n, targets, dtype, n_test):
+    fs = [ThreeSpin.random(d, seed=k) for k in range(targets)]
+    objs = [wg.OnlineRisk(f.sampler(), f, n_test=n_test, test_seed=k + 7) for k, f in enumerate(fs)]
+    unit = wg.Sigmoid(d)
+    mus = [wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(k + 1000 * n), dtype=dtype), unit)
+           for k in range(targets)]
+    return mus, objs
+
+
+def sweep(steps, targets, dtype, device, d=10, n_test=2000):
+    """Seconds per width: (member by member, as one ensemble)."""
+    rows = []
+    for n in N_VALUES:
+        mus, objs = _problem(d, n, targets, dtype, n_test)
+        cfg = wg.FlowConfig(eta=1.0, steps=steps, batch_size=n // 5, risk_every=steps, n_snapshots=2)
+        for o in objs:  # build the test sets outside the timings
+            o.test_set(dtype)
+        t0 = time.perf_counter()
+        singles = [wg.train(mu, obj, cfg, seed=k, device=device) for k, (mu, obj) in enumerate(zip(mus, objs))]
+        t1 = time.perf_counter()
+        members = wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device)
+        t2 = time.perf_counter()
+        gap = max(abs(a.risk[-1] - b.risk[-1]) / a.risk[-1] for a, b in zip(singles, members))
+        rows.append((n, t1 - t0, t2 - t1, gap))
+        print(f"n = {n:5d}: member by member {t1 - t0:8.2f} s   ensemble of {targets} {t2 - t1:7.2f} s   "
+              f"ratio {(t1 - t0) / (t2 - t1):6.2f}   (max rel. gap of final losses {gap:.1e})", flush=True)
+    return rows
+
+
+def quick_run(steps):
+    from wgflow.experiments import run_experiment
+
+    t0 = time.perf_counter()
+    run_experiment("rve-3spin", "quick", {"sgd_steps": steps, "quench_steps": steps // 4, "rbf": False,
+                                          "n_test": 4000}, seed=0)
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--targets", type=int, default=10)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick-steps", type=int, default=600)
+    a = p.parse_args(argv)
+    dtype = getattr(torch, a.dtype)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
+          f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}", flush=True)
+
+    alone = quick_run(a.quick_steps)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        loaded = quick_run(a.quick_steps)
+    finally:
+        busy.kill()
+        busy.wait()
+    print(f"quick rve-3spin ({a.quick_steps} SGD steps, n = 32..128, 3 targets as ensembles): alone {alone:.2f} s, "
+          f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)", flush=True)
+
+    rows = sweep(a.steps, a.targets, dtype, a.device)
+    single = sum(r[1] for r in rows)
+    ens = sum(r[2] for r in rows)
+    print(f"sweep total: member by member {single:.2f} s, as ensembles {ens:.2f} s")
+    print(f"per step of the whole sweep: {1e3 * single / a.steps:.2f} ms vs {1e3 * ens / a.steps:.2f} ms")
+    print(f"speedup {single / ens:.2f}")
+
+
+if __name__ == "__main__":
+    main()
