@@ -25,6 +25,8 @@ from typing import Iterator, Sequence
 
 import torch
 
+from ..errors import ConfigError
+
 __all__ = ["use", "resolve_device", "auto_threads", "threads_for", "make_generators", "FLOPS_PER_THREAD"]
 
 #: floating-point operations per step below which one intra-op thread is used (measured: below
@@ -39,7 +41,7 @@ _DEVICE: contextvars.ContextVar[str | None] = contextvars.ContextVar("wgflow_dev
 def use(*, threads: int | None = None, device: str | None = None) -> Iterator[None]:
     """Defaults for every flow inside the block (``None`` keeps the current default)."""
     if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
     if device is not None:
         resolve_device(device)  # validate early
     t1 = _THREADS.set(threads if threads is not None else _THREADS.get())
@@ -61,9 +63,9 @@ def resolve_device(device: str | torch.device | None, default: torch.device | No
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}") from None
+        raise ConfigError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch sees no CUDA device (use --device cpu or auto)")
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA device (use --device cpu or auto)")
     return dev
 
 
@@ -77,7 +79,7 @@ def threads_for(flops_per_step: float, threads: int | None = None) -> int:
     threads = threads if threads is not None else _THREADS.get()
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+            raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         return threads
     return auto_threads(flops_per_step)
 
@@ -116,5 +118,5 @@ def make_generators(device: torch.device, generator, seed, members: int | None) 
         seeds = list(seed) if isinstance(seed, Sequence) else [int(seed) + e for e in range(E)]
         gens = [torch.Generator(device).manual_seed(int(s)) for s in seeds]
     if len(gens) != E:
-        raise ValueError(f"need {E} generators/seeds (one per member), got {len(gens)}")
+        raise ConfigError(f"need {E} generators/seeds (one per member), got {len(gens)}")
     return [_on(g, device) for g in gens]
