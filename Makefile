@@ -41,6 +41,7 @@ bench: setup
 	$(PY) benchmarks/bench_core.py
 	$(PY) benchmarks/bench_transport.py
 	$(PY) benchmarks/bench_distributed.py
+	$(PY) benchmarks/bench_ensemble.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,6 +1,7 @@
 """Ensembles vs member-by-member flows on the RVE sigmoid SGD sweep, and a quick run under contention.
 
     python benchmarks/bench_ensemble.py [--steps 200] [--targets 10] [--dtype float32] [--device cpu]
+    python benchmarks/bench_ensemble.py --paper-estimate     # rve-3spin's paper preset, extrapolated
 
 1. The sweep of rve-3spin's sigmoid variant (d = 10, n = 32 ... 1024, 10 targets, P = n/5, a fixed
    number of SGD steps): every (n, target) flow run alone with ``wg.train``, then each width as one
@@ -57,6 +58,29 @@ def sweep(steps, targets, dtype, device, d=10, n_test=2000):
     return rows
 
 
+def paper_estimate(dtype, device, d=10, targets=10, reps=3):
+    """Wall time of rve-3spin's ``paper`` preset extrapolated from measured ensemble step times.
+
+    Per width: 2e6 SGD steps at P = n/5, then 2e5 quench steps at P^2 and 2e5 control steps at P.
+    """
+    total = 0.0
+    for n in N_VALUES:
+        mus, objs = _problem(d, n, targets, dtype, 1000)
+        P = n // 5
+        t = {}
+        for batch in (P, P * P):
+            cfg = wg.FlowConfig(eta=0.2, steps=reps, batch_size=batch, risk_every=10**9, n_snapshots=2)
+            wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device, steps=1)  # warm-up
+            t0 = time.perf_counter()
+            wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device)
+            t[batch] = (time.perf_counter() - t0) / reps
+        width = 2.2e6 * t[P] + 2e5 * t[P * P]
+        total += width
+        print(f"paper preset, n = {n:5d}: {1e3 * t[P]:.2f} ms/step at P = {P}, {1e3 * t[P * P]:.1f} ms/step at "
+              f"P^2 = {P * P} -> {width / 3600:.1f} h", flush=True)
+    print(f"paper preset (d = 10, 10 targets as ensembles): extrapolated {total / 3600:.1f} h", flush=True)
+
+
 def quick_run(steps):
     from wgflow.experiments import run_experiment
 
@@ -73,8 +97,11 @@ def main(argv=None):
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick-steps", type=int, default=600)
+    p.add_argument("--paper-estimate", action="store_true", help="only extrapolate the paper preset's wall time")
     a = p.parse_args(argv)
     dtype = getattr(torch, a.dtype)
+    if a.paper_estimate:
+        return paper_estimate(dtype, a.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
           f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}", flush=True)
 

@@ -15,17 +15,48 @@ r"""rve-3spin: the test loss of a mean-field network on the 3-spin target decays
   sample (d = 5 in the paper), an optional thermal phase (``noise``, ``noise_until``), loss
   on fresh test points.
 
-Claims: (1) the fitted exponent of the final test loss against n is <= ``slope_bound``, with a
-bootstrap CI over target realisations (:func:`wgflow.stats.fit_power_law`); (2) the signed error
-<(f - f_n) Theta(f)> with Theta(f) = f (the error projected on the target) decreases with n (the
-CI of its exponent lies below 0); the Heaviside weight Theta(f) = 1{f > 0} is reported; (3) before
-the quench the loss exponent is <= -2 alpha + tolerance, and the quench lowers the loss at every n.
+Each width's targets run as one ensemble (:class:`~wgflow.flows.Ensemble`, one batched step for
+all targets). After the SGD phase the flow continues twice for ``quench_steps``: the quench (P^2)
+and a control at P = n/5 again, so the quench is judged against the same number of extra steps.
 
-Quick preset (chosen by measurement, ~2 min on 2 shared cores): d = 5, sigmoid n = 32...128 with
-3000 + 750 steps of eta = 1, RBF n = 8...32 with 4000 steps. At these lengths d = 10 is still
-pre-asymptotic (loss ~ d/4 at n = 32 against the paper's 0.2; exponent -0.80, and -0.65 after
-25000 steps of eta = 1: the runs plateau far above the paper's losses); RBF n = 64 has not
-converged by step 4000.
+Claims (sigmoid, each at d = 10 and d = 25 when run): (1) ``loss_exponent``: the 95% bootstrap CI
+(over targets, :func:`wgflow.stats.fit_power_law`) of the exponent of the final loss against n
+contains -1; (2) ``signed_error_decreases``: the CI of the exponent of |<(f - f_n) f>| lies below 0
+(the Heaviside weight Theta(f) = 1{f > 0} is a metric); (3) ``sgd_exponent``: before the quench
+(P = n/5 ∝ n^{2 alpha}, alpha = 1/2) the CI of the loss exponent contains -2 alpha; (4)
+``quench_lowers_loss``: at every n the CI of the mean log ratio control/quench lies above 0
+(``control`` = the control's loss at the worst n); (5) ``loss_vs_paper``: every final loss is within
+a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and
+0.14; the power law through the two read-offs gives the other n). RBF (d = 5): the loss exponent
+is <= ``slope_bound`` and the signed error decreases. Under ``--untrained`` no claim passes (tested).
+
+Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...32
+with 4000 steps; a few minutes on one core), ``paper`` (the paper's sigmoid protocol: d = 10,
+n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points, float32;
+about 6 days on the 2-core machine, extrapolated from measured step times -- see README), ``full``
+(d = 10 and 25 plus the RBF protocol, float64).
+
+Why d = 10 stays an order of magnitude above the paper (measured, 3 targets, float32):
+
+* The target: Var f / 2 = 4.5-4.7 at d = 10 (the loss of f_n = 0); the best *linear* fit of f on
+  the sphere leaves 3.6-3.8 (the degree-1 part of the cubic is ~20% of its variance). At d = 25
+  Var f / 2 = 11.9-13.6, i.e. the paper's n = 32 value there (≈ 13) is the loss of f_n = 0: the
+  normalisation L = 1/2 E|f - f_n|^2 agrees with the paper, so no factor explains the d = 10 gap.
+* Horizon: at n = 32 the loss reaches its plateau by T = eta * steps ≈ 1e3 and stays flat to
+  T = 2e4 (eta = 1: 2.89 at T = 4e3, 2.46 at T = 2e4 with P = 6).
+* Step size / SGD noise: with P = 6 the plateau is set by the noise eta/P -- 2.46 at eta = 1 vs
+  2.17 at eta = 0.2 (T = 4e3) -- and with P = 400 (almost exact gradients) it is 1.6 for eta = 1.
+  The paper's step is not stated; ``paper`` uses eta = 0.2.
+* Initialisation scale: with P = 400 the n = 32 plateau is 1.58-1.62 for w_scale = 0.3, 1 and 3
+  and for c = 0 at start; bias: always trained (b ~ N(0, w_scale^2/d) at start).
+* Parametrisation of c (relative speed of output and inner weights): inner weights 10x faster
+  (``eta_inner = 10``) settle higher, 1.85-1.9.
+* So the flows learn the linear part and part of the cubic harmonic of f, then stall on a plateau
+  that neither time, step, batch nor initialisation moves at n = 32; the paper's 0.2 is 4% of Var f.
+  The ``loss_vs_paper`` claim fails with the measured numbers; the dimension is not moved.
+
+Run at 10% of the paper's horizon (2e5 SGD + 2e4 quench steps, eta = 0.2, n = 32...256, 3 targets):
+see RESULTS_10PCT below.
 """
 
 from __future__ import annotations

@@ -131,10 +131,10 @@ def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tenso
     c = theta[:, :, 0:1]
     if isinstance(unit, _Ridge):
         gz = unit._dact(cache) * r[..., None]  # (E, B, n)
-        return torch.cat([(r[:, None, :] @ cache).mT, (gz.mT @ x) * c, gz.sum(1)[..., None] * c], dim=-1)
+        return torch.cat([(r[:, None, :] @ cache).mT, (x.mT @ gz).mT * c, gz.sum(1)[..., None] * c], dim=-1)
     if isinstance(unit, ReLU):
         gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(cache), cache, 0)
-        return torch.cat([(r[:, None, :] @ cache).mT, (gz.mT @ _relu_x(unit, x)) * c], dim=-1)
+        return torch.cat([(r[:, None, :] @ cache).mT, (_relu_x(unit, x).mT @ gz).mT * c], dim=-1)
     return torch.stack([unit.vjp(x[e], theta[e], r[e], cache[e]) for e in range(theta.shape[0])])
 
 
@@ -194,10 +194,7 @@ class EnsembleRisk:
         if batch_size is None:
             return self._fixed(dtype, device)
         if self.kind is OnlineRisk:
-            kw = {} if device.type == "cpu" else {"device": device}
-            x = torch.stack([m.sampler(int(batch_size), generator=g, dtype=dtype, **kw)
-                             for m, g in zip(self.members, generators)])
-            return x, self._target(x).to(dtype)
+            return self._draw(int(batch_size), generators, dtype, device)
         X, Y = self._fixed(dtype, device)
         if batch_size >= X.shape[1]:  # as DatasetRisk: a batch as large as the data set is full batch
             return X, Y
@@ -205,6 +202,21 @@ class EnsembleRisk:
                            for g in generators])
         rows = torch.arange(X.shape[0], device=device)[:, None]
         return X[rows, idx], Y[rows, idx]
+
+    def _draw(self, B: int, generators, dtype, device):
+        """Fresh samples of every member. Gaussian and sphere samplers (:mod:`wgflow.tasks.teacher`) draw each
+        member's N(0, I) block from its generator and are normalised in one batched operation (the numbers
+        of member-by-member sampling); other samplers are called member by member."""
+        laws = {tuple(getattr(m.sampler, a, None) for a in ("law", "d", "radius")) for m in self.members}
+        kw = {} if device.type == "cpu" else {"device": device}
+        law, d, radius = next(iter(laws))
+        if len(laws) == 1 and (law == "gaussian" or (law == "sphere" and radius is not None)):
+            x = torch.stack([torch.randn(B, d, generator=g, dtype=dtype, **kw) for g in generators])
+            if law == "sphere":
+                x = radius * x / x.norm(dim=-1, keepdim=True)
+        else:
+            x = torch.stack([m.sampler(B, generator=g, dtype=dtype, **kw) for m, g in zip(self.members, generators)])
+        return x, self._target(x).to(dtype)
 
     def value_and_grad(self, ens: Ensemble, alpha: float, batch_size=None, generators=()):
         """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p)."""

@@ -66,6 +66,7 @@ class ThreeSpin:
         if a.ndim != 3 or not (a.shape[0] == a.shape[1] == a.shape[2]):
             raise ValueError(f"ThreeSpin: a must have shape (d, d, d), got {tuple(a.shape)}")
         object.__setattr__(self, "S", symmetrize(a.to(torch.float64)))
+        object.__setattr__(self, "_cast", {})  # S as (d, d^2) per (dtype, device): no conversion per call
 
     @classmethod
     def random(cls, d: int, *, seed: int | None = None, generator: torch.Generator | None = None) -> "ThreeSpin":
@@ -89,7 +90,10 @@ class ThreeSpin:
         d = self.d
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"ThreeSpin: x must have shape (B, {d}), got {tuple(x.shape)}")
-        S = self.S.to(device=x.device, dtype=x.dtype).reshape(d, d * d)
+        key = (x.dtype, str(x.device))
+        if key not in self._cast:
+            self._cast[key] = self.S.to(device=x.device, dtype=x.dtype).reshape(d, d * d)
+        S = self._cast[key]
         chunk = max(1, _CHUNK_BYTES // (d * d * x.element_size()))
         out = torch.empty_like(x)
         for s in range(0, x.shape[0], chunk):
