@@ -113,7 +113,7 @@ def main(argv=None):
     finally:
         busy.kill()
         busy.wait()
-    print(f"quick rve-3spin ({a.quick_steps} SGD steps, n = 32..128, 3 targets as ensembles): alone {alone:.2f} s, "
+    print(f"quick rve-3spin ({a.quick_steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): alone {alone:.2f} s, "
           f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)", flush=True)
 
     rows = sweep(a.steps, a.targets, dtype, a.device)

@@ -42,6 +42,17 @@ def test_members_reproduce_the_single_flows():
     assert singles[0].risk[-1] < 0.9 * singles[0].risk[0]  # the flows did train
 
 
+@pytest.mark.parametrize("block", [96 * 5, 96 * 6 * 2])  # 5 samples of one member; 2 members of 6 samples
+def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
+    from wgflow.flows import ensemble
+
+    mus, objs = _three_spin_problem()
+    ref = wg.train(Ensemble.stack(mus), objs, CFG, seed=3)
+    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    for a, b in zip(ref, wg.train(Ensemble.stack(mus), objs, CFG, seed=3)):
+        assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.RBFSphere(3), wg.Tanh(3)])
 def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     g = torch.Generator().manual_seed(0)
@@ -56,6 +67,18 @@ def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     for a, b in zip(singles, members):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-9, atol=1e-12)
         assert np.allclose(a.risk, b.risk, rtol=1e-9)
+
+
+def test_other_objectives_run_member_by_member():
+    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    unit = wg.ReLU(3)
+    mus = [wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
+           for e in range(E)]
+    objs = [wg.PopulationRisk(teacher) for _ in range(E)]
+    cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
+    singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
+    for a, b in zip(singles, wg.train(Ensemble.stack(mus), objs, cfg, seed=0)):
+        assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
 
 
 class _MemoryCheckpointer:
@@ -113,7 +136,7 @@ def test_bad_ensembles_are_rejected():
         Ensemble.stack([mus[0], wg.ParticleMeasure(mus[1].theta[:5], mus[1].unit)])
     with pytest.raises(ValueError, match="member objectives"):
         wg.train(Ensemble.stack(mus), objs[:2], CFG)
-    with pytest.raises(ValueError, match="OnlineRisk or all DatasetRisk"):
+    with pytest.raises(ValueError, match="one type"):
         EnsembleRisk([objs[0], wg.DatasetRisk(torch.zeros(3, 4), torch.zeros(3))])
     with pytest.raises(ValueError, match="one per member"):
         wg.train(Ensemble.stack(mus), objs, CFG, seed=[1, 2])
@@ -162,3 +185,14 @@ def test_flow_ensemble_and_resume_on_cuda():
     for a, b in zip(ref, res):
         assert b.final.theta.device.type == "cuda"
         assert np.array_equal(a.final.numpy(), b.final.numpy()) and np.array_equal(a.risk, b.risk)
+
+
+def test_cli_preset_threads_and_device_options(tmp_path, capsys):
+    from wgflow import cli
+
+    store = str(tmp_path / "store")
+    assert cli.main(["run", "rve-3spin", "--threads", "0", "--store", store]) == 2
+    assert cli.main(["run", "rve-3spin", "--preset", "nope", "--store", store]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert cli.main(["run", "teacher-student", "--set", "n=8", "--set", "steps=20", "--threads", "1", "--device",
+                     "cpu", "--store", store, "--json"]) == 0

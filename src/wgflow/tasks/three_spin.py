@@ -150,7 +150,7 @@ class StackedThreeSpin:
         out = torch.empty(E, B, dtype=x.dtype, device=x.device)
         for s in range(0, B, chunk):
             xb = x[:, s : s + chunk]  # (E, b, d)
-            M = torch.bmm(xb, S).reshape(E, -1, d, d)  # M_ebqr = sum_p x_ebp S_epqr
-            u = (M @ xb[..., None])[..., 0]  # (E, b, d)
-            out[:, s : s + chunk] = (u * xb).sum(-1) / d
+            M = torch.bmm(xb, S)  # (E, b, d^2): M_eb(qr) = sum_p x_ebp S_epqr
+            xx = (xb[..., :, None] * xb[..., None, :]).reshape(M.shape)  # x_q x_r, (E, b, d^2)
+            out[:, s : s + chunk] = (M * xx).sum(-1) / d  # elementwise: no (d x d) matmul per sample
         return out
