@@ -273,16 +273,23 @@ class EnsembleRisk:
         for e in range(0, E, me):  # blocks of members x samples that stay in cache
             th, J, G = theta[e : e + me], None, None
             for s in range(0, B, cs):
-                xb = x[e : e + me, s : s + cs]
-                h, cache = batched_forward(ens.unit, xb, th, v)
-                h = alpha * h
-                val, dl = self._lfn(h, y[e : e + me, s : s + cs])
-                g = batched_vjp(ens.unit, xb, th, dl / (alpha * B), cache)
+                val, g = self._block(ens.unit, x[e : e + me, s : s + cs], y[e : e + me, s : s + cs], th, v, alpha, B)
                 J, G = (val.sum(1), g) if G is None else (J + val.sum(1), G + g)
             Js.append(J)
             Gs.append(G)
         J, G = (Js[0], Gs[0]) if len(Gs) == 1 else (torch.cat(Js), torch.cat(Gs))
         return J / (B * alpha**2), G
+
+    def _block(self, unit, xb, yb, th, v, alpha, B):
+        """Loss values (m, b) and gradient (m, n, p) of one block; a one-member block uses the unit's 2-D kernels
+        (faster on the CPU than a batched matmul of batch size 1)."""
+        if th.shape[0] == 1:
+            h, cache = unit.forward(xb[0], th[0], v)
+            val, dl = self._lfn(alpha * h, yb[0])
+            return val[None], unit.vjp(xb[0], th[0], dl / (alpha * B), cache)[None]
+        h, cache = batched_forward(unit, xb, th, v)
+        val, dl = self._lfn(alpha * h, yb)
+        return val, batched_vjp(unit, xb, th, dl / (alpha * B), cache)
 
     def risk(self, ens: Ensemble, alpha: float = 1.0) -> np.ndarray:
         """(E,) evaluation risks E l(alpha f_mu^e(x), y) on each member's fixed sample."""
