@@ -32,9 +32,11 @@ is <= ``slope_bound`` and the signed error decreases. Under ``--untrained`` no c
 
 Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...32
 with 4000 steps; a few minutes on one core), ``paper`` (the paper's sigmoid protocol: d = 10,
-n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points, float32;
-about 6 days on the 2-core machine, extrapolated from measured step times -- see README), ``full``
-(d = 10 and 25 plus the RBF protocol, float64).
+n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points, float32), ``full``
+(d = 10 and 25 plus the RBF protocol, float64). The ``paper`` preset is a GPU job: extrapolated from
+measured ensemble step times on one thread of the shared 2-core machine (``benchmarks/bench_ensemble.py
+--paper-estimate``) it needs ~634 h, of which 12 h are the 2.2e6 steps at P = n/5 (all widths) and
+~620 h the quench's P^2 batches (8.96 s per step at n = 1024, P^2 = 41616, 10 targets; 2.14 s at n = 512).
 
 Why d = 10 stays an order of magnitude above the paper (measured, 3 targets, float32):
 

@@ -245,7 +245,7 @@ def train(
     bar = progress(total=cfg.steps, desc=f"flow n={mu.n}" + (f" x{E}" if ensemble else "")) if progress else None
     if bar is not None and k:
         bar.update(k)
-    every = int(getattr(checkpointer, "every", 0) or 0)
+    every = int(checkpointer.every or 0) if checkpointer is not None else 0
     with num_threads(threads_for(work(scheme.batch(k)), threads)):
         if k == 0 and state is None:
             flow.record(0, 0.0, theta, float("nan"))
