@@ -149,6 +149,31 @@ class _Flow:
             self.rec.add_risk(k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy()
                               if self.ensemble else J)
 
+    def advance(self, scheme: StepScheme, theta, k: int, t: float, generators, checkpointer, callback, bar,
+                threads_for_batch) -> torch.Tensor:
+        """Steps k+1 ... cfg.steps: gradient, update, recording, callback, progress and checkpoints."""
+        cfg = self.cfg
+        every = int(checkpointer.every or 0) if checkpointer is not None else 0
+        P_prev = scheme.batch(k)
+        while k < cfg.steps:
+            P = scheme.batch(k)
+            if P != P_prev:  # a new batch size (the quench): threads for the new work per step
+                torch.set_num_threads(threads_for_batch(P))
+                P_prev = P
+            J, G = self.value_and_grad(theta, P, generators, k, t)
+            theta = scheme.step(theta, G, k, generators)
+            t += scheme.eta(k)
+            k += 1
+            self.record(k, t, theta, J)
+            if callback is not None:
+                callback(k, self.mu.with_theta(theta, check=False), J)
+            if bar is not None:
+                bar.update(1)
+            if every and k % every == 0 and k < cfg.steps:
+                lj = J.double().cpu().numpy() if isinstance(J, torch.Tensor) else J
+                checkpointer.save(flow_state(theta, k, t, generators, lj, self.rec))
+        return theta
+
     def trajectories(self, theta: torch.Tensor, objective_name: str):
         cfg, mu = self.cfg, self.mu
         meta = {"alpha": self.alpha, "n": mu.n, "flow": cfg.to_dict(), "objective": objective_name,
@@ -216,36 +241,20 @@ def train(
     cfg = cfg or FlowConfig()
     if overrides:
         cfg = dataclasses.replace(cfg, **overrides)
-    ensemble = isinstance(mu, Ensemble)
-    if ensemble and not isinstance(objective, EnsembleRisk):
-        objective = EnsembleRisk(objective)
-    if ensemble and len(objective) != mu.E:
-        raise ValueError(f"ensemble of {mu.E} members but {len(objective)} member objectives")
-    dev = resolve_device(device, mu.theta.device)
-    if mu.theta.device != dev:
-        mu = mu.with_theta(mu.theta.to(dev), check=False) if ensemble else mu.to(device=dev)
-    generators = make_generators(dev, generator, seed, mu.E if ensemble else None)
+    mu, objective, generators = _placed(mu, objective, device, generator, seed)
     scheme = StepScheme(cfg, mu.unit, mu.theta)
     theta = scheme.project(mu.theta.detach().clone())
     if probe is not None:
-        probe = probe.to(dtype=theta.dtype, device=dev)
-    if cfg.snapshot_steps:
-        snap_at = {0, cfg.steps} | {int(s) for s in cfg.snapshot_steps if 0 <= int(s) <= cfg.steps}
-    else:
-        snap_at = set(int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing))
-    flow = _Flow(mu, objective, cfg, resolve_alpha(cfg.alpha, mu.n), probe, snap_at)
-
-    k, t, last_J = 0, 0.0, float("nan")
-    state = checkpointer.load() if checkpointer is not None else None
+        probe = probe.to(dtype=theta.dtype, device=theta.device)
+    flow = _Flow(mu, objective, cfg, resolve_alpha(cfg.alpha, mu.n), probe, _snapshot_steps(cfg))
+    k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
-        theta, k, t = restore_flow_state(state, generators, theta.dtype, dev, flow.rec)
-        last_J = state.get("last_J", float("nan"))
-    E = mu.E if ensemble else 1
+        theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
+    E = mu.E if flow.ensemble else 1
     work = lambda P: _flops(objective, P, mu.n, theta.shape[-1], E)  # noqa: E731
-    bar = progress(total=cfg.steps, desc=f"flow n={mu.n}" + (f" x{E}" if ensemble else "")) if progress else None
+    bar = progress(total=cfg.steps, desc=f"flow n={mu.n}" + (f" x{E}" if flow.ensemble else "")) if progress else None
     if bar is not None and k:
         bar.update(k)
-    every = int(checkpointer.every or 0) if checkpointer is not None else 0
     with num_threads(threads_for(work(scheme.batch(k)), threads)):
         if k == 0 and state is None:
             flow.record(0, 0.0, theta, float("nan"))
@@ -257,26 +266,28 @@ def train(
                     flow.record(k, t, theta, None)
                     if bar is not None:
                         bar.update(1)
-            P_prev = scheme.batch(k)
-            while k < cfg.steps:
-                P = scheme.batch(k)
-                if P != P_prev:  # a new batch size (the quench): threads for the new work per step
-                    torch.set_num_threads(threads_for(work(P), threads))
-                    P_prev = P
-                J, G = flow.value_and_grad(theta, P, generators, k, t)
-                theta = scheme.step(theta, G, k, generators)
-                t += scheme.eta(k)
-                k += 1
-                last_J = J
-                flow.record(k, t, theta, J)
-                if callback is not None:
-                    callback(k, mu.with_theta(theta, check=False), J)
-                if bar is not None:
-                    bar.update(1)
-                if every and k % every == 0 and k < cfg.steps:
-                    lj = last_J.double().cpu().numpy() if isinstance(last_J, torch.Tensor) else last_J
-                    checkpointer.save(flow_state(theta, k, t, generators, lj, flow.rec))
+            theta = flow.advance(scheme, theta, k, t, generators, checkpointer, callback, bar,
+                                 lambda P: threads_for(work(P), threads))
         finally:
             if bar is not None:
                 bar.close()
     return flow.trajectories(theta, type(objective).__name__)
+
+
+def _placed(mu, objective, device, generator, seed):
+    """mu and the objective on the run's device, an ensemble's objectives as one EnsembleRisk, the generators."""
+    ensemble = isinstance(mu, Ensemble)
+    if ensemble and not isinstance(objective, EnsembleRisk):
+        objective = EnsembleRisk(objective)
+    if ensemble and len(objective) != mu.E:
+        raise ValueError(f"ensemble of {mu.E} members but {len(objective)} member objectives")
+    dev = resolve_device(device, mu.theta.device)
+    if mu.theta.device != dev:
+        mu = mu.with_theta(mu.theta.to(dev), check=False) if ensemble else mu.to(device=dev)
+    return mu, objective, make_generators(dev, generator, seed, mu.E if ensemble else None)
+
+
+def _snapshot_steps(cfg: FlowConfig) -> set[int]:
+    if cfg.snapshot_steps:
+        return {0, cfg.steps} | {int(s) for s in cfg.snapshot_steps if 0 <= int(s) <= cfg.steps}
+    return set(int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing))
