@@ -29,9 +29,12 @@ contains -1; (2) ``signed_error_decreases``: the CI of the exponent of |<(f - f_
 a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and
 0.14; the power law through the two read-offs gives the other n). RBF (d = 5): the loss exponent
 is <= ``slope_bound`` and the signed error decreases. Under ``--untrained`` no claim passes (tested).
+The sigmoid rules used before these CI claims (exponent <= ``slope_bound``; pre-quench exponent
+<= -2 alpha + ``alpha_tolerance``; quench gain over the pre-quench loss, no control) are reported as
+the 1/0 metrics ``*_original_slope_rule`` and ``*_original_pre_rule``.
 
 Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...32
-with 4000 steps; a few minutes on one core), ``paper`` (the paper's sigmoid protocol: d = 10,
+with 4000 steps; 4 min wall on one thread of the loaded shared machine), ``paper`` (the paper's sigmoid protocol: d = 10,
 n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points, float32), ``full``
 (d = 10 and 25 plus the RBF protocol, float64). The ``paper`` preset is a GPU job: extrapolated from
 measured ensemble step times on one thread of the shared 2-core machine (``benchmarks/bench_ensemble.py
@@ -62,12 +65,14 @@ n = 32...256, 3 targets, float32; geometric mean over targets; paper = its read-
 
     n      steps reached       loss (SGD end)  quench  control   paper
     32     2e5 + 2e4 (done)    1.964           1.862   1.963     0.200
-    64     TABLE64
-    128    TABLE128
-    256    TABLE256
+    64     2e5 + 2e4 (done)    1.355           1.264   1.351     0.096
+    128    2e5 + 2e4 (done)    0.848           0.783   0.843     0.046
+    256    2e5 + 2e4 (done)    0.484           0.446   0.488     0.022
 
-With widths, the loss falls like n^-0.67 (n = 32...256 at equal steps), a factor 9-22 above the
-paper's line; at n = 32 the SGD loss went 2.21 -> 2.04 -> 1.96 from 3e4 to 1e5 to 2e5 steps.
+Final-loss exponent -0.69, 95% CI [-0.71, -0.67] (before the quench -0.67 [-0.70, -0.65]): the CI does
+not contain -1; the losses are 9.3x (n = 32) to 20x (n = 256) above the paper's line; the quench ends
+5-8% below its control at every n. At n = 32 the SGD loss went 2.21 -> 2.04 -> 1.96 from 3e4 to 1e5 to
+2e5 steps: ten times more steps would not close a factor 10.
 The quick preset (3000 + 750 steps of eta = 1, 5 targets) gives 2.47, 1.58, 0.91, 0.48 at
 n = 32...256 (exponent -0.79, CI [-0.83, -0.75]).
 """
@@ -122,6 +127,7 @@ class RVE3SpinConfig:
     # --- claims
     slope_bound: float = -0.8  # RBF claim: loss exponent <= this (paper: at least n^-1)
     alpha: float = 0.5  # SGD noise exponent: P ∝ n^{2 alpha}; the pre-quench exponent's CI must contain -2 alpha
+    alpha_tolerance: float = 0.2  # the original pre-quench rule (s <= -2 alpha + tol), kept as a metric
 
     choices = {"dtype": tuple(_DTYPES), "rbf_dtype": tuple(_DTYPES)}
 
@@ -267,6 +273,9 @@ def _sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
         f"below {cfg.quench_steps} more steps at P = n/{cfg.batch_div}, at every n (log loss ratio control/quench; "
         f"worst n = {int(fit.n[worst])})", w.mean, (w.lo, w.hi), 0.0, source=_SOURCE,
         control=float(np.exp(np.mean(np.log(control[ns == fit.n[worst]]))))))
+    # the rules before the CI claims (slope <= slope_bound; pre-quench slope <= -2 alpha + tol), as 1/0 metrics
+    metrics[f"{label}_original_slope_rule"] = float(fit.slope <= cfg.slope_bound)
+    metrics[f"{label}_original_pre_rule"] = float(fpre.slope <= -2 * cfg.alpha + cfg.alpha_tolerance)
     metrics.update({f"{label}_pre_slope": fpre.slope, f"{label}_pre_slope_lo": fpre.lo,
                     f"{label}_pre_slope_hi": fpre.hi, f"{label}_quench_gain_min": float(np.exp(w.mean))})
     metrics.update({f"{label}_control_loss_n{int(n)}": float(np.exp(np.mean(np.log(control[ns == n]))))
