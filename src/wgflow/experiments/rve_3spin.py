@@ -48,7 +48,8 @@ Why d = 10 stays an order of magnitude above the paper (measured, 3 targets, flo
   Var f / 2 = 11.9-13.6, i.e. the paper's n = 32 value there (≈ 13) is the loss of f_n = 0: the
   normalisation L = 1/2 E|f - f_n|^2 agrees with the paper, so no factor explains the d = 10 gap.
 * Horizon: at n = 32 the loss reaches its plateau by T = eta * steps ≈ 1e3 and stays flat to
-  T = 2e4 (eta = 1: 2.89 at T = 4e3, 2.46 at T = 2e4 with P = 6).
+  T = 2e4 (eta = 1: 2.89 at T = 4e3, 2.46 at T = 2e4 with P = 6); at n = 128 with P = 400 it is
+  0.73-0.75 from T = 2e3 to 1e4 (paper: 0.046).
 * Step size / SGD noise: with P = 6 the plateau is set by the noise eta/P -- 2.46 at eta = 1 vs
   2.17 at eta = 0.2 (T = 4e3) -- and with P = 400 (almost exact gradients) it is 1.6 for eta = 1.
   The paper's step is not stated; ``paper`` uses eta = 0.2.
