@@ -43,6 +43,7 @@ bench: setup
 	$(PY) benchmarks/bench_distributed.py
 	$(PY) benchmarks/bench_observer.py
 	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_ensemble.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -63,7 +63,25 @@ def _preset_args(p: argparse.ArgumentParser) -> None:
                    help="minutes on 2 CPU cores (default)")
     g.add_argument("--full", dest="preset", action="store_const", const="full",
                    help="the source's own settings (hours on CPU, minutes on a GPU)")
+    g.add_argument("--preset", dest="preset", metavar="NAME",
+                   help="any preset of the experiment by name (e.g. rve-3spin's 'paper'; see `wgflow list`)")
     p.set_defaults(preset="quick")
+
+
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                   help="where flows run (default cpu; auto: CUDA when available)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch intra-op threads per flow (default: chosen from the work per step, 1 for small steps)")
+
+
+def _check_runtime(args) -> None:
+    from .flows.runtime import resolve_device
+
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
+    if args.device is not None:
+        resolve_device(args.device)
 
 
 def _untrained_arg(p: argparse.ArgumentParser) -> None:
@@ -140,6 +158,7 @@ def _add_run(sub) -> None:
                    help="checkpoint flows every K steps (default 200)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     _untrained_arg(p)
+    _runtime_args(p)
     p.set_defaults(func=_cmd_run)
 
 
@@ -175,10 +194,11 @@ def _cmd_run(args) -> int:
         make_config(args.name, args.preset, overrides)
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
+    _check_runtime(args)
     store = _store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
     out = execute(args.name, args.preset, overrides, seed=args.seed, store=store, resume=args.resume,
                   checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None,
-                  untrained=args.untrained, force=args.force)
+                  untrained=args.untrained, force=args.force, device=args.device, threads=args.threads)
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)
@@ -196,6 +216,7 @@ def _add_reproduce(sub) -> None:
     _untrained_arg(p)
     p.add_argument("--heartbeat", type=float, default=60.0, metavar="SECONDS",
                    help="when stderr is not a terminal, say which experiment is running every SECONDS (default 60)")
+    _runtime_args(p)
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -224,6 +245,16 @@ def _cmd_reproduce(args) -> int:
         with Heartbeat(f"{exp.name} (experiment {i}/{len(exps)})", every=args.heartbeat):
             out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained)
         done.append(time.monotonic() - t1)
+    _check_runtime(args)
+    store = _store(args)
+    code = EXIT_OK
+    for exp in list_experiments():
+        if args.preset not in exp.presets:
+            print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
+            continue
+        print(f"wgflow: {exp.name} ({args.preset}) ...", file=sys.stderr, flush=True)
+        out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained,
+                      device=args.device, threads=args.threads)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)

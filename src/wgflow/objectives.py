@@ -164,7 +164,8 @@ class DatasetRisk(Objective):
     def _xy(self, mu):
         if self.x.shape[1] != mu.unit.d:
             raise ValueError(f"data have dimension {self.x.shape[1]} but the units expect d = {mu.unit.d}")
-        return self.x.to(mu.theta.dtype), self.y.to(mu.theta.dtype)
+        kw = {"dtype": mu.theta.dtype, "device": mu.theta.device}
+        return self.x.to(**kw), self.y.to(**kw)
 
     def risk(self, mu, alpha=1.0, *, reduce=None):
         alpha = _check_alpha(alpha)
@@ -175,7 +176,7 @@ class DatasetRisk(Objective):
         alpha = _check_alpha(alpha)
         x, y = self._xy(mu)
         if batch_size is not None and batch_size < x.shape[0]:
-            idx = torch.randint(0, x.shape[0], (int(batch_size),), generator=generator)
+            idx = torch.randint(0, x.shape[0], (int(batch_size),), generator=generator, device=x.device)
             x, y = x[idx], y[idx]
         return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
@@ -201,24 +202,32 @@ class OnlineRisk(Objective):
         self.n_test, self.test_seed, self.memory_budget = int(n_test), int(test_seed), memory_budget
         self._test: dict = {}
 
-    def test_set(self, dtype=torch.float64):
+    def test_set(self, dtype=torch.float64, device=None):
+        """The fixed test sample (drawn on the CPU from ``test_seed``, so every device sees the same points)."""
         if dtype not in self._test:
             g = torch.Generator().manual_seed(self.test_seed)
             x = self.sampler(self.n_test, generator=g, dtype=dtype)
             self._test[dtype] = (x, self.target(x).to(dtype))
-        return self._test[dtype]
+        x, y = self._test[dtype]
+        if device is not None and x.device != torch.device(device):
+            key = (dtype, str(device))
+            if key not in self._test:
+                self._test[key] = (x.to(device), y.to(device))
+            return self._test[key]
+        return x, y
 
     def risk(self, mu, alpha=1.0, *, reduce=None):
         alpha = _check_alpha(alpha)
-        x, y = self.test_set(mu.theta.dtype)
+        x, y = self.test_set(mu.theta.dtype, mu.theta.device)
         return _sampled_risk(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 
     def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
         alpha = _check_alpha(alpha)
         if batch_size is None:
-            x, y = self.test_set(mu.theta.dtype)
+            x, y = self.test_set(mu.theta.dtype, mu.theta.device)
         else:
-            x = self.sampler(int(batch_size), generator=generator, dtype=mu.theta.dtype)
+            kw = {} if mu.theta.device.type == "cpu" else {"device": mu.theta.device}
+            x = self.sampler(int(batch_size), generator=generator, dtype=mu.theta.dtype, **kw)
             y = self.target(x).to(mu.theta.dtype)
         return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
 

@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..control import untrained as no_training
+from ..flows.runtime import use as flow_runtime
 from ..store import Store, StoreError, atomic_save_array, load_array
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
                    get_experiment, make_config, with_sources)
@@ -218,7 +219,8 @@ class terminate_raises:
 def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[str, Any] | None = None, *,
             seed: int = 0, store: Store | None = None, resume: str | None = None, sweep_id: str | None = None,
             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, show_progress: bool | None = None,
-            quiet: bool = False, force: bool = False, untrained: bool = False) -> RunOutcome:
+            quiet: bool = False, force: bool = False, untrained: bool = False, device: str | None = None,
+            threads: int | None = None) -> RunOutcome:
     """Run (or resume) one experiment in the store and record everything.
 
     Raises :class:`ConfigError` before writing anything when the experiment, preset, seed or config
@@ -226,6 +228,8 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
     recorded process is alive but is not wgflow (a process id reused after a crash).
     ``untrained=True`` runs the negative control (:func:`wgflow.control.untrained`: no
     training step anywhere); the run is recorded as such and a resume keeps it so.
+    ``device`` (cpu | cuda | auto) and ``threads`` (torch intra-op threads) apply to every flow of
+    the run (:func:`wgflow.flows.runtime.use`); by default flows stay on the CPU and pick their threads.
     """
     seed = check_seed(seed, "seed")
     store = store or Store()
@@ -267,7 +271,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
 
     t0 = time.monotonic()
     try:
-        with terminate_raises(), no_training(untrained):
+        with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):
             result = with_sources(exp, exp().run(cfg, ctx))
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)

@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
                                 make_config)
 from ..experiments.config import check_seed
+from ..flows.runtime import use as flow_runtime
 from .executors import Executor, LocalExecutor
 
 __all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary",
@@ -157,7 +158,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         cfg = make_config(exp, task["preset"], task["overrides"])
         with tempfile.TemporaryDirectory(prefix="wgflow-point-") as tmp:
             ctx = _PointContext(tmp, seed=task["seed"])
-            result = exp().run(cfg, ctx)
+            with flow_runtime(device=task.get("device")):
+                result = exp().run(cfg, ctx)
             files = dict(ctx.saved)
             for key, path in result.artifacts.items():
                 if path and Path(path).exists() and all(Path(p) != Path(path) for _, p in files.values()):
@@ -211,8 +213,11 @@ def _point_key(config: Mapping[str, Any], seed: int) -> str:
 
 def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] = (0,), *, preset: str = "quick",
               store=None, executor: Executor | None = None, sweep_id: str | None = None,
-              log=None) -> SweepSummary:
+              log=None, device: str | None = None) -> SweepSummary:
     """Run every point of ``grid`` x ``seeds`` not yet completed in ``store``; record each as a run.
+
+    ``device`` (cpu | cuda | auto) is where each point's flows run; each point's torch threads are the
+    executor's ``threads`` (cores / workers for local workers: the workers never oversubscribe).
 
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
@@ -253,7 +258,7 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
                                    sweep_id=sid)
         rows.append((rid, ov, seed))
         tasks.append({"experiment": name, "module": exp.__module__, "module_file": getattr(module, "__file__", None),
-                      "preset": preset, "overrides": ov, "seed": seed, "threads": threads})
+                      "preset": preset, "overrides": ov, "seed": seed, "threads": threads, "device": device})
     say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
 
     done: set[int] = set()
@@ -311,7 +316,11 @@ def add_sweep_parser(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
     g.add_argument("--full", dest="preset", action="store_const", const="full", help="the source's own settings")
+    g.add_argument("--preset", dest="preset", metavar="NAME", help="any preset of the experiment by name")
     p.set_defaults(preset="quick", func=_cmd_sweep)
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None, help="where each point's flows run")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a fixed override for every point (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
@@ -341,11 +350,16 @@ def _cmd_sweep(args) -> int:
         make_config(exp, args.preset, ov)
     expand_grid(grid, seeds)  # size check
     store = Store(args.store) if args.store else Store()
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
     with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
         executor = make_executor(args.workers, args.dask)
+        if args.threads is not None:
+            executor.threads = args.threads
         try:
             summary = run_sweep(args.name, grid, seeds, preset=args.preset, store=store, executor=executor,
-                                sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True))
+                                sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True),
+                                device=args.device)
         finally:
             executor.close()
     print("\n".join(summary.lines()))

@@ -43,6 +43,7 @@ def sphere_sampler(d: int, radius: float | None = None) -> Callable[..., torch.T
 
     sample.d = d  # type: ignore[attr-defined]
     sample.law = "sphere"  # type: ignore[attr-defined]
+    sample.radius = r  # type: ignore[attr-defined]
     return sample
 
 

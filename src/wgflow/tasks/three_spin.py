@@ -39,7 +39,7 @@ import torch
 
 from .teacher import sphere_sampler
 
-__all__ = ["ThreeSpin", "symmetrize"]
+__all__ = ["ThreeSpin", "StackedThreeSpin", "symmetrize"]
 
 #: bytes of the (B, d, d) partial contraction per batch chunk; bounds memory for any B.
 _CHUNK_BYTES = 16 * 2**20
@@ -66,6 +66,7 @@ class ThreeSpin:
         if a.ndim != 3 or not (a.shape[0] == a.shape[1] == a.shape[2]):
             raise ValueError(f"ThreeSpin: a must have shape (d, d, d), got {tuple(a.shape)}")
         object.__setattr__(self, "S", symmetrize(a.to(torch.float64)))
+        object.__setattr__(self, "_cast", {})  # S as (d, d^2) per (dtype, device): no conversion per call
 
     @classmethod
     def random(cls, d: int, *, seed: int | None = None, generator: torch.Generator | None = None) -> "ThreeSpin":
@@ -89,7 +90,10 @@ class ThreeSpin:
         d = self.d
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"ThreeSpin: x must have shape (B, {d}), got {tuple(x.shape)}")
-        S = self.S.to(x.dtype).reshape(d, d * d)
+        key = (x.dtype, str(x.device))
+        if key not in self._cast:
+            self._cast[key] = self.S.to(device=x.device, dtype=x.dtype).reshape(d, d * d)
+        S = self._cast[key]
         chunk = max(1, _CHUNK_BYTES // (d * d * x.element_size()))
         out = torch.empty_like(x)
         for s in range(0, x.shape[0], chunk):
@@ -97,6 +101,11 @@ class ThreeSpin:
             M = (xb @ S).reshape(-1, d, d)  # (b, d, d): M_bqr = sum_p x_bp S_pqr
             out[s : s + chunk] = torch.bmm(M, xb[:, :, None])[:, :, 0]  # (b, d)
         return out
+
+    @staticmethod
+    def stack(targets: "list[ThreeSpin]") -> "StackedThreeSpin":
+        """E targets of one dimension evaluated together on x (E, B, d) (used by ensembles)."""
+        return StackedThreeSpin(targets)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """f(x) (B,)."""
@@ -119,3 +128,29 @@ class ThreeSpin:
         s = torch.linspace(0, 2 * math.pi, m, dtype=dtype)
         x = math.sqrt(self.d) * (torch.cos(s)[:, None] * e[:, 0] + torch.sin(s)[:, None] * e[:, 1])
         return s, x
+
+
+class StackedThreeSpin:
+    """f^e(x^e_b) for E 3-spin targets of one dimension: ``f(x (E, B, d)) -> (E, B)``, batched matmuls."""
+
+    def __init__(self, targets: "list[ThreeSpin]"):
+        if len({t.d for t in targets}) != 1:
+            raise ValueError("StackedThreeSpin: targets must share the dimension d")
+        self.d = targets[0].d
+        self.S = torch.stack([t.S for t in targets]).reshape(len(targets), self.d, self.d * self.d)
+        self._cast: dict = {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        E, B, d = x.shape
+        key = (x.dtype, str(x.device))
+        if key not in self._cast:
+            self._cast[key] = self.S.to(device=x.device, dtype=x.dtype)
+        S = self._cast[key]
+        chunk = max(1, _CHUNK_BYTES // (E * d * d * x.element_size()))
+        out = torch.empty(E, B, dtype=x.dtype, device=x.device)
+        for s in range(0, B, chunk):
+            xb = x[:, s : s + chunk]  # (E, b, d)
+            M = torch.bmm(xb, S)  # (E, b, d^2): M_eb(qr) = sum_p x_ebp S_epqr
+            xx = (xb[..., :, None] * xb[..., None, :]).reshape(M.shape)  # x_q x_r, (E, b, d^2)
+            out[:, s : s + chunk] = (M * xx).sum(-1) / d  # elementwise: no (d x d) matmul per sample
+        return out

@@ -1,0 +1,139 @@
+"""Ensembles vs member-by-member flows on the RVE sigmoid SGD sweep, and a quick run under contention.
+
+    python benchmarks/bench_ensemble.py [--steps 200] [--targets 10] [--dtype float32] [--device cpu]
+    python benchmarks/bench_ensemble.py --paper-estimate     # rve-3spin's paper preset, extrapolated
+
+1. The sweep of rve-3spin's sigmoid variant (d = 10, n = 32 ... 1024, 10 targets, P = n/5, a fixed
+   number of SGD steps): every (n, target) flow run alone with ``wg.train``, then each width as one
+   ensemble of the 10 targets (``wg.train(Ensemble, [objectives])``). Both use wgflow's automatic
+   thread choice; each timing is the fastest of ``--repeats`` alternating runs. Prints the per-width
+   times and the ratio; the last line is ``speedup X.XX``.
+2. A quick experiment (rve-3spin, quick preset scaled to ``--quick-steps``) timed alone, then while a
+   busy process started by this script spins on one core; prints the slowdown (target <= 2.5).
+
+Times are wall-clock seconds of one run each on this machine (shared: rerun for a second sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import torch
+
+import wgflow as wg
+from wgflow.flows import Ensemble
+from wgflow.tasks.three_spin import ThreeSpin
+
+N_VALUES = (32, 64, 128, 256, 512, 1024)
+
+
+def _problem(d, n, targets, dtype, n_test):
+    fs = [ThreeSpin.random(d, seed=k) for k in range(targets)]
+    objs = [wg.OnlineRisk(f.sampler(), f, n_test=n_test, test_seed=k + 7) for k, f in enumerate(fs)]
+    unit = wg.Sigmoid(d)
+    mus = [wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(k + 1000 * n), dtype=dtype), unit)
+           for k in range(targets)]
+    return mus, objs
+
+
+def sweep(steps, targets, dtype, device, d=10, n_test=2000, repeats=3):
+    """Seconds per width (fastest of ``repeats`` alternating runs): (member by member, as one ensemble)."""
+    rows = []
+    for n in N_VALUES:
+        mus, objs = _problem(d, n, targets, dtype, n_test)
+        cfg = wg.FlowConfig(eta=1.0, steps=steps, batch_size=n // 5, risk_every=steps, n_snapshots=2)
+        for o in objs:  # build the test sets outside the timings
+            o.test_set(dtype)
+        one, ens = [], []
+        for _ in range(repeats):  # alternate and keep the fastest of each: the machine is shared
+            t0 = time.perf_counter()
+            singles = [wg.train(mu, obj, cfg, seed=k, device=device) for k, (mu, obj) in enumerate(zip(mus, objs))]
+            t1 = time.perf_counter()
+            members = wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device)
+            one.append(t1 - t0)
+            ens.append(time.perf_counter() - t1)
+        gap = max(abs(a.risk[-1] - b.risk[-1]) / a.risk[-1] for a, b in zip(singles, members))
+        rows.append((n, min(one), min(ens), gap))
+        print(f"n = {n:5d}: member by member {min(one):8.2f} s   ensemble of {targets} {min(ens):7.2f} s   "
+              f"ratio {min(one) / min(ens):6.2f}   (max rel. gap of final losses {gap:.1e})", flush=True)
+    return rows
+
+
+def paper_estimate(dtype, device, d=10, targets=10):
+    """Wall time of rve-3spin's ``paper`` preset extrapolated from measured ensemble step times.
+
+    Per width: 2e6 SGD steps at P = n/5, then 2e5 quench steps at P^2 and 2e5 control steps at P. A step's
+    time is the difference of two runs (1 and 1 + k steps) divided by k, so fixed costs (the first and
+    last evaluation, setup) cancel.
+    """
+    total = 0.0
+    for n in N_VALUES:
+        mus, objs = _problem(d, n, targets, dtype, 1000)
+        P = n // 5
+        t = {}
+        for batch in (P, P * P):
+            k = int(max(2, min(40, 4e7 / (targets * batch * n))))
+            cfg = wg.FlowConfig(eta=0.2, steps=1, batch_size=batch, risk_every=10**9, n_snapshots=2)
+            run = lambda steps: wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device, steps=steps)  # noqa
+            run(1)  # warm-up
+            t0 = time.perf_counter()
+            run(1)
+            t1 = time.perf_counter()
+            run(1 + k)
+            t[batch] = max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / k
+        width = 2.2e6 * t[P] + 2e5 * t[P * P]
+        total += width
+        print(f"paper preset, n = {n:5d}: {1e3 * t[P]:.2f} ms/step at P = {P}, {1e3 * t[P * P]:.1f} ms/step at "
+              f"P^2 = {P * P} -> {width / 3600:.1f} h", flush=True)
+    print(f"paper preset (d = 10, 10 targets as ensembles): extrapolated {total / 3600:.1f} h", flush=True)
+
+
+def quick_run(steps):
+    from wgflow.experiments import run_experiment
+
+    t0 = time.perf_counter()
+    run_experiment("rve-3spin", "quick", {"sgd_steps": steps, "quench_steps": steps // 4, "rbf": False,
+                                          "n_test": 4000}, seed=0)
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--targets", type=int, default=10)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick-steps", type=int, default=300)
+    p.add_argument("--repeats", type=int, default=3, help="alternating repeats of each timing (fastest kept)")
+    p.add_argument("--paper-estimate", action="store_true", help="only extrapolate the paper preset's wall time")
+    a = p.parse_args(argv)
+    dtype = getattr(torch, a.dtype)
+    if a.paper_estimate:
+        return paper_estimate(dtype, a.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
+          f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}", flush=True)
+
+    alone = quick_run(a.quick_steps)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        loaded = quick_run(a.quick_steps)
+    finally:
+        busy.kill()
+        busy.wait()
+    print(f"quick rve-3spin ({a.quick_steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): alone {alone:.2f} s, "
+          f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)", flush=True)
+
+    rows = sweep(a.steps, a.targets, dtype, a.device, repeats=a.repeats)
+    single = sum(r[1] for r in rows)
+    ens = sum(r[2] for r in rows)
+    print(f"sweep total: member by member {single:.2f} s, as ensembles {ens:.2f} s")
+    print(f"per step of the whole sweep: {1e3 * single / a.steps:.2f} ms vs {1e3 * ens / a.steps:.2f} ms")
+    print(f"speedup {single / ens:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Ensembles of independent flows: each member is the single flow with its own random stream."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import wgflow as wg
+from wgflow.control import untrained
+from wgflow.flows import Ensemble, EnsembleRisk, runtime
+from wgflow.tasks.three_spin import ThreeSpin
+
+E = 3
+
+
+def _three_spin_problem(n=12, d=4, dtype=torch.float64):
+    targets = [ThreeSpin.random(d, seed=10 + e) for e in range(E)]
+    objs = [wg.OnlineRisk(f.sampler(), f, n_test=256, test_seed=e) for e, f in enumerate(targets)]
+    unit = wg.Sigmoid(d)
+    mus = [wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(e), dtype=dtype), unit)
+           for e in range(E)]
+    return mus, objs
+
+
+CFG = wg.FlowConfig(eta=0.5, steps=40, batch_size=6, batch_schedule=((30, 25),), noise=1e-3, noise_until=20,
+                    risk_every=5, n_snapshots=5, weight_decay=1e-3)
+
+
+def test_members_reproduce_the_single_flows():
+    mus, objs = _three_spin_problem()
+    singles = [wg.train(mu, obj, CFG, seed=100 + e) for e, (mu, obj) in enumerate(zip(mus, objs))]
+    probe = torch.randn(5, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    members = wg.train(Ensemble.stack(mus), objs, CFG, seed=[100 + e for e in range(E)], probe=probe)
+    assert len(members) == E
+    for a, b in zip(singles, members):
+        assert isinstance(b, wg.Trajectory) and b.snapshots.shape == a.snapshots.shape
+        assert np.array_equal(a.snapshot_steps, b.snapshot_steps) and np.allclose(a.risk_times, b.risk_times)
+        assert np.allclose(a.snapshots, b.snapshots, rtol=1e-9, atol=1e-11)
+        assert np.allclose(a.risk, b.risk, rtol=1e-9) and np.allclose(a.train_loss, b.train_loss, rtol=1e-9, equal_nan=True)
+        assert b.probe_f.shape == (len(b.snapshot_steps), 5)
+    assert singles[0].risk[-1] < 0.9 * singles[0].risk[0]  # the flows did train
+
+
+@pytest.mark.parametrize("block", [96 * 5, 96 * 6 * 2])  # 5 samples of one member; 2 members of 6 samples
+def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
+    from wgflow.flows import ensemble
+
+    mus, objs = _three_spin_problem()
+    ref = wg.train(Ensemble.stack(mus), objs, CFG, seed=3)
+    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    for a, b in zip(ref, wg.train(Ensemble.stack(mus), objs, CFG, seed=3)):
+        assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.RBFSphere(3), wg.Tanh(3)])
+def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
+    g = torch.Generator().manual_seed(0)
+    data = [(torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, generator=g, dtype=torch.float64))
+            for _ in range(E)]
+    objs = [wg.DatasetRisk(x, y) for x, y in data]
+    mus = [wg.ParticleMeasure(unit.init(7, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
+           for e in range(E)]
+    cfg = wg.FlowConfig(eta=0.2, steps=15, batch_size=8, noise=1e-4, risk_every=5)
+    singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
+    members = wg.train(Ensemble.stack(mus), EnsembleRisk(objs), cfg, seed=0)  # int seed: member e gets seed + e
+    for a, b in zip(singles, members):
+        assert np.allclose(a.snapshots, b.snapshots, rtol=1e-9, atol=1e-12)
+        assert np.allclose(a.risk, b.risk, rtol=1e-9)
+
+
+def test_other_objectives_run_member_by_member():
+    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    unit = wg.ReLU(3)
+    mus = [wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
+           for e in range(E)]
+    objs = [wg.PopulationRisk(teacher) for _ in range(E)]
+    cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
+    singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
+    for a, b in zip(singles, wg.train(Ensemble.stack(mus), objs, cfg, seed=0)):
+        assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
+
+
+class _MemoryCheckpointer:
+    def __init__(self, every, fail_at=None):
+        self.every, self.fail_at, self.state = every, fail_at, None
+
+    def save(self, state):
+        self.state = {k: np.array(v, copy=True) for k, v in state.items()}
+        if self.fail_at is not None and int(state["step"]) >= self.fail_at:
+            raise KeyboardInterrupt
+
+    def load(self):
+        return self.state
+
+
+def test_ensemble_resume_is_bit_identical():
+    mus, objs = _three_spin_problem()
+    ens = Ensemble.stack(mus)
+    ref = wg.train(ens, objs, CFG, seed=5)
+    ck = _MemoryCheckpointer(every=10, fail_at=20)
+    with pytest.raises(KeyboardInterrupt):
+        wg.train(ens, objs, CFG, seed=5, checkpointer=ck)
+    assert ck.state["theta"].shape == (E, 12, 6) and ck.state["generator"].shape[0] == E
+    ck.fail_at = None
+    res = wg.train(ens, objs, CFG, seed=5, checkpointer=ck)
+    for a, b in zip(ref, res):
+        assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
+        assert np.array_equal(a.final.numpy(), b.final.numpy())
+
+
+def test_untrained_ensemble_records_its_initial_particles():
+    mus, objs = _three_spin_problem()
+    ens = Ensemble.stack(mus)
+    trained = wg.train(ens, objs, CFG, seed=1)
+    with untrained():
+        frozen = wg.train(ens, objs, CFG, seed=1)
+    for e, (a, b) in enumerate(zip(trained, frozen)):
+        assert np.array_equal(a.snapshot_steps, b.snapshot_steps) and np.allclose(a.snapshot_times, b.snapshot_times)
+        assert np.array_equal(b.snapshots, np.broadcast_to(mus[e].theta.numpy(), b.snapshots.shape))
+        assert np.all(b.risk == b.risk[0]) and not np.all(a.risk == a.risk[0])
+
+
+def test_stacked_three_spin_matches_each_target():
+    fs = [ThreeSpin.random(5, seed=s) for s in range(E)]
+    x = fs[0].sampler()(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    xs = torch.stack([x, 2 * x, -x])
+    out = ThreeSpin.stack(fs)(xs)
+    for e, f in enumerate(fs):
+        assert torch.allclose(out[e], f(xs[e]), rtol=1e-12)
+
+
+def test_bad_ensembles_are_rejected():
+    mus, objs = _three_spin_problem()
+    with pytest.raises(ValueError, match="share unit family"):
+        Ensemble.stack([mus[0], wg.ParticleMeasure(mus[1].theta[:5], mus[1].unit)])
+    with pytest.raises(ValueError, match="member objectives"):
+        wg.train(Ensemble.stack(mus), objs[:2], CFG)
+    with pytest.raises(ValueError, match="one type"):
+        EnsembleRisk([objs[0], wg.DatasetRisk(torch.zeros(3, 4), torch.zeros(3))])
+    with pytest.raises(ValueError, match="one per member"):
+        wg.train(Ensemble.stack(mus), objs, CFG, seed=[1, 2])
+
+
+def test_threads_follow_the_work_and_the_override():
+    assert runtime.auto_threads(1e5) == 1
+    with runtime.num_threads(2):
+        assert runtime.auto_threads(1e12) == 2  # never above the threads this process was given
+    with runtime.use(threads=3):
+        assert runtime.threads_for(1e5) == 3
+        assert runtime.threads_for(1e5, threads=1) == 1
+    with pytest.raises(ValueError, match="positive integer"):
+        runtime.threads_for(1e5, threads=0)
+    before = torch.get_num_threads()
+    seen = []
+    mus, objs = _three_spin_problem()
+    wg.train(mus[0], objs[0], CFG, threads=2, callback=lambda k, m, J: seen.append(torch.get_num_threads()))
+    assert set(seen) == {2} and torch.get_num_threads() == before
+
+
+def test_device_option_is_validated():
+    with pytest.raises(ValueError, match="cpu', 'cuda' or 'auto"):
+        runtime.resolve_device("tpu")
+    assert runtime.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            runtime.resolve_device("cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_flow_ensemble_and_resume_on_cuda():
+    mus, objs = _three_spin_problem()
+    single = wg.train(mus[0], objs[0], CFG, seed=1, device="cuda")
+    assert single.final.theta.device.type == "cuda" and single.risk[-1] < single.risk[0]
+    cpu = wg.train(mus[0], objs[0], CFG, seed=1)
+    assert math.isclose(float(single.risk[0]), float(cpu.risk[0]), rel_tol=1e-9)  # same start, same test set
+    ens = Ensemble.stack(mus)
+    ref = wg.train(ens, objs, CFG, seed=5, device="cuda")
+    ck = _MemoryCheckpointer(every=10, fail_at=20)
+    with pytest.raises(KeyboardInterrupt):
+        wg.train(ens, objs, CFG, seed=5, checkpointer=ck, device="cuda")
+    ck.fail_at = None
+    res = wg.train(ens, objs, CFG, seed=5, checkpointer=ck, device="cuda")
+    for a, b in zip(ref, res):
+        assert b.final.theta.device.type == "cuda"
+        assert np.array_equal(a.final.numpy(), b.final.numpy()) and np.array_equal(a.risk, b.risk)
+
+
+def test_cli_preset_threads_and_device_options(tmp_path, capsys):
+    from wgflow import cli
+
+    store = str(tmp_path / "store")
+    assert cli.main(["run", "rve-3spin", "--threads", "0", "--store", store]) == 2
+    assert cli.main(["run", "rve-3spin", "--preset", "nope", "--store", store]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert cli.main(["run", "teacher-student", "--set", "n=8", "--set", "steps=20", "--threads", "1", "--device",
+                     "cpu", "--store", store, "--json"]) == 0
