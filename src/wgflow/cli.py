@@ -233,8 +233,14 @@ def _cmd_reproduce(args) -> int:
     check_seed(args.seed)
     if not args.heartbeat > 0:
         raise ConfigError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat}")
+    _check_runtime(args)
     store = _store(args)
-    code, exps = EXIT_OK, list_experiments()
+    code, exps = EXIT_OK, []
+    for exp in list_experiments():
+        if args.preset in exp.presets:
+            exps.append(exp)
+        else:
+            print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
     known, done, t0 = previous_durations(store.runs(), args.preset), [], time.monotonic()
     n_claims = n_passed = 0
     for i, exp in enumerate(exps, 1):
@@ -243,18 +249,9 @@ def _cmd_reproduce(args) -> int:
               file=sys.stderr, flush=True)
         t1 = time.monotonic()
         with Heartbeat(f"{exp.name} (experiment {i}/{len(exps)})", every=args.heartbeat):
-            out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained)
+            out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained,
+                          device=args.device, threads=args.threads)
         done.append(time.monotonic() - t1)
-    _check_runtime(args)
-    store = _store(args)
-    code = EXIT_OK
-    for exp in list_experiments():
-        if args.preset not in exp.presets:
-            print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
-            continue
-        print(f"wgflow: {exp.name} ({args.preset}) ...", file=sys.stderr, flush=True)
-        out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained,
-                      device=args.device, threads=args.threads)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)

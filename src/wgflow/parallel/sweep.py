@@ -38,7 +38,6 @@ from typing import Any, Mapping, Sequence
 from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
                                 make_config)
 from ..experiments.config import check_seed
-from ..flows.runtime import use as flow_runtime
 from .executors import Executor, LocalExecutor
 
 __all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary",
@@ -158,6 +157,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         cfg = make_config(exp, task["preset"], task["overrides"])
         with tempfile.TemporaryDirectory(prefix="wgflow-point-") as tmp:
             ctx = _PointContext(tmp, seed=task["seed"])
+            from ..flows.runtime import use as flow_runtime  # torch: only in the worker, never for --help
+
             with flow_runtime(device=task.get("device")):
                 result = exp().run(cfg, ctx)
             files = dict(ctx.saved)
