@@ -26,6 +26,7 @@ References
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Callable
 
@@ -374,6 +375,17 @@ class RBFSphere(Unit):
 
 UNITS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "rbf": RBFSphere, "pwlinear": PiecewiseLinear}
 
+# Families defined in modules built on this one register their spec readers here on import
+# (wgflow.linearized adds "tangent"); _PROVIDERS names the module to import for a spec read
+# before anything imported it, so this module never imports the modules above it.
+_READERS: dict[str, Callable[[dict], Unit]] = {}
+_PROVIDERS = {"tangent": "wgflow.linearized"}
+
+
+def register_unit_reader(name: str, read: Callable[[dict], Unit]) -> None:
+    """Let :func:`make_unit` rebuild the family ``name`` from its :meth:`Unit.spec` dict."""
+    _READERS[name] = read
+
 
 def make_unit(spec: dict | str, d: int | None = None) -> Unit:
     """Build a unit from a name (``"relu"``) or a :meth:`Unit.spec` dict."""
@@ -381,10 +393,10 @@ def make_unit(spec: dict | str, d: int | None = None) -> Unit:
         spec = {"name": spec, "d": d}
     spec = dict(spec)
     name = spec.pop("name")
-    if name == "tangent":  # the linearised model wraps a base unit (wgflow.linearized)
-        from .linearized import Tangent
-
-        return Tangent(make_unit(spec["base"]))
+    if name in _PROVIDERS and name not in _READERS:
+        importlib.import_module(_PROVIDERS[name])
+    if name in _READERS:
+        return _READERS[name](spec)
     if name not in UNITS:
-        raise ValueError(f"unknown unit family {name!r}; choose one of: {', '.join(UNITS)}")
+        raise ValueError(f"unknown unit family {name!r}; choose one of: {', '.join([*UNITS, *_PROVIDERS])}")
     return UNITS[name](**spec)

@@ -433,6 +433,6 @@ def _claim_directory(ctx: DirectoryContext, name: str, cfg: Any, untrained: bool
         return
     if (ctx.out_dir / "stages").exists():
         raise ConfigError(f"{ctx.out_dir} holds stages of an unrecorded run; use a new out_dir or delete that one")
-    from ..store.files import atomic_write_bytes
+    from .._io import atomic_write_bytes
 
     atomic_write_bytes(path, json.dumps(me, indent=1, sort_keys=True).encode())
