@@ -38,6 +38,7 @@ import numpy as np
 
 from ..control import untrained as no_training
 from ..store import Store, StoreError, atomic_save_array, load_array
+from ._context import _safe
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
                    get_experiment, make_config, with_sources)
 from .config import check_seed
@@ -161,8 +162,6 @@ class StoreContext(DirectoryContext):
         return path
 
     def checkpointer(self, key: str) -> StoreCheckpointer:
-        from .base import _safe
-
         return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved,
                                  log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True))
 
