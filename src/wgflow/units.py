@@ -1,7 +1,7 @@
 r"""Unit families: the feature map :math:`\phi(x;\theta)` of one hidden unit.
 
 A two-layer network with n units is the integral of a unit against the
-empirical measure of its parameters (SCIENCE.md §1)::
+empirical measure of its parameters (docs/science.md §1.1)::
 
     f_mu(x) = alpha * \int phi(x; theta) dmu(theta),   mu = (1/n) sum_i delta_{theta_i}.
 
