@@ -64,7 +64,7 @@ class ConsistencyConfig:
     T: float = 3.0  # horizon
     n_times: int = 6  # snapshot times, linearly spaced in (0, T]
     w_scale: float = 1.0  # initial w ~ N(0, w_scale^2/d I), c ~ N(0, c_scale^2)
-    c_scale: float = 1.0
+    c_scale: float = 1.0  # initial c ~ N(0, c_scale^2)
     tolerance: float = 0.15  # original rule (metric original_rule_passed): |exponent + 1/2| <= tolerance
 
     def validate(self):

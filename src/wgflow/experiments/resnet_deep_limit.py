@@ -96,7 +96,7 @@ class ResNetDeepLimitConfig:
     ablation_hidden: int = 3  # hidden units q per block of the "WA" ablation model
     energy_rtol: float = 0.05  # claim 4: without FD the last energy gap is <= this fraction of the energy (0, 1]
     path_gap_floor: float = 0.25  # claim 4: without FD the last path gap stays >= this fraction of ||θ|| (0, 1]
-    data_seed: int = 0
+    data_seed: int = 0  # data seed, added to the run seed
 
     def validate(self):
         Ls = self.Ls
