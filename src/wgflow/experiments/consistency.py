@@ -45,6 +45,7 @@ from ..flows import FlowConfig, train
 from ..limits.reference import chaos_distances, nested_init
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
+from ..plotting import _plt
 from ..stats import PowerLawFit, fit_power_law
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
@@ -177,10 +178,7 @@ class Consistency(Experiment):
 
     @staticmethod
     def _figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):

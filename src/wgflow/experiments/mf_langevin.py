@@ -44,6 +44,7 @@ from ..flows import FlowConfig, train
 from ..limits.langevin import free_energy, gibbs_density
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
+from ..plotting import _plt
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import wasserstein
@@ -191,10 +192,7 @@ class MFLangevin(Experiment):
 
     @staticmethod
     def _figures(ctx, stat, ann, F, se, x, gd):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         t = np.maximum(stat["times"], stat["times"][1] / 2)

@@ -60,6 +60,7 @@ import torch
 from ..flows import FlowConfig, train
 from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
 from ..measure import ParticleMeasure
+from ..plotting import _plt
 from ..stats import fit_power_law, mean_ci
 from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
@@ -250,10 +251,7 @@ class MMNGaussians(Experiment):
 
     @staticmethod
     def _figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         out = {}
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
