@@ -253,7 +253,10 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
 
 
 def _resumed(store: Store, resume: str, name: str | None, preset: str):
-    """(experiment, config, seed, preset, untrained) of the unfinished run ``resume``; ``preset`` if it recorded none."""
+    """(experiment, config, seed, preset, untrained) of the unfinished run ``resume``.
+
+    ``preset`` stands in when the run recorded none.
+    """
     try:
         row = store.get_run(resume)
     except KeyError as e:
