@@ -375,9 +375,8 @@ class RBFSphere(Unit):
 
 UNITS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "rbf": RBFSphere, "pwlinear": PiecewiseLinear}
 
-# Families defined in modules built on this one register their spec readers here on import
-# (wgflow.linearized adds "tangent"); _PROVIDERS names the module to import for a spec read
-# before anything imported it, so this module never imports the modules above it.
+# Families of modules above this one register spec readers on import (wgflow.linearized: "tangent");
+# _PROVIDERS names the module to import when such a spec is read first. No import of an upper module.
 _READERS: dict[str, Callable[[dict], Unit]] = {}
 _PROVIDERS = {"tangent": "wgflow.linearized"}
 
@@ -392,8 +391,7 @@ def make_unit(spec: dict | str, d: int | None = None) -> Unit:
     if isinstance(spec, str):
         spec = {"name": spec, "d": d}
     spec = dict(spec)
-    name = spec.pop("name")
-    if name in _PROVIDERS and name not in _READERS:
+    if (name := spec.pop("name")) in _PROVIDERS and name not in _READERS:
         importlib.import_module(_PROVIDERS[name])
     if name in _READERS:
         return _READERS[name](spec)
