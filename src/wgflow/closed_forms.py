@@ -10,7 +10,7 @@ E[1{w.x > 0} x relu(w'.x)])::
 
     grad_w k(w, w') = ( |w'| sin b  w/|w|  +  (pi - b) w' ) / (2 pi).
 
-With these, the energy of a ReLU student against a ReLU teacher (SCIENCE.md §1)
+With these, the energy of a ReLU student against a ReLU teacher (docs/science.md §1.3)
 
     R(mu) = C_f - \int F dmu + 1/2 \iint K dmu dmu
 

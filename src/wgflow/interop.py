@@ -4,7 +4,7 @@ A network written the usual way,
 
     g(x) = sum_{i=1}^n a_i h(w_i . x + b_i) + b_out       (nn.Linear(d, n), act, nn.Linear(n, 1)),
 
-is the mean-field network of SCIENCE.md §1 with output scale alpha plus a constant:
+is the mean-field network of docs/science.md §1.1 with output scale alpha plus a constant:
 
     g(x) = f_mu(x) + b_out,   f_mu(x) = (alpha / n) sum_i c_i h(w_i . x + b_i),   c_i = n a_i / alpha.
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from .units import Unit
+from .units import Unit, make_unit, register_unit_reader
 
 __all__ = ["Tangent", "tangent_theta", "symmetric_init"]
 
@@ -88,6 +88,8 @@ class Tangent(Unit):
     def spec(self):
         return {"name": self.name, "base": self.base.spec()}
 
+
+register_unit_reader("tangent", lambda spec: Tangent(make_unit(spec["base"])))
 
 def tangent_theta(theta0: torch.Tensor) -> torch.Tensor:
     """Initial particles (theta0, theta0) of the tangent model at the anchor theta0 (n, p) -> (n, 2p)."""

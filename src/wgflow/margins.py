@@ -63,7 +63,7 @@ class SmoothMargin(Objective):
     w = softmax(-y f(x)) sum to 1, so the step does not shrink as the data get separated. It is
     the objective of the authors' code (``twonet`` in ``implicit_bias_2NN_utils.jl`` of
     lchizat/2020-implicit-bias-wide-2NN, gradient ``temp .* Y ./ sum(temp)``), whose step
-    eta / sqrt(t + 1) is SCIENCE.md's; -J is the smoothed margin of Lyu & Li (ICLR 2020).
+    eta / sqrt(t + 1) is the sources' (docs/science.md §1.5); -J is the smoothed margin of Lyu & Li (ICLR 2020).
     x (n, d), y (n,) in {-1, +1}; full batch only; output scale alpha = 1.
     """
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .measure import ParticleMeasure
-from .store.files import atomic_save_array
+from ._io import atomic_save_array
 from .units import make_unit
 
 __all__ = ["Trajectory"]

@@ -1,7 +1,7 @@
 r"""Unit families: the feature map :math:`\phi(x;\theta)` of one hidden unit.
 
 A two-layer network with n units is the integral of a unit against the
-empirical measure of its parameters (SCIENCE.md §1)::
+empirical measure of its parameters (docs/science.md §1.1)::
 
     f_mu(x) = alpha * \int phi(x; theta) dmu(theta),   mu = (1/n) sum_i delta_{theta_i}.
 
@@ -26,6 +26,7 @@ References
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Callable
 
@@ -374,17 +375,26 @@ class RBFSphere(Unit):
 
 UNITS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "rbf": RBFSphere, "pwlinear": PiecewiseLinear}
 
+# Families of modules above this one register spec readers on import (wgflow.linearized: "tangent");
+# _PROVIDERS names the module to import when such a spec is read first. No import of an upper module.
+_READERS: dict[str, Callable[[dict], Unit]] = {}
+_PROVIDERS = {"tangent": "wgflow.linearized"}
+
+
+def register_unit_reader(name: str, read: Callable[[dict], Unit]) -> None:
+    """Let :func:`make_unit` rebuild the family ``name`` from its :meth:`Unit.spec` dict."""
+    _READERS[name] = read
+
 
 def make_unit(spec: dict | str, d: int | None = None) -> Unit:
     """Build a unit from a name (``"relu"``) or a :meth:`Unit.spec` dict."""
     if isinstance(spec, str):
         spec = {"name": spec, "d": d}
     spec = dict(spec)
-    name = spec.pop("name")
-    if name == "tangent":  # the linearised model wraps a base unit (wgflow.linearized)
-        from .linearized import Tangent
-
-        return Tangent(make_unit(spec["base"]))
+    if (name := spec.pop("name")) in _PROVIDERS and name not in _READERS:
+        importlib.import_module(_PROVIDERS[name])
+    if name in _READERS:
+        return _READERS[name](spec)
     if name not in UNITS:
-        raise ValueError(f"unknown unit family {name!r}; choose one of: {', '.join(UNITS)}")
+        raise ValueError(f"unknown unit family {name!r}; choose one of: {', '.join([*UNITS, *_PROVIDERS])}")
     return UNITS[name](**spec)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..plotting import _plt
 from ..residual import kinetic_ratio, mccann_interpolation
 
 
 def figures(cfg, ctx, res, st, snaps, y, ref):
     """Scores vs γ (trained, init, Gai & Zhang's ``ref``), vs training step, vs normalised transport; tracks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()  # matplotlib with the file backend
 
     G = list(cfg.gammas)
     xg = np.arange(len(G))

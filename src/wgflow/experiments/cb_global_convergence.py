@@ -54,7 +54,7 @@ from scipy.stats import binomtest
 from ..flows import FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..plotting import particle_animation, particle_figure, plane_basis
+from ..plotting import _plt, particle_animation, particle_figure, plane_basis
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import (
@@ -213,10 +213,7 @@ class GlobalConvergence(Experiment):
 
     @staticmethod
     def _risk_figure(ctx, cfg, runs) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(figsize=(6.5, 4))
         floor = 1e-16

@@ -75,6 +75,7 @@ from ..margins import (
 )
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
+from ..plotting import _plt
 from ..stats import mean_ci
 from ..tasks.clusters import ClustersTask
 from ..units import ReLU
@@ -272,10 +273,7 @@ def _robustness_claim(cfg, err):
 
 
 def _curves(ctx, cfg, rows, err) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()  # matplotlib with the file backend
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     for r, lab in (("both", "both layers (F1)"), ("output", "output layer (F2)")):
@@ -294,10 +292,7 @@ def _curves(ctx, cfg, rows, err) -> str:
 
 
 def _regions(ctx, cfg, runs) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()  # matplotlib with the file backend
 
     xg, X1, X2 = ClustersTask.random(cfg.d_margin, cfg.k).grid(150)  # only its grid is used
     fig, ax = plt.subplots(1, 2, figsize=(9, 4.3))

@@ -45,6 +45,7 @@ from ..flows import FlowConfig, train
 from ..limits.reference import chaos_distances, nested_init
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
+from ..plotting import _plt
 from ..stats import PowerLawFit, fit_power_law
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
@@ -64,7 +65,7 @@ class ConsistencyConfig:
     T: float = 3.0  # horizon
     n_times: int = 6  # snapshot times, linearly spaced in (0, T]
     w_scale: float = 1.0  # initial w ~ N(0, w_scale^2/d I), c ~ N(0, c_scale^2)
-    c_scale: float = 1.0
+    c_scale: float = 1.0  # initial c ~ N(0, c_scale^2)
     tolerance: float = 0.15  # original rule (metric original_rule_passed): |exponent + 1/2| <= tolerance
 
     def validate(self):
@@ -177,10 +178,7 @@ class Consistency(Experiment):
 
     @staticmethod
     def _figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):

@@ -56,7 +56,7 @@ from ..flows import FlowConfig, train
 from ..linearized import Tangent, symmetric_init, tangent_theta
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
-from ..plotting import particle_figure, plane_basis
+from ..plotting import _plt, particle_figure, plane_basis
 from ..stats import fit_power_law, mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
@@ -219,10 +219,7 @@ class LazyVsActive(Experiment):
     @staticmethod
     def _curves(ctx, taus, test, test_lin, move, gap) -> str:
         """Test losses (seed means) and the movement of every seed (move: (seeds, taus)) against tau."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
         ax[0].loglog(taus, test, "o-", label="network")

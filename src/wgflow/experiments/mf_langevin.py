@@ -44,6 +44,7 @@ from ..flows import FlowConfig, train
 from ..limits.langevin import free_energy, gibbs_density
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
+from ..plotting import _plt
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import wasserstein
@@ -75,9 +76,9 @@ class MFLangevinConfig:
     null_draws: int = 10  # draws of the sampling floor
     w2_factor: float = 1.3  # claim 2: W2(particles, Gibbs) <= factor * mean null W2
     anneal_lam: float = 0.03  # annealed run: lambda_k = anneal_lam * anneal_decay^k
-    anneal_decay: float = 0.99
-    anneal_steps: int = 800
-    anneal_weight_decay: float = 0.003
+    anneal_decay: float = 0.99  # per-step factor of lambda in the annealed run
+    anneal_steps: int = 800  # steps of the annealed run
+    anneal_weight_decay: float = 0.003  # weight decay of the annealed run
     anneal_ratio: float = 1e-3  # claim 3: R_final <= ratio * R(mu_0)
     init_scale: float = 0.5  # c, w ~ N(0, init_scale^2)
 
@@ -191,10 +192,7 @@ class MFLangevin(Experiment):
 
     @staticmethod
     def _figures(ctx, stat, ann, F, se, x, gd):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
         t = np.maximum(stat["times"], stat["times"][1] / 2)

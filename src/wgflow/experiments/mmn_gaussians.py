@@ -60,6 +60,7 @@ import torch
 from ..flows import FlowConfig, train
 from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
 from ..measure import ParticleMeasure
+from ..plotting import _plt
 from ..stats import fit_power_law, mean_ci
 from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
@@ -74,9 +75,9 @@ class MMNGaussiansConfig:
     delta: float = 0.8  # class scales 1 ± delta
     r0: float = 0.8  # initial law w ~ N(0, r0^2/d I_d), i.e. |w| ~ r0 chi_d / sqrt(d)
     t1: float = 0.5  # activation s: s1 below t1, s2 above t2, linear between (MMN's values)
-    t2: float = 1.5
-    s1: float = -2.5
-    s2: float = 7.5
+    t2: float = 1.5  # upper kink of s
+    s1: float = -2.5  # value of s below t1
+    s2: float = 7.5  # value of s above t2
     K: int = 8  # Hermite order of the interaction kernel (particles and PDE alike)
     n_values: tuple = (32, 64, 128, 256, 512)  # widths N
     seeds: int = 5  # independent initialisations per N
@@ -86,8 +87,8 @@ class MMNGaussiansConfig:
     hist_times: tuple = (0.25, 0.5, 1.0)  # times of the |w| histograms and W2 comparisons
     risk_every: int = 10  # particle risk every this many steps
     cells: int = 800  # PDE grid cells on [0, r_max]
-    r_max: float = 4.0
-    cfl: float = 0.4
+    r_max: float = 4.0  # right end of the PDE grid
+    cfl: float = 0.4  # CFL number of the PDE step: dt = cfl h / max|v|
     sgd_batch: int = 32  # claim 5: online SGD with this many fresh samples per step at the largest N (0: skip)
     floor_pairs: int = 64  # independent sample pairs of the Monte Carlo sampling floors (claims 3-5)
     floor_factor: float = 10.0  # claim 4: the particles' law moves by more than this x the initial floor
@@ -250,10 +251,7 @@ class MMNGaussians(Experiment):
 
     @staticmethod
     def _figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         out = {}
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -60,6 +60,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..plotting import _plt
 from ..residual import NeuralODE, ObjectiveConfig, ResidualStack, aligned_unit_distance, path_distance, resample_path
 from ..residual.objective import train_multistart
 from ..stats import fit_power_law, mean_ci
@@ -96,7 +97,7 @@ class ResNetDeepLimitConfig:
     ablation_hidden: int = 3  # hidden units q per block of the "WA" ablation model
     energy_rtol: float = 0.05  # claim 4: without FD the last energy gap is <= this fraction of the energy (0, 1]
     path_gap_floor: float = 0.25  # claim 4: without FD the last path gap stays >= this fraction of ||θ|| (0, 1]
-    data_seed: int = 0
+    data_seed: int = 0  # data seed, added to the run seed
 
     def validate(self):
         Ls = self.Ls
@@ -351,10 +352,7 @@ class ResNetDeepLimit(Experiment):
                             "rate_path_nofd": float("nan") if n_["fit"] is None else n_["fit"].slope})
 
     def _ablation_figure(self, cfg, ctx, res, Ls, m):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, axs = plt.subplots(1, 3, figsize=(12, 3.5))
         for tag, lab, c in (("fd", f"β = {cfg.beta:g} (FD)", "C0"), ("nofd", "β = 0 (no FD)", "C3")):
@@ -372,10 +370,7 @@ class ResNetDeepLimit(Experiment):
         res.artifacts["ablation"] = ctx.save_figure("ablation", fig)
 
     def _figures(self, cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for L, P in zip(cfg.Ls, paths):

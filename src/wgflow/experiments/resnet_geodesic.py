@@ -131,7 +131,7 @@ class ResNetGeodesicConfig:
     # lowest final training objective is kept (tuned on the training set only, the same way for both networks)
     snapshots: tuple = (0, 30, 200)  # epochs at which 2-D tracks are drawn
     score_steps: tuple = (0, 10, 30, 100, 200)  # steps at which the scores are recorded (figure: init -> trained)
-    data_seed: int = 0
+    data_seed: int = 0  # data seed, added to the run seed
 
     def validate(self):
         if self.task in IMAGE_DATASETS and not (self.data_dir and Path(self.data_dir).is_dir()):

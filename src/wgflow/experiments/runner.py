@@ -39,6 +39,7 @@ import numpy as np
 from ..control import untrained as no_training
 from ..flows.runtime import use as flow_runtime
 from ..store import Store, StoreError, atomic_save_array, load_array
+from ._context import _safe
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
                    get_experiment, make_config, with_sources)
 from .config import check_seed
@@ -162,8 +163,6 @@ class StoreContext(DirectoryContext):
         return path
 
     def checkpointer(self, key: str) -> StoreCheckpointer:
-        from .base import _safe
-
         return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved,
                                  log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True))
 
@@ -236,31 +235,17 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
     if checkpoint_every < 1:
         raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
     if resume is not None:
-        try:
-            row = store.get_run(resume)
-        except KeyError as e:
-            raise ConfigError(str(e.args[0])) from None
-        if row["status"] == "completed":
-            raise ConfigError(f"run {resume!r} already completed; nothing to resume")
-        if name is not None and name != row["experiment"]:
-            raise ConfigError(f"run {resume!r} is a run of {row['experiment']!r}, not {name!r}")
-        name, seed, preset = row["experiment"], row["seed"], row["preset"] or preset
-        untrained = bool(row.get("untrained"))
-        exp = get_experiment(name)
-        cfg = make_config(exp, preset, row["config"])
-    else:
-        if name is None:
-            raise ConfigError("no experiment named")
-        exp = get_experiment(name)
-        cfg = make_config(exp, preset, overrides)
-
-    if resume is not None:
-        run_id = resume
+        exp, cfg, seed, preset, untrained = _resumed(store, resume, name, preset)
+        name, run_id = exp.name, resume
         try:
             store.mark_resumed(run_id, host=socket.gethostname(), force=force)
         except RuntimeError as e:  # a live process owns the run directory
             raise ConfigError(str(e)) from None
     else:
+        if name is None:
+            raise ConfigError("no experiment named")
+        exp = get_experiment(name)
+        cfg = make_config(exp, preset, overrides)
         run_id = store.create_run(name, config_to_dict(cfg), seed, preset=preset, versions=package_versions(),
                                   git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id,
                                   untrained=untrained)
@@ -268,7 +253,30 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
                        quiet=quiet)
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
+    return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet)
 
+
+def _resumed(store: Store, resume: str, name: str | None, preset: str):
+    """(experiment, config, seed, preset, untrained) of the unfinished run ``resume``.
+
+    ``preset`` stands in when the run recorded none.
+    """
+    try:
+        row = store.get_run(resume)
+    except KeyError as e:
+        raise ConfigError(str(e.args[0])) from None
+    if row["status"] == "completed":
+        raise ConfigError(f"run {resume!r} already completed; nothing to resume")
+    if name is not None and name != row["experiment"]:
+        raise ConfigError(f"run {resume!r} is a run of {row['experiment']!r}, not {name!r}")
+    exp = get_experiment(row["experiment"])
+    preset = row["preset"] or preset
+    return exp, make_config(exp, preset, row["config"]), row["seed"], preset, bool(row.get("untrained"))
+
+
+def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: bool, quiet: bool) -> RunOutcome:
+    """Run the experiment in ``ctx``; record its claims, metrics and artifacts, or why it stopped."""
+    name, run_id = exp.name, ctx.run_id
     t0 = time.monotonic()
     try:
         with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):

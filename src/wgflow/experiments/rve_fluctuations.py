@@ -54,6 +54,7 @@ import torch
 from ..flows import FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
+from ..plotting import _plt
 from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere
@@ -194,10 +195,7 @@ class RVEFluctuations(Experiment):
 
     @staticmethod
     def _figure(ctx, fits, times, j_early) -> dict:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
         cmap = plt.get_cmap("viridis")

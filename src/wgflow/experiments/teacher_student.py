@@ -62,7 +62,7 @@ import torch
 from ..flows import FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..plotting import particle_figure, plane_basis
+from ..plotting import _plt, particle_figure, plane_basis
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import energy_dissipation, projected_w2, tracked_w2, w2_from_start
@@ -244,10 +244,7 @@ class TeacherStudent(Experiment):
 
     @staticmethod
     def _risk_figure(ctx, r0, w2_curve, check) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
         ax[0].semilogy(r0["risk_times"], r0["risk"], "-")

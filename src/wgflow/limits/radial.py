@@ -10,7 +10,7 @@ r"""The mean-field limit of the isotropic-Gaussians task as a 1-D PDE in r = |w|
     \qquad E[u^{2m}] = \prod_{j<m} \frac{2j + 1}{d + 2j}.
 
 **Derivation.** Mean-field gradient descent on R(mu) = 1/2 E (y - f_mu)^2 with frozen c = 1 is
-d w/dt = -grad_w Psi(w; rho_t), Psi(w; rho) = v(|w|) + \int U(w, w') rho(dw') (SCIENCE.md §1; our
+d w/dt = -grad_w Psi(w; rho_t), Psi(w; rho) = v(|w|) + \int U(w, w') rho(dw') (docs/science.md §1.4; our
 time t is MMN's 2 \int xi: their step s_k = eps xi(k eps) is our eta / 2). Assumptions:
 
 1. rho_0 is rotation invariant in R^d (e.g. w ~ N(0, r0^2/d I_d)). V and U are invariant under

@@ -1,6 +1,6 @@
 r"""Teacher networks and input samplers.
 
-A ReLU teacher is itself a particle measure (SCIENCE.md §1)::
+A ReLU teacher is itself a particle measure (docs/science.md §1.1)::
 
     f*(x) = (1/m0) sum_j c*_j relu(w*_j . x),
 

@@ -1,6 +1,6 @@
 r"""Measuring a recorded particle flow as a curve in Wasserstein space.
 
-For the mean-field flow d theta/dt = -grad V(theta; mu_t) (SCIENCE.md §1), the curve
+For the mean-field flow d theta/dt = -grad V(theta; mu_t) (docs/science.md §1.4), the curve
 t -> mu_t is absolutely continuous in (P_2, W2) with
 
 .. math::

@@ -6,6 +6,8 @@ from PIL import Image
 
 from wgflow.plotting import particle_animation, particle_figure, plane_basis, unit_positions
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one torch thread on shared CI cores
+
 
 def test_plane_basis_orthonormal_and_spans_directions():
     rng = np.random.default_rng(0)

@@ -9,6 +9,8 @@ from wgflow.linearized import Tangent, symmetric_init, tangent_theta
 from wgflow.stats import loglog_slope
 from wgflow.units import Unit
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one torch thread on shared CI cores
+
 
 @pytest.fixture
 def setup():

@@ -7,6 +7,8 @@ from scipy import stats
 
 from wgflow.tasks.clusters import ClustersTask
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one torch thread on shared CI cores
+
 
 @pytest.fixture
 def sample():

@@ -1,0 +1,76 @@
+"""Array and byte files written atomically (temp file + fsync + rename), read without pickle.
+
+A neutral private module: the core (trajectories) and the store (runs, checkpoints) both write
+through it, so the core never imports the store.
+
+A reader never sees a half-written file: the data goes to a temporary file in the
+same directory, is flushed to disk, and ``os.replace`` swaps it in (atomic on POSIX).
+A process killed mid-write leaves at most a stray ``.tmp`` file, never a torn array.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+__all__ = ["atomic_write_bytes", "atomic_save_array", "load_array"]
+
+
+def _atomic(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results are ordinary files
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return _atomic(Path(path), lambda fh: fh.write(data))
+
+
+def atomic_save_array(path: str | os.PathLike, data: np.ndarray | Mapping[str, np.ndarray]) -> Path:
+    """Save one array (``.npy``) or a dict of arrays (``.npz``) atomically, refusing object arrays.
+
+    The suffix is chosen from the data: a mapping always goes to ``.npz``.
+    """
+    path = Path(path)
+    if isinstance(data, Mapping):
+        arrays = {k: np.asarray(v) for k, v in data.items()}
+        for k, a in arrays.items():
+            if a.dtype == object:
+                raise TypeError(f"array {k!r} has dtype object; only numbers and strings are stored")
+        path = path.with_suffix(".npz")
+        return _atomic(path, lambda fh: np.savez(fh, **arrays))
+    a = np.asarray(data)
+    if a.dtype == object:
+        raise TypeError("arrays of dtype object are not stored (no pickle)")
+    path = path.with_suffix(".npy")
+    return _atomic(path, lambda fh: np.save(fh, a, allow_pickle=False))
+
+
+def load_array(path: str | os.PathLike) -> np.ndarray | dict[str, np.ndarray]:
+    """Load a ``.npy`` array or a ``.npz`` dict of arrays with ``allow_pickle=False``."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    return np.load(path, allow_pickle=False)
