@@ -236,7 +236,7 @@ def _rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
 
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, CPAM 2022, §4, Figs. 3-4"
-#: the paper's losses read off its sigmoid figure (SCIENCE.md §3-spin): d -> ((n, loss), (n, loss))
+#: the paper's losses read off its sigmoid figure (docs/science.md §1.6): d -> ((n, loss), (n, loss))
 PAPER_LOSS = {10: ((32, 0.2), (1024, 0.005)), 25: ((32, 13.0), (1024, 0.14))}
 
 
@@ -296,7 +296,7 @@ def _sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
         table = ", ".join(f"n={int(n)}: {y:.3g} vs {r:.3g}" for n, y, r in zip(fit.n, fit.y_mean, ref))
         claims.append(claim_le(f"{label}_loss_vs_paper", f"{label}: final losses within a factor 3 of the paper's "
                                f"({table}); measured: the largest factor", float(factor.max()), 3.0,
-                               source=f"{_SOURCE} (read-offs, SCIENCE.md)", control=float(ref[0]),
+                               source=f"{_SOURCE} (read-offs, docs/science.md §1.6)", control=float(ref[0]),
                                note="the paper's step size is not stated; see the module docstring"))
         metrics[f"{label}_paper_factor_max"] = float(factor.max())
     return claims

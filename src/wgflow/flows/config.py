@@ -2,7 +2,7 @@ r"""Settings of a particle flow: :class:`FlowConfig`, output scale, snapshot ste
 
 The flow these settings drive (:func:`wgflow.flows.train`):
 
-One step of size eta_t (SCIENCE.md §1; Mei, Montanari & Nguyen 2018 eq. 6;
+One step of size eta_t (docs/science.md §1.4; Mei, Montanari & Nguyen 2018 eq. 6;
 Chizat 2022 for the noisy version)::
 
     theta_i <- theta_i - eta_t M * ( grad V(theta_i; mu_n) + wd theta_i ) + sqrt(2 lambda_t eta_t M) xi_i,
