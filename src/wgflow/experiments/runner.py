@@ -253,7 +253,7 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
                        quiet=quiet)
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
-    return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet)
+    return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet, device=device, threads=threads)
 
 
 def _resumed(store: Store, resume: str, name: str | None, preset: str):
@@ -274,7 +274,8 @@ def _resumed(store: Store, resume: str, name: str | None, preset: str):
     return exp, make_config(exp, preset, row["config"]), row["seed"], preset, bool(row.get("untrained"))
 
 
-def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: bool, quiet: bool) -> RunOutcome:
+def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: bool, quiet: bool,
+                    device: str | None = None, threads: int | None = None) -> RunOutcome:
     """Run the experiment in ``ctx``; record its claims, metrics and artifacts, or why it stopped."""
     name, run_id = exp.name, ctx.run_id
     t0 = time.monotonic()
