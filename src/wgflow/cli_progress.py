@@ -19,11 +19,15 @@ from .numbers import fmt_duration
 __all__ = ["progress_line", "estimate_left", "Heartbeat", "previous_durations"]
 
 
-def previous_durations(runs: Sequence[dict[str, Any]], preset: str) -> dict[str, float]:
-    """Wall time of the latest completed run of each experiment with ``preset`` (runs newest first or not)."""
+def previous_durations(runs: Sequence[dict[str, Any]], preset: str, untrained: bool = False) -> dict[str, float]:
+    """Wall time of the latest completed run of each experiment with ``preset`` (runs newest first or not).
+
+    Negative-control runs (``untrained``) take no training step, so they only estimate each other.
+    """
     out: dict[str, tuple[float, float]] = {}
     for r in runs:
-        if r.get("status") == "completed" and r.get("preset") == preset and not r.get("sweep_id"):
+        if (r.get("status") == "completed" and r.get("preset") == preset and not r.get("sweep_id")
+                and bool(r.get("untrained")) == untrained):
             t = r.get("started_at") or 0.0
             if r["experiment"] not in out or t > out[r["experiment"]][0]:
                 out[r["experiment"]] = (t, float(r.get("duration_s") or 0.0))

@@ -184,9 +184,12 @@ def test_estimate_uses_previous_runs_then_the_mean():
     runs = [{"experiment": "a", "status": "completed", "preset": "quick", "started_at": 1, "duration_s": 10.0},
             {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 2, "duration_s": 30.0},
             {"experiment": "b", "status": "failed", "preset": "quick", "started_at": 3, "duration_s": 99.0},
-            {"experiment": "c", "status": "completed", "preset": "full", "started_at": 3, "duration_s": 99.0}]
+            {"experiment": "c", "status": "completed", "preset": "full", "started_at": 3, "duration_s": 99.0},
+            {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 4, "duration_s": 1.0,
+             "untrained": 1}]  # a negative control takes no training step: it does not estimate a trained run
     known = previous_durations(runs, "quick")
     assert known == {"a": 30.0}
+    assert previous_durations(runs, "quick", untrained=True) == {"a": 1.0}
     assert estimate_left(["a", "b"], known, []) is None
     assert estimate_left(["a", "b"], known, [4.0, 6.0]) == 35.0
 

@@ -286,7 +286,9 @@ def _curves(ctx, cfg, rows, err) -> str:
     ax[1].axhline(1.0, color="k", lw=0.8)
     ax[1].axhline(cfg.fraction, color="k", ls=":", lw=0.8)
     ax[1].set(xticks=range(2 * len(rows)), xticklabels=[f"{r}{s or '_source'}" for s, _ in rows for r in ("F1", "F2")],
-              ylabel="margin / max-margin reference (clipped at -1)", ylim=(-1.1, 1.2), title=f"d = {cfg.d_margin}, n = {cfg.n_margin}, seeds")
+              xlabel="training (network vs its reference)",
+              ylabel="margin / reference (clipped at -1)", ylim=(-1.1, 1.2),
+              title=f"d = {cfg.d_margin}, n = {cfg.n_margin}, seeds")
     ax[0].legend(fontsize=8)
     return ctx.save_figure("cb_implicit_bias_curves", fig)
 

@@ -194,7 +194,7 @@ class Consistency(Experiment):
             if not np.all(np.asarray(m) > 0):
                 continue
             ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"t = {t:.2g}: slope {fits_t[j].slope:.2f}")
-        ax[1].set(xlabel="n", title="coupled W2 at fixed times")
+        ax[1].set(xlabel="n", ylabel="W2 to the reference flow", title="coupled W2 at fixed times")
         if ax[1].lines:
             ax[1].legend(fontsize=7)
         for n in (*cfg.n_values, n_ref):

@@ -231,6 +231,6 @@ class LazyVsActive(Experiment):
                          label="|theta_T - theta_0| / |theta_0| (each seed)" if s == 0 else None)
         ax[1].loglog(taus, gap, "s--", color="C1", label="|f - f_lin| / |f_lin| (test, mean)")
         ax[1].loglog(taus, move[:, -1].mean() * taus[-1] / np.array(taus), "k:", lw=0.8, label="1/tau")
-        ax[1].set(xlabel="tau", title="parameter movement and distance to the linearisation")
+        ax[1].set(xlabel="tau", ylabel="relative change", title="parameter movement and distance to the linearisation")
         ax[1].legend(fontsize=8)
         return ctx.save_figure("lazy_active_curves", fig)

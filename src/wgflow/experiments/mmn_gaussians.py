@@ -264,7 +264,7 @@ class MMNGaussians(Experiment):
             fit = fit_power_law(ns, y, seed=ctx.seed)
             ax[1].loglog(ns, y, ".", alpha=0.4)
             ax[1].loglog(fit.n, fit.predict(fit.n), "-", label=f"{lab}: {fit}")
-        ax[1].set(xlabel="N", title="distance to the limit")
+        ax[1].set(xlabel="N", ylabel="distance to the PDE", title="distance to the limit")
         ax[1].legend(fontsize=7)
         out["risk"] = ctx.save_figure("mmn_risk_and_scaling", fig)
 
@@ -280,7 +280,7 @@ class MMNGaussians(Experiment):
             cdf = np.cumsum(sol.mass[j])
             lo, hi = sol.centers[np.searchsorted(cdf, 1e-4)], sol.centers[np.searchsorted(cdf, 1 - 1e-4)]
             ax.set_xlim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
-            ax.set(xlabel="r = |w|", title=f"t = {t:g}")
+            ax.set(xlabel="r = |w|", ylabel="density", title=f"t = {t:g}")
             ax.legend(fontsize=7)
         out["hist"] = ctx.save_figure("mmn_histograms", fig)
         return out
