@@ -246,7 +246,7 @@ class TeacherStudent(Experiment):
     def _risk_figure(ctx, r0, w2_curve, check) -> str:
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
+        fig, ax = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
         ax[0].semilogy(r0["risk_times"], r0["risk"], "-")
         ax[0].set(xlabel="mean-field time t", ylabel="population risk R(mu_t)", title="risk")
         ax[1].plot(r0["snapshot_times"], w2_curve, "o-", ms=3, label="W2(mu_t, mu_0)")
