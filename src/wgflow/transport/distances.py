@@ -202,33 +202,10 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         n_projections = default_projections(n, m)
     if method == "auto":
         chosen = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
-    options: dict = {}
-    lower, upper, bounds = 0.0, math.inf, {}
-    if chosen == "exact":
-        value, relation = _clamp_root(_exact_pp(xt, yt, at, bt, p), p), "exact"
-    elif chosen == "1d":
-        if k != 1:
-            raise ValueError(f"method='1d' needs one-dimensional points, got x of shape {tuple(xt.shape)}")
-        wa, wb = (None, None) if uniform else (at, bt)
-        value, relation = _clamp_root(wasserstein_1d_batched(xt.T, yt.T, wa, wb, p)[0], p), "exact"
-    elif chosen == "bracket":
-        br = wasserstein_bracket(xt, yt, at, bt, p, uniform=uniform, paired=paired, seed=int(seed),
-                                 multiscale=multiscale)
-        value, relation, lower, upper = br.estimate, "bracket", br.lower, br.upper
-        bounds, options = {"lower": br.lower_by, "upper": br.upper_by}, {"seed": int(seed), "coupling": br.coupling.name}
-    elif chosen == "sliced":
-        if int(n_projections) < 1:
-            raise ValueError(f"n_projections must be a positive integer, got {n_projections}")
-        wa, wb = (None, None) if uniform else (at, bt)
-        kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
-        value = _clamp_root(sliced_wasserstein_pp(xt, yt, wa, wb, p, int(n_projections), int(seed), **kw), p)
-        relation, options = "lower bound", {"n_projections": int(n_projections), "seed": int(seed)}
-        lower = float(value.detach())
-    else:
-        S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
-                                          max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
-        value, relation = _clamp_root(S, p), "entropic approximation"
-        options = {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters}
+    solved = _SOLVERS[chosen](xt, yt, None if uniform else at, None if uniform else bt, at, bt, p,
+                              n_projections=n_projections, seed=int(seed), blur=blur, scaling=scaling, tol=tol,
+                              max_iter=max_iter, paired=paired, multiscale=multiscale, block_bytes=block_bytes)
+    value, relation, lower, upper, bounds, options = solved
     if relation == "exact":
         lower = upper = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
     if not as_tensor:
@@ -236,3 +213,41 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
     if return_info:
         return value, WassersteinResult(value, chosen, relation, p, n, m, options, lower, upper, bounds)
     return value
+
+
+# One solver per method: (xt, yt, wa, wb, at, bt, p, **options) -> (value, relation, lower, upper, bounds,
+# options). wa / wb are None for uniform weights (the fast paths); at / bt always hold the weights.
+def _solve_exact(xt, yt, wa, wb, at, bt, p, **_):
+    return _clamp_root(_exact_pp(xt, yt, at, bt, p), p), "exact", 0.0, math.inf, {}, {}
+
+
+def _solve_1d(xt, yt, wa, wb, at, bt, p, **_):
+    if xt.shape[1] != 1:
+        raise ValueError(f"method='1d' needs one-dimensional points, got x of shape {tuple(xt.shape)}")
+    return _clamp_root(wasserstein_1d_batched(xt.T, yt.T, wa, wb, p)[0], p), "exact", 0.0, math.inf, {}, {}
+
+
+def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, **_):
+    br = wasserstein_bracket(xt, yt, at, bt, p, uniform=wa is None, paired=paired, seed=seed, multiscale=multiscale)
+    return (br.estimate, "bracket", br.lower, br.upper, {"lower": br.lower_by, "upper": br.upper_by},
+            {"seed": seed, "coupling": br.coupling.name})
+
+
+def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes, **_):
+    if int(n_projections) < 1:
+        raise ValueError(f"n_projections must be a positive integer, got {n_projections}")
+    kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
+    value = _clamp_root(sliced_wasserstein_pp(xt, yt, wa, wb, p, int(n_projections), seed, **kw), p)
+    return (value, "lower bound", float(value.detach()), math.inf, {},
+            {"n_projections": int(n_projections), "seed": seed})
+
+
+def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, **_):
+    S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
+                                      max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
+    return (_clamp_root(S, p), "entropic approximation", 0.0, math.inf, {},
+            {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters})
+
+
+_SOLVERS = {"exact": _solve_exact, "1d": _solve_1d, "bracket": _solve_bracket, "sliced": _solve_sliced,
+            "sinkhorn": _solve_sinkhorn}
