@@ -148,6 +148,29 @@ class RadialSolution:
         return x[keep], a[keep] / a[keep].sum()
 
 
+def _checked_grid(edges, times, cfl: float, limiter: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """Validated uniform ``edges``, their spacing h and the output ``times`` of :func:`solve_radial`."""
+    edges = np.asarray(edges, dtype=np.float64)
+    h = float(edges[1] - edges[0])
+    if not np.allclose(np.diff(edges), h, rtol=1e-9, atol=0):
+        raise ValueError("solve_radial needs a uniform grid")
+    if not 0 < cfl <= 0.5:
+        raise ValueError(f"cfl must lie in (0, 1/2] for positivity, got {cfl}")
+    if limiter not in LIMITERS:
+        raise ValueError(f"unknown limiter {limiter!r}; choose one of: {', '.join(LIMITERS)}")
+    times = np.asarray(times, dtype=np.float64)
+    if times.ndim != 1 or (np.diff(times) < 0).any() or (times < 0).any():
+        raise ValueError("times must be a non-decreasing 1-D array of non-negative numbers")
+    return edges, h, times
+
+
+def _ssp_rk3_step(rhs, rho: np.ndarray, L0: np.ndarray, dt: float) -> np.ndarray:
+    """One SSP-RK3 step (Shu-Osher form) of d rho/dt = rhs(rho)[0], given L0 = rhs(rho)[0]."""
+    r1 = rho + dt * L0
+    r2 = 0.75 * rho + 0.25 * (r1 + dt * rhs(r1)[0])
+    return rho / 3.0 + 2.0 / 3.0 * (r2 + dt * rhs(r2)[0])
+
+
 def solve_radial(
     model: RadialModel,
     mass0: np.ndarray,
@@ -163,17 +186,7 @@ def solve_radial(
     Returns masses at every time of ``times`` (increasing, >= 0); steps are shortened to hit them.
     ``cfl`` <= 1/2 guarantees positivity; ``limiter`` in :data:`LIMITERS`.
     """
-    edges = np.asarray(edges, dtype=np.float64)
-    h = float(edges[1] - edges[0])
-    if not np.allclose(np.diff(edges), h, rtol=1e-9, atol=0):
-        raise ValueError("solve_radial needs a uniform grid")
-    if not 0 < cfl <= 0.5:
-        raise ValueError(f"cfl must lie in (0, 1/2] for positivity, got {cfl}")
-    if limiter not in LIMITERS:
-        raise ValueError(f"unknown limiter {limiter!r}; choose one of: {', '.join(LIMITERS)}")
-    times = np.asarray(times, dtype=np.float64)
-    if times.ndim != 1 or (np.diff(times) < 0).any() or (times < 0).any():
-        raise ValueError("times must be a non-decreasing 1-D array of non-negative numbers")
+    edges, h, times = _checked_grid(edges, times, cfl, limiter)
     lim = LIMITERS[limiter]
     centers = 0.5 * (edges[1:] + edges[:-1])
     faces = edges[1:-1]  # interior faces; the two boundary fluxes are zero
@@ -204,9 +217,7 @@ def solve_radial(
         while t < t_next - 1e-14:
             L0, vmax = rhs(rho)
             dt = min(cfl * h / max(vmax, 1e-12), t_next - t)
-            r1 = rho + dt * L0  # SSP-RK3 (Shu-Osher form)
-            r2 = 0.75 * rho + 0.25 * (r1 + dt * rhs(r1)[0])
-            rho = rho / 3.0 + 2.0 / 3.0 * (r2 + dt * rhs(r2)[0])
+            rho = _ssp_rk3_step(rhs, rho, L0, dt)
             t += dt
             steps += 1
             if steps > max_steps:
