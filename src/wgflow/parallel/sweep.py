@@ -212,35 +212,15 @@ def _point_key(config: Mapping[str, Any], seed: int) -> str:
     return json.dumps([config, int(seed)], sort_keys=True, default=str)
 
 
-def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] = (0,), *, preset: str = "quick",
-              store=None, executor: Executor | None = None, sweep_id: str | None = None,
-              log=None, device: str | None = None) -> SweepSummary:
-    """Run every point of ``grid`` x ``seeds`` not yet completed in ``store``; record each as a run.
-
-    ``device`` (cpu | cuda | auto) is where each point's flows run; each point's torch threads are the
-    executor's ``threads`` (cores / workers for local workers: the workers never oversubscribe).
-
-    Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
-    is invalid.
-    """
-    from ..experiments.runner import Terminated, _signals_blocked, git_revision, package_versions
-    from ..store import Store
-
-    exp = get_experiment(name)
-    points = expand_grid(grid, seeds)
-    configs = [config_to_dict(make_config(exp, preset, ov)) for ov, _ in points]  # validate every point first
-    store = store if store is not None else Store()
-    executor = executor or LocalExecutor()
-    sid = sweep_id or sweep_id_for(name, preset, grid, seeds)
-    summary = SweepSummary(sid, total=len(points))
-    say = log or (lambda msg: None)
+def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: SweepSummary) -> list[tuple]:
+    """Store rows ``(run_id, overrides, seed)`` of the points still to run: new runs, or earlier
+    unfinished ones of the same sweep marked resumed; completed points are skipped (counted in ``summary``)."""
+    from ..experiments.runner import git_revision, package_versions
 
     existing: dict[str, dict[str, Any]] = {}
     for r in sorted(store.runs(sweep_id=sid), key=lambda r: r["status"] == "completed"):
         existing[_point_key(r["config"], r["seed"])] = r  # a completed run wins over a failed one
-    module = sys.modules[exp.__module__]
-    threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
-    tasks, rows = [], []
+    rows = []
     versions, rev, host = package_versions(), git_revision(), socket.gethostname()
     for (ov, seed), cfg in zip(points, configs):
         old = existing.get(_point_key(cfg, seed))
@@ -255,11 +235,41 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
                 continue
             rid = old["run_id"]
         else:
-            rid = store.create_run(name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host,
+            rid = store.create_run(exp.name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host,
                                    sweep_id=sid)
         rows.append((rid, ov, seed))
-        tasks.append({"experiment": name, "module": exp.__module__, "module_file": getattr(module, "__file__", None),
-                      "preset": preset, "overrides": ov, "seed": seed, "threads": threads, "device": device})
+    return rows
+
+
+def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] = (0,), *, preset: str = "quick",
+              store=None, executor: Executor | None = None, sweep_id: str | None = None,
+              log=None, device: str | None = None) -> SweepSummary:
+    """Run every point of ``grid`` x ``seeds`` not yet completed in ``store``; record each as a run.
+
+    ``device`` (cpu | cuda | auto) is where each point's flows run; each point's torch threads are the
+    executor's ``threads`` (cores / workers for local workers: the workers never oversubscribe).
+
+    Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
+    is invalid.
+    """
+    from ..experiments.runner import Terminated, _signals_blocked
+    from ..store import Store
+
+    exp = get_experiment(name)
+    points = expand_grid(grid, seeds)
+    configs = [config_to_dict(make_config(exp, preset, ov)) for ov, _ in points]  # validate every point first
+    store = store if store is not None else Store()
+    executor = executor or LocalExecutor()
+    sid = sweep_id or sweep_id_for(name, preset, grid, seeds)
+    summary = SweepSummary(sid, total=len(points))
+    say = log or (lambda msg: None)
+
+    rows = _claim_points(store, exp, points, configs, sid, preset, summary)
+    module = sys.modules[exp.__module__]
+    threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
+    tasks = [{"experiment": name, "module": exp.__module__, "module_file": getattr(module, "__file__", None),
+              "preset": preset, "overrides": ov, "seed": seed, "threads": threads, "device": device}
+             for _, ov, seed in rows]
     say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
 
     done: set[int] = set()
