@@ -186,31 +186,13 @@ class TeacherStudent(Experiment):
         ratio = np.array([r["w2_teacher"][-1] / r["w2_teacher"][0] for r in runs])  # (seeds,)
         raw = np.array([r["w2_teacher_raw"][1] / r["w2_teacher_raw"][0] for r in runs])
         o_ci, r_ci = mean_ci(orders, seed=ctx.seed), mean_ci(ratio, seed=ctx.seed)
-        tol = cfg.check_eta / cfg.eta
         r0 = runs[0]
         snaps, risk = np.asarray(r0["snapshots"]), np.asarray(r0["risk"])  # (S, n, d+1), (K,)
         ctx.log(f"risk {risk[0]:.3e} -> {risk[-1]:.3e} in mean-field time {r0['risk_times'][-1]:g}; "
                 f"orders {o_ci}; W2 to teacher / initial {r_ci}; dissipation error {check['err']:.2e}")
         for k, r in zip(np.asarray(r0["risk_steps"]), risk):  # the risk curve as a metric time series
             ctx.log_metric("risk", float(r), step=int(k))
-        claims = [
-            claim_ci_above("risk_drop", f"gradient flow lowers the population risk by more than "
-                           f"{cfg.risk_drop_orders:g} orders of magnitude: mean over {cfg.seeds} seeds of "
-                           "log10(R(mu_0)/R(mu_T))", o_ci.mean, o_ci.ci, cfg.risk_drop_orders, source=SOURCE,
-                           control=0.0),
-            claim_ci_below("teacher_measure_close", "the student's measure reaches the teacher's: W2 between the "
-                           "sphere projections (balanced units) of student and teacher at T over the same at t = 0, "
-                           f"mean over {cfg.seeds} seeds (1/2: at least 3/4 of the mass on the teacher's units)",
-                           r_ci.mean, r_ci.ci, cfg.teacher_ratio, source=SOURCE, control=1.0,
-                           note=f"unbalanced projection gives {raw.mean():.3f}; zero-risk minimisers are not unique "
-                                "(ReLU units without bias miss odd harmonics >= 3): the flow may stop at another one"),
-            claim_le("energy_dissipation", f"dR/dt = -|grad V|^2_L2(mu_t) along the flow recorded at step "
-                     f"{cfg.check_eta:g} over [0, {cfg.check_T:g}]: relative L2 error (bound h lambda_max/2 <= "
-                     "check_eta/eta)", check["err"], tol, source=SOURCE_EDI, control=1.0,
-                     note=f"error at half the step {check['err_half']:.3g} (observed order "
-                          f"{np.log2(check['err'] / check['err_half']):.2f}; 1 for smooth V, less once a unit "
-                          "sits at the relu cusp w = 0)"),
-        ]
+        claims = self._claims(cfg, o_ci, r_ci, raw, check)
         w2 = w2_from_start((snaps, np.asarray(r0["snapshot_times"])), method="exact")  # (S,)
         metrics = {"risk_initial": float(risk[0]), "risk_final": float(risk[-1]),
                    "risk_drop_orders": float(orders[0]), "risk_drop_orders_mean": o_ci.mean,
@@ -241,6 +223,29 @@ class TeacherStudent(Experiment):
             if key == "err":
                 out.update(times=check.times, dRdt=check.dEdt, rate=check.rate)
         return out
+
+    @staticmethod
+    def _claims(cfg: TeacherStudentConfig, o_ci, r_ci, raw: np.ndarray, check: dict) -> list:
+        """The three claims from the seeds' risk drops, teacher ratios and the dissipation check."""
+        tol = cfg.check_eta / cfg.eta
+        return [
+            claim_ci_above("risk_drop", f"gradient flow lowers the population risk by more than "
+                           f"{cfg.risk_drop_orders:g} orders of magnitude: mean over {cfg.seeds} seeds of "
+                           "log10(R(mu_0)/R(mu_T))", o_ci.mean, o_ci.ci, cfg.risk_drop_orders, source=SOURCE,
+                           control=0.0),
+            claim_ci_below("teacher_measure_close", "the student's measure reaches the teacher's: W2 between the "
+                           "sphere projections (balanced units) of student and teacher at T over the same at t = 0, "
+                           f"mean over {cfg.seeds} seeds (1/2: at least 3/4 of the mass on the teacher's units)",
+                           r_ci.mean, r_ci.ci, cfg.teacher_ratio, source=SOURCE, control=1.0,
+                           note=f"unbalanced projection gives {raw.mean():.3f}; zero-risk minimisers are not unique "
+                                "(ReLU units without bias miss odd harmonics >= 3): the flow may stop at another one"),
+            claim_le("energy_dissipation", f"dR/dt = -|grad V|^2_L2(mu_t) along the flow recorded at step "
+                     f"{cfg.check_eta:g} over [0, {cfg.check_T:g}]: relative L2 error (bound h lambda_max/2 <= "
+                     "check_eta/eta)", check["err"], tol, source=SOURCE_EDI, control=1.0,
+                     note=f"error at half the step {check['err_half']:.3g} (observed order "
+                          f"{np.log2(check['err'] / check['err_half']):.2f}; 1 for smooth V, less once a unit "
+                          "sits at the relu cusp w = 0)"),
+        ]
 
     @staticmethod
     def _risk_figure(ctx, r0, w2_curve, check) -> str:
