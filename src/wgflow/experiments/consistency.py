@@ -154,6 +154,14 @@ class Consistency(Experiment):
         fit = _fit(ns, sup_c, 1e-9 * scale, ctx.seed)
         fit_u = _fit(ns_u, sup_u, 0.0, ctx.seed)
         fits_t = [_fit(ns, per_time[:, j], 1e-9 * scale, ctx.seed) for j in range(len(times))]
+        claims, metrics = self._verdicts(cfg, fit, fit_u, fits_t, times, n_ref)
+        artifacts = self._figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
+                                  ref["risk_times"], n_ref)
+        return ExperimentResult(claims, metrics, artifacts)
+
+    @staticmethod
+    def _verdicts(cfg: ConsistencyConfig, fit, fit_u, fits_t, times, n_ref: int) -> tuple[list, dict]:
+        """Claims and metrics from the coupled (``fit``) and uncoupled (``fit_u``) power-law fits."""
         source = "Chizat & Bach, NeurIPS 2018, Thm 2.6; Sznitman 1991, Thm 1.4 (propagation of chaos)"
         control = f"uncoupled W2(mu_n(t), mu_ref(t)), set by the i.i.d. initial draw: {fit_u}"
         note = None if np.isfinite(fit.slope) else "the coupled distance is 0 (at rounding level): no flow to compare"
@@ -172,9 +180,7 @@ class Consistency(Experiment):
             metrics[f"slope_t{t:.3g}"] = f.slope
         for n, y in zip(fit.n, fit.y_mean):
             metrics[f"sup_w2_n{int(n)}"] = float(y)
-        artifacts = self._figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
-                                  ref["risk_times"], n_ref)
-        return ExperimentResult(claims, metrics, artifacts)
+        return claims, metrics
 
     @staticmethod
     def _figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
