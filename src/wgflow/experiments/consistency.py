@@ -147,8 +147,7 @@ class Consistency(Experiment):
                 sup_c.append(_geomean(np.max(coupled, axis=1)))  # one realisation per (seed, n)
                 per_time.append(_geomean(np.array(coupled), axis=0))
         times = np.asarray(ref["times"])[np.asarray(ref["times"]) > 0]
-        ns, sup_c, per_time = np.array(ns), np.array(sup_c), np.array(per_time)
-        ns_u, sup_u = np.array(ns_u), np.array(sup_u)
+        ns, sup_c, per_time, ns_u, sup_u = (np.array(v) for v in (ns, sup_c, per_time, ns_u, sup_u))
         # the coupled distance is 0 at t = 0; a value at rounding level means the particles never moved
         scale = float(np.sqrt((ref["snapshots"][0] ** 2).sum(-1).mean()))
         fit = _fit(ns, sup_c, 1e-9 * scale, ctx.seed)
