@@ -149,9 +149,23 @@ class MFLangevin(Experiment):
 
         # (3) annealing
         R0, R_ann, R_const = float(ann["risk"][0]), float(ann["risk"][-1]), float(stat["risk"][-1])
+        claims = self._claims(cfg, (jumps, drop, se), (floor, ratio, ratio_ci, w2_ctrl / null_ctrl.mean()),
+                              (R0, R_ann, R_const))
+        metrics = {"F_initial": F[0], "F_final": F[-1], "entropy_se": float(se.mean()), "w2_gibbs": w2,
+                   "w2_null_mean": float(null.mean()), "w2_null_max": float(null.max()),
+                   "w2_gibbs_ratio_initial": float(w2_ctrl / null_ctrl.mean()),
+                   "gibbs_edge_mass": edge_mass, "risk_initial": R0, "risk_annealed": R_ann,
+                   "risk_constant_temperature": R_const}
+        artifacts = self._figures(ctx, stat, ann, F, se, final.numpy(), gd)
+        return ExperimentResult(claims, metrics, artifacts)
+
+    @staticmethod
+    def _claims(cfg: MFLangevinConfig, descent, gibbs, risks) -> list:
+        """Claims (1)-(3) from the free-energy path, the Gibbs test and the annealed / constant-lambda risks."""
+        (jumps, drop, se), (floor, ratio, ratio_ci, ratio_ctrl), (R0, R_ann, R_const) = descent, gibbs, risks
         src_fe = "Chizat, TMLR 2022 and Mei, Montanari & Nguyen, PNAS 2018 (noisy GD descends the free energy)"
         src_gibbs = "Chizat, TMLR 2022; Nitanda, Wu & Suzuki, AISTATS 2022 (stationary law = proximal Gibbs law)"
-        claims = [
+        return [
             claim_true("free_energy_decreases",
                        "F_lambda(mu_t) never rises by more than 3 standard errors of the k-NN entropy between "
                        "snapshots, and falls by more than 10 of them overall",
@@ -162,7 +176,7 @@ class MFLangevin(Experiment):
                            f"W2(particles, proximal Gibbs of their own V) / the sampling floor (mean W2 of {cfg.n} "
                            f"i.i.d. Gibbs samples to the reference = {floor.mean:.4f}), CI upper end < "
                            f"{cfg.w2_factor}", ratio, ratio_ci, cfg.w2_factor, source=src_gibbs,
-                           control=w2_ctrl / null_ctrl.mean(),
+                           control=ratio_ctrl,
                            note="control: the initial particles against the Gibbs law of their own V"),
             claim_le("annealing_reaches_minimum",
                      f"annealed (lambda_k = {cfg.anneal_lam:g} x {cfg.anneal_decay:g}^k) unregularised risk "
@@ -170,13 +184,6 @@ class MFLangevin(Experiment):
                      source="Chizat, TMLR 2022, §4 (annealing reaches the unregularised minimum)",
                      control=R_const / R0, note=f"control: constant lambda = {cfg.lam:g} (wd {cfg.weight_decay:g})"),
         ]
-        metrics = {"F_initial": F[0], "F_final": F[-1], "entropy_se": float(se.mean()), "w2_gibbs": w2,
-                   "w2_null_mean": float(null.mean()), "w2_null_max": float(null.max()),
-                   "w2_gibbs_ratio_initial": float(w2_ctrl / null_ctrl.mean()),
-                   "gibbs_edge_mass": edge_mass, "risk_initial": R0, "risk_annealed": R_ann,
-                   "risk_constant_temperature": R_const}
-        artifacts = self._figures(ctx, stat, ann, F, se, final.numpy(), gd)
-        return ExperimentResult(claims, metrics, artifacts)
 
     @staticmethod
     def _gibbs_test(cfg: MFLangevinConfig, obj, mu, rng):
