@@ -197,19 +197,26 @@ class GlobalConvergence(Experiment):
                         "violating_stalled_fraction": float(np.mean(bad > cfg.tol)),
                         "smallest_converging_width": float(m_star)})
         artifacts = {"risk": self._risk_figure(ctx, cfg, runs)}
+        artifacts.update(self._particle_figures(ctx, cfg, runs, big))
+        return ExperimentResult(claims, metrics, artifacts)
+
+    @staticmethod
+    def _particle_figures(ctx, cfg: GlobalConvergenceConfig, runs: dict, big: int) -> dict:
+        """Particles of the first seed at the largest width: sphere init (still and animated) and the control."""
+        out = {}
         r0 = runs["sphere", big, 0]
         basis = plane_basis(r0["teacher"][:, 1:])
         fig = particle_figure(r0["snapshots"], basis, r0["teacher"],
                               title=f"m = {big}, sphere init (red c > 0, blue c < 0)")
-        artifacts["particles"] = ctx.save_figure("cb_particles", fig)
-        artifacts["particles_animation"] = ctx.save_figure(
+        out["particles"] = ctx.save_figure("cb_particles", fig)
+        out["particles_animation"] = ctx.save_figure(
             f"cb_particles.{cfg.animation}",
             particle_animation(r0["snapshots"], basis, r0["teacher"], times=r0["snapshot_times"], title=f"m = {big}"))
         rb = runs["one_sign", big, 0]
-        artifacts["particles_violating"] = ctx.save_figure(
+        out["particles_violating"] = ctx.save_figure(
             "cb_particles_one_sign", particle_figure(rb["snapshots"], basis, rb["teacher"],
                                                      title=f"m = {big}, one-sign init (stalls)"))
-        return ExperimentResult(claims, metrics, artifacts)
+        return out
 
     @staticmethod
     def _risk_figure(ctx, cfg, runs) -> str:
