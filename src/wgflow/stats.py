@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PowerLawFit", "fit_power_law", "loglog_slope", "MeanCI", "mean_ci"]
+__all__ = ["PowerLawFit", "fit_power_law", "fit_power_law_or_nan", "loglog_slope", "MeanCI", "mean_ci"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,17 @@ def fit_power_law(n, y, *, n_boot: int = 2000, level: float = 0.05, seed: int = 
     else:
         lo = hi = slope
     return PowerLawFit(float(slope), float(intercept), float(lo), float(hi), level, levels, np.exp(ly))
+
+
+def fit_power_law_or_nan(n, y, *, floor: float = 0.0, n_boot: int = 2000, level: float = 0.05,
+                         seed: int = 0) -> PowerLawFit:
+    """:func:`fit_power_law`, or a fit whose slope and interval are nan when some y is <= ``floor``
+    or not finite (nothing moved: a claim judged on it fails instead of the run crashing)."""
+    y = np.asarray(y, dtype=float)
+    if (y > floor).all() and np.isfinite(y).all():
+        return fit_power_law(n, y, n_boot=n_boot, level=level, seed=seed)
+    nan, levels = float("nan"), np.unique(np.asarray(n, dtype=float))
+    return PowerLawFit(nan, nan, nan, nan, level, levels, np.full(levels.size, nan))
 
 
 @dataclass(frozen=True)

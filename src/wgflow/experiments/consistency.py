@@ -46,7 +46,7 @@ from ..limits.reference import chaos_distances, nested_init
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
 from ..plotting import _plt
-from ..stats import PowerLawFit, fit_power_law
+from ..stats import fit_power_law_or_nan
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
@@ -149,10 +149,10 @@ class Consistency(Experiment):
         times = np.asarray(ref["times"])[np.asarray(ref["times"]) > 0]
         ns, sup_c, per_time, ns_u, sup_u = (np.array(v) for v in (ns, sup_c, per_time, ns_u, sup_u))
         # the coupled distance is 0 at t = 0; a value at rounding level means the particles never moved
-        scale = float(np.sqrt((ref["snapshots"][0] ** 2).sum(-1).mean()))
-        fit = _fit(ns, sup_c, 1e-9 * scale, ctx.seed)
-        fit_u = _fit(ns_u, sup_u, 0.0, ctx.seed)
-        fits_t = [_fit(ns, per_time[:, j], 1e-9 * scale, ctx.seed) for j in range(len(times))]
+        floor = 1e-9 * float(np.sqrt((ref["snapshots"][0] ** 2).sum(-1).mean()))
+        fit = fit_power_law_or_nan(ns, sup_c, floor=floor, seed=ctx.seed)
+        fit_u = fit_power_law_or_nan(ns_u, sup_u, seed=ctx.seed)
+        fits_t = [fit_power_law_or_nan(ns, per_time[:, j], floor=floor, seed=ctx.seed) for j in range(len(times))]
         claims, metrics = self._verdicts(cfg, fit, fit_u, fits_t, times, n_ref)
         artifacts = self._figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
                                   ref["risk_times"], n_ref)
@@ -212,12 +212,3 @@ class Consistency(Experiment):
 def _geomean(y, axis=None):
     with np.errstate(divide="ignore"):
         return np.exp(np.log(np.asarray(y, dtype=float)).mean(axis=axis))
-
-
-def _fit(ns, y, floor: float, seed: int) -> PowerLawFit:
-    """Power-law fit over seeds; nan (a failing claim, not a crash) if some y is <= floor."""
-    y = np.asarray(y, dtype=float)
-    if (y > floor).all() and np.isfinite(y).all():
-        return fit_power_law(ns, y, seed=seed)
-    nan, levels = float("nan"), np.unique(ns)
-    return PowerLawFit(nan, nan, nan, nan, 0.05, levels, np.full(levels.size, nan))

@@ -57,7 +57,7 @@ from ..linearized import Tangent, symmetric_init, tangent_theta
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
 from ..plotting import _plt, particle_figure, plane_basis
-from ..stats import fit_power_law, mean_ci
+from ..stats import fit_power_law_or_nan, mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import (
@@ -111,9 +111,7 @@ class LazyVsActiveConfig:
 
 def _slope(taus: np.ndarray, move: np.ndarray, seed: int) -> tuple[float, tuple[float, float]]:
     """Log-log slope of move (seeds, taus) against tau with its bootstrap CI; nan if a movement is 0 (no fit)."""
-    if not (move > 0).all() or not np.isfinite(move).all():
-        return float("nan"), (float("nan"), float("nan"))
-    fit = fit_power_law(np.broadcast_to(taus, move.shape), move, seed=seed)
+    fit = fit_power_law_or_nan(np.broadcast_to(taus, move.shape), move, seed=seed)
     return fit.slope, (fit.lo, fit.hi)
 
 
