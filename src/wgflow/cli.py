@@ -76,12 +76,9 @@ def _runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_runtime(args) -> None:
-    from .flows.runtime import resolve_device
+    from .flows.runtime import check_options  # torch: only once a command runs, never for --help
 
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
-    if args.device is not None:
-        resolve_device(args.device)
+    check_options(device=args.device, threads=args.threads)
 
 
 def _untrained_arg(p: argparse.ArgumentParser) -> None:

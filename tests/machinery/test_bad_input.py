@@ -90,6 +90,8 @@ USAGE_CASES = [
     ["sweep", "teacher-student", "--seeds", f"0-{MAX_SEED}"], ["sweep", "teacher-student", "--workers", "0"],
     ["sweep", "teacher-student", "--grid", "n=8", "--set", "n=16"], ["sweep", "teacher-student", "--set", "steps=0"],
     ["sweep", "teacher-student", "--grid", "bogus=1,2"], ["sweep", "teacher-student", "--seeds", ","],
+    ["sweep", "teacher-student", "--threads", "0"], ["run", "teacher-student", "--threads", "0"],
+    ["reproduce", "--threads", "0"],
 ]
 
 

@@ -53,6 +53,14 @@ def use(*, threads: int | None = None, device: str | None = None) -> Iterator[No
         _THREADS.reset(t1)
 
 
+def check_options(*, device: str | None = None, threads: int | None = None) -> None:
+    """Reject a bad ``threads`` (< 1) or an unusable ``device`` (ConfigError) before a run writes anything."""
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be a positive integer, got {threads}")
+    if device is not None:
+        resolve_device(device)
+
+
 def resolve_device(device: str | torch.device | None, default: torch.device | None = None) -> torch.device:
     """``None`` -> the :func:`use` default, else ``default`` (the particles' device), else CPU."""
     device = device if device is not None else _DEVICE.get()

@@ -151,14 +151,14 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     try:
         import torch
 
+        from ..flows.runtime import use as flow_runtime  # torch: only in the worker, never for --help
+
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
         exp = _experiment(task)
         cfg = make_config(exp, task["preset"], task["overrides"])
         with tempfile.TemporaryDirectory(prefix="wgflow-point-") as tmp:
             ctx = _PointContext(tmp, seed=task["seed"])
-            from ..flows.runtime import use as flow_runtime  # torch: only in the worker, never for --help
-
             with flow_runtime(device=task.get("device")):
                 result = exp().run(cfg, ctx)
             files = dict(ctx.saved)
@@ -360,9 +360,10 @@ def _cmd_sweep(args) -> int:
     for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
         make_config(exp, args.preset, ov)
     expand_grid(grid, seeds)  # size check
+    from ..flows.runtime import check_options  # torch: only once the command runs, never for --help
+
+    check_options(device=args.device, threads=args.threads)
     store = Store(args.store) if args.store else Store()
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
     with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
         executor = make_executor(args.workers, args.dask)
         if args.threads is not None:
