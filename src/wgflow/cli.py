@@ -218,14 +218,14 @@ def _add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from .experiments.base import list_experiments
-    from .experiments.runner import EXIT_FAILED, EXIT_OK, execute
-    from .experiments.config import check_seed
-    from .report import write_report
-
     import time
 
     from .cli_progress import Heartbeat, estimate_left, previous_durations, progress_line
+    from .experiments.base import list_experiments
+    from .experiments.config import check_seed
+    from .experiments.runner import EXIT_FAILED, EXIT_OK, execute
+    from .numbers import fmt_duration
+    from .report import write_report
 
     check_seed(args.seed)
     if not args.heartbeat > 0:
@@ -258,8 +258,6 @@ def _cmd_reproduce(args) -> int:
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
     path = write_report(store, args.out or store.root / "report.html")
-    from .numbers import fmt_duration
-
     print(f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {n_passed} of {n_claims} "
           f"claims passed" + (" (untrained control: none should)" if args.untrained else ""), file=sys.stderr)
     print(path)
