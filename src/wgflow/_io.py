@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_save_array", "load_array"]
+__all__ = ["atomic_write_bytes", "atomic_save_array", "array_path", "load_array"]
 
 
 def _atomic(path: Path, write) -> Path:
@@ -47,10 +47,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return _atomic(Path(path), lambda fh: fh.write(data))
 
 
+def array_path(path: str | os.PathLike, suffix: str) -> Path:
+    """``path`` with the array ``suffix`` (".npy" / ".npz"): an existing .npy/.npz suffix is replaced,
+    anything else after a dot is part of the name ("eta-0.5" -> "eta-0.5.npz", not "eta-0.npz")."""
+    path = Path(path)
+    return path.with_suffix(suffix) if path.suffix in (".npy", ".npz") else path.with_name(path.name + suffix)
+
+
 def atomic_save_array(path: str | os.PathLike, data: np.ndarray | Mapping[str, np.ndarray]) -> Path:
     """Save one array (``.npy``) or a dict of arrays (``.npz``) atomically, refusing object arrays.
 
-    The suffix is chosen from the data: a mapping always goes to ``.npz``.
+    The suffix is chosen from the data (:func:`array_path`): a mapping always goes to ``.npz``.
     """
     path = Path(path)
     if isinstance(data, Mapping):
@@ -58,12 +65,12 @@ def atomic_save_array(path: str | os.PathLike, data: np.ndarray | Mapping[str, n
         for k, a in arrays.items():
             if a.dtype == object:
                 raise TypeError(f"array {k!r} has dtype object; only numbers and strings are stored")
-        path = path.with_suffix(".npz")
+        path = array_path(path, ".npz")
         return _atomic(path, lambda fh: np.savez(fh, **arrays))
     a = np.asarray(data)
     if a.dtype == object:
         raise TypeError("arrays of dtype object are not stored (no pickle)")
-    path = path.with_suffix(".npy")
+    path = array_path(path, ".npy")
     return _atomic(path, lambda fh: np.save(fh, a, allow_pickle=False))
 
 

@@ -148,3 +148,15 @@ def test_relative_store_path_resolves_artifacts_from_any_cwd(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path.parent)
     arts = Store(tmp_path / "runs-rel").artifacts(rid)
     assert len(arts) == 1 and os.path.exists(arts[0]["path"])
+
+
+def test_array_names_with_dots_keep_them(tmp_path):
+    """'w2-eta-0.5' is a name, not a suffix: the array goes to w2-eta-0.5.npy (with_suffix made w2-eta-0.npy)."""
+    from wgflow._io import array_path, atomic_save_array, load_array
+
+    a = atomic_save_array(tmp_path / "w2-eta-0.5", np.arange(3))
+    b = atomic_save_array(tmp_path / "w2-eta-0.25", {"x": np.ones(2)})
+    assert (a.name, b.name) == ("w2-eta-0.5.npy", "w2-eta-0.25.npz")
+    assert load_array(a).tolist() == [0, 1, 2] and load_array(b)["x"].tolist() == [1.0, 1.0]
+    # a path that already names an array suffix keeps its stem
+    assert array_path(tmp_path / "x.npy", ".npz").name == "x.npz" and array_path("y.npz", ".npz").name == "y.npz"

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..control import untrained as no_training
 from ..flows.runtime import use as flow_runtime
+from .._io import array_path
 from ..store import Store, StoreError, atomic_save_array, load_array
 from ._context import _safe
 from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
@@ -88,8 +89,7 @@ class StoreCheckpointer:
 
     def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None,
                  log: Callable[[str], None] | None = None):
-        path = Path(path)  # keys may hold dots ("eta-0.5"): append the suffix, never replace one
-        self.path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+        self.path = array_path(path, ".npz")  # keys may hold dots ("eta-0.5"): not a suffix
         self.prev = self.path.with_name(self.path.stem + ".prev.npz")
         self._next = self.path.with_name(self.path.stem + ".next.npz")
         self.every = int(every)
