@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wgflow-installed
 
-.PHONY: demo test test-fast bench setup browser clean
+.PHONY: demo test test-fast lint bench setup browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ browser:
 demo: setup
 	$(VENV)/bin/wgflow reproduce --quick
 
-test: setup browser
+# Lint and format check (ruff, configured in pyproject.toml), before the tests.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: setup browser lint
 	$(PY) -m pytest -q
 
 test-fast: setup

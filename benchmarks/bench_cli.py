@@ -22,15 +22,16 @@ import time
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-CASES = {"python -c pass": ["-c", "pass"],
-         "wgflow --help": ["-c", "import sys; from wgflow.cli import main; sys.argv=['wgflow','--help']; main()"],
-         "wgflow list": ["-c", "import sys; from wgflow.cli import main; sys.exit(main(['list']))"]}
+CASES = {
+    "python -c pass": ["-c", "pass"],
+    "wgflow --help": ["-c", "import sys; from wgflow.cli import main; sys.argv=['wgflow','--help']; main()"],
+    "wgflow list": ["-c", "import sys; from wgflow.cli import main; sys.exit(main(['list']))"],
+}
 
 
 def _time(args: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return time.perf_counter() - t0
 
 

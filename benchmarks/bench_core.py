@@ -79,7 +79,9 @@ def _worker(impl: str, B: int, n: int, d: int, reps: int) -> dict:
 def run(impl, B, n, d, reps):
     out = subprocess.run(
         [sys.executable, __file__, "--worker", impl, str(B), str(n), str(d), str(reps)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         return {"impl": impl, "B": B, "n": n, "d": d, "error": out.stderr.strip().splitlines()[-1:]}
@@ -104,10 +106,14 @@ def main(argv=None):
         a, b = run("wgflow", B, n, d, reps), run("torch", B, n, d, reps)
         ratio = b["step_s"] / a["step_s"]
         rows.append({"size": [B, n, d], "wgflow": a, "torch": b, "speedup": ratio})
-        print(f"{str((B, n, d)):>22} {a['step_s']:10.4f} {b['step_s']:10.4f} {ratio:9.2f} {a['peak_mib']:11.0f} {b['peak_mib']:10.0f}")
+        print(
+            f"{(B, n, d)!s:>22} {a['step_s']:10.4f} {b['step_s']:10.4f} {ratio:9.2f} {a['peak_mib']:11.0f} {b['peak_mib']:10.0f}"
+        )
     if not args.quick and not args.no_big:
         a = run("wgflow", *BIG, 1)
-        print(f"{str(BIG):>22} {a.get('step_s', float('nan')):10.3f} {'-':>10} {'-':>9} {a.get('peak_mib', float('nan')):11.0f}   (memory check: < 4096 MiB)")
+        print(
+            f"{BIG!s:>22} {a.get('step_s', float('nan')):10.3f} {'-':>10} {'-':>9} {a.get('peak_mib', float('nan')):11.0f}   (memory check: < 4096 MiB)"
+        )
         rows.append({"size": list(BIG), "wgflow": a})
     worst = min(r["speedup"] for r in rows if "speedup" in r)
     print(f"slowest ratio torch/wgflow = {worst:.2f} (>= 1 means wgflow is not slower)")

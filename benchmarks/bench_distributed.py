@@ -40,9 +40,24 @@ def _worker(args) -> None:
         dist.init_process_group("gloo")
     rank, P = world()
     n = args.n_per_rank * P
-    ns = launch.build_parser().parse_args(["--width", str(n), "--dim", "10", "--batch", str(args.batch), "--steps",
-                                           str(args.steps), "--risk-every", str(args.steps), "--n-snapshots", "2",
-                                           "--n-test", str(args.batch)])
+    ns = launch.build_parser().parse_args(
+        [
+            "--width",
+            str(n),
+            "--dim",
+            "10",
+            "--batch",
+            str(args.batch),
+            "--steps",
+            str(args.steps),
+            "--risk-every",
+            str(args.steps),
+            "--n-snapshots",
+            "2",
+            "--n-test",
+            str(args.batch),
+        ]
+    )
     unit, obj, cfg = launch.build_problem(ns)
     theta0 = init_particles(unit, n, *shard_range(n, P, rank), seed=0, dtype=torch.float64)
     train_sharded(theta0, unit, obj, cfg, n=n, seed=0, max_particles=1000)  # warm-up
@@ -69,18 +84,46 @@ def _worker(args) -> None:
         dist.destroy_process_group()
     if rank == 0:
         step = float(t[0]) / args.steps
-        print(json.dumps({"P": P, "n_per_rank": args.n_per_rank, "n": n, "B": args.batch, "p": unit.p,
-                          "steps": args.steps, "risk_evals": evals, "step_s": step,
-                          "comm_s": float(t[1]) / max(stats["n_reduce"], 1), "allreduce_s": float(t[2]),
-                          "compute_per_particle_sample_s": (step - float(t[1]) / max(stats["n_reduce"], 1))
-                          / (args.n_per_rank * args.batch),
-                          "peak_MiB": float(mem[0])}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "P": P,
+                    "n_per_rank": args.n_per_rank,
+                    "n": n,
+                    "B": args.batch,
+                    "p": unit.p,
+                    "steps": args.steps,
+                    "risk_evals": evals,
+                    "step_s": step,
+                    "comm_s": float(t[1]) / max(stats["n_reduce"], 1),
+                    "allreduce_s": float(t[2]),
+                    "compute_per_particle_sample_s": (step - float(t[1]) / max(stats["n_reduce"], 1))
+                    / (args.n_per_rank * args.batch),
+                    "peak_MiB": float(mem[0]),
+                }
+            ),
+            flush=True,
+        )
 
 
 def _run(P: int, args) -> dict:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={P}", __file__,
-           "--worker", "--n-per-rank", str(args.n_per_rank), "--batch", str(args.batch), "--steps", str(args.steps),
-           "--repeats", str(args.repeats)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={P}",
+        __file__,
+        "--worker",
+        "--n-per-rank",
+        str(args.n_per_rank),
+        "--batch",
+        str(args.batch),
+        "--steps",
+        str(args.steps),
+        "--repeats",
+        str(args.repeats),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     if r.returncode != 0:
@@ -103,15 +146,21 @@ def main() -> None:
     if args.worker:
         return _worker(args)
     rows = [_run(P, args) for P in (1, 2)]
-    print(f"weak scaling, n/rank = {args.n_per_rank}, B = {args.batch}, p = {rows[0]['p']}, float64, gloo, "
-          f"{args.steps} steps")
-    print(f"{'P':>2} {'n':>8} {'step ms':>9} {'comm ms':>9} {'bare allreduce us':>18} {'ns/(particle*sample)':>21} "
-          f"{'peak MiB':>9} {'efficiency':>10}")
+    print(
+        f"weak scaling, n/rank = {args.n_per_rank}, B = {args.batch}, p = {rows[0]['p']}, float64, gloo, "
+        f"{args.steps} steps"
+    )
+    print(
+        f"{'P':>2} {'n':>8} {'step ms':>9} {'comm ms':>9} {'bare allreduce us':>18} {'ns/(particle*sample)':>21} "
+        f"{'peak MiB':>9} {'efficiency':>10}"
+    )
     for r in rows:
         eff = rows[0]["step_s"] / r["step_s"]
-        print(f"{r['P']:>2} {r['n']:>8} {1e3 * r['step_s']:>9.2f} {1e3 * r['comm_s']:>9.3f} "
-              f"{1e6 * r['allreduce_s']:>18.1f} {1e9 * r['compute_per_particle_sample_s']:>21.3f} "
-              f"{r['peak_MiB']:>9.0f} {eff:>10.2f}")
+        print(
+            f"{r['P']:>2} {r['n']:>8} {1e3 * r['step_s']:>9.2f} {1e3 * r['comm_s']:>9.3f} "
+            f"{1e6 * r['allreduce_s']:>18.1f} {1e9 * r['compute_per_particle_sample_s']:>21.3f} "
+            f"{r['peak_MiB']:>9.0f} {eff:>10.2f}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

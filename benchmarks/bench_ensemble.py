@@ -34,8 +34,10 @@ def _problem(d, n, targets, dtype, n_test):
     fs = [ThreeSpin.random(d, seed=k) for k in range(targets)]
     objs = [wg.OnlineRisk(f.sampler(), f, n_test=n_test, test_seed=k + 7) for k, f in enumerate(fs)]
     unit = wg.Sigmoid(d)
-    mus = [wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(k + 1000 * n), dtype=dtype), unit)
-           for k in range(targets)]
+    mus = [
+        wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(k + 1000 * n), dtype=dtype), unit)
+        for k in range(targets)
+    ]
     return mus, objs
 
 
@@ -57,8 +59,11 @@ def sweep(steps, targets, dtype, device, d=10, n_test=2000, repeats=3):
             ens.append(time.perf_counter() - t1)
         gap = max(abs(a.risk[-1] - b.risk[-1]) / a.risk[-1] for a, b in zip(singles, members))
         rows.append((n, min(one), min(ens), gap))
-        print(f"n = {n:5d}: member by member {min(one):8.2f} s   ensemble of {targets} {min(ens):7.2f} s   "
-              f"ratio {min(one) / min(ens):6.2f}   (max rel. gap of final losses {gap:.1e})", flush=True)
+        print(
+            f"n = {n:5d}: member by member {min(one):8.2f} s   ensemble of {targets} {min(ens):7.2f} s   "
+            f"ratio {min(one) / min(ens):6.2f}   (max rel. gap of final losses {gap:.1e})",
+            flush=True,
+        )
     return rows
 
 
@@ -77,7 +82,9 @@ def paper_estimate(dtype, device, d=10, targets=10):
         for batch in (P, P * P):
             k = int(max(2, min(40, 4e7 / (targets * batch * n))))
             cfg = wg.FlowConfig(eta=0.2, steps=1, batch_size=batch, risk_every=10**9, n_snapshots=2)
-            run = lambda steps: wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device, steps=steps)  # noqa
+            run = lambda steps, mus=mus, objs=objs, cfg=cfg: wg.train(
+                Ensemble.stack(mus), objs, cfg, seed=0, device=device, steps=steps
+            )
             run(1)  # warm-up
             t0 = time.perf_counter()
             run(1)
@@ -86,8 +93,11 @@ def paper_estimate(dtype, device, d=10, targets=10):
             t[batch] = max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / k
         width = 2.2e6 * t[P] + 2e5 * t[P * P]
         total += width
-        print(f"paper preset, n = {n:5d}: {1e3 * t[P]:.2f} ms/step at P = {P}, {1e3 * t[P * P]:.1f} ms/step at "
-              f"P^2 = {P * P} -> {width / 3600:.1f} h", flush=True)
+        print(
+            f"paper preset, n = {n:5d}: {1e3 * t[P]:.2f} ms/step at P = {P}, {1e3 * t[P * P]:.1f} ms/step at "
+            f"P^2 = {P * P} -> {width / 3600:.1f} h",
+            flush=True,
+        )
     print(f"paper preset (d = 10, 10 targets as ensembles): extrapolated {total / 3600:.1f} h", flush=True)
 
 
@@ -95,8 +105,9 @@ def quick_run(steps):
     from wgflow.experiments import run_experiment
 
     t0 = time.perf_counter()
-    run_experiment("rve-3spin", "quick", {"sgd_steps": steps, "quench_steps": steps // 4, "rbf": False,
-                                          "n_test": 4000}, seed=0)
+    run_experiment(
+        "rve-3spin", "quick", {"sgd_steps": steps, "quench_steps": steps // 4, "rbf": False, "n_test": 4000}, seed=0
+    )
     return time.perf_counter() - t0
 
 
@@ -113,8 +124,11 @@ def main(argv=None):
     dtype = getattr(torch, a.dtype)
     if a.paper_estimate:
         return paper_estimate(dtype, a.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
-          f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}", flush=True)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
+        f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}",
+        flush=True,
+    )
 
     alone = quick_run(a.quick_steps)
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -124,8 +138,11 @@ def main(argv=None):
     finally:
         busy.kill()
         busy.wait()
-    print(f"quick rve-3spin ({a.quick_steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): alone {alone:.2f} s, "
-          f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)", flush=True)
+    print(
+        f"quick rve-3spin ({a.quick_steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): alone {alone:.2f} s, "
+        f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)",
+        flush=True,
+    )
 
     rows = sweep(a.steps, a.targets, dtype, a.device, repeats=a.repeats)
     single = sum(r[1] for r in rows)

@@ -66,9 +66,17 @@ def measure(n: int, d: int, B: int, every: int, schedule: str, blocks: int, step
         ratios.append(watched / plain)
         plain_times.append(plain / steps)
         inside.append(spent / plain)
-    return {"n": n, "d": d, "B": B, "every": every, "snapshots": schedule,
-            "step_ms": 1e3 * statistics.median(plain_times), "overhead": statistics.median(ratios) - 1,
-            "inside": statistics.median(inside), "snapshots_kept": len(obs._snaps)}
+    return {
+        "n": n,
+        "d": d,
+        "B": B,
+        "every": every,
+        "snapshots": schedule,
+        "step_ms": 1e3 * statistics.median(plain_times),
+        "overhead": statistics.median(ratios) - 1,
+        "inside": statistics.median(inside),
+        "snapshots_kept": len(obs._snaps),
+    }
 
 
 def main() -> None:
@@ -82,10 +90,12 @@ def main() -> None:
     for schedule in ("log", "fixed"):
         r = measure(n, d, B, 10, schedule, blocks, steps)
         verdict = "ok" if max(r["overhead"], r["inside"]) < 0.05 else "ABOVE TARGET"
-        print(f"watch overhead  n={r['n']} d={r['d']} B={r['B']} every={r['every']} snapshots={r['snapshots']:<5} "
-              f"step {r['step_ms']:.2f} ms  ratio-1 {100 * r['overhead']:+.2f} %  inside obs.step "
-              f"{100 * r['inside']:.3f} %  (target < 5 %: {verdict}; {r['snapshots_kept']} snapshots kept)",
-              flush=True)
+        print(
+            f"watch overhead  n={r['n']} d={r['d']} B={r['B']} every={r['every']} snapshots={r['snapshots']:<5} "
+            f"step {r['step_ms']:.2f} ms  ratio-1 {100 * r['overhead']:+.2f} %  inside obs.step "
+            f"{100 * r['inside']:.3f} %  (target < 5 %: {verdict}; {r['snapshots_kept']} snapshots kept)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

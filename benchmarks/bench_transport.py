@@ -43,8 +43,14 @@ TIMEOUT_S = 300.0  # a case (data generation included) is killed here
 NS = [1_000, 10_000, 100_000, 1_000_000]
 FINE = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000]  # 1-2-5 grid for "largest n"
 QUICK_NS = [1_000, 10_000]
-CASES = [("auto-translation", (10, 100)), ("auto-gaussians", (10, 100)), ("sinkhorn", (10, 100)),
-         ("exact", (10, 100)), ("sliced", (10, 100)), ("1d", (1,))]
+CASES = [
+    ("auto-translation", (10, 100)),
+    ("auto-gaussians", (10, 100)),
+    ("sinkhorn", (10, 100)),
+    ("exact", (10, 100)),
+    ("sliced", (10, 100)),
+    ("1d", (1,)),
+]
 
 
 def _clouds(case: str, n: int, d: int):
@@ -76,10 +82,23 @@ def _worker(case: str, n: int, d: int) -> dict:
     value, info = wt.wasserstein(x, y, method=method, return_info=True)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"case": case, "n": n, "d": d, "seconds": seconds, "cpu_s": cpu, "peak_mb": peak_mb,
-            "input_mb": 2 * x.nbytes / 2**20, "before_mb": base_mb, "value": float(value), "used": info.method,
-            "lower": info.lower, "upper": info.upper, "width": info.width, "true": true,
-            "options": {k: v for k, v in info.options.items() if isinstance(v, (int, float, str))}}
+    return {
+        "case": case,
+        "n": n,
+        "d": d,
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "peak_mb": peak_mb,
+        "input_mb": 2 * x.nbytes / 2**20,
+        "before_mb": base_mb,
+        "value": float(value),
+        "used": info.method,
+        "lower": info.lower,
+        "upper": info.upper,
+        "width": info.width,
+        "true": true,
+        "options": {k: v for k, v in info.options.items() if isinstance(v, (int, float, str))},
+    }
 
 
 def _run_case(case: str, n: int, d: int) -> dict:
@@ -88,7 +107,14 @@ def _run_case(case: str, n: int, d: int) -> dict:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return {"case": case, "n": n, "d": d, "seconds": None, "peak_mb": None, "status": f"killed at {TIMEOUT_S:.0f} s"}
+        return {
+            "case": case,
+            "n": n,
+            "d": d,
+            "seconds": None,
+            "peak_mb": None,
+            "status": f"killed at {TIMEOUT_S:.0f} s",
+        }
     if out.returncode != 0:
         err = (out.stderr.strip().splitlines() or ["?"])[-1]
         return {"case": case, "n": n, "d": d, "seconds": None, "peak_mb": None, "status": f"error: {err}"}
@@ -107,9 +133,11 @@ def _row(res: dict) -> str:
         return "-" if res.get(key) is None else format(res[key], fmt)
 
     mem = "-" if res.get("peak_mb") is None else f"{res['peak_mb']:.0f} ({res['input_mb']:.0f})"
-    return (f"| {res['case']} | {res['d']} | {res['n']:.0e} | {f('seconds', '.2f')} | {f('cpu_s', '.2f')} | {mem} | "
-            f"{res.get('used', '-')} | {f('value', '.4f')} | {f('lower', '.4f')} | {f('upper', '.4f')} | "
-            f"{f('width', '.2%')} | {res['status']} |")
+    return (
+        f"| {res['case']} | {res['d']} | {res['n']:.0e} | {f('seconds', '.2f')} | {f('cpu_s', '.2f')} | {mem} | "
+        f"{res.get('used', '-')} | {f('value', '.4f')} | {f('lower', '.4f')} | {f('upper', '.4f')} | "
+        f"{f('width', '.2%')} | {res['status']} |"
+    )
 
 
 def main() -> None:
@@ -132,20 +160,28 @@ def main() -> None:
     if bad := [c for c in chosen if c not in known]:
         ap.error(f"unknown case(s) {', '.join(bad)}; choose from {', '.join(known)}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# wgflow.wasserstein: time, peak memory, bracket width; {os.cpu_count()} CPUs, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.1f} at start\n")
+    print(
+        f"# wgflow.wasserstein: time, peak memory, bracket width; {os.cpu_count()} CPUs, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.1f} at start\n"
+    )
     print("| case | d | n | seconds | CPU s | peak MB (inputs) | used | value | lower | upper | width | status |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = []
     for case, dims in CASES:
         if case not in chosen:
             continue
-        for d in (dims if dims_only is None or case == "1d" else dims_only):
+        for d in dims if dims_only is None or case == "1d" else dims_only:
             grid = ns if case.startswith("auto") or args.sizes else [v for v in FINE if ns[0] <= v <= ns[-1]]
             for n in grid:
                 if case == "exact" and 2 * 8 * n * n / 2**20 > LIMIT_MB:
-                    res = {"case": case, "n": n, "d": d, "seconds": None, "peak_mb": None,
-                           "status": f"not run: (n, n) cost and plan need {2 * 8 * n * n / 2**30:.0f} GB"}
+                    res = {
+                        "case": case,
+                        "n": n,
+                        "d": d,
+                        "seconds": None,
+                        "peak_mb": None,
+                        "status": f"not run: (n, n) cost and plan need {2 * 8 * n * n / 2**30:.0f} GB",
+                    }
                 else:
                     res = _run_case(case, n, d)
                 results.append(res)

@@ -20,8 +20,9 @@ def assert_no_claim_passes(name, overrides=None, *, preset="quick", seed=0, tmp_
     """
     import wgflow as wg
 
-    res = wg.run_experiment(name, preset, overrides or {}, seed=seed, untrained=True,
-                            out_dir=None if tmp_path is None else str(tmp_path))
+    res = wg.run_experiment(
+        name, preset, overrides or {}, seed=seed, untrained=True, out_dir=None if tmp_path is None else str(tmp_path)
+    )
     passing = [f"{c.name} (measured {c.measured}, expected {c.expected})" for c in res.claims if c.passed]
     assert res.claims, f"{name}: the negative control recorded no claims"
     assert not passing, f"{name}: claims pass with training switched off: {'; '.join(passing)}"

@@ -32,8 +32,17 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 UPPER = ["wgflow.store", "wgflow.experiments", "wgflow.report", "wgflow.parallel", "wgflow.cli", "sqlite3"]
-CORE = ["wgflow.units", "wgflow.measure", "wgflow.flows", "wgflow.objectives", "wgflow.trajectory",
-        "wgflow.transport", "wgflow.residual", "wgflow.limits", "wgflow.tasks"]
+CORE = [
+    "wgflow.units",
+    "wgflow.measure",
+    "wgflow.flows",
+    "wgflow.objectives",
+    "wgflow.trajectory",
+    "wgflow.transport",
+    "wgflow.residual",
+    "wgflow.limits",
+    "wgflow.tasks",
+]
 
 # module -> names it must not load (a name also forbids its submodules). Each case starts an
 # interpreter that imports torch (~2 s): one module per layer, not every module.
@@ -47,18 +56,30 @@ CASES = {
     "wgflow.transport": ["wgflow.units", "wgflow.flows", "wgflow.residual", "wgflow.limits", *UPPER, "matplotlib"],
     "wgflow.residual": ["wgflow.flows", "wgflow.limits", "wgflow.tasks", *UPPER, "matplotlib"],
     "wgflow.limits": [*UPPER, "matplotlib"],
-    "wgflow.store": ["torch", "matplotlib", *CORE, "wgflow.experiments", "wgflow.report", "wgflow.parallel",
-                     "wgflow.cli"],
+    "wgflow.store": [
+        "torch",
+        "matplotlib",
+        *CORE,
+        "wgflow.experiments",
+        "wgflow.report",
+        "wgflow.parallel",
+        "wgflow.cli",
+    ],
     "wgflow.report": ["torch", *CORE, "wgflow.experiments", "wgflow.parallel", "wgflow.cli"],
     "wgflow.experiments": ["wgflow.report", "wgflow.parallel", "wgflow.cli"],
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _loaded(module: str, stub: bool) -> tuple[str, ...]:
     code = _PROBE.format(stub=stub, src=SRC, module=module)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(Path(SRC).parent), "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(SRC).parent), "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
 

@@ -60,7 +60,7 @@ def test_vjp_matches_autograd_and_anchor_gets_no_gradient(setup):
     torch.testing.assert_close(g[:, : unit.p], g_ref[:, : unit.p])
     assert torch.all(g[:, unit.p :] == 0)
     # linear in theta: the phi of the tangent model passes gradcheck and is exactly affine
-    f = lambda t: tan.phi(x, torch.cat([t, theta0], 1))  # noqa: E731
+    f = lambda t: tan.phi(x, torch.cat([t, theta0], 1))
     th1 = (theta0 + 0.1 * v).requires_grad_(True)
     assert torch.autograd.gradcheck(f, (th1,))
     torch.testing.assert_close(f(theta0 + 0.3 * v) - f(theta0), 3 * (f(theta0 + 0.1 * v) - f(theta0)))

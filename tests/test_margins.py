@@ -122,8 +122,15 @@ def test_f1_lp_agrees_with_its_dual_solved_separately():
     n, K = phi.shape
     # variables (p, t): min t s.t. +-phi^T p <= t, sum p = 1, p >= 0
     A = np.vstack([np.c_[phi.T, -np.ones(K)], np.c_[-phi.T, -np.ones(K)]])
-    res = linprog(np.r_[np.zeros(n), 1.0], A_ub=A, b_ub=np.zeros(2 * K), A_eq=np.r_[np.ones(n), 0.0][None],
-                  b_eq=[1.0], bounds=[(0, None)] * n + [(None, None)], method="highs")
+    res = linprog(
+        np.r_[np.zeros(n), 1.0],
+        A_ub=A,
+        b_ub=np.zeros(2 * K),
+        A_eq=np.r_[np.ones(n), 0.0][None],
+        b_eq=[1.0],
+        bounds=[(0, None)] * n + [(None, None)],
+        method="highs",
+    )
     sol = f1_max_margin(x, y, units, rounds=0)
     assert sol.margin > 0
     assert sol.margin == pytest.approx(res.fun, rel=1e-7)
@@ -218,7 +225,7 @@ def test_smooth_margin_gradient_is_the_first_variation_gradient():
     t = theta.clone().requires_grad_(True)
     Jt = torch.logsumexp(-y * wg.ParticleMeasure(t, unit).output(x), 0) - np.log(20)
     Jt.backward()
-    assert J == pytest.approx(float(Jt.detach()), rel=1e-12)
+    assert pytest.approx(float(Jt.detach()), rel=1e-12) == J
     np.testing.assert_allclose(G.numpy(), 30 * t.grad.numpy(), rtol=1e-10, atol=1e-14)
     tv = theta.clone().requires_grad_(True)
     obj.V(tv, mu).sum().backward()  # grad of V at the particles themselves = G

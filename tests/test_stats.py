@@ -32,7 +32,7 @@ def test_fit_or_nan_fits_positive_data_and_is_nan_when_nothing_moved():
     from wgflow.stats import fit_power_law, fit_power_law_or_nan
 
     n = np.repeat([8, 16, 32, 64], 3)
-    y = n ** -0.5 * np.exp(np.random.default_rng(0).normal(0, 0.05, n.size))
+    y = n**-0.5 * np.exp(np.random.default_rng(0).normal(0, 0.05, n.size))
     a, b = fit_power_law_or_nan(n, y, seed=1), fit_power_law(n, y, seed=1)
     assert (a.slope, a.lo, a.hi) == (b.slope, b.lo, b.hi) and abs(a.slope + 0.5) < 0.1
     for bad in (np.where(n == 8, 0.0, y), np.where(n == 8, np.nan, y), y):

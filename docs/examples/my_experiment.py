@@ -64,21 +64,34 @@ class MyDataFlow(Experiment):
         unit = wg.ReLU(x.shape[1], bias=True)  # theta = (c, w, b): 2-homogeneous with the bias inside w
         mu0 = wg.ParticleMeasure(unit.init(cfg.n, generator=g, dtype=torch.float64, kind="sphere"), unit)
         flow = wg.FlowConfig(eta=cfg.eta, steps=cfg.steps, n_snapshots=12, risk_every=10)
-        traj = wg.train(mu0, wg.DatasetRisk(x, y), flow, seed=ctx.seed, progress=ctx.progress,
-                        checkpointer=ctx.checkpointer("flow"))
+        traj = wg.train(
+            mu0, wg.DatasetRisk(x, y), flow, seed=ctx.seed, progress=ctx.progress, checkpointer=ctx.checkpointer("flow")
+        )
         w2 = wg.w2_from_start(traj, method="exact")  # (S,)
         bound = float(wg.tracked_w2(traj.snapshots[-1], traj.snapshots[0]))
         drop = float(np.log10(traj.risk[0] / traj.risk[-1]))
         for k, r in zip(traj.risk_steps, traj.risk):
             ctx.log_metric("loss", float(r), step=int(k))
         claims = [
-            claim_ge("loss_drop", "gradient flow lowers the empirical loss: log10(loss_0 / loss_T)", drop,
-                     cfg.loss_drop),
-            claim_true("tracked_bound", "W2(mu_T, mu_0) <= the tracked-particle bound", bound - w2[-1],
-                       w2[-1] <= bound * (1 + 1e-9), expected="bound - W2 >= 0"),
+            claim_ge(
+                "loss_drop", "gradient flow lowers the empirical loss: log10(loss_0 / loss_T)", drop, cfg.loss_drop
+            ),
+            claim_true(
+                "tracked_bound",
+                "W2(mu_T, mu_0) <= the tracked-particle bound",
+                bound - w2[-1],
+                w2[-1] <= bound * (1 + 1e-9),
+                expected="bound - W2 >= 0",
+            ),
         ]
-        artifacts = {"particles": ctx.save_figure("my_particles", wg.plot_particles(traj)),
-                     "flow": ctx.save_figure("my_flow", wg.plot_flow(traj, w2))}
-        metrics = {"loss_initial": float(traj.risk[0]), "loss_final": float(traj.risk[-1]),
-                   "w2_from_start": float(w2[-1]), "tracked_bound": bound}
+        artifacts = {
+            "particles": ctx.save_figure("my_particles", wg.plot_particles(traj)),
+            "flow": ctx.save_figure("my_flow", wg.plot_flow(traj, w2)),
+        }
+        metrics = {
+            "loss_initial": float(traj.risk[0]),
+            "loss_final": float(traj.risk[-1]),
+            "w2_from_start": float(w2[-1]),
+            "tracked_bound": bound,
+        }
         return ExperimentResult(claims, metrics, artifacts)

@@ -16,11 +16,11 @@ import argparse
 import json
 import sqlite3
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ._version import __version__
-from .numbers import fmt
 from .errors import ConfigError
+from .numbers import fmt
 from .store import StoreError
 
 __all__ = ["main", "command", "build_parser"]
@@ -59,20 +59,39 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 def _preset_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                   help="minutes on 2 CPU cores (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full",
-                   help="the source's own settings (hours on CPU, minutes on a GPU)")
-    g.add_argument("--preset", dest="preset", metavar="NAME",
-                   help="any preset of the experiment by name (e.g. rve-3spin's 'paper'; see `wgflow list`)")
+    g.add_argument(
+        "--quick", dest="preset", action="store_const", const="quick", help="minutes on 2 CPU cores (default)"
+    )
+    g.add_argument(
+        "--full",
+        dest="preset",
+        action="store_const",
+        const="full",
+        help="the source's own settings (hours on CPU, minutes on a GPU)",
+    )
+    g.add_argument(
+        "--preset",
+        dest="preset",
+        metavar="NAME",
+        help="any preset of the experiment by name (e.g. rve-3spin's 'paper'; see `wgflow list`)",
+    )
     p.set_defaults(preset="quick")
 
 
 def _runtime_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
-                   help="where flows run (default cpu; auto: CUDA when available)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch intra-op threads per flow (default: chosen from the work per step, 1 for small steps)")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where flows run (default cpu; auto: CUDA when available)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads per flow (default: chosen from the work per step, 1 for small steps)",
+    )
 
 
 def _check_runtime(args) -> None:
@@ -82,9 +101,12 @@ def _check_runtime(args) -> None:
 
 
 def _untrained_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--untrained", action="store_true",
-                   help="negative control: the same pipeline with every training step switched off "
-                        "(initialisation, data and evaluation unchanged); no claim should pass")
+    p.add_argument(
+        "--untrained",
+        action="store_true",
+        help="negative control: the same pipeline with every training step switched off "
+        "(initialisation, data and evaluation unchanged); no claim should pass",
+    )
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:
@@ -117,8 +139,10 @@ def _cmd_list(args) -> int:
 # --------------------------------------------------------------------------- show
 @command
 def _add_show(sub) -> None:
-    p = sub.add_parser("show", help="one experiment: what it tests, config keys (types, defaults, domains), "
-                                    "presets, claims with sources")
+    p = sub.add_parser(
+        "show",
+        help="one experiment: what it tests, config keys (types, defaults, domains), presets, claims with sources",
+    )
     p.add_argument("name", help="experiment name (see `wgflow list`)")
     _store_arg(p)
     p.set_defaults(func=_cmd_show)
@@ -141,18 +165,29 @@ def _cmd_show(args) -> int:
 @command
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run one experiment and record it in the store")
-    p.add_argument("name", nargs="?", help="experiment name (see `wgflow list`) or a .py file defining one; "
-                   "optional with --resume")
+    p.add_argument(
+        "name", nargs="?", help="experiment name (see `wgflow list`) or a .py file defining one; optional with --resume"
+    )
     _preset_args(p)
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable)",
+    )
     _seed_arg(p)
     _store_arg(p)
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run with its stored config and seed")
-    p.add_argument("--force", action="store_true",
-                   help="with --resume: take over a run whose recorded process is alive but is not wgflow")
-    p.add_argument("--checkpoint-every", type=int, default=200, metavar="K",
-                   help="checkpoint flows every K steps (default 200)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: take over a run whose recorded process is alive but is not wgflow",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=int, default=200, metavar="K", help="checkpoint flows every K steps (default 200)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     _untrained_arg(p)
     _runtime_args(p)
@@ -164,13 +199,22 @@ def _print_outcome(out, as_json: bool) -> None:
         print(json.dumps(out.to_dict(), default=str))
         return
     claims = out.result.claims
-    print(f"{out.experiment} {out.run_id}: {out.status}" + (" (untrained control)" if out.untrained else "")
-          + (f", claims {out.result.n_passed}/{len(claims)} passed" if out.status == "completed" else ""))
+    print(
+        f"{out.experiment} {out.run_id}: {out.status}"
+        + (" (untrained control)" if out.untrained else "")
+        + (f", claims {out.result.n_passed}/{len(claims)} passed" if out.status == "completed" else "")
+    )
     for c in claims:
-        extra = "".join([f", CI [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "",
-                         f", control {fmt(c.control, max_len=40)}" if c.control is not None else ""])
-        print(f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {fmt(c.measured, max_len=60)}, "
-              f"expected {c.expected}{extra}")
+        extra = "".join(
+            [
+                f", CI [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "",
+                f", control {fmt(c.control, max_len=40)}" if c.control is not None else "",
+            ]
+        )
+        print(
+            f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {fmt(c.measured, max_len=60)}, "
+            f"expected {c.expected}{extra}"
+        )
 
 
 def _cmd_run(args) -> int:
@@ -193,9 +237,20 @@ def _cmd_run(args) -> int:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     _check_runtime(args)
     store = _store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
-    out = execute(args.name, args.preset, overrides, seed=args.seed, store=store, resume=args.resume,
-                  checkpoint_every=args.checkpoint_every, show_progress=False if args.json else None,
-                  untrained=args.untrained, force=args.force, device=args.device, threads=args.threads)
+    out = execute(
+        args.name,
+        args.preset,
+        overrides,
+        seed=args.seed,
+        store=store,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        show_progress=False if args.json else None,
+        untrained=args.untrained,
+        force=args.force,
+        device=args.device,
+        threads=args.threads,
+    )
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)
@@ -211,8 +266,13 @@ def _add_reproduce(sub) -> None:
     _store_arg(p)
     p.add_argument("--out", metavar="FILE", help="report file (default: <store>/report.html)")
     _untrained_arg(p)
-    p.add_argument("--heartbeat", type=float, default=60.0, metavar="SECONDS",
-                   help="when stderr is not a terminal, say which experiment is running every SECONDS (default 60)")
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal, say which experiment is running every SECONDS (default 60)",
+    )
     _runtime_args(p)
     p.set_defaults(func=_cmd_reproduce)
 
@@ -241,13 +301,21 @@ def _cmd_reproduce(args) -> int:
     known, done, t0 = previous_durations(store.runs(), args.preset, args.untrained), [], time.monotonic()
     n_claims = n_passed = 0
     for i, exp in enumerate(exps, 1):
-        left = estimate_left([x.name for x in exps[i - 1:]], known, done)
-        print(progress_line(i, len(exps), exp.name, args.preset, time.monotonic() - t0, left),
-              file=sys.stderr, flush=True)
+        left = estimate_left([x.name for x in exps[i - 1 :]], known, done)
+        print(
+            progress_line(i, len(exps), exp.name, args.preset, time.monotonic() - t0, left), file=sys.stderr, flush=True
+        )
         t1 = time.monotonic()
         with Heartbeat(f"{exp.name} (experiment {i}/{len(exps)})", every=args.heartbeat):
-            out = execute(exp.name, args.preset, seed=args.seed, store=store, untrained=args.untrained,
-                          device=args.device, threads=args.threads)
+            out = execute(
+                exp.name,
+                args.preset,
+                seed=args.seed,
+                store=store,
+                untrained=args.untrained,
+                device=args.device,
+                threads=args.threads,
+            )
         done.append(time.monotonic() - t1)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
@@ -258,8 +326,11 @@ def _cmd_reproduce(args) -> int:
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
     path = write_report(store, args.out or store.root / "report.html")
-    print(f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {n_passed} of {n_claims} "
-          f"claims passed" + (" (untrained control: none should)" if args.untrained else ""), file=sys.stderr)
+    print(
+        f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {n_passed} of {n_claims} "
+        f"claims passed" + (" (untrained control: none should)" if args.untrained else ""),
+        file=sys.stderr,
+    )
     print(path)
     return code
 
@@ -288,10 +359,17 @@ def _add_runs(sub) -> None:
     _store_arg(p)
     p.add_argument("--experiment", help="only runs of this experiment")
     p.add_argument("--json", action="store_true", help="one JSON array on stdout (same as --format json)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                   help="table (default); csv: one row per run with config.*, metric.* and claim.* columns; json")
-    p.add_argument("--check", action="store_true",
-                   help="verify the store: SQLite integrity and every recorded file (exit 1 on a problem)")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default); csv: one row per run with config.*, metric.* and claim.* columns; json",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="verify the store: SQLite integrity and every recorded file (exit 1 on a problem)",
+    )
     p.set_defaults(func=_cmd_runs)
 
 
@@ -300,8 +378,7 @@ def _cmd_check(store) -> int:
     for line in problems:
         print(line)
     n = len(store.runs())
-    print(f"store {store.root}: {n} runs, " + (f"{len(problems)} problem(s)" if problems else "ok"),
-          file=sys.stderr)
+    print(f"store {store.root}: {n} runs, " + (f"{len(problems)} problem(s)" if problems else "ok"), file=sys.stderr)
     return 1 if problems else 0
 
 
@@ -327,10 +404,24 @@ def _cmd_runs(args) -> int:
     if args.json:
         from .cli_show import run_overrides
 
-        keep = ("run_id", "experiment", "preset", "seed", "status", "message", "started_at", "duration_s",
-                "n_claims", "n_passed", "sweep_id", "host", "pid", "alive", "untrained")
-        print(json.dumps([{**{k: r.get(k) for k in keep}, "overrides": run_overrides(r)} for r in runs],
-                         default=str))
+        keep = (
+            "run_id",
+            "experiment",
+            "preset",
+            "seed",
+            "status",
+            "message",
+            "started_at",
+            "duration_s",
+            "n_claims",
+            "n_passed",
+            "sweep_id",
+            "host",
+            "pid",
+            "alive",
+            "untrained",
+        )
+        print(json.dumps([{**{k: r.get(k) for k in keep}, "overrides": run_overrides(r)} for r in runs], default=str))
         return 0
     if not runs:
         print("no runs yet; try `wgflow run teacher-student`", file=sys.stderr)
@@ -358,24 +449,41 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="wgflow", description="Neural-network training as particles flowing in Wasserstein "
-                     "space: run the reproduced experiments, store their claims, write the report.")
+    parser = _Parser(
+        prog="wgflow",
+        description="Neural-network training as particles flowing in Wasserstein "
+        "space: run the reproduced experiments, store their claims, write the report.",
+    )
     parser.add_argument("--version", action="version", version=f"wgflow {__version__}")
-    parser.add_argument("--experiments-path", action="append", default=[], metavar="PATH",
-                        help="also load experiments from this .py file or folder (repeatable; adds to "
-                             "$WGFLOW_EXPERIMENTS)")
-    parser.add_argument("--figure-format", choices=("png", "pdf", "svg"), metavar="{png,pdf,svg}",
-                        help="format of the figures runs save (default png; pdf or svg for papers; "
-                             "also $WGFLOW_FIGURE_FORMAT)")
-    parser.add_argument("--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; "
-                                                              "also $WGFLOW_FIGURE_DPI)")
+    parser.add_argument(
+        "--experiments-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also load experiments from this .py file or folder (repeatable; adds to $WGFLOW_EXPERIMENTS)",
+    )
+    parser.add_argument(
+        "--figure-format",
+        choices=("png", "pdf", "svg"),
+        metavar="{png,pdf,svg}",
+        help="format of the figures runs save (default png; pdf or svg for papers; also $WGFLOW_FIGURE_FORMAT)",
+    )
+    parser.add_argument(
+        "--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; also $WGFLOW_FIGURE_DPI)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in _COMMANDS:
         add(sub)
     for p in sub.choices.values():  # also accepted after the command: `wgflow list --experiments-path x.py`
-        p.add_argument("--experiments-path", dest="experiments_path_sub", action="append", default=[],
-                       metavar="PATH", help=argparse.SUPPRESS)
+        p.add_argument(
+            "--experiments-path",
+            dest="experiments_path_sub",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help=argparse.SUPPRESS,
+        )
     return parser
 
 
@@ -384,7 +492,6 @@ def _external_experiments(args) -> None:
     import os
 
     from .experiments._external import ENV, load_file
-
     from .plotting import ENV_DPI, ENV_FORMAT, figure_settings
 
     if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
@@ -398,8 +505,10 @@ def _external_experiments(args) -> None:
     if isinstance(name, str) and name.endswith(".py"):
         names = load_file(name)
         if len(names) != 1:
-            raise ConfigError(f"{name} registers {len(names)} experiments ({', '.join(names) or 'none'}); load it "
-                              "with --experiments-path and name the experiment")
+            raise ConfigError(
+                f"{name} registers {len(names)} experiments ({', '.join(names) or 'none'}); load it "
+                "with --experiments-path and name the experiment"
+            )
         args.name = names[0]
 
 
@@ -417,8 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wgflow: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except sqlite3.Error as e:  # outside the Store's own guard (should not happen): still one line
-        print(f"wgflow: error: store database error ({type(e).__name__}: {_one_line(e)}); check it with "
-              "`wgflow runs --check`", file=sys.stderr)
+        print(
+            f"wgflow: error: store database error ({type(e).__name__}: {_one_line(e)}); check it with "
+            "`wgflow runs --check`",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("wgflow: interrupted", file=sys.stderr)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from .numbers import fmt_duration
 
@@ -26,8 +27,12 @@ def previous_durations(runs: Sequence[dict[str, Any]], preset: str, untrained: b
     """
     out: dict[str, tuple[float, float]] = {}
     for r in runs:
-        if (r.get("status") == "completed" and r.get("preset") == preset and not r.get("sweep_id")
-                and bool(r.get("untrained")) == untrained):
+        if (
+            r.get("status") == "completed"
+            and r.get("preset") == preset
+            and not r.get("sweep_id")
+            and bool(r.get("untrained")) == untrained
+        ):
             t = r.get("started_at") or 0.0
             if r["experiment"] not in out or t > out[r["experiment"]][0]:
                 out[r["experiment"]] = (t, float(r.get("duration_s") or 0.0))
@@ -69,8 +74,11 @@ class Heartbeat:
     def _beat(self) -> None:
         t0 = time.monotonic()
         while not self._stop.wait(self.every):
-            print(f"wgflow: still running {self.label}, {fmt_duration(time.monotonic() - t0)} elapsed",
-                  file=self.stream, flush=True)
+            print(
+                f"wgflow: still running {self.label}, {fmt_duration(time.monotonic() - t0)} elapsed",
+                file=self.stream,
+                flush=True,
+            )
 
     def __enter__(self):
         if self.enabled:

@@ -7,7 +7,8 @@ import io
 import re
 import time
 import tokenize
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .numbers import fmt
 
@@ -61,15 +62,26 @@ def show_experiment(exp: type, store=None) -> str:
     fields = dataclasses.fields(exp.Config)
     domains = getattr(exp.Config, "domains", {})
     comments = field_comments(exp.Config)
-    rows = [(f.name, type(_default(f)).__name__ if _default(f) is not None else str(f.type),
-             _value(_default(f)), domains[f.name].describe().replace("2147483647", "2^31-1") if f.name in domains else "-", comments.get(f.name, ""))
-            for f in fields]
+    rows = [
+        (
+            f.name,
+            type(_default(f)).__name__ if _default(f) is not None else str(f.type),
+            _value(_default(f)),
+            domains[f.name].describe().replace("2147483647", "2^31-1") if f.name in domains else "-",
+            comments.get(f.name, ""),
+        )
+        for f in fields
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(("key", "type", "default", "domain"))]
-    lines += ["", "config (`--set KEY=VALUE`; defaults are the quick preset):",
-              "  " + "  ".join(h.ljust(w) for h, w in zip(("key", "type", "default", "domain"), widths))]
+    lines += [
+        "",
+        "config (`--set KEY=VALUE`; defaults are the quick preset):",
+        "  " + "  ".join(h.ljust(w) for h, w in zip(("key", "type", "default", "domain"), widths)),
+    ]
     for r in rows:
-        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + ("  # " + r[4] if r[4] else ""))
-                     .rstrip())
+        lines.append(
+            ("  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + ("  # " + r[4] if r[4] else "")).rstrip()
+        )
     lines += ["", "presets (`--quick` / `--full`):"]
     for name, values in exp.presets.items():
         text = ", ".join(f"{k}={_value(v)}" for k, v in values.items()) or "the defaults above"
@@ -84,13 +96,17 @@ def _claims_lines(exp: type, store) -> list[str]:
         done = [r for r in store.runs(exp.name) if r["status"] == "completed" and not r.get("untrained")]
         run = max(done, key=lambda r: r["started_at"] or 0, default=None)
     if run is None:
-        return ["claims: recorded by a run (none in the store yet); every claim cites its source, by default "
-                f"{exp.reference}. Run `wgflow run {exp.name}` to measure them."]
+        return [
+            "claims: recorded by a run (none in the store yet); every claim cites its source, by default "
+            f"{exp.reference}. Run `wgflow run {exp.name}` to measure them."
+        ]
     out = [f"claims of the latest run {run['run_id']} ({run['preset']}, seed {run['seed']}):"]
     for c in store.claims(run["run_id"]):
         out.append(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {fmt(c['statement'], max_len=100)}")
-        out.append(f"         measured {fmt(c['measured'], max_len=50)}, expected {c['expected']}; "
-                   f"source: {c.get('source') or exp.reference}")
+        out.append(
+            f"         measured {fmt(c['measured'], max_len=50)}, expected {c['expected']}; "
+            f"source: {c.get('source') or exp.reference}"
+        )
     return out
 
 
@@ -123,8 +139,10 @@ def _overrides_text(run: dict[str, Any], width: int = 36) -> str:
 
 def runs_table(runs: Sequence[dict[str, Any]]) -> list[str]:
     """One line per run: id, experiment, preset, seed, status, claims, overrides, sweep, time, start."""
-    head = (f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'seed':>5} {'status':<11} {'claims':>7} "
-            f"{'overrides':<36} {'sweep':<14} {'time':>9}  started")
+    head = (
+        f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'seed':>5} {'status':<11} {'claims':>7} "
+        f"{'overrides':<36} {'sweep':<14} {'time':>9}  started"
+    )
     out = [head]
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"]))
@@ -133,9 +151,11 @@ def runs_table(runs: Sequence[dict[str, Any]]) -> list[str]:
         sweep = str(r.get("sweep_id") or "-")[:14]
         from .numbers import fmt_duration
 
-        out.append(f"{r['run_id']:<26} {r['experiment']:<22} {preset:<6} {r['seed']:>5} {r['shown']:<11} "
-                   f"{claims:>7} {_overrides_text(r):<36} {sweep:<14} {fmt_duration(r['duration_s'] or 0):>9}  "
-                   f"{started}")
+        out.append(
+            f"{r['run_id']:<26} {r['experiment']:<22} {preset:<6} {r['seed']:>5} {r['shown']:<11} "
+            f"{claims:>7} {_overrides_text(r):<36} {sweep:<14} {fmt_duration(r['duration_s'] or 0):>9}  "
+            f"{started}"
+        )
     if any(r.get("untrained") for r in runs):
         out.append("(* untrained negative control: training switched off, no claim should pass)")
     return out

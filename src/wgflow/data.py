@@ -107,8 +107,14 @@ def _is_header(line: str) -> bool:
     return False
 
 
-def load_xy(path: str | os.PathLike, *, x_key: str = "x", y_key: str = "y", y_column: int = -1,
-            dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+def load_xy(
+    path: str | os.PathLike,
+    *,
+    x_key: str = "x",
+    y_key: str = "y",
+    y_column: int = -1,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(x (N, d), y (N,)) from a ``.csv`` (y in column ``y_column``) or ``.npz`` (arrays ``x_key``, ``y_key``)."""
     p = Path(path)
     if p.suffix.lower() not in DATA_SUFFIXES:
@@ -130,6 +136,5 @@ def load_xy(path: str | os.PathLike, *, x_key: str = "x", y_key: str = "y", y_co
             raise ConfigError(f"{p}: not a readable .npz file ({str(e).splitlines()[0]})") from None
         if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
             raise ConfigError(f"{p}: arrays {x_key!r} and {y_key!r} must be numeric")
-    x, y = _xy_check(torch.as_tensor(np.asarray(x, dtype=float)), torch.as_tensor(np.asarray(y, dtype=float)),
-                     str(p))
+    x, y = _xy_check(torch.as_tensor(np.asarray(x, dtype=float)), torch.as_tensor(np.asarray(y, dtype=float)), str(p))
     return x.to(dtype), y.to(dtype)

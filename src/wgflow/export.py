@@ -15,12 +15,28 @@ from __future__ import annotations
 import csv
 import json
 import os
-from typing import IO, Any, Iterable
+from collections.abc import Iterable
+from typing import IO, Any
 
 __all__ = ["RUN_FIELDS", "run_records", "write_runs_csv", "load_runs", "to_tensorboard"]
 
-RUN_FIELDS = ("run_id", "experiment", "preset", "seed", "status", "message", "started_at", "ended_at",
-              "duration_s", "attempts", "n_claims", "n_passed", "sweep_id", "host", "git_rev")
+RUN_FIELDS = (
+    "run_id",
+    "experiment",
+    "preset",
+    "seed",
+    "status",
+    "message",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "attempts",
+    "n_claims",
+    "n_passed",
+    "sweep_id",
+    "host",
+    "git_rev",
+)
 
 
 def _open(store):
@@ -84,8 +100,11 @@ def load_runs(store=None, what: str = "runs", experiment: str | None = None):
     for r in store.runs(experiment):
         items = store.claims(r["run_id"]) if what == "claims" else store.metrics(r["run_id"])
         out += [{"run_id": r["run_id"], "experiment": r["experiment"], **item} for item in items]
-    cols = (["run_id", "experiment", "name", "statement", "expected", "measured", "tolerance", "passed"]
-            if what == "claims" else ["run_id", "experiment", "name", "step", "value"])
+    cols = (
+        ["run_id", "experiment", "name", "statement", "expected", "measured", "tolerance", "passed"]
+        if what == "claims"
+        else ["run_id", "experiment", "name", "step", "value"]
+    )
     return pd.DataFrame(out, columns=cols)
 
 
@@ -95,8 +114,9 @@ def to_tensorboard(store, log_dir: str | os.PathLike, experiment: str | None = N
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ImportError("TensorBoard export needs the tensorboard package: pip install 'wgflow[tensorboard]'") \
-            from None
+        raise ImportError(
+            "TensorBoard export needs the tensorboard package: pip install 'wgflow[tensorboard]'"
+        ) from None
     store = _open(store)
     dirs = []
     for r in store.runs(experiment):

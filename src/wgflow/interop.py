@@ -32,8 +32,14 @@ from .units import ReLU, Sigmoid, Tanh, Unit
 __all__ = ["ModuleMeasure", "from_module", "to_module", "two_layers", "layers_theta"]
 
 _ACT_MODULES = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-_ACT_FUNCTIONS = {torch.relu: "relu", torch.sigmoid: "sigmoid", torch.tanh: "tanh",
-                  nn.functional.relu: "relu", nn.functional.sigmoid: "sigmoid", nn.functional.tanh: "tanh"}
+_ACT_FUNCTIONS = {
+    torch.relu: "relu",
+    torch.sigmoid: "sigmoid",
+    torch.tanh: "tanh",
+    nn.functional.relu: "relu",
+    nn.functional.sigmoid: "sigmoid",
+    nn.functional.tanh: "tanh",
+}
 _ACT_BUILD = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -59,8 +65,9 @@ class ModuleMeasure(ParticleMeasure):
 
     def to_module(self, **kw) -> nn.Module:
         """The network back as ``nn.Sequential`` (or written into ``into=``); see :func:`to_module`."""
-        opts = dict(alpha=self.alpha, output_bias=self.output_bias, hidden_bias=self.hidden_bias,
-                    dtype=self.module_dtype)
+        opts = dict(
+            alpha=self.alpha, output_bias=self.output_bias, hidden_bias=self.hidden_bias, dtype=self.module_dtype
+        )
         return to_module(self, **{**opts, **kw})
 
 
@@ -90,27 +97,34 @@ def two_layers(model: nn.Module, hidden: str | None = None, output: str | None =
         layers = [model.get_submodule(hidden), model.get_submodule(output)]
     elif isinstance(model, nn.Sequential):
         if len(model) != 3:
-            raise ValueError(f"expected nn.Sequential(nn.Linear(d, n), act, nn.Linear(n, 1)), got {len(model)} "
-                             "modules; name the layers with hidden=..., output=...")
+            raise ValueError(
+                f"expected nn.Sequential(nn.Linear(d, n), act, nn.Linear(n, 1)), got {len(model)} "
+                "modules; name the layers with hidden=..., output=..."
+            )
         layers = [model[0], model[2]]
         activation = model[1] if activation is None else activation
     else:
         layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
         if len(layers) != 2:
-            raise ValueError(f"{type(model).__name__} has {len(layers)} nn.Linear layers, not 2; name them with "
-                             "hidden=..., output=...")
+            raise ValueError(
+                f"{type(model).__name__} has {len(layers)} nn.Linear layers, not 2; name them with "
+                "hidden=..., output=..."
+            )
     if activation is None:
         acts = [m for m in model.modules() if type(m) in _ACT_MODULES]
         if len(acts) != 1:
-            raise ValueError(f"cannot tell the activation of {type(model).__name__}: pass activation='relu'|"
-                             "'sigmoid'|'tanh'")
+            raise ValueError(
+                f"cannot tell the activation of {type(model).__name__}: pass activation='relu'|'sigmoid'|'tanh'"
+            )
         activation = acts[0]
     fc1, fc2 = layers
     if not (isinstance(fc1, nn.Linear) and isinstance(fc2, nn.Linear)):
         raise ValueError("the hidden and output layers must be nn.Linear")
     if fc2.out_features != 1 or fc2.in_features != fc1.out_features:
-        raise ValueError(f"expected layers Linear(d, n) and Linear(n, 1), got Linear({fc1.in_features}, "
-                         f"{fc1.out_features}) and Linear({fc2.in_features}, {fc2.out_features})")
+        raise ValueError(
+            f"expected layers Linear(d, n) and Linear(n, 1), got Linear({fc1.in_features}, "
+            f"{fc1.out_features}) and Linear({fc2.in_features}, {fc2.out_features})"
+        )
     return fc1, fc2, _activation_name(activation)
 
 
@@ -119,8 +133,15 @@ def _unit(act: str, d: int, hidden_bias: bool) -> Unit:
 
 
 @torch.no_grad()
-def from_module(model: nn.Module, *, hidden: str | None = None, output: str | None = None, activation=None,
-                alpha: float = 1.0, dtype: torch.dtype = torch.float64) -> ModuleMeasure:
+def from_module(
+    model: nn.Module,
+    *,
+    hidden: str | None = None,
+    output: str | None = None,
+    activation=None,
+    alpha: float = 1.0,
+    dtype: torch.dtype = torch.float64,
+) -> ModuleMeasure:
     r"""The hidden units of a two-layer network as a particle measure.
 
     .. math::
@@ -141,8 +162,9 @@ def from_module(model: nn.Module, *, hidden: str | None = None, output: str | No
 
 
 @torch.no_grad()
-def layers_theta(fc1: nn.Linear, fc2: nn.Linear, act: str, alpha: float = 1.0,
-                 dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, float | None]:
+def layers_theta(
+    fc1: nn.Linear, fc2: nn.Linear, act: str, alpha: float = 1.0, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, float | None]:
     """theta (n, p) on the CPU with c_i = n a_i / alpha, and the output bias (None without one)."""
     W = fc1.weight.detach().to(device="cpu", dtype=dtype)  # (n, d)
     n = W.shape[0]
@@ -165,9 +187,16 @@ def _act_of(unit: Unit) -> str:
 
 
 @torch.no_grad()
-def to_module(mu: ParticleMeasure, *, alpha: float = 1.0, output_bias: float | None = None,
-              hidden_bias: bool | None = None, dtype: torch.dtype | None = None,
-              into: nn.Module | None = None, **layers) -> nn.Module:
+def to_module(
+    mu: ParticleMeasure,
+    *,
+    alpha: float = 1.0,
+    output_bias: float | None = None,
+    hidden_bias: bool | None = None,
+    dtype: torch.dtype | None = None,
+    into: nn.Module | None = None,
+    **layers,
+) -> nn.Module:
     r"""The network of a measure: a_i = alpha c_i a^mu_i with mu = sum_i a^mu_i delta_{theta_i} (1/n uniform).
 
     Returns ``nn.Sequential(nn.Linear(d, n, bias=hidden_bias), act, nn.Linear(n, 1, bias=output_bias is
@@ -187,8 +216,9 @@ def to_module(mu: ParticleMeasure, *, alpha: float = 1.0, output_bias: float | N
     dtype = dtype or theta.dtype
     a = theta[:, 0] * mu.a * alpha  # (n,), in theta's precision before rounding to dtype
     if into is None:
-        into = nn.Sequential(nn.Linear(d, mu.n, bias=hb), _ACT_BUILD[act](), nn.Linear(mu.n, 1, bias=output_bias
-                                                                                             is not None))
+        into = nn.Sequential(
+            nn.Linear(d, mu.n, bias=hb), _ACT_BUILD[act](), nn.Linear(mu.n, 1, bias=output_bias is not None)
+        )
         into = into.to(dtype)
     fc1, fc2, act_into = two_layers(into, layers.get("hidden"), layers.get("output"), layers.get("activation"))
     if act_into != act or fc1.weight.shape != (mu.n, d) or (fc1.bias is not None) != hb:

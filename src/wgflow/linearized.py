@@ -65,7 +65,7 @@ class Tangent(Unit):
         return base_phi + jv  # (B, n)
 
     def vjp(self, x, theta, r, cache=None):
-        th, th0 = self.split(theta)
+        _th, th0 = self.split(theta)
         g = torch.zeros_like(theta)
         g[:, : self.base.p] = self.base.vjp(x, th0, r)  # the gradient of a linear model is constant
         return g
@@ -90,6 +90,7 @@ class Tangent(Unit):
 
 
 register_unit_reader("tangent", lambda spec: Tangent(make_unit(spec["base"])))
+
 
 def tangent_theta(theta0: torch.Tensor) -> torch.Tensor:
     """Initial particles (theta0, theta0) of the tangent model at the anchor theta0 (n, p) -> (n, 2p)."""

@@ -131,8 +131,9 @@ def classification_error(mu: ParticleMeasure, x: torch.Tensor, y: torch.Tensor, 
 
 
 # --------------------------------------------------------------------------- dictionaries
-def sphere_directions(d: int, count: int, *, kind: str = "grid", generator: torch.Generator | None = None
-                      ) -> np.ndarray:
+def sphere_directions(
+    d: int, count: int, *, kind: str = "grid", generator: torch.Generator | None = None
+) -> np.ndarray:
     """``count`` unit vectors of R^d, shape (count, d).
 
     ``kind="grid"``: equally spaced angles on the circle (d = 2) or the Fibonacci lattice on S^2
@@ -189,15 +190,19 @@ def _f1_lp(phi: np.ndarray, y: np.ndarray):
 
     n, K = phi.shape
     yphi = y[:, None] * phi  # (n, K)
-    A_ub = np.vstack([np.hstack([-yphi, yphi, np.ones((n, 1))]),  # gamma - y_i f(x_i) <= 0
-                      np.hstack([np.ones((1, 2 * K)), np.zeros((1, 1))])])  # sum |a| <= 1
+    A_ub = np.vstack(
+        [
+            np.hstack([-yphi, yphi, np.ones((n, 1))]),  # gamma - y_i f(x_i) <= 0
+            np.hstack([np.ones((1, 2 * K)), np.zeros((1, 1))]),
+        ]
+    )  # sum |a| <= 1
     b_ub = np.r_[np.zeros(n), 1.0]
     cost = np.r_[np.zeros(2 * K), -1.0]
     bounds = [(0, None)] * (2 * K) + [(None, None)]
     res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:
         raise RuntimeError(f"F1 max-margin LP failed: {res.message}")
-    a = res.x[:K] - res.x[K:2 * K]
+    a = res.x[:K] - res.x[K : 2 * K]
     p = np.maximum(-res.ineqlin.marginals[:n], 0.0)  # dual weights of the margin constraints, sum 1
     return float(-res.fun), a, p
 
@@ -218,8 +223,9 @@ def _ascend(x: np.ndarray, py: np.ndarray, u: np.ndarray, iters: int) -> np.ndar
     return best
 
 
-def f1_max_margin(x, y, units, *, rounds: int = 30, ascent_iters: int = 20, rtol: float = 1e-6,
-                  new_per_round: int = 50) -> F1MaxMargin:
+def f1_max_margin(
+    x, y, units, *, rounds: int = 30, ascent_iters: int = 20, rtol: float = 1e-6, new_per_round: int = 50
+) -> F1MaxMargin:
     r"""F1 (variation-norm) max-margin classifier over a dictionary of ReLU units, by linear programming.
 
     .. math::

@@ -82,7 +82,7 @@ class ParticleMeasure:
             return torch.full((self.n,), 1.0 / self.n, dtype=self.theta.dtype, device=self.theta.device)
         return self.weights
 
-    def with_theta(self, theta: torch.Tensor, check: bool = True) -> "ParticleMeasure":
+    def with_theta(self, theta: torch.Tensor, check: bool = True) -> ParticleMeasure:
         """Same unit and weights, new positions (``check=False`` skips validation on hot paths)."""
         if check:
             return ParticleMeasure(theta, self.unit, self.weights)
@@ -95,7 +95,7 @@ class ParticleMeasure:
     def numpy(self) -> np.ndarray:
         return self.theta.detach().cpu().numpy()
 
-    def to(self, dtype: torch.dtype | None = None, device=None) -> "ParticleMeasure":
+    def to(self, dtype: torch.dtype | None = None, device=None) -> ParticleMeasure:
         w = None if self.weights is None else self.weights.to(dtype=dtype, device=device)
         return ParticleMeasure(self.theta.to(dtype=dtype, device=device), self.unit, w)
 

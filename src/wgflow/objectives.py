@@ -30,7 +30,7 @@ fixed test sample.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -193,8 +193,15 @@ class OnlineRisk(Objective):
     ``test_seed`` (the same for every run, so curves are comparable).
     """
 
-    def __init__(self, sampler, target, loss: str = "square", n_test: int = 4096, test_seed: int = 12345,
-                 memory_budget: int | None = None):
+    def __init__(
+        self,
+        sampler,
+        target,
+        loss: str = "square",
+        n_test: int = 4096,
+        test_seed: int = 12345,
+        memory_budget: int | None = None,
+    ):
         _check_loss(loss)
         if n_test < 1:
             raise ValueError(f"n_test must be positive, got {n_test}")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .interop import layers_theta, two_layers, _unit
+from .interop import _unit, layers_theta, two_layers
 from .measure import ParticleMeasure
 from .trajectory import Trajectory
 
@@ -40,9 +40,21 @@ __all__ = ["Observer", "watch", "particle_plane", "plot_particles", "plot_flow"]
 class Observer:
     """Records snapshots of a model's hidden units from the user's loop; see :func:`watch`."""
 
-    def __init__(self, model: nn.Module, *, every: int = 10, snapshots: str = "log", max_snapshots: int = 64,
-                 per_decade: int = 8, probe: torch.Tensor | None = None, alpha: float = 1.0,
-                 hidden: str | None = None, output: str | None = None, activation=None, tensorboard=None):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        every: int = 10,
+        snapshots: str = "log",
+        max_snapshots: int = 64,
+        per_decade: int = 8,
+        probe: torch.Tensor | None = None,
+        alpha: float = 1.0,
+        hidden: str | None = None,
+        output: str | None = None,
+        activation=None,
+        tensorboard=None,
+    ):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
         if snapshots not in ("log", "fixed"):
@@ -95,7 +107,7 @@ class Observer:
         """Drop every other snapshot (the first stays) and widen the schedule to match."""
         for lst in (self._snaps, self._snap_steps, self._bias):
             lst[:] = lst[::2]
-        self._ratio = self._ratio ** 2
+        self._ratio = self._ratio**2
         self._stride *= 2
         if self.schedule == "fixed":
             self._next = self._snap_steps[-1] + self._stride
@@ -115,15 +127,28 @@ class Observer:
         probe_f = np.zeros((len(S), 0))
         if self.probe is not None:
             x = torch.as_tensor(self.probe, dtype=torch.float64).reshape(len(self.probe), -1)
-            probe_f = np.stack([ParticleMeasure(torch.from_numpy(s), unit).output(x, self.alpha).numpy()
-                                + (0.0 if math.isnan(b) else b) for s, b in zip(S, bias)])  # (S, P)
+            probe_f = np.stack(
+                [
+                    ParticleMeasure(torch.from_numpy(s), unit).output(x, self.alpha).numpy()
+                    + (0.0 if math.isnan(b) else b)
+                    for s, b in zip(S, bias)
+                ]
+            )  # (S, P)
         steps_a = np.asarray(steps, dtype=np.int64)
         loss, loss_steps = np.asarray(self._loss, dtype=float), np.asarray(self._loss_steps, dtype=np.int64)
-        meta = {"source": "wgflow.watch", "alpha": self.alpha, "every": self.every, "schedule": self.schedule,
-                "time": "optimiser steps", "model": type(self.model).__name__, "output_bias": bias,
-                "unit": unit.spec()}
-        return Trajectory(S, steps_a, steps_a.astype(float), loss, loss_steps, loss_steps.astype(float), loss,
-                          probe_f, final, meta)
+        meta = {
+            "source": "wgflow.watch",
+            "alpha": self.alpha,
+            "every": self.every,
+            "schedule": self.schedule,
+            "time": "optimiser steps",
+            "model": type(self.model).__name__,
+            "output_bias": bias,
+            "unit": unit.spec(),
+        }
+        return Trajectory(
+            S, steps_a, steps_a.astype(float), loss, loss_steps, loss_steps.astype(float), loss, probe_f, final, meta
+        )
 
     def save(self, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
         """Record the watched run in a store (default ``$WGFLOW_STORE`` or ./wgflow-runs); returns its id."""
@@ -135,7 +160,7 @@ class Observer:
         if self._tb is not None:
             self._tb.flush()
 
-    def __enter__(self) -> "Observer":
+    def __enter__(self) -> Observer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,9 +175,22 @@ def _writer(tb):
     return SummaryWriter(log_dir=str(tb))
 
 
-def watch(model: nn.Module, *, every: int = 10, snapshots: str = "log", max_snapshots: int = 64,
-          per_decade: int = 8, probe=None, data=None, n_probe: int = 256, alpha: float = 1.0,
-          hidden: str | None = None, output: str | None = None, activation=None, tensorboard=None) -> Observer:
+def watch(
+    model: nn.Module,
+    *,
+    every: int = 10,
+    snapshots: str = "log",
+    max_snapshots: int = 64,
+    per_decade: int = 8,
+    probe=None,
+    data=None,
+    n_probe: int = 256,
+    alpha: float = 1.0,
+    hidden: str | None = None,
+    output: str | None = None,
+    activation=None,
+    tensorboard=None,
+) -> Observer:
     """Start watching ``model`` (a two-layer network, see :func:`wgflow.interop.two_layers`).
 
     every : look at the model every ``every`` calls of :meth:`Observer.step` (loss, snapshot schedule).
@@ -167,9 +205,19 @@ def watch(model: nn.Module, *, every: int = 10, snapshots: str = "log", max_snap
         from .data import as_tensors
 
         probe = as_tensors(data, limit=n_probe)[0] if not torch.is_tensor(data) else data[:n_probe]
-    return Observer(model, every=every, snapshots=snapshots, max_snapshots=max_snapshots, per_decade=per_decade,
-                    probe=probe, alpha=alpha, hidden=hidden, output=output, activation=activation,
-                    tensorboard=tensorboard)
+    return Observer(
+        model,
+        every=every,
+        snapshots=snapshots,
+        max_snapshots=max_snapshots,
+        per_decade=per_decade,
+        probe=probe,
+        alpha=alpha,
+        hidden=hidden,
+        output=output,
+        activation=activation,
+        tensorboard=tensorboard,
+    )
 
 
 # --------------------------------------------------------------------------- pictures

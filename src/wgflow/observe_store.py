@@ -20,20 +20,30 @@ __all__ = ["save_observed"]
 
 def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
     from .experiments.runner import git_revision, package_versions
+    from .observe import plot_flow, plot_particles
     from .regime import lazy_or_active, relative_movement
     from .store import Store
     from .transport import w2_from_start
-    from .observe import plot_flow, plot_particles
 
     store = store if isinstance(store, Store) else Store(store)
     t0 = time.monotonic()
     traj = obs.trajectory()
     unit = traj.final.unit
-    cfg = {"model": type(obs.model).__name__, "unit": unit.name, "n": traj.n, "d": unit.d, "alpha": obs.alpha,
-           "every": obs.every, "snapshots": obs.schedule, "max_snapshots": obs.max_snapshots,
-           "steps": obs.steps, **json.loads(json.dumps(config or {}, default=str))}
-    rid = store.create_run(name, cfg, seed, preset="watch", versions=package_versions(), git_rev=git_revision(),
-                           host=socket.gethostname())
+    cfg = {
+        "model": type(obs.model).__name__,
+        "unit": unit.name,
+        "n": traj.n,
+        "d": unit.d,
+        "alpha": obs.alpha,
+        "every": obs.every,
+        "snapshots": obs.schedule,
+        "max_snapshots": obs.max_snapshots,
+        "steps": obs.steps,
+        **json.loads(json.dumps(config or {}, default=str)),
+    }
+    rid = store.create_run(
+        name, cfg, seed, preset="watch", versions=package_versions(), git_rev=git_revision(), host=socket.gethostname()
+    )
     try:
         out = store.run_dir(rid)
         out.mkdir(parents=True, exist_ok=True)
@@ -53,9 +63,13 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
         store.log_metrics(rid, series)
         probe = None if obs.probe is None else np.asarray(obs.probe, dtype=float).reshape(len(obs.probe), -1)
         regime = lazy_or_active(traj, probe)
-        summary = {"loss_final": float(traj.risk[-1]) if len(traj.risk) else float("nan"),
-                   "w2_from_start": float(w2[-1]), "relative_movement": float(move[-1]),
-                   "lazy": float(regime.label == "lazy"), "steps": float(obs.steps)}
+        summary = {
+            "loss_final": float(traj.risk[-1]) if len(traj.risk) else float("nan"),
+            "w2_from_start": float(w2[-1]),
+            "relative_movement": float(move[-1]),
+            "lazy": float(regime.label == "lazy"),
+            "steps": float(obs.steps),
+        }
         if probe is not None:
             summary["linearisation_gap"] = regime.gap
         store.complete_run(rid, [], [(k, None, v) for k, v in summary.items()], duration_s=time.monotonic() - t0)

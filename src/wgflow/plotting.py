@@ -18,13 +18,26 @@ References
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["plane_basis", "unit_positions", "draw_particles", "particle_figure", "particle_animation", "COLORS",
-           "LINESTYLES", "use_style", "figure_settings", "readable_log_ticks", "declutter_ticks", "finish", "save",
-           "figure_problems"]
+__all__ = [
+    "plane_basis",
+    "unit_positions",
+    "draw_particles",
+    "particle_figure",
+    "particle_animation",
+    "COLORS",
+    "LINESTYLES",
+    "use_style",
+    "figure_settings",
+    "readable_log_ticks",
+    "declutter_ticks",
+    "finish",
+    "save",
+    "figure_problems",
+]
 
 
 def _plt():
@@ -60,9 +73,18 @@ def unit_positions(snapshots: np.ndarray, basis: np.ndarray, d: int | None = Non
     return (np.abs(s[..., :1]) * s[..., 1 : 1 + d]) @ basis.T
 
 
-def draw_particles(ax, pos: np.ndarray, sign: np.ndarray, teacher: np.ndarray | None = None, *,
-                   upto: int | None = None, tail: int | None = None, lim: float | None = None,
-                   colors: Sequence[str] = ("C0", "C3"), title: str | None = None) -> None:
+def draw_particles(
+    ax,
+    pos: np.ndarray,
+    sign: np.ndarray,
+    teacher: np.ndarray | None = None,
+    *,
+    upto: int | None = None,
+    tail: int | None = None,
+    lim: float | None = None,
+    colors: Sequence[str] = ("C0", "C3"),
+    title: str | None = None,
+) -> None:
     """One frame: particles at pos[upto] (S, n, 2), tails over the previous ``tail`` snapshots.
 
     sign (n,): sign of c (colours[0] for c < 0, colours[1] for c > 0). teacher (m0, 2): teacher
@@ -84,15 +106,15 @@ def draw_particles(ax, pos: np.ndarray, sign: np.ndarray, teacher: np.ndarray | 
             if idx.size == 0:
                 continue
             rgba = np.array([to_rgba(col, a) for a in fade])  # (s-1, 4)
-            lc = LineCollection(segs[:, idx].reshape(-1, 2, 2), colors=np.repeat(rgba, idx.size, axis=0),
-                                linewidths=0.8)
+            lc = LineCollection(
+                segs[:, idx].reshape(-1, 2, 2), colors=np.repeat(rgba, idx.size, axis=0), linewidths=0.8
+            )
             ax.add_collection(lc)
     now = pos[upto]
     ax.scatter(now[:, 0], now[:, 1], s=10, c=np.where(sign >= 0, colors[1], colors[0]), zorder=3, lw=0)
     if teacher is not None:
-        for j, (u, v) in enumerate(np.asarray(teacher)):
-            ax.annotate("", xy=(u, v), xytext=(0, 0), zorder=4,
-                        arrowprops=dict(arrowstyle="-|>", color="k", lw=1.4))
+        for _j, (u, v) in enumerate(np.asarray(teacher)):
+            ax.annotate("", xy=(u, v), xytext=(0, 0), zorder=4, arrowprops=dict(arrowstyle="-|>", color="k", lw=1.4))
         ax.plot([], [], "k-", label="teacher units |c*| w*")
         ax.legend(loc="upper right", fontsize=7)
     if lim is None:
@@ -109,8 +131,9 @@ def draw_particles(ax, pos: np.ndarray, sign: np.ndarray, teacher: np.ndarray | 
         ax.set_title(title, fontsize=9)
 
 
-def particle_figure(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.ndarray | None = None,
-                    title: str | None = None, ax=None):
+def particle_figure(
+    snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.ndarray | None = None, title: str | None = None, ax=None
+):
     """Static picture of a whole trajectory (S, n, p): full fading tails, final positions, teacher arrows.
 
     Returns the figure (or draws on ``ax`` and returns its figure).
@@ -125,9 +148,16 @@ def particle_figure(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.
     return fig if fig is not None else ax.figure
 
 
-def particle_animation(snapshots: np.ndarray, basis: np.ndarray, teacher_theta: np.ndarray | None = None, *,
-                       times: np.ndarray | None = None, tail: int = 8, fps: int = 8,
-                       title: str = "particles") -> Callable[[str], None]:
+def particle_animation(
+    snapshots: np.ndarray,
+    basis: np.ndarray,
+    teacher_theta: np.ndarray | None = None,
+    *,
+    times: np.ndarray | None = None,
+    tail: int = 8,
+    fps: int = 8,
+    title: str = "particles",
+) -> Callable[[str], None]:
     """A writer ``write(path)`` rendering one frame per snapshot; GIF (Pillow) or MP4 (ffmpeg) by suffix.
 
     The axis limits are fixed over the animation (the largest |c| w over all frames).
@@ -175,9 +205,21 @@ FIGURE_FORMATS = ("png", "pdf", "svg")
 DEFAULT_DPI = 150
 ENV_FORMAT, ENV_DPI = "WGFLOW_FIGURE_FORMAT", "WGFLOW_FIGURE_DPI"
 
-RC = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
-      "legend.fontsize": 8, "legend.framealpha": 0.85, "figure.titlesize": 10.5, "axes.spines.top": False,
-      "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42, "figure.constrained_layout.use": False}
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.framealpha": 0.85,
+    "figure.titlesize": 10.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,
+    "figure.constrained_layout.use": False,
+}
 
 
 def use_style() -> None:
@@ -287,7 +329,7 @@ def figure_problems(fig) -> list[str]:
             continue
         for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
             boxes = [b for _, b, _ in _label_boxes(axis, renderer)]
-            if any(_overlap(a, b, pad=0.0) for j, a in enumerate(boxes) for b in boxes[j + 1:]):
+            if any(_overlap(a, b, pad=0.0) for j, a in enumerate(boxes) for b in boxes[j + 1 :]):
                 out.append(f"{name}: {letter} tick labels overlap")
             if boxes and not axis.get_label_text().strip():
                 out.append(f"{name}: no {letter} label")

@@ -93,8 +93,9 @@ def fit_power_law(n, y, *, n_boot: int = 2000, level: float = 0.05, seed: int = 
     return PowerLawFit(float(slope), float(intercept), float(lo), float(hi), level, levels, np.exp(ly))
 
 
-def fit_power_law_or_nan(n, y, *, floor: float = 0.0, n_boot: int = 2000, level: float = 0.05,
-                         seed: int = 0) -> PowerLawFit:
+def fit_power_law_or_nan(
+    n, y, *, floor: float = 0.0, n_boot: int = 2000, level: float = 0.05, seed: int = 0
+) -> PowerLawFit:
     """:func:`fit_power_law`, or a fit whose slope and interval are nan when some y is <= ``floor``
     or not finite (nothing moved: a claim judged on it fails instead of the run crashing)."""
     y = np.asarray(y, dtype=float)
@@ -119,7 +120,9 @@ class MeanCI:
         return (self.lo, self.hi)
 
     def __str__(self) -> str:
-        return f"{self.mean:.4g} [{self.lo:.4g}, {self.hi:.4g}] ({100 * (1 - self.level):.0f}% CI, {self.count} samples)"
+        return (
+            f"{self.mean:.4g} [{self.lo:.4g}, {self.hi:.4g}] ({100 * (1 - self.level):.0f}% CI, {self.count} samples)"
+        )
 
 
 def mean_ci(values, *, n_boot: int = 2000, level: float = 0.05, seed: int = 0) -> MeanCI:

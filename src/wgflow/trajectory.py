@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .measure import ParticleMeasure
 from ._io import atomic_save_array
+from .measure import ParticleMeasure
 from .units import make_unit
 
 __all__ = ["Trajectory"]
@@ -55,9 +55,20 @@ class Trajectory:
 
     def measure_at(self, k: int) -> ParticleMeasure:
         """Snapshot k as a ParticleMeasure (float64)."""
-        return ParticleMeasure(torch.from_numpy(np.ascontiguousarray(self.snapshots[k])), self.final.unit, self.final.weights)
+        return ParticleMeasure(
+            torch.from_numpy(np.ascontiguousarray(self.snapshots[k])), self.final.unit, self.final.weights
+        )
 
-    _ARRAYS = ("snapshots", "snapshot_steps", "snapshot_times", "risk", "risk_steps", "risk_times", "train_loss", "probe_f")
+    _ARRAYS = (
+        "snapshots",
+        "snapshot_steps",
+        "snapshot_times",
+        "risk",
+        "risk_steps",
+        "risk_times",
+        "train_loss",
+        "probe_f",
+    )
 
     def save(self, path: str | os.PathLike) -> str:
         """Write ``path`` (suffix forced to .npz) atomically; returns the path."""
@@ -70,7 +81,7 @@ class Trajectory:
         return str(atomic_save_array(path, arrays))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Trajectory":
+    def load(cls, path: str | os.PathLike) -> Trajectory:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta_json"]))
             unit = make_unit(meta["unit"])

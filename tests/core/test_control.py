@@ -6,9 +6,9 @@ import torch
 
 import wgflow as wg
 from wgflow.control import training_disabled, untrained
-from wgflow.experiments.base import (Claim, claim_ci_above, claim_ci_below, claim_ci_contains, claim_le)
-from wgflow.residual.stacks import ResidualStack
+from wgflow.experiments.base import Claim, claim_ci_above, claim_ci_below, claim_ci_contains, claim_le
 from wgflow.residual.objective import ObjectiveConfig, train_residual
+from wgflow.residual.stacks import ResidualStack
 from wgflow.stats import mean_ci
 
 
@@ -53,8 +53,16 @@ def test_untrained_residual_training_leaves_parameters():
     before = [p.detach().clone() for p in net.parameters()]
     seen = []
     with untrained():
-        res = train_residual(net, x, y, ObjectiveConfig("square"), optimizer="adam", steps=5, lr=0.1,
-                             callback=lambda s, m: seen.append(s))
+        res = train_residual(
+            net,
+            x,
+            y,
+            ObjectiveConfig("square"),
+            optimizer="adam",
+            steps=5,
+            lr=0.1,
+            callback=lambda s, m: seen.append(s),
+        )
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert seen == [0, 1, 2, 3, 4, 5] and res.history == []
 

@@ -18,13 +18,24 @@ def _three_spin_problem(n=12, d=4, dtype=torch.float64):
     targets = [ThreeSpin.random(d, seed=10 + e) for e in range(E)]
     objs = [wg.OnlineRisk(f.sampler(), f, n_test=256, test_seed=e) for e, f in enumerate(targets)]
     unit = wg.Sigmoid(d)
-    mus = [wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(e), dtype=dtype), unit)
-           for e in range(E)]
+    mus = [
+        wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(e), dtype=dtype), unit)
+        for e in range(E)
+    ]
     return mus, objs
 
 
-CFG = wg.FlowConfig(eta=0.5, steps=40, batch_size=6, batch_schedule=((30, 25),), noise=1e-3, noise_until=20,
-                    risk_every=5, n_snapshots=5, weight_decay=1e-3)
+CFG = wg.FlowConfig(
+    eta=0.5,
+    steps=40,
+    batch_size=6,
+    batch_schedule=((30, 25),),
+    noise=1e-3,
+    noise_until=20,
+    risk_every=5,
+    n_snapshots=5,
+    weight_decay=1e-3,
+)
 
 
 def test_members_reproduce_the_single_flows():
@@ -37,7 +48,9 @@ def test_members_reproduce_the_single_flows():
         assert isinstance(b, wg.Trajectory) and b.snapshots.shape == a.snapshots.shape
         assert np.array_equal(a.snapshot_steps, b.snapshot_steps) and np.allclose(a.risk_times, b.risk_times)
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-9, atol=1e-11)
-        assert np.allclose(a.risk, b.risk, rtol=1e-9) and np.allclose(a.train_loss, b.train_loss, rtol=1e-9, equal_nan=True)
+        assert np.allclose(a.risk, b.risk, rtol=1e-9) and np.allclose(
+            a.train_loss, b.train_loss, rtol=1e-9, equal_nan=True
+        )
         assert b.probe_f.shape == (len(b.snapshot_steps), 5)
     assert singles[0].risk[-1] < 0.9 * singles[0].risk[0]  # the flows did train
 
@@ -56,11 +69,15 @@ def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
 @pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.RBFSphere(3), wg.Tanh(3)])
 def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     g = torch.Generator().manual_seed(0)
-    data = [(torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, generator=g, dtype=torch.float64))
-            for _ in range(E)]
+    data = [
+        (torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, generator=g, dtype=torch.float64))
+        for _ in range(E)
+    ]
     objs = [wg.DatasetRisk(x, y) for x, y in data]
-    mus = [wg.ParticleMeasure(unit.init(7, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
-           for e in range(E)]
+    mus = [
+        wg.ParticleMeasure(unit.init(7, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
+        for e in range(E)
+    ]
     cfg = wg.FlowConfig(eta=0.2, steps=15, batch_size=8, noise=1e-4, risk_every=5)
     singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
     members = wg.train(Ensemble.stack(mus), EnsembleRisk(objs), cfg, seed=0)  # int seed: member e gets seed + e
@@ -72,8 +89,10 @@ def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
 def test_other_objectives_run_member_by_member():
     teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
     unit = wg.ReLU(3)
-    mus = [wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
-           for e in range(E)]
+    mus = [
+        wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
+        for e in range(E)
+    ]
     objs = [wg.PopulationRisk(teacher) for _ in range(E)]
     cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
     singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
@@ -194,5 +213,23 @@ def test_cli_preset_threads_and_device_options(tmp_path, capsys):
     assert cli.main(["run", "rve-3spin", "--threads", "0", "--store", store]) == 2
     assert cli.main(["run", "rve-3spin", "--preset", "nope", "--store", store]) == 2
     assert "unknown preset 'nope'" in capsys.readouterr().err
-    assert cli.main(["run", "teacher-student", "--set", "n=8", "--set", "steps=20", "--threads", "1", "--device",
-                     "cpu", "--store", store, "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "teacher-student",
+                "--set",
+                "n=8",
+                "--set",
+                "steps=20",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "--store",
+                store,
+                "--json",
+            ]
+        )
+        == 0
+    )

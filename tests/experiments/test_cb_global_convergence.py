@@ -35,6 +35,9 @@ def test_scaled_down_run_passes_its_claims(tmp_path):
 
 
 def test_negative_control_passes_no_claim(tmp_path):
-    res = assert_no_claim_passes("cb-global-convergence", {"widths": (3, 12), "seeds": 2, "control_seeds": 1,
-                                                           "steps": 20, "n_snapshots": 4}, tmp_path=tmp_path)
+    res = assert_no_claim_passes(
+        "cb-global-convergence",
+        {"widths": (3, 12), "seeds": 2, "control_seeds": 1, "steps": 20, "n_snapshots": 4},
+        tmp_path=tmp_path,
+    )
     assert {c.name: c for c in res.claims}["few_particles_suffice"].measured == np.inf

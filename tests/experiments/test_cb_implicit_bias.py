@@ -9,8 +9,17 @@ from wgflow.experiments import run_experiment
 from wgflow.margins import f1_max_margin, sphere_directions
 from wgflow.tasks.clusters import ClustersTask
 
-SMALL = {"d_values": (3, 6), "n_fixed": 32, "n_margin": 32, "m": 64, "steps": 400, "seeds": 3,
-         "n_test": 500, "dictionary": 300, "refine_rounds": 0}
+SMALL = {
+    "d_values": (3, 6),
+    "n_fixed": 32,
+    "n_margin": 32,
+    "m": 64,
+    "steps": 400,
+    "seeds": 3,
+    "n_test": 500,
+    "dictionary": 300,
+    "refine_rounds": 0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +30,11 @@ def _single_thread(one_torch_thread):
 def test_negative_control_passes_no_claim(tmp_path):
     res = assert_no_claim_passes("cb-implicit-bias", SMALL, tmp_path=tmp_path)
     claims = {c.name: c for c in res.claims}
-    assert set(claims) == {f"{k}{s}" for k in ("f1_margin_ratio", "f1_error_gap", "f2_margin_ratio", "f2_error_gap")
-                           for s in ("", "_variant")} | {"dimension_robustness"}
+    assert set(claims) == {
+        f"{k}{s}"
+        for k in ("f1_margin_ratio", "f1_error_gap", "f2_margin_ratio", "f2_error_gap")
+        for s in ("", "_variant")
+    } | {"dimension_robustness"}
     for name, c in claims.items():  # untrained: the measured value is the control's
         if name != "dimension_robustness":
             assert c.measured == pytest.approx(c.control, rel=1e-12), name

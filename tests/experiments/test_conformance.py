@@ -48,12 +48,15 @@ def _undocumented(config: type) -> list[str]:
     """Fields whose definition (first line, its continuation lines, or the line above) has no comment."""
     lines, _ = inspect.getsourcelines(config)
     names = {f.name for f in dataclasses.fields(config)}
-    starts = [(i, m.group(1)) for i, line in enumerate(lines)
-              if (m := re.match(r"\s+(\w+)\s*:", line)) and m.group(1) in names]
+    starts = [
+        (i, m.group(1))
+        for i, line in enumerate(lines)
+        if (m := re.match(r"\s+(\w+)\s*:", line)) and m.group(1) in names
+    ]
     out = []
     for k, (i, name) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else i + 1
-        own = [ln.split("#", 1)[1] for ln in lines[i:max(end, i + 1)] if "# " in ln]
+        own = [ln.split("#", 1)[1] for ln in lines[i : max(end, i + 1)] if "# " in ln]
         above = lines[i - 1].strip().startswith("#") if i else False
         if not own and not above:
             out.append(name)
@@ -72,6 +75,7 @@ def test_the_comment_check_can_fail():
     class Bare:
         a: int = 1  # documented
         b: int = 2
+
     assert _undocumented(Bare) == ["b"]
 
 

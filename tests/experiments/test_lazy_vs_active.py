@@ -6,8 +6,15 @@ import pytest
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
 
-SMALL = {"d": 10, "n_train": 100, "n_test": 300, "m": 20, "T": 10.0, "log10_tau": (-1.0, 0.0, 1.0, 1.5, 2.0),
-         "seeds": 5}
+SMALL = {
+    "d": 10,
+    "n_train": 100,
+    "n_test": 300,
+    "m": 20,
+    "T": 10.0,
+    "log10_tau": (-1.0, 0.0, 1.0, 1.5, 2.0),
+    "seeds": 5,
+}
 
 
 @pytest.mark.slow
@@ -25,9 +32,11 @@ def test_scaled_down_run_passes_its_claims(tmp_path):
 
 
 def test_negative_control_passes_no_claim(tmp_path):
-    res = assert_no_claim_passes("lazy-vs-active", {"d": 5, "n_train": 20, "n_test": 30, "m": 4, "T": 1.0,
-                                                    "log10_tau": (-1.0, 0.0, 0.5, 1.0), "seeds": 2},
-                                 tmp_path=tmp_path)
+    res = assert_no_claim_passes(
+        "lazy-vs-active",
+        {"d": 5, "n_train": 20, "n_test": 30, "m": 4, "T": 1.0, "log10_tau": (-1.0, 0.0, 0.5, 1.0), "seeds": 2},
+        tmp_path=tmp_path,
+    )
     claims = {c.name: c for c in res.claims}
     assert np.isnan(claims["movement_slope"].measured)  # nothing moved: no fit
     assert claims["active_beats_lazy"].measured == pytest.approx(1.0)

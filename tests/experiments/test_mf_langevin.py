@@ -20,5 +20,8 @@ def test_scaled_down_run_passes_its_claims(tmp_path):
 
 
 def test_negative_control_passes_no_claim(tmp_path):
-    assert_no_claim_passes("mf-langevin", {"n": 60, "steps": 4, "anneal_steps": 4, "n_snapshots": 3,
-                                           "n_reference": 300, "grid": 41, "null_draws": 4}, tmp_path=tmp_path)
+    assert_no_claim_passes(
+        "mf-langevin",
+        {"n": 60, "steps": 4, "anneal_steps": 4, "n_snapshots": 3, "n_reference": 300, "grid": 41, "null_draws": 4},
+        tmp_path=tmp_path,
+    )

@@ -8,16 +8,27 @@ from wgflow.experiments import ConfigError, make_config, run_experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SMALL = {"n_values": (32, 64, 128, 256), "seeds": 5, "T": 1.0, "hist_times": (0.5, 1.0), "cells": 400,
-         "floor_pairs": 32}
+SMALL = {
+    "n_values": (32, 64, 128, 256),
+    "seeds": 5,
+    "T": 1.0,
+    "hist_times": (0.5, 1.0),
+    "cells": 400,
+    "floor_pairs": 32,
+}
 
 
 @pytest.mark.slow
 def test_scaled_down_run_passes_its_claims(tmp_path):
     res = run_experiment("mmn-gaussians", "quick", SMALL, seed=0, out_dir=tmp_path)
     claims, m = {c.name: c for c in res.claims}, res.metrics
-    assert set(claims) == {"risk_gap_rate", "w2_rate", "tracks_pde_beyond_floor", "moved_beyond_floor",
-                           "sgd_tracks_pde"}
+    assert set(claims) == {
+        "risk_gap_rate",
+        "w2_rate",
+        "tracks_pde_beyond_floor",
+        "moved_beyond_floor",
+        "sgd_tracks_pde",
+    }
     # tracks_pde_beyond_floor (every N, smallest N marginal) and sgd_tracks_pde (SGD's own noise floor)
     # fail at the quick preset with their reasons; they are checked through their numbers below. So is
     # w2_rate at these small N: the O(1/N) bias steepens the fit (-0.69 [-0.8, -0.57] here, -0.53 at the
@@ -48,7 +59,11 @@ def test_untrained_control_passes_no_claim(tmp_path):
 def test_config_is_validated():
     cfg = make_config("mmn-gaussians", "quick")
     assert cfg.seeds >= 5 and len(cfg.n_values) >= 4 and cfg.sgd_batch > 0
-    for bad, key in (({"sgd_batch": -1}, "sgd_batch"), ({"floor_pairs": 1}, "floor_pairs"),
-                     ({"floor_factor": 1.0}, "floor_factor"), ({"hist_times": (2.0,)}, "hist_times")):
+    for bad, key in (
+        ({"sgd_batch": -1}, "sgd_batch"),
+        ({"floor_pairs": 1}, "floor_pairs"),
+        ({"floor_factor": 1.0}, "floor_factor"),
+        ({"hist_times": (2.0,)}, "hist_times"),
+    ):
         with pytest.raises(ConfigError, match=key):
             make_config("mmn-gaussians", "quick", bad)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments import run_experiment
 from wgflow.experiments.base import ConfigError
-from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments.resnet_deep_limit import _rate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,8 +39,9 @@ def test_config_checks():
 def test_minimisers_converge_on_moons(tmp_path):
     # Three realisations (training sets), four doubling depths: the Cauchy gaps of the minimisers shrink with L
     # (CI of the exponent below 0) and the neural ODE agrees with the deepest ResNet. No ablation here.
-    r = run_experiment("resnet-deep-limit", "quick", {"m": 48, "restarts": 2, "steps": 10, "ablation": False},
-                       seed=0, out_dir=tmp_path)
+    r = run_experiment(
+        "resnet-deep-limit", "quick", {"m": 48, "restarts": 2, "steps": 10, "ablation": False}, seed=0, out_dir=tmp_path
+    )
     claims = {c.name: c for c in r.claims}
     assert set(claims) == {"cauchy_objective", "paths_converge", "ode_limit"}
     for name in ("cauchy_objective", "paths_converge"):

@@ -2,19 +2,34 @@
 
 import pytest
 
+from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments import run_experiment
 from wgflow.experiments.base import ConfigError
-from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: A scaled-down digits run (width-2 stream): three γ so that the trend and the accuracy-peak rules are testable.
-SMALL = {"m": 128, "m_test": 128, "gammas": (0.0, 1e-3, 1e-2), "seeds": 3, "steps": 6, "score_steps": (0, 3, 6),
-         "snapshots": (0, 6)}
+SMALL = {
+    "m": 128,
+    "m_test": 128,
+    "gammas": (0.0, 1e-3, 1e-2),
+    "seeds": 3,
+    "steps": 6,
+    "score_steps": (0, 3, 6),
+    "snapshots": (0, 6),
+}
 
-CLAIMS = {"lss_decreases_in_training", "ots_above_matched", "kratio_below_matched", "resnet_lss_level",
-          "resnet_ots_level", "plain_levels", "kinetic_ratio_trend", "kinetic_ratio_original",
-          "accuracy_peaks_moderate"}
+CLAIMS = {
+    "lss_decreases_in_training",
+    "ots_above_matched",
+    "kratio_below_matched",
+    "resnet_lss_level",
+    "resnet_ots_level",
+    "plain_levels",
+    "kinetic_ratio_trend",
+    "kinetic_ratio_original",
+    "accuracy_peaks_moderate",
+}
 
 
 @pytest.mark.slow
@@ -41,10 +56,23 @@ def test_config_checks():
 @pytest.mark.slow
 def test_training_straightens_blobs_tracks(tmp_path):
     # Blobs in the plane (separating them is an OT map), five inits, one learning rate, 100 Adam steps.
-    r = run_experiment("resnet-geodesic", "quick", {"task": "blobs", "m": 128, "m_test": 128,
-                                                    "gammas": (0.0, 1e-3, 1e-2), "seeds": 5, "steps": 100,
-                                                    "lrs": (0.02,), "score_steps": (0, 10, 100),
-                                                    "snapshots": (0, 100)}, seed=0, out_dir=tmp_path)
+    r = run_experiment(
+        "resnet-geodesic",
+        "quick",
+        {
+            "task": "blobs",
+            "m": 128,
+            "m_test": 128,
+            "gammas": (0.0, 1e-3, 1e-2),
+            "seeds": 5,
+            "steps": 100,
+            "lrs": (0.02,),
+            "score_steps": (0, 10, 100),
+            "snapshots": (0, 100),
+        },
+        seed=0,
+        out_dir=tmp_path,
+    )
     claims = {c.name: c for c in r.claims}
     # Training straightens the tracks (paired CI over inits) and brings K/W2² far below the untrained stack that
     # moves the data as far; the trained stack moves the data further than at init (matched branch scale > 1).

@@ -38,7 +38,11 @@ def test_untrained_control_passes_no_claim(tmp_path):
 def test_config_is_validated():
     cfg = make_config("rve-fluctuations", "quick")
     assert cfg.seeds >= 5 and len(cfg.n_values) >= 4 and cfg.early_fraction == 0.5
-    for bad, key in (({"early_fraction": 1.0}, "early_fraction"), ({"seeds": 2}, "seeds"),
-                     ({"n_values": (16,)}, "n_values"), ({"n_times": 1}, "n_times")):
+    for bad, key in (
+        ({"early_fraction": 1.0}, "early_fraction"),
+        ({"seeds": 2}, "seeds"),
+        ({"n_values": (16,)}, "n_values"),
+        ({"n_times": 1}, "n_times"),
+    ):
         with pytest.raises(ConfigError, match=key):
             make_config("rve-fluctuations", "quick", bad)

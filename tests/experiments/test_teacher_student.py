@@ -18,8 +18,9 @@ def test_balanced_units_compute_the_same_function_with_equal_norms():
     b = balanced(theta)
     x = torch.from_numpy(rng.normal(size=(50, 3)))
     unit = ReLU(3)
-    np.testing.assert_allclose(unit.phi(x, torch.from_numpy(b)).numpy(), unit.phi(x, torch.from_numpy(theta)).numpy(),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        unit.phi(x, torch.from_numpy(b)).numpy(), unit.phi(x, torch.from_numpy(theta)).numpy(), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(np.abs(b[:, 0]), np.linalg.norm(b[:, 1:], axis=1), rtol=1e-12)
     np.testing.assert_array_equal(np.sign(b[:, 0]), np.sign(theta[:, 0]))
     np.testing.assert_allclose(balanced(b), b, rtol=1e-12)  # a projection
@@ -40,8 +41,9 @@ def test_scaled_down_run_passes_its_flow_claims(tmp_path):
 
 
 def test_negative_control_passes_no_claim(tmp_path):
-    res = assert_no_claim_passes("teacher-student", {"n": 16, "steps": 40, "seeds": 2, "n_snapshots": 4,
-                                                     "check_T": 0.5}, tmp_path=tmp_path)
+    res = assert_no_claim_passes(
+        "teacher-student", {"n": 16, "steps": 40, "seeds": 2, "n_snapshots": 4, "check_T": 0.5}, tmp_path=tmp_path
+    )
     claims = {c.name: c for c in res.claims}
     assert claims["energy_dissipation"].measured == pytest.approx(1.0)  # dR/dt = 0 while |grad V|^2 > 0
     assert claims["teacher_measure_close"].measured == pytest.approx(1.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from wgflow.cli import main
 from wgflow.experiments import _external, base
 from wgflow.store import Store
@@ -84,8 +85,9 @@ def test_env_var_folder_and_sweep(tmp_path, monkeypatch, capsys, one_torch_threa
     monkeypatch.setenv(_external.ENV, str(EXAMPLE.parent))
     assert "my-data-flow" in [e.name for e in base.list_experiments()]
     store = tmp_path / "runs"
-    rc = main(["sweep", "my-data-flow", "--grid", "n=8,16", "--set", "steps=50", "--workers", "1",
-               "--store", str(store)])
+    rc = main(
+        ["sweep", "my-data-flow", "--grid", "n=8,16", "--set", "steps=50", "--workers", "1", "--store", str(store)]
+    )
     assert rc == 0, capsys.readouterr()
     runs = Store(store).runs()
     assert sorted(r["config"]["n"] for r in runs) == [8, 16]
@@ -95,7 +97,8 @@ def test_env_var_folder_and_sweep(tmp_path, monkeypatch, capsys, one_torch_threa
 def test_entry_point_of_an_installed_package(tmp_path, monkeypatch):
     pkg = tmp_path / "mypkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass
         from wgflow.experiments import Experiment, ExperimentResult, claim_true
 
@@ -112,7 +115,8 @@ def test_entry_point_of_an_installed_package(tmp_path, monkeypatch):
 
             def run(self, cfg, ctx):
                 return ExperimentResult([claim_true("sq", "k*k", cfg.k ** 2, cfg.k ** 2 == 4)])
-    '''))
+    """)
+    )
     dist = tmp_path / "mypkg-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
@@ -126,8 +130,9 @@ def test_broken_or_ambiguous_files_are_one_line_errors(tmp_path, capsys):
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('nope')\n")
     assert main(["run", str(broken)]) == 2
-    assert capsys.readouterr().err.strip() == (f"wgflow: error: cannot load experiments from {broken}: "
-                                                "RuntimeError: nope")
+    assert capsys.readouterr().err.strip() == (
+        f"wgflow: error: cannot load experiments from {broken}: RuntimeError: nope"
+    )
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     assert main(["run", str(empty)]) == 2

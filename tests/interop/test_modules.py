@@ -104,12 +104,15 @@ def test_moved_particles_change_the_module():
     torch.testing.assert_close(net(x).squeeze(1) - b, 4 * (mu.network(x) - b), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("bad,match", [
-    (nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1)), "unsupported activation"),
-    (nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), "Linear\\(n, 1\\)"),
-    (nn.Sequential(nn.Linear(3, 4), nn.ReLU()), "expected nn.Sequential"),
-    (nn.Conv1d(1, 1, 1), "nn.Linear layers"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1)), "unsupported activation"),
+        (nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), "Linear\\(n, 1\\)"),
+        (nn.Sequential(nn.Linear(3, 4), nn.ReLU()), "expected nn.Sequential"),
+        (nn.Conv1d(1, 1, 1), "nn.Linear layers"),
+    ],
+)
 def test_unsupported_layouts_fail_with_one_line(bad, match):
     with pytest.raises(ValueError, match=match) as e:
         wg.from_module(bad)

@@ -61,8 +61,7 @@ def test_snapshots_are_the_models_particles_and_losses_are_recorded(one_torch_th
     assert np.array_equal(traj.final.theta.numpy(), traj.snapshots[-1])
     # the probe outputs are the user's network (output bias included) at the last snapshot
     x = obs.probe
-    np.testing.assert_allclose(traj.probe_f[-1], model(x).squeeze(1).detach().double().numpy(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(traj.probe_f[-1], model(x).squeeze(1).detach().double().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("schedule", ["fixed", "log"])

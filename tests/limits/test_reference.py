@@ -43,8 +43,12 @@ def test_coupled_distance_shrinks_with_width_on_an_exact_flow():
     for seed in range(8):
         perm = torch.randperm(1024, generator=torch.Generator().manual_seed(seed))
         th, rf = theta[perm], ref[:, perm.numpy()]  # another nesting of the same reference
-        out = [chaos_distances(wg.train(wg.ParticleMeasure(th[:n], unit), obj, cfg).snapshots, rf,
-                               uncoupled=False)["coupled"][-1] for n in (8, 128)]
+        out = [
+            chaos_distances(wg.train(wg.ParticleMeasure(th[:n], unit), obj, cfg).snapshots, rf, uncoupled=False)[
+                "coupled"
+            ][-1]
+            for n in (8, 128)
+        ]
         ratios.append(out[0] / out[1])
     assert 2.0 < np.exp(np.mean(np.log(ratios))) < 8.0  # exponent in [-3/4, -1/4]
 

@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 
 from wgflow.experiments import base
-from wgflow.experiments.base import (ConfigError, DivergenceError, Experiment, ExperimentResult, claim_ge, claim_le,
-                                     register)
+from wgflow.experiments.base import (
+    ConfigError,
+    DivergenceError,
+    Experiment,
+    ExperimentResult,
+    claim_ge,
+    claim_le,
+    register,
+)
 
 CALLS = {"work": 0}
 
@@ -37,9 +44,11 @@ class FakeMachinery(Experiment):
     name = "fake-machinery"
     title = "Fake experiment <for> the machinery tests"
     reference = "Nobody & Nobody, 2026 <i>not a paper</i>"
-    description = ("Sums increments; claims one pass and one fail. <script>alert('x')</script>\n\n"
-                   ".. math::\n\n    S_n = \\sum_{k=1}^n \\tfrac12 x_k^2, \\qquad \\mathbb{E} S_n \\le n\n\n"
-                   "It converges at rate n^{-1/2}.")
+    description = (
+        "Sums increments; claims one pass and one fail. <script>alert('x')</script>\n\n"
+        ".. math::\n\n    S_n = \\sum_{k=1}^n \\tfrac12 x_k^2, \\qquad \\mathbb{E} S_n \\le n\n\n"
+        "It converges at rate n^{-1/2}."
+    )
     captions = {"fake_curve": "The sum grows linearly in the steps"}
     Config = FakeConfig
     presets = {"quick": {}, "full": {"steps": 400}}
@@ -70,8 +79,10 @@ class FakeMachinery(Experiment):
         fig_path = ctx.save_figure("fake_curve", fig)
         arr = ctx.save_array("totals", out["total"])
         final = float(out["total"][-1])
-        claims = [claim_ge("sum_positive", "the sum is positive", final, 0.0),
-                  claim_le("sum_small", "the sum is tiny <b>(fails)</b>", final, 1e-3)]
+        claims = [
+            claim_ge("sum_positive", "the sum is positive", final, 0.0),
+            claim_le("sum_small", "the sum is tiny <b>(fails)</b>", final, 1e-3),
+        ]
         return ExperimentResult(claims, {"final": final}, {"curve": fig_path, "totals": arr})
 
 

@@ -65,32 +65,61 @@ def _config_cases():
 
 
 ISSUE_CASES = [  # the hostile inputs of issue 18 that used to crash or complete
-    ["run", "rve-3spin", "--set", "batch_div=0"], ["run", "teacher-student", "--set", "eta=inf"],
-    ["run", "teacher-student", "--seed", str(2**63)], ["run", "consistency", "--set", "n_values=1,2"],
-    ["run", "resnet-deep-limit", "--set", "k=0"], ["run", "resnet-geodesic", "--set", "m=-1"],
-    ["run", "lazy-vs-active", "--set", "n_train=0"], ["run", "rve-3spin", "--set", "dims="],
-    ["run", "teacher-student", "--set", "eta=1e400"], ["run", "mmn-gaussians", "--set", "hist_times=()"],
-    ["run", "rve-3spin", "--set", "n_values=64,32"], ["run", "consistency", "--set", "eta=5", "--set", "T=1"],
-    ["run", "mmn-gaussians", "--set", "t1=2", "--set", "t2=1"], ["run", "resnet-deep-limit", "--set", "Ls=4,8,17"],
-    ["run", "resnet-geodesic", "--set", "gammas=0.001,0.01"], ["run", "lazy-vs-active", "--set", "m=7"],
+    ["run", "rve-3spin", "--set", "batch_div=0"],
+    ["run", "teacher-student", "--set", "eta=inf"],
+    ["run", "teacher-student", "--seed", str(2**63)],
+    ["run", "consistency", "--set", "n_values=1,2"],
+    ["run", "resnet-deep-limit", "--set", "k=0"],
+    ["run", "resnet-geodesic", "--set", "m=-1"],
+    ["run", "lazy-vs-active", "--set", "n_train=0"],
+    ["run", "rve-3spin", "--set", "dims="],
+    ["run", "teacher-student", "--set", "eta=1e400"],
+    ["run", "mmn-gaussians", "--set", "hist_times=()"],
+    ["run", "rve-3spin", "--set", "n_values=64,32"],
+    ["run", "consistency", "--set", "eta=5", "--set", "T=1"],
+    ["run", "mmn-gaussians", "--set", "t1=2", "--set", "t2=1"],
+    ["run", "resnet-deep-limit", "--set", "Ls=4,8,17"],
+    ["run", "resnet-geodesic", "--set", "gammas=0.001,0.01"],
+    ["run", "lazy-vs-active", "--set", "m=7"],
 ]
 USAGE_CASES = [
-    ["run"], ["run", "no-such-experiment"], ["run", "teacher-student", "--set", "n"],
-    ["run", "teacher-student", "--set", "=3"], ["run", "teacher-student", "--set", "bogus=1"],
-    ["run", "teacher-student", "--seed", "-1"], ["run", "teacher-student", "--seed", str(MAX_SEED + 1)],
-    ["run", "teacher-student", "--seed", "abc"], ["run", "teacher-student", "--checkpoint-every", "0"],
-    ["run", "--resume", "no-such-run"], ["run", "--resume", "x", "--set", "n=3"], ["run", "--resume", "x", "--seed", "3"],
-    ["run", "teacher-student", "--force"], ["run", "teacher-student", "--quick", "--full"],
-    ["run", "teacher-student", "--no-such-flag"], ["no-such-command"], [],
-    ["reproduce", "--seed", "-1"], ["reproduce", "--seed", str(2**63)], ["runs", "--check"], ["runs", "--bogus"],
-    ["sweep", "no-such-experiment", "--grid", "n=1,2"], ["sweep", "teacher-student", "--grid", "n=0,8"],
-    ["sweep", "teacher-student", "--grid", "n"], ["sweep", "teacher-student", "--grid", "n="],
-    ["sweep", "teacher-student", "--grid", "n=8", "--grid", "n=16"], ["sweep", "teacher-student", "--grid", "eta=inf"],
-    ["sweep", "teacher-student", "--seeds", "a-b"], ["sweep", "teacher-student", "--seeds", "-1"],
-    ["sweep", "teacher-student", "--seeds", f"0-{MAX_SEED}"], ["sweep", "teacher-student", "--workers", "0"],
-    ["sweep", "teacher-student", "--grid", "n=8", "--set", "n=16"], ["sweep", "teacher-student", "--set", "steps=0"],
-    ["sweep", "teacher-student", "--grid", "bogus=1,2"], ["sweep", "teacher-student", "--seeds", ","],
-    ["sweep", "teacher-student", "--threads", "0"], ["run", "teacher-student", "--threads", "0"],
+    ["run"],
+    ["run", "no-such-experiment"],
+    ["run", "teacher-student", "--set", "n"],
+    ["run", "teacher-student", "--set", "=3"],
+    ["run", "teacher-student", "--set", "bogus=1"],
+    ["run", "teacher-student", "--seed", "-1"],
+    ["run", "teacher-student", "--seed", str(MAX_SEED + 1)],
+    ["run", "teacher-student", "--seed", "abc"],
+    ["run", "teacher-student", "--checkpoint-every", "0"],
+    ["run", "--resume", "no-such-run"],
+    ["run", "--resume", "x", "--set", "n=3"],
+    ["run", "--resume", "x", "--seed", "3"],
+    ["run", "teacher-student", "--force"],
+    ["run", "teacher-student", "--quick", "--full"],
+    ["run", "teacher-student", "--no-such-flag"],
+    ["no-such-command"],
+    [],
+    ["reproduce", "--seed", "-1"],
+    ["reproduce", "--seed", str(2**63)],
+    ["runs", "--check"],
+    ["runs", "--bogus"],
+    ["sweep", "no-such-experiment", "--grid", "n=1,2"],
+    ["sweep", "teacher-student", "--grid", "n=0,8"],
+    ["sweep", "teacher-student", "--grid", "n"],
+    ["sweep", "teacher-student", "--grid", "n="],
+    ["sweep", "teacher-student", "--grid", "n=8", "--grid", "n=16"],
+    ["sweep", "teacher-student", "--grid", "eta=inf"],
+    ["sweep", "teacher-student", "--seeds", "a-b"],
+    ["sweep", "teacher-student", "--seeds", "-1"],
+    ["sweep", "teacher-student", "--seeds", f"0-{MAX_SEED}"],
+    ["sweep", "teacher-student", "--workers", "0"],
+    ["sweep", "teacher-student", "--grid", "n=8", "--set", "n=16"],
+    ["sweep", "teacher-student", "--set", "steps=0"],
+    ["sweep", "teacher-student", "--grid", "bogus=1,2"],
+    ["sweep", "teacher-student", "--seeds", ","],
+    ["sweep", "teacher-student", "--threads", "0"],
+    ["run", "teacher-student", "--threads", "0"],
     ["reproduce", "--threads", "0"],
 ]
 
@@ -125,8 +154,12 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, empty_cwd, cap
 
 def test_bad_input_with_an_explicit_store_does_not_create_it(tmp_path, capsys):
     store = tmp_path / "store"
-    for argv in (["run", "teacher-student", "--set", "n=0"], ["run", "--resume", "nope"], ["runs", "--check"],
-                 ["sweep", "teacher-student", "--grid", "n=0,1"]):
+    for argv in (
+        ["run", "teacher-student", "--set", "n=0"],
+        ["run", "--resume", "nope"],
+        ["runs", "--check"],
+        ["sweep", "teacher-student", "--grid", "n=0,1"],
+    ):
         code, out, err = _run_in_process([*argv, "--store", str(store)], capsys)
         _assert_rejected(code, out, err, tmp_path)
 
@@ -137,11 +170,19 @@ def test_there_are_at_least_200_cases_covering_every_experiment():
     assert {c.values[0][1] for c in cases} == {e.name for e in EXPERIMENTS}
 
 
-@pytest.mark.parametrize("argv", [ISSUE_CASES[0], ISSUE_CASES[2], ["run", "--resume", "no-such-run"],
-                                  ["sweep", "teacher-student", "--workers", "0"], ["run", "teacher-student",
-                                                                                    "--seed", "x"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ISSUE_CASES[0],
+        ISSUE_CASES[2],
+        ["run", "--resume", "no-such-run"],
+        ["sweep", "teacher-student", "--workers", "0"],
+        ["run", "teacher-student", "--seed", "x"],
+    ],
+)
 def test_bad_input_through_a_real_process(argv, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "WGFLOW_STORE"}
-    p = subprocess.run([sys.executable, "-m", "wgflow.cli", *argv], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "wgflow.cli", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     _assert_rejected(p.returncode, p.stdout, p.stderr, tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +33,16 @@ def test_list_shows_registered_experiments(capsys):
     assert names == sorted(names)
 
 
-@pytest.mark.parametrize("argv, key", [(["--set", "x=-1"], "'x'"), (["--set", "bogus=1"], "'bogus'"),
-                                       (["--set", "steps=1.5"], "'steps'"), (["--set", "novalue"], "key=value"),
-                                       (["--checkpoint-every", "0"], "--checkpoint-every")])
+@pytest.mark.parametrize(
+    "argv, key",
+    [
+        (["--set", "x=-1"], "'x'"),
+        (["--set", "bogus=1"], "'bogus'"),
+        (["--set", "steps=1.5"], "'steps'"),
+        (["--set", "novalue"], "key=value"),
+        (["--checkpoint-every", "0"], "--checkpoint-every"),
+    ],
+)
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, argv, key):
     code, out, err = run(capsys, "run", "fake-machinery", *argv, "--store", tmp_path / "s", "--json")
     assert code == 2 and out == "" and key in err and len(err.strip().splitlines()) == 1
@@ -42,7 +50,11 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, a
 
 
 def test_bad_usage_exits_2(capsys, tmp_path):
-    for argv in (["run", "fake-machinery", "--quick", "--full"], ["frobnicate"], ["run", "fake-machinery", "--seed", "x"]):
+    for argv in (
+        ["run", "fake-machinery", "--quick", "--full"],
+        ["frobnicate"],
+        ["run", "fake-machinery", "--seed", "x"],
+    ):
         with pytest.raises(SystemExit) as ex:
             cli.main(argv)
         assert ex.value.code == 2
@@ -60,8 +72,9 @@ def test_run_json_prints_exactly_one_object(capsys, tmp_path):
     assert list(obj)[:3] == ["experiment", "run_id", "status"]
     assert {"claims", "metrics", "artifacts"} <= set(obj)
     assert (obj["experiment"], obj["status"], obj["metrics"]) == ("fake-machinery", "completed", {"final": 20.0})
-    assert [set(c) for c in obj["claims"]] == [{"name", "statement", "expected", "measured", "tolerance", "passed",
-                                               "source", "control", "ci", "note"}] * 2
+    assert [set(c) for c in obj["claims"]] == [
+        {"name", "statement", "expected", "measured", "tolerance", "passed", "source", "control", "ci", "note"}
+    ] * 2
     assert [c["passed"] for c in obj["claims"]] == [True, False]
     assert "\r" not in err  # no progress bar under --json
     assert Store(s).get_run(obj["run_id"])["seed"] == 5
@@ -89,7 +102,7 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "reproduce", "--quick")
     report = out.strip().splitlines()[-1]
     assert code == 0 and report == str((s / "report.html").resolve())
-    assert "fake-machinery" in open(report, encoding="utf-8").read()
+    assert "fake-machinery" in Path(report).read_text(encoding="utf-8")
     code, out, _ = run(capsys, "runs", "--json")
     assert [r["preset"] for r in json.loads(out)] == ["quick", "full"]
 
@@ -99,11 +112,13 @@ def test_help_and_list_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from wgflow import cli; import contextlib, io\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    rc = cli.main(['list'])\n"
-            "assert rc == 0 and 'teacher-student' in out.getvalue(), out.getvalue()\n"
-            "assert 'torch' not in sys.modules, 'list imported torch'\n")
+    code = (
+        "import sys; from wgflow import cli; import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    rc = cli.main(['list'])\n"
+        "assert rc == 0 and 'teacher-student' in out.getvalue(), out.getvalue()\n"
+        "assert 'torch' not in sys.modules, 'list imported torch'\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
@@ -112,8 +127,9 @@ def test_catalog_matches_registry():
     from wgflow.experiments._catalog import catalog
     from wgflow.experiments.base import list_experiments
 
-    assert [(e.name, e.title, e.reference) for e in catalog()] == \
-        [(e.name, e.title, e.reference) for e in list_experiments()]
+    assert [(e.name, e.title, e.reference) for e in catalog()] == [
+        (e.name, e.title, e.reference) for e in list_experiments()
+    ]
 
 
 def test_show_lists_keys_defaults_domains_presets_and_claims(capsys, tmp_path):
@@ -133,8 +149,15 @@ def test_runs_table_shows_seed_overrides_sweep_and_control(capsys, tmp_path):
     run(capsys, "run", "fake-machinery", "--store", s, "--untrained")
     code, out, _ = run(capsys, "runs", "--store", s, "--experiment", "fake-machinery")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split()[:7] == ["run_id", "experiment", "preset", "seed", "status", "claims",
-                                                  "overrides"]
+    assert code == 0 and lines[0].split()[:7] == [
+        "run_id",
+        "experiment",
+        "preset",
+        "seed",
+        "status",
+        "claims",
+        "overrides",
+    ]
     row = next(ln for ln in lines if " 7 " in ln)
     assert "steps=12" in row and "quick*" in out and "untrained negative control" in out
     code, out, _ = run(capsys, "runs", "--store", s, "--json")
@@ -148,7 +171,7 @@ def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, m
 
     fake = base.get_experiment("fake-machinery")
     monkeypatch.setattr(base, "list_experiments", lambda: [fake, fake])
-    code, out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
+    code, _out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
     assert code == 0
     assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err
     assert "experiment 2/2" in err and "left" in err.split("experiment 2/2")[1].splitlines()[0]
@@ -181,12 +204,20 @@ def test_heartbeat_speaks_only_when_piped():
 def test_estimate_uses_previous_runs_then_the_mean():
     from wgflow.cli_progress import estimate_left, previous_durations
 
-    runs = [{"experiment": "a", "status": "completed", "preset": "quick", "started_at": 1, "duration_s": 10.0},
-            {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 2, "duration_s": 30.0},
-            {"experiment": "b", "status": "failed", "preset": "quick", "started_at": 3, "duration_s": 99.0},
-            {"experiment": "c", "status": "completed", "preset": "full", "started_at": 3, "duration_s": 99.0},
-            {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 4, "duration_s": 1.0,
-             "untrained": 1}]  # a negative control takes no training step: it does not estimate a trained run
+    runs = [
+        {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 1, "duration_s": 10.0},
+        {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 2, "duration_s": 30.0},
+        {"experiment": "b", "status": "failed", "preset": "quick", "started_at": 3, "duration_s": 99.0},
+        {"experiment": "c", "status": "completed", "preset": "full", "started_at": 3, "duration_s": 99.0},
+        {
+            "experiment": "a",
+            "status": "completed",
+            "preset": "quick",
+            "started_at": 4,
+            "duration_s": 1.0,
+            "untrained": 1,
+        },
+    ]  # a negative control takes no training step: it does not estimate a trained run
     known = previous_durations(runs, "quick")
     assert known == {"a": 30.0}
     assert previous_durations(runs, "quick", untrained=True) == {"a": 1.0}
@@ -200,7 +231,7 @@ def test_figure_options_reach_the_context(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("WGFLOW_FIGURE_FORMAT", raising=False)
     monkeypatch.delenv("WGFLOW_FIGURE_DPI", raising=False)
     s = tmp_path / "s"
-    code, out, _ = run(capsys, "--figure-format", "svg", "--dpi", "200", "run", "fake-machinery", "--store", s)
+    code, _out, _ = run(capsys, "--figure-format", "svg", "--dpi", "200", "run", "fake-machinery", "--store", s)
     assert code == 0
     figs = list((s / "runs").rglob("fake_curve.*"))
     assert [f.suffix for f in figs] == [".svg"] and figs[0].read_text().lstrip().startswith("<?xml")

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wgflow.experiments.base import ConfigError, list_experiments, make_config
-from wgflow.experiments.config import (MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text,
-                                       check_seed)
+from wgflow.experiments.config import MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text, check_seed
 
 EXPERIMENTS = [e for e in list_experiments() if e.__module__.startswith("wgflow.")]
 
@@ -26,8 +25,10 @@ def test_every_field_of_every_experiment_declares_a_domain():
         fields = [f.name for f in dataclasses.fields(exp.Config)]
         domains = getattr(exp.Config, "domains", {})
         missing = [k for k in fields if k not in domains]
-        assert not missing, (f"{exp.name}: config field(s) {missing} of {exp.Config.__name__} have no domain; add "
-                             f"them to its `domains` ClassVar (see wgflow.experiments.config)")
+        assert not missing, (
+            f"{exp.name}: config field(s) {missing} of {exp.Config.__name__} have no domain; add "
+            f"them to its `domains` ClassVar (see wgflow.experiments.config)"
+        )
         assert not set(domains) - set(fields), f"{exp.name}: domains for unknown fields {set(domains) - set(fields)}"
 
 
@@ -54,8 +55,12 @@ def _valid(dom) -> st.SearchStrategy:
         lo = dom.lo if dom.lo is not None else -1000
         return st.integers(lo, min(dom.hi if dom.hi is not None else MAX_INT, lo + 1000))
     if isinstance(dom, Float):
-        return st.floats(dom.lo if dom.lo is not None else -1e3, dom.hi if dom.hi is not None else 1e3,
-                         exclude_min=dom.open_lo and dom.lo is not None, exclude_max=dom.open_hi and dom.hi is not None)
+        return st.floats(
+            dom.lo if dom.lo is not None else -1e3,
+            dom.hi if dom.hi is not None else 1e3,
+            exclude_min=dom.open_lo and dom.lo is not None,
+            exclude_max=dom.open_hi and dom.hi is not None,
+        )
     if isinstance(dom, Bool):
         return st.booleans()
     if isinstance(dom, Choice):
@@ -68,11 +73,33 @@ def _valid(dom) -> st.SearchStrategy:
 
 
 _JUNK = st.one_of(
-    st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
-    st.text(max_size=12), st.sampled_from(["", "()", "nan", "-inf", "1e999", "0", "-1", "1.5", "2**63", "1,2",
-                                           "3,2,1", "(0,)", "true", str(2**63), "\x00"]),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            "()",
+            "nan",
+            "-inf",
+            "1e999",
+            "0",
+            "-1",
+            "1.5",
+            "2**63",
+            "1,2",
+            "3,2,1",
+            "(0,)",
+            "true",
+            str(2**63),
+            "\x00",
+        ]
+    ),
     st.lists(st.one_of(st.integers(-5, 10**4), st.floats(), st.text(max_size=3)), max_size=4).map(tuple),
-    st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(2**70), 2**70).map(str),
 )
 
 
@@ -108,8 +135,20 @@ def test_make_config_returns_an_in_domain_config_or_one_line_naming_a_key(exp, d
         assert dom.parse(key, v) == v and type(v) is type(getattr(exp.Config(), key)), (key, v)
 
 
-@pytest.mark.parametrize("value, ok", [(0, True), (MAX_SEED, True), ("17", True), (-1, False), (MAX_SEED + 1, False),
-                                       (2**63, False), (1.5, False), ("x", False), (True, False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (0, True),
+        (MAX_SEED, True),
+        ("17", True),
+        (-1, False),
+        (MAX_SEED + 1, False),
+        (2**63, False),
+        (1.5, False),
+        ("x", False),
+        (True, False),
+    ],
+)
 def test_seed_domain(value, ok):
     if ok:
         assert check_seed(value) == int(value)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_a_damaged_database_is_one_line_naming_the_store_exit_1(tmp_path, capsys
     elif damage == "header":
         data[:100] = os.urandom(100)
     else:
-        data[4096: len(data) - 4096] = b"\xff" * (len(data) - 8192)
+        data[4096 : len(data) - 4096] = b"\xff" * (len(data) - 8192)
     db.write_bytes(bytes(data))
     for argv in (["runs"], ["report"], ["run", "fake-machinery"], ["run", "--resume", rid], ["runs", "--check"]):
         code, out, err = _cli(capsys, *argv, "--store", store)
@@ -96,7 +97,7 @@ def _sleeper(*extra):
     p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *extra])
     for _ in range(500):
         try:
-            if b"time.sleep" in open(f"/proc/{p.pid}/cmdline", "rb").read():
+            if b"time.sleep" in Path(f"/proc/{p.pid}/cmdline").read_bytes():
                 break
         except OSError:
             pass
@@ -111,7 +112,7 @@ def test_force_takes_over_a_run_whose_pid_was_reused_by_another_program(tmp_path
         rid = _running_row(tmp_path / "s", other.pid)
         code, _, err = _cli(capsys, "run", "--resume", rid, "--store", tmp_path / "s")
         assert code == 2 and "is not wgflow" in _one_line_error(err) and "--force" in err
-        code, out, err = _cli(capsys, "run", "--resume", rid, "--force", "--store", tmp_path / "s")
+        code, _out, err = _cli(capsys, "run", "--resume", rid, "--force", "--store", tmp_path / "s")
         assert code == 0, err
         with Store(tmp_path / "s") as s:
             row = s.get_run(rid)

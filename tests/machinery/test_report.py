@@ -33,11 +33,11 @@ def test_report_is_self_contained_escaped_and_counts_claims(report_store, tmp_pa
     assert re.search(r'<table class="claims" data-claims="2" data-passed="1">', html)
     assert html.count('<tr class="claim pass">') == 1 and html.count('<tr class="claim fail">') == 1
     assert 'data-runs="3"' in html and html.count("<img ") == 1 and 'src="data:image/png;base64,' in html
-    assert "src=\"http" not in html and "href=\"http" not in html  # nothing fetched from elsewhere
+    assert 'src="http' not in html and 'href="http' not in html  # nothing fetched from elsewhere
     for needed in ("Nobody &amp; Nobody, 2026", "numpy", "wall time", "smaller step size"):
         assert needed in html
     # prose and maths, not a raw docstring; the caption is the experiment's statement
-    assert '<math display="block">' in html and "<msup><mi>n</mi>" in html and "<pre class=\"description" not in html
+    assert '<math display="block">' in html and "<msup><mi>n</mi>" in html and '<pre class="description' not in html
     assert "The sum grows linearly in the steps</figcaption>" in html
     assert html.count('class="other-runs"') == 1 and 'href="#runs"' in html
 
@@ -74,8 +74,10 @@ def test_report_in_headless_chromium(report_store, tmp_path):
     browser, driver_path = _chromium()
     if not (browser and driver_path):
         if os.environ.get("CI"):
-            pytest.fail("CI is set but chromium/chromedriver are missing (install: apt-get install chromium "
-                        "chromium-driver, or `make browser`)")
+            pytest.fail(
+                "CI is set but chromium/chromedriver are missing (install: apt-get install chromium "
+                "chromium-driver, or `make browser`)"
+            )
         pytest.skip("chromium and chromedriver not installed")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -83,9 +85,17 @@ def test_report_in_headless_chromium(report_store, tmp_path):
     path = write_report(report_store, tmp_path / "report.html")
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-', dir=tmp_path)}",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=opts)
@@ -99,16 +109,18 @@ def test_report_in_headless_chromium(report_store, tmp_path):
             "const t = document.querySelectorAll('table.claims');"
             "return [t.length, document.querySelectorAll('table.claims tbody tr').length,"
             " document.querySelectorAll('table.claims tr.pass').length, t[0].dataset.claims, t[0].dataset.passed,"
-            " document.querySelectorAll('table.runs tbody tr').length];")
+            " document.querySelectorAll('table.runs tbody tr').length];"
+        )
         assert counts == [1, 2, 1, "2", "1", 3]
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
+        images = driver.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
         assert len(images) == 1 and all(ok and w > 0 for ok, w in images)
         assert driver.execute_script("return document.querySelectorAll('script').length") == 0
         # maths is laid out as MathML (a fraction has height; the block equation is displayed)
-        box = driver.execute_script("const m = document.querySelector('math[display=block]');"
-                                    "const f = m.querySelector('mfrac').getBoundingClientRect();"
-                                    "return [m.getBoundingClientRect().width, f.height];")
+        box = driver.execute_script(
+            "const m = document.querySelector('math[display=block]');"
+            "const f = m.querySelector('mfrac').getBoundingClientRect();"
+            "return [m.getBoundingClientRect().width, f.height];"
+        )
         assert box[0] > 50 and box[1] > 10
         _check_links(driver, path)
     finally:

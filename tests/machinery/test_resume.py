@@ -27,8 +27,7 @@ OVERRIDES = {"n": 8, "steps": 120, "n_snapshots": 6}
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys, wgflow_cli):
     wgflow = wgflow_cli
     store_path = tmp_path / "killed"
-    killed = wgflow("run", "teacher-student", *SETTINGS, "--seed", "4", "--store", store_path, "--json",
-                    kill_after=2)
+    killed = wgflow("run", "teacher-student", *SETTINGS, "--seed", "4", "--store", store_path, "--json", kill_after=2)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (row,) = Store(store_path).runs()
     rid = row["run_id"]
@@ -50,8 +49,11 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys, wgflow
     ref = execute("teacher-student", "quick", OVERRIDES, seed=4, store=ref_store, quiet=True)
     assert ref.status == "completed"
     kinds = sorted((a["kind"], a["name"]) for a in ref_store.artifacts(ref.run_id))
-    assert kinds == [("array", "final_theta"), ("figure", "teacher_student_particles"),
-                     ("figure", "teacher_student_risk")]
+    assert kinds == [
+        ("array", "final_theta"),
+        ("figure", "teacher_student_particles"),
+        ("figure", "teacher_student_risk"),
+    ]
     a = np.load(store_path / "runs" / rid / "final_theta.npy", allow_pickle=False)
     b = np.load(ref_store.run_dir(ref.run_id) / "final_theta.npy", allow_pickle=False)
     assert a.dtype == np.float64 and np.array_equal(a, b)  # bit for bit
@@ -103,8 +105,16 @@ def test_directory_runs_resume_only_their_own_stages(tmp_path):
     from wgflow.experiments import run_experiment
     from wgflow.experiments.base import ConfigError
 
-    tiny = {"task": "moons", "m": 24, "m_test": 8, "gammas": (0.0, 1e-3), "seeds": 1, "steps": 3, "lrs": (0.02,),
-            "snapshots": (0, 3)}
+    tiny = {
+        "task": "moons",
+        "m": 24,
+        "m_test": 8,
+        "gammas": (0.0, 1e-3),
+        "seeds": 1,
+        "steps": 3,
+        "lrs": (0.02,),
+        "snapshots": (0, 3),
+    }
     a = run_experiment("resnet-geodesic", "quick", tiny, seed=0, out_dir=tmp_path)
     b = run_experiment("resnet-geodesic", "quick", tiny, seed=0, out_dir=tmp_path)  # resumed from the stages
     assert a.metrics == b.metrics and (tmp_path / "run.json").exists()

@@ -33,8 +33,10 @@ def test_completed_run_records_claims_metrics_artifacts(store):
     json.dumps(d)
 
 
-@pytest.mark.parametrize("overrides, key", [({"nope": 1}, "nope"), ({"steps": "many"}, "steps"),
-                                            ({"x": "-1"}, "x"), ({"mode": "sideways"}, "mode")])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [({"nope": 1}, "nope"), ({"steps": "many"}, "steps"), ({"x": "-1"}, "x"), ({"mode": "sideways"}, "mode")],
+)
 def test_bad_config_names_the_key_and_writes_nothing(store, overrides, key):
     with pytest.raises(ConfigError) as err:
         execute("fake-machinery", "quick", overrides, store=store)
@@ -110,8 +112,11 @@ def test_sigterm_during_a_run_marks_it_interrupted(store, monkeypatch):
 def test_checkpointer_round_trip_is_atomic(tmp_path):
     ck = StoreCheckpointer(tmp_path / "ck" / "flow", every=5)
     assert ck.load() is None
-    state = {"theta": np.random.default_rng(0).normal(size=(4, 3)), "step": np.array(5),
-             "generator": np.arange(10, dtype=np.uint8)}
+    state = {
+        "theta": np.random.default_rng(0).normal(size=(4, 3)),
+        "step": np.array(5),
+        "generator": np.arange(10, dtype=np.uint8),
+    }
     ck.save(state)
     back = ck.load()
     assert set(back) == set(state) and all(np.array_equal(back[k], state[k]) for k in state)
@@ -142,8 +147,9 @@ def test_untrained_control_is_recorded_cited_and_shown_beside_the_trained_run(st
 
     seen = []
     run = fake_experiment.run
-    monkeypatch.setattr(fake_experiment, "run", lambda self, cfg, ctx: (seen.append(training_disabled()),
-                                                                       run(self, cfg, ctx))[1])
+    monkeypatch.setattr(
+        fake_experiment, "run", lambda self, cfg, ctx: (seen.append(training_disabled()), run(self, cfg, ctx))[1]
+    )
     trained = execute("fake-machinery", "quick", store=store)
     control = execute("fake-machinery", "quick", store=store, untrained=True)
     assert seen == [False, True] and not training_disabled()

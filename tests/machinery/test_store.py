@@ -25,10 +25,14 @@ def test_migrates_a_version_1_store(tmp_path):
     db = tmp_path / "old" / "wgflow.db"
     db.parent.mkdir()
     con = sqlite3.connect(db)
-    con.executescript(MIGRATIONS[0] + "; CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL);"
-                      "INSERT INTO schema_version VALUES (1, 0);")
-    con.execute("INSERT INTO runs (run_id, experiment, seed, config, status, started_at, versions) "
-                "VALUES ('old-1', 'x', 0, '{}', 'completed', 0, '{}')")
+    con.executescript(
+        MIGRATIONS[0] + "; CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at REAL);"
+        "INSERT INTO schema_version VALUES (1, 0);"
+    )
+    con.execute(
+        "INSERT INTO runs (run_id, experiment, seed, config, status, started_at, versions) "
+        "VALUES ('old-1', 'x', 0, '{}', 'completed', 0, '{}')"
+    )
     con.commit()
     con.close()
     s = Store(db)
@@ -38,17 +42,49 @@ def test_migrates_a_version_1_store(tmp_path):
 
 
 def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):
-    rid = store.create_run("teacher-student", {"n": 4, "t": [1, 2]}, 7, preset="quick", versions={"numpy": "1"},
-                           sweep_id="sw-1")
+    rid = store.create_run(
+        "teacher-student", {"n": 4, "t": [1, 2]}, 7, preset="quick", versions={"numpy": "1"}, sweep_id="sw-1"
+    )
     assert rid.startswith("ts-")
-    store.log_metrics(rid, [("risk", 0, 1.0), ("risk", 10, 0.1), ("risk", 10, 0.05), ("final", None, 3.0),
-                            ("final", None, 4.0), ("bad", None, float("inf"))])
+    store.log_metrics(
+        rid,
+        [
+            ("risk", 0, 1.0),
+            ("risk", 10, 0.1),
+            ("risk", 10, 0.05),
+            ("final", None, 3.0),
+            ("final", None, 4.0),
+            ("bad", None, float("inf")),
+        ],
+    )
     assert [(m["step"], m["value"]) for m in store.metrics(rid, "risk")] == [(0, 1.0), (10, 0.05)]
     assert store.summary_metrics(rid) == {"bad": float("inf"), "final": 4.0}
-    claims = [{"name": "a", "statement": "s", "expected": ">= 1", "measured": 2.0, "tolerance": 0.1, "passed": True,
-               "source": "Thm 1", "control": 0.5, "ci": [1.5, 2.5], "note": None},
-              {"name": "b", "statement": "t", "expected": "x", "measured": "nan", "tolerance": None, "passed": False,
-               "source": None, "control": None, "ci": None, "note": "fails at the source's settings"}]
+    claims = [
+        {
+            "name": "a",
+            "statement": "s",
+            "expected": ">= 1",
+            "measured": 2.0,
+            "tolerance": 0.1,
+            "passed": True,
+            "source": "Thm 1",
+            "control": 0.5,
+            "ci": [1.5, 2.5],
+            "note": None,
+        },
+        {
+            "name": "b",
+            "statement": "t",
+            "expected": "x",
+            "measured": "nan",
+            "tolerance": None,
+            "passed": False,
+            "source": None,
+            "control": None,
+            "ci": None,
+            "note": "fails at the source's settings",
+        },
+    ]
     store.set_claims(rid, claims)
     store.set_claims(rid, claims)  # replacing, not appending
     assert store.claims(rid) == claims
@@ -60,8 +96,13 @@ def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):
     assert a["path"] == str(f) and a["bytes"] == 4
     store.finish_run(rid, "completed", duration_s=1.5)
     (r,) = store.runs(sweep_id="sw-1")
-    assert (r["status"], r["n_claims"], r["n_passed"], r["config"], r["seed"]) == ("completed", 2, 1,
-                                                                                   {"n": 4, "t": [1, 2]}, 7)
+    assert (r["status"], r["n_claims"], r["n_passed"], r["config"], r["seed"]) == (
+        "completed",
+        2,
+        1,
+        {"n": 4, "t": [1, 2]},
+        7,
+    )
     with pytest.raises(ValueError):
         store.finish_run(rid, "exploded")
     with pytest.raises(KeyError):
@@ -72,10 +113,9 @@ def test_failed_transaction_rolls_back(store):
     rid = store.create_run("x", {}, 0)
     with pytest.raises(sqlite3.IntegrityError):  # foreign key: the run does not exist
         store.log_metrics("no-such-run", [("ok", 1, 1.0)])
-    with pytest.raises(RuntimeError):
-        with store.transaction() as c:
-            c.execute("UPDATE runs SET status = 'failed' WHERE run_id = ?", (rid,))
-            raise RuntimeError
+    with pytest.raises(RuntimeError), store.transaction() as c:
+        c.execute("UPDATE runs SET status = 'failed' WHERE run_id = ?", (rid,))
+        raise RuntimeError
     assert store.get_run(rid)["status"] == "running"
     assert store._query("SELECT count(*) FROM metrics")[0][0] == 0
 
@@ -90,8 +130,9 @@ def _writer(path: str, tag: int, n: int) -> None:
     for k in range(n):
         rid = s.create_run(f"exp-{tag}", {"k": k}, k)
         s.log_metrics(rid, [("m", j, float(j)) for j in range(5)])
-        s.set_claims(rid, [{"name": "c", "statement": "s", "expected": "", "measured": 1.0, "tolerance": None,
-                            "passed": True}])
+        s.set_claims(
+            rid, [{"name": "c", "statement": "s", "expected": "", "measured": 1.0, "tolerance": None, "passed": True}]
+        )
         s.finish_run(rid, "completed")
     s.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from wgflow.parallel.sharded import ShardedObjective, init_particles, noise_gene
 def test_shard_range_partitions_the_particles(n, P):
     ranges = [shard_range(n, P, r) for r in range(P)]
     assert ranges[0][0] == 0 and ranges[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous, rank ordered
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # contiguous, rank ordered
     sizes = [b - a for a, b in ranges]
     assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
 
@@ -67,9 +68,24 @@ def test_noise_streams_differ_between_ranks():
 def _torchrun(tmp_path, argv, P=2):
     out = tmp_path / "traj.npz"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={P}",
-                        "-m", "wgflow.parallel.launch", *argv, "--out", str(out)],
-                       capture_output=True, text=True, timeout=180, env=env)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={P}",
+            "-m",
+            "wgflow.parallel.launch",
+            *argv,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1])
     return wg.Trajectory.load(out), summary
@@ -85,8 +101,26 @@ def _single(argv):
 @pytest.mark.slow
 def test_two_gloo_ranks_reproduce_the_single_process_sgd_trajectory(tmp_path):
     # width 37 is not divisible by 2 ranks (19 + 18 particles); SGD with fresh samples every step
-    argv = ["--width", "37", "--dim", "5", "--m0", "3", "--steps", "60", "--batch", "32", "--eta", "0.5",
-            "--risk-every", "10", "--n-snapshots", "6", "--seed", "4"]
+    argv = [
+        "--width",
+        "37",
+        "--dim",
+        "5",
+        "--m0",
+        "3",
+        "--steps",
+        "60",
+        "--batch",
+        "32",
+        "--eta",
+        "0.5",
+        "--risk-every",
+        "10",
+        "--n-snapshots",
+        "6",
+        "--seed",
+        "4",
+    ]
     traj, summary = _torchrun(tmp_path, argv)
     ref = _single(argv)
     assert summary["world_size"] == 2 and summary["n_local_max"] == 19
@@ -103,9 +137,30 @@ def test_two_gloo_ranks_reproduce_the_single_process_sgd_trajectory(tmp_path):
 @pytest.mark.slow
 def test_full_batch_data_set_flow_and_subsampled_gather(tmp_path):
     # sigmoid units, full-batch GD on a fixed data set; rank 0 gathers a prefix subsample of each shard
-    argv = ["--unit", "sigmoid", "--objective", "dataset", "--N", "200", "--batch", "0", "--width", "37",
-            "--dim", "4", "--steps", "40", "--eta", "1.0", "--risk-every", "10", "--init", "zero_c",
-            "--max-particles", "10"]
+    argv = [
+        "--unit",
+        "sigmoid",
+        "--objective",
+        "dataset",
+        "--N",
+        "200",
+        "--batch",
+        "0",
+        "--width",
+        "37",
+        "--dim",
+        "4",
+        "--steps",
+        "40",
+        "--eta",
+        "1.0",
+        "--risk-every",
+        "10",
+        "--init",
+        "zero_c",
+        "--max-particles",
+        "10",
+    ]
     traj, summary = _torchrun(tmp_path, argv)
     ref = _single(argv)
     keep = np.r_[0:6, 19:24]  # ceil(10 * 19/37) = 6 rows of rank 0, ceil(10 * 18/37) = 5 of rank 1

@@ -49,8 +49,12 @@ def _table(store: Store, sid: str) -> dict:
         arts = {a["name"]: a for a in store.artifacts(r["run_id"])}
         arr = np.load(arts["weights"]["path"]).tolist() if "weights" in arts else None
         out[(r["config"]["n"], r["config"]["mode"], r["seed"])] = (
-            r["status"], store.summary_metrics(r["run_id"]), store.claims(r["run_id"]),
-            [(m["name"], m["step"], m["value"]) for m in store.metrics(r["run_id"]) if m["step"] is not None], arr)
+            r["status"],
+            store.summary_metrics(r["run_id"]),
+            store.claims(r["run_id"]),
+            [(m["name"], m["step"], m["value"]) for m in store.metrics(r["run_id"]) if m["step"] is not None],
+            arr,
+        )
     return out
 
 
@@ -65,7 +69,9 @@ def test_failing_points_are_recorded_and_the_others_complete(tmp_path):
     t = _table(store, s.sweep_id)
     assert t[(4, "ok", 0)][0] == "completed" and t[(4, "ok", 0)][1]["loss"] == pytest.approx(0.75)
     assert t[(8, "ok", 0)][4] == list(np.arange(8.0))
-    msgs = {key: r["message"] for r in store.runs(sweep_id=s.sweep_id) for key in [(r["config"]["n"], r["config"]["mode"])]}
+    msgs = {
+        key: r["message"] for r in store.runs(sweep_id=s.sweep_id) for key in [(r["config"]["n"], r["config"]["mode"])]
+    }
     assert "RuntimeError: point n=4 raises on purpose" in msgs[(4, "raise")]
     assert msgs[(8, "diverge")].startswith("diverged:")
     assert "worker process lost" in msgs[(8, "die")]
@@ -77,12 +83,14 @@ def test_failing_points_are_recorded_and_the_others_complete(tmp_path):
 def test_rerun_completes_only_the_missing_points(tmp_path):
     store = Store(tmp_path / "s")
     ex = LocalExecutor(2)
-    first = run_sweep("sweep-fake", {"n": ["4", "8"], "mode": ["ok", "raise"]}, [0], store=store, executor=ex,
-                      sweep_id="grow")
+    first = run_sweep(
+        "sweep-fake", {"n": ["4", "8"], "mode": ["ok", "raise"]}, [0], store=store, executor=ex, sweep_id="grow"
+    )
     assert (len(first.completed), len(first.failed)) == (2, 2)
     before = {r["run_id"]: r for r in store.runs(sweep_id="grow")}
-    second = run_sweep("sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok", "raise"]}, [0], store=store,
-                       executor=ex, sweep_id="grow")
+    second = run_sweep(
+        "sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok", "raise"]}, [0], store=store, executor=ex, sweep_id="grow"
+    )
     # the 2 completed points are skipped; n=16 runs for the first time; the 2 failed points are retried in place
     assert second.skipped == 2 and len(second.completed) == 1 and len(second.failed) == 3
     after = {r["run_id"]: r for r in store.runs(sweep_id="grow")}
@@ -92,8 +100,9 @@ def test_rerun_completes_only_the_missing_points(tmp_path):
             assert after[rid]["ended_at"] == r["ended_at"] and after[rid]["attempts"] == 1
         else:
             assert after[rid]["attempts"] == 2
-    third = run_sweep("sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok"]}, [0], store=store, executor=ex,
-                      sweep_id="grow")
+    third = run_sweep(
+        "sweep-fake", {"n": ["4", "8", "16"], "mode": ["ok"]}, [0], store=store, executor=ex, sweep_id="grow"
+    )
     assert third.skipped == 3 and third.ok and not third.completed
 
 
@@ -131,10 +140,12 @@ def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
     beta, c = fit_exponent(n, 3.0 / n)
     assert beta == pytest.approx(-1.0, abs=1e-12) and c == pytest.approx(3.0)
     store = Store(tmp_path / "s")
-    s = run_sweep("sweep-fake", {"n": ["4", "8", "16"]}, [0, 1], store=store, executor=LocalExecutor(2),
-                  sweep_id="scaling")
-    run_sweep("sweep-fake", {"n": ["4"], "mode": ["raise"]}, [0], store=store, executor=LocalExecutor(1),
-              sweep_id="broken")
+    s = run_sweep(
+        "sweep-fake", {"n": ["4", "8", "16"]}, [0, 1], store=store, executor=LocalExecutor(2), sweep_id="scaling"
+    )
+    run_sweep(
+        "sweep-fake", {"n": ["4"], "mode": ["raise"]}, [0], store=store, executor=LocalExecutor(1), sweep_id="broken"
+    )
     keys, names, rows = sweep_table(store, s.sweep_id)
     assert keys == ["n"] and names[0] == "loss" and [r["n"] for r in rows] == [4, 4, 8, 8, 16, 16]
     page = render_report(store)

@@ -72,8 +72,13 @@ def _wait(pred, timeout, what):
 def _interrupt_sweep(tmp_path, sig, extra=(), start_timeout=360):  # generous: workers import torch on a loaded machine
     store = tmp_path / "store"
     env = {**os.environ, "SWEEP_FAKE_SLEEP": "120", "OMP_NUM_THREADS": "1"}
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, *ARGS, *extra, "--store", str(store)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, *ARGS, *extra, "--store", str(store)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         seen: set[int] = set()
 
@@ -94,21 +99,28 @@ def _interrupt_sweep(tmp_path, sig, extra=(), start_timeout=360):  # generous: w
     return driver.returncode, out, err, store
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143),
-                                       pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow)])
 def test_a_signal_stops_the_workers_marks_interrupted_and_the_rerun_finishes_only_those(tmp_path, sig, code):
-    rc, out, err, store = _interrupt_sweep(tmp_path, sig)
+    rc, _out, err, store = _interrupt_sweep(tmp_path, sig)
     assert rc == code, err
     assert "Traceback" not in err
     assert _statuses(store) == ["completed", "completed", "interrupted", "interrupted"]
     with Store(store) as s:
         before = {r["run_id"]: r for r in s.runs()}
-    assert all(("SIGTERM" if sig == signal.SIGTERM else "SIGINT") in r["message"]
-               for r in before.values() if r["status"] == "interrupted")
+    assert all(
+        ("SIGTERM" if sig == signal.SIGTERM else "SIGINT") in r["message"]
+        for r in before.values()
+        if r["status"] == "interrupted"
+    )
 
     env = {**os.environ, "SWEEP_FAKE_SLEEP": "0", "OMP_NUM_THREADS": "1"}
-    again = subprocess.run([sys.executable, "-c", DRIVER, *ARGS, "--store", str(store)], env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-c", DRIVER, *ARGS, "--store", str(store)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert "4 points, 2 already completed, 2 completed now, 0 failed" in again.stdout
     with Store(store) as s:
@@ -121,6 +133,6 @@ def test_a_signal_stops_the_workers_marks_interrupted_and_the_rerun_finishes_onl
 @pytest.mark.slow
 def test_sigterm_to_a_dask_sweep_stops_its_local_cluster(tmp_path):
     pytest.importorskip("dask.distributed")
-    rc, out, err, store = _interrupt_sweep(tmp_path, signal.SIGTERM, ["--dask", "local"], start_timeout=480)
+    rc, _out, err, store = _interrupt_sweep(tmp_path, signal.SIGTERM, ["--dask", "local"], start_timeout=480)
     assert rc == 143, err
     assert _statuses(store) == ["completed", "completed", "interrupted", "interrupted"]

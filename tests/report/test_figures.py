@@ -10,17 +10,17 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from wgflow.plotting import figure_problems, finish, particle_figure, plane_basis  # noqa: E402
+from wgflow.plotting import figure_problems, finish, particle_figure, plane_basis
 
 
 def _curve(lo: float, hi: float, kind: str):
     fig, ax = plt.subplots(figsize=(3.2, 2.6))
     x = np.geomspace(lo, hi, 30)
-    {"loglog": ax.loglog, "semilogy": ax.semilogy, "semilogx": ax.semilogx, "plot": ax.plot}[kind](x, x ** -0.5)
+    {"loglog": ax.loglog, "semilogy": ax.semilogy, "semilogx": ax.semilogx, "plot": ax.plot}[kind](x, x**-0.5)
     ax.set_xlabel("width $n$")
     ax.set_ylabel("$W_2$")
     ax.set_title("W2 falls like $n^{-1/2}$")
@@ -33,9 +33,13 @@ def test_finished_figures_have_no_colliding_ticks(kind, span):
     fig = _curve(*span, kind)
     finish(fig)
     assert figure_problems(fig) == []
-    visible = [t for t in fig.axes[0].get_xticklabels() + fig.axes[0].get_xticklabels(minor=True)
-               if t.get_visible() and t.get_text() and fig.axes[0].get_xlim()[0] <= t.get_position()[0]
-               <= fig.axes[0].get_xlim()[1]]
+    visible = [
+        t
+        for t in fig.axes[0].get_xticklabels() + fig.axes[0].get_xticklabels(minor=True)
+        if t.get_visible()
+        and t.get_text()
+        and fig.axes[0].get_xlim()[0] <= t.get_position()[0] <= fig.axes[0].get_xlim()[1]
+    ]
     assert len(visible) >= 2, "an axis needs at least two labelled ticks to be read"
     plt.close(fig)
 
@@ -81,9 +85,14 @@ def _small(module: str) -> dict:
 # there): experiment -> the expected problems' substrings. Remove an entry when its figures are fixed.
 KNOWN: dict[str, str] = {}
 
-EXPERIMENTS = [("teacher-student", "test_teacher_student"), ("consistency", "test_consistency"),
-               ("mf-langevin", "test_mf_langevin"), ("lazy-vs-active", "test_lazy_vs_active"),
-               ("cb-implicit-bias", "test_cb_implicit_bias"), ("mmn-gaussians", "test_mmn_gaussians")]
+EXPERIMENTS = [
+    ("teacher-student", "test_teacher_student"),
+    ("consistency", "test_consistency"),
+    ("mf-langevin", "test_mf_langevin"),
+    ("lazy-vs-active", "test_lazy_vs_active"),
+    ("cb-implicit-bias", "test_cb_implicit_bias"),
+    ("mmn-gaussians", "test_mmn_gaussians"),
+]
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wgflow.numbers import fmt, fmt_duration
 from wgflow.report.maths import to_mathml
@@ -59,8 +60,10 @@ def test_every_experiment_docstring_renders():
 
 
 def test_prose_paragraphs_lists_and_inline_maths():
-    doc = ("Title line with n^{-1/2} and ``code`` and *emphasis*.\n\nClaims:\n\n- ``a``: first;\n- second\n"
-           "  continued.\n\nReferences\n----------\n1. One.\n2. Two.\n\n<b>not html</b>")
+    doc = (
+        "Title line with n^{-1/2} and ``code`` and *emphasis*.\n\nClaims:\n\n- ``a``: first;\n- second\n"
+        "  continued.\n\nReferences\n----------\n1. One.\n2. Two.\n\n<b>not html</b>"
+    )
     out = docstring_to_html(doc)
     assert "<msup><mi>n</mi>" in out and "<code>code</code>" in out and "<em>emphasis</em>" in out
     assert out.count("<li>") == 4 and "<ol>" in out and "<h4>References</h4>" in out and "continued." in out

@@ -5,8 +5,14 @@ import pytest
 import torch
 
 import wgflow.control as control
-from wgflow.residual import (ObjectiveConfig, ResidualStack, normalised_transport, regularised_objective,
-                             train_residual, transport_matched_scale)
+from wgflow.residual import (
+    ObjectiveConfig,
+    ResidualStack,
+    normalised_transport,
+    regularised_objective,
+    train_residual,
+    transport_matched_scale,
+)
 
 
 def test_normalised_transport_of_a_translation():

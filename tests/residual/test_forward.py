@@ -9,7 +9,7 @@ from wgflow.residual import NeuralODE, ObjectiveConfig, ResidualStack, regularis
 
 
 def _A(t):  # smooth parameter path (2, 2)
-    return torch.stack([torch.stack([torch.sin(3 * t), 1 + t]), torch.stack([-1 - t ** 2, torch.cos(2 * t)])])
+    return torch.stack([torch.stack([torch.sin(3 * t), 1 + t]), torch.stack([-1 - t**2, torch.cos(2 * t)])])
 
 
 def _b(t):
@@ -18,7 +18,7 @@ def _b(t):
 
 def test_forward_euler_order_one_against_odeint():
     x = torch.randn(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    f = lambda t, X: torch.tanh(X @ _A(t).T + _b(t))  # noqa: E731
+    f = lambda t, X: torch.tanh(X @ _A(t).T + _b(t))
     ref = odeint(f, x, torch.tensor([0.0, 1.0], dtype=torch.float64), rtol=1e-11, atol=1e-12)[-1]
     Ls, errs = [8, 16, 32, 64, 128], []
     for L in Ls:
@@ -83,9 +83,15 @@ def test_train_ode_decreases_objective():
     x = torch.randn(16, 2, dtype=torch.float64, generator=g)
     y = (x[:, 0] > 0).long()
     r = train_residual(ode, x, y, ObjectiveConfig(alpha=1e-2, beta=1e-2), optimizer="adam", lr=0.05, steps=5)
-    assert r.history[-1] < regularised_objective(NeuralODE(2, 2, 3, 2, method="rk4", step_size=0.25,
-                                                           generator=torch.Generator().manual_seed(0)),
-                                                 x, y, ObjectiveConfig(alpha=1e-2, beta=1e-2))["total"].item()
+    assert (
+        r.history[-1]
+        < regularised_objective(
+            NeuralODE(2, 2, 3, 2, method="rk4", step_size=0.25, generator=torch.Generator().manual_seed(0)),
+            x,
+            y,
+            ObjectiveConfig(alpha=1e-2, beta=1e-2),
+        )["total"].item()
+    )
 
 
 def test_adjoint_gradients_match_direct_backprop():

@@ -3,15 +3,24 @@
 import numpy as np
 import torch
 
-from wgflow.residual import (ResidualStack, kinetic_energy, kinetic_ratio, line_shape_score, mccann_interpolation,
-                             optimal_transport_score, output_spread, tracks, w2_squared)
+from wgflow.residual import (
+    ResidualStack,
+    kinetic_energy,
+    kinetic_ratio,
+    line_shape_score,
+    mccann_interpolation,
+    optimal_transport_score,
+    output_spread,
+    tracks,
+    w2_squared,
+)
 
 
 def test_lss_straight_and_zigzag():
     t = np.linspace(0, 1, 6)[:, None, None]
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(1, 7, 3)), rng.normal(size=(1, 7, 3))
-    s = line_shape_score(a + t ** 2 * (b - a))  # straight, non-uniform speed
+    s = line_shape_score(a + t**2 * (b - a))  # straight, non-uniform speed
     assert np.allclose(s.values, 1.0) and s.std < 1e-12
     zig = np.array([[0, 0], [1, 0], [1, 1], [2, 1]], float)[:, None, :]  # units (1,0),(0,1),(1,0)
     assert abs(line_shape_score(zig).mean - 3 / np.sqrt(5)) < 1e-14
@@ -30,7 +39,7 @@ def test_ots_monotone_map_and_crossing_map():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(40, 2))
     S = np.array([[2.0, 0.5], [0.5, 1.0]])  # y = ∇(x·Sx/2) + ∇|x|⁴/4: gradient of a convex function
-    y = x @ S + x * (x ** 2).sum(1, keepdims=True)
+    y = x @ S + x * (x**2).sum(1, keepdims=True)
     assert optimal_transport_score(x, y) == 1.0
     assert optimal_transport_score(x, -x) < 0.2  # a half turn crosses every pair of tracks
     z = x.copy()

@@ -2,8 +2,15 @@
 
 import torch
 
-from wgflow.residual import (ObjectiveConfig, ResidualStack, eval_path, h1_seminorm, path_distance,
-                             regularised_objective, resample_path)
+from wgflow.residual import (
+    ObjectiveConfig,
+    ResidualStack,
+    eval_path,
+    h1_seminorm,
+    path_distance,
+    regularised_objective,
+    resample_path,
+)
 
 
 def test_constant_resampling_round_trip():
@@ -14,7 +21,7 @@ def test_constant_resampling_round_trip():
 
 
 def test_linear_resampling_exact_on_affine_paths():
-    f = lambda t: torch.stack([1 + 2 * t, -3 * t], -1)  # noqa: E731
+    f = lambda t: torch.stack([1 + 2 * t, -3 * t], -1)
     L = 8
     P = f((torch.arange(L, dtype=torch.float64) + 0.5) / L)
     Q = resample_path(P, 13, "linear")
@@ -36,8 +43,9 @@ def test_eval_constant_and_distance_exact():
 
 def test_fd_penalty_is_h1_seminorm_of_piecewise_linear_path():
     net = ResidualStack(2, 3, 10, 2, generator=torch.Generator().manual_seed(0))
-    fd = regularised_objective(net, torch.randn(5, 2, dtype=torch.float64), torch.zeros(5, dtype=torch.long),
-                               ObjectiveConfig())["fd"]
+    fd = regularised_objective(
+        net, torch.randn(5, 2, dtype=torch.float64), torch.zeros(5, dtype=torch.long), ObjectiveConfig()
+    )["fd"]
     h1 = h1_seminorm(net.A) ** 2 + h1_seminorm(net.b) ** 2
     assert torch.allclose(fd, h1, rtol=1e-12)
     # and it is the integral of |dA/dt|² of the interpolant, by fine quadrature
@@ -70,9 +78,12 @@ def test_aligned_unit_distance_quotients_exactly_the_global_symmetry():
     # Against brute force over all 4! * 2^4 signed permutations, for unrelated paths of depths 6 and 9.
     W9 = torch.randn(9, 4, 5, dtype=torch.float64, generator=g)
     Uf, Wf = U.repeat_interleave(3, 0), W9.repeat_interleave(2, 0)
-    best = min(float(((Uf - Wf[:, list(p)] * torch.tensor(s, dtype=torch.float64)[:, None]) ** 2).sum() / 18)
-               for p in itertools.permutations(range(4)) for s in itertools.product((1, -1), repeat=4))
-    assert abs(aligned_unit_distance(U, W9) - best ** 0.5) < 1e-12
+    best = min(
+        float(((Uf - Wf[:, list(p)] * torch.tensor(s, dtype=torch.float64)[:, None]) ** 2).sum() / 18)
+        for p in itertools.permutations(range(4))
+        for s in itertools.product((1, -1), repeat=4)
+    )
+    assert abs(aligned_unit_distance(U, W9) - best**0.5) < 1e-12
     # A per-layer relabelling is not quotiented out: it makes the path rough in depth.
     R = U.clone()
     R[::2] = R[::2][:, perm]

@@ -20,7 +20,7 @@ def test_generated_tasks():
 
 def test_digits():
     x, y = digits(100)
-    assert x.shape == (100, 64) and 0 <= float(x.min()) and float(x.max()) <= 1 and int(y.max()) <= 9
+    assert x.shape == (100, 64) and float(x.min()) >= 0 and float(x.max()) <= 1 and int(y.max()) <= 9
 
 
 def test_mnist_idx(tmp_path):
@@ -57,7 +57,7 @@ def _tiny_mnist(folder, n=90, seed=0):
     y = rng.integers(0, 2, n).astype(np.uint8)
     img = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
     for i in range(n):
-        img[i, :, 14 * y[i]: 14 * y[i] + 14] += 150
+        img[i, :, 14 * y[i] : 14 * y[i] + 14] += 150
     (folder / "train-images-idx3-ubyte").write_bytes(struct.pack(">HBB3I", 0, 8, 3, n, 28, 28) + img.tobytes())
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(struct.pack(">HBBI", 0, 8, 1, n) + y.tobytes()))
     return img, y
@@ -83,9 +83,25 @@ def test_geodesic_experiment_reads_mnist_files_from_disk(tmp_path):
     data = tmp_path / "mnist"
     data.mkdir()
     _tiny_mnist(data)
-    r = run_experiment("resnet-geodesic", "quick", {"task": "mnist", "data_dir": str(data), "m": 60, "m_test": 30,
-                                                    "k": 4, "q": 4, "L": 4, "gammas": (0.0, 1e-3), "seeds": 1,
-                                                    "steps": 40, "lrs": (0.02,)}, seed=0, out_dir=tmp_path / "run")
+    r = run_experiment(
+        "resnet-geodesic",
+        "quick",
+        {
+            "task": "mnist",
+            "data_dir": str(data),
+            "m": 60,
+            "m_test": 30,
+            "k": 4,
+            "q": 4,
+            "L": 4,
+            "gammas": (0.0, 1e-3),
+            "seeds": 1,
+            "steps": 40,
+            "lrs": (0.02,),
+        },
+        seed=0,
+        out_dir=tmp_path / "run",
+    )
     for net in ("resnet", "plain"):
         for g in ("0", "0.001"):
             assert r.metrics[f"{net}_lss_g{g}"] >= 1 and 0 <= r.metrics[f"{net}_ots_g{g}"] <= 1

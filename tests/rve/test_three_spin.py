@@ -22,8 +22,11 @@ def test_value_and_gradient_match_the_unsymmetrised_definition(d):
     (g_auto,) = torch.autograd.grad(ref.sum(), x)
     a, xd = f.a, x.detach()
     # (1/d) sum_qr (a_pqr + a_qpr + a_qrp) x_q x_r, the formula of the issue
-    g_formula = (torch.einsum("pqr,bq,br->bp", a, xd, xd) + torch.einsum("qpr,bq,br->bp", a, xd, xd)
-                 + torch.einsum("qrp,bq,br->bp", a, xd, xd)) / d
+    g_formula = (
+        torch.einsum("pqr,bq,br->bp", a, xd, xd)
+        + torch.einsum("qpr,bq,br->bp", a, xd, xd)
+        + torch.einsum("qrp,bq,br->bp", a, xd, xd)
+    ) / d
     torch.testing.assert_close(f(xd), ref.detach(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(f.grad(xd), g_auto, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(g_formula, g_auto, rtol=1e-12, atol=1e-12)

@@ -19,7 +19,7 @@ def sample():
 
 
 def test_grid_spacing_and_bias_coordinate(sample):
-    task, x, y, j = sample
+    task, x, _y, j = sample
     delta = 1 / (3 * 3 - 1)
     assert task.spacing == pytest.approx(delta)
     assert torch.all(x[:, 0] == 1.0)
@@ -34,7 +34,7 @@ def test_grid_spacing_and_bias_coordinate(sample):
 
 
 def test_labels_constant_per_cluster_and_balanced(sample):
-    task, x, y, j = sample
+    task, _x, y, j = sample
     for c in range(9):
         lab = y[j == c]
         assert lab.numel() > 0 and torch.all(lab == task.labels[c])
@@ -44,7 +44,7 @@ def test_labels_constant_per_cluster_and_balanced(sample):
 
 
 def test_spurious_coordinates_uniform_and_independent(sample):
-    task, x, y, j = sample
+    _task, x, y, _j = sample
     s = x[:, 3:].numpy()  # (N, d - 3)
     for col in s.T:
         assert stats.kstest(col + 0.5, "uniform").pvalue > 1e-3
@@ -63,5 +63,5 @@ def test_labels_differ_between_draws_and_bad_input():
     assert len(labs) > 1
     with pytest.raises(ValueError):
         ClustersTask.random(2)
-    x, X1, X2 = ClustersTask.random(6).grid(11)
+    x, X1, _X2 = ClustersTask.random(6).grid(11)
     assert x.shape == (121, 6) and torch.all(x[:, 3:] == 0) and X1.shape == (11, 11)

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 import wgflow.transport as wt
-from wgflow.transport.couplings import (Coupling, coupling_cost_pp, local_resolve, multiscale_coupling,
-                                        sliced_couplings)
+from wgflow.transport.couplings import Coupling, coupling_cost_pp, local_resolve, multiscale_coupling, sliced_couplings
 
 REL = 1e-9  # round-off allowance of a certified comparison
 
@@ -48,7 +47,7 @@ def test_spd_linear_map_plus_shift_is_bracketed(rng):
     A = B @ B.T / d + 0.3 * np.eye(d)
     y = x @ A + rng.normal(size=d)
     true = np.sqrt(((y - x) ** 2).sum(1).mean())
-    value, info = bracket(x, y[rng.permutation(n)])
+    _value, info = bracket(x, y[rng.permutation(n)])
     assert inside(info, true)
     assert info.upper / info.lower - 1 <= 0.05
     assert wt.wasserstein(x, y, method="exact") == pytest.approx(true, rel=1e-9)  # the oracle itself

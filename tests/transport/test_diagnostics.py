@@ -18,8 +18,7 @@ def _setup(n=20, d=5, seed=0):
 
 def _run(mu, obj, eta, T=0.5, **kw):
     steps = int(round(T / eta))
-    cfg = wg.FlowConfig(eta=eta, steps=steps, n_snapshots=steps + 1, snapshot_spacing="linear", risk_every=steps,
-                        **kw)
+    cfg = wg.FlowConfig(eta=eta, steps=steps, n_snapshots=steps + 1, snapshot_spacing="linear", risk_every=steps, **kw)
     return wg.train(mu, obj, cfg)
 
 

@@ -33,7 +33,8 @@ def test_metric_facts_and_torch_input(rng):
     assert wt.gaussian_w2(m1, S1, m1, S1) < 1e-6
     assert wt.gaussian_w2(m1, S1, m2, S2) == pytest.approx(wt.gaussian_w2(m2, S2, m1, S1), rel=1e-10)
     assert wt.gaussian_w2(torch.tensor(m1), torch.tensor(S1), m2, S2) == pytest.approx(
-        wt.gaussian_w2(m1, S1, m2, S2), rel=1e-12)
+        wt.gaussian_w2(m1, S1, m2, S2), rel=1e-12
+    )
     # singular (PSD, rank-deficient) covariances are fine: Dirac masses at the means
     assert wt.gaussian_w2(m1, np.zeros((4, 4)), m2, np.zeros((4, 4))) == pytest.approx(np.linalg.norm(m1 - m2))
 

@@ -25,8 +25,7 @@ def test_tracked_bound_is_loose_when_particles_swap():
 def test_tracked_bound_is_tight_for_a_linear_brenier_map(rng):
     th = rng.normal(size=(50, 4))
     A = np.diag([0.5, 1.0, 2.0, 3.0])
-    assert wt.tracked_w2(th, th @ A + 1.0) == pytest.approx(wt.wasserstein(th, th @ A + 1.0, method="exact"),
-                                                            rel=1e-10)
+    assert wt.tracked_w2(th, th @ A + 1.0) == pytest.approx(wt.wasserstein(th, th @ A + 1.0, method="exact"), rel=1e-10)
 
 
 def test_tracked_bound_in_torch_is_differentiable(rng):
@@ -55,8 +54,9 @@ def test_projection_represents_the_network(rng):
     g = h.total * unit.phi(x, torch.from_numpy(h.points)) @ torch.from_numpy(h.mass)
     assert torch.allclose(f, g, rtol=1e-12, atol=1e-12)
     plus, minus = wt.sphere_projection(theta, a, split=True)
-    g2 = (plus.total * unit.phi(x, torch.from_numpy(plus.points)) @ torch.from_numpy(plus.mass)
-          + minus.total * unit.phi(x, torch.from_numpy(minus.points)) @ torch.from_numpy(minus.mass))
+    g2 = plus.total * unit.phi(x, torch.from_numpy(plus.points)) @ torch.from_numpy(plus.mass) + minus.total * unit.phi(
+        x, torch.from_numpy(minus.points)
+    ) @ torch.from_numpy(minus.mass)
     assert torch.allclose(f, g2, rtol=1e-12, atol=1e-12)
     assert (plus.points[:, 0] > 0).all() and (minus.points[:, 0] < 0).all()
 

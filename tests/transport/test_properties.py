@@ -67,8 +67,9 @@ def test_permutation_of_points_changes_nothing(cs, rnd):
     rnd.shuffle(perm)
     u2 = (u[0][perm], u[1][perm])
     assert W(u2, v) == pytest.approx(W(u, v), rel=1e-9, abs=tol(u, v))
-    assert W(u2, v, "sliced", n_projections=8) == pytest.approx(W(u, v, "sliced", n_projections=8), rel=1e-9,
-                                                                abs=tol(u, v))
+    assert W(u2, v, "sliced", n_projections=8) == pytest.approx(
+        W(u, v, "sliced", n_projections=8), rel=1e-9, abs=tol(u, v)
+    )
 
 
 @SETTINGS

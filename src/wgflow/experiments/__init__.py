@@ -9,7 +9,7 @@ package itself stays light (no torch), so the console script starts fast.
 import importlib
 import pkgutil
 
-from .base import (  # noqa: F401
+from .base import (
     Claim,
     ConfigError,
     DirectoryContext,
@@ -33,8 +33,11 @@ from .base import (  # noqa: F401
 
 def builtin_modules() -> list[str]:
     """Names of the experiment modules of this package (files not starting with "_", but base and config)."""
-    return [m.name for m in pkgutil.iter_modules(__path__)
-            if not m.name.startswith("_") and m.name not in ("base", "config", "runner")]
+    return [
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if not m.name.startswith("_") and m.name not in ("base", "config", "runner")
+    ]
 
 
 def load_builtin() -> None:

@@ -10,6 +10,7 @@ registry's.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.metadata
 import os
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ class Entry:
 def _registered_classes(tree: ast.Module):
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and any(
-                (isinstance(d, ast.Name) and d.id == "register") or (isinstance(d, ast.Attribute) and d.attr == "register")
-                for d in node.decorator_list):
+            (isinstance(d, ast.Name) and d.id == "register") or (isinstance(d, ast.Attribute) and d.attr == "register")
+            for d in node.decorator_list
+        ):
             yield node
 
 
@@ -44,10 +46,8 @@ def static_entries(path: Path) -> list[Entry] | None:
     consts = {}  # module-level string constants (reference = _SOURCE)
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            try:
+            with contextlib.suppress(ValueError):
                 consts[stmt.targets[0].id] = ast.literal_eval(stmt.value)
-            except ValueError:
-                pass
     out = []
     for cls in _registered_classes(tree):
         attrs = {}
@@ -76,7 +76,8 @@ def _has_external() -> bool:
 
 def catalog() -> list[Entry]:
     """Every registered experiment, sorted by name; imports only what cannot be read statically."""
-    from . import __path__ as pkg_path, builtin_modules
+    from . import __path__ as pkg_path
+    from . import builtin_modules
 
     entries: dict[str, Entry] = {}
     dynamic = []

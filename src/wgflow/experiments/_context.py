@@ -11,8 +11,9 @@ import os
 import sys
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -88,8 +89,14 @@ class DirectoryContext:
     ``run.json`` and refuses a directory of another experiment, config or seed.
     """
 
-    def __init__(self, out_dir: str | os.PathLike, seed: int = 0, verbose: bool = False,
-                 figure_format: str | None = None, dpi: int | None = None):
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        seed: int = 0,
+        verbose: bool = False,
+        figure_format: str | None = None,
+        dpi: int | None = None,
+    ):
         from ..plotting import figure_settings
 
         self.out_dir = Path(out_dir)
@@ -141,8 +148,11 @@ class DirectoryContext:
             except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:  # torn or damaged file
                 aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
                 os.replace(path, aside)
-                print(f"stage {path} is damaged ({type(e).__name__}: {e}); set aside as {aside.name}, computing it "
-                      "again", file=sys.stderr, flush=True)
+                print(
+                    f"stage {path} is damaged ({type(e).__name__}: {e}); set aside as {aside.name}, computing it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
         out = dict(fn())
         save_stage(path, out)
         return out

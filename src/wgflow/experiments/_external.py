@@ -86,8 +86,10 @@ def _load_entry_points() -> None:
         try:
             obj = ep.load()
         except Exception as e:
-            raise ConfigError(f"cannot load entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}: "
-                              f"{type(e).__name__}: {e}".splitlines()[0]) from None
+            raise ConfigError(
+                f"cannot load entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}: "
+                f"{type(e).__name__}: {e}".splitlines()[0]
+            ) from None
         if isinstance(obj, type) and issubclass(obj, Experiment) and obj.name not in _REGISTRY:
             register(obj)
 

@@ -19,13 +19,30 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.5))
     for j, lab in enumerate(("LSS", "OTS", "test accuracy")):
         for net, c in (("resnet", "C0"), ("plain", "C3")):
-            axs[j].plot(xg, [st[(net, g)]["rows"][:, j if j < 2 else 3].mean() for g in G], "o-", color=c,
-                        label=f"{net} trained ({cfg.task})")
-            axs[j].plot(xg, [st[(net, g)]["init"][:, j if j < 2 else 3].mean() for g in G], "o:", color=c, alpha=0.5,
-                        label=f"{net} at init")
+            axs[j].plot(
+                xg,
+                [st[(net, g)]["rows"][:, j if j < 2 else 3].mean() for g in G],
+                "o-",
+                color=c,
+                label=f"{net} trained ({cfg.task})",
+            )
+            axs[j].plot(
+                xg,
+                [st[(net, g)]["init"][:, j if j < 2 else 3].mean() for g in G],
+                "o:",
+                color=c,
+                alpha=0.5,
+                label=f"{net} at init",
+            )
             theirs = ref[f"{net}_{('lss', 'ots', 'acc')[j]}"]
-            axs[j].plot(ref_x, [theirs[i] / (100 if j == 2 else 1) for i in ref_i], "x--", color=c, alpha=0.4,
-                        label=f"{net} (Gai & Zhang, CIFAR-100, theirs)")
+            axs[j].plot(
+                ref_x,
+                [theirs[i] / (100 if j == 2 else 1) for i in ref_i],
+                "x--",
+                color=c,
+                alpha=0.4,
+                label=f"{net} (Gai & Zhang, CIFAR-100, theirs)",
+            )
         axs[j].set(xticks=xg, xticklabels=[f"{g:g}" for g in G], xlabel="γ", ylabel=lab)
     axs[0].legend(fontsize=6)
     res.artifacts["scores"] = ctx.save_figure("scores_vs_gamma", fig)
@@ -42,8 +59,9 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
     axs[2].set_yscale("log")
     axs[3].set_yscale("log")
     axs[0].legend(fontsize=7)
-    fig.suptitle(f"scores from initialisation to the trained network, γ = {g:g} (thin: each init, dots: median)",
-                 fontsize=9)
+    fig.suptitle(
+        f"scores from initialisation to the trained network, γ = {g:g} (thin: each init, dots: median)", fontsize=9
+    )
     res.artifacts["training"] = ctx.save_figure("scores_vs_step", fig)
 
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.5))
@@ -51,13 +69,31 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
         for net, c in (("resnet", "C0"), ("plain", "C3")):
             for gi, gm in enumerate(G):
                 s = st[(net, gm)]
-                axs[j].scatter(s["rows"][:, 4], s["rows"][:, j], color=c, s=10 + 8 * gi, alpha=0.7,
-                               label=f"{net} trained" if gi == 0 else None)
-                axs[j].scatter(s["init"][:, 4], s["init"][:, j], facecolors="none", edgecolors=c, s=10 + 8 * gi,
-                               label=f"{net} init" if gi == 0 else None)
+                axs[j].scatter(
+                    s["rows"][:, 4],
+                    s["rows"][:, j],
+                    color=c,
+                    s=10 + 8 * gi,
+                    alpha=0.7,
+                    label=f"{net} trained" if gi == 0 else None,
+                )
+                axs[j].scatter(
+                    s["init"][:, 4],
+                    s["init"][:, j],
+                    facecolors="none",
+                    edgecolors=c,
+                    s=10 + 8 * gi,
+                    label=f"{net} init" if gi == 0 else None,
+                )
                 if "matched" in s:
-                    axs[j].scatter(s["rows"][:, 4], s["matched"][:, j], marker="x", color="k", s=10 + 8 * gi,
-                                   label="untrained ResNet, transport-matched" if gi == 0 and net == "resnet" else None)
+                    axs[j].scatter(
+                        s["rows"][:, 4],
+                        s["matched"][:, j],
+                        marker="x",
+                        color="k",
+                        s=10 + 8 * gi,
+                        label="untrained ResNet, transport-matched" if gi == 0 and net == "resnet" else None,
+                    )
         axs[j].set(xscale="log", xlabel="W2²(μ_0, μ_L) / Var μ_0", title=lab + " (marker size grows with γ)")
     axs[2].set_yscale("log")
     axs[0].legend(fontsize=6)
@@ -86,8 +122,10 @@ def _track_figures(ctx, res, snaps, y):
     T = snaps["resnet"][keys[-1]]
     G = mccann_interpolation(T[0], T[-1], T.shape[0] - 1)
     fig, axs = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
-    for ax, tr, title in ((axs[0], T, f"ResNet tracks, K/W2² = {kinetic_ratio(T):.3f}"),
-                          (axs[1], G, "geodesic: McCann interpolation μ_0 → μ_L")):
+    for ax, tr, title in (
+        (axs[0], T, f"ResNet tracks, K/W2² = {kinetic_ratio(T):.3f}"),
+        (axs[1], G, "geodesic: McCann interpolation μ_0 → μ_L"),
+    ):
         for i in np.random.default_rng(0).permutation(tr.shape[1])[:64]:
             ax.plot(tr[:, i, 0], tr[:, i, 1], color=f"C{y[i] % 10}", lw=0.6)
         ax.set_title(title, fontsize=8)

@@ -98,10 +98,19 @@ class GlobalConvergenceConfig:
             raise ConfigError(f"config key 'tol': must be in (0, 1), got {self.tol}")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(2), "m0": Int(1), "widths": Ints(1, min_len=2, increasing=True), "seeds": Int(1),
-        "eta": Float(0, open_lo=True), "steps": Int(1), "tol": Float(0, 1, open_lo=True, open_hi=True),
-        "n_snapshots": Int(2), "animation": Choice("gif", "mp4"), "control_seeds": Int(1),
-        "conv_fraction": Float(0, 1, open_lo=True), "width_multiple": Float(1)}
+        "d": Int(2),
+        "m0": Int(1),
+        "widths": Ints(1, min_len=2, increasing=True),
+        "seeds": Int(1),
+        "eta": Float(0, open_lo=True),
+        "steps": Int(1),
+        "tol": Float(0, 1, open_lo=True, open_hi=True),
+        "n_snapshots": Int(2),
+        "animation": Choice("gif", "mp4"),
+        "control_seeds": Int(1),
+        "conv_fraction": Float(0, 1, open_lo=True),
+        "width_multiple": Float(1),
+    }
 
 
 def _init(kind: str, m: int, d: int, g: torch.Generator) -> torch.Tensor:
@@ -113,8 +122,9 @@ def _init(kind: str, m: int, d: int, g: torch.Generator) -> torch.Tensor:
     return theta
 
 
-def _smallest_converging(widths: list, conv: np.ndarray, fraction: float, *, n_boot: int = 2000,
-                         seed: int = 0) -> tuple[float, tuple[float, float]]:
+def _smallest_converging(
+    widths: list, conv: np.ndarray, fraction: float, *, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, tuple[float, float]]:
     """Smallest width whose fraction of converged seeds is >= ``fraction`` (inf if none), with a 95% CI.
 
     conv : (W, S) booleans, widths ascending. Seeds are resampled jointly across widths (seed s shares
@@ -138,25 +148,43 @@ class GlobalConvergence(Experiment):
     reference = "Chizat & Bach, NeurIPS 2018, Thm 3.3 and §4"
     description = __doc__
     Config = GlobalConvergenceConfig
-    presets = {"quick": {}, "full": {"d": 10, "m0": 5, "widths": (5, 10, 20, 50, 100, 200), "seeds": 20,
-                                     "steps": 20000, "n_snapshots": 80}}
+    presets = {
+        "quick": {},
+        "full": {"d": 10, "m0": 5, "widths": (5, 10, 20, 50, 100, 200), "seeds": 20, "steps": 20000, "n_snapshots": 80},
+    }
 
     def run(self, cfg: GlobalConvergenceConfig, ctx) -> ExperimentResult:
-        flow = FlowConfig(eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots,
-                          risk_every=max(1, cfg.steps // 100))
+        flow = FlowConfig(
+            eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 100)
+        )
 
         def one(kind: str, m: int, s: int) -> dict:
             g = torch.Generator().manual_seed(1000 * ctx.seed + s)
             teacher = ReLUTeacher.random(cfg.d, cfg.m0, generator=g)
             mu0 = ParticleMeasure(_init(kind, m, cfg.d, g), ReLU(cfg.d))
-            traj = train(mu0, PopulationRisk(teacher), flow, seed=s, progress=ctx.progress,
-                         checkpointer=ctx.checkpointer(f"{kind}-m{m}-s{s}"))
-            return {"risk": traj.risk, "risk_times": traj.risk_times, "snapshots": traj.snapshots,
-                    "snapshot_times": traj.snapshot_times, "teacher": teacher.measure.numpy()}
+            traj = train(
+                mu0,
+                PopulationRisk(teacher),
+                flow,
+                seed=s,
+                progress=ctx.progress,
+                checkpointer=ctx.checkpointer(f"{kind}-m{m}-s{s}"),
+            )
+            return {
+                "risk": traj.risk,
+                "risk_times": traj.risk_times,
+                "snapshots": traj.snapshots,
+                "snapshot_times": traj.snapshot_times,
+                "teacher": teacher.measure.numpy(),
+            }
 
         plan = (("sphere", cfg.widths, cfg.seeds), ("one_sign", (max(cfg.widths),), cfg.control_seeds))
-        runs = {(k, m, s): ctx.stage(f"{k}-m{m}-s{s}", lambda k=k, m=m, s=s: one(k, m, s))
-                for k, ms, seeds in plan for m in ms for s in range(seeds)}
+        runs = {
+            (k, m, s): ctx.stage(f"{k}-m{m}-s{s}", lambda k=k, m=m, s=s: one(k, m, s))
+            for k, ms, seeds in plan
+            for m in ms
+            for s in range(seeds)
+        }
         ratio = {key: float(r["risk"][-1] / r["risk"][0]) for key, r in runs.items()}
         big, small = max(cfg.widths), min(cfg.widths)
         widths = sorted(cfg.widths)
@@ -168,34 +196,59 @@ class GlobalConvergence(Experiment):
         stalls = int((~conv[widths.index(small)]).sum())
         stall_ci = binomtest(stalls, cfg.seeds).proportion_ci(confidence_level=0.95)
         for m in widths:
-            ctx.log(f"m = {m}: stalled fraction {stall_frac[m]:.2f}, "
-                    f"median R_T/R_0 {np.median([ratio['sphere', m, s] for s in range(cfg.seeds)]):.2e}")
+            ctx.log(
+                f"m = {m}: stalled fraction {stall_frac[m]:.2f}, "
+                f"median R_T/R_0 {np.median([ratio['sphere', m, s] for s in range(cfg.seeds)]):.2e}"
+            )
         ctx.log(f"smallest width converging in >= {cfg.conv_fraction:.0%} of seeds: {m_star} (CI {m_ci})")
 
         k = cfg.width_multiple
         claims = [
-            claim_le("large_width_converges", f"at m = {big} (> 10 m0 = {10 * cfg.m0}) the excess risk falls below "
-                     f"{cfg.tol:g} of its initial value in every seed: max over {cfg.seeds} seeds of R(mu_T)/R(mu_0)",
-                     worst_big, cfg.tol, source="Chizat & Bach, NeurIPS 2018, Thm 3.3", control=float(bad.min()),
-                     note=f"control: one-sign initialisation (outside the theorem) at m = {big}, best R_T/R_0 over "
-                          f"{cfg.control_seeds} seeds; it stalls by sign conservation"),
-            claim_true("few_particles_suffice", f"particle counts slightly above the teacher's width converge: the "
-                       f"smallest width m* of {tuple(widths)} converging in >= {cfg.conv_fraction:.0%} of "
-                       f"{cfg.seeds} seeds, as m*/m0, with the bootstrap CI's upper end <= {k:g}",
-                       m_star / cfg.m0, bool(m_ci[1] <= k * cfg.m0), expected=f"CI upper <= {k:g}",
-                       ci=(m_ci[0] / cfg.m0, m_ci[1] / cfg.m0),
-                       source="Chizat & Bach, NeurIPS 2018, §4 (numerical illustrations)",
-                       note="m*/m0 = inf when no width of the grid converges in enough seeds"),
-            claim_true("m0_stalls", f"at m = m0 = {small} a fraction of the {cfg.seeds} seeds stalls above "
-                       f"{cfg.tol:g} R(mu_0), more than at m = {big} (control): 95% Clopper-Pearson interval above "
-                       "the control", stall_frac[small], bool(stall_ci.low > stall_frac[big]),
-                       expected="CI lower > control", ci=(stall_ci.low, stall_ci.high), control=stall_frac[big],
-                       source="Chizat & Bach, NeurIPS 2018, §4 (too few particles can stall)"),
+            claim_le(
+                "large_width_converges",
+                f"at m = {big} (> 10 m0 = {10 * cfg.m0}) the excess risk falls below "
+                f"{cfg.tol:g} of its initial value in every seed: max over {cfg.seeds} seeds of R(mu_T)/R(mu_0)",
+                worst_big,
+                cfg.tol,
+                source="Chizat & Bach, NeurIPS 2018, Thm 3.3",
+                control=float(bad.min()),
+                note=f"control: one-sign initialisation (outside the theorem) at m = {big}, best R_T/R_0 over "
+                f"{cfg.control_seeds} seeds; it stalls by sign conservation",
+            ),
+            claim_true(
+                "few_particles_suffice",
+                f"particle counts slightly above the teacher's width converge: the "
+                f"smallest width m* of {tuple(widths)} converging in >= {cfg.conv_fraction:.0%} of "
+                f"{cfg.seeds} seeds, as m*/m0, with the bootstrap CI's upper end <= {k:g}",
+                m_star / cfg.m0,
+                bool(m_ci[1] <= k * cfg.m0),
+                expected=f"CI upper <= {k:g}",
+                ci=(m_ci[0] / cfg.m0, m_ci[1] / cfg.m0),
+                source="Chizat & Bach, NeurIPS 2018, §4 (numerical illustrations)",
+                note="m*/m0 = inf when no width of the grid converges in enough seeds",
+            ),
+            claim_true(
+                "m0_stalls",
+                f"at m = m0 = {small} a fraction of the {cfg.seeds} seeds stalls above "
+                f"{cfg.tol:g} R(mu_0), more than at m = {big} (control): 95% Clopper-Pearson interval above "
+                "the control",
+                stall_frac[small],
+                bool(stall_ci.low > stall_frac[big]),
+                expected="CI lower > control",
+                ci=(stall_ci.low, stall_ci.high),
+                control=stall_frac[big],
+                source="Chizat & Bach, NeurIPS 2018, §4 (too few particles can stall)",
+            ),
         ]
         metrics = {f"stalled_fraction_m{m}": stall_frac[m] for m in widths}
-        metrics.update({"max_ratio_large_m": worst_big, "min_ratio_violating": float(bad.min()),
-                        "violating_stalled_fraction": float(np.mean(bad > cfg.tol)),
-                        "smallest_converging_width": float(m_star)})
+        metrics.update(
+            {
+                "max_ratio_large_m": worst_big,
+                "min_ratio_violating": float(bad.min()),
+                "violating_stalled_fraction": float(np.mean(bad > cfg.tol)),
+                "smallest_converging_width": float(m_star),
+            }
+        )
         artifacts = {"risk": self._risk_figure(ctx, cfg, runs)}
         artifacts.update(self._particle_figures(ctx, cfg, runs, big))
         return ExperimentResult(claims, metrics, artifacts)
@@ -206,16 +259,19 @@ class GlobalConvergence(Experiment):
         out = {}
         r0 = runs["sphere", big, 0]
         basis = plane_basis(r0["teacher"][:, 1:])
-        fig = particle_figure(r0["snapshots"], basis, r0["teacher"],
-                              title=f"m = {big}, sphere init (red c > 0, blue c < 0)")
+        fig = particle_figure(
+            r0["snapshots"], basis, r0["teacher"], title=f"m = {big}, sphere init (red c > 0, blue c < 0)"
+        )
         out["particles"] = ctx.save_figure("cb_particles", fig)
         out["particles_animation"] = ctx.save_figure(
             f"cb_particles.{cfg.animation}",
-            particle_animation(r0["snapshots"], basis, r0["teacher"], times=r0["snapshot_times"], title=f"m = {big}"))
+            particle_animation(r0["snapshots"], basis, r0["teacher"], times=r0["snapshot_times"], title=f"m = {big}"),
+        )
         rb = runs["one_sign", big, 0]
         out["particles_violating"] = ctx.save_figure(
-            "cb_particles_one_sign", particle_figure(rb["snapshots"], basis, rb["teacher"],
-                                                     title=f"m = {big}, one-sign init (stalls)"))
+            "cb_particles_one_sign",
+            particle_figure(rb["snapshots"], basis, rb["teacher"], title=f"m = {big}, one-sign init (stalls)"),
+        )
         return out
 
     @staticmethod
@@ -227,14 +283,29 @@ class GlobalConvergence(Experiment):
         for i, m in enumerate(cfg.widths):
             for s in range(cfg.seeds):
                 r = runs["sphere", m, s]
-                ax.semilogy(r["risk_times"], np.maximum(r["risk"] / r["risk"][0], floor), color=f"C{i}", lw=0.8,
-                            alpha=0.7, label=f"m = {m}" if s == 0 else None)
+                ax.semilogy(
+                    r["risk_times"],
+                    np.maximum(r["risk"] / r["risk"][0], floor),
+                    color=f"C{i}",
+                    lw=0.8,
+                    alpha=0.7,
+                    label=f"m = {m}" if s == 0 else None,
+                )
         for s in range(cfg.control_seeds):
             r = runs["one_sign", max(cfg.widths), s]
-            ax.semilogy(r["risk_times"], r["risk"] / r["risk"][0], "k--", lw=0.8,
-                        label=f"m = {max(cfg.widths)}, one-sign init" if s == 0 else None)
+            ax.semilogy(
+                r["risk_times"],
+                r["risk"] / r["risk"][0],
+                "k--",
+                lw=0.8,
+                label=f"m = {max(cfg.widths)}, one-sign init" if s == 0 else None,
+            )
         ax.axhline(cfg.tol, color="0.5", lw=0.6)
-        ax.set(xlabel="mean-field time t", ylabel="excess risk R(mu_t) / R(mu_0)", ylim=(1e-10, 2),
-               title=f"ReLU teacher m0 = {cfg.m0}, d = {cfg.d}")
+        ax.set(
+            xlabel="mean-field time t",
+            ylabel="excess risk R(mu_t) / R(mu_0)",
+            ylim=(1e-10, 2),
+            title=f"ReLU teacher m0 = {cfg.m0}, d = {cfg.d}",
+        )
         ax.legend(fontsize=7)
         return ctx.save_figure("cb_excess_risk", fig)

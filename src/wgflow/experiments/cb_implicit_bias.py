@@ -132,13 +132,29 @@ class ImplicitBiasConfig:
             raise ConfigError("fraction must lie in (0, 1], error_tol in (0, 1), refine_rounds >= 0")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "k": Int(2), "loss": Choice("smooth_margin", "exponential", "logistic"), "eta": Float(0, open_lo=True),
-        "output_step": Float(0, open_lo=True), "steps": Int(1), "d_margin": Int(3), "n_margin": Int(2), "m": Int(2),
-        "dictionary": Int(1), "refine_rounds": Int(0), "d_values": Ints(3, min_len=2, increasing=True),
-        "n_fixed": Int(2), "n_test": Int(1), "seeds": Int(2), "init_scale": Float(0, open_lo=True),
-        "symmetric": Bool(), "fraction": Float(0, 1, open_lo=True), "error_tol": Float(0, 1, open_lo=True, open_hi=True),
-        "show_variant": Bool(), "variant_loss": Choice("smooth_margin", "exponential", "logistic"), "variant_eta": Float(0, open_lo=True),
-        "variant_output_step": Float(0, open_lo=True)}
+        "k": Int(2),
+        "loss": Choice("smooth_margin", "exponential", "logistic"),
+        "eta": Float(0, open_lo=True),
+        "output_step": Float(0, open_lo=True),
+        "steps": Int(1),
+        "d_margin": Int(3),
+        "n_margin": Int(2),
+        "m": Int(2),
+        "dictionary": Int(1),
+        "refine_rounds": Int(0),
+        "d_values": Ints(3, min_len=2, increasing=True),
+        "n_fixed": Int(2),
+        "n_test": Int(1),
+        "seeds": Int(2),
+        "init_scale": Float(0, open_lo=True),
+        "symmetric": Bool(),
+        "fraction": Float(0, 1, open_lo=True),
+        "error_tol": Float(0, 1, open_lo=True, open_hi=True),
+        "show_variant": Bool(),
+        "variant_loss": Choice("smooth_margin", "exponential", "logistic"),
+        "variant_eta": Float(0, open_lo=True),
+        "variant_output_step": Float(0, open_lo=True),
+    }
 
 
 @register
@@ -148,27 +164,36 @@ class ImplicitBias(Experiment):
     reference = "Chizat & Bach, COLT 2020, §5"
     description = __doc__
     Config = ImplicitBiasConfig
-    presets = {"quick": {}, "full": {"d_values": (5, 10, 15, 20, 25), "n_fixed": 256, "m": 1000,
-                                     "steps": 50000, "seeds": 10}}
+    presets = {
+        "quick": {},
+        "full": {"d_values": (5, 10, 15, 20, 25), "n_fixed": 256, "m": 1000, "steps": 50000, "seeds": 10},
+    }
 
     def run(self, cfg: ImplicitBiasConfig, ctx) -> ExperimentResult:
         source = (cfg.loss, cfg.eta, cfg.output_step)
         variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step)
 
         def get(d, n, s, layers, setting):
-            return ctx.stage(_key(layers, setting, d, n, s),
-                             lambda: _run(cfg, ctx, d, n, s, layers, setting, refs=d == cfg.d_margin))
+            return ctx.stage(
+                _key(layers, setting, d, n, s), lambda: _run(cfg, ctx, d, n, s, layers, setting, refs=d == cfg.d_margin)
+            )
 
         rows, claims, metrics = [], [], {}
         for setting, suffix in ((source, ""), (variant, "_variant"))[: 1 + cfg.show_variant]:
-            runs = {r: [get(cfg.d_margin, cfg.n_margin, s, r, setting) for s in range(cfg.seeds)]
-                    for r in ("both", "output")}
+            runs = {
+                r: [get(cfg.d_margin, cfg.n_margin, s, r, setting) for s in range(cfg.seeds)]
+                for r in ("both", "output")
+            }
             new, mets = _margin_claims(cfg, runs, suffix, setting)
             claims += new
             metrics.update(mets)
             rows.append((suffix, runs))
-        err = {r: np.array([[get(d, cfg.n_fixed, s, r, source)["test_error"] for s in range(cfg.seeds)]
-                            for d in cfg.d_values]) for r in ("both", "output")}  # (D, seeds)
+        err = {
+            r: np.array(
+                [[get(d, cfg.n_fixed, s, r, source)["test_error"] for s in range(cfg.seeds)] for d in cfg.d_values]
+            )
+            for r in ("both", "output")
+        }  # (D, seeds)
         claims.append(_robustness_claim(cfg, err))
         for r, e_r in err.items():
             metrics.update({f"test_error_{r}_d{d}": float(e) for d, e in zip(cfg.d_values, e_r.mean(1))})
@@ -191,35 +216,61 @@ def _run(cfg, ctx, d, n, s, layers, setting, refs) -> dict:
     xt, yt = task.sample(cfg.n_test, generator=g)
     unit = ReLU(d)
     if cfg.symmetric:
-        theta0 = symmetric_init(unit.init(cfg.m // 2, generator=g, dtype=torch.float64, kind="sphere",
-                                          c_scale=cfg.init_scale))  # (m, d + 1)
+        theta0 = symmetric_init(
+            unit.init(cfg.m // 2, generator=g, dtype=torch.float64, kind="sphere", c_scale=cfg.init_scale)
+        )  # (m, d + 1)
     else:
         theta0 = unit.init(cfg.m, generator=g, dtype=torch.float64, kind="sphere", c_scale=cfg.init_scale)
     mu0 = ParticleMeasure(theta0, unit)
-    flow = FlowConfig(eta=eta, steps=cfg.steps, schedule="inv_sqrt", risk_every=cfg.steps, n_snapshots=2,
-                      eta_inner=1.0 if layers == "both" else 0.0, eta_output=1.0 if layers == "both" else output_step)
+    flow = FlowConfig(
+        eta=eta,
+        steps=cfg.steps,
+        schedule="inv_sqrt",
+        risk_every=cfg.steps,
+        n_snapshots=2,
+        eta_inner=1.0 if layers == "both" else 0.0,
+        eta_output=1.0 if layers == "both" else output_step,
+    )
     objective = SmoothMargin(x, y) if loss == "smooth_margin" else DatasetRisk(x, y, loss=loss)
-    mu = train(mu0, objective, flow, seed=s, progress=ctx.progress,
-               checkpointer=ctx.checkpointer(_key(layers, setting, d, n, s))).final
-    out = {"test_error": classification_error(mu, xt, yt), "train_error": classification_error(mu, x, y),
-           "test_error_init": classification_error(mu0, xt, yt)}
+    mu = train(
+        mu0,
+        objective,
+        flow,
+        seed=s,
+        progress=ctx.progress,
+        checkpointer=ctx.checkpointer(_key(layers, setting, d, n, s)),
+    ).final
+    out = {
+        "test_error": classification_error(mu, xt, yt),
+        "train_error": classification_error(mu, x, y),
+        "test_error_init": classification_error(mu0, xt, yt),
+    }
     if not refs:
         return out
     yn = y.numpy()
     if layers == "both":
         kind = "grid" if d == 3 else "random"  # a grid exists on S^2 only; beyond, i.i.d. directions
-        ref = f1_max_margin(x.numpy(), yn, sphere_directions(d, cfg.dictionary, kind=kind, generator=g),
-                            rounds=cfg.refine_rounds)
+        ref = f1_max_margin(
+            x.numpy(), yn, sphere_directions(d, cfg.dictionary, kind=kind, generator=g), rounds=cfg.refine_rounds
+        )
         # (1/m) sum |theta|^2 >= 2 |f|_F1: the network's normalisation; nan if the dictionary cannot separate
         half = ref.margin / 2 if ref.margin > 0 else float("nan")
-        out.update(ratio=f1_margin(mu, x, y) / half, ratio_init=f1_margin(mu0, x, y) / half, ref_margin=ref.margin,
-                   ref_oracle=ref.oracle, ref_error=float((yt.numpy() * ref.output(xt.numpy()) <= 0).mean()))
+        out.update(
+            ratio=f1_margin(mu, x, y) / half,
+            ratio_init=f1_margin(mu0, x, y) / half,
+            ref_margin=ref.margin,
+            ref_oracle=ref.oracle,
+            ref_error=float((yt.numpy() * ref.output(xt.numpy()) <= 0).mean()),
+        )
     else:
         ref = f2_max_margin(feature_kernel(mu0, x), yn)
         opt = ref.margin if ref.margin > 0 else float("nan")  # the random features may not separate the data
-        out.update(ratio=f2_margin(mu, x, y) / opt, ratio_init=f2_margin(mu0, x, y) / opt,
-                   ref_margin=ref.margin,
-                   ref_error=float((yt.numpy() * ref.output(feature_kernel(mu0, xt, x)) <= 0).mean()))
+        out.update(
+            ratio=f2_margin(mu, x, y) / opt,
+            ratio_init=f2_margin(mu0, x, y) / opt,
+            ref_margin=ref.margin,
+            ref_error=float((yt.numpy() * ref.output(feature_kernel(mu0, xt, x)) <= 0).mean()),
+        )
     if s == 0:  # the decision-region figure draws seed 0
         out.update(theta=mu.numpy(), x=x.numpy(), y=yn)
     return out
@@ -229,14 +280,24 @@ def _margin_claims(cfg, runs, suffix, setting):
     """Claims (1)-(4) of one step setting from the per-seed runs of both regimes."""
     label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
     train_err = {r: float(np.mean([v["train_error"] for v in runs[r]])) for r in runs}
-    horizon = (f"training error after {cfg.steps} steps: both layers {train_err['both']:.3f}, output layer "
-               f"{train_err['output']:.3f} (the source runs 5e4 steps; the margin converges like 1/log t)")
-    note = horizon if not suffix else ("variant: larger step introduced by a previous session after a failure at the "
-                                       "source's settings; shown beside them, not a replacement. " + horizon)
+    horizon = (
+        f"training error after {cfg.steps} steps: both layers {train_err['both']:.3f}, output layer "
+        f"{train_err['output']:.3f} (the source runs 5e4 steps; the margin converges like 1/log t)"
+    )
+    note = (
+        horizon
+        if not suffix
+        else (
+            "variant: larger step introduced by a previous session after a failure at the "
+            "source's settings; shown beside them, not a replacement. " + horizon
+        )
+    )
     claims, metrics = [], {}
     dic = f"{cfg.dictionary} {'grid' if cfg.d_margin == 3 else 'random'} directions, {cfg.refine_rounds} refinements"
-    for r, norm, ref in (("both", "F1", f"F1 max-margin LP / 2 ({dic})"),
-                         ("output", "F2", "kernel SVM of the initial units")):
+    for r, norm, ref in (
+        ("both", "F1", f"F1 max-margin LP / 2 ({dic})"),
+        ("output", "F2", "kernel SVM of the initial units"),
+    ):
         ratio = mean_ci([v["ratio"] for v in runs[r]])
         gap = mean_ci([v["test_error"] - v["ref_error"] for v in runs[r]])
         ratio0 = float(np.mean([v["ratio_init"] for v in runs[r]]))
@@ -244,19 +305,39 @@ def _margin_claims(cfg, runs, suffix, setting):
         who = "both-layer" if r == "both" else "output-layer"
         src = f"{SOURCE}, Thm {5 if r == 'both' else 3} ({norm} max-margin limit), §5"
         claims += [
-            claim_ci_above(f"{norm.lower()}_margin_ratio{suffix}", f"the {who} network's normalised margin reaches "
-                           f"more than {cfg.fraction:g} of the {ref} (d = {cfg.d_margin}, n = {cfg.n_margin}, "
-                           f"m = {cfg.m}; {label})", ratio.mean, ratio.ci, cfg.fraction, source=src,
-                           control=ratio0, note=note),
-            claim_ci_below(f"{norm.lower()}_error_gap{suffix}", f"the {who} network's test error exceeds that of the "
-                           f"{norm} max-margin classifier by less than {cfg.error_tol:g} ({label})", gap.mean, gap.ci,
-                           cfg.error_tol, source=src, control=gap0, note=note),
+            claim_ci_above(
+                f"{norm.lower()}_margin_ratio{suffix}",
+                f"the {who} network's normalised margin reaches "
+                f"more than {cfg.fraction:g} of the {ref} (d = {cfg.d_margin}, n = {cfg.n_margin}, "
+                f"m = {cfg.m}; {label})",
+                ratio.mean,
+                ratio.ci,
+                cfg.fraction,
+                source=src,
+                control=ratio0,
+                note=note,
+            ),
+            claim_ci_below(
+                f"{norm.lower()}_error_gap{suffix}",
+                f"the {who} network's test error exceeds that of the "
+                f"{norm} max-margin classifier by less than {cfg.error_tol:g} ({label})",
+                gap.mean,
+                gap.ci,
+                cfg.error_tol,
+                source=src,
+                control=gap0,
+                note=note,
+            ),
         ]
-        metrics.update({f"{r}_ratio{suffix}": ratio.mean, f"{r}_test_error{suffix}": float(np.mean(
-            [v["test_error"] for v in runs[r]])), f"{r}_train_error{suffix}": float(np.mean(
-                [v["train_error"] for v in runs[r]])), f"{norm}_reference_margin": float(np.mean(
-                    [v["ref_margin"] for v in runs[r]])), f"{norm}_reference_test_error": float(np.mean(
-                        [v["ref_error"] for v in runs[r]]))})
+        metrics.update(
+            {
+                f"{r}_ratio{suffix}": ratio.mean,
+                f"{r}_test_error{suffix}": float(np.mean([v["test_error"] for v in runs[r]])),
+                f"{r}_train_error{suffix}": float(np.mean([v["train_error"] for v in runs[r]])),
+                f"{norm}_reference_margin": float(np.mean([v["ref_margin"] for v in runs[r]])),
+                f"{norm}_reference_test_error": float(np.mean([v["ref_error"] for v in runs[r]])),
+            }
+        )
     metrics["F1_reference_oracle"] = float(np.mean([v["ref_oracle"] for v in runs["both"]]))
     return claims, metrics
 
@@ -264,12 +345,17 @@ def _margin_claims(cfg, runs, suffix, setting):
 def _robustness_claim(cfg, err):
     growth = (err["both"][-1] - err["both"][0]) - (err["output"][-1] - err["output"][0])  # (seeds,)
     est = mean_ci(growth)
-    return claim_ci_below("dimension_robustness", f"from d = {cfg.d_values[0]} to d = {cfg.d_values[-1]} "
-                          f"(n = {cfg.n_fixed}, m = {cfg.m}) the test error of both-layer training grows less than "
-                          "that of output-layer training: mean over seeds of (growth both - growth output)",
-                          est.mean, est.ci, 0.0,
-                          source=f"{SOURCE}, §5 (F1 adapts to the 2 informative coordinates, F2 does not)",
-                          control=0.0)
+    return claim_ci_below(
+        "dimension_robustness",
+        f"from d = {cfg.d_values[0]} to d = {cfg.d_values[-1]} "
+        f"(n = {cfg.n_fixed}, m = {cfg.m}) the test error of both-layer training grows less than "
+        "that of output-layer training: mean over seeds of (growth both - growth output)",
+        est.mean,
+        est.ci,
+        0.0,
+        source=f"{SOURCE}, §5 (F1 adapts to the 2 informative coordinates, F2 does not)",
+        control=0.0,
+    )
 
 
 def _curves(ctx, cfg, rows, err) -> str:
@@ -278,17 +364,26 @@ def _curves(ctx, cfg, rows, err) -> str:
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     for r, lab in (("both", "both layers (F1)"), ("output", "output layer (F2)")):
         ax[0].errorbar(cfg.d_values, err[r].mean(1), yerr=err[r].std(1), fmt="o-", label=lab)
-        for i, (suffix, runs) in enumerate(rows):
+        for i, (_suffix, runs) in enumerate(rows):
             v = np.clip([u["ratio"] for u in runs[r]], -1.0, None)  # negative ratios: unseparated data
-            ax[1].plot([2 * i + (r == "output")] * len(v), v, "o", color="C0" if r == "both" else "C1",
-                       label=lab if i == 0 else None)
+            ax[1].plot(
+                [2 * i + (r == "output")] * len(v),
+                v,
+                "o",
+                color="C0" if r == "both" else "C1",
+                label=lab if i == 0 else None,
+            )
     ax[0].set(xlabel="d", ylabel="test error", title=f"n = {cfg.n_fixed}, m = {cfg.m}")
     ax[1].axhline(1.0, color="k", lw=0.8)
     ax[1].axhline(cfg.fraction, color="k", ls=":", lw=0.8)
-    ax[1].set(xticks=range(2 * len(rows)), xticklabels=[f"{r}{s or '_source'}" for s, _ in rows for r in ("F1", "F2")],
-              xlabel="training (network vs its reference)",
-              ylabel="margin / reference (clipped at -1)", ylim=(-1.1, 1.2),
-              title=f"d = {cfg.d_margin}, n = {cfg.n_margin}, seeds")
+    ax[1].set(
+        xticks=range(2 * len(rows)),
+        xticklabels=[f"{r}{s or '_source'}" for s, _ in rows for r in ("F1", "F2")],
+        xlabel="training (network vs its reference)",
+        ylabel="margin / reference (clipped at -1)",
+        ylim=(-1.1, 1.2),
+        title=f"d = {cfg.d_margin}, n = {cfg.n_margin}, seeds",
+    )
     ax[0].legend(fontsize=8)
     return ctx.save_figure("cb_implicit_bias_curves", fig)
 
@@ -306,7 +401,11 @@ def _regions(ctx, cfg, runs) -> str:
         a.contour(X1, X2, f, levels=[0], colors="k", linewidths=0.8)
         x, y = np.asarray(st["x"]), np.asarray(st["y"])
         a.scatter(x[:, 1], x[:, 2], c=np.where(y > 0, "C3", "C0"), s=8)
-        a.set(xlabel="x1", ylabel="x2", title=f"{lab}: d = {cfg.d_margin}, n = {cfg.n_margin}\n"
-              f"test error {st['test_error']:.3f} (reference {st['ref_error']:.3f})")
+        a.set(
+            xlabel="x1",
+            ylabel="x2",
+            title=f"{lab}: d = {cfg.d_margin}, n = {cfg.n_margin}\n"
+            f"test error {st['test_error']:.3f} (reference {st['ref_error']:.3f})",
+        )
         a.set_aspect("equal")
     return ctx.save_figure("cb_decision_regions", fig)

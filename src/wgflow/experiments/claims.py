@@ -107,20 +107,29 @@ def claim_between(name: str, statement: str, measured: Any, lo: float, hi: float
 def claim_close(name: str, statement: str, measured: Any, target: float, tolerance: float, **evidence: Any) -> Claim:
     """Claim ``|measured - target| <= tolerance``."""
     m = _f(measured)
-    return Claim(name, statement, f"{target:g} ± {tolerance:g}", m, tolerance, bool(abs(m - target) <= tolerance),
-                 **_evidence(evidence))
+    return Claim(
+        name,
+        statement,
+        f"{target:g} ± {tolerance:g}",
+        m,
+        tolerance,
+        bool(abs(m - target) <= tolerance),
+        **_evidence(evidence),
+    )
 
 
-def claim_true(name: str, statement: str, measured: Any, passed: bool, expected: str = "true",
-               **evidence: Any) -> Claim:
+def claim_true(
+    name: str, statement: str, measured: Any, passed: bool, expected: str = "true", **evidence: Any
+) -> Claim:
     """A claim whose test is computed by the caller (``measured`` is reported)."""
     if isinstance(measured, (np.floating, np.integer)):
         measured = measured.item()
     return Claim(name, statement, expected, measured, None, bool(passed), **_evidence(evidence))
 
 
-def claim_ci_contains(name: str, statement: str, estimate: Any, ci: tuple[float, float], target: float,
-                      **evidence: Any) -> Claim:
+def claim_ci_contains(
+    name: str, statement: str, estimate: Any, ci: tuple[float, float], target: float, **evidence: Any
+) -> Claim:
     """Claim that the confidence interval ``ci`` of ``estimate`` contains the theory's ``target``.
 
     A degenerate (zero-width) or non-finite interval fails: one realisation is not evidence.
@@ -130,16 +139,18 @@ def claim_ci_contains(name: str, statement: str, estimate: Any, ci: tuple[float,
     return Claim(name, statement, f"CI contains {target:g}", m, None, ok, ci=(lo, hi), **_evidence(evidence))
 
 
-def claim_ci_below(name: str, statement: str, estimate: Any, ci: tuple[float, float], bound: float,
-                   **evidence: Any) -> Claim:
+def claim_ci_below(
+    name: str, statement: str, estimate: Any, ci: tuple[float, float], bound: float, **evidence: Any
+) -> Claim:
     """Claim that the whole confidence interval lies below ``bound`` (e.g. a negative slope: bound 0)."""
     m, (lo, hi) = _f(estimate), (_f(ci[0]), _f(ci[1]))
     ok = bool(np.isfinite([m, lo, hi]).all() and lo < hi and hi < bound)
     return Claim(name, statement, f"CI < {bound:g}", m, None, ok, ci=(lo, hi), **_evidence(evidence))
 
 
-def claim_ci_above(name: str, statement: str, estimate: Any, ci: tuple[float, float], bound: float,
-                   **evidence: Any) -> Claim:
+def claim_ci_above(
+    name: str, statement: str, estimate: Any, ci: tuple[float, float], bound: float, **evidence: Any
+) -> Claim:
     """Claim that the whole confidence interval lies above ``bound``."""
     m, (lo, hi) = _f(estimate), (_f(ci[0]), _f(ci[1]))
     ok = bool(np.isfinite([m, lo, hi]).all() and lo < hi and lo > bound)

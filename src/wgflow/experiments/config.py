@@ -16,14 +16,28 @@ seed arithmetic, and SQLite's 64-bit INTEGER all accept ``[0, 2**31)``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["Domain", "Int", "Float", "Bool", "Choice", "Text", "Ints", "Floats", "MAX_INT", "MAX_SEED",
-           "SEED", "check_seed", "parse_tuple_text"]
+__all__ = [
+    "Domain",
+    "Int",
+    "Float",
+    "Bool",
+    "Choice",
+    "Text",
+    "Ints",
+    "Floats",
+    "MAX_INT",
+    "MAX_SEED",
+    "SEED",
+    "check_seed",
+    "parse_tuple_text",
+]
 
 MAX_INT = 2**31 - 1  # sizes and counts: torch indexing and every C int downstream
 MAX_SEED = 2**31 - 1  # run and data seeds: experiments derive generators as a * seed + b (< 2**63 for torch) and
@@ -51,8 +65,9 @@ class Domain:
 
     def bad(self, key: str, value: Any, why: str | None = None) -> ConfigError:
         text = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        return ConfigError(f"config key {key!r}: {why or 'cannot use ' + text}; expected {self.describe()}"
-                           .replace("\n", " "))
+        return ConfigError(
+            f"config key {key!r}: {why or 'cannot use ' + text}; expected {self.describe()}".replace("\n", " ")
+        )
 
 
 def _to_int(value: Any) -> int:
@@ -78,7 +93,7 @@ def _to_int(value: Any) -> int:
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) and not hasattr(value, "__float__"):
+    if isinstance(value, bool) or (not isinstance(value, (int, float, str)) and not hasattr(value, "__float__")):
         raise ValueError
     return float(value.strip() if isinstance(value, str) else value)  # OverflowError for huge ints
 
@@ -230,7 +245,7 @@ class _Seq(Domain):
                 out.append(self.elem.parse(key, x))
             except ConfigError:
                 raise self.bad(key, value, f"item {str(x)[:30]!r} is not allowed") from None
-        if self.increasing and any(b <= a for a, b in zip(out, out[1:])):
+        if self.increasing and any(b <= a for a, b in itertools.pairwise(out)):
             raise self.bad(key, value, "values are not increasing")
         return tuple(out)
 
@@ -249,8 +264,16 @@ class Ints(_Seq):
 class Floats(_Seq):
     """A tuple of finite reals (same range arguments as :class:`Float`)."""
 
-    def __init__(self, lo: float | None = None, hi: float | None = None, *, open_lo: bool = False,
-                 open_hi: bool = False, min_len: int = 1, increasing: bool = False):
+    def __init__(
+        self,
+        lo: float | None = None,
+        hi: float | None = None,
+        *,
+        open_lo: bool = False,
+        open_hi: bool = False,
+        min_len: int = 1,
+        increasing: bool = False,
+    ):
         super().__init__(Float(lo, hi, open_lo, open_hi), min_len, increasing, "numbers")
 
 

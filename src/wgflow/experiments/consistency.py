@@ -81,10 +81,19 @@ class ConsistencyConfig:
             raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "m0": Int(1), "n_values": Ints(2, min_len=2, increasing=True), "ref_factor": Int(2),
-        "seeds": Int(1), "subsets": Int(1), "eta": Float(0, open_lo=True), "T": Float(0, open_lo=True),
-        "n_times": Int(1), "w_scale": Float(0, open_lo=True), "c_scale": Float(0, open_lo=True),
-        "tolerance": Float(0, open_lo=True)}
+        "d": Int(1),
+        "m0": Int(1),
+        "n_values": Ints(2, min_len=2, increasing=True),
+        "ref_factor": Int(2),
+        "seeds": Int(1),
+        "subsets": Int(1),
+        "eta": Float(0, open_lo=True),
+        "T": Float(0, open_lo=True),
+        "n_times": Int(1),
+        "w_scale": Float(0, open_lo=True),
+        "c_scale": Float(0, open_lo=True),
+        "tolerance": Float(0, open_lo=True),
+    }
 
 
 @register
@@ -94,8 +103,18 @@ class Consistency(Experiment):
     reference = "Chizat & Bach, NeurIPS 2018, Thm 2.6"
     description = __doc__
     Config = ConsistencyConfig
-    presets = {"quick": {}, "full": {"n_values": (16, 32, 64, 128, 256, 512), "ref_factor": 16, "seeds": 6,
-                                     "T": 10.0, "eta": 0.05, "n_times": 10, "d": 10}}
+    presets = {
+        "quick": {},
+        "full": {
+            "n_values": (16, 32, 64, 128, 256, 512),
+            "ref_factor": 16,
+            "seeds": 6,
+            "T": 10.0,
+            "eta": 0.05,
+            "n_times": 10,
+            "d": 10,
+        },
+    }
 
     def run(self, cfg: ConsistencyConfig, ctx) -> ExperimentResult:
         teacher = ReLUTeacher.random(cfg.d, cfg.m0, generator=torch.Generator().manual_seed(10_000 + ctx.seed))
@@ -112,17 +131,26 @@ class Consistency(Experiment):
             # widths do not share their first rows. Returned as a permutation whose first n rows are it.
             g = torch.Generator().manual_seed(104_729 * ctx.seed + 7919 * seed + n)
             perm = torch.randperm(n_ref, generator=g)
-            return torch.cat([perm[j * n:], perm[: j * n]])
+            return torch.cat([perm[j * n :], perm[: j * n]])
 
         def system(n: int, seed: int, j: int = 0) -> dict:
             g = torch.Generator().manual_seed(1000 * ctx.seed + seed)
             theta0 = nested_init(unit, n_ref, generator=g, w_scale=cfg.w_scale, c_scale=cfg.c_scale)
             if n < n_ref:
                 theta0 = theta0[subset(n, seed, j)[:n]]
-            traj = train(ParticleMeasure(theta0, unit), obj, flow, progress=ctx.progress,
-                         checkpointer=ctx.checkpointer(f"consistency-n{n}-s{seed}"))
-            return {"snapshots": traj.snapshots, "times": traj.snapshot_times, "risk": traj.risk,
-                    "risk_times": traj.risk_times}
+            traj = train(
+                ParticleMeasure(theta0, unit),
+                obj,
+                flow,
+                progress=ctx.progress,
+                checkpointer=ctx.checkpointer(f"consistency-n{n}-s{seed}"),
+            )
+            return {
+                "snapshots": traj.snapshots,
+                "times": traj.snapshot_times,
+                "risk": traj.risk,
+                "risk_times": traj.risk_times,
+            }
 
         ns, sup_c, sup_u, per_time, ns_u = [], [], [], [], []
         risk_curves = {}
@@ -135,10 +163,12 @@ class Consistency(Experiment):
                 for j in range(cfg.subsets):
                     run = ctx.stage(f"student-n{n}-seed{seed}-sub{j}", lambda n=n, s=seed, j=j: system(n, s, j))
                     risk_curves[(n, seed)] = run["risk"]
-                    dist = ctx.stage(f"distances-n{n}-seed{seed}-sub{j}",
-                                     lambda run=run, ref=ref, n=n, s=seed, j=j: chaos_distances(
-                                         run["snapshots"], ref["snapshots"][:, subset(n, s, j).numpy()],
-                                         uncoupled=j == 0))
+                    dist = ctx.stage(
+                        f"distances-n{n}-seed{seed}-sub{j}",
+                        lambda run=run, ref=ref, n=n, s=seed, j=j: chaos_distances(
+                            run["snapshots"], ref["snapshots"][:, subset(n, s, j).numpy()], uncoupled=j == 0
+                        ),
+                    )
                     coupled.append(dist["coupled"][pos])
                     if j == 0:
                         ns_u.append(n)
@@ -154,8 +184,9 @@ class Consistency(Experiment):
         fit_u = fit_power_law_or_nan(ns_u, sup_u, seed=ctx.seed)
         fits_t = [fit_power_law_or_nan(ns, per_time[:, j], floor=floor, seed=ctx.seed) for j in range(len(times))]
         claims, metrics = self._verdicts(cfg, fit, fit_u, fits_t, times, n_ref)
-        artifacts = self._figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves,
-                                  ref["risk_times"], n_ref)
+        artifacts = self._figures(
+            cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, ref["risk_times"], n_ref
+        )
         return ExperimentResult(claims, metrics, artifacts)
 
     @staticmethod
@@ -165,16 +196,39 @@ class Consistency(Experiment):
         control = f"uncoupled W2(mu_n(t), mu_ref(t)), set by the i.i.d. initial draw: {fit_u}"
         note = None if np.isfinite(fit.slope) else "the coupled distance is 0 (at rounding level): no flow to compare"
         claims = [
-            claim_ci_contains("chaos_exponent", "sup_{t<=T} W2(mu_n(t), mubar_n(t)) ~ n^s with s = -1/2 (coupled to "
-                              "the limit characteristics of the same initial particles, exact OT; 0 at t = 0)",
-                              fit.slope, (fit.lo, fit.hi), -0.5, source=source, control=control, note=note),
-            claim_ci_below("exponent_ci_excludes_zero", "the coupled distance to the limit decreases with n",
-                           fit.slope, (fit.lo, fit.hi), 0.0, source=source, control=control, note=note),
+            claim_ci_contains(
+                "chaos_exponent",
+                "sup_{t<=T} W2(mu_n(t), mubar_n(t)) ~ n^s with s = -1/2 (coupled to "
+                "the limit characteristics of the same initial particles, exact OT; 0 at t = 0)",
+                fit.slope,
+                (fit.lo, fit.hi),
+                -0.5,
+                source=source,
+                control=control,
+                note=note,
+            ),
+            claim_ci_below(
+                "exponent_ci_excludes_zero",
+                "the coupled distance to the limit decreases with n",
+                fit.slope,
+                (fit.lo, fit.hi),
+                0.0,
+                source=source,
+                control=control,
+                note=note,
+            ),
         ]
-        metrics = {"slope": fit.slope, "slope_lo": fit.lo, "slope_hi": fit.hi, "n_ref": n_ref,
-                   "uncoupled_slope": fit_u.slope, "uncoupled_lo": fit_u.lo, "uncoupled_hi": fit_u.hi,
-                   "reference_bias_bound": 1 - np.sqrt(1 - max(cfg.n_values) / n_ref),
-                   "original_rule_passed": float(abs(fit.slope + 0.5) <= cfg.tolerance)}
+        metrics = {
+            "slope": fit.slope,
+            "slope_lo": fit.lo,
+            "slope_hi": fit.hi,
+            "n_ref": n_ref,
+            "uncoupled_slope": fit_u.slope,
+            "uncoupled_lo": fit_u.lo,
+            "uncoupled_hi": fit_u.hi,
+            "reference_bias_bound": 1 - np.sqrt(1 - max(cfg.n_values) / n_ref),
+            "original_rule_passed": float(abs(fit.slope + 0.5) <= cfg.tolerance),
+        }
         for t, f in zip(times, fits_t):
             metrics[f"slope_t{t:.3g}"] = f.slope
         for n, y in zip(fit.n, fit.y_mean):

@@ -102,11 +102,21 @@ class LazyVsActiveConfig:
             raise ConfigError(f"config key 'seeds': must be >= 1, got {self.seeds}")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "m0": Int(1), "m": Int(2), "n_train": Int(1), "n_test": Int(1),
-        "log10_tau": Floats(-6, 6, min_len=3, increasing=True), "T": Float(0, open_lo=True),
-        "eta_max": Float(0, open_lo=True), "eta_scale": Float(0, open_lo=True), "tau_lazy": Float(0, open_lo=True),
-        "tau_asymptotic": Float(0, open_lo=True), "slope_tol": Float(0, open_lo=True),
-        "agree_tol": Float(0, open_lo=True), "seeds": Int(1)}
+        "d": Int(1),
+        "m0": Int(1),
+        "m": Int(2),
+        "n_train": Int(1),
+        "n_test": Int(1),
+        "log10_tau": Floats(-6, 6, min_len=3, increasing=True),
+        "T": Float(0, open_lo=True),
+        "eta_max": Float(0, open_lo=True),
+        "eta_scale": Float(0, open_lo=True),
+        "tau_lazy": Float(0, open_lo=True),
+        "tau_asymptotic": Float(0, open_lo=True),
+        "slope_tol": Float(0, open_lo=True),
+        "agree_tol": Float(0, open_lo=True),
+        "seeds": Int(1),
+    }
 
 
 def _slope(taus: np.ndarray, move: np.ndarray, seed: int) -> tuple[float, tuple[float, float]]:
@@ -122,23 +132,45 @@ class LazyVsActive(Experiment):
     reference = "Chizat, Oyallon & Bach, NeurIPS 2019, §2 and Fig. 2"
     description = __doc__
     Config = LazyVsActiveConfig
-    presets = {"quick": {}, "full": {"d": 100, "n_train": 1000, "n_test": 1000, "m": 50, "T": 50.0,
-                                     "log10_tau": tuple(np.round(np.linspace(-2.2, 1.0, 9), 2).tolist())}}
+    presets = {
+        "quick": {},
+        "full": {
+            "d": 100,
+            "n_train": 1000,
+            "n_test": 1000,
+            "m": 50,
+            "T": 50.0,
+            "log10_tau": tuple(np.round(np.linspace(-2.2, 1.0, 9), 2).tolist()),
+        },
+    }
 
     def run(self, cfg: LazyVsActiveConfig, ctx) -> ExperimentResult:
         taus = [float(10.0**e) for e in cfg.log10_tau]
         draws = [self._draw(cfg, ctx.seed + 1000 * s) for s in range(cfg.seeds)]  # s = 0: the single-seed draw
-        runs = [[ctx.stage(f"tau{t:.4g}" if s == 0 else f"tau{t:.4g}-s{s}",
-                           lambda t=t, s=s: self._one(cfg, ctx, draws[s], t, s)) for t in taus]
-                for s in range(cfg.seeds)]
-        get = {k: np.array([[r[k] for r in rs] for rs in runs]) for k in ("move", "move_lin", "gap", "test", "test_lin")}
+        runs = [
+            [
+                ctx.stage(
+                    f"tau{t:.4g}" if s == 0 else f"tau{t:.4g}-s{s}",
+                    lambda t=t, s=s: self._one(cfg, ctx, draws[s], t, s),
+                )
+                for t in taus
+            ]
+            for s in range(cfg.seeds)
+        ]
+        get = {
+            k: np.array([[r[k] for r in rs] for rs in runs]) for k in ("move", "move_lin", "gap", "test", "test_lin")
+        }
         move, gap, test = get["move"], get["gap"], get["test"]  # (seeds, taus)
         for t, r in zip(taus, runs[0]):
-            ctx.log(f"seed 0, tau {t:.3g}: test {r['test']:.3e} (linearised {r['test_lin']:.3e}), "
-                    f"movement {r['move']:.3e}, gap {r['gap']:.3e}")
+            ctx.log(
+                f"seed 0, tau {t:.3g}: test {r['test']:.3e} (linearised {r['test_lin']:.3e}), "
+                f"movement {r['move']:.3e}, gap {r['gap']:.3e}"
+            )
         lazy, asym = np.array(taus) >= cfg.tau_lazy, np.array(taus) >= cfg.tau_asymptotic
-        fit, fit_lin = _slope(np.array(taus)[lazy], move[:, lazy], ctx.seed), _slope(
-            np.array(taus)[lazy], get["move_lin"][:, lazy], ctx.seed)
+        fit, fit_lin = (
+            _slope(np.array(taus)[lazy], move[:, lazy], ctx.seed),
+            _slope(np.array(taus)[lazy], get["move_lin"][:, lazy], ctx.seed),
+        )
         fit_asym = _slope(np.array(taus)[asym], move[:, asym], ctx.seed)
         with np.errstate(divide="ignore", invalid="ignore"):  # untrained: log 0
             local = np.diff(np.log(move.mean(0))) / np.diff(np.log(taus))  # (taus - 1,) local slopes of the mean
@@ -146,39 +178,78 @@ class LazyVsActive(Experiment):
         one_seed = _slope(np.array(taus)[lazy], move[:1, lazy], ctx.seed)[0]
         source = "Chizat, Oyallon & Bach, NeurIPS 2019, Thm 2.2-2.4 and Fig. 2"
         claims = [
-            claim_ci_contains("movement_slope", f"relative parameter movement |theta_T - theta_0|/|theta_0| ~ tau^s "
-                              f"over tau >= {cfg.tau_lazy:g}: log-log slope s, 95% bootstrap CI over {cfg.seeds} seeds",
-                              fit[0], fit[1], -1.0, source=source, control=fit_lin[0],
-                              note=f"control: the linearised model's slope (-1 by scaling once eta(tau) is constant); "
-                                   f"pre-issue-14 rule |s + 1| <= {cfg.slope_tol:g} on seed 0: s = {one_seed:.3f}; "
-                                   "local slopes " + ", ".join(f"{v:.3f}" for v in local[lazy[:-1]]) + " (1/tau is "
-                                   "asymptotic: an O(1/tau^2) correction bends the first points)"),
-            claim_ci_contains("movement_slope_asymptotic", f"the same slope over tau >= {cfg.tau_asymptotic:g} (variant "
-                              "added after the previous CI excluded -1; both are reported)", fit_asym[0], fit_asym[1],
-                              -1.0, source=source, control=fit_lin[0]),
-            claim_ci_below("lazy_matches_linearisation", f"at tau = {taus[-1]:.3g} the trained network and its trained "
-                           "linearisation agree on test points: |tau f - tau f_lin| / |tau f_lin|, mean over "
-                           f"{cfg.seeds} seeds", g_ci.mean, g_ci.ci, cfg.agree_tol, source=source,
-                           control=float(np.mean(gap[:, 0])),
-                           note=f"control: the same gap in the active regime (tau = {taus[0]:.3g})"),
-            claim_ci_below("active_beats_lazy", f"the active regime (tau = {taus[0]:.3g}) reaches a lower test loss "
-                           f"than the lazy one (tau = {taus[-1]:.3g}): test loss ratio active / lazy, mean over "
-                           f"{cfg.seeds} seeds", ratio_ci.mean, ratio_ci.ci, 1.0, source=source, control=1.0,
-                           note="control: 1, the ratio without training (both output f(theta_0) = 0)"),
+            claim_ci_contains(
+                "movement_slope",
+                f"relative parameter movement |theta_T - theta_0|/|theta_0| ~ tau^s "
+                f"over tau >= {cfg.tau_lazy:g}: log-log slope s, 95% bootstrap CI over {cfg.seeds} seeds",
+                fit[0],
+                fit[1],
+                -1.0,
+                source=source,
+                control=fit_lin[0],
+                note=f"control: the linearised model's slope (-1 by scaling once eta(tau) is constant); "
+                f"pre-issue-14 rule |s + 1| <= {cfg.slope_tol:g} on seed 0: s = {one_seed:.3f}; "
+                "local slopes " + ", ".join(f"{v:.3f}" for v in local[lazy[:-1]]) + " (1/tau is "
+                "asymptotic: an O(1/tau^2) correction bends the first points)",
+            ),
+            claim_ci_contains(
+                "movement_slope_asymptotic",
+                f"the same slope over tau >= {cfg.tau_asymptotic:g} (variant "
+                "added after the previous CI excluded -1; both are reported)",
+                fit_asym[0],
+                fit_asym[1],
+                -1.0,
+                source=source,
+                control=fit_lin[0],
+            ),
+            claim_ci_below(
+                "lazy_matches_linearisation",
+                f"at tau = {taus[-1]:.3g} the trained network and its trained "
+                "linearisation agree on test points: |tau f - tau f_lin| / |tau f_lin|, mean over "
+                f"{cfg.seeds} seeds",
+                g_ci.mean,
+                g_ci.ci,
+                cfg.agree_tol,
+                source=source,
+                control=float(np.mean(gap[:, 0])),
+                note=f"control: the same gap in the active regime (tau = {taus[0]:.3g})",
+            ),
+            claim_ci_below(
+                "active_beats_lazy",
+                f"the active regime (tau = {taus[0]:.3g}) reaches a lower test loss "
+                f"than the lazy one (tau = {taus[-1]:.3g}): test loss ratio active / lazy, mean over "
+                f"{cfg.seeds} seeds",
+                ratio_ci.mean,
+                ratio_ci.ci,
+                1.0,
+                source=source,
+                control=1.0,
+                note="control: 1, the ratio without training (both output f(theta_0) = 0)",
+            ),
         ]
-        metrics = {"movement_slope": fit[0], "movement_slope_lo": fit[1][0], "movement_slope_hi": fit[1][1],
-                   "movement_slope_linearised": fit_lin[0],
-                   "movement_slope_asymptotic": fit_asym[0], "movement_slope_seed0": one_seed,
-                   "gap_largest_tau": g_ci.mean, "test_active": float(test[:, 0].mean()),
-                   "test_lazy": float(test[:, -1].mean()),
-                   **{f"test_tau{t:.3g}": float(v) for t, v in zip(taus, test.mean(0))},
-                   **{f"movement_tau{t:.3g}": float(v) for t, v in zip(taus, move.mean(0))}}
+        metrics = {
+            "movement_slope": fit[0],
+            "movement_slope_lo": fit[1][0],
+            "movement_slope_hi": fit[1][1],
+            "movement_slope_linearised": fit_lin[0],
+            "movement_slope_asymptotic": fit_asym[0],
+            "movement_slope_seed0": one_seed,
+            "gap_largest_tau": g_ci.mean,
+            "test_active": float(test[:, 0].mean()),
+            "test_lazy": float(test[:, -1].mean()),
+            **{f"test_tau{t:.3g}": float(v) for t, v in zip(taus, test.mean(0))},
+            **{f"movement_tau{t:.3g}": float(v) for t, v in zip(taus, move.mean(0))},
+        }
         artifacts = {"curves": self._curves(ctx, taus, test.mean(0), get["test_lin"].mean(0), move, gap.mean(0))}
         teacher = draws[0][0]
         basis = plane_basis(teacher.w.numpy())
         for tag, r, t in (("active", runs[0][0], taus[0]), ("lazy", runs[0][-1], taus[-1])):
-            fig = particle_figure(r["snapshots"], basis, teacher.measure.numpy(),
-                                  title=f"{tag}: tau = {t:.3g} (|c| w in the teacher plane)")
+            fig = particle_figure(
+                r["snapshots"],
+                basis,
+                teacher.measure.numpy(),
+                title=f"{tag}: tau = {t:.3g} (|c| w in the teacher plane)",
+            )
             artifacts[f"particles_{tag}"] = ctx.save_figure(f"lazy_active_particles_{tag}", fig)
         return ExperimentResult(claims, metrics, artifacts)
 
@@ -201,18 +272,31 @@ class LazyVsActive(Experiment):
         steps = int(np.ceil(cfg.T / eta))
         flow = FlowConfig(eta=eta, steps=steps, alpha=tau, n_snapshots=30, risk_every=max(1, steps // 50))
         tag = f"tau{tau:.4g}" + ("" if s == 0 else f"-s{s}")
-        net = train(ParticleMeasure(theta0, unit), train_obj, flow, progress=ctx.progress,
-                    checkpointer=ctx.checkpointer(f"net-{tag}"))
-        lin = train(ParticleMeasure(tangent_theta(theta0), Tangent(unit)), train_obj, flow, progress=ctx.progress,
-                    checkpointer=ctx.checkpointer(f"lin-{tag}"))
+        net = train(
+            ParticleMeasure(theta0, unit),
+            train_obj,
+            flow,
+            progress=ctx.progress,
+            checkpointer=ctx.checkpointer(f"net-{tag}"),
+        )
+        lin = train(
+            ParticleMeasure(tangent_theta(theta0), Tangent(unit)),
+            train_obj,
+            flow,
+            progress=ctx.progress,
+            checkpointer=ctx.checkpointer(f"lin-{tag}"),
+        )
         f, f_lin = net.final.output(xt, tau), lin.final.output(xt, tau)  # (n_test,)
         moved = float(f_lin.norm())  # f(theta0) = 0: the distance the linearisation's function travelled
         delta = lin.final.theta[:, : theta0.shape[1]] - theta0  # (m, d+1): Tangent keeps [moving | anchor]
-        return {"test": test_obj.risk(net.final, tau), "test_lin": test_obj.risk(lin.final, tau),
-                "move": float((net.final.theta - theta0).norm() / theta0.norm()),
-                "move_lin": float(delta.norm() / theta0.norm()),
-                "gap": float((f - f_lin).norm()) / moved if moved > 0 else float("nan"),
-                "snapshots": net.snapshots}
+        return {
+            "test": test_obj.risk(net.final, tau),
+            "test_lin": test_obj.risk(lin.final, tau),
+            "move": float((net.final.theta - theta0).norm() / theta0.norm()),
+            "move_lin": float(delta.norm() / theta0.norm()),
+            "gap": float((f - f_lin).norm()) / moved if moved > 0 else float("nan"),
+            "snapshots": net.snapshots,
+        }
 
     @staticmethod
     def _curves(ctx, taus, test, test_lin, move, gap) -> str:
@@ -225,8 +309,15 @@ class LazyVsActive(Experiment):
         ax[0].set(xlabel="tau", ylabel="test loss", title="test loss after training")
         ax[0].legend(fontsize=8)
         for s, mv in enumerate(move):
-            ax[1].loglog(taus, mv, "o-", color="C0", alpha=0.6, ms=3,
-                         label="|theta_T - theta_0| / |theta_0| (each seed)" if s == 0 else None)
+            ax[1].loglog(
+                taus,
+                mv,
+                "o-",
+                color="C0",
+                alpha=0.6,
+                ms=3,
+                label="|theta_T - theta_0| / |theta_0| (each seed)" if s == 0 else None,
+            )
         ax[1].loglog(taus, gap, "s--", color="C1", label="|f - f_lin| / |f_lin| (test, mean)")
         ax[1].loglog(taus, move[:, -1].mean() * taus[-1] / np.array(taus), "k:", lw=0.8, label="1/tau")
         ax[1].set(xlabel="tau", ylabel="relative change", title="parameter movement and distance to the linearisation")

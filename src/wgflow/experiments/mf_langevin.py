@@ -91,12 +91,25 @@ class MFLangevinConfig:
             raise ConfigError("n must be >= 10 for the k-NN entropy")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "n": Int(10), "n_data": Int(1), "lam": Float(0, open_lo=True), "weight_decay": Float(0, open_lo=True),
-        "eta": Float(0, open_lo=True), "steps": Int(1), "n_snapshots": Int(2), "grid": Int(3),
-        "grid_half_width": Float(0, open_lo=True), "n_reference": Int(2), "null_draws": Int(1),
-        "w2_factor": Float(0, open_lo=True), "anneal_lam": Float(0, open_lo=True),
-        "anneal_decay": Float(0, 1, open_lo=True), "anneal_steps": Int(1), "anneal_weight_decay": Float(0),
-        "anneal_ratio": Float(0, open_lo=True), "init_scale": Float(0, open_lo=True)}
+        "n": Int(10),
+        "n_data": Int(1),
+        "lam": Float(0, open_lo=True),
+        "weight_decay": Float(0, open_lo=True),
+        "eta": Float(0, open_lo=True),
+        "steps": Int(1),
+        "n_snapshots": Int(2),
+        "grid": Int(3),
+        "grid_half_width": Float(0, open_lo=True),
+        "n_reference": Int(2),
+        "null_draws": Int(1),
+        "w2_factor": Float(0, open_lo=True),
+        "anneal_lam": Float(0, open_lo=True),
+        "anneal_decay": Float(0, 1, open_lo=True),
+        "anneal_steps": Int(1),
+        "anneal_weight_decay": Float(0),
+        "anneal_ratio": Float(0, open_lo=True),
+        "init_scale": Float(0, open_lo=True),
+    }
 
 
 @register
@@ -106,8 +119,18 @@ class MFLangevin(Experiment):
     reference = "Chizat, TMLR 2022; Nitanda, Wu & Suzuki, AISTATS 2022"
     description = __doc__
     Config = MFLangevinConfig
-    presets = {"quick": {}, "full": {"n": 4000, "steps": 2000, "eta": 0.025, "anneal_steps": 4000,
-                                     "anneal_decay": 0.998, "n_reference": 16000, "grid": 301}}
+    presets = {
+        "quick": {},
+        "full": {
+            "n": 4000,
+            "steps": 2000,
+            "eta": 0.025,
+            "anneal_steps": 4000,
+            "anneal_decay": 0.998,
+            "n_reference": 16000,
+            "grid": 301,
+        },
+    }
 
     def run(self, cfg: MFLangevinConfig, ctx) -> ExperimentResult:
         unit = ReLU(1)
@@ -118,22 +141,40 @@ class MFLangevin(Experiment):
         theta0 = unit.init(cfg.n, generator=g, dtype=torch.float64, c_scale=cfg.init_scale, w_scale=cfg.init_scale)
         mu0 = ParticleMeasure(theta0, unit)
 
-        flow = FlowConfig(eta=cfg.eta, steps=cfg.steps, noise=cfg.lam, weight_decay=cfg.weight_decay,
-                          n_snapshots=cfg.n_snapshots, risk_every=10)
-        anneal = FlowConfig(eta=cfg.eta, steps=cfg.anneal_steps, noise=cfg.anneal_lam, noise_schedule="geometric",
-                            noise_decay=cfg.anneal_decay, weight_decay=cfg.anneal_weight_decay, risk_every=10)
+        flow = FlowConfig(
+            eta=cfg.eta,
+            steps=cfg.steps,
+            noise=cfg.lam,
+            weight_decay=cfg.weight_decay,
+            n_snapshots=cfg.n_snapshots,
+            risk_every=10,
+        )
+        anneal = FlowConfig(
+            eta=cfg.eta,
+            steps=cfg.anneal_steps,
+            noise=cfg.anneal_lam,
+            noise_schedule="geometric",
+            noise_decay=cfg.anneal_decay,
+            weight_decay=cfg.anneal_weight_decay,
+            risk_every=10,
+        )
 
         def run_flow(fc, key):
             traj = train(mu0, obj, fc, seed=ctx.seed + 1, progress=ctx.progress, checkpointer=ctx.checkpointer(key))
-            return {"snapshots": traj.snapshots, "times": traj.snapshot_times, "risk": traj.risk,
-                    "risk_times": traj.risk_times}
+            return {
+                "snapshots": traj.snapshots,
+                "times": traj.snapshot_times,
+                "risk": traj.risk,
+                "risk_times": traj.risk_times,
+            }
 
         stat = ctx.stage("stationary", lambda: run_flow(flow, "mfl-stationary"))
         ann = ctx.stage("annealed", lambda: run_flow(anneal, "mfl-annealed"))
 
         # (1) free energy along the stationary run
-        fe = [free_energy(mu0.with_theta(torch.from_numpy(s)), obj, cfg.lam, cfg.weight_decay)
-              for s in stat["snapshots"]]
+        fe = [
+            free_energy(mu0.with_theta(torch.from_numpy(s)), obj, cfg.lam, cfg.weight_decay) for s in stat["snapshots"]
+        ]
         F = np.array([f.value for f in fe])
         se = np.array([f.se for f in fe])
         jumps = np.diff(F) - 3 * np.sqrt(se[1:] ** 2 + se[:-1] ** 2)  # > 0 would be a significant increase
@@ -149,13 +190,22 @@ class MFLangevin(Experiment):
 
         # (3) annealing
         R0, R_ann, R_const = float(ann["risk"][0]), float(ann["risk"][-1]), float(stat["risk"][-1])
-        claims = self._claims(cfg, (jumps, drop, se), (floor, ratio, ratio_ci, w2_ctrl / null_ctrl.mean()),
-                              (R0, R_ann, R_const))
-        metrics = {"F_initial": F[0], "F_final": F[-1], "entropy_se": float(se.mean()), "w2_gibbs": w2,
-                   "w2_null_mean": float(null.mean()), "w2_null_max": float(null.max()),
-                   "w2_gibbs_ratio_initial": float(w2_ctrl / null_ctrl.mean()),
-                   "gibbs_edge_mass": edge_mass, "risk_initial": R0, "risk_annealed": R_ann,
-                   "risk_constant_temperature": R_const}
+        claims = self._claims(
+            cfg, (jumps, drop, se), (floor, ratio, ratio_ci, w2_ctrl / null_ctrl.mean()), (R0, R_ann, R_const)
+        )
+        metrics = {
+            "F_initial": F[0],
+            "F_final": F[-1],
+            "entropy_se": float(se.mean()),
+            "w2_gibbs": w2,
+            "w2_null_mean": float(null.mean()),
+            "w2_null_max": float(null.max()),
+            "w2_gibbs_ratio_initial": float(w2_ctrl / null_ctrl.mean()),
+            "gibbs_edge_mass": edge_mass,
+            "risk_initial": R0,
+            "risk_annealed": R_ann,
+            "risk_constant_temperature": R_const,
+        }
         artifacts = self._figures(ctx, stat, ann, F, se, final.numpy(), gd)
         return ExperimentResult(claims, metrics, artifacts)
 
@@ -166,23 +216,39 @@ class MFLangevin(Experiment):
         src_fe = "Chizat, TMLR 2022 and Mei, Montanari & Nguyen, PNAS 2018 (noisy GD descends the free energy)"
         src_gibbs = "Chizat, TMLR 2022; Nitanda, Wu & Suzuki, AISTATS 2022 (stationary law = proximal Gibbs law)"
         return [
-            claim_true("free_energy_decreases",
-                       "F_lambda(mu_t) never rises by more than 3 standard errors of the k-NN entropy between "
-                       "snapshots, and falls by more than 10 of them overall",
-                       f"max excess {jumps.max():.2e}; drop {drop:.4f} = {drop / se.mean():.1f} SE",
-                       bool((jumps <= 0).all() and drop > 10 * se.mean()), expected="no significant rise; drop > 10 SE",
-                       source=src_fe, control=0.0, note="control: the drop of the untrained particles"),
-            claim_ci_below("gibbs_fixed_point",
-                           f"W2(particles, proximal Gibbs of their own V) / the sampling floor (mean W2 of {cfg.n} "
-                           f"i.i.d. Gibbs samples to the reference = {floor.mean:.4f}), CI upper end < "
-                           f"{cfg.w2_factor}", ratio, ratio_ci, cfg.w2_factor, source=src_gibbs,
-                           control=ratio_ctrl,
-                           note="control: the initial particles against the Gibbs law of their own V"),
-            claim_le("annealing_reaches_minimum",
-                     f"annealed (lambda_k = {cfg.anneal_lam:g} x {cfg.anneal_decay:g}^k) unregularised risk "
-                     f"/ initial risk (minimum 0)", R_ann / R0, cfg.anneal_ratio,
-                     source="Chizat, TMLR 2022, §4 (annealing reaches the unregularised minimum)",
-                     control=R_const / R0, note=f"control: constant lambda = {cfg.lam:g} (wd {cfg.weight_decay:g})"),
+            claim_true(
+                "free_energy_decreases",
+                "F_lambda(mu_t) never rises by more than 3 standard errors of the k-NN entropy between "
+                "snapshots, and falls by more than 10 of them overall",
+                f"max excess {jumps.max():.2e}; drop {drop:.4f} = {drop / se.mean():.1f} SE",
+                bool((jumps <= 0).all() and drop > 10 * se.mean()),
+                expected="no significant rise; drop > 10 SE",
+                source=src_fe,
+                control=0.0,
+                note="control: the drop of the untrained particles",
+            ),
+            claim_ci_below(
+                "gibbs_fixed_point",
+                f"W2(particles, proximal Gibbs of their own V) / the sampling floor (mean W2 of {cfg.n} "
+                f"i.i.d. Gibbs samples to the reference = {floor.mean:.4f}), CI upper end < "
+                f"{cfg.w2_factor}",
+                ratio,
+                ratio_ci,
+                cfg.w2_factor,
+                source=src_gibbs,
+                control=ratio_ctrl,
+                note="control: the initial particles against the Gibbs law of their own V",
+            ),
+            claim_le(
+                "annealing_reaches_minimum",
+                f"annealed (lambda_k = {cfg.anneal_lam:g} x {cfg.anneal_decay:g}^k) unregularised risk "
+                f"/ initial risk (minimum 0)",
+                R_ann / R0,
+                cfg.anneal_ratio,
+                source="Chizat, TMLR 2022, §4 (annealing reaches the unregularised minimum)",
+                control=R_const / R0,
+                note=f"control: constant lambda = {cfg.lam:g} (wd {cfg.weight_decay:g})",
+            ),
         ]
 
     @staticmethod

@@ -49,10 +49,9 @@ control 22 to 77); 5 fails, SGD with P = 32 at N = 512 sits 2.3 [1.7, 2.8] floor
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
-
-import dataclasses
 
 import numpy as np
 import torch
@@ -110,13 +109,28 @@ class MMNGaussiansConfig:
             raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "delta": Float(0, 1, open_lo=True, open_hi=True), "r0": Float(0, open_lo=True),
-        "t1": Float(), "t2": Float(), "s1": Float(), "s2": Float(), "K": Int(1, 64),
-        "n_values": Ints(2, min_len=2, increasing=True), "seeds": Int(2), "eta": Float(0, open_lo=True),
-        "T": Float(0, open_lo=True), "batch_size": Int(0), "hist_times": Floats(0, open_lo=True, increasing=True),
-        "risk_every": Int(1), "cells": Int(2), "r_max": Float(0, open_lo=True), "cfl": Float(0, 1, open_lo=True),
-        "sgd_batch": Int(0), "floor_pairs": Int(2),
-        "floor_factor": Float(1, open_lo=True)}
+        "d": Int(1),
+        "delta": Float(0, 1, open_lo=True, open_hi=True),
+        "r0": Float(0, open_lo=True),
+        "t1": Float(),
+        "t2": Float(),
+        "s1": Float(),
+        "s2": Float(),
+        "K": Int(1, 64),
+        "n_values": Ints(2, min_len=2, increasing=True),
+        "seeds": Int(2),
+        "eta": Float(0, open_lo=True),
+        "T": Float(0, open_lo=True),
+        "batch_size": Int(0),
+        "hist_times": Floats(0, open_lo=True, increasing=True),
+        "risk_every": Int(1),
+        "cells": Int(2),
+        "r_max": Float(0, open_lo=True),
+        "cfl": Float(0, 1, open_lo=True),
+        "sgd_batch": Int(0),
+        "floor_pairs": Int(2),
+        "floor_factor": Float(1, open_lo=True),
+    }
 
 
 @register
@@ -128,8 +142,14 @@ class MMNGaussians(Experiment):
     Config = MMNGaussiansConfig
     presets = {
         "quick": {},
-        "full": {"n_values": (64, 128, 256, 512, 1024, 2048), "seeds": 8, "T": 4.0, "eta": 0.0025,
-                 "hist_times": (0.25, 1.0, 4.0), "cells": 1600},
+        "full": {
+            "n_values": (64, 128, 256, 512, 1024, 2048),
+            "seeds": 8,
+            "T": 4.0,
+            "eta": 0.0025,
+            "hist_times": (0.25, 1.0, 4.0),
+            "cells": 1600,
+        },
     }
 
     def run(self, cfg: MMNGaussiansConfig, ctx) -> ExperimentResult:
@@ -138,8 +158,14 @@ class MMNGaussians(Experiment):
         obj = IsotropicGaussiansRisk(task, cfg.K)
         steps = int(round(cfg.T / cfg.eta))
         hist_steps = tuple(int(round(t / cfg.eta)) for t in cfg.hist_times)
-        flow = FlowConfig(eta=cfg.eta, steps=steps, eta_output=0.0, risk_every=cfg.risk_every,
-                          snapshot_steps=hist_steps, batch_size=cfg.batch_size or None)
+        flow = FlowConfig(
+            eta=cfg.eta,
+            steps=steps,
+            eta_output=0.0,
+            risk_every=cfg.risk_every,
+            snapshot_steps=hist_steps,
+            batch_size=cfg.batch_size or None,
+        )
 
         def particles(n: int, seed: int, batch: int | None) -> dict:
             # independent draws for every (N, seed): a generator shared across N would nest the samples
@@ -147,16 +173,31 @@ class MMNGaussians(Experiment):
             g = torch.Generator().manual_seed(1_000_003 * ctx.seed + 1009 * seed + n)
             theta = unit.init(n, generator=g, dtype=torch.float64, w_scale=cfg.r0)
             theta[:, 0] = 1.0  # MMN: no output weight (frozen by eta_output = 0)
-            traj = train(ParticleMeasure(theta, unit), obj, dataclasses.replace(flow, batch_size=batch), seed=seed,
-                         progress=ctx.progress, checkpointer=ctx.checkpointer(f"mmn-n{n}-s{seed}-P{batch or 0}"))
+            traj = train(
+                ParticleMeasure(theta, unit),
+                obj,
+                dataclasses.replace(flow, batch_size=batch),
+                seed=seed,
+                progress=ctx.progress,
+                checkpointer=ctx.checkpointer(f"mmn-n{n}-s{seed}-P{batch or 0}"),
+            )
             r = np.linalg.norm(traj.snapshots[:, :, 1:], axis=2)  # (S, n): snapshots at 0 and hist_steps
             return {"risk_times": traj.risk_times, "risk": traj.risk, "snap_steps": traj.snapshot_steps, "r": r}
 
-        runs = {(n, s): ctx.stage(f"particles-n{n}-seed{s}", lambda n=n, s=s: particles(n, s, flow.batch_size))
-                for n in cfg.n_values for s in range(cfg.seeds)}
+        runs = {
+            (n, s): ctx.stage(f"particles-n{n}-seed{s}", lambda n=n, s=s: particles(n, s, flow.batch_size))
+            for n in cfg.n_values
+            for s in range(cfg.seeds)
+        }
         n_big = max(cfg.n_values)
-        sgd = [ctx.stage(f"sgd-n{n_big}-P{cfg.sgd_batch}-seed{s}", lambda s=s: particles(n_big, s, cfg.sgd_batch))
-               for s in range(cfg.seeds)] if cfg.sgd_batch else []
+        sgd = (
+            [
+                ctx.stage(f"sgd-n{n_big}-P{cfg.sgd_batch}-seed{s}", lambda s=s: particles(n_big, s, cfg.sgd_batch))
+                for s in range(cfg.seeds)
+            ]
+            if cfg.sgd_batch
+            else []
+        )
 
         # --- the limit: one PDE solve at the particles' risk times and histogram times
         t_risk = np.asarray(runs[(cfg.n_values[0], 0)]["risk_times"], dtype=float)
@@ -165,8 +206,9 @@ class MMNGaussians(Experiment):
         edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
 
         def pde() -> dict:
-            sol = solve_radial(RadialModel(task, unit, cfg.K), chi_radial_masses(edges, cfg.d, cfg.r0), edges,
-                               times, cfl=cfg.cfl)
+            sol = solve_radial(
+                RadialModel(task, unit, cfg.K), chi_radial_masses(edges, cfg.d, cfg.r0), edges, times, cfl=cfg.cfl
+            )
             return {"times": sol.times, "mass": sol.mass, "risk": sol.risk, "steps": sol.steps}
 
         limit = ctx.stage("pde", pde)
@@ -183,69 +225,125 @@ class MMNGaussians(Experiment):
         moved_pde = [wasserstein(laws[0][0], x, laws[0][1], a, method="1d") for x, a in laws[1:]]
         claims, metrics = self._judge(cfg, ctx, ns, (gaps, gaps0), d, d_sgd, floors, moved_pde[-1])
         metrics.update({f"pde_moved_t{t:g}": m for t, m in zip(cfg.hist_times, moved_pde)})
-        metrics.update({"pde_steps": sol.steps, "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max()),
-                        "risk_pde_final": float(sol.risk[-1])})
+        metrics.update(
+            {
+                "pde_steps": sol.steps,
+                "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max()),
+                "risk_pde_final": float(sol.risk[-1]),
+            }
+        )
         w2_sup = np.array([v["to_pde"].max() for v in d.values()])
         artifacts = self._figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup)
         return ExperimentResult(claims, metrics, artifacts)
 
     @staticmethod
     def _judge(cfg, ctx, ns, gaps, d, d_sgd, floors, moved_pde: float) -> tuple[list, dict]:
-        fit = lambda y: fit_power_law(ns, np.asarray(y), seed=ctx.seed)  # noqa: E731
+        fit = lambda y: fit_power_law(ns, np.asarray(y), seed=ctx.seed)
         gap_fit, gap_ctl = fit(gaps[0]), fit(gaps[1])
         sup_fit = fit([v["to_pde"].max() for v in d.values()])
         init_fit = fit([v["init_to_pde0"] for v in d.values()])
         per_n = {n: [v for (m, _), v in d.items() if m == n] for n in cfg.n_values}
-        track = {n: mean_ci([np.max(v["to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed) for n, vs in per_n.items()}
-        track_ctl = {n: mean_ci([np.max(v["init_to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed)
-                     for n, vs in per_n.items()}
+        track = {
+            n: mean_ci([np.max(v["to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed) for n, vs in per_n.items()
+        }
+        track_ctl = {
+            n: mean_ci([np.max(v["init_to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed)
+            for n, vs in per_n.items()
+        }
         worst = max(track, key=lambda n: track[n].mean if np.isfinite(track[n].mean) else np.inf)
         n_small, n_big = min(cfg.n_values), max(cfg.n_values)
         moved = mean_ci([v["moved"][-1] / floors[n_small]["0"] for v in per_n[n_small]], seed=ctx.seed)
         src = "Mei, Montanari & Nguyen, PNAS 2018"
         claims = [
-            claim_ci_contains("risk_gap_rate", "sup_t |R_N(t) - R_PDE(t)| ~ N^s with s = -1 (R_N = R + O(1/N))",
-                              gap_fit.slope, (gap_fit.lo, gap_fit.hi), -1.0, source=f"{src}, eq. (13) and Thm 3",
-                              control=f"particles frozen at t = 0: {gap_ctl}"),
-            claim_ci_contains("w2_rate", "max over the histogram times of W2(law of |w_i|, PDE law) ~ N^s, s = -1/2",
-                              sup_fit.slope, (sup_fit.lo, sup_fit.hi), -0.5, control=f"t = 0 sampling: {init_fit}",
-                              source=f"{src}, Thm 3 (propagation of chaos)",
-                              note="i.i.d. sampling gives the same exponent at t = 0: the flow's evidence is "
-                                   "tracks_pde_beyond_floor and moved_beyond_floor"),
-            claim_ci_below("tracks_pde_beyond_floor",
-                           f"at every N, max_t W2(|w|_N(t), PDE_t) / (W2 between two independent N-samples of PDE_t)"
-                           f" <= 1 (worst N = {worst})", track[worst].mean, track[worst].ci, 1.0,
-                           control=track_ctl[worst].mean, source=f"{src}, Fig. 2 (|w| histograms against the PDE)",
-                           note="ratio by N: " + ", ".join(f"{n}: {c}" for n, c in track.items())
-                           + " (an i.i.d. sample of PDE_t scores ~0.71; the O(1/N) self-interaction bias of "
-                           "the N-particle flow weighs most at small N)"),
-            claim_ci_above("moved_beyond_floor",
-                           f"N = {n_small}: W2(|w|_N(0), |w|_N(t)) at t = {cfg.hist_times[-1]:g} / (W2 between two "
-                           f"independent initial N-samples = {floors[n_small]['0']:.3g}) > {cfg.floor_factor:g}",
-                           moved.mean, moved.ci, cfg.floor_factor, source=f"{src}, Fig. 2",
-                           control=f"untrained: 0; the PDE law itself moves {moved_pde / floors[n_small]['0']:.3g}"),
+            claim_ci_contains(
+                "risk_gap_rate",
+                "sup_t |R_N(t) - R_PDE(t)| ~ N^s with s = -1 (R_N = R + O(1/N))",
+                gap_fit.slope,
+                (gap_fit.lo, gap_fit.hi),
+                -1.0,
+                source=f"{src}, eq. (13) and Thm 3",
+                control=f"particles frozen at t = 0: {gap_ctl}",
+            ),
+            claim_ci_contains(
+                "w2_rate",
+                "max over the histogram times of W2(law of |w_i|, PDE law) ~ N^s, s = -1/2",
+                sup_fit.slope,
+                (sup_fit.lo, sup_fit.hi),
+                -0.5,
+                control=f"t = 0 sampling: {init_fit}",
+                source=f"{src}, Thm 3 (propagation of chaos)",
+                note="i.i.d. sampling gives the same exponent at t = 0: the flow's evidence is "
+                "tracks_pde_beyond_floor and moved_beyond_floor",
+            ),
+            claim_ci_below(
+                "tracks_pde_beyond_floor",
+                f"at every N, max_t W2(|w|_N(t), PDE_t) / (W2 between two independent N-samples of PDE_t)"
+                f" <= 1 (worst N = {worst})",
+                track[worst].mean,
+                track[worst].ci,
+                1.0,
+                control=track_ctl[worst].mean,
+                source=f"{src}, Fig. 2 (|w| histograms against the PDE)",
+                note="ratio by N: "
+                + ", ".join(f"{n}: {c}" for n, c in track.items())
+                + " (an i.i.d. sample of PDE_t scores ~0.71; the O(1/N) self-interaction bias of "
+                "the N-particle flow weighs most at small N)",
+            ),
+            claim_ci_above(
+                "moved_beyond_floor",
+                f"N = {n_small}: W2(|w|_N(0), |w|_N(t)) at t = {cfg.hist_times[-1]:g} / (W2 between two "
+                f"independent initial N-samples = {floors[n_small]['0']:.3g}) > {cfg.floor_factor:g}",
+                moved.mean,
+                moved.ci,
+                cfg.floor_factor,
+                source=f"{src}, Fig. 2",
+                control=f"untrained: 0; the PDE law itself moves {moved_pde / floors[n_small]['0']:.3g}",
+            ),
         ]
-        metrics = {"risk_gap_slope": gap_fit.slope, "risk_gap_lo": gap_fit.lo, "risk_gap_hi": gap_fit.hi,
-                   "risk_gap_control_slope": gap_ctl.slope,
-                   "w2_sup_slope": sup_fit.slope, "w2_sup_lo": sup_fit.lo, "w2_sup_hi": sup_fit.hi,
-                   "w2_t0_control_slope": init_fit.slope, "w2_t0_control_lo": init_fit.lo,
-                   "w2_t0_control_hi": init_fit.hi, "moved_over_floor0": moved.mean}
+        metrics = {
+            "risk_gap_slope": gap_fit.slope,
+            "risk_gap_lo": gap_fit.lo,
+            "risk_gap_hi": gap_fit.hi,
+            "risk_gap_control_slope": gap_ctl.slope,
+            "w2_sup_slope": sup_fit.slope,
+            "w2_sup_lo": sup_fit.lo,
+            "w2_sup_hi": sup_fit.hi,
+            "w2_t0_control_slope": init_fit.slope,
+            "w2_t0_control_lo": init_fit.lo,
+            "w2_t0_control_hi": init_fit.hi,
+            "moved_over_floor0": moved.mean,
+        }
         for j, t in enumerate(cfg.hist_times):
             f = fit([v["to_pde"][j] for v in d.values()])
             metrics.update({f"w2_slope_t{t:g}": f.slope, f"w2_slope_t{t:g}_hi": f.hi})
         for n in cfg.n_values:
-            metrics.update({f"track_ratio_n{n}": track[n].mean, f"track_ratio_control_n{n}": track_ctl[n].mean,
-                            f"floor0_n{n}": floors[n]["0"]})
+            metrics.update(
+                {
+                    f"track_ratio_n{n}": track[n].mean,
+                    f"track_ratio_control_n{n}": track_ctl[n].mean,
+                    f"floor0_n{n}": floors[n]["0"],
+                }
+            )
         for n, y in zip(gap_fit.n, gap_fit.y_mean):
             metrics[f"risk_gap_n{int(n)}"] = float(y)
         if d_sgd:
             sg = mean_ci([np.max(v["to_pde"] / floors[n_big]["t"]) for v in d_sgd], seed=ctx.seed)
-            claims.append(claim_ci_below(
-                "sgd_tracks_pde", f"online SGD (P = {cfg.sgd_batch} fresh samples per step), N = {n_big}: max_t "
-                f"W2(|w|_N(t), PDE_t) / sampling floor <= 1 (exact-gradient flow: {track[n_big].mean:.3g})",
-                sg.mean, sg.ci, 1.0, control=track_ctl[n_big].mean, source=f"{src}, Fig. 2 (SGD histograms)",
-                note=None if sg.hi < 1 else "online SGD adds its own noise floor, O(sqrt(eta / P)) and independent "
-                "of N, which exceeds the sampling floor at this N (a statement about the chosen P)"))
+            claims.append(
+                claim_ci_below(
+                    "sgd_tracks_pde",
+                    f"online SGD (P = {cfg.sgd_batch} fresh samples per step), N = {n_big}: max_t "
+                    f"W2(|w|_N(t), PDE_t) / sampling floor <= 1 (exact-gradient flow: {track[n_big].mean:.3g})",
+                    sg.mean,
+                    sg.ci,
+                    1.0,
+                    control=track_ctl[n_big].mean,
+                    source=f"{src}, Fig. 2 (SGD histograms)",
+                    note=None
+                    if sg.hi < 1
+                    else "online SGD adds its own noise floor, O(sqrt(eta / P)) and independent "
+                    "of N, which exceeds the sampling floor at this N (a statement about the chosen P)",
+                )
+            )
             metrics["sgd_track_ratio"] = sg.mean
         return claims, metrics
 
@@ -294,22 +392,24 @@ def _distances(run: dict, laws: list, hist_steps: tuple) -> dict:
     snap = {int(k): i for i, k in enumerate(run["snap_steps"])}
     r0 = run["r"][snap[0]]
     rt = [run["r"][snap[k]] for k in hist_steps]
-    w2 = lambda u, law: wasserstein(u, law[0], None, law[1], method="1d")  # noqa: E731
-    return {"to_pde": np.array([w2(r, law) for r, law in zip(rt, laws[1:])]),  # (H,)
-            "init_to_pde": np.array([w2(r0, law) for law in laws[1:]]),  # (H,) control: untrained particles
-            "init_to_pde0": w2(r0, laws[0]),  # t = 0 sampling error
-            "moved": np.array([wasserstein(r0, r, method="1d") for r in rt])}  # (H,) the particles' own motion
+    w2 = lambda u, law: wasserstein(u, law[0], None, law[1], method="1d")
+    return {
+        "to_pde": np.array([w2(r, law) for r, law in zip(rt, laws[1:])]),  # (H,)
+        "init_to_pde": np.array([w2(r0, law) for law in laws[1:]]),  # (H,) control: untrained particles
+        "init_to_pde0": w2(r0, laws[0]),  # t = 0 sampling error
+        "moved": np.array([wasserstein(r0, r, method="1d") for r in rt]),
+    }  # (H,) the particles' own motion
 
 
 def _sampling_floors(cfg, laws: list, rng: np.random.Generator) -> dict:
     """Mean W2 between two independent N-samples: of the initial law ("0") and of rhobar_t ("t", (H,))."""
+
     def floor(draw, n):
         return np.mean([wasserstein(draw(n), draw(n), method="1d") for _ in range(cfg.floor_pairs)])
 
-    init = lambda n: cfg.r0 * np.sqrt(rng.chisquare(cfg.d, n) / cfg.d)  # noqa: E731  |w|, w ~ N(0, r0^2/d I_d)
+    init = lambda n: cfg.r0 * np.sqrt(rng.chisquare(cfg.d, n) / cfg.d)  # |w|, w ~ N(0, r0^2/d I_d)
     out = {}
     for n in cfg.n_values:
         at_t = [floor(lambda m, x=x, a=a: rng.choice(x, m, p=a), n) for x, a in laws[1:]]
         out[n] = {"0": floor(init, n), "t": np.array(at_t)}
     return out
-

@@ -54,6 +54,7 @@ each depth (the warm chain above converged), so the claim fails on its energy cr
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -101,7 +102,7 @@ class ResNetDeepLimitConfig:
 
     def validate(self):
         Ls = self.Ls
-        if len(Ls) < 4 or any(b != 2 * a for a, b in zip(Ls, Ls[1:])):
+        if len(Ls) < 4 or any(b != 2 * a for a, b in itertools.pairwise(Ls)):
             raise ConfigError("Ls: need >= 4 doubling depths (4, 8, 16, 32, ...)")
         if self.seeds < 1 or self.restarts < 1 or self.init_nodes < 0:
             raise ConfigError("seeds and restarts must be >= 1 and init_nodes >= 0")
@@ -111,12 +112,29 @@ class ResNetDeepLimitConfig:
             raise ConfigError("energy_rtol and path_gap_floor are fractions in (0, 1]")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "task": Choice("moons", "spirals", "digits"), "m": Int(2), "k": Int(1), "embed": Bool(),
-        "Ls": Ints(1, min_len=3, increasing=True), "alpha": Float(0), "beta": Float(0), "rho": Float(0),
-        "init_scale": Float(0, open_lo=True), "init_nodes": Int(0), "restarts": Int(1), "steps": Int(1),
-        "warm_start": Bool(), "ode_nodes": Int(1), "ode_method": Choice("rk4", "dopri5", "euler", "midpoint"),
-        "ablation": Bool(), "ablation_variant": Choice("WA", "A"), "ablation_hidden": Int(1), "seeds": Int(1),
-        "energy_rtol": Float(0, open_lo=True), "path_gap_floor": Float(0), "data_seed": SEED}
+        "task": Choice("moons", "spirals", "digits"),
+        "m": Int(2),
+        "k": Int(1),
+        "embed": Bool(),
+        "Ls": Ints(1, min_len=3, increasing=True),
+        "alpha": Float(0),
+        "beta": Float(0),
+        "rho": Float(0),
+        "init_scale": Float(0, open_lo=True),
+        "init_nodes": Int(0),
+        "restarts": Int(1),
+        "steps": Int(1),
+        "warm_start": Bool(),
+        "ode_nodes": Int(1),
+        "ode_method": Choice("rk4", "dopri5", "euler", "midpoint"),
+        "ablation": Bool(),
+        "ablation_variant": Choice("WA", "A"),
+        "ablation_hidden": Int(1),
+        "seeds": Int(1),
+        "energy_rtol": Float(0, open_lo=True),
+        "path_gap_floor": Float(0),
+        "data_seed": SEED,
+    }
 
 
 def _rate(Ls, gaps):
@@ -160,8 +178,10 @@ class ResNetDeepLimit(Experiment):
     reference = "Thorpe & van Gennip, Res. Math. Sci. 2023 (arXiv 1810.11741)"
     description = __doc__
     Config = ResNetDeepLimitConfig
-    presets = {"quick": {},
-               "full": {"m": 256, "Ls": (4, 8, 16, 32, 64), "seeds": 5, "restarts": 8, "steps": 60, "ode_nodes": 32}}
+    presets = {
+        "quick": {},
+        "full": {"m": 256, "Ls": (4, 8, 16, 32, 64), "seeds": 5, "restarts": 8, "steps": 60, "ode_nodes": 32},
+    }
 
     def _data(self, cfg, seed):
         if cfg.task == "moons":
@@ -180,16 +200,27 @@ class ResNetDeepLimit(Experiment):
 
             def make(r, L=L, warm=warm):
                 g = torch.Generator().manual_seed(1000 * ctx.seed + L + 1_000_003 * r + 7919 * s)
-                net = ResidualStack(d, cfg.k if cfg.embed else d, L, n_out, embed=cfg.embed, scale=cfg.init_scale,
-                                    variant=variant, hidden=cfg.ablation_hidden, generator=g)
+                net = ResidualStack(
+                    d,
+                    cfg.k if cfg.embed else d,
+                    L,
+                    n_out,
+                    embed=cfg.embed,
+                    scale=cfg.init_scale,
+                    variant=variant,
+                    hidden=cfg.ablation_hidden,
+                    generator=g,
+                )
                 if warm and r == cfg.restarts:
                     return _copy_from(net, models[-1], "constant")
                 return _init_path(net, g, cfg)
 
             net, r, totals = train_multistart(make, cfg.restarts + warm, x, y, obj, steps=cfg.steps)
-            ctx.log(f"seed {s} {variant} beta={beta:g} L={L}: E={r.terms['total']:.8f} (init {r.initial:.5f}) "
-                    f"fit={r.terms['fit']:.5f} |θ'|²_H1={r.terms['fd']:.4g} (starts: "
-                    f"{', '.join(f'{t:.5f}' for t in totals)})")
+            ctx.log(
+                f"seed {s} {variant} beta={beta:g} L={L}: E={r.terms['total']:.8f} (init {r.initial:.5f}) "
+                f"fit={r.terms['fit']:.5f} |θ'|²_H1={r.terms['fd']:.4g} (starts: "
+                f"{', '.join(f'{t:.5f}' for t in totals)})"
+            )
             E.append(r.terms["total"])
             E0.append(r.initial)
             rough.append(r.terms["fd"])
@@ -221,24 +252,36 @@ class ResNetDeepLimit(Experiment):
         E = np.array([m["E"] for m in main])  # (seeds, depths)
         descended = bool(all((m["E"] < m["E0"]).all() for m in main))  # minimisers, not the initial paths
         gapE = np.abs(np.diff(E, axis=1))  # (seeds, depths - 1)
-        gapP = np.array([[float(path_distance(P[i], P[i + 1], "L2", "constant")) for i in range(n - 1)]
-                         for P in paths])
+        gapP = np.array([[float(path_distance(P[i], P[i + 1], "L2", "constant")) for i in range(n - 1)] for P in paths])
         gapE0 = np.abs(np.diff(np.array([m["E0"] for m in main]), axis=1))
         fits = {}
-        for name, what, gaps, ctrl in (("cauchy_objective", "|E_L - E_2L|", gapE, gapE0),
-                                       ("paths_converge", "||θ_L - θ_2L||_{L²(0,1)}", gapP, None)):
+        for name, what, gaps, ctrl in (
+            ("cauchy_objective", "|E_L - E_2L|", gapE, gapE0),
+            ("paths_converge", "||θ_L - θ_2L||_{L²(0,1)}", gapP, None),
+        ):
             fits[name] = fit = _rate(Ls, gaps)
             cfit = _rate(Ls, ctrl) if ctrl is not None else None
             ok = fit is not None and fit.lo < fit.hi < 0 and descended
-            res.claims.append(claim_true(
-                name, f"{what} -> 0 as L -> ∞: the bootstrap CI (over {cfg.seeds} seeds) of its fitted exponent in L "
-                "lies below 0, for minimisers (every depth's minimisation lowered E)",
-                float("nan") if fit is None else fit.slope, ok, "CI < 0", ci=None if fit is None else (fit.lo, fit.hi),
-                control=None if cfit is None else cfit.slope, source=f"{_TVG} (no rate stated)",
-                note=f"gaps per L (mean over seeds): {_fmt(gaps.mean(0))}"
-                     + ("" if cfit is None else f"; control: the same fit for the initial energies, {cfit}, gaps "
-                        f"{_fmt(ctrl.mean(0))}")
-                     + ("" if descended else "; the minimisation did not lower E at some depth")))
+            res.claims.append(
+                claim_true(
+                    name,
+                    f"{what} -> 0 as L -> ∞: the bootstrap CI (over {cfg.seeds} seeds) of its fitted exponent in L "
+                    "lies below 0, for minimisers (every depth's minimisation lowered E)",
+                    float("nan") if fit is None else fit.slope,
+                    ok,
+                    "CI < 0",
+                    ci=None if fit is None else (fit.lo, fit.hi),
+                    control=None if cfit is None else cfit.slope,
+                    source=f"{_TVG} (no rate stated)",
+                    note=f"gaps per L (mean over seeds): {_fmt(gaps.mean(0))}"
+                    + (
+                        ""
+                        if cfit is None
+                        else f"; control: the same fit for the initial energies, {cfit}, gaps {_fmt(ctrl.mean(0))}"
+                    )
+                    + ("" if descended else "; the minimisation did not lower E at some depth"),
+                )
+            )
             res.metrics[f"rate_{'E' if name[0] == 'c' else 'path'}"] = float("nan") if fit is None else fit.slope
         self._ode_claim(cfg, ctx, res, x, y, main[0], paths[0], gapE[0], descended, fits["cauchy_objective"], kept)
         for L, e in zip(cfg.Ls, E.mean(0)):
@@ -269,8 +312,17 @@ class ResNetDeepLimit(Experiment):
 
             def make(r):
                 g = torch.Generator().manual_seed(1000 * ctx.seed + 7 + 1_000_003 * r)
-                ode = NeuralODE(d, cfg.k if cfg.embed else d, M, n_out, embed=cfg.embed, method=cfg.ode_method,
-                                step_size=1 / (2 * M), scale=cfg.init_scale, generator=g)
+                ode = NeuralODE(
+                    d,
+                    cfg.k if cfg.embed else d,
+                    M,
+                    n_out,
+                    embed=cfg.embed,
+                    method=cfg.ode_method,
+                    step_size=1 / (2 * M),
+                    scale=cfg.init_scale,
+                    generator=g,
+                )
                 if r < cfg.restarts:
                     return _init_path(ode, g, cfg)
                 # warm start from the deepest ResNet's path (claim 3 then also tests a nearby minimiser)
@@ -278,7 +330,7 @@ class ResNetDeepLimit(Experiment):
                 kk = ode.A.shape[1]
                 with torch.no_grad():
                     ode.A.copy_(resample_path(top[:, : kk * kk].reshape(-1, kk, kk), M, "linear"))
-                    ode.b.copy_(resample_path(top[:, kk * kk:], M, "linear"))
+                    ode.b.copy_(resample_path(top[:, kk * kk :], M, "linear"))
                     if kept:
                         for name in ("E", "C", "c"):
                             if getattr(ode, name) is not None:
@@ -287,8 +339,11 @@ class ResNetDeepLimit(Experiment):
 
             ode, r, totals = train_multistart(make, cfg.restarts + cfg.warm_start, x, y, obj, steps=cfg.steps)
             ctx.log(f"ODE M={M}: E={r.terms['total']:.8f} (starts: {', '.join(f'{t:.5f}' for t in totals)})")
-            return {"E": r.terms["total"], "E0": r.initial,
-                    "path": torch.cat([ode.A.detach().flatten(1), ode.b.detach()], 1).numpy()}
+            return {
+                "E": r.terms["total"],
+                "E0": r.initial,
+                "path": torch.cat([ode.A.detach().flatten(1), ode.b.detach()], 1).numpy(),
+            }
 
         o = ctx.stage("ode", ode_stage)
         dE_ode = abs(float(o["E"]) - s0["E"][-1])
@@ -296,14 +351,20 @@ class ResNetDeepLimit(Experiment):
         dP_last = float(path_distance(paths[-2], paths[-1], "L2", "linear"))
         ok = descended and float(o["E"]) < float(o["E0"]) and dE_ode <= 2 * gapE[-1] and dP_ode <= 2 * dP_last
         r = float("nan") if fitE is None else -fitE.slope
-        own = gapE[-1] * (1 + 1 / (2 ** r - 1)) if r > 0 else float("inf")
-        res.claims.append(claim_true(
-            "ode_limit", f"neural ODE (M={cfg.ode_nodes}) vs ResNet L={cfg.Ls[-1]} (seed 0): |ΔE| <= 2|E_L/2 - E_L| "
-            "and ||Δθ||_L2 <= 2||θ_L/2 - θ_L||_L2, the distance to the limit at an assumed rate 1 (L^-1, Euler)",
-            f"|ΔE|={dE_ode:.3g} (bound {2 * gapE[-1]:.3g}); ||Δθ||={dP_ode:.3g} (bound {2 * dP_last:.3g})", ok,
-            "both within twice the last Cauchy gap", source=f"{_TVG}; the neural ODE is the Γ-limit's model",
-            note=f"assumes rate 1; with the measured energy rate {r:.2f} the bound on |ΔE| would be {own:.3g}"
-                 + ("" if descended and o["E"] < o["E0"] else "; the minimisation did not lower E")))
+        own = gapE[-1] * (1 + 1 / (2**r - 1)) if r > 0 else float("inf")
+        res.claims.append(
+            claim_true(
+                "ode_limit",
+                f"neural ODE (M={cfg.ode_nodes}) vs ResNet L={cfg.Ls[-1]} (seed 0): |ΔE| <= 2|E_L/2 - E_L| "
+                "and ||Δθ||_L2 <= 2||θ_L/2 - θ_L||_L2, the distance to the limit at an assumed rate 1 (L^-1, Euler)",
+                f"|ΔE|={dE_ode:.3g} (bound {2 * gapE[-1]:.3g}); ||Δθ||={dP_ode:.3g} (bound {2 * dP_last:.3g})",
+                ok,
+                "both within twice the last Cauchy gap",
+                source=f"{_TVG}; the neural ODE is the Γ-limit's model",
+                note=f"assumes rate 1; with the measured energy rate {r:.2f} the bound on |ΔE| would be {own:.3g}"
+                + ("" if descended and o["E"] < o["E0"] else "; the minimisation did not lower E"),
+            )
+        )
         res.metrics.update({"E_ode": float(o["E"]), "dE_ode": dE_ode, "dP_ode": dP_ode, "ode_bound_measured_rate": own})
 
     def _ablation(self, cfg, ctx, res, data, Ls, main):
@@ -315,20 +376,33 @@ class ResNetDeepLimit(Experiment):
 
         m = {}
         for tag, beta in (("fd", cfg.beta), ("nofd", 0.0)):
+
             def sweep(s, beta=beta):
                 return self._sweep(cfg, ctx, *data[s], beta, v, s)[0]
 
-            sts = [main[s] if v == "A" and tag == "fd" else  # the same deterministic sweep as claims 1-2
-                   ctx.stage(f"ablation_{v}_{tag}_s{s}", lambda s=s: sweep(s)) for s in range(cfg.seeds)]
+            sts = [
+                main[s]
+                if v == "A" and tag == "fd"
+                # the same deterministic sweep as claims 1-2
+                else ctx.stage(f"ablation_{v}_{tag}_s{s}", lambda s=s: sweep(s))
+                for s in range(cfg.seeds)
+            ]
             E_ = np.array([st["E"] for st in sts])
             P_ = [_unpack(st, n) for st in sts]
             gE = np.abs(np.diff(E_, axis=1))
             gP = np.array([[dist(P[i], P[i + 1]) for i in range(n - 1)] for P in P_])
             norm = np.array([float(torch.sqrt((P[-1] ** 2).sum() / P[-1].shape[0])) for P in P_])  # ||θ_Lmax||_L²
             rough = np.array([st["rough"] for st in sts])
-            m[tag] = {"gapE": gE, "gapP": gP, "E": E_, "rough": rough, "rel": mean_ci(gP[:, -1] / norm),
-                      "fit": _rate(Ls, gP), "descended": all((st["E"] < st["E0"]).all() for st in sts),
-                      "growth": float(np.mean(rough[:, -1] / np.maximum(rough[:, 0], 1e-300)))}
+            m[tag] = {
+                "gapE": gE,
+                "gapP": gP,
+                "E": E_,
+                "rough": rough,
+                "rel": mean_ci(gP[:, -1] / norm),
+                "fit": _rate(Ls, gP),
+                "descended": all((st["E"] < st["E0"]).all() for st in sts),
+                "growth": float(np.mean(rough[:, -1] / np.maximum(rough[:, 0], 1e-300))),
+            }
             for L, a_, b_ in zip(Ls, gE.mean(0), gP.mean(0)):
                 res.metrics[f"ablation_{tag}_gapE_L{L}"] = float(a_)
                 res.metrics[f"ablation_{tag}_gapP_L{L}"] = float(b_)
@@ -336,20 +410,35 @@ class ResNetDeepLimit(Experiment):
         rel = float(np.mean(n_["gapE"][:, -1] / np.abs(n_["E"][:, -1])))
         e_ok = bool((n_["gapE"][:, -1] <= n_["gapE"][:, 0]).all() and rel <= cfg.energy_rtol)
         ok = n_["descended"] and e_ok and n_["rel"].lo > cfg.path_gap_floor
-        rate = lambda t: "n/a" if m[t]["fit"] is None else str(m[t]["fit"])  # noqa: E731
-        res.claims.append(claim_true(
-            "ablation_no_fd", f"model {v}, β = 0: energies still converge but the parameter paths do not (last path "
-            f"gap / ||θ||_L2, mean over seeds, CI above {cfg.path_gap_floor:g})", n_["rel"].mean,
-            bool(ok), f"CI > {cfg.path_gap_floor:g}; last E gap <= the first and <= {cfg.energy_rtol:g}·E",
-            ci=n_["rel"].ci, control=f["rel"].mean, source=f"{_TVG}: the FD penalty gives the H¹ compactness",
-            note=f"β=0: E gaps {_fmt(n_['gapE'].mean(0))} (last {rel:.1%} of E); path gaps {_fmt(n_['gapP'].mean(0))}, "
-                 f"rate {rate('nofd')}; |θ'|²_H1 ×{n_['growth']:.1f} from L={cfg.Ls[0]} to {cfg.Ls[-1]}. With FD: path "
-                 f"gaps {_fmt(f['gapP'].mean(0))}, rate {rate('fd')}, last = {f['rel'].mean:.0%} of ||θ||; |θ'|²_H1 "
-                 f"×{f['growth']:.1f}" + ("" if n_["descended"] else "; the minimisation did not lower E")))
+        rate = lambda t: "n/a" if m[t]["fit"] is None else str(m[t]["fit"])
+        res.claims.append(
+            claim_true(
+                "ablation_no_fd",
+                f"model {v}, β = 0: energies still converge but the parameter paths do not (last path "
+                f"gap / ||θ||_L2, mean over seeds, CI above {cfg.path_gap_floor:g})",
+                n_["rel"].mean,
+                bool(ok),
+                f"CI > {cfg.path_gap_floor:g}; last E gap <= the first and <= {cfg.energy_rtol:g}·E",
+                ci=n_["rel"].ci,
+                control=f["rel"].mean,
+                source=f"{_TVG}: the FD penalty gives the H¹ compactness",
+                note=f"β=0: E gaps {_fmt(n_['gapE'].mean(0))} (last {rel:.1%} of E); path gaps {_fmt(n_['gapP'].mean(0))}, "
+                f"rate {rate('nofd')}; |θ'|²_H1 ×{n_['growth']:.1f} from L={cfg.Ls[0]} to {cfg.Ls[-1]}. With FD: path "
+                f"gaps {_fmt(f['gapP'].mean(0))}, rate {rate('fd')}, last = {f['rel'].mean:.0%} of ||θ||; |θ'|²_H1 "
+                f"×{f['growth']:.1f}" + ("" if n_["descended"] else "; the minimisation did not lower E"),
+            )
+        )
         self._ablation_figure(cfg, ctx, res, Ls, m)
-        res.metrics.update({"rel_gapP_nofd": n_["rel"].mean, "rel_gapP_fd": f["rel"].mean, "rel_gapE_nofd": rel,
-                            "h1_growth_nofd": n_["growth"], "h1_growth_fd": f["growth"],
-                            "rate_path_nofd": float("nan") if n_["fit"] is None else n_["fit"].slope})
+        res.metrics.update(
+            {
+                "rel_gapP_nofd": n_["rel"].mean,
+                "rel_gapP_fd": f["rel"].mean,
+                "rel_gapE_nofd": rel,
+                "h1_growth_nofd": n_["growth"],
+                "h1_growth_fd": f["growth"],
+                "rate_path_nofd": float("nan") if n_["fit"] is None else n_["fit"].slope,
+            }
+        )
 
     def _ablation_figure(self, cfg, ctx, res, Ls, m):
         plt = _plt()  # matplotlib with the file backend
@@ -361,12 +450,15 @@ class ResNetDeepLimit(Experiment):
                     axs[j].loglog(Lx, row, "-", color=c, lw=0.5, alpha=0.4)
                 axs[j].loglog(Lx, np.exp(np.log(m[tag][key]).mean(0)), "o-", color=c, label=lab)
         axs[0].set(xlabel="L", title="|E_L - E_2L|")
-        axs[1].set(xlabel="L", title="||θ_L - θ_2L||_L2" + (" (modulo a global relabelling)"
-                                                          if cfg.ablation_variant == "WA" else ""))
+        axs[1].set(
+            xlabel="L",
+            title="||θ_L - θ_2L||_L2" + (" (modulo a global relabelling)" if cfg.ablation_variant == "WA" else ""),
+        )
         axs[2].set(xlabel="L", title="|θ'|²_H1 = L Σ|θ_k+1 - θ_k|²")
         axs[0].legend(fontsize=8)
-        fig.suptitle(f"ablation of the finite-difference penalty, model {cfg.ablation_variant} (thin: each seed)",
-                     fontsize=9)
+        fig.suptitle(
+            f"ablation of the finite-difference penalty, model {cfg.ablation_variant} (thin: each seed)", fontsize=9
+        )
         res.artifacts["ablation"] = ctx.save_figure("ablation", fig)
 
     def _figures(self, cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):

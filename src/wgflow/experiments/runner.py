@@ -30,23 +30,45 @@ import sys
 import time
 import traceback
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
+from .._io import array_path
 from ..control import untrained as no_training
 from ..flows.runtime import use as flow_runtime
-from .._io import array_path
 from ..store import Store, StoreError, atomic_save_array, load_array
 from ._context import _safe
-from .base import (ConfigError, DirectoryContext, DivergenceError, ExperimentResult, config_to_dict,
-                   get_experiment, make_config, with_sources)
+from .base import (
+    ConfigError,
+    DirectoryContext,
+    DivergenceError,
+    ExperimentResult,
+    config_to_dict,
+    get_experiment,
+    make_config,
+    with_sources,
+)
 from .config import check_seed
 
-__all__ = ["StoreContext", "StoreCheckpointer", "RunOutcome", "Terminated", "terminate_raises", "execute",
-           "package_versions", "git_revision", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_SIGINT", "EXIT_SIGTERM"]
+__all__ = [
+    "StoreContext",
+    "StoreCheckpointer",
+    "RunOutcome",
+    "Terminated",
+    "terminate_raises",
+    "execute",
+    "package_versions",
+    "git_revision",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
 DEFAULT_CHECKPOINT_EVERY = 200
@@ -71,8 +93,9 @@ def package_versions() -> dict[str, str | None]:
 def git_revision() -> str | None:
     """``git rev-parse HEAD`` of the wgflow source tree, or None (not a checkout, no git)."""
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=5,
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=5, capture_output=True, text=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return r.stdout.strip() or None if r.returncode == 0 else None
@@ -87,8 +110,13 @@ class StoreCheckpointer:
     ``<key>.npz.damaged-<unix time>`` and named in the log.
     """
 
-    def __init__(self, path: Path, every: int, on_save: Callable[[], None] | None = None,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        every: int,
+        on_save: Callable[[], None] | None = None,
+        log: Callable[[str], None] | None = None,
+    ):
         self.path = array_path(path, ".npz")  # keys may hold dots ("eta-0.5"): not a suffix
         self.prev = self.path.with_name(self.path.stem + ".prev.npz")
         self._next = self.path.with_name(self.path.stem + ".next.npz")
@@ -130,8 +158,16 @@ class StoreCheckpointer:
 class StoreContext(DirectoryContext):
     """RunContext writing into ``<store>/runs/<run_id>/`` and recording metrics and artifacts in the store."""
 
-    def __init__(self, store: Store, run_id: str, seed: int, *, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-                 show_progress: bool | None = None, quiet: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        seed: int,
+        *,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        show_progress: bool | None = None,
+        quiet: bool = False,
+    ):
         super().__init__(store.run_dir(run_id), seed=seed, verbose=not quiet)
         self.store, self.run_id = store, run_id
         self.checkpoint_every = int(checkpoint_every)
@@ -145,8 +181,15 @@ class StoreContext(DirectoryContext):
     def progress(self, iterable=None, total=None, desc=None):
         from tqdm import tqdm
 
-        return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True,
-                    disable=not self.show_progress)
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            disable=not self.show_progress,
+        )
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         super().log_metric(name, value, step)
@@ -163,8 +206,12 @@ class StoreContext(DirectoryContext):
         return path
 
     def checkpointer(self, key: str) -> StoreCheckpointer:
-        return StoreCheckpointer(self.out_dir / "checkpoints" / _safe(key), self.checkpoint_every, self._saved,
-                                 log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True))
+        return StoreCheckpointer(
+            self.out_dir / "checkpoints" / _safe(key),
+            self.checkpoint_every,
+            self._saved,
+            log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True),
+        )
 
     def _saved(self) -> None:
         self._saves += 1
@@ -186,8 +233,14 @@ class RunOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result.to_dict()
-        return {"experiment": self.experiment, "run_id": self.run_id, "status": self.status,
-                "message": self.message, "untrained": self.untrained, **r}
+        return {
+            "experiment": self.experiment,
+            "run_id": self.run_id,
+            "status": self.status,
+            "message": self.message,
+            "untrained": self.untrained,
+            **r,
+        }
 
 
 class Terminated(BaseException):
@@ -215,11 +268,23 @@ class terminate_raises:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[str, Any] | None = None, *,
-            seed: int = 0, store: Store | None = None, resume: str | None = None, sweep_id: str | None = None,
-            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, show_progress: bool | None = None,
-            quiet: bool = False, force: bool = False, untrained: bool = False, device: str | None = None,
-            threads: int | None = None) -> RunOutcome:
+def execute(
+    name: str | None = None,
+    preset: str = "quick",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    store: Store | None = None,
+    resume: str | None = None,
+    sweep_id: str | None = None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    show_progress: bool | None = None,
+    quiet: bool = False,
+    force: bool = False,
+    untrained: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
+) -> RunOutcome:
     """Run (or resume) one experiment in the store and record everything.
 
     Raises :class:`ConfigError` before writing anything when the experiment, preset, seed or config
@@ -246,11 +311,18 @@ def execute(name: str | None = None, preset: str = "quick", overrides: Mapping[s
             raise ConfigError("no experiment named")
         exp = get_experiment(name)
         cfg = make_config(exp, preset, overrides)
-        run_id = store.create_run(name, config_to_dict(cfg), seed, preset=preset, versions=package_versions(),
-                                  git_rev=git_revision(), host=socket.gethostname(), sweep_id=sweep_id,
-                                  untrained=untrained)
-    ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress,
-                       quiet=quiet)
+        run_id = store.create_run(
+            name,
+            config_to_dict(cfg),
+            seed,
+            preset=preset,
+            versions=package_versions(),
+            git_rev=git_revision(),
+            host=socket.gethostname(),
+            sweep_id=sweep_id,
+            untrained=untrained,
+        )
+    ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress, quiet=quiet)
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
     return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet, device=device, threads=threads)
@@ -274,8 +346,17 @@ def _resumed(store: Store, resume: str, name: str | None, preset: str):
     return exp, make_config(exp, preset, row["config"]), row["seed"], preset, bool(row.get("untrained"))
 
 
-def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: bool, quiet: bool,
-                    device: str | None = None, threads: int | None = None) -> RunOutcome:
+def _run_and_record(
+    store: Store,
+    exp,
+    cfg,
+    ctx: StoreContext,
+    *,
+    untrained: bool,
+    quiet: bool,
+    device: str | None = None,
+    threads: int | None = None,
+) -> RunOutcome:
     """Run the experiment in ``ctx``; record its claims, metrics and artifacts, or why it stopped."""
     name, run_id = exp.name, ctx.run_id
     t0 = time.monotonic()
@@ -285,11 +366,25 @@ def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: boo
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
     except KeyboardInterrupt:
-        return _end(store, name, run_id, "interrupted", EXIT_SIGINT, "interrupted by SIGINT; resume with "
-                    f"`wgflow run --resume {run_id}`", t0)
+        return _end(
+            store,
+            name,
+            run_id,
+            "interrupted",
+            EXIT_SIGINT,
+            f"interrupted by SIGINT; resume with `wgflow run --resume {run_id}`",
+            t0,
+        )
     except Terminated:
-        return _end(store, name, run_id, "interrupted", EXIT_SIGTERM, "interrupted by SIGTERM; resume with "
-                    f"`wgflow run --resume {run_id}`", t0)
+        return _end(
+            store,
+            name,
+            run_id,
+            "interrupted",
+            EXIT_SIGTERM,
+            f"interrupted by SIGTERM; resume with `wgflow run --resume {run_id}`",
+            t0,
+        )
     except StoreError:  # the store itself failed: nothing more can be recorded
         raise
     except Exception as e:  # the run failed; record why and keep the store consistent
@@ -300,9 +395,12 @@ def _run_and_record(store: Store, exp, cfg, ctx: StoreContext, *, untrained: boo
 
     with _signals_blocked():  # claims, metrics and status land together even if a signal arrives now
         _record_artifacts(store, run_id, result)
-        store.complete_run(run_id, [c.to_dict() for c in result.claims],
-                           [(k, None, v) for k, v in result.metrics.items() if _is_number(v)],
-                           duration_s=time.monotonic() - t0)
+        store.complete_run(
+            run_id,
+            [c.to_dict() for c in result.claims],
+            [(k, None, v) for k, v in result.metrics.items() if _is_number(v)],
+            duration_s=time.monotonic() - t0,
+        )
     # checkpoints are only needed to resume; stages stay (they hold the measured data)
     for f in (ctx.out_dir / "checkpoints").glob("*.npz"):  # both generations; damaged ones stay for inspection
         f.unlink()

@@ -93,8 +93,16 @@ from ..objectives import DatasetRisk, OnlineRisk
 from ..stats import fit_power_law, mean_ci
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere, Sigmoid
-from .base import (ConfigError, Experiment, ExperimentResult, claim_ci_above, claim_ci_below, claim_ci_contains,
-                   claim_le, register)
+from .base import (
+    ConfigError,
+    Experiment,
+    ExperimentResult,
+    claim_ci_above,
+    claim_ci_below,
+    claim_ci_contains,
+    claim_le,
+    register,
+)
 from .config import Bool, Choice, Domain, Float, Int, Ints
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -138,18 +146,38 @@ class RVE3SpinConfig:
         if self.targets < 2:
             raise ConfigError("targets: need >= 2 realisations for a confidence interval")
         if min(self.n_values) < self.batch_div:
-            raise ConfigError(f"n_values: every n must be >= batch_div = {self.batch_div} (P = floor(n/batch_div) >= 1)")
+            raise ConfigError(
+                f"n_values: every n must be >= batch_div = {self.batch_div} (P = floor(n/batch_div) >= 1)"
+            )
         if not self.dims:
             raise ConfigError("dims: give at least one input dimension")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "dims": Ints(1), "n_values": Ints(1, min_len=2, increasing=True), "targets": Int(2),
-        "eta": Float(0, open_lo=True), "sgd_steps": Int(1), "quench_steps": Int(1), "batch_div": Int(1),
-        "c_scale": Float(0), "w_scale": Float(0, open_lo=True), "n_test": Int(1), "dtype": Choice(*_DTYPES),
-        "rbf": Bool(), "rbf_d": Int(1), "rbf_n_values": Ints(1, increasing=True), "rbf_eta": Float(0, open_lo=True),
-        "rbf_eta_inner": Float(0), "rbf_steps": Int(1), "rbf_noise": Float(0), "rbf_noise_until": Int(0),
-        "rbf_n_train": Int(1), "rbf_dtype": Choice(*_DTYPES), "slope_bound": Float(), "alpha": Float(0, open_lo=True),
-        "alpha_tolerance": Float(0)}
+        "dims": Ints(1),
+        "n_values": Ints(1, min_len=2, increasing=True),
+        "targets": Int(2),
+        "eta": Float(0, open_lo=True),
+        "sgd_steps": Int(1),
+        "quench_steps": Int(1),
+        "batch_div": Int(1),
+        "c_scale": Float(0),
+        "w_scale": Float(0, open_lo=True),
+        "n_test": Int(1),
+        "dtype": Choice(*_DTYPES),
+        "rbf": Bool(),
+        "rbf_d": Int(1),
+        "rbf_n_values": Ints(1, increasing=True),
+        "rbf_eta": Float(0, open_lo=True),
+        "rbf_eta_inner": Float(0),
+        "rbf_steps": Int(1),
+        "rbf_noise": Float(0),
+        "rbf_noise_until": Int(0),
+        "rbf_n_train": Int(1),
+        "rbf_dtype": Choice(*_DTYPES),
+        "slope_bound": Float(),
+        "alpha": Float(0, open_lo=True),
+        "alpha_tolerance": Float(0),
+    }
 
 
 def _stack(rows: list[dict]) -> dict:
@@ -170,27 +198,58 @@ def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
     fs = [ThreeSpin.random(d, seed=s) for s in seeds]
     objs = [OnlineRisk(f.sampler(), f, n_test=cfg.n_test, test_seed=s + 7) for f, s in zip(fs, seeds)]
     unit = Sigmoid(d)
-    mus = [ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(s + 1000 * n), dtype=dtype,
-                                     c_scale=cfg.c_scale, w_scale=cfg.w_scale), unit) for s in seeds]
+    mus = [
+        ParticleMeasure(
+            unit.init(
+                n,
+                generator=torch.Generator().manual_seed(s + 1000 * n),
+                dtype=dtype,
+                c_scale=cfg.c_scale,
+                w_scale=cfg.w_scale,
+            ),
+            unit,
+        )
+        for s in seeds
+    ]
     P = n // cfg.batch_div
     key = f"sigmoid-d{d}-n{n}"
-    sgd = FlowConfig(eta=cfg.eta, steps=cfg.sgd_steps, batch_size=P, risk_every=max(1, cfg.sgd_steps // 60),
-                     n_snapshots=2)
-    first = train(Ensemble.stack(mus), objs, sgd, seed=[s + 1000 * n + 1 for s in seeds], progress=ctx.progress,
-                  checkpointer=ctx.checkpointer(f"{key}-sgd"))
+    sgd = FlowConfig(
+        eta=cfg.eta, steps=cfg.sgd_steps, batch_size=P, risk_every=max(1, cfg.sgd_steps // 60), n_snapshots=2
+    )
+    first = train(
+        Ensemble.stack(mus),
+        objs,
+        sgd,
+        seed=[s + 1000 * n + 1 for s in seeds],
+        progress=ctx.progress,
+        checkpointer=ctx.checkpointer(f"{key}-sgd"),
+    )
     start = Ensemble.stack([t.final for t in first])
     after = {}
     for phase, batch in (("quench", P * P), ("control", P)):
-        flow = dataclasses.replace(sgd, steps=cfg.quench_steps, batch_size=batch,
-                                   risk_every=max(1, cfg.quench_steps // 20))
-        after[phase] = train(start, objs, flow, seed=[s + 1000 * n + 2 for s in seeds], progress=ctx.progress,
-                             checkpointer=ctx.checkpointer(f"{key}-{phase}"))
+        flow = dataclasses.replace(
+            sgd, steps=cfg.quench_steps, batch_size=batch, risk_every=max(1, cfg.quench_steps // 20)
+        )
+        after[phase] = train(
+            start,
+            objs,
+            flow,
+            seed=[s + 1000 * n + 2 for s in seeds],
+            progress=ctx.progress,
+            checkpointer=ctx.checkpointer(f"{key}-{phase}"),
+        )
     rows = []
     for e, f in enumerate(fs):
         a, q = first[e], after["quench"][e]
-        rows.append({"risk": np.concatenate([a.risk, q.risk[1:]]), "pre": float(a.risk[-1]),
-                     "post": float(q.risk[-1]), "control": float(after["control"][e].risk[-1]),
-                     **_errors(f, q.final, objs[e])})
+        rows.append(
+            {
+                "risk": np.concatenate([a.risk, q.risk[1:]]),
+                "pre": float(a.risk[-1]),
+                "post": float(q.risk[-1]),
+                "control": float(after["control"][e].risk[-1]),
+                **_errors(f, q.final, objs[e]),
+            }
+        )
     out = _stack(rows)
     out["risk_times"] = np.concatenate([first[0].risk_times, first[0].risk_times[-1] + q.risk_times[1:]])
     return out
@@ -204,8 +263,13 @@ def _errors(f: ThreeSpin, mu: ParticleMeasure, obj: OnlineRisk) -> dict:
         s, xc = f.great_circle(seed=0, dtype=mu.theta.dtype)
         fc = mu.output(xc.to(mu.theta.device))
     y = y.double()
-    return {"signed_f": float((e * y).mean()), "signed_heaviside": float((e * (y > 0)).mean()),
-            "slice_s": s.numpy(), "slice_f": f(xc).double().numpy(), "slice_fn": fc.double().cpu().numpy()}
+    return {
+        "signed_f": float((e * y).mean()),
+        "signed_heaviside": float((e * (y > 0)).mean()),
+        "slice_s": s.numpy(),
+        "slice_f": f(xc).double().numpy(),
+        "slice_fn": fc.double().cpu().numpy(),
+    }
 
 
 def _rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
@@ -213,19 +277,38 @@ def _rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
     d = cfg.rbf_d
     dtype = _DTYPES[cfg.rbf_dtype]
     fs = [ThreeSpin.random(d, seed=s) for s in seeds]
-    xs = [f.sampler()(cfg.rbf_n_train, generator=torch.Generator().manual_seed(s + 3), dtype=dtype)
-          for f, s in zip(fs, seeds)]
+    xs = [
+        f.sampler()(cfg.rbf_n_train, generator=torch.Generator().manual_seed(s + 3), dtype=dtype)
+        for f, s in zip(fs, seeds)
+    ]
     tests = [OnlineRisk(f.sampler(), f, n_test=cfg.n_test, test_seed=s + 7) for f, s in zip(fs, seeds)]
     xt = torch.stack([t.test_set(dtype)[0] for t in tests])
     yt = torch.stack([t.test_set(dtype)[1] for t in tests]).double()
     unit = RBFSphere(d)
-    mus = [ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(s + 1000 * n), dtype=dtype,
-                                     c_scale=cfg.c_scale), unit) for s in seeds]
-    flow = FlowConfig(eta=cfg.rbf_eta, eta_inner=cfg.rbf_eta_inner, steps=cfg.rbf_steps, noise=cfg.rbf_noise,
-                      noise_until=cfg.rbf_noise_until, risk_every=cfg.rbf_steps, n_snapshots=25)
-    trajs = train(Ensemble.stack(mus), [DatasetRisk(x, f(x)) for x, f in zip(xs, fs)], flow,
-                  seed=[s + 1000 * n + 1 for s in seeds], probe=xt, progress=ctx.progress,
-                  checkpointer=ctx.checkpointer(f"rbf-n{n}"))
+    mus = [
+        ParticleMeasure(
+            unit.init(n, generator=torch.Generator().manual_seed(s + 1000 * n), dtype=dtype, c_scale=cfg.c_scale), unit
+        )
+        for s in seeds
+    ]
+    flow = FlowConfig(
+        eta=cfg.rbf_eta,
+        eta_inner=cfg.rbf_eta_inner,
+        steps=cfg.rbf_steps,
+        noise=cfg.rbf_noise,
+        noise_until=cfg.rbf_noise_until,
+        risk_every=cfg.rbf_steps,
+        n_snapshots=25,
+    )
+    trajs = train(
+        Ensemble.stack(mus),
+        [DatasetRisk(x, f(x)) for x, f in zip(xs, fs)],
+        flow,
+        seed=[s + 1000 * n + 1 for s in seeds],
+        probe=xt,
+        progress=ctx.progress,
+        checkpointer=ctx.checkpointer(f"rbf-n{n}"),
+    )
     rows = []
     for e, tr in enumerate(trajs):
         loss = 0.5 * ((torch.from_numpy(tr.probe_f).double() - yt[e]) ** 2).mean(1).numpy()  # (S,)
@@ -251,19 +334,44 @@ def _common_claims(cfg, label, ns, col, fits, metrics, seed) -> list:
     fit = fits["post"]
     sgn = fit_power_law(ns, np.abs(col("signed_f")), seed=seed)
     heav = fit_power_law(ns, np.abs(col("signed_heaviside")), seed=seed)
-    metrics.update({f"{label}_slope": fit.slope, f"{label}_slope_lo": fit.lo, f"{label}_slope_hi": fit.hi,
-                    f"{label}_signed_f_slope": sgn.slope, f"{label}_signed_f_lo": sgn.lo,
-                    f"{label}_signed_f_hi": sgn.hi, f"{label}_signed_heaviside_slope": heav.slope})
+    metrics.update(
+        {
+            f"{label}_slope": fit.slope,
+            f"{label}_slope_lo": fit.lo,
+            f"{label}_slope_hi": fit.hi,
+            f"{label}_signed_f_slope": sgn.slope,
+            f"{label}_signed_f_lo": sgn.lo,
+            f"{label}_signed_f_hi": sgn.hi,
+            f"{label}_signed_heaviside_slope": heav.slope,
+        }
+    )
     metrics.update({f"{label}_loss_n{int(n)}": float(y) for n, y in zip(fit.n, fit.y_mean)})
     if label.startswith("sigmoid"):
-        exponent = claim_ci_contains(f"{label}_loss_exponent", f"{label}: final test loss ~ n^s; the 95% CI of s "
-                                     f"contains -1", fit.slope, (fit.lo, fit.hi), -1.0, source=_SOURCE)
+        exponent = claim_ci_contains(
+            f"{label}_loss_exponent",
+            f"{label}: final test loss ~ n^s; the 95% CI of s contains -1",
+            fit.slope,
+            (fit.lo, fit.hi),
+            -1.0,
+            source=_SOURCE,
+        )
     else:
-        exponent = claim_le(f"{label}_loss_exponent", f"{label}: final test loss ~ n^s with s <= {cfg.slope_bound:g} "
-                            "(paper: at least n^-1)", fit.slope, cfg.slope_bound, ci=(fit.lo, fit.hi),
-                            source=_SOURCE)
-    signed = claim_ci_below(f"{label}_signed_error_decreases", f"{label}: |<(f - f_n) f>| ~ n^s decreases with n "
-                            "(95% CI of s below 0)", sgn.slope, (sgn.lo, sgn.hi), 0.0, source=_SOURCE)
+        exponent = claim_le(
+            f"{label}_loss_exponent",
+            f"{label}: final test loss ~ n^s with s <= {cfg.slope_bound:g} (paper: at least n^-1)",
+            fit.slope,
+            cfg.slope_bound,
+            ci=(fit.lo, fit.hi),
+            source=_SOURCE,
+        )
+    signed = claim_ci_below(
+        f"{label}_signed_error_decreases",
+        f"{label}: |<(f - f_n) f>| ~ n^s decreases with n (95% CI of s below 0)",
+        sgn.slope,
+        (sgn.lo, sgn.hi),
+        0.0,
+        source=_SOURCE,
+    )
     return [exponent, signed]
 
 
@@ -271,33 +379,61 @@ def _sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
     fit = fits["post"]
     pre, post, control = col("pre"), col("post"), col("control")
     fpre = fits["pre"] = fit_power_law(ns, pre, seed=seed)
-    claims = [claim_ci_contains(f"{label}_sgd_exponent", f"{label}: before the quench (P = n/{cfg.batch_div}, "
-                                f"alpha = {cfg.alpha:g}) loss ~ n^s; the 95% CI of s contains -2 alpha",
-                                fpre.slope, (fpre.lo, fpre.hi), -2 * cfg.alpha, source=_SOURCE)]
+    claims = [
+        claim_ci_contains(
+            f"{label}_sgd_exponent",
+            f"{label}: before the quench (P = n/{cfg.batch_div}, "
+            f"alpha = {cfg.alpha:g}) loss ~ n^s; the 95% CI of s contains -2 alpha",
+            fpre.slope,
+            (fpre.lo, fpre.hi),
+            -2 * cfg.alpha,
+            source=_SOURCE,
+        )
+    ]
     # the quench against a control that took the same number of extra steps at P = n/batch_div
     gains = [mean_ci(np.log(control[ns == n] / post[ns == n]), seed=seed) for n in fit.n]
     worst = int(np.argmin([g.lo for g in gains]))
     w = gains[worst]
-    claims.append(claim_ci_above(
-        f"{label}_quench_lowers_loss", f"{label}: {cfg.quench_steps} quench steps at P = (n/{cfg.batch_div})^2 end "
-        f"below {cfg.quench_steps} more steps at P = n/{cfg.batch_div}, at every n (log loss ratio control/quench; "
-        f"worst n = {int(fit.n[worst])})", w.mean, (w.lo, w.hi), 0.0, source=_SOURCE,
-        control=float(np.exp(np.mean(np.log(control[ns == fit.n[worst]]))))))
+    claims.append(
+        claim_ci_above(
+            f"{label}_quench_lowers_loss",
+            f"{label}: {cfg.quench_steps} quench steps at P = (n/{cfg.batch_div})^2 end "
+            f"below {cfg.quench_steps} more steps at P = n/{cfg.batch_div}, at every n (log loss ratio control/quench; "
+            f"worst n = {int(fit.n[worst])})",
+            w.mean,
+            (w.lo, w.hi),
+            0.0,
+            source=_SOURCE,
+            control=float(np.exp(np.mean(np.log(control[ns == fit.n[worst]])))),
+        )
+    )
     # the rules before the CI claims (slope <= slope_bound; pre-quench slope <= -2 alpha + tol), as 1/0 metrics
     metrics[f"{label}_original_slope_rule"] = float(fit.slope <= cfg.slope_bound)
     metrics[f"{label}_original_pre_rule"] = float(fpre.slope <= -2 * cfg.alpha + cfg.alpha_tolerance)
-    metrics.update({f"{label}_pre_slope": fpre.slope, f"{label}_pre_slope_lo": fpre.lo,
-                    f"{label}_pre_slope_hi": fpre.hi, f"{label}_quench_gain_min": float(np.exp(w.mean))})
-    metrics.update({f"{label}_control_loss_n{int(n)}": float(np.exp(np.mean(np.log(control[ns == n]))))
-                    for n in fit.n})
+    metrics.update(
+        {
+            f"{label}_pre_slope": fpre.slope,
+            f"{label}_pre_slope_lo": fpre.lo,
+            f"{label}_pre_slope_hi": fpre.hi,
+            f"{label}_quench_gain_min": float(np.exp(w.mean)),
+        }
+    )
+    metrics.update({f"{label}_control_loss_n{int(n)}": float(np.exp(np.mean(np.log(control[ns == n])))) for n in fit.n})
     if d in PAPER_LOSS:
         ref = paper_loss(d, fit.n)
         factor = np.maximum(fit.y_mean / ref, ref / fit.y_mean)
         table = ", ".join(f"n={int(n)}: {y:.3g} vs {r:.3g}" for n, y, r in zip(fit.n, fit.y_mean, ref))
-        claims.append(claim_le(f"{label}_loss_vs_paper", f"{label}: final losses within a factor 3 of the paper's "
-                               f"({table}); measured: the largest factor", float(factor.max()), 3.0,
-                               source=f"{_SOURCE} (read-offs, docs/science.md §1.6)", control=float(ref[0]),
-                               note="the paper's step size is not stated; see the module docstring"))
+        claims.append(
+            claim_le(
+                f"{label}_loss_vs_paper",
+                f"{label}: final losses within a factor 3 of the paper's ({table}); measured: the largest factor",
+                float(factor.max()),
+                3.0,
+                source=f"{_SOURCE} (read-offs, docs/science.md §1.6)",
+                control=float(ref[0]),
+                note="the paper's step size is not stated; see the module docstring",
+            )
+        )
         metrics[f"{label}_paper_factor_max"] = float(factor.max())
     return claims
 
@@ -312,26 +448,49 @@ class RVE3Spin(Experiment):
     presets = {
         "quick": {},
         # the paper's sigmoid protocol (RVE §4.2): d = 10, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps
-        "paper": {"dims": (10,), "n_values": (32, 64, 128, 256, 512, 1024), "targets": 10, "eta": 0.2,
-                  "sgd_steps": 2_000_000,
-                  "quench_steps": 200_000, "n_test": 100_000, "rbf": False},
-        "full": {"dims": (10, 25), "n_values": (32, 64, 128, 256, 512, 1024), "targets": 10, "eta": 0.5,
-                 "sgd_steps": 2_000_000, "quench_steps": 200_000, "n_test": 100_000, "dtype": "float64",
-                 "rbf_n_values": (16, 32, 64, 128, 256), "rbf_eta": 1e-3, "rbf_eta_inner": 1.0, "rbf_steps": 200_000,
-                 "rbf_noise": 1e-3, "rbf_noise_until": 100_000, "rbf_n_train": 10_000},
+        "paper": {
+            "dims": (10,),
+            "n_values": (32, 64, 128, 256, 512, 1024),
+            "targets": 10,
+            "eta": 0.2,
+            "sgd_steps": 2_000_000,
+            "quench_steps": 200_000,
+            "n_test": 100_000,
+            "rbf": False,
+        },
+        "full": {
+            "dims": (10, 25),
+            "n_values": (32, 64, 128, 256, 512, 1024),
+            "targets": 10,
+            "eta": 0.5,
+            "sgd_steps": 2_000_000,
+            "quench_steps": 200_000,
+            "n_test": 100_000,
+            "dtype": "float64",
+            "rbf_n_values": (16, 32, 64, 128, 256),
+            "rbf_eta": 1e-3,
+            "rbf_eta_inner": 1.0,
+            "rbf_steps": 200_000,
+            "rbf_noise": 1e-3,
+            "rbf_noise_until": 100_000,
+            "rbf_n_train": 10_000,
+        },
     }
 
     def run(self, cfg: RVE3SpinConfig, ctx) -> ExperimentResult:
         claims, metrics, runs = [], {}, {}
         seeds = [100_003 * ctx.seed + k for k in range(cfg.targets)]
-        variants = [(f"sigmoid-d{d}", cfg.n_values, lambda n, d=d: _sigmoid_stage(cfg, d, n, seeds, ctx))
-                    for d in cfg.dims]
+        variants = [
+            (f"sigmoid-d{d}", cfg.n_values, lambda n, d=d: _sigmoid_stage(cfg, d, n, seeds, ctx)) for d in cfg.dims
+        ]
         if cfg.rbf:
             variants.append((f"rbf-d{cfg.rbf_d}", cfg.rbf_n_values, lambda n: _rbf_stage(cfg, n, seeds, ctx)))
         for label, n_values, stage in variants:
-            out = {n: ctx.stage(f"{label}-n{n}", lambda n=n: stage(n)) for n in n_values}
+            out = {n: ctx.stage(f"{label}-n{n}", lambda n=n, stage=stage: stage(n)) for n in n_values}
             ns = np.repeat(np.asarray(n_values), cfg.targets)
-            col = lambda key: np.concatenate([np.asarray(out[n][key], dtype=float) for n in n_values])  # noqa: E731
+            col = lambda key, out=out, n_values=n_values: np.concatenate(
+                [np.asarray(out[n][key], dtype=float) for n in n_values]
+            )
             fits = {"post": fit_power_law(ns, col("post"), seed=ctx.seed)}
             claims += _common_claims(cfg, label, ns, col, fits, metrics, ctx.seed)
             if label.startswith("sigmoid"):

@@ -88,9 +88,19 @@ class RVEFluctuationsConfig:
             raise ConfigError("steps must be >= 1 and n_times >= 2")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "n_values": Ints(1, min_len=2, increasing=True), "seeds": Int(3), "eta": Float(0, open_lo=True),
-        "eta_inner": Float(0), "steps": Int(2), "n_train": Int(1), "n_probe": Int(1), "c_scale": Float(0),
-        "early_fraction": Float(0, 1, open_lo=True, open_hi=True), "n_times": Int(2), "target_seed": SEED}
+        "d": Int(1),
+        "n_values": Ints(1, min_len=2, increasing=True),
+        "seeds": Int(3),
+        "eta": Float(0, open_lo=True),
+        "eta_inner": Float(0),
+        "steps": Int(2),
+        "n_train": Int(1),
+        "n_probe": Int(1),
+        "c_scale": Float(0),
+        "early_fraction": Float(0, 1, open_lo=True, open_hi=True),
+        "n_times": Int(2),
+        "target_seed": SEED,
+    }
 
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, arXiv:1805.00915 (CPAM 2022), §3"
@@ -100,9 +110,11 @@ def _late_note(late) -> str | None:
     if late.lo <= -1 <= late.hi or not np.isfinite(late.slope):
         return None
     if late.hi < -1:
-        return ("the spread decays faster than n^-1 at the final time: the exponent passes -1 earlier and keeps "
-                "falling while the flow converges. RVE's O(n^-1) is an upper bound, which this satisfies, but the "
-                "claim tests the exponent -1 itself")
+        return (
+            "the spread decays faster than n^-1 at the final time: the exponent passes -1 earlier and keeps "
+            "falling while the flow converges. RVE's O(n^-1) is an upper bound, which this satisfies, but the "
+            "claim tests the exponent -1 itself"
+        )
     return "the spread has not healed to n^-1 by the final time (flow too short for these widths)"
 
 
@@ -113,28 +125,54 @@ class RVEFluctuations(Experiment):
     reference = _SOURCE
     description = __doc__
     Config = RVEFluctuationsConfig
-    presets = {"quick": {},
-               "full": {"n_values": (16, 32, 64, 128, 256), "seeds": 20, "steps": 20000, "n_train": 4096,
-                        "n_probe": 10000, "n_times": 32}}
+    presets = {
+        "quick": {},
+        "full": {
+            "n_values": (16, 32, 64, 128, 256),
+            "seeds": 20,
+            "steps": 20000,
+            "n_train": 4096,
+            "n_probe": 10000,
+            "n_times": 32,
+        },
+    }
 
     def run(self, cfg: RVEFluctuationsConfig, ctx) -> ExperimentResult:
         f = ThreeSpin.random(cfg.d, seed=cfg.target_seed + 1000 * ctx.seed)
         x = f.sampler()(cfg.n_train, generator=torch.Generator().manual_seed(cfg.target_seed + 1), dtype=torch.float64)
         obj = DatasetRisk(x, f(x))
-        probe = f.sampler()(cfg.n_probe, generator=torch.Generator().manual_seed(cfg.target_seed + 2), dtype=torch.float64)
+        probe = f.sampler()(
+            cfg.n_probe, generator=torch.Generator().manual_seed(cfg.target_seed + 2), dtype=torch.float64
+        )
         y_probe = f(probe).numpy()  # (n_probe,)
         unit = RBFSphere(cfg.d)
         snaps = np.unique(np.geomspace(1, cfg.steps, cfg.n_times).round().astype(int))
-        flow = FlowConfig(eta=cfg.eta, eta_inner=cfg.eta_inner, steps=cfg.steps, risk_every=cfg.steps,
-                          snapshot_steps=tuple(map(int, snaps)))
+        flow = FlowConfig(
+            eta=cfg.eta,
+            eta_inner=cfg.eta_inner,
+            steps=cfg.steps,
+            risk_every=cfg.steps,
+            snapshot_steps=tuple(map(int, snaps)),
+        )
 
         def one(n: int, s: int) -> dict:
             g = torch.Generator().manual_seed(10_007 * ctx.seed + 101 * s + n)
             theta = unit.init(n, generator=g, dtype=torch.float64, c_scale=cfg.c_scale)
-            traj = train(ParticleMeasure(theta, unit), obj, flow, generator=g, probe=probe, progress=ctx.progress,
-                         checkpointer=ctx.checkpointer(f"fluct-n{n}-s{s}"))
-            return {"probe_f": traj.probe_f, "times": traj.snapshot_times, "steps": traj.snapshot_steps,
-                    "risk": traj.risk[-1]}
+            traj = train(
+                ParticleMeasure(theta, unit),
+                obj,
+                flow,
+                generator=g,
+                probe=probe,
+                progress=ctx.progress,
+                checkpointer=ctx.checkpointer(f"fluct-n{n}-s{s}"),
+            )
+            return {
+                "probe_f": traj.probe_f,
+                "times": traj.snapshot_times,
+                "steps": traj.snapshot_steps,
+                "risk": traj.risk[-1],
+            }
 
         ns, dev, risk, ratio = [], [], {}, []
         for n in cfg.n_values:
@@ -155,9 +193,11 @@ class RVEFluctuations(Experiment):
         j_early = int(dropped[0]) if dropped.size else None
         claims = self._claims(cfg, fits, times, j_early, worst)
         early = fits[j_early] if j_early is not None else None
-        metrics = {"early_time": times[j_early] if early else float("nan"),
-                   "early_risk_ratio": worst[j_early] if early else float(worst.min()),
-                   "final_risk_ratio": float(worst[-1])}
+        metrics = {
+            "early_time": times[j_early] if early else float("nan"),
+            "early_risk_ratio": worst[j_early] if early else float(worst.min()),
+            "final_risk_ratio": float(worst[-1]),
+        }
         for key, fit in (("t0", fits[0]), ("early", early), ("late", fits[-1])):
             for part in ("slope", "lo", "hi"):
                 metrics[f"{key}_{part}"] = getattr(fit, part) if fit else float("nan")
@@ -171,26 +211,44 @@ class RVEFluctuations(Experiment):
         ctl = f"t = 0 (i.i.d. draw, CLT by construction): {t0}"
         if j_early is None:
             early_est, early_ci, when = float("nan"), (float("nan"), float("nan")), "never reached"
-            note = (f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
-                    f"(lowest ratio {worst.min():.3g}): no early flow time")
+            note = (
+                f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
+                f"(lowest ratio {worst.min():.3g}): no early flow time"
+            )
         else:
             e = fits[j_early]
             early_est, early_ci, when, note = e.slope, (e.lo, e.hi), f"t = {times[j_early]:.4g}", None
         return [
-            claim_ci_contains("early_exponent",
-                              f"at the early flow time ({when}: first snapshot where every width's probe risk is "
-                              f"<= {cfg.early_fraction:g} x R(0)) the spread across seeds ~ n^s with s = -1/2 (CLT)",
-                              early_est, early_ci, -0.5, control=ctl, note=note,
-                              source=f"{_SOURCE}: sqrt(n)(mu_n(t) - mu_t) -> Gaussian omega_t at finite t"),
-            claim_ci_contains("late_exponent",
-                              f"at the final time t = {times[-1]:g} the fluctuations have self-healed: "
-                              "spread ~ n^s with s = -1", late.slope, (late.lo, late.hi), -1.0, control=ctl,
-                              source=f"{_SOURCE}: omega_t -> 0 as t -> inf, f_n - f = O(n^-1)",
-                              note=_late_note(late)),
-            claim_ci_below("late_below_clt",
-                           f"at the final time t = {times[-1]:g} the spread decays faster than the CLT rate n^-1/2",
-                           late.slope, (late.lo, late.hi), -0.5, control=ctl,
-                           source=f"{_SOURCE}: self-healing of the fluctuations"),
+            claim_ci_contains(
+                "early_exponent",
+                f"at the early flow time ({when}: first snapshot where every width's probe risk is "
+                f"<= {cfg.early_fraction:g} x R(0)) the spread across seeds ~ n^s with s = -1/2 (CLT)",
+                early_est,
+                early_ci,
+                -0.5,
+                control=ctl,
+                note=note,
+                source=f"{_SOURCE}: sqrt(n)(mu_n(t) - mu_t) -> Gaussian omega_t at finite t",
+            ),
+            claim_ci_contains(
+                "late_exponent",
+                f"at the final time t = {times[-1]:g} the fluctuations have self-healed: spread ~ n^s with s = -1",
+                late.slope,
+                (late.lo, late.hi),
+                -1.0,
+                control=ctl,
+                source=f"{_SOURCE}: omega_t -> 0 as t -> inf, f_n - f = O(n^-1)",
+                note=_late_note(late),
+            ),
+            claim_ci_below(
+                "late_below_clt",
+                f"at the final time t = {times[-1]:g} the spread decays faster than the CLT rate n^-1/2",
+                late.slope,
+                (late.lo, late.hi),
+                -0.5,
+                control=ctl,
+                source=f"{_SOURCE}: self-healing of the fluctuations",
+            ),
         ]
 
     @staticmethod
@@ -199,8 +257,14 @@ class RVEFluctuations(Experiment):
 
         fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
         cmap = plt.get_cmap("viridis")
-        shown = sorted({0, len(times) - 1, *([j_early] if j_early is not None else []),
-                        *np.linspace(0, len(times) - 1, 6).round().astype(int)})
+        shown = sorted(
+            {
+                0,
+                len(times) - 1,
+                *([j_early] if j_early is not None else []),
+                *np.linspace(0, len(times) - 1, 6).round().astype(int),
+            }
+        )
         fit_list = list(fits.values())
         for j in shown:
             fit, col = fit_list[j], cmap(j / max(1, len(times) - 1))

@@ -109,19 +109,34 @@ class TeacherStudentConfig:
             if not getattr(self, key) > 0:
                 raise ConfigError(f"config key {key!r}: must be > 0, got {getattr(self, key)}")
         if self.check_eta >= self.eta:
-            raise ConfigError(f"config keys 'check_eta' and 'eta': check_eta must be below eta, got "
-                              f"check_eta = {self.check_eta} >= eta = {self.eta}")
+            raise ConfigError(
+                f"config keys 'check_eta' and 'eta': check_eta must be below eta, got "
+                f"check_eta = {self.check_eta} >= eta = {self.eta}"
+            )
         if self.check_T < 2 * self.check_eta:
-            raise ConfigError(f"config keys 'check_T' and 'check_eta': check_T must cover at least two steps of "
-                              f"check_eta, got check_T = {self.check_T}")
+            raise ConfigError(
+                f"config keys 'check_T' and 'check_eta': check_T must cover at least two steps of "
+                f"check_eta, got check_T = {self.check_T}"
+            )
         if self.n_snapshots < 2:
             raise ConfigError(f"config key 'n_snapshots': must be >= 2, got {self.n_snapshots}")
 
     domains: ClassVar[dict[str, Domain]] = {
-        "d": Int(1), "m0": Int(1), "n": Int(1), "eta": Float(0, open_lo=True), "steps": Int(1),
-        "init": Choice("sphere", "gaussian"), "init_scale": Float(0, open_lo=True), "n_snapshots": Int(2),
-        "risk_drop_orders": Float(0), "dtype": Choice("float64", "float32"), "seeds": Int(1),
-        "teacher_ratio": Float(0, open_lo=True), "check_eta": Float(0, open_lo=True), "check_T": Float(0, open_lo=True)}
+        "d": Int(1),
+        "m0": Int(1),
+        "n": Int(1),
+        "eta": Float(0, open_lo=True),
+        "steps": Int(1),
+        "init": Choice("sphere", "gaussian"),
+        "init_scale": Float(0, open_lo=True),
+        "n_snapshots": Int(2),
+        "risk_drop_orders": Float(0),
+        "dtype": Choice("float64", "float32"),
+        "seeds": Int(1),
+        "teacher_ratio": Float(0, open_lo=True),
+        "check_eta": Float(0, open_lo=True),
+        "check_T": Float(0, open_lo=True),
+    }
 
 
 def balanced(theta: np.ndarray) -> np.ndarray:
@@ -158,8 +173,9 @@ class TeacherStudent(Experiment):
     def run(self, cfg: TeacherStudentConfig, ctx) -> ExperimentResult:
         dtype = getattr(torch, cfg.dtype)
         unit = ReLU(cfg.d)
-        flow = FlowConfig(eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots,
-                          risk_every=max(1, cfg.steps // 200))
+        flow = FlowConfig(
+            eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 200)
+        )
 
         def draw(s: int):
             g = torch.Generator().manual_seed(ctx.seed + 1000 * s)  # s = 0 keeps the single-seed run's draw
@@ -170,14 +186,27 @@ class TeacherStudent(Experiment):
         def flow_stage(s: int) -> dict:
             teacher, theta0 = draw(s)
             key = "flow" if s == 0 else f"flow-s{s}"
-            traj = train(ParticleMeasure(theta0, unit), PopulationRisk(teacher), flow, seed=ctx.seed + 1000 * s,
-                         progress=ctx.progress, checkpointer=ctx.checkpointer(key))
+            traj = train(
+                ParticleMeasure(theta0, unit),
+                PopulationRisk(teacher),
+                flow,
+                seed=ctx.seed + 1000 * s,
+                progress=ctx.progress,
+                checkpointer=ctx.checkpointer(key),
+            )
             T = teacher.measure.numpy()  # (m0, d+1)
             to_teacher = [projected_w2(balanced(x), T, method="exact") for x in traj.snapshots]  # (S,)
-            return {"snapshots": traj.snapshots, "snapshot_times": traj.snapshot_times, "risk": traj.risk,
-                    "risk_times": traj.risk_times, "risk_steps": traj.risk_steps, "final_theta": traj.final.numpy(),
-                    "teacher": T, "w2_teacher": np.array(to_teacher),
-                    "w2_teacher_raw": np.array([projected_w2(traj.snapshots[i], T, method="exact") for i in (0, -1)])}
+            return {
+                "snapshots": traj.snapshots,
+                "snapshot_times": traj.snapshot_times,
+                "risk": traj.risk,
+                "risk_times": traj.risk_times,
+                "risk_steps": traj.risk_steps,
+                "final_theta": traj.final.numpy(),
+                "teacher": T,
+                "w2_teacher": np.array(to_teacher),
+                "w2_teacher_raw": np.array([projected_w2(traj.snapshots[i], T, method="exact") for i in (0, -1)]),
+            }
 
         runs = [ctx.stage("flow" if s == 0 else f"flow-s{s}", lambda s=s: flow_stage(s)) for s in range(cfg.seeds)]
         check = ctx.stage("dissipation", lambda: self._dissipation(cfg, *draw(0), unit))
@@ -188,21 +217,32 @@ class TeacherStudent(Experiment):
         o_ci, r_ci = mean_ci(orders, seed=ctx.seed), mean_ci(ratio, seed=ctx.seed)
         r0 = runs[0]
         snaps, risk = np.asarray(r0["snapshots"]), np.asarray(r0["risk"])  # (S, n, d+1), (K,)
-        ctx.log(f"risk {risk[0]:.3e} -> {risk[-1]:.3e} in mean-field time {r0['risk_times'][-1]:g}; "
-                f"orders {o_ci}; W2 to teacher / initial {r_ci}; dissipation error {check['err']:.2e}")
+        ctx.log(
+            f"risk {risk[0]:.3e} -> {risk[-1]:.3e} in mean-field time {r0['risk_times'][-1]:g}; "
+            f"orders {o_ci}; W2 to teacher / initial {r_ci}; dissipation error {check['err']:.2e}"
+        )
         for k, r in zip(np.asarray(r0["risk_steps"]), risk):  # the risk curve as a metric time series
             ctx.log_metric("risk", float(r), step=int(k))
         claims = self._claims(cfg, o_ci, r_ci, raw, check)
         w2 = w2_from_start((snaps, np.asarray(r0["snapshot_times"])), method="exact")  # (S,)
-        metrics = {"risk_initial": float(risk[0]), "risk_final": float(risk[-1]),
-                   "risk_drop_orders": float(orders[0]), "risk_drop_orders_mean": o_ci.mean,
-                   "w2_from_start": float(w2[-1]), "tracked_bound": float(tracked_w2(snaps[-1], snaps[0])),
-                   "teacher_ratio_mean": r_ci.mean, "teacher_ratio_max": float(ratio.max()),
-                   "teacher_ratio_unbalanced_mean": float(raw.mean()), "dissipation_error": check["err"],
-                   "dissipation_error_half_step": check["err_half"], "T": float(r0["risk_times"][-1])}
+        metrics = {
+            "risk_initial": float(risk[0]),
+            "risk_final": float(risk[-1]),
+            "risk_drop_orders": float(orders[0]),
+            "risk_drop_orders_mean": o_ci.mean,
+            "w2_from_start": float(w2[-1]),
+            "tracked_bound": float(tracked_w2(snaps[-1], snaps[0])),
+            "teacher_ratio_mean": r_ci.mean,
+            "teacher_ratio_max": float(ratio.max()),
+            "teacher_ratio_unbalanced_mean": float(raw.mean()),
+            "dissipation_error": check["err"],
+            "dissipation_error_half_step": check["err_half"],
+            "T": float(r0["risk_times"][-1]),
+        }
         basis = plane_basis(np.asarray(r0["teacher"])[:, 1:])
-        fig = particle_figure(snaps, basis, np.asarray(r0["teacher"]),
-                              title="particle trajectories |c| w (red c > 0, blue c < 0)")
+        fig = particle_figure(
+            snaps, basis, np.asarray(r0["teacher"]), title="particle trajectories |c| w (red c > 0, blue c < 0)"
+        )
         artifacts = {
             "particles": ctx.save_figure("teacher_student_particles", fig),
             "risk": self._risk_figure(ctx, r0, w2, check),
@@ -229,22 +269,43 @@ class TeacherStudent(Experiment):
         """The three claims from the seeds' risk drops, teacher ratios and the dissipation check."""
         tol = cfg.check_eta / cfg.eta
         return [
-            claim_ci_above("risk_drop", f"gradient flow lowers the population risk by more than "
-                           f"{cfg.risk_drop_orders:g} orders of magnitude: mean over {cfg.seeds} seeds of "
-                           "log10(R(mu_0)/R(mu_T))", o_ci.mean, o_ci.ci, cfg.risk_drop_orders, source=SOURCE,
-                           control=0.0),
-            claim_ci_below("teacher_measure_close", "the student's measure reaches the teacher's: W2 between the "
-                           "sphere projections (balanced units) of student and teacher at T over the same at t = 0, "
-                           f"mean over {cfg.seeds} seeds (1/2: at least 3/4 of the mass on the teacher's units)",
-                           r_ci.mean, r_ci.ci, cfg.teacher_ratio, source=SOURCE, control=1.0,
-                           note=f"unbalanced projection gives {raw.mean():.3f}; zero-risk minimisers are not unique "
-                                "(ReLU units without bias miss odd harmonics >= 3): the flow may stop at another one"),
-            claim_le("energy_dissipation", f"dR/dt = -|grad V|^2_L2(mu_t) along the flow recorded at step "
-                     f"{cfg.check_eta:g} over [0, {cfg.check_T:g}]: relative L2 error (bound h lambda_max/2 <= "
-                     "check_eta/eta)", check["err"], tol, source=SOURCE_EDI, control=1.0,
-                     note=f"error at half the step {check['err_half']:.3g} (observed order "
-                          f"{np.log2(check['err'] / check['err_half']):.2f}; 1 for smooth V, less once a unit "
-                          "sits at the relu cusp w = 0)"),
+            claim_ci_above(
+                "risk_drop",
+                f"gradient flow lowers the population risk by more than "
+                f"{cfg.risk_drop_orders:g} orders of magnitude: mean over {cfg.seeds} seeds of "
+                "log10(R(mu_0)/R(mu_T))",
+                o_ci.mean,
+                o_ci.ci,
+                cfg.risk_drop_orders,
+                source=SOURCE,
+                control=0.0,
+            ),
+            claim_ci_below(
+                "teacher_measure_close",
+                "the student's measure reaches the teacher's: W2 between the "
+                "sphere projections (balanced units) of student and teacher at T over the same at t = 0, "
+                f"mean over {cfg.seeds} seeds (1/2: at least 3/4 of the mass on the teacher's units)",
+                r_ci.mean,
+                r_ci.ci,
+                cfg.teacher_ratio,
+                source=SOURCE,
+                control=1.0,
+                note=f"unbalanced projection gives {raw.mean():.3f}; zero-risk minimisers are not unique "
+                "(ReLU units without bias miss odd harmonics >= 3): the flow may stop at another one",
+            ),
+            claim_le(
+                "energy_dissipation",
+                f"dR/dt = -|grad V|^2_L2(mu_t) along the flow recorded at step "
+                f"{cfg.check_eta:g} over [0, {cfg.check_T:g}]: relative L2 error (bound h lambda_max/2 <= "
+                "check_eta/eta)",
+                check["err"],
+                tol,
+                source=SOURCE_EDI,
+                control=1.0,
+                note=f"error at half the step {check['err_half']:.3g} (observed order "
+                f"{np.log2(check['err'] / check['err_half']):.2f}; 1 for smooth V, less once a unit "
+                "sits at the relu cusp w = 0)",
+            ),
         ]
 
     @staticmethod

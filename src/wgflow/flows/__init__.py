@@ -13,5 +13,14 @@ from .recorder import Checkpointer
 from .runtime import use
 from .train import StepScheme, train
 
-__all__ = ["FlowConfig", "train", "snapshot_schedule", "resolve_alpha", "Ensemble", "EnsembleRisk", "Checkpointer",
-           "StepScheme", "use"]
+__all__ = [
+    "FlowConfig",
+    "train",
+    "snapshot_schedule",
+    "resolve_alpha",
+    "Ensemble",
+    "EnsembleRisk",
+    "Checkpointer",
+    "StepScheme",
+    "use",
+]

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-
 
 __all__ = ["FlowConfig", "snapshot_schedule", "resolve_alpha"]
 

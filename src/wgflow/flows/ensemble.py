@@ -20,8 +20,8 @@ single flow with that generator up to floating-point rounding (tested).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,14 +47,16 @@ class Ensemble:
 
     def __post_init__(self):
         if not isinstance(self.theta, torch.Tensor) or self.theta.ndim != 3:
-            raise ValueError(f"Ensemble: theta must be a tensor of shape (E, n, p), got "
-                             f"{getattr(self.theta, 'shape', type(self.theta).__name__)}")
+            raise ValueError(
+                f"Ensemble: theta must be a tensor of shape (E, n, p), got "
+                f"{getattr(self.theta, 'shape', type(self.theta).__name__)}"
+            )
         self.unit.check_theta(self.theta[0])
         if not torch.isfinite(self.theta).all():
             raise ValueError("particle positions theta contain NaN or Inf")
 
     @classmethod
-    def stack(cls, measures: Sequence[ParticleMeasure]) -> "Ensemble":
+    def stack(cls, measures: Sequence[ParticleMeasure]) -> Ensemble:
         """Stack measures of one unit family and width (uniform weights) into an ensemble."""
         if not measures:
             raise ValueError("Ensemble.stack: need at least one measure")
@@ -63,8 +65,9 @@ class Ensemble:
             if m.weights is not None:
                 raise ValueError("Ensemble.stack: members must have uniform weights")
             if m.unit.spec() != unit.spec() or m.theta.shape != measures[0].theta.shape:
-                raise ValueError("Ensemble.stack: members must share unit family, n and p (run other widths "
-                                 "as separate ensembles)")
+                raise ValueError(
+                    "Ensemble.stack: members must share unit family, n and p (run other widths as separate ensembles)"
+                )
         return cls(torch.stack([m.theta for m in measures]), unit)
 
     @property
@@ -86,7 +89,7 @@ class Ensemble:
         """Member e without validation (hot paths; a view of theta)."""
         return _unchecked(self.theta[e], self.unit)
 
-    def with_theta(self, theta: torch.Tensor, check: bool = True) -> "Ensemble":
+    def with_theta(self, theta: torch.Tensor, check: bool = True) -> Ensemble:
         if check:
             return Ensemble(theta, self.unit)
         out = object.__new__(Ensemble)
@@ -220,8 +223,7 @@ class EnsembleRisk:
                 pairs = [(m.x, m.y) for m in self.members]
             if len({p[0].shape for p in pairs}) != 1:
                 raise ValueError("EnsembleRisk: every member needs a test sample / data set of the same size")
-            self._cache[key] = tuple(torch.stack([p[i] for p in pairs]).to(dtype=dtype, device=device)
-                                     for i in (0, 1))
+            self._cache[key] = tuple(torch.stack([p[i] for p in pairs]).to(dtype=dtype, device=device) for i in (0, 1))
         return self._cache[key]
 
     def sample(self, batch_size: int | None, generators: Sequence[torch.Generator], dtype, device):
@@ -233,8 +235,9 @@ class EnsembleRisk:
         X, Y = self._fixed(dtype, device)
         if batch_size >= X.shape[1]:  # as DatasetRisk: a batch as large as the data set is full batch
             return X, Y
-        idx = torch.stack([torch.randint(0, X.shape[1], (int(batch_size),), generator=g, device=device)
-                           for g in generators])
+        idx = torch.stack(
+            [torch.randint(0, X.shape[1], (int(batch_size),), generator=g, device=device) for g in generators]
+        )
         rows = torch.arange(X.shape[0], device=device)[:, None]
         return X[rows, idx], Y[rows, idx]
 
@@ -261,8 +264,10 @@ class EnsembleRisk:
     def value_and_grad(self, ens: Ensemble, alpha: float, batch_size=None, generators=()):
         """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p)."""
         if not self.batched:  # e.g. PopulationRisk: correct, one member at a time
-            out = [m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
-                   for e, (m, g) in enumerate(zip(self.members, generators))]
+            out = [
+                m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
+                for e, (m, g) in enumerate(zip(self.members, generators))
+            ]
             return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
         theta = ens.theta
         x, y = self.sample(batch_size, generators, theta.dtype, theta.device)

@@ -8,7 +8,8 @@ and the flow's (theta, step, time, generator states) form one dict of NumPy arra
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -71,8 +72,9 @@ class Recorder:
         self.train = list(s["rec_train"])
 
 
-def flow_state(theta: torch.Tensor, k: int, t: float, generators: Sequence[torch.Generator], last_J,
-               rec: Recorder) -> dict[str, np.ndarray]:
+def flow_state(
+    theta: torch.Tensor, k: int, t: float, generators: Sequence[torch.Generator], last_J, rec: Recorder
+) -> dict[str, np.ndarray]:
     """The dict a checkpointer saves: theta, step, time, generator states (one row per member), recorder."""
     return {
         "theta": theta.detach().cpu().numpy(),
@@ -84,8 +86,9 @@ def flow_state(theta: torch.Tensor, k: int, t: float, generators: Sequence[torch
     }
 
 
-def restore_flow_state(state: Mapping[str, np.ndarray], generators: Sequence[torch.Generator], dtype,
-                       device, rec: Recorder) -> tuple[torch.Tensor, int, float]:
+def restore_flow_state(
+    state: Mapping[str, np.ndarray], generators: Sequence[torch.Generator], dtype, device, rec: Recorder
+) -> tuple[torch.Tensor, int, float]:
     """Put a saved state back: generators and recorder in place; returns (theta on ``device``, step, time)."""
     gs = np.array(state["generator"], dtype=np.uint8)
     gs = gs.reshape(len(generators), -1)  # one row per member (older single-flow files: one flat row)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,18 +147,20 @@ class _Flow:
                 J = J.double().cpu().numpy()
             if not np.isfinite(J).all() and k > 0:
                 raise _diverged(k, t, "the objective", cfg)
-            self.rec.add_risk(k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy()
-                              if self.ensemble else J)
+            self.rec.add_risk(
+                k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy() if self.ensemble else J
+            )
 
-    def advance(self, scheme: StepScheme, theta, k: int, t: float, generators, checkpointer, callback, bar,
-                threads_for_batch) -> torch.Tensor:
+    def advance(
+        self, scheme: StepScheme, theta, k: int, t: float, generators, checkpointer, callback, bar, threads_for_batch
+    ) -> torch.Tensor:
         """Steps k+1 ... cfg.steps: gradient, update, recording, callback, progress and checkpoints."""
         cfg = self.cfg
         every = int(checkpointer.every or 0) if checkpointer is not None else 0
         P_prev = scheme.batch(k)
         while k < cfg.steps:
             P = scheme.batch(k)
-            if P != P_prev:  # a new batch size (the quench): threads for the new work per step
+            if P_prev != P:  # a new batch size (the quench): threads for the new work per step
                 torch.set_num_threads(threads_for_batch(P))
                 P_prev = P
             J, G = self.value_and_grad(theta, P, generators, k, t)
@@ -176,20 +179,43 @@ class _Flow:
 
     def trajectories(self, theta: torch.Tensor, objective_name: str):
         cfg, mu = self.cfg, self.mu
-        meta = {"alpha": self.alpha, "n": mu.n, "flow": cfg.to_dict(), "objective": objective_name,
-                "loss": getattr(self.objective, "loss", None)}
+        meta = {
+            "alpha": self.alpha,
+            "n": mu.n,
+            "flow": cfg.to_dict(),
+            "objective": objective_name,
+            "loss": getattr(self.objective, "loss", None),
+        }
         s = self.rec.state()
-        fields = dict(snapshot_steps=s["rec_snap_steps"], snapshot_times=s["rec_snap_times"],
-                      risk_steps=s["rec_risk_steps"], risk_times=s["rec_risk_times"])
+        fields = dict(
+            snapshot_steps=s["rec_snap_steps"],
+            snapshot_times=s["rec_snap_times"],
+            risk_steps=s["rec_risk_steps"],
+            risk_times=s["rec_risk_times"],
+        )
         if not self.ensemble:
-            return Trajectory(snapshots=s["rec_snap"], risk=s["rec_risk"], train_loss=s["rec_train"],
-                              probe_f=s["rec_probe"], final=mu.with_theta(theta), meta=meta, **fields)
+            return Trajectory(
+                snapshots=s["rec_snap"],
+                risk=s["rec_risk"],
+                train_loss=s["rec_train"],
+                probe_f=s["rec_probe"],
+                final=mu.with_theta(theta),
+                meta=meta,
+                **fields,
+            )
         probe = s["rec_probe"]
-        return [Trajectory(snapshots=s["rec_snap"][:, e], risk=s["rec_risk"][:, e], train_loss=s["rec_train"][:, e],
-                           probe_f=probe[:, e] if probe.ndim == 3 else np.zeros((0, 0)),
-                           final=ParticleMeasure(theta[e], mu.unit), meta={**meta, "member": e, "ensemble": mu.E},
-                           **fields)
-                for e in range(mu.E)]
+        return [
+            Trajectory(
+                snapshots=s["rec_snap"][:, e],
+                risk=s["rec_risk"][:, e],
+                train_loss=s["rec_train"][:, e],
+                probe_f=probe[:, e] if probe.ndim == 3 else np.zeros((0, 0)),
+                final=ParticleMeasure(theta[e], mu.unit),
+                meta={**meta, "member": e, "ensemble": mu.E},
+                **fields,
+            )
+            for e in range(mu.E)
+        ]
 
 
 def train(
@@ -251,7 +277,7 @@ def train(
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
     E = mu.E if flow.ensemble else 1
-    work = lambda P: _flops(objective, P, mu.n, theta.shape[-1], E)  # noqa: E731
+    work = lambda P: _flops(objective, P, mu.n, theta.shape[-1], E)
     bar = progress(total=cfg.steps, desc=f"flow n={mu.n}" + (f" x{E}" if flow.ensemble else "")) if progress else None
     if bar is not None and k:
         bar.update(k)
@@ -266,8 +292,9 @@ def train(
                     flow.record(k, t, theta, None)
                     if bar is not None:
                         bar.update(1)
-            theta = flow.advance(scheme, theta, k, t, generators, checkpointer, callback, bar,
-                                 lambda P: threads_for(work(P), threads))
+            theta = flow.advance(
+                scheme, theta, k, t, generators, checkpointer, callback, bar, lambda P: threads_for(work(P), threads)
+            )
         finally:
             if bar is not None:
                 bar.close()
@@ -290,4 +317,4 @@ def _placed(mu, objective, device, generator, seed):
 def _snapshot_steps(cfg: FlowConfig) -> set[int]:
     if cfg.snapshot_steps:
         return {0, cfg.steps} | {int(s) for s in cfg.snapshot_steps if 0 <= int(s) <= cfg.steps}
-    return set(int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing))
+    return {int(s) for s in snapshot_schedule(cfg.steps, cfg.n_snapshots, cfg.snapshot_spacing)}

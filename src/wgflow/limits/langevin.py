@@ -78,8 +78,16 @@ class FreeEnergy:
         return {"value": self.value, "risk": self.risk, "m2": self.m2, "entropy": self.entropy, "se": self.se}
 
 
-def free_energy(mu: ParticleMeasure, objective: Objective, lam: float, weight_decay: float = 0.0, *,
-                columns=None, k: int = 1, alpha: float = 1.0) -> FreeEnergy:
+def free_energy(
+    mu: ParticleMeasure,
+    objective: Objective,
+    lam: float,
+    weight_decay: float = 0.0,
+    *,
+    columns=None,
+    k: int = 1,
+    alpha: float = 1.0,
+) -> FreeEnergy:
     """F_lambda(mu_n) with the entropy of the particles' ``columns`` (default: all) by :func:`knn_entropy`."""
     theta = mu.numpy() if columns is None else mu.numpy()[:, list(columns)]
     H, se = knn_entropy(theta, k)
@@ -116,8 +124,17 @@ class GridDensity:
         return m, c
 
 
-def gibbs_density(objective: Objective, mu: ParticleMeasure, lam: float, axes, *, weight_decay: float = 0.0,
-                  columns=None, fixed=None, alpha: float = 1.0) -> GridDensity:
+def gibbs_density(
+    objective: Objective,
+    mu: ParticleMeasure,
+    lam: float,
+    axes,
+    *,
+    weight_decay: float = 0.0,
+    columns=None,
+    fixed=None,
+    alpha: float = 1.0,
+) -> GridDensity:
     r"""Proximal Gibbs density p ∝ exp(-(V(theta; mu) + wd/2 |theta_cols|^2)/lambda) on a grid.
 
     Parameters

@@ -224,5 +224,6 @@ def solve_radial(
                 raise RuntimeError(f"solve_radial: more than {max_steps} steps (velocity too large?)")
         out_mass.append(rho * h)
         out_risk.append(model.risk(rho * h, v_c, A_c))
-    return RadialSolution(edges, times, np.array(out_mass), np.array(out_risk), steps,
-                          {"cfl": cfl, "limiter": limiter, "h": h})
+    return RadialSolution(
+        edges, times, np.array(out_mass), np.array(out_risk), steps, {"cfl": cfl, "limiter": limiter, "h": h}
+    )

@@ -46,8 +46,9 @@ def nested_init(unit: Unit, n_ref: int, *, generator: torch.Generator, dtype=tor
     return unit.init(n_ref, generator=generator, dtype=dtype, **init_kw)
 
 
-def chaos_distances(snaps_n: np.ndarray, snaps_ref: np.ndarray, *, uncoupled: bool = True,
-                    method: str = "exact") -> dict[str, np.ndarray]:
+def chaos_distances(
+    snaps_n: np.ndarray, snaps_ref: np.ndarray, *, uncoupled: bool = True, method: str = "exact"
+) -> dict[str, np.ndarray]:
     r"""Distances between an n-system and a nested reference at common snapshots.
 
     Parameters

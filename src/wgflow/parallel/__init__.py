@@ -14,13 +14,22 @@ Submodules load on first use, so ``wgflow --help`` does not import torch. See ``
 import importlib
 
 _LAZY = {
-    "run_sweep": "sweep", "parse_grid": "sweep", "parse_seeds": "sweep", "expand_grid": "sweep",
-    "LocalExecutor": "executors", "DaskExecutor": "executors", "make_executor": "executors",
-    "ShardedObjective": "sharded", "train_sharded": "sharded", "shard_range": "sharded",
-    "init_particles": "sharded", "gather_rows": "sharded", "sweep_section": "report",
+    "run_sweep": "sweep",
+    "parse_grid": "sweep",
+    "parse_seeds": "sweep",
+    "expand_grid": "sweep",
+    "LocalExecutor": "executors",
+    "DaskExecutor": "executors",
+    "make_executor": "executors",
+    "ShardedObjective": "sharded",
+    "train_sharded": "sharded",
+    "shard_range": "sharded",
+    "init_particles": "sharded",
+    "gather_rows": "sharded",
+    "sweep_section": "report",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name):

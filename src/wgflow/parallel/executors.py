@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "WorkerLost", "make_executor"]
 
@@ -49,8 +50,12 @@ def _child(conn, fn, task) -> None:
 class LocalExecutor:
     """Local processes, at most ``workers`` at once (default: the number of CPU cores)."""
 
-    def __init__(self, workers: int | None = None, *,
-                 preload: Sequence[str] = ("torch", "wgflow.experiments", "wgflow.parallel.sweep")):
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        preload: Sequence[str] = ("torch", "wgflow.experiments", "wgflow.parallel.sweep"),
+    ):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.preload = list(preload)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # torch threads of each point
@@ -81,9 +86,9 @@ class LocalExecutor:
                     p.join()
                     yield i, out
         finally:
-            for r, (_, p) in running.items():  # the driver was interrupted: stop its children
+            for _, p in running.values():  # the driver was interrupted: stop its children
                 p.terminate()
-            for r, (_, p) in running.items():
+            for _, p in running.values():
                 p.join(5.0)
                 if p.is_alive():  # a point that ignores SIGTERM
                     p.kill()
@@ -109,8 +114,9 @@ class DaskExecutor:
         self._cluster, self.threads = None, None  # a remote worker keeps its own thread settings
         if address == "local":
             self.threads = 1
-            self._cluster = LocalCluster(n_workers=max(1, int(workers or 2)), threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+            self._cluster = LocalCluster(
+                n_workers=max(1, int(workers or 2)), threads_per_worker=1, processes=True, dashboard_address=None
+            )
             self.client = Client(self._cluster)
         else:
             self.client = Client(address)

@@ -41,9 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", default="relu", choices=("relu", "sigmoid", "tanh"), help="unit family")
     p.add_argument("--dim", dest="d", type=int, default=10, help="input dimension")
     p.add_argument("--m0", type=int, default=5, help="teacher width")
-    p.add_argument("--width", dest="n", type=int, default=1000, help="n, the total number of particles (any n >= ranks)")
-    p.add_argument("--objective", default="online", choices=("online", "dataset"),
-                   help="online: fresh samples every step; dataset: a fixed sample of --N points")
+    p.add_argument(
+        "--width", dest="n", type=int, default=1000, help="n, the total number of particles (any n >= ranks)"
+    )
+    p.add_argument(
+        "--objective",
+        default="online",
+        choices=("online", "dataset"),
+        help="online: fresh samples every step; dataset: a fixed sample of --N points",
+    )
     p.add_argument("--N", type=int, default=1024, help="data set size (--objective dataset)")
     p.add_argument("--batch", type=int, default=256, help="batch P per step (0: full data / test set)")
     p.add_argument("--n-test", type=int, default=4096, help="test points of the evaluation risk (online)")
@@ -80,8 +86,14 @@ def build_problem(args: argparse.Namespace, device="cpu"):
     else:
         obj = OnlineRisk(sampler, target, n_test=args.n_test, test_seed=args.seed + 1)
     unit = make_unit(args.unit, args.d)
-    cfg = FlowConfig(eta=args.eta, steps=args.steps, batch_size=args.batch or None, noise=args.noise,
-                     n_snapshots=max(2, args.n_snapshots), risk_every=args.risk_every)
+    cfg = FlowConfig(
+        eta=args.eta,
+        steps=args.steps,
+        batch_size=args.batch or None,
+        noise=args.noise,
+        n_snapshots=max(2, args.n_snapshots),
+        risk_every=args.risk_every,
+    )
     return unit, obj, cfg
 
 
@@ -98,16 +110,23 @@ def main(argv: list[str] | None = None) -> int:
         rank, P = world()
         unit, obj, cfg = build_problem(args, device)
         start, stop = shard_range(args.n, P, rank)
-        theta0 = init_particles(unit, args.n, start, stop, seed=args.seed, dtype=getattr(torch, args.dtype),
-                                device=device, kind=args.init)  # (n_r, p)
+        theta0 = init_particles(
+            unit, args.n, start, stop, seed=args.seed, dtype=getattr(torch, args.dtype), device=device, kind=args.init
+        )  # (n_r, p)
         traj, stats = train_sharded(theta0, unit, obj, cfg, n=args.n, seed=args.seed, max_particles=args.max_particles)
         summary = _summary(stats, P, device)
         if traj is not None:
             if args.out:
                 traj.save(args.out)
-            summary.update(n=args.n, world_size=P, steps=args.steps, risk_initial=float(traj.risk[0]),
-                           risk_final=float(traj.risk[-1]), tracked_w2=stats["tracked_w2"],
-                           gathered=int(traj.final.n))
+            summary.update(
+                n=args.n,
+                world_size=P,
+                steps=args.steps,
+                risk_initial=float(traj.risk[0]),
+                risk_final=float(traj.risk[-1]),
+                tracked_w2=stats["tracked_w2"],
+                gathered=int(traj.final.n),
+            )
             print(json.dumps(summary), flush=True)
     finally:
         if distributed:
@@ -118,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 def _summary(stats: dict, P: int, device) -> dict:
     """Per-step times, the slowest rank's (max over ranks), and this process's peak memory."""
     keys = ("train_s", "comm_s", "gather_s")
-    t = torch.tensor([float(stats[k]) for k in keys] + [_peak_bytes(device)], dtype=torch.float64,
-                     device=device)
+    t = torch.tensor([float(stats[k]) for k in keys] + [_peak_bytes(device)], dtype=torch.float64, device=device)
     if P > 1:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
     out = dict(zip(keys, map(float, t[:3])))

@@ -49,15 +49,37 @@ def fit_exponent(k: np.ndarray, m: np.ndarray) -> tuple[float, float]:
 def sweep_table(store, sweep_id: str) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """(swept config keys, metric names, one row per run) of a sweep, rows sorted by point and seed."""
     runs = store.runs(sweep_id=sweep_id)
-    keys = sorted({k for r in runs for k in r["config"]
-                   if len({json.dumps(x["config"].get(k), sort_keys=True) for x in runs}) > 1})
+    keys = sorted(
+        {
+            k
+            for r in runs
+            for k in r["config"]
+            if len({json.dumps(x["config"].get(k), sort_keys=True) for x in runs}) > 1
+        }
+    )
     rows = []
     for r in runs:
-        rows.append({**{k: r["config"].get(k) for k in keys}, "seed": r["seed"], "status": r["status"],
-                     "run_id": r["run_id"], "message": r.get("message"), "claims": (r["n_passed"], r["n_claims"]),
-                     "metrics": store.summary_metrics(r["run_id"]), "experiment": r["experiment"]})
-    rows.sort(key=lambda row: ([json.dumps(row[k], sort_keys=True) if not isinstance(row[k], (int, float))
-                                else f"{row[k]:020.6f}" for k in keys], row["seed"]))
+        rows.append(
+            {
+                **{k: r["config"].get(k) for k in keys},
+                "seed": r["seed"],
+                "status": r["status"],
+                "run_id": r["run_id"],
+                "message": r.get("message"),
+                "claims": (r["n_passed"], r["n_claims"]),
+                "metrics": store.summary_metrics(r["run_id"]),
+                "experiment": r["experiment"],
+            }
+        )
+    rows.sort(
+        key=lambda row: (
+            [
+                json.dumps(row[k], sort_keys=True) if not isinstance(row[k], (int, float)) else f"{row[k]:020.6f}"
+                for k in keys
+            ],
+            row["seed"],
+        )
+    )
     names: list[str] = []
     for row in rows:
         names += [n for n in row["metrics"] if n not in names]
@@ -73,8 +95,9 @@ def _plot(keys, names, rows) -> list[str]:
         vals = {r[k] for r in done}
         if len(vals) < 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in vals):
             continue
-        plotted = [n for n in names if all(isinstance(r["metrics"].get(n), float) and r["metrics"][n] > 0
-                                           for r in done)][:_MAX_PLOTTED]
+        plotted = [
+            n for n in names if all(isinstance(r["metrics"].get(n), float) and r["metrics"][n] > 0 for r in done)
+        ][:_MAX_PLOTTED]
         if not plotted:
             continue
         import matplotlib
@@ -98,8 +121,9 @@ def _plot(keys, names, rows) -> list[str]:
                     fit = f"slope {beta:.2f}"
                 except ValueError:
                     beta, fit = None, "no fit"
-                line = ax.errorbar(x, y, yerr=err, fmt="o", ms=4, capsize=2,
-                                   label=(label + ": " if label else "") + fit)
+                line = ax.errorbar(
+                    x, y, yerr=err, fmt="o", ms=4, capsize=2, label=(label + ": " if label else "") + fit
+                )
                 if beta is not None:
                     xs = np.geomspace(x.min(), x.max(), 20)
                     ax.plot(xs, c * xs**beta, "-", lw=0.8, color=line[0].get_color())
@@ -125,28 +149,44 @@ def sweep_section(store) -> str:
         n_done = sum(r["status"] == "completed" for r in rows)
         failed = [r for r in rows if r["status"] != "completed"]
         exp = rows[0]["experiment"] if rows else ""
-        parts.append(f'<h3 id="sweep-{_e(sid)}">{_e(sid)} ({_e(exp)})</h3>'
-                     f'<p class="sweep-count" data-points="{len(rows)}" data-completed="{n_done}">'
-                     f"{len(rows)} points, {n_done} completed, {len(failed)} not completed; swept: "
-                     f"{_e(', '.join(keys) or 'seed only')}.</p>")
+        parts.append(
+            f'<h3 id="sweep-{_e(sid)}">{_e(sid)} ({_e(exp)})</h3>'
+            f'<p class="sweep-count" data-points="{len(rows)}" data-completed="{n_done}">'
+            f"{len(rows)} points, {n_done} completed, {len(failed)} not completed; swept: "
+            f"{_e(', '.join(keys) or 'seed only')}.</p>"
+        )
         head = "".join(f"<th>{_e(h)}</th>" for h in [*keys, "seed", "status", "claims", *shown, "run"])
         body = []
         for r in rows:
             claims = f"{r['claims'][0]}/{r['claims'][1]}" if r["claims"][1] else "–"
-            cells = [*(_e(json.dumps(r[k]) if not isinstance(r[k], (int, float, str)) else r[k]) for k in keys),
-                     _e(r["seed"]), f'<span class="status-{_e(r["status"])}">{_e(r["status"])}</span>', _e(claims),
-                     *(_e(_num(r["metrics"].get(n))) for n in shown), f"<code>{_e(r['run_id'])}</code>"]
+            cells = [
+                *(_e(json.dumps(r[k]) if not isinstance(r[k], (int, float, str)) else r[k]) for k in keys),
+                _e(r["seed"]),
+                f'<span class="status-{_e(r["status"])}">{_e(r["status"])}</span>',
+                _e(claims),
+                *(_e(_num(r["metrics"].get(n))) for n in shown),
+                f"<code>{_e(r['run_id'])}</code>",
+            ]
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        parts.append(f'<table class="sweep" data-sweep="{_e(sid)}"><thead><tr>{head}</tr></thead>'
-                     f"<tbody>{''.join(body)}</tbody></table>")
+        parts.append(
+            f'<table class="sweep" data-sweep="{_e(sid)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
         if failed:
-            items = "".join(f"<li><code>{_e(r['run_id'])}</code> "
-                            f"({_e(', '.join(f'{k}={r[k]}' for k in keys))}, seed {_e(r['seed'])}): "
-                            f"{_e(r['status'])} — {_e(r['message'] or '')}</li>" for r in failed)
-            parts.append(f'<details open><summary>Points not completed</summary><ul class="sweep-failures">'
-                         f"{items}</ul></details>")
+            items = "".join(
+                f"<li><code>{_e(r['run_id'])}</code> "
+                f"({_e(', '.join(f'{k}={r[k]}' for k in keys))}, seed {_e(r['seed'])}): "
+                f"{_e(r['status'])} — {_e(r['message'] or '')}</li>"
+                for r in failed
+            )
+            parts.append(
+                f'<details open><summary>Points not completed</summary><ul class="sweep-failures">'
+                f"{items}</ul></details>"
+            )
         for png in _plot(keys, names, rows):
-            parts.append(f'<figure><img src="data:image/png;base64,{png}" alt="scaling plot of {_e(sid)}">'
-                         f"<figcaption>mean over seeds, least-squares power law on log-log axes</figcaption></figure>")
+            parts.append(
+                f'<figure><img src="data:image/png;base64,{png}" alt="scaling plot of {_e(sid)}">'
+                f"<figcaption>mean over seeds, least-squares power law on log-log axes</figcaption></figure>"
+            )
     parts.append("</section>")
     return "\n".join(parts)

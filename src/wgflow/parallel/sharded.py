@@ -48,8 +48,16 @@ from ..measure import ParticleMeasure
 from ..objectives import Objective, PopulationRisk
 from ..trajectory import Trajectory
 
-__all__ = ["shard_range", "init_particles", "noise_generator", "ShardedObjective", "train_sharded", "gather_rows",
-           "tracked_w2_sharded", "world"]
+__all__ = [
+    "shard_range",
+    "init_particles",
+    "noise_generator",
+    "ShardedObjective",
+    "train_sharded",
+    "gather_rows",
+    "tracked_w2_sharded",
+    "world",
+]
 
 #: particles per independently seeded block of :func:`init_particles` (the init is the same for every P)
 INIT_BLOCK = 1 << 16
@@ -74,8 +82,9 @@ def shard_range(n: int, P: int, rank: int) -> tuple[int, int]:
     return start, start + q + (rank < m)
 
 
-def init_particles(unit, n: int, start: int, stop: int, *, seed: int = 0, dtype=torch.float64, device="cpu",
-                   **init_kw: Any) -> torch.Tensor:
+def init_particles(
+    unit, n: int, start: int, stop: int, *, seed: int = 0, dtype=torch.float64, device="cpu", **init_kw: Any
+) -> torch.Tensor:
     """Rows [start, stop) of an i.i.d. initial measure of n particles, shape (stop - start, p).
 
     Block b of ``INIT_BLOCK`` particles is drawn by ``unit.init`` from a generator seeded with
@@ -89,7 +98,7 @@ def init_particles(unit, n: int, start: int, stop: int, *, seed: int = 0, dtype=
         lo, hi = b * INIT_BLOCK, min(n, (b + 1) * INIT_BLOCK)
         g = torch.Generator().manual_seed(int(seed) * 1_000_003 + b)
         blk = unit.init(hi - lo, generator=g, dtype=dtype, **init_kw)  # (hi - lo, p)
-        parts.append(blk[max(start, lo) - lo: min(stop, hi) - lo])
+        parts.append(blk[max(start, lo) - lo : min(stop, hi) - lo])
     return torch.cat(parts).to(device)
 
 
@@ -115,11 +124,14 @@ class ShardedObjective(Objective):
     """
 
     def __init__(self, objective: Objective, *, mass: float, batch_seed: int = 0, group=None):
-        takes_reduce = all("reduce" in inspect.signature(getattr(objective, m)).parameters
-                           for m in ("risk", "value_and_grad"))
+        takes_reduce = all(
+            "reduce" in inspect.signature(getattr(objective, m)).parameters for m in ("risk", "value_and_grad")
+        )
         if isinstance(objective, PopulationRisk) or not takes_reduce:
-            raise TypeError(f"{type(objective).__name__} cannot be sharded: only sampled objectives (DatasetRisk, "
-                            "OnlineRisk) reduce to one all-reduce of the output on the batch")
+            raise TypeError(
+                f"{type(objective).__name__} cannot be sharded: only sampled objectives (DatasetRisk, "
+                "OnlineRisk) reduce to one all-reduce of the output on the batch"
+            )
         self.objective, self.mass, self.group = objective, float(mass), group
         self.loss = objective.loss
         self.batch_generator = torch.Generator().manual_seed(int(batch_seed))
@@ -145,8 +157,9 @@ class ShardedObjective(Objective):
         raise NotImplementedError("V of a sharded measure needs all ranks; evaluate it on gathered particles")
 
 
-def gather_rows(local: np.ndarray, n: int | None = None, *, dst: int = 0, max_rows: int | None = None,
-                group=None, device=None) -> np.ndarray | None:
+def gather_rows(
+    local: np.ndarray, n: int | None = None, *, dst: int = 0, max_rows: int | None = None, group=None, device=None
+) -> np.ndarray | None:
     """Concatenate the row blocks of all ranks, in rank order, on rank ``dst`` (None elsewhere).
 
     ``local`` is (..., n_r, p) — one particle block or a stack of snapshots. Rank ``dst``
@@ -174,10 +187,10 @@ def gather_rows(local: np.ndarray, n: int | None = None, *, dst: int = 0, max_ro
     if rank != dst:
         dist.send(_tensor(np.ascontiguousarray(mine), device), dst=dst, group=group)
         return None
-    out = np.empty(local.shape[:-2] + (sum(keep), local.shape[-1]), dtype=local.dtype)  # (..., m, p)
+    out = np.empty((*local.shape[:-2], sum(keep), local.shape[-1]), dtype=local.dtype)  # (..., m, p)
     offsets = np.concatenate([[0], np.cumsum(keep)])
     for r in range(P):
-        sl = out[..., offsets[r]: offsets[r + 1], :]
+        sl = out[..., offsets[r] : offsets[r + 1], :]
         if r == rank:
             sl[...] = mine
             continue
@@ -192,9 +205,19 @@ def _tensor(a: np.ndarray, device) -> torch.Tensor:
     return t if device is None else t.to(device)
 
 
-def train_sharded(theta_local: torch.Tensor, unit, objective: Objective, cfg: FlowConfig, *, n: int | None = None,
-                  seed: int = 0, dst: int = 0, max_particles: int | None = None, group=None,
-                  progress=None) -> tuple[Trajectory | None, dict[str, float]]:
+def train_sharded(
+    theta_local: torch.Tensor,
+    unit,
+    objective: Objective,
+    cfg: FlowConfig,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    dst: int = 0,
+    max_particles: int | None = None,
+    group=None,
+    progress=None,
+) -> tuple[Trajectory | None, dict[str, float]]:
     """Run :func:`wgflow.train` on this rank's particles and gather the trajectory on rank ``dst``.
 
     Parameters
@@ -222,23 +245,41 @@ def train_sharded(theta_local: torch.Tensor, unit, objective: Objective, cfg: Fl
     cfg = dataclasses.replace(cfg, alpha=resolve_alpha(cfg.alpha, n))  # "ntk": sqrt of the *global* width
     obj = ShardedObjective(objective, mass=n_r / n, batch_seed=seed, group=group)
     t0 = time.perf_counter()
-    traj = train(ParticleMeasure(theta_local, unit), obj, cfg, generator=noise_generator(seed, rank),
-                 progress=progress)
+    traj = train(ParticleMeasure(theta_local, unit), obj, cfg, generator=noise_generator(seed, rank), progress=progress)
     t1 = time.perf_counter()
     bound = tracked_w2_sharded(traj.final.theta, theta_local, n, group)
     device = theta_local.device if theta_local.device.type == "cuda" else None
     snaps = gather_rows(traj.snapshots, n, dst=dst, max_rows=max_particles, group=group, device=device)
     final = gather_rows(traj.final.numpy(), n, dst=dst, max_rows=max_particles, group=group, device=device)
-    stats = {"train_s": t1 - t0, "comm_s": obj.comm_seconds, "n_reduce": obj.n_reduce,
-             "gather_s": time.perf_counter() - t1, "n_local": n_r, "tracked_w2": bound}
+    stats = {
+        "train_s": t1 - t0,
+        "comm_s": obj.comm_seconds,
+        "n_reduce": obj.n_reduce,
+        "gather_s": time.perf_counter() - t1,
+        "n_local": n_r,
+        "tracked_w2": bound,
+    }
     if rank != dst:
         return None, stats
-    meta = {**traj.meta, "n": n, "world_size": P, "gathered": int(final.shape[0]),
-            "objective": f"Sharded({type(objective).__name__})"}
-    out = Trajectory(snapshots=snaps, snapshot_steps=traj.snapshot_steps, snapshot_times=traj.snapshot_times,
-                     risk=traj.risk, risk_steps=traj.risk_steps, risk_times=traj.risk_times,
-                     train_loss=traj.train_loss, probe_f=traj.probe_f,
-                     final=ParticleMeasure(torch.from_numpy(final), unit), meta=meta)
+    meta = {
+        **traj.meta,
+        "n": n,
+        "world_size": P,
+        "gathered": int(final.shape[0]),
+        "objective": f"Sharded({type(objective).__name__})",
+    }
+    out = Trajectory(
+        snapshots=snaps,
+        snapshot_steps=traj.snapshot_steps,
+        snapshot_times=traj.snapshot_times,
+        risk=traj.risk,
+        risk_steps=traj.risk_steps,
+        risk_times=traj.risk_times,
+        train_loss=traj.train_loss,
+        probe_f=traj.probe_f,
+        final=ParticleMeasure(torch.from_numpy(final), unit),
+        meta=meta,
+    )
     return out, stats
 
 

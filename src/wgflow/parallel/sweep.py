@@ -31,17 +31,32 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from ..experiments.base import (ConfigError, DirectoryContext, DivergenceError, config_to_dict, get_experiment,
-                                make_config)
+from ..experiments.base import (
+    ConfigError,
+    DirectoryContext,
+    DivergenceError,
+    config_to_dict,
+    get_experiment,
+    make_config,
+)
 from ..experiments.config import check_seed
 from .executors import Executor, LocalExecutor
 
-__all__ = ["parse_grid", "parse_seeds", "expand_grid", "sweep_id_for", "run_point", "run_sweep", "SweepSummary",
-           "MAX_POINTS"]
+__all__ = [
+    "parse_grid",
+    "parse_seeds",
+    "expand_grid",
+    "sweep_id_for",
+    "run_point",
+    "run_sweep",
+    "SweepSummary",
+    "MAX_POINTS",
+]
 
 MAX_POINTS = 100_000  # a sweep larger than this is a typo (0-99999999), not a plan
 
@@ -146,8 +161,15 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     ``[(name, step, value)]``, artifacts ``[(name, kind, file name, bytes)]`` and duration_s.
     """
     t0 = time.monotonic()
-    out: dict[str, Any] = {"status": "failed", "message": None, "claims": [], "metrics": {}, "series": [],
-                           "artifacts": [], "host": socket.gethostname()}
+    out: dict[str, Any] = {
+        "status": "failed",
+        "message": None,
+        "claims": [],
+        "metrics": {},
+        "series": [],
+        "artifacts": [],
+        "host": socket.gethostname(),
+    }
     try:
         import torch
 
@@ -166,9 +188,12 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
                 if path and Path(path).exists() and all(Path(p) != Path(path) for _, p in files.values()):
                     files[key] = ("figure" if Path(path).suffix.lower() in (".png", ".svg") else "file", path)
             out["artifacts"] = [(k, kind, Path(p).name, Path(p).read_bytes()) for k, (kind, p) in files.items()]
-        out.update(status="completed", claims=[c.to_dict() for c in result.claims],
-                   metrics={k: float(v) for k, v in result.metrics.items() if _is_number(v)},
-                   series=[(n, s, v) for n, s, v in ctx.metrics])
+        out.update(
+            status="completed",
+            claims=[c.to_dict() for c in result.claims],
+            metrics={k: float(v) for k, v in result.metrics.items() if _is_number(v)},
+            series=[(n, s, v) for n, s, v in ctx.metrics],
+        )
     except DivergenceError as e:
         out["message"] = f"diverged: {e}"
     except Exception as e:  # a failing point is recorded, never fatal to the sweep
@@ -199,9 +224,11 @@ class SweepSummary:
         return not self.failed and not self.busy
 
     def lines(self) -> list[str]:
-        out = [f"sweep {self.sweep_id}: {self.total} points, {self.skipped} already completed, "
-               f"{len(self.completed)} completed now, {len(self.failed)} failed"
-               + (f", {len(self.busy)} running elsewhere" if self.busy else "")]
+        out = [
+            f"sweep {self.sweep_id}: {self.total} points, {self.skipped} already completed, "
+            f"{len(self.completed)} completed now, {len(self.failed)} failed"
+            + (f", {len(self.busy)} running elsewhere" if self.busy else "")
+        ]
         for rid, ov, seed, why in self.failed:
             point = " ".join(f"{k}={v}" for k, v in ov.items())
             out.append(f"  FAILED {rid} ({point} seed={seed}): {why}")
@@ -235,15 +262,25 @@ def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: S
                 continue
             rid = old["run_id"]
         else:
-            rid = store.create_run(exp.name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host,
-                                   sweep_id=sid)
+            rid = store.create_run(
+                exp.name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host, sweep_id=sid
+            )
         rows.append((rid, ov, seed))
     return rows
 
 
-def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] = (0,), *, preset: str = "quick",
-              store=None, executor: Executor | None = None, sweep_id: str | None = None,
-              log=None, device: str | None = None) -> SweepSummary:
+def run_sweep(
+    name: str,
+    grid: Mapping[str, Sequence[Any]],
+    seeds: Sequence[int] = (0,),
+    *,
+    preset: str = "quick",
+    store=None,
+    executor: Executor | None = None,
+    sweep_id: str | None = None,
+    log=None,
+    device: str | None = None,
+) -> SweepSummary:
     """Run every point of ``grid`` x ``seeds`` not yet completed in ``store``; record each as a run.
 
     ``device`` (cpu | cuda | auto) is where each point's flows run; each point's torch threads are the
@@ -267,9 +304,19 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
     rows = _claim_points(store, exp, points, configs, sid, preset, summary)
     module = sys.modules[exp.__module__]
     threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
-    tasks = [{"experiment": name, "module": exp.__module__, "module_file": getattr(module, "__file__", None),
-              "preset": preset, "overrides": ov, "seed": seed, "threads": threads, "device": device}
-             for _, ov, seed in rows]
+    tasks = [
+        {
+            "experiment": name,
+            "module": exp.__module__,
+            "module_file": getattr(module, "__file__", None),
+            "preset": preset,
+            "overrides": ov,
+            "seed": seed,
+            "threads": threads,
+            "device": device,
+        }
+        for _, ov, seed in rows
+    ]
     say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
 
     done: set[int] = set()
@@ -284,8 +331,11 @@ def run_sweep(name: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]
         with _signals_blocked():
             for i, (rid, _, _) in enumerate(rows):
                 if i not in done:
-                    store.finish_run(rid, "interrupted", f"sweep driver interrupted ({why}); re-run the sweep to "
-                                     "resume its unfinished points")
+                    store.finish_run(
+                        rid,
+                        "interrupted",
+                        f"sweep driver interrupted ({why}); re-run the sweep to resume its unfinished points",
+                    )
         raise
     return summary
 
@@ -302,8 +352,9 @@ def _record(store, row, res, summary: SweepSummary, say) -> None:
             path = atomic_write_bytes(store.run_dir(rid) / fname, data)
             store.add_artifact(rid, art_name, path, kind=kind)
         store.log_metrics(rid, res["series"])
-        store.complete_run(rid, res["claims"], [(k, None, v) for k, v in res["metrics"].items()],
-                           duration_s=res["duration_s"])
+        store.complete_run(
+            rid, res["claims"], [(k, None, v) for k, v in res["metrics"].items()], duration_s=res["duration_s"]
+        )
         summary.completed.append(rid)
         say(f"  completed {rid} ({_fmt_point(ov, seed)}) in {res['duration_s']:.1f} s")
     else:
@@ -321,19 +372,35 @@ def add_sweep_parser(sub) -> None:
     """Add ``wgflow sweep`` to the CLI's subparsers (called from :mod:`wgflow.cli`)."""
     p = sub.add_parser("sweep", help="run an experiment over a grid of config values x seeds, recorded in the store")
     p.add_argument("name", help="experiment name (see `wgflow list`)")
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                   help="config values to sweep (repeatable; the product of all grids is run)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="config values to sweep (repeatable; the product of all grids is run)",
+    )
     p.add_argument("--seeds", default="0", metavar="SPEC", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
     g.add_argument("--full", dest="preset", action="store_const", const="full", help="the source's own settings")
     g.add_argument("--preset", dest="preset", metavar="NAME", help="any preset of the experiment by name")
     p.set_defaults(preset="quick", func=_cmd_sweep)
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None, help="where each point's flows run")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="a fixed override for every point (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fixed override for every point (repeatable)",
+    )
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
     p.add_argument("--sweep-id", help="name of the sweep (default: derived from experiment, preset, grid, seeds)")
@@ -369,9 +436,17 @@ def _cmd_sweep(args) -> int:
         if args.threads is not None:
             executor.threads = args.threads
         try:
-            summary = run_sweep(args.name, grid, seeds, preset=args.preset, store=store, executor=executor,
-                                sweep_id=args.sweep_id, log=lambda m: print(m, file=sys.stderr, flush=True),
-                                device=args.device)
+            summary = run_sweep(
+                args.name,
+                grid,
+                seeds,
+                preset=args.preset,
+                store=store,
+                executor=executor,
+                sweep_id=args.sweep_id,
+                log=lambda m: print(m, file=sys.stderr, flush=True),
+                device=args.device,
+            )
         finally:
             executor.close()
     print("\n".join(summary.lines()))

@@ -19,8 +19,9 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .._version import __version__
 from ..numbers import fmt
@@ -45,8 +46,13 @@ td.source{font-size:12px;color:#444;max-width:14em}
 figure{max-width:520px} figure img{width:100%;height:auto} tr.highlight td{background:#eef4ff}
 """
 
-_FIGURE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-                 ".svg": "image/svg+xml"}
+_FIGURE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+}
 
 
 def e(x: Any) -> str:
@@ -113,24 +119,32 @@ def _claims_table(claims: list[dict[str, Any]], kind: str = "claims") -> str:
             f'<td class="num ci">{e(_ci(c.get("ci")))}</td><td class="num control">{e(_fmt(c.get("control")))}</td>'
             f'<td class="num">{e(_fmt(c["tolerance"]))}</td><td class="verdict">{verdict.upper()}</td></tr>'
         )
-    head = "".join(f"<th>{h}</th>" for h in ("claim", "statement", "source", "expected", "measured", "CI",
-                                              "control", "tolerance", "result"))
-    return (f'<p class="claim-count">{n_pass} of {len(claims)} claims passed</p>'
-            f'<table class="{kind}" data-claims="{len(claims)}" data-passed="{n_pass}">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("claim", "statement", "source", "expected", "measured", "CI", "control", "tolerance", "result")
+    )
+    return (
+        f'<p class="claim-count">{n_pass} of {len(claims)} claims passed</p>'
+        f'<table class="{kind}" data-claims="{len(claims)}" data-passed="{n_pass}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _control_section(store: Store, name: str, control: dict[str, Any] | None) -> str:
     """The latest negative-control run (training switched off): it should pass no claim."""
     if control is None:
-        return ('<p class="no-control">No negative control recorded: run it with '
-                f"<code>wgflow run {e(name)} --untrained</code>.</p>")
+        return (
+            '<p class="no-control">No negative control recorded: run it with '
+            f"<code>wgflow run {e(name)} --untrained</code>.</p>"
+        )
     cl = store.claims(control["run_id"])
     n_pass = sum(c["passed"] for c in cl)
     verdict = "as it should" if n_pass == 0 else "these claims hold without training: they are not evidence"
-    return (f'<details class="control"><summary>Negative control <code>{e(control["run_id"])}</code> '
-            f'({e(control["preset"])}, training switched off): {n_pass} of {len(cl)} claims passed, {e(verdict)}'
-            f"</summary>{_claims_table(cl, 'control-claims') if cl else ''}</details>")
+    return (
+        f'<details class="control"><summary>Negative control <code>{e(control["run_id"])}</code> '
+        f"({e(control['preset'])}, training switched off): {n_pass} of {len(cl)} claims passed, {e(verdict)}"
+        f"</summary>{_claims_table(cl, 'control-claims') if cl else ''}</details>"
+    )
 
 
 def _figure(a: dict[str, Any], exp: Any = None, files: Files | None = None, run_id: str = "", up: str = "") -> str:
@@ -146,12 +160,20 @@ def _figure(a: dict[str, Any], exp: Any = None, files: Files | None = None, run_
         src = up + files.figure(run_id, path)
         if mime is None:  # a vector PDF for a paper: browsers do not show it in <img>
             return f'<p class="pdf-figure"><a href="{e(src)}">{inline(cap)} (PDF)</a></p>'
-    return (f'<figure><a href="{e(src)}"><img src="{e(src)}" alt="{e(cap)}" loading="lazy"></a>'
-            f"<figcaption>{inline(cap)}</figcaption></figure>")
+    return (
+        f'<figure><a href="{e(src)}"><img src="{e(src)}" alt="{e(cap)}" loading="lazy"></a>'
+        f"<figcaption>{inline(cap)}</figcaption></figure>"
+    )
 
 
-def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: dict[str, Any] | None = None,
-                        files: Files | None = None, others: list[dict[str, Any]] = ()) -> str:
+def _experiment_section(
+    store: Store,
+    run: dict[str, Any],
+    exp: Any,
+    control: dict[str, Any] | None = None,
+    files: Files | None = None,
+    others: list[dict[str, Any]] = (),
+) -> str:
     name = run["experiment"]
     title = getattr(exp, "title", name)
     desc = (getattr(exp, "description", "") or "").strip()
@@ -160,14 +182,23 @@ def _experiment_section(store: Store, run: dict[str, Any], exp: Any, control: di
     if ref:
         parts.append(f'<p class="reference"><b>Reference:</b> {e(ref)}</p>')
     if desc:
-        parts.append(f'<details open><summary>Description</summary><div class="description">'
-                     f"{docstring_to_html(desc)}</div></details>")
-    parts.append('<div class="latest">' + _run_line(run, files, "Latest run") + _run_body(store, run, exp, files)
-                 + _control_section(store, name, control) + "</div>")
+        parts.append(
+            f'<details open><summary>Description</summary><div class="description">'
+            f"{docstring_to_html(desc)}</div></details>"
+        )
+    parts.append(
+        '<div class="latest">'
+        + _run_line(run, files, "Latest run")
+        + _run_body(store, run, exp, files)
+        + _control_section(store, name, control)
+        + "</div>"
+    )
     if others:
-        links = "".join(f'<li>{_run_line(r, files, "Run")}</li>' for r in others)
-        parts.append(f'<details class="other-runs"><summary>{len(others)} other run(s) of {e(name)}</summary>'
-                     f"<ul>{links}</ul></details>")
+        links = "".join(f"<li>{_run_line(r, files, 'Run')}</li>" for r in others)
+        parts.append(
+            f'<details class="other-runs"><summary>{len(others)} other run(s) of {e(name)}</summary>'
+            f"<ul>{links}</ul></details>"
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -176,10 +207,13 @@ def _run_line(run: dict[str, Any], files: Files | None, label: str, up: str = ""
     rid, status = run["run_id"], run["status"]
     extra = ", untrained control" if run.get("untrained") else ""
     sweep = f", sweep {e(run['sweep_id'])}" if run.get("sweep_id") else ""
-    return (f'<p class="run-line">{e(label)} <a class="run-link" href="{e(run_href(rid, files, up))}"><code>{e(rid)}'
-            f'</code></a> ({e(run["preset"])}, seed {e(run["seed"])}{extra}{sweep}): '
-            f'<span class="status-{e(status)}">{e(status)}</span>'
-            + (f" — {e(run['message'])}" if run.get("message") else "") + "</p>")
+    return (
+        f'<p class="run-line">{e(label)} <a class="run-link" href="{e(run_href(rid, files, up))}"><code>{e(rid)}'
+        f"</code></a> ({e(run['preset'])}, seed {e(run['seed'])}{extra}{sweep}): "
+        f'<span class="status-{e(status)}">{e(status)}</span>'
+        + (f" — {e(run['message'])}" if run.get("message") else "")
+        + "</p>"
+    )
 
 
 def _run_body(store: Store, run: dict[str, Any], exp: Any, files: Files | None, up: str = "") -> str:
@@ -192,18 +226,33 @@ def _run_body(store: Store, run: dict[str, Any], exp: Any, files: Files | None, 
         parts.append('<div class="figures">' + "".join(_figure(a, exp, files, rid, up) for a in figs) + "</div>")
     metrics = store.summary_metrics(rid)
     if metrics:
-        parts.append("<details><summary>Metrics</summary>"
-                     + _table(("metric", "value"), ((e(k), e(_fmt(v))) for k, v in metrics.items()), "metrics")
-                     + "</details>")
-    parts.append("<details><summary>Config</summary>"
-                 + _table(("key", "value"), ((e(k), e(json.dumps(v))) for k, v in run["config"].items()), "config")
-                 + "</details>")
-    meta = [("run id", rid), ("seed", run["seed"]), ("preset", run["preset"]), ("started", _when(run["started_at"])),
-            ("ended", _when(run["ended_at"])), ("wall time", f"{run['duration_s']:.1f} s"),
-            ("attempts", run["attempts"]), ("git revision", run["git_rev"] or "unknown"), ("host", run["host"]),
-            *((f"version of {k}", v or "–") for k, v in sorted(run["versions"].items()))]
-    parts.append("<details><summary>Provenance: seed, timings, versions</summary>"
-                 + _table(("field", "value"), ((e(k), e(v)) for k, v in meta), "provenance") + "</details>")
+        parts.append(
+            "<details><summary>Metrics</summary>"
+            + _table(("metric", "value"), ((e(k), e(_fmt(v))) for k, v in metrics.items()), "metrics")
+            + "</details>"
+        )
+    parts.append(
+        "<details><summary>Config</summary>"
+        + _table(("key", "value"), ((e(k), e(json.dumps(v))) for k, v in run["config"].items()), "config")
+        + "</details>"
+    )
+    meta = [
+        ("run id", rid),
+        ("seed", run["seed"]),
+        ("preset", run["preset"]),
+        ("started", _when(run["started_at"])),
+        ("ended", _when(run["ended_at"])),
+        ("wall time", f"{run['duration_s']:.1f} s"),
+        ("attempts", run["attempts"]),
+        ("git revision", run["git_rev"] or "unknown"),
+        ("host", run["host"]),
+        *((f"version of {k}", v or "–") for k, v in sorted(run["versions"].items())),
+    ]
+    parts.append(
+        "<details><summary>Provenance: seed, timings, versions</summary>"
+        + _table(("field", "value"), ((e(k), e(v)) for k, v in meta), "provenance")
+        + "</details>"
+    )
     return "\n".join(parts)
 
 
@@ -213,32 +262,63 @@ def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: s
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
         preset = f"{r['preset']} (untrained)" if r.get("untrained") else r["preset"]
         rid = r["run_id"]
-        rows.append((f'<a class="run-link" id="run-{e(rid)}" href="{e(run_href(rid, files) if files else "#exp-" + r["experiment"])}">'
-                     f"<code>{e(rid)}</code></a>" + (" ★" if rid in latest_ids else ""),
-                     f'<a href="#exp-{e(r["experiment"])}">{e(r["experiment"])}</a>', e(preset), e(r["seed"]),
-                     e(r.get("sweep_id") or "–"),
-                     f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>', e(claims),
-                     e(_when(r["started_at"])), e(f"{r['duration_s']:.1f} s"), e(r.get("message") or "")))
-    return ('<section id="runs"><h2>Index of runs</h2><p>★ the run shown in its experiment\'s section (the latest '
-            "completed one); every run links to its own page.</p>"
-            + _table(("run", "experiment", "preset", "seed", "sweep", "status", "claims passed", "started",
-                      "wall time", "message"),
-                     rows, "runs", f' data-runs="{len(runs)}"') + "</section>")
+        rows.append(
+            (
+                f'<a class="run-link" id="run-{e(rid)}" href="{e(run_href(rid, files) if files else "#exp-" + r["experiment"])}">'
+                f"<code>{e(rid)}</code></a>" + (" ★" if rid in latest_ids else ""),
+                f'<a href="#exp-{e(r["experiment"])}">{e(r["experiment"])}</a>',
+                e(preset),
+                e(r["seed"]),
+                e(r.get("sweep_id") or "–"),
+                f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>',
+                e(claims),
+                e(_when(r["started_at"])),
+                e(f"{r['duration_s']:.1f} s"),
+                e(r.get("message") or ""),
+            )
+        )
+    return (
+        '<section id="runs"><h2>Index of runs</h2><p>★ the run shown in its experiment\'s section (the latest '
+        "completed one); every run links to its own page.</p>"
+        + _table(
+            (
+                "run",
+                "experiment",
+                "preset",
+                "seed",
+                "sweep",
+                "status",
+                "claims passed",
+                "started",
+                "wall time",
+                "message",
+            ),
+            rows,
+            "runs",
+            f' data-runs="{len(runs)}"',
+        )
+        + "</section>"
+    )
 
 
 def _page(title: str, body: str) -> str:
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
 
 
 def render_run_page(store: Store, run: dict[str, Any], exp: Any, files: Files, index_name: str) -> str:
     """The page of one run (written to ``<files>/runs/<run_id>.html``)."""
     up = "../../"
-    body = (f'<p><a href="{e(up + index_name)}">← report</a> · <a href="{e(up + index_name)}#exp-'
-            f'{e(run["experiment"])}">{e(run["experiment"])}</a> · <a href="{e(up + index_name)}#runs">all runs</a></p>'
-            f"<h1>Run {e(run['run_id'])}</h1><h2>{e(run['experiment'])}: {inline(getattr(exp, 'title', ''))}</h2>"
-            + _run_line(run, files, "Run", up) + _run_body(store, run, exp, files, up))
+    body = (
+        f'<p><a href="{e(up + index_name)}">← report</a> · <a href="{e(up + index_name)}#exp-'
+        f'{e(run["experiment"])}">{e(run["experiment"])}</a> · <a href="{e(up + index_name)}#runs">all runs</a></p>'
+        f"<h1>Run {e(run['run_id'])}</h1><h2>{e(run['experiment'])}: {inline(getattr(exp, 'title', ''))}</h2>"
+        + _run_line(run, files, "Run", up)
+        + _run_body(store, run, exp, files, up)
+    )
     return _page(f"wgflow run {run['run_id']}", body)
 
 
@@ -259,18 +339,32 @@ def render_report(store: Store, files: Files | None = None) -> str:
         others = [r for r in runs if r["experiment"] == name and r["run_id"] != run["run_id"]]
         sections.append(_experiment_section(store, run, _REGISTRY.get(name), controls.get(name), files, others))
     sweeps = sorted({r["sweep_id"] for r in runs if r.get("sweep_id")})
-    toc = ("<nav class=\"toc\"><h2>Contents</h2><ul>"
-           + "".join(f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])}, '
-                     f'{e(r["n_passed"])}/{e(r["n_claims"])} claims)</li>' for n, r in latest.items())
-           + (f'<li><a href="#sweeps">Sweeps</a> ({len(sweeps)}): '
-              + ", ".join(f'<a href="#sweep-{e(s)}">{e(s)}</a>' for s in sweeps) + "</li>" if sweeps else "")
-           + f'<li><a href="#runs">Index of runs</a> ({len(runs)})</li></ul></nav>')
-    body = (f"<h1>wgflow report</h1><p>Generated {e(_when(time.time()))} by wgflow {e(__version__)} from "
-            f"<code>{e(store.root)}</code>.</p>"
-            f'<p class="summary" data-claims="{n_claims}" data-passed="{n_pass}">'
-            f"{len(latest)} experiments, {n_pass} of {n_claims} claims passed (latest run of each experiment).</p>"
-            + toc + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
-            + sweep_section(store) + _index(runs, files, {r["run_id"] for r in latest.values()}))
+    toc = (
+        '<nav class="toc"><h2>Contents</h2><ul>'
+        + "".join(
+            f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])}, '
+            f"{e(r['n_passed'])}/{e(r['n_claims'])} claims)</li>"
+            for n, r in latest.items()
+        )
+        + (
+            f'<li><a href="#sweeps">Sweeps</a> ({len(sweeps)}): '
+            + ", ".join(f'<a href="#sweep-{e(s)}">{e(s)}</a>' for s in sweeps)
+            + "</li>"
+            if sweeps
+            else ""
+        )
+        + f'<li><a href="#runs">Index of runs</a> ({len(runs)})</li></ul></nav>'
+    )
+    body = (
+        f"<h1>wgflow report</h1><p>Generated {e(_when(time.time()))} by wgflow {e(__version__)} from "
+        f"<code>{e(store.root)}</code>.</p>"
+        f'<p class="summary" data-claims="{n_claims}" data-passed="{n_pass}">'
+        f"{len(latest)} experiments, {n_pass} of {n_claims} claims passed (latest run of each experiment).</p>"
+        + toc
+        + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
+        + sweep_section(store)
+        + _index(runs, files, {r["run_id"] for r in latest.values()})
+    )
     return _page("wgflow report", body)
 
 

@@ -18,31 +18,151 @@ import re
 
 __all__ = ["to_mathml", "GREEK", "SYMBOLS"]
 
-GREEK = {n: chr(c) for n, c in [
-    ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3F5), ("varepsilon", 0x3B5),
-    ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("vartheta", 0x3D1), ("iota", 0x3B9), ("kappa", 0x3BA),
-    ("lambda", 0x3BB), ("mu", 0x3BC), ("nu", 0x3BD), ("xi", 0x3BE), ("pi", 0x3C0), ("rho", 0x3C1),
-    ("sigma", 0x3C3), ("tau", 0x3C4), ("upsilon", 0x3C5), ("phi", 0x3D5), ("varphi", 0x3C6), ("chi", 0x3C7),
-    ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394), ("Theta", 0x398), ("Lambda", 0x39B),
-    ("Xi", 0x39E), ("Pi", 0x3A0), ("Sigma", 0x3A3), ("Phi", 0x3A6), ("Psi", 0x3A8), ("Omega", 0x3A9)]}
+GREEK = {
+    n: chr(c)
+    for n, c in [
+        ("alpha", 0x3B1),
+        ("beta", 0x3B2),
+        ("gamma", 0x3B3),
+        ("delta", 0x3B4),
+        ("epsilon", 0x3F5),
+        ("varepsilon", 0x3B5),
+        ("zeta", 0x3B6),
+        ("eta", 0x3B7),
+        ("theta", 0x3B8),
+        ("vartheta", 0x3D1),
+        ("iota", 0x3B9),
+        ("kappa", 0x3BA),
+        ("lambda", 0x3BB),
+        ("mu", 0x3BC),
+        ("nu", 0x3BD),
+        ("xi", 0x3BE),
+        ("pi", 0x3C0),
+        ("rho", 0x3C1),
+        ("sigma", 0x3C3),
+        ("tau", 0x3C4),
+        ("upsilon", 0x3C5),
+        ("phi", 0x3D5),
+        ("varphi", 0x3C6),
+        ("chi", 0x3C7),
+        ("psi", 0x3C8),
+        ("omega", 0x3C9),
+        ("Gamma", 0x393),
+        ("Delta", 0x394),
+        ("Theta", 0x398),
+        ("Lambda", 0x39B),
+        ("Xi", 0x39E),
+        ("Pi", 0x3A0),
+        ("Sigma", 0x3A3),
+        ("Phi", 0x3A6),
+        ("Psi", 0x3A8),
+        ("Omega", 0x3A9),
+    ]
+}
 SYMBOLS = {  # operators and relations (<mo>)
-    "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "sim": "∼",
-    "simeq": "≃", "equiv": "≡", "propto": "∝", "to": "→", "rightarrow": "→", "mapsto": "↦", "leftarrow": "←",
-    "Rightarrow": "⇒", "in": "∈", "notin": "∉", "subset": "⊂", "times": "×", "cdot": "·", "pm": "±", "mp": "∓",
-    "ast": "∗", "circ": "∘", "otimes": "⊗", "nabla": "∇", "partial": "∂", "infty": "∞", "sum": "∑", "prod": "∏",
-    "int": "∫", "oint": "∮", "cup": "∪", "cap": "∩", "forall": "∀", "exists": "∃", "ll": "≪", "gg": "≫",
-    "langle": "⟨", "rangle": "⟩", "|": "‖", "lVert": "‖", "rVert": "‖", "vert": "|", "ldots": "…", "cdots": "⋯",
-    "dots": "…", "star": "⋆", "wedge": "∧", "vee": "∨", "setminus": "∖", "{": "{", "}": "}", "sup": "sup",
-    "inf": "inf", "max": "max", "min": "min", "log": "log", "exp": "exp", "lim": "lim", "det": "det",
-    "sin": "sin", "cos": "cos", "tanh": "tanh", "arg": "arg", "argmin": "argmin", "argmax": "argmax",
+    "le": "≤",
+    "leq": "≤",
+    "ge": "≥",
+    "geq": "≥",
+    "ne": "≠",
+    "neq": "≠",
+    "approx": "≈",
+    "sim": "∼",
+    "simeq": "≃",
+    "equiv": "≡",
+    "propto": "∝",
+    "to": "→",
+    "rightarrow": "→",
+    "mapsto": "↦",
+    "leftarrow": "←",
+    "Rightarrow": "⇒",
+    "in": "∈",
+    "notin": "∉",
+    "subset": "⊂",
+    "times": "×",
+    "cdot": "·",
+    "pm": "±",
+    "mp": "∓",
+    "ast": "∗",
+    "circ": "∘",
+    "otimes": "⊗",
+    "nabla": "∇",
+    "partial": "∂",
+    "infty": "∞",
+    "sum": "∑",
+    "prod": "∏",
+    "int": "∫",
+    "oint": "∮",
+    "cup": "∪",
+    "cap": "∩",
+    "forall": "∀",
+    "exists": "∃",
+    "ll": "≪",
+    "gg": "≫",
+    "langle": "⟨",
+    "rangle": "⟩",
+    "|": "‖",
+    "lVert": "‖",
+    "rVert": "‖",
+    "vert": "|",
+    "ldots": "…",
+    "cdots": "⋯",
+    "dots": "…",
+    "star": "⋆",
+    "wedge": "∧",
+    "vee": "∨",
+    "setminus": "∖",
+    "{": "{",
+    "}": "}",
+    "sup": "sup",
+    "inf": "inf",
+    "max": "max",
+    "min": "min",
+    "log": "log",
+    "exp": "exp",
+    "lim": "lim",
+    "det": "det",
+    "sin": "sin",
+    "cos": "cos",
+    "tanh": "tanh",
+    "arg": "arg",
+    "argmin": "argmin",
+    "argmax": "argmax",
 }
 _SPACES = {"qquad": "2em", "quad": "1em", ",": "0.17em", ";": "0.28em", ":": "0.22em", " ": "0.25em", "!": "0"}
-_FONTS = {"mathbb": "double-struck", "mathcal": "script", "mathbf": "bold", "mathsf": "sans-serif",
-          "mathit": "italic", "boldsymbol": "bold-italic"}
-_ACCENTS = {"bar": "¯", "overline": "¯", "hat": "^", "widehat": "^", "tilde": "~", "widetilde": "~", "dot": "˙",
-            "vec": "→"}
-_IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "displaystyle",
-            "limits", "nolimits"}
+_FONTS = {
+    "mathbb": "double-struck",
+    "mathcal": "script",
+    "mathbf": "bold",
+    "mathsf": "sans-serif",
+    "mathit": "italic",
+    "boldsymbol": "bold-italic",
+}
+_ACCENTS = {
+    "bar": "¯",
+    "overline": "¯",
+    "hat": "^",
+    "widehat": "^",
+    "tilde": "~",
+    "widetilde": "~",
+    "dot": "˙",
+    "vec": "→",
+}
+_IGNORED = {
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "displaystyle",
+    "limits",
+    "nolimits",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _TOKEN = re.compile(r"\\([A-Za-z]+|.)|(\d+(?:\.\d+)?)|([A-Za-z])|(\s+)|(.)", re.S)
 
@@ -53,8 +173,9 @@ def _esc(s: str) -> str:
 
 class _Parser:
     def __init__(self, tex: str):
-        self.toks = [(m.group(1), m.group(2), m.group(3), m.group(5)) for m in _TOKEN.finditer(tex)
-                     if m.group(4) is None]
+        self.toks = [
+            (m.group(1), m.group(2), m.group(3), m.group(5)) for m in _TOKEN.finditer(tex) if m.group(4) is None
+        ]
         self.i = 0
 
     def peek(self):
@@ -146,7 +267,7 @@ class _Parser:
         if cmd in _FONTS:
             return f'<mi mathvariant="{_FONTS[cmd]}">{_esc(self.text_arg())}</mi>'
         if cmd in ("mathrm", "operatorname"):
-            return f"<mi mathvariant=\"normal\">{_esc(self.text_arg())}</mi>"
+            return f'<mi mathvariant="normal">{_esc(self.text_arg())}</mi>'
         if cmd in ("text", "textrm", "mbox"):
             return f"<mtext>{_esc(self.text_arg())}</mtext>"
         if cmd in _ACCENTS:

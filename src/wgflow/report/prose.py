@@ -31,7 +31,7 @@ def inline(text: str) -> str:
     """One line or paragraph of text with its inline markup rendered (everything else escaped)."""
     out, pos = [], 0
     for m in _INLINE.finditer(text):
-        out.append(html.escape(text[pos:m.start()], quote=False))
+        out.append(html.escape(text[pos : m.start()], quote=False))
         if m.group("code"):
             out.append(f"<code>{html.escape(m.group('c'), quote=False)}</code>")
         elif m.group("role"):
@@ -82,8 +82,8 @@ def docstring_to_html(doc: str) -> str:
         b = blocks[i]
         head = b[0].strip()
         if head.startswith(".. math::"):
-            body = [ln for ln in b[1:]]
-            rest = head[len(".. math::"):].strip()
+            body = list(b[1:])
+            rest = head[len(".. math::") :].strip()
             # the equation is the next indented block(s) when the directive stands alone
             while not body and i + 1 < len(blocks) and blocks[i + 1][0].startswith((" ", "\t")):
                 i += 1
@@ -102,7 +102,10 @@ def docstring_to_html(doc: str) -> str:
             out.append(_list(b))
         else:
             para = " ".join(ln.strip() for ln in b)
-            out.append(f"<p>{inline(para)}" + ("::" if para.endswith("::") else "") + "</p>"
-                       if not para.endswith("::") else f"<p>{inline(para[:-2])}::</p>")
+            out.append(
+                f"<p>{inline(para)}" + ("::" if para.endswith("::") else "") + "</p>"
+                if not para.endswith("::")
+                else f"<p>{inline(para[:-2])}::</p>"
+            )
         i += 1
     return "\n".join(out)

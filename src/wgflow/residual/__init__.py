@@ -6,8 +6,8 @@ and geodesic scores of data tracks (:mod:`.geodesic`). Thorpe & van Gennip 2023
 (arXiv 1810.11741); Gai & Zhang 2021 (arXiv 2102.09235); Benamou & Brenier 2000.
 """
 
-from .baselines import normalised_transport, transport_matched_scale  # noqa: F401
-from .geodesic import (  # noqa: F401
+from .baselines import normalised_transport, transport_matched_scale
+from .geodesic import (
     kinetic_energy,
     kinetic_ratio,
     line_shape_score,
@@ -16,10 +16,10 @@ from .geodesic import (  # noqa: F401
     output_spread,
     w2_squared,
 )
-from .objective import ObjectiveConfig, TrainResult, regularised_objective, train_residual  # noqa: F401
-from .ode import NeuralODE  # noqa: F401
-from .paths import aligned_unit_distance, eval_path, h1_seminorm, path_distance, resample_path  # noqa: F401
-from .stacks import ResidualStack, activation  # noqa: F401
+from .objective import ObjectiveConfig, TrainResult, regularised_objective, train_residual
+from .ode import NeuralODE
+from .paths import aligned_unit_distance, eval_path, h1_seminorm, path_distance, resample_path
+from .stacks import ResidualStack, activation
 
 
 def tracks(model, x):

@@ -31,8 +31,9 @@ def normalised_transport(tracks) -> float:
     return w2_squared(T[0], T[-1]) / var0 if var0 > 0 else float("nan")
 
 
-def transport_matched_scale(model, x: torch.Tensor, target: float, *, lo: float = 1e-4, hi: float = 1e4,
-                            rtol: float = 1e-9) -> float:
+def transport_matched_scale(
+    model, x: torch.Tensor, target: float, *, lo: float = 1e-4, hi: float = 1e4, rtol: float = 1e-9
+) -> float:
     """The branch scale s with τ(model with branch_scale = s) = ``target`` (log-space root find).
 
     ``model`` is a residual stack (:class:`~wgflow.residual.stacks.ResidualStack`,
@@ -54,7 +55,7 @@ def transport_matched_scale(model, x: torch.Tensor, target: float, *, lo: float 
         t1 = tau(0.0)
         if not np.isfinite(target) or abs(t1 - target) <= rtol * max(abs(target), 1e-300):
             return 1.0
-        f = lambda ls: np.log(max(tau(ls), 1e-300)) - np.log(max(target, 1e-300))  # noqa: E731
+        f = lambda ls: np.log(max(tau(ls), 1e-300)) - np.log(max(target, 1e-300))
         a, b = (np.log(lo), 0.0) if t1 > target else (0.0, np.log(hi))
         if f(a) * f(b) < 0:
             return float(np.exp(brentq(f, a, b, xtol=1e-6)))

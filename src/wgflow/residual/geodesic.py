@@ -22,8 +22,16 @@ import numpy as np
 
 from wgflow.transport import ot_assignment, wasserstein
 
-__all__ = ["line_shape_score", "optimal_transport_score", "kinetic_energy", "w2_squared",
-           "kinetic_ratio", "mccann_interpolation", "output_spread", "LSS"]
+__all__ = [
+    "line_shape_score",
+    "optimal_transport_score",
+    "kinetic_energy",
+    "w2_squared",
+    "kinetic_ratio",
+    "mccann_interpolation",
+    "output_spread",
+    "LSS",
+]
 
 
 class LSS(dict):

@@ -15,8 +15,8 @@ decay (L2 coefficient) of Gai & Zhang (2021, arXiv 2102.09235). ℓ is cross-ent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -35,8 +35,9 @@ class ObjectiveConfig:
     gamma: float = 0.0  # weight decay on every parameter
 
 
-def regularised_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                          cfg: ObjectiveConfig = ObjectiveConfig()) -> dict[str, torch.Tensor]:
+def regularised_objective(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: ObjectiveConfig = ObjectiveConfig()
+) -> dict[str, torch.Tensor]:
     """Terms {"fit", "magnitude", "fd", "readout", "decay", "total"} of E_L at (x (m, d), y)."""
     out = model(x)  # (m, n_out)
     if cfg.loss == "ce":
@@ -47,10 +48,10 @@ def regularised_objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         raise ValueError("loss must be 'ce' or 'square'")
     L = model.L
     P = model.layer_params()
-    mag = sum((p ** 2).sum() for p in P.values()) / L
+    mag = sum((p**2).sum() for p in P.values()) / L
     fd = L * sum((torch.diff(p, dim=0) ** 2).sum() for p in P.values())
-    ro = sum((p ** 2).sum() for p in (model.E, model.C, model.c) if p is not None)
-    decay = sum((p ** 2).sum() for p in model.parameters())
+    ro = sum((p**2).sum() for p in (model.E, model.C, model.c) if p is not None)
+    decay = sum((p**2).sum() for p in model.parameters())
     total = fit + cfg.alpha * mag + cfg.beta * fd + cfg.rho * ro + cfg.gamma * decay
     return {"fit": fit, "magnitude": mag, "fd": fd, "readout": ro, "decay": decay, "total": total}
 
@@ -64,9 +65,18 @@ class TrainResult:
     initial: float = float("nan")  # the total at the initialisation (equal to terms["total"] when untrained)
 
 
-def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: ObjectiveConfig = ObjectiveConfig(), *,
-                   optimizer: str = "lbfgs", steps: int = 200, lr: float = 1.0, tol: float = 1e-12,
-                   callback: Callable[[int, nn.Module], None] | None = None) -> TrainResult:
+def train_residual(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    obj: ObjectiveConfig = ObjectiveConfig(),
+    *,
+    optimizer: str = "lbfgs",
+    steps: int = 200,
+    lr: float = 1.0,
+    tol: float = 1e-12,
+    callback: Callable[[int, nn.Module], None] | None = None,
+) -> TrainResult:
     """Full-batch minimisation of :func:`regularised_objective` (``"lbfgs"``, ``"adam"`` or ``"gd"``).
 
     L-BFGS uses the strong-Wolfe line search and stops when the objective changes by less
@@ -77,8 +87,15 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(params, lr=lr, max_iter=20, history_size=50, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-12, tolerance_change=1e-15)
+        opt = torch.optim.LBFGS(
+            params,
+            lr=lr,
+            max_iter=20,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-12,
+            tolerance_change=1e-15,
+        )
     elif optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr)
     elif optimizer == "gd":
@@ -114,8 +131,14 @@ def train_residual(model: nn.Module, x: torch.Tensor, y: torch.Tensor, obj: Obje
     return TrainResult(terms, hist, initial)
 
 
-def train_multistart(make_model: Callable[[int], nn.Module], restarts: int, x: torch.Tensor, y: torch.Tensor,
-                     obj: ObjectiveConfig = ObjectiveConfig(), **kw) -> tuple[nn.Module, TrainResult, list[float]]:
+def train_multistart(
+    make_model: Callable[[int], nn.Module],
+    restarts: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    obj: ObjectiveConfig = ObjectiveConfig(),
+    **kw,
+) -> tuple[nn.Module, TrainResult, list[float]]:
     """Best of ``restarts`` runs of :func:`train_residual` (lowest final objective).
 
     ``make_model(r)`` builds start ``r`` (its own initialisation); ``kw`` go to

@@ -25,7 +25,7 @@ __all__ = ["NeuralODE"]
 
 
 class _Field(nn.Module):
-    def __init__(self, model: "NeuralODE"):
+    def __init__(self, model: NeuralODE):
         super().__init__()
         self.m = model
 
@@ -46,18 +46,32 @@ class NeuralODE(nn.Module):
     gradients exact up to the solver's tolerance instead of to round-off.
     """
 
-    def __init__(self, d: int, k: int, M: int, n_out: int, *, act: str = "tanh", embed: bool = True,
-                 method: str = "rk4", step_size: float | None = None, rtol: float = 1e-7, atol: float = 1e-9,
-                 adjoint: bool = False, scale: float = 1.0, generator: torch.Generator | None = None,
-                 dtype=torch.float64):
+    def __init__(
+        self,
+        d: int,
+        k: int,
+        M: int,
+        n_out: int,
+        *,
+        act: str = "tanh",
+        embed: bool = True,
+        method: str = "rk4",
+        step_size: float | None = None,
+        rtol: float = 1e-7,
+        atol: float = 1e-9,
+        adjoint: bool = False,
+        scale: float = 1.0,
+        generator: torch.Generator | None = None,
+        dtype=torch.float64,
+    ):
         super().__init__()
         self.d, self.k, self.L, self.act = d, k, M, act
         self.method, self.step_size, self.rtol, self.atol, self.adjoint = method, step_size, rtol, atol, adjoint
         g = generator
-        self.A = nn.Parameter(scale / k ** 0.5 * torch.randn(M, k, k, generator=g, dtype=dtype))  # (M, k, k)
+        self.A = nn.Parameter(scale / k**0.5 * torch.randn(M, k, k, generator=g, dtype=dtype))  # (M, k, k)
         self.b = nn.Parameter(0.1 * scale * torch.randn(M, k, generator=g, dtype=dtype))  # (M, k)
-        self.E = nn.Parameter(torch.randn(k, d, generator=g, dtype=dtype) / d ** 0.5) if embed else None
-        self.C = nn.Parameter(torch.randn(n_out, k, generator=g, dtype=dtype) / k ** 0.5)
+        self.E = nn.Parameter(torch.randn(k, d, generator=g, dtype=dtype) / d**0.5) if embed else None
+        self.C = nn.Parameter(torch.randn(n_out, k, generator=g, dtype=dtype) / k**0.5)
         self.c = nn.Parameter(torch.zeros(n_out, dtype=dtype))
         self.W = None
 

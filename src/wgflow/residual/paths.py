@@ -57,8 +57,9 @@ def resample_path(P: torch.Tensor, L_new: int, kind: str = "linear") -> torch.Te
     return fine.reshape(L_new, n // L_new, *P.shape[1:]).mean(dim=1)
 
 
-def path_distance(P: torch.Tensor, Q: torch.Tensor, norm: str = "L2", kind: str = "linear",
-                  n_quad: int = 2048) -> torch.Tensor:
+def path_distance(
+    P: torch.Tensor, Q: torch.Tensor, norm: str = "L2", kind: str = "linear", n_quad: int = 2048
+) -> torch.Tensor:
     r"""``||P - Q||_{L^2(0,1)}`` or ``||P - Q||_{H^1(0,1)}`` between paths of any depths.
 
     Piecewise-constant paths are compared exactly on the common refinement of their cells;
@@ -68,16 +69,16 @@ def path_distance(P: torch.Tensor, Q: torch.Tensor, norm: str = "L2", kind: str 
     if kind == "constant" and norm == "L2":
         n = P.shape[0] * Q.shape[0] // math.gcd(P.shape[0], Q.shape[0])
         D = P.repeat_interleave(n // P.shape[0], 0) - Q.repeat_interleave(n // Q.shape[0], 0)
-        return torch.sqrt((D ** 2).sum() / n)
+        return torch.sqrt((D**2).sum() / n)
     t = (torch.arange(n_quad, dtype=P.dtype) + 0.5) / n_quad
     D = eval_path(P, t, "linear") - eval_path(Q, t, "linear")  # (n_quad, ...)
-    l2 = (D ** 2).sum() / n_quad
+    l2 = (D**2).sum() / n_quad
     if norm == "L2":
         return torch.sqrt(l2)
     if norm != "H1":
         raise ValueError("norm must be 'L2' or 'H1'")
     dD = torch.diff(D, dim=0) * n_quad  # derivative of the difference (exact per cell)
-    return torch.sqrt(l2 + (dD ** 2).sum() / n_quad)
+    return torch.sqrt(l2 + (dD**2).sum() / n_quad)
 
 
 def h1_seminorm(P: torch.Tensor) -> torch.Tensor:
@@ -108,7 +109,7 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) ->
     Uf = U.repeat_interleave(n // U.shape[0], 0)  # (n, q, p) on the common refinement
     Vf = V.repeat_interleave(n // V.shape[0], 0)
     cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
-    C = (Uf ** 2).sum((0, 2))[:, None] + (Vf ** 2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
+    C = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
     C = (C / n).detach().cpu().numpy()
     r, c = linear_sum_assignment(C)
     return float(np.sqrt(max(C[r, c].sum(), 0.0)))

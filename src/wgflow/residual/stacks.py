@@ -38,9 +38,22 @@ class ResidualStack(nn.Module):
     ``embed=False`` requires d == k and uses X_0 = x (tracks live in input space).
     """
 
-    def __init__(self, d: int, k: int, L: int, n_out: int, *, variant: str = "A", hidden: int | None = None,
-                 residual: bool = True, act: str = "tanh", embed: bool = True, scale: float = 1.0,
-                 generator: torch.Generator | None = None, dtype=torch.float64):
+    def __init__(
+        self,
+        d: int,
+        k: int,
+        L: int,
+        n_out: int,
+        *,
+        variant: str = "A",
+        hidden: int | None = None,
+        residual: bool = True,
+        act: str = "tanh",
+        embed: bool = True,
+        scale: float = 1.0,
+        generator: torch.Generator | None = None,
+        dtype=torch.float64,
+    ):
         super().__init__()
         if variant not in ("A", "WA"):
             raise ValueError("variant must be 'A' or 'WA'")
@@ -53,11 +66,11 @@ class ResidualStack(nn.Module):
         def rnd(*shape, s):
             return nn.Parameter(s * torch.randn(*shape, generator=generator, dtype=dtype))
 
-        self.A = rnd(L, q, k, s=scale / k ** 0.5)  # (L, q, k)
+        self.A = rnd(L, q, k, s=scale / k**0.5)  # (L, q, k)
         self.b = rnd(L, q, s=scale * 0.1)  # (L, q)
-        self.W = rnd(L, k, q, s=scale / q ** 0.5) if variant == "WA" else None  # (L, k, q)
-        self.E = rnd(k, d, s=1.0 / d ** 0.5) if embed else None  # (k, d)
-        self.C = rnd(n_out, k, s=1.0 / k ** 0.5)  # (n_out, k)
+        self.W = rnd(L, k, q, s=scale / q**0.5) if variant == "WA" else None  # (L, k, q)
+        self.E = rnd(k, d, s=1.0 / d**0.5) if embed else None  # (k, d)
+        self.C = rnd(n_out, k, s=1.0 / k**0.5)  # (n_out, k)
         self.c = nn.Parameter(torch.zeros(n_out, dtype=dtype))
 
     def layer_params(self) -> dict[str, torch.Tensor]:

@@ -20,8 +20,10 @@ def explain(db_path: Path, e: sqlite3.Error) -> str:
         return f"store {db_path} is locked by another process ({text}); wait for it and try again"
     if isinstance(e, sqlite3.OperationalError) and "unable to open" in text:
         return f"cannot open store {db_path} ({text}); check the path and its permissions"
-    return (f"store {db_path} is damaged or unreadable ({type(e).__name__}: {text}); check it with "
-            f"`wgflow runs --check --store {db_path.parent}`, then restore a backup or move the folder aside")
+    return (
+        f"store {db_path} is damaged or unreadable ({type(e).__name__}: {text}); check it with "
+        f"`wgflow runs --check --store {db_path.parent}`, then restore a backup or move the folder aside"
+    )
 
 
 def is_wgflow_process(pid: int) -> bool:
@@ -36,8 +38,10 @@ def is_wgflow_process(pid: int) -> bool:
         return not Path("/proc/self").exists()  # no /proc (not Linux): assume it may be ours
     except OSError:
         return True
-    return any(os.path.basename(a) == b"wgflow" or a.startswith(b"wgflow.") or b"import wgflow" in a
-               or b"from wgflow" in a for a in argv)
+    return any(
+        os.path.basename(a) == b"wgflow" or a.startswith(b"wgflow.") or b"import wgflow" in a or b"from wgflow" in a
+        for a in argv
+    )
 
 
 def check(store: Any) -> list[str]:
@@ -47,13 +51,16 @@ def check(store: Any) -> list[str]:
     run's artifacts refer to must exist with its recorded size.
     """
     problems = [f"database: {r[0]}" for r in store._query("PRAGMA integrity_check") if r[0] != "ok"]
-    problems += [f"database: row {r[1]} of {r[0]} refers to a missing {r[2]} row"
-                 for r in store._query("PRAGMA foreign_key_check")]
+    problems += [
+        f"database: row {r[1]} of {r[0]} refers to a missing {r[2]} row"
+        for r in store._query("PRAGMA foreign_key_check")
+    ]
     for r in store._query("SELECT run_id, name, path, bytes FROM artifacts ORDER BY run_id, name"):
         p = Path(r["path"]) if Path(r["path"]).is_absolute() else store.root / r["path"]
         if not p.is_file():
             problems.append(f"run {r['run_id']}: artifact {r['name']!r} is missing ({p})")
         elif r["bytes"] is not None and p.stat().st_size != r["bytes"]:
-            problems.append(f"run {r['run_id']}: artifact {r['name']!r} has {p.stat().st_size} bytes, "
-                            f"{r['bytes']} recorded ({p})")
+            problems.append(
+                f"run {r['run_id']}: artifact {r['name']!r} has {p.stat().st_size} bytes, {r['bytes']} recorded ({p})"
+            )
     return problems

@@ -20,8 +20,9 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from .health import StoreError, explain, is_wgflow_process
 
@@ -138,8 +139,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         with self._guard():
-            self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -161,7 +161,7 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -207,8 +207,10 @@ class Store:
                 v = c.execute("SELECT ifnull(max(version), 0) FROM schema_version").fetchone()[0]
                 if v >= len(MIGRATIONS):
                     if v > len(MIGRATIONS):
-                        raise RuntimeError(f"store {self.root} has schema {v}, newer than this wgflow "
-                                           f"({len(MIGRATIONS)}); upgrade wgflow")
+                        raise RuntimeError(
+                            f"store {self.root} has schema {v}, newer than this wgflow "
+                            f"({len(MIGRATIONS)}); upgrade wgflow"
+                        )
                     return
                 for stmt in MIGRATIONS[v].split(";"):
                     if stmt.strip():
@@ -220,10 +222,20 @@ class Store:
         """Directory of a run's files (not created)."""
         return self.root / "runs" / run_id
 
-    def create_run(self, experiment: str, config: Mapping[str, Any], seed: int, *, preset: str | None = None,
-                   versions: Mapping[str, Any] | None = None, git_rev: str | None = None,
-                   host: str | None = None, sweep_id: str | None = None, run_id: str | None = None,
-                   untrained: bool = False) -> str:
+    def create_run(
+        self,
+        experiment: str,
+        config: Mapping[str, Any],
+        seed: int,
+        *,
+        preset: str | None = None,
+        versions: Mapping[str, Any] | None = None,
+        git_rev: str | None = None,
+        host: str | None = None,
+        sweep_id: str | None = None,
+        run_id: str | None = None,
+        untrained: bool = False,
+    ) -> str:
         """Insert a run with status ``running``; returns its id (``untrained``: a negative-control run)."""
         for _ in range(20):
             rid = run_id or new_run_id(experiment)
@@ -232,8 +244,20 @@ class Store:
                     c.execute(
                         "INSERT INTO runs (run_id, experiment, preset, seed, config, status, started_at, versions,"
                         " git_rev, host, sweep_id, pid, untrained) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-                        (rid, experiment, preset, int(seed), _json(dict(config)), time.time(),
-                         _json(dict(versions or {})), git_rev, host, sweep_id, os.getpid(), int(bool(untrained))),
+                        (
+                            rid,
+                            experiment,
+                            preset,
+                            int(seed),
+                            _json(dict(config)),
+                            time.time(),
+                            _json(dict(versions or {})),
+                            git_rev,
+                            host,
+                            sweep_id,
+                            os.getpid(),
+                            int(bool(untrained)),
+                        ),
                     )
                 return rid
             except sqlite3.IntegrityError:
@@ -256,13 +280,17 @@ class Store:
 
                 stale = row["host"] == socket.gethostname() and not is_wgflow_process(row["pid"])
                 if not (force and stale):
-                    hint = ("; that process is not wgflow (its id was reused): add --force to take the run over"
-                            if stale else "; stop it first")
-                    raise RuntimeError(f"run {run_id!r} is still running (process {row['pid']} on "
-                                       f"{row['host']}){hint}")
-            c.execute("UPDATE runs SET status = 'running', message = NULL, ended_at = NULL, resumed_at = ?,"
-                      " attempts = attempts + 1, pid = ?, host = ifnull(?, host) WHERE run_id = ?",
-                      (time.time(), os.getpid(), host, run_id))
+                    hint = (
+                        "; that process is not wgflow (its id was reused): add --force to take the run over"
+                        if stale
+                        else "; stop it first"
+                    )
+                    raise RuntimeError(f"run {run_id!r} is still running (process {row['pid']} on {row['host']}){hint}")
+            c.execute(
+                "UPDATE runs SET status = 'running', message = NULL, ended_at = NULL, resumed_at = ?,"
+                " attempts = attempts + 1, pid = ?, host = ifnull(?, host) WHERE run_id = ?",
+                (time.time(), os.getpid(), host, run_id),
+            )
 
     @staticmethod
     def is_alive(run: Mapping[str, Any]) -> bool:
@@ -288,8 +316,14 @@ class Store:
         with self.transaction() as c:
             _write_status(c, run_id, status, message, duration_s)
 
-    def complete_run(self, run_id: str, claims: Iterable[Mapping[str, Any]],
-                     metrics: Iterable[tuple[str, int | None, float]], *, duration_s: float = 0.0) -> None:
+    def complete_run(
+        self,
+        run_id: str,
+        claims: Iterable[Mapping[str, Any]],
+        metrics: Iterable[tuple[str, int | None, float]],
+        *,
+        duration_s: float = 0.0,
+    ) -> None:
         """Claims, summary metrics and status ``completed`` in one transaction: all or nothing."""
         claims, metrics = list(claims), list(metrics)
         with self.transaction() as c:
@@ -305,9 +339,11 @@ class Store:
 
     def runs(self, experiment: str | None = None, *, sweep_id: str | None = None) -> list[dict[str, Any]]:
         """All runs, newest first, with claim counts (``n_claims``, ``n_passed``)."""
-        sql = ("SELECT r.*, (SELECT count(*) FROM claims c WHERE c.run_id = r.run_id) AS n_claims,"
-               " (SELECT ifnull(sum(passed), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_passed"
-               " FROM runs r WHERE 1 = 1")
+        sql = (
+            "SELECT r.*, (SELECT count(*) FROM claims c WHERE c.run_id = r.run_id) AS n_claims,"
+            " (SELECT ifnull(sum(passed), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_passed"
+            " FROM runs r WHERE 1 = 1"
+        )
         args: list[Any] = []
         if experiment is not None:
             sql += " AND experiment = ?"
@@ -365,10 +401,21 @@ class Store:
 
     def claims(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
-        return [{"name": r["name"], "statement": r["statement"], "expected": r["expected"],
-                 "measured": json.loads(r["measured"]), "tolerance": json.loads(r["tolerance"]),
-                 "passed": bool(r["passed"]), "source": r["source"], "control": json.loads(r["control"] or "null"),
-                 "ci": json.loads(r["ci"] or "null"), "note": r["note"]} for r in rows]
+        return [
+            {
+                "name": r["name"],
+                "statement": r["statement"],
+                "expected": r["expected"],
+                "measured": json.loads(r["measured"]),
+                "tolerance": json.loads(r["tolerance"]),
+                "passed": bool(r["passed"]),
+                "source": r["source"],
+                "control": json.loads(r["control"] or "null"),
+                "ci": json.loads(r["ci"] or "null"),
+                "note": r["note"],
+            }
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ artifacts
     def add_artifact(self, run_id: str, name: str, path: str | os.PathLike, kind: str = "file") -> None:
@@ -381,8 +428,10 @@ class Store:
             rel = str(full.resolve())
         size = full.stat().st_size if full.exists() else None
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
-                      (run_id, name, kind, rel, size, time.time()))
+            c.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, name, kind, rel, size, time.time()),
+            )
 
     def artifacts(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Artifacts with ``path`` resolved to an absolute path."""
@@ -400,12 +449,29 @@ class Store:
 
 
 def _write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
-    data = [(run_id, i, cl["name"], cl["statement"], cl.get("expected"), _json(cl.get("measured")),
-             _json(cl.get("tolerance")), int(bool(cl["passed"])), cl.get("source"), _json(cl.get("control")),
-             _json(cl.get("ci")), cl.get("note")) for i, cl in enumerate(claims)]
+    data = [
+        (
+            run_id,
+            i,
+            cl["name"],
+            cl["statement"],
+            cl.get("expected"),
+            _json(cl.get("measured")),
+            _json(cl.get("tolerance")),
+            int(bool(cl["passed"])),
+            cl.get("source"),
+            _json(cl.get("control")),
+            _json(cl.get("ci")),
+            cl.get("note"),
+        )
+        for i, cl in enumerate(claims)
+    ]
     c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-    c.executemany("INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
-                  " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
+    c.executemany(
+        "INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
+        " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        data,
+    )
 
 
 def _write_metrics(c: sqlite3.Connection, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
@@ -415,8 +481,10 @@ def _write_metrics(c: sqlite3.Connection, run_id: str, rows: Iterable[tuple[str,
 
 
 def _write_status(c: sqlite3.Connection, run_id: str, status: str, message: str | None, duration_s: float) -> None:
-    c.execute("UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ? WHERE run_id = ?",
-              (status, message, time.time(), float(duration_s), run_id))
+    c.execute(
+        "UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ? WHERE run_id = ?",
+        (status, message, time.time(), float(duration_s), run_id),
+    )
 
 
 def _real(v: Any) -> float | None:

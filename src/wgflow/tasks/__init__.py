@@ -6,6 +6,6 @@
 * further modules (clusters, moons, digits) are imported by name.
 """
 
-from .gaussians import IsotropicGaussians, IsotropicGaussiansRisk  # noqa: F401
-from .teacher import ReLUTeacher, gaussian_sampler, sphere_sampler  # noqa: F401
-from .three_spin import ThreeSpin  # noqa: F401
+from .gaussians import IsotropicGaussians, IsotropicGaussiansRisk
+from .teacher import ReLUTeacher, gaussian_sampler, sphere_sampler
+from .three_spin import ThreeSpin

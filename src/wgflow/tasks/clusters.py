@@ -43,8 +43,9 @@ class ClustersTask:
     labels: torch.Tensor  # (k^2,)
 
     @classmethod
-    def random(cls, d: int, k: int = 3, *, generator: torch.Generator | None = None,
-               dtype: torch.dtype = torch.float64) -> "ClustersTask":
+    def random(
+        cls, d: int, k: int = 3, *, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64
+    ) -> ClustersTask:
         """Grid of k^2 centres, floor(k^2/2) of them labelled -1 at random (the rest +1)."""
         if not isinstance(d, int) or d < 3:
             raise ValueError(f"clusters need d >= 3 (bias, x1, x2), got {d!r}")

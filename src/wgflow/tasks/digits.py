@@ -48,7 +48,7 @@ def load_mnist_idx(path: str | Path) -> np.ndarray:
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte idx file (magic {raw[:4].hex()})")
-    dims = struct.unpack(f">{ndim}I", raw[4: 4 + 4 * ndim])
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise ValueError(f"{path}: expected {int(np.prod(dims))} bytes of data, found {data.size}")
@@ -89,8 +89,10 @@ def image_dataset(name: str, root: str | Path, m: int | None = None, seed: int =
     if name == "mnist":
         imgs, labs = (sorted({f for p in pats for f in root.glob(p)}) for pats in _MNIST_FILES)
         if not imgs or len(imgs) != len(labs):
-            raise FileNotFoundError(f"mnist: need matching *images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz] "
-                                    f"files in {root} (found {len(imgs)} image and {len(labs)} label files)")
+            raise FileNotFoundError(
+                f"mnist: need matching *images-idx3-ubyte[.gz] and *labels-idx1-ubyte[.gz] "
+                f"files in {root} (found {len(imgs)} image and {len(labs)} label files)"
+            )
         X = np.concatenate([a.reshape(len(a), -1) for a in map(load_mnist_idx, imgs)])
         Y = np.concatenate([load_mnist_idx(f).astype(np.int64) for f in labs])
         if len(X) != len(Y):

@@ -83,7 +83,7 @@ def _relu_coeffs(a, t, K):
     T = torch.cat([sf[..., None], ph[..., None] * He[..., : K + 1]], dim=-1)  # (..., K + 2), j = 0..K+1
     k = torch.arange(K + 1, dtype=a.dtype, device=a.device)
     dR = T[..., 1:].clone()
-    dR[..., 1:] += k[1:] * T[..., : K]
+    dR[..., 1:] += k[1:] * T[..., :K]
     return R, dR
 
 
@@ -181,6 +181,7 @@ class IsotropicGaussiansRisk(Objective):
         inter = torch.zeros_like(r)  # sum_{j != i} b_j U_ij
         radial = torch.zeros_like(r)
         tangent = torch.zeros_like(w)
+        P_prev = P  # u^{k-1} off the diagonal, used from k = 1 on
         for k in range(self.K + 1):
             fk = 1.0 / math.factorial(k)
             bA = b[None, :] * A[:, :, k]  # (2, n): b_j A^tau_jk

@@ -27,8 +27,7 @@ def two_moons(m: int, noise: float = 0.1, seed: int = 0, dtype=torch.float64):
     rng = np.random.default_rng(seed)
     y = np.arange(m) % 2
     s = rng.uniform(0, np.pi, m)
-    x = np.where(y[:, None] == 0, np.stack([np.cos(s), np.sin(s)], 1),
-                 np.stack([1 - np.cos(s), 0.5 - np.sin(s)], 1))
+    x = np.where(y[:, None] == 0, np.stack([np.cos(s), np.sin(s)], 1), np.stack([1 - np.cos(s), 0.5 - np.sin(s)], 1))
     return _out(x + noise * rng.standard_normal((m, 2)), y, dtype)
 
 

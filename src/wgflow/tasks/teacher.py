@@ -11,8 +11,8 @@ arc-cosine kernel (:mod:`wgflow.closed_forms`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -63,7 +63,7 @@ class ReLUTeacher:
         dtype: torch.dtype = torch.float64,
         signs: str = "positive",
         norm: float = 1.0,
-    ) -> "ReLUTeacher":
+    ) -> ReLUTeacher:
         """Teacher with w*_j uniform on the sphere of radius ``norm`` and c*_j = 1
         (``signs="positive"``) or random ±1 (``signs="random"``)."""
         if not isinstance(m0, int) or m0 < 1:

@@ -69,7 +69,7 @@ class ThreeSpin:
         object.__setattr__(self, "_cast", {})  # S as (d, d^2) per (dtype, device): no conversion per call
 
     @classmethod
-    def random(cls, d: int, *, seed: int | None = None, generator: torch.Generator | None = None) -> "ThreeSpin":
+    def random(cls, d: int, *, seed: int | None = None, generator: torch.Generator | None = None) -> ThreeSpin:
         """a_pqr i.i.d. N(0, 1) drawn in float64 from ``seed`` (or ``generator``)."""
         if not isinstance(d, int) or d < 1:
             raise ValueError(f"d must be a positive integer, got {d!r}")
@@ -103,7 +103,7 @@ class ThreeSpin:
         return out
 
     @staticmethod
-    def stack(targets: "list[ThreeSpin]") -> "StackedThreeSpin":
+    def stack(targets: list[ThreeSpin]) -> StackedThreeSpin:
         """E targets of one dimension evaluated together on x (E, B, d) (used by ensembles)."""
         return StackedThreeSpin(targets)
 
@@ -133,7 +133,7 @@ class ThreeSpin:
 class StackedThreeSpin:
     """f^e(x^e_b) for E 3-spin targets of one dimension: ``f(x (E, B, d)) -> (E, B)``, batched matmuls."""
 
-    def __init__(self, targets: "list[ThreeSpin]"):
+    def __init__(self, targets: list[ThreeSpin]):
         if len({t.d for t in targets}) != 1:
             raise ValueError("StackedThreeSpin: targets must share the dimension d")
         self.d = targets[0].d

@@ -9,8 +9,15 @@
   :func:`energy_dissipation` — a recorded flow measured as a curve in Wasserstein space.
 """
 
-from .diagnostics import (DissipationCheck, MetricSpeed, energy_dissipation, metric_speed, velocity_norm,
-                          w2_between, w2_from_start)
+from .diagnostics import (
+    DissipationCheck,
+    MetricSpeed,
+    energy_dissipation,
+    metric_speed,
+    velocity_norm,
+    w2_between,
+    w2_from_start,
+)
 from .distances import METHODS, ApproximationWarning, WassersteinResult, wasserstein
 from .gaussian import gaussian_ot_map, gaussian_w2
 from .maps import barycentric_map, ot_assignment

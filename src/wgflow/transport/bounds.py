@@ -64,8 +64,9 @@ def orthogonal_lower(x: torch.Tensor, y: torch.Tensor, a, b, Q: torch.Tensor) ->
     return float(projected_pp(x, y, a, b, 2.0, Q).sum().clamp(min=0).sqrt())
 
 
-def coupling_stats(x: np.ndarray, y: np.ndarray, c: Coupling, p: float, theta: np.ndarray,
-                   sample: int = 20_000, seed: int = 0) -> tuple[float, float, np.ndarray]:
+def coupling_stats(
+    x: np.ndarray, y: np.ndarray, c: Coupling, p: float, theta: np.ndarray, sample: int = 20_000, seed: int = 0
+) -> tuple[float, float, np.ndarray]:
     r"""(<pi, |x - y|^p>, <pi, |theta.(x - y)|^p>, M) for a coupling pi, with M the displacement second moment.
 
     The first is an upper bound of W_p^p; the second equals W_p^p(theta_# mu, theta_# nu) when pi is

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .gaussian import gaussian_ot_map
 from .bounds import coupling_stats, gelbrich_lower, mean_gap, moments, orthogonal_lower, top_direction
-from .couplings import (Coupling, coupling_cost_pp, local_resolve, multiscale_coupling, paired_coupling,
-                        sliced_couplings)
+from .couplings import Coupling, coupling_cost_pp, local_resolve, multiscale_coupling, paired_coupling, sliced_couplings
+from .gaussian import gaussian_ot_map
 
 __all__ = ["Bracket", "wasserstein_bracket", "MULTISCALE_MAX"]
 
@@ -89,9 +88,21 @@ def _max_sliced(x, y, wa, wb, p: float, theta: np.ndarray, refine: int, seed: in
     return best_c, best_pp, max(best_proj, 0.0)
 
 
-def wasserstein_bracket(xt: torch.Tensor, yt: torch.Tensor, at: torch.Tensor, bt: torch.Tensor, p: float, *,
-                        uniform: bool, paired: bool = False, seed: int = 0, refine: int = 3, n_random: int = 2,
-                        multiscale: bool | None = None, rtol: float = 1e-9) -> Bracket:
+def wasserstein_bracket(
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    at: torch.Tensor,
+    bt: torch.Tensor,
+    p: float,
+    *,
+    uniform: bool,
+    paired: bool = False,
+    seed: int = 0,
+    refine: int = 3,
+    n_random: int = 2,
+    multiscale: bool | None = None,
+    rtol: float = 1e-9,
+) -> Bracket:
     r"""Certified bracket and estimate of W_p between validated clouds (see the module docstring).
 
     Parameters
@@ -140,8 +151,9 @@ def wasserstein_bracket(xt: torch.Tensor, yt: torch.Tensor, at: torch.Tensor, bt
         costs.append(_cost(x, y, candidates[-1], p))
     if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
         ta, tb = (None, None) if uniform else (torch.from_numpy(a), torch.from_numpy(b))
-        lower_by["orthogonal projections"] = orthogonal_lower(torch.from_numpy(x), torch.from_numpy(y), ta, tb,
-                                                              torch.from_numpy(Q))
+        lower_by["orthogonal projections"] = orthogonal_lower(
+            torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
+        )
     if loose() and (multiscale if multiscale is not None else max(n, m) <= MULTISCALE_MAX):
         candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
         costs.append(_cost(x, y, candidates[-1], p))

@@ -38,8 +38,16 @@ import ot
 import torch
 from sklearn.cluster import KMeans
 
-__all__ = ["Coupling", "coupling_cost_pp", "cost_matrix", "emd_plan", "paired_coupling", "sliced_couplings",
-           "multiscale_coupling", "local_resolve"]
+__all__ = [
+    "Coupling",
+    "coupling_cost_pp",
+    "cost_matrix",
+    "emd_plan",
+    "paired_coupling",
+    "sliced_couplings",
+    "multiscale_coupling",
+    "local_resolve",
+]
 
 #: pairs whose displacements are evaluated at once by :func:`coupling_cost_pp` (bounds its memory)
 COST_BLOCK = 2**16
@@ -102,8 +110,9 @@ def paired_coupling(n: int, a: np.ndarray) -> Coupling:
     return Coupling(idx, idx.copy(), np.asarray(a, dtype=np.float64), "paired")
 
 
-def sliced_couplings(x: np.ndarray, y: np.ndarray, a: np.ndarray | None, b: np.ndarray | None,
-                     theta: np.ndarray) -> list[Coupling]:
+def sliced_couplings(
+    x: np.ndarray, y: np.ndarray, a: np.ndarray | None, b: np.ndarray | None, theta: np.ndarray
+) -> list[Coupling]:
     """Monotone couplings of the projections on each column of theta (k, L), lifted to the clouds.
 
     For n = m uniform points each is a permutation (sorting both projections); otherwise the
@@ -114,10 +123,19 @@ def sliced_couplings(x: np.ndarray, y: np.ndarray, a: np.ndarray | None, b: np.n
         # equal uniform masses: the monotone coupling is the permutation that matches the sorted projections
         sx, sy = np.argsort(x @ theta, axis=0), np.argsort(y @ theta, axis=0)  # (n, L)
         w = np.full(n, 1.0 / n)
-        return [Coupling(sx[:, l].astype(np.int64), sy[:, l].astype(np.int64), w, "sliced") for l in range(theta.shape[1])]
+        return [
+            Coupling(sx[:, l].astype(np.int64), sy[:, l].astype(np.int64), w, "sliced") for l in range(theta.shape[1])
+        ]
     plans, _ = ot.sliced.sliced_plans(x, y, a, b, projections=theta)
-    return [Coupling(np.asarray(pl.rows, dtype=np.int64), np.asarray(pl.cols, dtype=np.int64),
-                     np.asarray(pl.data, dtype=np.float64), "sliced") for pl in plans]
+    return [
+        Coupling(
+            np.asarray(pl.rows, dtype=np.int64),
+            np.asarray(pl.cols, dtype=np.int64),
+            np.asarray(pl.data, dtype=np.float64),
+            "sliced",
+        )
+        for pl in plans
+    ]
 
 
 def _clusters(z: np.ndarray, w: np.ndarray, K: int, rng: np.random.Generator):
@@ -164,8 +182,17 @@ def _split(z: np.ndarray, w: np.ndarray, targets: np.ndarray, caps: np.ndarray, 
     return [(np.flatnonzero(P[:, t] > 0), P[P[:, t] > 0, t]) for t in range(len(caps))]
 
 
-def multiscale_coupling(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, *,
-                        leaf: int = 192, branch: int = 24, seed: int = 0) -> Coupling:
+def multiscale_coupling(
+    x: np.ndarray,
+    y: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    p: float,
+    *,
+    leaf: int = 192,
+    branch: int = 24,
+    seed: int = 0,
+) -> Coupling:
     r"""Coarse-to-fine coupling: k-means both clouds, OT between clusters, exact OT in the leaves.
 
     .. math::
@@ -212,19 +239,20 @@ def multiscale_coupling(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarr
     return Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), "multiscale")
 
 
-def local_resolve(x: np.ndarray, y: np.ndarray, c: Coupling, p: float, *, group: int = 128, rounds: int = 2,
-                  seed: int = 0) -> Coupling:
+def local_resolve(
+    x: np.ndarray, y: np.ndarray, c: Coupling, p: float, *, group: int = 128, rounds: int = 2, seed: int = 0
+) -> Coupling:
     r"""Lower the cost of a coupling by re-solving it exactly on groups of nearby pairs; never raises it.
 
-    .. math::
+        .. math::
 
-        \pi_G \leftarrow rg\min \{ \langle \pi', C 
-angle : \pi' \ge 0, \ \pi' 1 = \pi_G 1,             \pi'^T 1 = \pi_G^T 1 \}
+            \pi_G \leftarrow rg\min \{ \langle \pi', C
+    angle : \pi' \ge 0, \ \pi' 1 = \pi_G 1,             \pi'^T 1 = \pi_G^T 1 \}
 
-    for each group G of pairs (recursive k-means of the midpoints (x_i + y_j) / 2 into groups of
-    at most 1.5 ``group`` pairs, redrawn every round): the sub-plan keeps its marginals, so the whole
-    stays a coupling, and the exact sub-solve contains the old sub-plan, so the cost cannot
-    rise. 2-exchanges are the case of groups of two pairs. O(nnz k log nnz) per round.
+        for each group G of pairs (recursive k-means of the midpoints (x_i + y_j) / 2 into groups of
+        at most 1.5 ``group`` pairs, redrawn every round): the sub-plan keeps its marginals, so the whole
+        stays a coupling, and the exact sub-solve contains the old sub-plan, so the cost cannot
+        rise. 2-exchanges are the case of groups of two pairs. O(nnz k log nnz) per round.
     """
     rng = np.random.default_rng(seed)
     for _ in range(rounds):

@@ -36,8 +36,15 @@ import torch
 from .distances import wasserstein
 from .particles import tracked_w2
 
-__all__ = ["w2_from_start", "w2_between", "metric_speed", "velocity_norm", "energy_dissipation",
-           "MetricSpeed", "DissipationCheck"]
+__all__ = [
+    "w2_from_start",
+    "w2_between",
+    "metric_speed",
+    "velocity_norm",
+    "energy_dissipation",
+    "MetricSpeed",
+    "DissipationCheck",
+]
 
 
 def _arrays(traj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -103,8 +110,10 @@ def w2_between(traj_a, traj_b, *, method: str = "auto", atol: float = 1e-9, **op
     pairs = [(i, int(np.argmin(np.abs(tb - t)))) for i, t in enumerate(ta)]
     pairs = [(i, j) for i, j in pairs if abs(tb[j] - ta[i]) <= atol * max(1.0, abs(ta[i]))]
     if not pairs:
-        raise ValueError("the two trajectories share no snapshot time; record both with the same "
-                         "FlowConfig (eta, steps, snapshots) to compare them at matched times")
+        raise ValueError(
+            "the two trajectories share no snapshot time; record both with the same "
+            "FlowConfig (eta, steps, snapshots) to compare them at matched times"
+        )
     if method == "tracked" and sa.shape[1] != sb.shape[1]:
         raise ValueError("method='tracked' needs runs of equal width (the same particles in both)")
     d = np.array([_distance(sa[i], sb[j], wa, wb, method, options) for i, j in pairs])
@@ -138,8 +147,7 @@ class MetricSpeed:
         return float(np.max(np.abs(self.speed - self.velocity_norm)) / np.max(np.abs(self.velocity_norm)))
 
 
-def metric_speed(traj, objective=None, *, alpha: float | None = None, method: str = "auto",
-                 **options) -> MetricSpeed:
+def metric_speed(traj, objective=None, *, alpha: float | None = None, method: str = "auto", **options) -> MetricSpeed:
     r"""Metric speed |mu'|(t) ~ W2(mu_t, mu_{t+h}) / h between consecutive snapshots.
 
     .. math::
@@ -249,5 +257,4 @@ def energy_dissipation(traj, objective, *, alpha: float | None = None) -> Dissip
     dt = np.diff(times)
     if (dt <= 0).any():
         raise ValueError("snapshot times must be strictly increasing")
-    return DissipationCheck(0.5 * (times[1:] + times[:-1]), energy, np.diff(energy) / dt,
-                            0.5 * (rate[1:] + rate[:-1]))
+    return DissipationCheck(0.5 * (times[1:] + times[:-1]), energy, np.diff(energy) / dt, 0.5 * (rate[1:] + rate[:-1]))

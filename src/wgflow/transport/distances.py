@@ -50,9 +50,9 @@ import torch
 
 from ._checks import check_p, is_torch, pair
 from .bracket import wasserstein_bracket
-from .couplings import Coupling, coupling_cost_pp, cost_matrix, emd_plan
+from .couplings import Coupling, cost_matrix, coupling_cost_pp, emd_plan
 from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_divergence_pp
-from .sliced import wasserstein_1d_batched, sliced_wasserstein_pp
+from .sliced import sliced_wasserstein_pp, wasserstein_1d_batched
 
 __all__ = ["wasserstein", "WassersteinResult", "ApproximationWarning", "exact_plan", "METHODS"]
 
@@ -135,10 +135,26 @@ def _clamp_root(v: torch.Tensor, p: float) -> torch.Tensor:
     return v.clamp(min=0).pow(1.0 / p)
 
 
-def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_projections: int | None = None,
-                seed: int = 0, blur: float = 0.05, scaling: float = 0.5, tol: float | None = None,
-                max_iter: int = 1000, max_exact: int = MAX_EXACT, paired: bool = False,
-                multiscale: bool | None = None, block_bytes: int | None = None, return_info: bool = False):
+def wasserstein(
+    x,
+    y,
+    a=None,
+    b=None,
+    *,
+    p: float = 2,
+    method: str = "auto",
+    n_projections: int | None = None,
+    seed: int = 0,
+    blur: float = 0.05,
+    scaling: float = 0.5,
+    tol: float | None = None,
+    max_iter: int = 1000,
+    max_exact: int = MAX_EXACT,
+    paired: bool = False,
+    multiscale: bool | None = None,
+    block_bytes: int | None = None,
+    return_info: bool = False,
+):
     r"""Wasserstein distance W_p (not its p-th power) between two weighted point clouds.
 
     .. math::
@@ -202,9 +218,24 @@ def wasserstein(x, y, a=None, b=None, *, p: float = 2, method: str = "auto", n_p
         n_projections = default_projections(n, m)
     if method == "auto":
         chosen = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
-    solved = _SOLVERS[chosen](xt, yt, None if uniform else at, None if uniform else bt, at, bt, p,
-                              n_projections=n_projections, seed=int(seed), blur=blur, scaling=scaling, tol=tol,
-                              max_iter=max_iter, paired=paired, multiscale=multiscale, block_bytes=block_bytes)
+    solved = _SOLVERS[chosen](
+        xt,
+        yt,
+        None if uniform else at,
+        None if uniform else bt,
+        at,
+        bt,
+        p,
+        n_projections=n_projections,
+        seed=int(seed),
+        blur=blur,
+        scaling=scaling,
+        tol=tol,
+        max_iter=max_iter,
+        paired=paired,
+        multiscale=multiscale,
+        block_bytes=block_bytes,
+    )
     value, relation, lower, upper, bounds, options = solved
     if relation == "exact":
         lower = upper = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
@@ -229,8 +260,14 @@ def _solve_1d(xt, yt, wa, wb, at, bt, p, **_):
 
 def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, **_):
     br = wasserstein_bracket(xt, yt, at, bt, p, uniform=wa is None, paired=paired, seed=seed, multiscale=multiscale)
-    return (br.estimate, "bracket", br.lower, br.upper, {"lower": br.lower_by, "upper": br.upper_by},
-            {"seed": seed, "coupling": br.coupling.name})
+    return (
+        br.estimate,
+        "bracket",
+        br.lower,
+        br.upper,
+        {"lower": br.lower_by, "upper": br.upper_by},
+        {"seed": seed, "coupling": br.coupling.name},
+    )
 
 
 def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes, **_):
@@ -238,16 +275,43 @@ def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes
         raise ValueError(f"n_projections must be a positive integer, got {n_projections}")
     kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
     value = _clamp_root(sliced_wasserstein_pp(xt, yt, wa, wb, p, int(n_projections), seed, **kw), p)
-    return (value, "lower bound", float(value.detach()), math.inf, {},
-            {"n_projections": int(n_projections), "seed": seed})
+    return (
+        value,
+        "lower bound",
+        float(value.detach()),
+        math.inf,
+        {},
+        {"n_projections": int(n_projections), "seed": seed},
+    )
 
 
 def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, **_):
-    S, iters = sinkhorn_divergence_pp(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
-                                      max_iter=int(max_iter), block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES))
-    return (_clamp_root(S, p), "entropic approximation", 0.0, math.inf, {},
-            {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters})
+    S, iters = sinkhorn_divergence_pp(
+        xt,
+        yt,
+        at,
+        bt,
+        p=p,
+        blur=float(blur),
+        scaling=float(scaling),
+        tol=tol,
+        max_iter=int(max_iter),
+        block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES),
+    )
+    return (
+        _clamp_root(S, p),
+        "entropic approximation",
+        0.0,
+        math.inf,
+        {},
+        {"blur": float(blur), "scaling": float(scaling), "tol": tol, "iterations": iters},
+    )
 
 
-_SOLVERS = {"exact": _solve_exact, "1d": _solve_1d, "bracket": _solve_bracket, "sliced": _solve_sliced,
-            "sinkhorn": _solve_sinkhorn}
+_SOLVERS = {
+    "exact": _solve_exact,
+    "1d": _solve_1d,
+    "bracket": _solve_bracket,
+    "sliced": _solve_sliced,
+    "sinkhorn": _solve_sinkhorn,
+}

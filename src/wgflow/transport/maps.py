@@ -60,8 +60,10 @@ def ot_assignment(x, y, *, p: float = 2):
     p = check_p(p)
     xt, yt, _, _ = pair(x, y)
     if xt.shape[0] != yt.shape[0]:
-        raise ValueError(f"an assignment needs clouds of equal size, got x: {xt.shape[0]} and y: {yt.shape[0]} "
-                         "points (use barycentric_map for general clouds)")
+        raise ValueError(
+            f"an assignment needs clouds of equal size, got x: {xt.shape[0]} and y: {yt.shape[0]} "
+            "points (use barycentric_map for general clouds)"
+        )
     M = cost_matrix(xt.detach().cpu().numpy().astype(np.float64), yt.detach().cpu().numpy().astype(np.float64), p)
     rows, cols = linear_sum_assignment(M)
     sigma = np.empty(len(rows), dtype=np.int64)
@@ -69,9 +71,20 @@ def ot_assignment(x, y, *, p: float = 2):
     return torch.from_numpy(sigma) if is_torch(x, y) else sigma
 
 
-def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact", blur: float = 0.05,
-                    scaling: float = 0.5, tol: float | None = None, max_iter: int = 1000,
-                    block_bytes: int = SINKHORN_BLOCK_BYTES):
+def barycentric_map(
+    x,
+    y,
+    a=None,
+    b=None,
+    *,
+    p: float = 2,
+    method: str = "exact",
+    blur: float = 0.05,
+    scaling: float = 0.5,
+    tol: float | None = None,
+    max_iter: int = 1000,
+    block_bytes: int = SINKHORN_BLOCK_BYTES,
+):
     r"""Barycentric projection of an optimal plan: T(x_i) = sum_j pi_ij y_j / a_i, shape (n, k).
 
     .. math::
@@ -103,8 +116,18 @@ def barycentric_map(x, y, a=None, b=None, *, p: float = 2, method: str = "exact"
         T = np.where(an[:, None] > 0, (plan @ yn) / safe, xt.detach().cpu().numpy())
         T = torch.from_numpy(T).to(xt.dtype)
     elif method == "sinkhorn":
-        T = sinkhorn_barycentric_map(xt, yt, at, bt, p=p, blur=float(blur), scaling=float(scaling), tol=tol,
-                                     max_iter=int(max_iter), block_bytes=int(block_bytes))
+        T = sinkhorn_barycentric_map(
+            xt,
+            yt,
+            at,
+            bt,
+            p=p,
+            blur=float(blur),
+            scaling=float(scaling),
+            tol=tol,
+            max_iter=int(max_iter),
+            block_bytes=int(block_bytes),
+        )
         T = torch.where(at[:, None] > 0, T, xt.detach())
     else:
         raise ValueError(f"method must be 'exact' or 'sinkhorn', got {method!r}")

@@ -71,8 +71,9 @@ def tracked_w2(theta, theta2, weights=None):
     """
     t1, t2 = as_cloud(theta, "theta"), as_cloud(theta2, "theta2")
     if t1.shape != t2.shape:
-        raise ValueError(f"tracked particles need equal shapes, got theta: {tuple(t1.shape)} "
-                         f"and theta2: {tuple(t2.shape)}")
+        raise ValueError(
+            f"tracked particles need equal shapes, got theta: {tuple(t1.shape)} and theta2: {tuple(t2.shape)}"
+        )
     dtype = torch.promote_types(t1.dtype, t2.dtype)
     t1, t2 = t1.to(dtype), t2.to(dtype)
     a = as_weights(weights, t1.shape[0], "weights", t1)
@@ -141,8 +142,7 @@ def sphere_projection(theta, weights=None, *, split: bool = False):
     return _project(t, a, c > 0, "positive (c > 0)"), _project(t, a, c < 0, "negative (c < 0)")
 
 
-def projected_w2(theta, theta2, weights=None, weights2=None, *, split: bool = False, method: str = "auto",
-                 **options):
+def projected_w2(theta, theta2, weights=None, weights2=None, *, split: bool = False, method: str = "auto", **options):
     r"""W2 between the normalised sphere projections of two 2-homogeneous particle measures.
 
     .. math::
@@ -166,6 +166,7 @@ def projected_w2(theta, theta2, weights=None, weights2=None, *, split: bool = Fa
     h2 = sphere_projection(theta2, weights2, split=split)
     if not split:
         h1, h2 = (h1,), (h2,)
-    out = tuple(float(wasserstein(u.points, v.points, u.mass, v.mass, p=2, method=method, **options))
-                for u, v in zip(h1, h2))
+    out = tuple(
+        float(wasserstein(u.points, v.points, u.mass, v.mass, p=2, method=method, **options)) for u, v in zip(h1, h2)
+    )
     return out if split else out[0]

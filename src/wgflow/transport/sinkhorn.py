@@ -122,8 +122,14 @@ class _SoftMin(torch.autograd.Function):
         return gx, gy, gh, None, None, None
 
 
-def softmin(eps: float, x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, p: float = 2.0,
-            block_bytes: int = SINKHORN_BLOCK_BYTES) -> torch.Tensor:
+def softmin(
+    eps: float,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    h: torch.Tensor,
+    p: float = 2.0,
+    block_bytes: int = SINKHORN_BLOCK_BYTES,
+) -> torch.Tensor:
     r"""Soft-min f_i = -eps log sum_j exp(h_j - |x_i - y_j|^p / eps), shape (n,), differentiable in x, y, h."""
     return _SoftMin.apply(x, y, h, float(eps), float(p), int(block_bytes))
 
@@ -193,21 +199,24 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, to
                 break
         else:
             if tol is not None:
-                warnings.warn(f"Sinkhorn stopped after max_iter={max_iter} iterations at blur={blur:g} with "
-                              f"potentials still moving by {change:.2g} > tol={tol:g}; raise blur or max_iter",
-                              RuntimeWarning, stacklevel=4)
+                warnings.warn(
+                    f"Sinkhorn stopped after max_iter={max_iter} iterations at blur={blur:g} with "
+                    f"potentials still moving by {change:.2g} > tol={tol:g}; raise blur or max_iter",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
     return f_ba, g_ab, f_aa, g_bb, schedule + [eps] * extra
 
 
-def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=None, max_iter=1000,
-                             block_bytes=SINKHORN_BLOCK_BYTES):
+def sinkhorn_barycentric_map(
+    x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=None, max_iter=1000, block_bytes=SINKHORN_BLOCK_BYTES
+):
     r"""T(x_i) = sum_j pi_ij y_j / a_i for the entropic plan pi, (n, k), streamed over row blocks.
 
     The row-conditional of the plan is a soft-max: pi_ij / a_i = softmax_j(log b_j + (g_j - C_ij) / eps).
     """
     a_log, b_log = a.detach().log(), b.detach().log()
-    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes,
-                                             tol, max_iter)
+    _, g_ab, _, _, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, False, block_bytes, tol, max_iter)
     eps = schedule[-1]
     with torch.no_grad():
         h = b_log + g_ab / eps  # (m,)
@@ -219,9 +228,20 @@ def sinkhorn_barycentric_map(x, y, a, b, *, p=2.0, blur=0.05, scaling=0.5, tol=N
     return out
 
 
-def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, p: float = 2.0,
-                           blur: float = 0.05, scaling: float = 0.5, debias: bool = True, tol: float | None = None,
-                           max_iter: int = 1000, block_bytes: int = SINKHORN_BLOCK_BYTES) -> tuple[torch.Tensor, int]:
+def sinkhorn_divergence_pp(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    p: float = 2.0,
+    blur: float = 0.05,
+    scaling: float = 0.5,
+    debias: bool = True,
+    tol: float | None = None,
+    max_iter: int = 1000,
+    block_bytes: int = SINKHORN_BLOCK_BYTES,
+) -> tuple[torch.Tensor, int]:
     r"""S_eps (``debias=True``) or OT_eps between weighted clouds, eps = blur^p; returns (value, iterations).
 
     Parameters
@@ -236,8 +256,9 @@ def sinkhorn_divergence_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b:
     block_bytes : memory of one block of the cost matrix.
     """
     a_log, b_log = a.detach().log(), b.detach().log()  # (n,), (m,)
-    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes,
-                                                       tol, max_iter)
+    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(
+        x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, tol, max_iter
+    )
 
     def sm(eps, u, v, h):
         return softmin(eps, u, v, h, p, block_bytes)

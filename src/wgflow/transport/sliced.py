@@ -63,7 +63,7 @@ def sort_rows(u: torch.Tensor) -> torch.Tensor:
     ``torch.sort`` runs one row at a time here, so without autograd the rows are split over
     threads that run NumPy's sort, which releases the GIL (measured 2x on 2 cores).
     """
-    if u.requires_grad and torch.is_grad_enabled() or u.device.type != "cpu" or u.shape[0] < 2 or u.numel() < 2**20:
+    if (u.requires_grad and torch.is_grad_enabled()) or u.device.type != "cpu" or u.shape[0] < 2 or u.numel() < 2**20:
         return torch.sort(u, dim=1).values
     src = u.detach().numpy()
     out = np.empty_like(src)
@@ -79,8 +79,9 @@ def sort_rows(u: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def wasserstein_1d_batched(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
-                           p: float) -> torch.Tensor:
+def wasserstein_1d_batched(
+    u: torch.Tensor, v: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None, p: float
+) -> torch.Tensor:
     r"""W_p^p between L pairs of one-dimensional weighted measures, shape (L,).
 
     Parameters
@@ -134,8 +135,15 @@ def random_directions(k: int, n_projections: int, seed: int, dtype: torch.dtype,
     return torch.cat(blocks, dim=1).to(dtype=dtype, device=device)
 
 
-def projected_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None, p: float,
-                 theta: torch.Tensor, block_bytes: int = SLICE_BLOCK_BYTES) -> torch.Tensor:
+def projected_pp(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    a: torch.Tensor | None,
+    b: torch.Tensor | None,
+    p: float,
+    theta: torch.Tensor,
+    block_bytes: int = SLICE_BLOCK_BYTES,
+) -> torch.Tensor:
     r"""W_p^p(theta_l# mu, theta_l# nu) along each column of theta (k, L), shape (L,).
 
     Each value is a lower bound of W_p^p (projections are 1-Lipschitz). Projections are
@@ -158,9 +166,16 @@ def projected_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: to
     return torch.cat(out)
 
 
-def sliced_wasserstein_pp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None,
-                          p: float, n_projections: int, seed: int,
-                          block_bytes: int = SLICE_BLOCK_BYTES) -> torch.Tensor:
+def sliced_wasserstein_pp(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    a: torch.Tensor | None,
+    b: torch.Tensor | None,
+    p: float,
+    n_projections: int,
+    seed: int,
+    block_bytes: int = SLICE_BLOCK_BYTES,
+) -> torch.Tensor:
     r"""Monte Carlo estimate of SW_p^p(mu, nu) with ``n_projections`` directions, 0-dim tensor.
 
     Parameters
