@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -193,66 +194,71 @@ class ReLU(Unit):
 
 
 class _Ridge(Unit):
-    """c * h(w . x + b): sigmoid / tanh units with bias (RVE §4.2)."""
+    """c * h(w . x + b): sigmoid / tanh units with bias (RVE §4.2).
 
-    h: Callable[[torch.Tensor], torch.Tensor]
+    :meth:`ridge_forward` / :meth:`ridge_vjp` take (B, n) blocks and an ensemble's (E, B, n) blocks alike
+    and pass over an activation block three times (z with h applied in place; r h'(z) fused, over h;
+    [x, 1]^T g_z for w and b at once): about 2x faster than separate passes at n = 1024, B = 204.
+    """
+
+    _backward: Any = None  # aten kernel (grad, h(z)) -> grad * h'(z) in one fused pass
 
     @property
     def p(self) -> int:
         return self.d + 2
 
-    def _act(self, z):  # returns h(z), h'(z)
+    def _act_(self, z: torch.Tensor) -> torch.Tensor:  # h(z), in place
         raise NotImplementedError
 
     def phi(self, x, theta):
         _check_x(x, self.d, f"{self.name}.phi")
-        z = x @ theta[:, 1:-1].T + theta[:, -1]
-        return self._act(z)[0] * theta[:, 0]
-
-    def _dact(self, h):  # h'(z) from h(z)
-        raise NotImplementedError
+        return self._act_(x @ theta[:, 1:-1].T + theta[:, -1]) * theta[:, 0]
 
     def forward(self, x, theta, v):
         _check_x(x, self.d, f"{self.name}.forward")
-        h = self._act(torch.addmm(theta[:, -1], x, theta[:, 1:-1].T))[0]  # (B, n)
-        return h @ (theta[:, 0] * v), h
+        return self.ridge_forward(x, theta, v)
 
     def vjp(self, x, theta, r, cache=None):
+        """sum_b r_b grad_theta phi(x_b; theta_i) (n, p); ``cache`` (h from :meth:`forward`) is overwritten."""
         _check_x(x, self.d, f"{self.name}.vjp")
-        h = cache if cache is not None else self._act(x @ theta[:, 1:-1].T + theta[:, -1])[0]  # (B, n)
-        dh = self._dact(h)
-        g = torch.empty_like(theta)
-        g[:, 0] = r @ h
-        gz = dh * r[:, None]  # (B, n)
-        g[:, 1:-1] = (x.T @ gz).T * theta[:, 0:1]  # x^T gz, not gz^T x: 6x faster on CPU (B = 204, n = 1024)
-        g[:, -1] = gz.sum(0) * theta[:, 0]
-        return g
+        h = cache if cache is not None else self._act_(torch.addmm(theta[:, -1], x, theta[:, 1:-1].T))
+        return self.ridge_vjp(x, theta, r, h)
+
+    def ridge_forward(self, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
+        """sum_i v_i phi(x_b; theta_i) (..., B) and h(z) (..., B, n); x (..., B, d), theta (..., n, p)."""
+        W, b = theta[..., 1:-1], theta[..., None, :, -1]
+        z = torch.addmm(b[0], x, W.T) if x.ndim == 2 else torch.baddbmm(b, x, W.mT)  # (..., B, n)
+        h = self._act_(z)
+        return (h @ (theta[..., 0] * v)[..., None])[..., 0], h
+
+    def ridge_vjp(self, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """sum_b r_b grad_theta phi(x_b; theta_i) (..., n, p) from h = h(z) (..., B, n), which it overwrites."""
+        c = theta[..., 0:1]  # (..., n, 1)
+        g_c = (r[..., None, :] @ h).mT  # (..., n, 1)
+        gz = self._backward.grad_input(r[..., None].expand_as(h), h, grad_input=h)  # r_b h'(z_bi), over h
+        x1 = torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)  # (..., B, d + 1): the bias's input is 1
+        # x1^T gz, not gz^T x1: 6x faster on CPU (B = 204, n = 1024)
+        return torch.cat([g_c, (x1.mT @ gz).mT * c], dim=-1)
 
 
 class Sigmoid(_Ridge):
     r"""phi(x; (c, w, b)) = c sigmoid(w . x + b)."""
 
     name = "sigmoid"
+    _backward = torch.ops.aten.sigmoid_backward
 
-    def _act(self, z):
-        s = torch.sigmoid(z)
-        return s, s * (1 - s)
-
-    def _dact(self, h):
-        return h * (1 - h)
+    def _act_(self, z):
+        return torch.sigmoid_(z)
 
 
 class Tanh(_Ridge):
     r"""phi(x; (c, w, b)) = c tanh(w . x + b)."""
 
     name = "tanh"
+    _backward = torch.ops.aten.tanh_backward
 
-    def _act(self, z):
-        t = torch.tanh(z)
-        return t, 1 - t * t
-
-    def _dact(self, h):
-        return 1 - h * h
+    def _act_(self, z):
+        return torch.tanh_(z)
 
 
 class PiecewiseLinear(Unit):

@@ -139,14 +139,6 @@ def _blocks(E: int, n: int, theta: torch.Tensor, B: int) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- batched units
-def _ridge_z(x, theta):  # (E, B, d), (E, n, p) -> w.x + b (E, B, n)
-    return torch.baddbmm(theta[:, None, :, -1], x, theta[:, :, 1:-1].mT)
-
-
-#: one-pass r * h'(z) from h = h(z) for the ridge activations with an aten backward kernel
-_FUSED_BACKWARD = {"sigmoid": torch.ops.aten.sigmoid_backward, "tanh": torch.ops.aten.tanh_backward}
-
-
 def _relu_x(unit, x):
     return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1) if unit.bias else x
 
@@ -154,8 +146,8 @@ def _relu_x(unit, x):
 def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
     """sum_i v_i phi(x^e_b; theta^e_i) (E, B) and a cache for :func:`batched_vjp`."""
     if isinstance(unit, _Ridge):
-        h = unit._act(_ridge_z(x, theta))[0]
-    elif isinstance(unit, ReLU):
+        return unit.ridge_forward(x, theta, v)
+    if isinstance(unit, ReLU):
         h = torch.relu_(_relu_x(unit, x) @ theta[:, :, 1:].mT)
     else:  # any other family: member by member (correct, not batched)
         outs = [unit.forward(x[e], theta[e], v) for e in range(theta.shape[0])]
@@ -166,10 +158,8 @@ def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.T
 def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, cache) -> torch.Tensor:
     """sum_b r^e_b grad_theta phi(x^e_b; theta^e_i), shape (E, n, p)."""
     c = theta[:, :, 0:1]
-    if isinstance(unit, _Ridge):
-        fused = _FUSED_BACKWARD.get(unit.name)  # r h'(z) in one pass over the (E, B, n) block
-        gz = fused(r[..., None].expand_as(cache), cache) if fused else unit._dact(cache) * r[..., None]
-        return torch.cat([(r[:, None, :] @ cache).mT, (x.mT @ gz).mT * c, gz.sum(1)[..., None] * c], dim=-1)
+    if isinstance(unit, _Ridge):  # overwrites the cache h with r h'(z)
+        return unit.ridge_vjp(x, theta, r, cache)
     if isinstance(unit, ReLU):
         gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(cache), cache, 0)
         return torch.cat([(r[:, None, :] @ cache).mT, (_relu_x(unit, x).mT @ gz).mT * c], dim=-1)
