@@ -1,6 +1,8 @@
 """Ensembles of independent flows: each member is the single flow with its own random stream."""
 
+import dataclasses
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -175,6 +177,57 @@ def test_threads_follow_the_work_and_the_override():
     mus, objs = _three_spin_problem()
     wg.train(mus[0], objs[0], CFG, threads=2, callback=lambda k, m, J: seen.append(torch.get_num_threads()))
     assert set(seen) == {2} and torch.get_num_threads() == before
+
+
+def test_block_workers_give_the_same_numbers(monkeypatch):
+    """Member blocks on two worker threads: bit-identical to one thread (the blocks are independent)."""
+    from wgflow.flows import ensemble
+
+    seen = []
+    real = ensemble.map_blocks
+    monkeypatch.setattr(
+        ensemble, "map_blocks", lambda f, items, workers: seen.append(workers) or real(f, items, workers)
+    )
+    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", 96 * 6)  # n = 12 float64: one member's 6 samples a block
+    mus, objs = _three_spin_problem()
+    one = wg.train(Ensemble.stack(mus), objs, CFG, seed=3, threads=1)
+    intra = []
+    two = wg.train(
+        Ensemble.stack(mus), objs, CFG, seed=3, threads=2, callback=lambda *a: intra.append(torch.get_num_threads())
+    )
+    assert set(seen) == {1, 2} and set(intra) == {1}  # two block workers, one intra-op thread each
+    for a, b in zip(one, two):
+        assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
+
+
+def test_thread_plan_counts_the_whole_ensemble():
+    from wgflow.flows.train import _thread_plan
+
+    mus, objs = _three_spin_problem(n=1024, d=10, dtype=torch.float32)
+    ens, risk = Ensemble.stack(mus), EnsembleRisk(objs)
+    with runtime.num_threads(2):
+        assert _thread_plan(objs[0], mus[0], None)(204) == (1, 1)  # one member: 1.5e7 flops, one thread
+        assert _thread_plan(risk, ens, None)(204) == (1, 2)  # three members: 4.5e7 flops, two block workers
+        assert _thread_plan(risk, ens, None)(2) == (1, 1)
+        assert _thread_plan(risk, ens, 3)(2) == (1, 3)  # an explicit count is kept
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile's inductor backend needs a C++ compiler")
+def test_compiled_ensemble_step_gives_the_eager_trajectory():
+    """compile=True (torch.compile of each block's forward, loss and vjp): the eager trajectory to 1e-6."""
+    mus, objs = _three_spin_problem()
+    cfg = dataclasses.replace(CFG, steps=15, batch_schedule=())  # one block shape: one compilation
+    eager = wg.train(Ensemble.stack(mus), objs, cfg, seed=5)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    with runtime.use(compile=True):
+        compiled = wg.train(Ensemble.stack(mus), objs, cfg, seed=5)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > graphs  # the step was compiled
+    for a, b in zip(eager, compiled):
+        assert np.allclose(a.snapshots, b.snapshots, rtol=0, atol=1e-6) and np.allclose(a.risk, b.risk, rtol=1e-6)
+    assert eager[0].risk[-1] < eager[0].risk[0]
+    with pytest.raises(ValueError, match="applies to ensembles"):
+        wg.train(mus[0], objs[0], cfg, compile=True)
 
 
 def test_device_option_is_validated():

@@ -27,6 +27,24 @@ def test_vjp_matches_autograd(make):
     assert torch.allclose(unit.vjp(x, theta, r), auto, atol=1e-12)
 
 
+@pytest.mark.parametrize("make", UNITS[2:4])
+def test_ridge_kernel_batched_over_members_matches_autograd(make):
+    """The fused ridge kernel on (E, B, n) blocks: member e's output and vjp are autograd's of member e alone."""
+    g = torch.Generator().manual_seed(2)
+    unit, E = make(3), 4
+    theta = torch.stack([unit.init(5, generator=g, dtype=torch.float64) for _ in range(E)])  # (E, n, p)
+    x = torch.randn(E, 7, 3, generator=g, dtype=torch.float64)
+    r = torch.randn(E, 7, generator=g, dtype=torch.float64)
+    v = torch.full((5,), 0.2, dtype=torch.float64)
+    out, h = unit.ridge_forward(x, theta, v)
+    G = unit.ridge_vjp(x, theta, r, h)
+    for e in range(E):
+        th = theta[e].clone().requires_grad_(True)
+        phi = unit.phi(x[e], th)  # (B, n)
+        (auto,) = torch.autograd.grad((r[e] @ phi).sum(), th)
+        assert torch.allclose(out[e], phi.detach() @ v, atol=1e-14) and torch.allclose(G[e], auto, atol=1e-12)
+
+
 @pytest.mark.parametrize("make", UNITS[2:5])
 def test_phi_gradcheck(make):
     """torch.autograd.gradcheck: autograd of phi against finite differences (float64)."""

@@ -20,7 +20,8 @@ single flow with that generator up to floating-point rounding (tested).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +30,9 @@ import torch
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
 from ..units import ReLU, Unit, _Ridge
+from .runtime import map_blocks
 
-__all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp"]
+__all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp", "block_step", "compiled_block_step"]
 
 #: bytes of one (E, chunk, n) activation block of an evaluation (output, risk).
 _BLOCK_BYTES = 16 * 2**20
@@ -166,6 +168,31 @@ def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tenso
     return torch.stack([unit.vjp(x[e], theta[e], r[e], cache[e]) for e in range(theta.shape[0])])
 
 
+def block_step(unit: Unit, lfn, xb: torch.Tensor, yb: torch.Tensor, th: torch.Tensor, v: torch.Tensor, alpha, B):
+    """Loss values (m, b) and gradient (m, n, p) of one block: members th (m, n, p), samples xb (m, b, d), yb (m, b).
+
+    ``lfn`` is the loss (:data:`wgflow.objectives.LOSSES`), B the whole batch (r = l'(h, y) / (alpha B)).
+    """
+    if th.shape[0] == 1:  # the unit's 2-D kernels: faster on the CPU than a batched matmul of batch size 1
+        h, cache = unit.forward(xb[0], th[0], v)
+        val, dl = lfn(alpha * h, yb[0])
+        return val[None], unit.vjp(xb[0], th[0], dl / (alpha * B), cache)[None]
+    h, cache = batched_forward(unit, xb, th, v)
+    val, dl = lfn(alpha * h, yb)
+    return val, batched_vjp(unit, xb, th, dl / (alpha * B), cache)
+
+
+@functools.cache
+def compiled_block_step() -> Callable:
+    """:func:`block_step` under ``torch.compile`` (inductor, compiled on first use per block shape and unit).
+
+    Measured (RVE sigmoid, d = 10, E = 10, float32, one thread, loaded 2-core machine): one block
+    at n = 32 took 0.20 ms compiled vs 0.53 ms eager, at n = 256 1.4 vs 2.7 ms, while a one-member
+    block at n = 1024 was slower compiled (3.9 vs 2.8 ms); compiling took ~30 s per shape.
+    """
+    return torch.compile(block_step)
+
+
 def _stack_targets(targets):
     """A batched target (E, B, d) -> (E, B) when every member's target is of one type with ``stack``."""
     kind = type(targets[0])
@@ -251,8 +278,14 @@ class EnsembleRisk:
         """Sampled objectives are evaluated as one batched computation; others member by member."""
         return self.kind in (OnlineRisk, DatasetRisk)
 
-    def value_and_grad(self, ens: Ensemble, alpha: float, batch_size=None, generators=()):
-        """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p)."""
+    def value_and_grad(
+        self, ens: Ensemble, alpha: float, batch_size=None, generators=(), workers: int = 1, compiled: bool = False
+    ):
+        """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p).
+
+        ``workers`` > 1 computes the member blocks on that many threads (:func:`~wgflow.flows.runtime.map_blocks`);
+        ``compiled``: each block by :func:`compiled_block_step`.
+        """
         if not self.batched:  # e.g. PopulationRisk: correct, one member at a time
             out = [
                 m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
@@ -264,27 +297,20 @@ class EnsembleRisk:
         E, B = y.shape
         v = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
         me, cs = _blocks(E, ens.n, theta, B)
-        Js, Gs = [], []
-        for e in range(0, E, me):  # blocks of members x samples that stay in cache
+        me = min(me, -(-E // max(1, workers)))  # at least one block per worker
+        step = compiled_block_step() if compiled else block_step
+
+        def members(e: int):  # blocks of members x samples that stay in cache
             th, J, G = theta[e : e + me], None, None
             for s in range(0, B, cs):
-                val, g = self._block(ens.unit, x[e : e + me, s : s + cs], y[e : e + me, s : s + cs], th, v, alpha, B)
+                xb, yb = x[e : e + me, s : s + cs], y[e : e + me, s : s + cs]
+                val, g = step(ens.unit, self._lfn, xb, yb, th, v, alpha, B)
                 J, G = (val.sum(1), g) if G is None else (J + val.sum(1), G + g)
-            Js.append(J)
-            Gs.append(G)
-        J, G = (Js[0], Gs[0]) if len(Gs) == 1 else (torch.cat(Js), torch.cat(Gs))
-        return J / (B * alpha**2), G
+            return J, G
 
-    def _block(self, unit, xb, yb, th, v, alpha, B):
-        """Loss values (m, b) and gradient (m, n, p) of one block; a one-member block uses the unit's 2-D kernels
-        (faster on the CPU than a batched matmul of batch size 1)."""
-        if th.shape[0] == 1:
-            h, cache = unit.forward(xb[0], th[0], v)
-            val, dl = self._lfn(alpha * h, yb[0])
-            return val[None], unit.vjp(xb[0], th[0], dl / (alpha * B), cache)[None]
-        h, cache = batched_forward(unit, xb, th, v)
-        val, dl = self._lfn(alpha * h, yb)
-        return val, batched_vjp(unit, xb, th, dl / (alpha * B), cache)
+        out = map_blocks(members, range(0, E, me), workers)
+        J, G = out[0] if len(out) == 1 else (torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out]))
+        return J / (B * alpha**2), G
 
     def risk(self, ens: Ensemble, alpha: float = 1.0) -> np.ndarray:
         """(E,) evaluation risks E l(alpha f_mu^e(x), y) on each member's fixed sample."""

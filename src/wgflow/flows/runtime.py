@@ -8,8 +8,15 @@ another process is busy on the same cores, torch's worker threads wait on each o
 step becomes 10-25x slower (measured on a loaded 2-core machine). :func:`auto_threads` therefore
 gives one thread below ~:data:`FLOPS_PER_THREAD` floating-point operations per step and at
 most the current ``torch.get_num_threads()`` (which a sweep worker has already set to its share
-of the cores, so several local workers never oversubscribe). ``threads=`` in
-:func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
+of the cores, so several local workers never oversubscribe). An ensemble counts the work of all
+its members: from ~:data:`FLOPS_PER_WORKER` flops per step its member blocks run on that many
+worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as one thread).
+``threads=`` in :func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
+
+Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs an
+ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`): it
+wins where a step is dispatch-bound (small n, many members) and costs ~30 s of compilation per
+block shape; at large n a one-member block is slower compiled. Default off.
 
 Device. ``device="cpu" | "cuda" | "auto"`` (``auto``: CUDA when available). The particles,
 the objective's data and the generators are put on that device; checkpoints are always
@@ -21,24 +28,41 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from ..errors import ConfigError
 
-__all__ = ["use", "resolve_device", "auto_threads", "threads_for", "make_generators", "FLOPS_PER_THREAD"]
+__all__ = [
+    "use",
+    "resolve_device",
+    "auto_threads",
+    "threads_for",
+    "map_blocks",
+    "compile_for",
+    "make_generators",
+    "FLOPS_PER_THREAD",
+    "FLOPS_PER_WORKER",
+]
 
 #: floating-point operations per step per intra-op thread (measured on 2 shared cores: a step of
 #: ~1.5e8 flops -- the n = 1024 ensemble of rve-3spin -- ran 4x slower with 2 threads than with 1 under load).
 FLOPS_PER_THREAD = 5e8
+#: floating-point operations per step per block worker of an ensemble (whole ensemble): from ~2e7 flops
+#: (rve-3spin's n = 512 ensemble) two workers, each taking whole member blocks, beat one thread.
+FLOPS_PER_WORKER = 2e7
 
 _THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("wgflow_threads", default=None)
 _DEVICE: contextvars.ContextVar[str | None] = contextvars.ContextVar("wgflow_device", default=None)
+_COMPILE: contextvars.ContextVar[bool] = contextvars.ContextVar("wgflow_compile", default=False)
 
 
 @contextlib.contextmanager
-def use(*, threads: int | None = None, device: str | None = None) -> Iterator[None]:
+def use(*, threads: int | None = None, device: str | None = None, compile: bool | None = None) -> Iterator[None]:
     """Defaults for every flow inside the block (``None`` keeps the current default)."""
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads must be a positive integer, got {threads!r}")
@@ -46,11 +70,18 @@ def use(*, threads: int | None = None, device: str | None = None) -> Iterator[No
         resolve_device(device)  # validate early
     t1 = _THREADS.set(threads if threads is not None else _THREADS.get())
     t2 = _DEVICE.set(device if device is not None else _DEVICE.get())
+    t3 = _COMPILE.set(bool(compile) if compile is not None else _COMPILE.get())
     try:
         yield
     finally:
+        _COMPILE.reset(t3)
         _DEVICE.reset(t2)
         _THREADS.reset(t1)
+
+
+def compile_for(compile: bool | None = None) -> bool:
+    """Whether an ensemble's step runs compiled: explicit ``compile`` > :func:`use` default > False."""
+    return bool(compile) if compile is not None else _COMPILE.get()
 
 
 def check_options(*, device: str | None = None, threads: int | None = None) -> None:
@@ -77,19 +108,47 @@ def resolve_device(device: str | torch.device | None, default: torch.device | No
     return dev
 
 
-def auto_threads(flops_per_step: float) -> int:
-    """One thread per ~FLOPS_PER_THREAD flops of a step, at least 1, at most torch.get_num_threads()."""
-    return max(1, min(torch.get_num_threads(), int(flops_per_step // FLOPS_PER_THREAD)))
+def auto_threads(flops_per_step: float, per_thread: float = FLOPS_PER_THREAD) -> int:
+    """One thread per ~``per_thread`` flops of a step, at least 1, at most torch.get_num_threads()."""
+    return max(1, min(torch.get_num_threads(), int(flops_per_step // per_thread)))
 
 
-def threads_for(flops_per_step: float, threads: int | None = None) -> int:
+def threads_for(flops_per_step: float, threads: int | None = None, per_thread: float = FLOPS_PER_THREAD) -> int:
     """The thread count of a flow: explicit ``threads`` > :func:`use` default > :func:`auto_threads`."""
     threads = threads if threads is not None else _THREADS.get()
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         return threads
-    return auto_threads(flops_per_step)
+    return auto_threads(flops_per_step, per_thread)
+
+
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """``workers`` threads, each started under one intra-op thread (a thread keeps the count it starts with)."""
+    key = (os.getpid(), workers)  # a forked child has none of its parent's threads
+    if key not in _POOLS:
+        with num_threads(1):
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="wgflow-blocks")
+            start = threading.Barrier(workers)
+            list(pool.map(lambda _: start.wait(), range(workers)))  # start them all now
+        _POOLS[key] = pool
+    return _POOLS[key]
+
+
+def map_blocks(fn: Callable, items: Sequence, workers: int = 1) -> list:
+    """``[fn(i) for i in items]``, on ``workers`` threads when there are more than one (results in order).
+
+    An ensemble's member blocks are independent, so each worker takes whole blocks with one intra-op
+    thread: no work is split inside an operation, and a worker that another process holds back delays
+    only its own blocks (OpenMP's split operations wait for their slowest thread on a loaded machine).
+    The numbers do not depend on ``workers``.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    return list(_pool(workers).map(fn, items))
 
 
 @contextlib.contextmanager

@@ -7,6 +7,26 @@ evaluates its :class:`~wgflow.objectives.Objective` as before; an ensemble
 (:class:`~wgflow.flows.ensemble.Ensemble`) evaluates an
 :class:`~wgflow.flows.ensemble.EnsembleRisk` in one batched computation per step and returns one
 ordinary :class:`~wgflow.trajectory.Trajectory` per member.
+
+Randomness. Minibatches and noise come from ``torch.Generator().manual_seed(seed)`` unless a
+generator is given, so the same seed gives the same numbers on the CPU; an ensemble takes one
+generator (or seed) per member, and an int ``seed`` gives member e ``seed + e``.
+
+Checkpoints. With a :class:`~wgflow.flows.recorder.Checkpointer` the run resumes from its
+``load()`` and saves its full state every ``every`` steps: a resumed run ends with exactly the
+numbers of an uninterrupted one.
+
+Threads and device (:mod:`wgflow.flows.runtime`). ``device`` defaults to
+:func:`~wgflow.flows.runtime.use`'s, else mu's device. ``threads`` defaults to ``use``'s, else it
+is chosen from the work per step of the whole flow or ensemble: one intra-op thread for small
+steps, an ensemble's member blocks on several worker threads for large ones.
+
+Compilation. ``compile=True`` runs an ensemble's step through ``torch.compile``
+(:mod:`wgflow.flows.runtime`): same trajectory to rounding, faster at small n after ~30 s of
+compilation per block shape. Default off (also :func:`~wgflow.flows.runtime.use`'s ``compile``).
+
+Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
+records the initial particles at every requested step and time.
 """
 
 from __future__ import annotations
@@ -20,7 +40,7 @@ import numpy as np
 import torch
 
 from ..control import training_disabled
-from ..errors import DivergenceError
+from ..errors import ConfigError, DivergenceError
 from ..measure import ParticleMeasure
 from ..objectives import Objective
 from ..trajectory import Trajectory
@@ -28,7 +48,7 @@ from ..units import Unit
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
 from .ensemble import Ensemble, EnsembleRisk
 from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
-from .runtime import make_generators, num_threads, resolve_device, threads_for
+from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
 
 __all__ = ["train", "StepScheme"]
 
@@ -112,11 +132,15 @@ class _Flow:
         self.probe, self.snap_at = probe, snap_at
         self.ensemble = isinstance(mu, Ensemble)
         self.rec = Recorder()
+        self.workers = 1  # an ensemble's block workers (flows.runtime.map_blocks)
+        self.compiled = False  # an ensemble's blocks through torch.compile
 
     def value_and_grad(self, theta, P, generators, k, t):
         cur = self.mu.with_theta(theta, check=False)  # finiteness is checked via J and when recording
         if self.ensemble:  # J stays a tensor: no host sync per step; checked when recorded
-            return self.objective.value_and_grad(cur, self.alpha, P, generators)
+            return self.objective.value_and_grad(
+                cur, self.alpha, P, generators, workers=self.workers, compiled=self.compiled
+            )
         J, G = self.objective.value_and_grad(cur, self.alpha, batch_size=P, generator=generators[0])
         if not math.isfinite(J):
             raise _diverged(k, t, "the objective", self.cfg)
@@ -151,9 +175,17 @@ class _Flow:
                 k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy() if self.ensemble else J
             )
 
-    def advance(
-        self, scheme: StepScheme, theta, k: int, t: float, generators, checkpointer, callback, bar, threads_for_batch
-    ) -> torch.Tensor:
+    def idle(self, scheme: StepScheme, k: int, t: float, theta, bar) -> tuple[int, float]:
+        """The negative control: time passes to cfg.steps, the particles stay; returns (steps, time)."""
+        while k < self.cfg.steps:
+            t += scheme.eta(k)
+            k += 1
+            self.record(k, t, theta, None)
+            if bar is not None:
+                bar.update(1)
+        return k, t
+
+    def advance(self, scheme: StepScheme, theta, k: int, t: float, generators, checkpointer, callback, bar, plan):
         """Steps k+1 ... cfg.steps: gradient, update, recording, callback, progress and checkpoints."""
         cfg = self.cfg
         every = int(checkpointer.every or 0) if checkpointer is not None else 0
@@ -161,7 +193,8 @@ class _Flow:
         while k < cfg.steps:
             P = scheme.batch(k)
             if P_prev != P:  # a new batch size (the quench): threads for the new work per step
-                torch.set_num_threads(threads_for_batch(P))
+                intra, self.workers = plan(P)
+                torch.set_num_threads(intra)
                 P_prev = P
             J, G = self.value_and_grad(theta, P, generators, k, t)
             theta = scheme.step(theta, G, k, generators)
@@ -231,74 +264,64 @@ def train(
     callback: Callable[[int, Any, Any], None] | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
+    compile: bool | None = None,
     **overrides: Any,
 ) -> Trajectory | list[Trajectory]:
-    """Run the particle flow from ``mu`` and record its trajectory.
+    """Run the particle flow from ``mu`` (n, p), or an :class:`Ensemble` (E, n, p) of flows; record it.
 
-    Parameters
-    ----------
-    mu : initial particle measure (n, p) -- its dtype sets the dtype of the run -- or an
-        :class:`~wgflow.flows.ensemble.Ensemble` (E, n, p) of independent flows.
-    objective : a :class:`~wgflow.objectives.Objective` (exact, data set or online risk); for an
-        ensemble an :class:`~wgflow.flows.ensemble.EnsembleRisk` or a sequence of E sampled objectives.
-    cfg : :class:`FlowConfig` (keyword ``overrides`` replace its fields).
-    generator / seed : randomness of minibatches and noise; ``generator=None`` uses
-        ``torch.Generator().manual_seed(seed)``, so the same seed gives the same numbers on CPU. An
-        ensemble takes one generator per member (or seeds; an int ``seed`` gives member e ``seed + e``).
-    probe : optional (P, d) points where f is recorded at every snapshot.
-    checkpointer : a :class:`~wgflow.flows.recorder.Checkpointer`; the run resumes from ``load()``
-        and saves its full state every ``every`` steps, so a resumed run ends with exactly the
-        numbers of an uninterrupted one.
-    progress : ``progress(total=, desc=)`` returning a bar with ``update(k)`` (e.g. tqdm).
-    callback : called as ``callback(step, mu, J)`` after every step.
-    device : ``"cpu" | "cuda" | "auto"`` (default: :func:`wgflow.flows.runtime.use`, else mu's device).
-    threads : torch intra-op threads (default: :func:`wgflow.flows.runtime.use`, else chosen from the
-        work per step: one thread for small steps).
-
-    Returns a :class:`Trajectory`, or for an ensemble a list of E of them (member e's flow).
-
-    Raises
-    ------
-    DivergenceError : NaN/Inf in the particles or the risk (the message suggests a smaller eta).
-
-    Under :func:`wgflow.control.untrained` no step is taken: the trajectory records the
-    initial particles at every requested step and time (the negative control of a claim).
+    ``objective``: an :class:`~wgflow.objectives.Objective`, for an ensemble an :class:`EnsembleRisk` or E
+    sampled objectives. ``cfg`` (:class:`FlowConfig`, keyword ``overrides`` replace its fields), ``seed`` /
+    ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the module docstring. ``probe``: (P, d)
+    points where f is recorded at every snapshot; ``progress(total=, desc=)``: a bar with ``update(k)``;
+    ``callback(step, mu, J)``: after every step. Returns a :class:`Trajectory` (an ensemble: a list of E).
+    Raises :class:`DivergenceError` on NaN/Inf in the particles or the risk (suggesting a smaller eta).
     """
-    cfg = cfg or FlowConfig()
-    if overrides:
-        cfg = dataclasses.replace(cfg, **overrides)
+    cfg = dataclasses.replace(cfg or FlowConfig(), **overrides)
     mu, objective, generators = _placed(mu, objective, device, generator, seed)
     scheme = StepScheme(cfg, mu.unit, mu.theta)
     theta = scheme.project(mu.theta.detach().clone())
     if probe is not None:
         probe = probe.to(dtype=theta.dtype, device=theta.device)
     flow = _Flow(mu, objective, cfg, resolve_alpha(cfg.alpha, mu.n), probe, _snapshot_steps(cfg))
+    flow.compiled = compile_for(compile)
+    if flow.compiled and not flow.ensemble:
+        raise ConfigError("compile=True applies to ensembles: train Ensemble.stack([mu]) with [objective]")
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
-    E = mu.E if flow.ensemble else 1
-    work = lambda P: _flops(objective, P, mu.n, theta.shape[-1], E)
-    bar = progress(total=cfg.steps, desc=f"flow n={mu.n}" + (f" x{E}" if flow.ensemble else "")) if progress else None
+    plan = _thread_plan(objective, mu, threads)
+    E = f" x{mu.E}" if flow.ensemble else ""
+    bar = progress(total=cfg.steps, desc=f"flow n={mu.n}{E}") if progress else None
     if bar is not None and k:
         bar.update(k)
-    with num_threads(threads_for(work(scheme.batch(k)), threads)):
+    intra, flow.workers = plan(scheme.batch(k))
+    with num_threads(intra):
         if k == 0 and state is None:
             flow.record(0, 0.0, theta, float("nan"))
         try:
             if training_disabled():  # wgflow.control.untrained(): time passes, the particles stay
-                while k < cfg.steps:
-                    t += scheme.eta(k)
-                    k += 1
-                    flow.record(k, t, theta, None)
-                    if bar is not None:
-                        bar.update(1)
-            theta = flow.advance(
-                scheme, theta, k, t, generators, checkpointer, callback, bar, lambda P: threads_for(work(P), threads)
-            )
+                k, t = flow.idle(scheme, k, t, theta, bar)
+            theta = flow.advance(scheme, theta, k, t, generators, checkpointer, callback, bar, plan)
         finally:
             if bar is not None:
                 bar.close()
     return flow.trajectories(theta, type(objective).__name__)
+
+
+def _thread_plan(objective, mu, threads: int | None) -> Callable[[int | None], tuple[int, int]]:
+    """Batch size P -> (intra-op threads, block workers) from the work per step of the flow or whole ensemble."""
+    ensemble = isinstance(mu, Ensemble)
+    E = mu.E if ensemble else 1
+
+    def plan(P: int | None) -> tuple[int, int]:
+        work = _flops(objective, P, mu.n, mu.theta.shape[-1], E)
+        if ensemble and mu.theta.device.type == "cpu":  # whole member blocks on worker threads
+            workers = threads_for(work, threads, per_thread=FLOPS_PER_WORKER)
+            if workers > 1:
+                return 1, workers
+        return threads_for(work, threads), 1
+
+    return plan
 
 
 def _placed(mu, objective, device, generator, seed):
