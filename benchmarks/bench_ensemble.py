@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ensemble.py [--steps 200] [--targets 10] [--dtype float32] [--device cpu]
     python benchmarks/bench_ensemble.py --paper-estimate     # rve-3spin's paper preset, extrapolated
+    python benchmarks/bench_ensemble.py --no-contention --compile   # the sweep only, and compiled ensembles
 
 1. The sweep of rve-3spin's sigmoid variant (d = 10, n = 32 ... 1024, 10 targets, P = n/5, a fixed
    number of SGD steps): every (n, target) flow run alone with ``wg.train``, then each width as one
@@ -41,30 +42,58 @@ def _problem(d, n, targets, dtype, n_test):
     return mus, objs
 
 
-def sweep(steps, targets, dtype, device, d=10, n_test=2000, repeats=3):
-    """Seconds per width (fastest of ``repeats`` alternating runs): (member by member, as one ensemble)."""
+def _timed(run):
+    """(result, wall seconds, CPU seconds of this process: all its threads)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = run()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def sweep(steps, targets, dtype, device, d=10, n_test=2000, repeats=3, compile=False):
+    """Rows (n, member-by-member s, ensemble s, gap) per width, each the fastest of ``repeats`` alternating runs.
+
+    Also prints CPU seconds (a loaded machine inflates wall time, less so CPU time) and, with ``compile``,
+    the ensemble run with ``compile=True`` (after one untimed run that compiles).
+    """
     rows = []
     for n in N_VALUES:
         mus, objs = _problem(d, n, targets, dtype, n_test)
         cfg = wg.FlowConfig(eta=1.0, steps=steps, batch_size=n // 5, risk_every=steps, n_snapshots=2)
         for o in objs:  # build the test sets outside the timings
             o.test_set(dtype)
-        one, ens = [], []
-        for _ in range(repeats):  # alternate and keep the fastest of each: the machine is shared
-            t0 = time.perf_counter()
-            singles = [wg.train(mu, obj, cfg, seed=k, device=device) for k, (mu, obj) in enumerate(zip(mus, objs))]
-            t1 = time.perf_counter()
-            members = wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device)
-            one.append(t1 - t0)
-            ens.append(time.perf_counter() - t1)
-        gap = max(abs(a.risk[-1] - b.risk[-1]) / a.risk[-1] for a, b in zip(singles, members))
-        rows.append((n, min(one), min(ens), gap))
+        one, ens, comp, gap, t_compile = _width(mus, objs, cfg, device, repeats, compile)
+        (w1, c1), (w2, c2) = min(one), min(ens)
+        rows.append((n, w1, w2, gap))
+        extra = f"   compiled {min(comp):6.2f} s (compiling {t_compile - min(comp):.0f} s)" if compile else ""
         print(
-            f"n = {n:5d}: member by member {min(one):8.2f} s   ensemble of {targets} {min(ens):7.2f} s   "
-            f"ratio {min(one) / min(ens):6.2f}   (max rel. gap of final losses {gap:.1e})",
+            f"n = {n:5d}: member by member {w1:8.2f} s (CPU {c1:6.2f})   ensemble of {targets} {w2:7.2f} s "
+            f"(CPU {c2:6.2f})   ratio {w1 / w2:6.2f}   (max rel. gap of final losses {gap:.1e}){extra}",
             flush=True,
         )
     return rows
+
+
+def _width(mus, objs, cfg, device, repeats, compile):
+    """(wall, CPU) seconds of every repeat: member by member, ensemble; compiled wall seconds; gap; compile run."""
+
+    def single():
+        return [wg.train(mu, o, cfg, seed=k, device=device) for k, (mu, o) in enumerate(zip(mus, objs))]
+
+    def ensemble(compiled=False):
+        kw = {"compile": True} if compiled else {}
+        return wg.train(Ensemble.stack(mus), objs, cfg, seed=0, device=device, **kw)
+
+    t_compile = _timed(lambda: ensemble(True))[1] if compile else 0.0
+    one, ens, comp = [], [], []
+    for _ in range(repeats):  # alternate and keep the fastest of each: the machine is shared
+        singles, *t1 = _timed(single)
+        members, *t2 = _timed(ensemble)
+        one.append(t1)
+        ens.append(t2)
+        if compile:
+            comp.append(_timed(lambda: ensemble(True))[1])
+    gap = max(abs(a.risk[-1] - b.risk[-1]) / a.risk[-1] for a, b in zip(singles, members))
+    return one, ens, comp, gap, t_compile
 
 
 def paper_estimate(dtype, device, d=10, targets=10):
@@ -111,6 +140,22 @@ def quick_run(steps):
     return time.perf_counter() - t0
 
 
+def contention(steps):
+    alone = quick_run(steps)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        loaded = quick_run(steps)
+    finally:
+        busy.kill()
+        busy.wait()
+    print(
+        f"quick rve-3spin ({steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): "
+        f"alone {alone:.2f} s, with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)",
+        flush=True,
+    )
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=100)
@@ -120,6 +165,8 @@ def main(argv=None):
     p.add_argument("--quick-steps", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3, help="alternating repeats of each timing (fastest kept)")
     p.add_argument("--paper-estimate", action="store_true", help="only extrapolate the paper preset's wall time")
+    p.add_argument("--no-contention", action="store_true", help="skip the quick run under contention")
+    p.add_argument("--compile", action="store_true", help="also time the ensembles with compile=True")
     a = p.parse_args(argv)
     dtype = getattr(torch, a.dtype)
     if a.paper_estimate:
@@ -130,21 +177,9 @@ def main(argv=None):
         flush=True,
     )
 
-    alone = quick_run(a.quick_steps)
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.5)
-        loaded = quick_run(a.quick_steps)
-    finally:
-        busy.kill()
-        busy.wait()
-    print(
-        f"quick rve-3spin ({a.quick_steps} SGD steps, quick preset: d = 10, n = 32..256, 5 targets as ensembles, no RBF): alone {alone:.2f} s, "
-        f"with one busy process {loaded:.2f} s, slowdown {loaded / alone:.2f} (target <= 2.5)",
-        flush=True,
-    )
-
-    rows = sweep(a.steps, a.targets, dtype, a.device, repeats=a.repeats)
+    if not a.no_contention:
+        contention(a.quick_steps)
+    rows = sweep(a.steps, a.targets, dtype, a.device, repeats=a.repeats, compile=a.compile)
     single = sum(r[1] for r in rows)
     ens = sum(r[2] for r in rows)
     print(f"sweep total: member by member {single:.2f} s, as ensembles {ens:.2f} s")

@@ -29,7 +29,7 @@ import torch
 
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
-from ..units import ReLU, Unit, _Ridge
+from ..units import ReLU, Unit, _Ridge, _with_one
 from .runtime import map_blocks
 
 __all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp", "block_step", "compiled_block_step"]
@@ -142,7 +142,7 @@ def _blocks(E: int, n: int, theta: torch.Tensor, B: int) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- batched units
 def _relu_x(unit, x):
-    return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1) if unit.bias else x
+    return _with_one(x) if unit.bias else x
 
 
 def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
