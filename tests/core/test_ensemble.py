@@ -259,8 +259,15 @@ def test_flow_ensemble_and_resume_on_cuda():
         assert np.array_equal(a.final.numpy(), b.final.numpy()) and np.array_equal(a.risk, b.risk)
 
 
-def test_cli_preset_threads_and_device_options(tmp_path, capsys):
+def test_cli_preset_threads_and_device_options(tmp_path, capsys, monkeypatch):
+    import importlib
+
     from wgflow import cli
+
+    train_module = importlib.import_module("wgflow.flows.train")  # the module (wgflow.flows.train is the function)
+
+    asked = []  # what the flows of `wgflow run --compile` see as the compile default
+    monkeypatch.setattr(train_module, "compile_for", lambda c: asked.append(runtime.compile_for(c)) or asked[-1])
 
     store = str(tmp_path / "store")
     assert cli.main(["run", "rve-3spin", "--threads", "0", "--store", store]) == 2
@@ -271,6 +278,7 @@ def test_cli_preset_threads_and_device_options(tmp_path, capsys):
             [
                 "run",
                 "teacher-student",
+                "--compile",  # single flows: stay eager
                 "--set",
                 "n=8",
                 "--set",
@@ -286,3 +294,4 @@ def test_cli_preset_threads_and_device_options(tmp_path, capsys):
         )
         == 0
     )
+    assert asked and set(asked) == {True}

@@ -23,7 +23,8 @@ steps, an ensemble's member blocks on several worker threads for large ones.
 
 Compilation. ``compile=True`` runs an ensemble's step through ``torch.compile``
 (:mod:`wgflow.flows.runtime`): same trajectory to rounding, faster at small n after ~30 s of
-compilation per block shape. Default off (also :func:`~wgflow.flows.runtime.use`'s ``compile``).
+compilation per block shape. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
+run --compile``) applies to the ensembles of a run, and its single flows stay eager.
 
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
 records the initial particles at every requested step and time.
@@ -283,9 +284,9 @@ def train(
     if probe is not None:
         probe = probe.to(dtype=theta.dtype, device=theta.device)
     flow = _Flow(mu, objective, cfg, resolve_alpha(cfg.alpha, mu.n), probe, _snapshot_steps(cfg))
-    flow.compiled = compile_for(compile)
-    if flow.compiled and not flow.ensemble:
+    if compile and not flow.ensemble:
         raise ConfigError("compile=True applies to ensembles: train Ensemble.stack([mu]) with [objective]")
+    flow.compiled = compile_for(compile) and flow.ensemble  # use(compile=True): a run's ensembles only
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
