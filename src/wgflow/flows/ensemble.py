@@ -186,9 +186,10 @@ def block_step(unit: Unit, lfn, xb: torch.Tensor, yb: torch.Tensor, th: torch.Te
 def compiled_block_step() -> Callable:
     """:func:`block_step` under ``torch.compile`` (inductor, compiled on first use per block shape and unit).
 
-    Measured (RVE sigmoid, d = 10, E = 10, float32, one thread, loaded 2-core machine): one block
-    at n = 32 took 0.20 ms compiled vs 0.53 ms eager, at n = 256 1.4 vs 2.7 ms, while a one-member
-    block at n = 1024 was slower compiled (3.9 vs 2.8 ms); compiling took ~30 s per shape.
+    Measured (RVE sigmoid, d = 10, E = 10, float32, one thread, loaded 2-core machine): one block at
+    n = 32 took 0.20 ms compiled vs 0.53 ms eager, at n = 256 1.4 vs 2.7 ms; whole runs of
+    benchmarks/bench_ensemble.py were 1.1-1.3x faster at every n = 32 ... 1024. Compiling took 20-40 s
+    for a first shape; later shapes reuse a dynamic-shape compilation.
     """
     return torch.compile(block_step)
 
@@ -301,7 +302,6 @@ class EnsembleRisk:
         E, B = y.shape
         v = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
         me, cs = _blocks(E, ens.n, theta, B)
-        me = min(me, -(-E // max(1, workers)))  # at least one block per worker
         step = compiled_block_step() if compiled else block_step
 
         def members(e: int):  # blocks of members x samples that stay in cache

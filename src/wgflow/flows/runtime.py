@@ -14,9 +14,9 @@ worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as on
 ``threads=`` in :func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
 
 Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs an
-ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`): it
-wins where a step is dispatch-bound (small n, many members) and costs ~30 s of compilation per
-block shape; at large n a one-member block is slower compiled. Default off.
+ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`). In
+benchmarks/bench_ensemble.py (rve-3spin sigmoid, E = 10, n = 32 ... 1024) whole runs were 1.1-1.3x
+faster at every n, after 20-40 s of compiling: worth it for runs of more than ~10^4 steps. Default off.
 
 Device. ``device="cpu" | "cuda" | "auto"`` (``auto``: CUDA when available). The particles,
 the objective's data and the generators are put on that device; checkpoints are always
@@ -144,7 +144,7 @@ def map_blocks(fn: Callable, items: Sequence, workers: int = 1) -> list:
     An ensemble's member blocks are independent, so each worker takes whole blocks with one intra-op
     thread: no work is split inside an operation, and a worker that another process holds back delays
     only its own blocks (OpenMP's split operations wait for their slowest thread on a loaded machine).
-    The numbers do not depend on ``workers``.
+    The numbers do not depend on ``workers`` (the blocks are cut without regard to it).
     """
     if workers <= 1 or len(items) <= 1:
         return [fn(i) for i in items]
