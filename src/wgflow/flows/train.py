@@ -22,8 +22,8 @@ is chosen from the work per step of the whole flow or ensemble: one intra-op thr
 steps, an ensemble's member blocks on several worker threads for large ones.
 
 Compilation. ``compile=True`` runs an ensemble's step through ``torch.compile``
-(:mod:`wgflow.flows.runtime`): same trajectory to rounding, faster at small n after ~30 s of
-compilation per block shape. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
+(:mod:`wgflow.flows.runtime`): the same trajectory to rounding, 1.1-1.3x faster runs after 20-40 s
+of compiling. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
 run --compile``) applies to the ensembles of a run, and its single flows stay eager.
 
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
@@ -271,11 +271,12 @@ def train(
     """Run the particle flow from ``mu`` (n, p), or an :class:`Ensemble` (E, n, p) of flows; record it.
 
     ``objective``: an :class:`~wgflow.objectives.Objective`, for an ensemble an :class:`EnsembleRisk` or E
-    sampled objectives. ``cfg`` (:class:`FlowConfig`, keyword ``overrides`` replace its fields), ``seed`` /
-    ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the module docstring. ``probe``: (P, d)
-    points where f is recorded at every snapshot; ``progress(total=, desc=)``: a bar with ``update(k)``;
-    ``callback(step, mu, J)``: after every step. Returns a :class:`Trajectory` (an ensemble: a list of E).
-    Raises :class:`DivergenceError` on NaN/Inf in the particles or the risk (suggesting a smaller eta).
+    sampled objectives. ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
+    is the run's. ``seed`` / ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the
+    module docstring. ``probe``: (P, d) points where f is recorded at every snapshot;
+    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step.
+    Returns a :class:`Trajectory` (an ensemble: a list of E). Raises :class:`DivergenceError` on NaN/Inf
+    in the particles or the risk (suggesting a smaller eta).
     """
     cfg = dataclasses.replace(cfg or FlowConfig(), **overrides)
     mu, objective, generators = _placed(mu, objective, device, generator, seed)
