@@ -210,6 +210,7 @@ def test_thread_plan_counts_the_whole_ensemble():
         assert _thread_plan(risk, ens, None)(204) == (1, 2)  # three members: 4.5e7 flops, two block workers
         assert _thread_plan(risk, ens, None)(2) == (1, 1)
         assert _thread_plan(risk, ens, 3)(2) == (1, 3)  # an explicit count is kept
+        assert _thread_plan(risk, ens, 3, block_workers=False)(2) == (3, 1)  # compiled steps: intra-op threads
 
 
 @pytest.mark.slow

@@ -16,7 +16,9 @@ worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as on
 Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs an
 ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`). In
 benchmarks/bench_ensemble.py (rve-3spin sigmoid, E = 10, n = 32 ... 1024) whole runs were 1.1-1.3x
-faster at every n, after 20-40 s of compiling: worth it for runs of more than ~10^4 steps. Default off.
+faster at every n, after 20-40 s of compiling: worth it for runs of more than ~10^4 steps. Compiled
+code is not thread-safe (pytorch/pytorch#118260), so a compiled ensemble uses intra-op threads, never
+block workers. Default off.
 
 Device. ``device="cpu" | "cuda" | "auto"`` (``auto``: CUDA when available). The particles,
 the objective's data and the generators are put on that device; checkpoints are always

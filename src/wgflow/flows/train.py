@@ -291,7 +291,7 @@ def train(
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
-    plan = _thread_plan(objective, mu, threads)
+    plan = _thread_plan(objective, mu, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
     E = f" x{mu.E}" if flow.ensemble else ""
     bar = progress(total=cfg.steps, desc=f"flow n={mu.n}{E}") if progress else None
     if bar is not None and k:
@@ -310,14 +310,14 @@ def train(
     return flow.trajectories(theta, type(objective).__name__)
 
 
-def _thread_plan(objective, mu, threads: int | None) -> Callable[[int | None], tuple[int, int]]:
+def _thread_plan(objective, mu, threads: int | None, block_workers: bool = True) -> Callable:
     """Batch size P -> (intra-op threads, block workers) from the work per step of the flow or whole ensemble."""
     ensemble = isinstance(mu, Ensemble)
     E = mu.E if ensemble else 1
 
     def plan(P: int | None) -> tuple[int, int]:
         work = _flops(objective, P, mu.n, mu.theta.shape[-1], E)
-        if ensemble and mu.theta.device.type == "cpu":  # whole member blocks on worker threads
+        if ensemble and block_workers and mu.theta.device.type == "cpu":  # whole member blocks on worker threads
             workers = threads_for(work, threads, per_thread=FLOPS_PER_WORKER)
             if workers > 1:
                 return 1, workers
