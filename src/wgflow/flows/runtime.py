@@ -54,9 +54,10 @@ __all__ = [
 #: floating-point operations per step per intra-op thread (measured on 2 shared cores: a step of
 #: ~1.5e8 flops -- the n = 1024 ensemble of rve-3spin -- ran 4x slower with 2 threads than with 1 under load).
 FLOPS_PER_THREAD = 5e8
-#: floating-point operations per step per block worker of an ensemble (whole ensemble): from ~2e7 flops
-#: (rve-3spin's n = 512 ensemble) two workers, each taking whole member blocks, beat one thread.
-FLOPS_PER_WORKER = 2e7
+#: floating-point operations per step per block worker of an ensemble (whole ensemble): two workers from
+#: 3e7 (rve-3spin's 10-member ensembles at n = 512, 1024). On the loaded 2-core machine two workers took
+#: the n = 512 member blocks in 0.7x the time of one, and whole n = 1024 runs in 0.45-1.15x (load-dependent).
+FLOPS_PER_WORKER = 1.5e7
 
 _THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("wgflow_threads", default=None)
 _DEVICE: contextvars.ContextVar[str | None] = contextvars.ContextVar("wgflow_device", default=None)
