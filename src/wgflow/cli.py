@@ -194,7 +194,7 @@ def _add_run(sub) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="run ensembles' steps through torch.compile (faster small steps after ~30 s of compiling; default off)",
+        help="run ensembles' steps through torch.compile (20-40 s of compiling first; see README; default off)",
     )
     p.set_defaults(func=_cmd_run)
 

@@ -188,8 +188,8 @@ def compiled_block_step() -> Callable:
 
     Measured (RVE sigmoid, d = 10, E = 10, float32, one thread, loaded 2-core machine): one block at
     n = 32 took 0.20 ms compiled vs 0.53 ms eager, at n = 256 1.4 vs 2.7 ms; whole runs of
-    benchmarks/bench_ensemble.py were 1.1-1.3x faster at every n = 32 ... 1024. Compiling took 20-40 s
-    for a first shape; later shapes reuse a dynamic-shape compilation.
+    benchmarks/bench_ensemble.py were 0.75-1.3x as fast (two runs, n = 32 ... 1024). Compiling took
+    20-40 s for a first shape; later shapes reuse a dynamic-shape compilation.
     """
     return torch.compile(block_step)
 

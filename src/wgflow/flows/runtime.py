@@ -14,11 +14,12 @@ worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as on
 ``threads=`` in :func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
 
 Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs an
-ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`). In
-benchmarks/bench_ensemble.py (rve-3spin sigmoid, E = 10, n = 32 ... 1024) whole runs were 1.1-1.3x
-faster at every n, after 20-40 s of compiling: worth it for runs of more than ~10^4 steps. Compiled
-code is not thread-safe (pytorch/pytorch#118260), so a compiled ensemble uses intra-op threads, never
-block workers. Default off.
+ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`). A
+compiled block alone is 2.6x faster at n = 32 and 1.9x at n = 256 (E = 10), but whole runs of
+benchmarks/bench_ensemble.py (sampling, targets and updates stay eager) were 0.75-1.3x as fast in two
+runs on the loaded 2-core machine, after 20-40 s of compiling: within its noise, hence off by default.
+Compiled code is not thread-safe (pytorch/pytorch#118260): a compiled ensemble uses intra-op threads,
+never block workers.
 
 Device. ``device="cpu" | "cuda" | "auto"`` (``auto``: CUDA when available). The particles,
 the objective's data and the generators are put on that device; checkpoints are always
@@ -56,7 +57,8 @@ __all__ = [
 FLOPS_PER_THREAD = 5e8
 #: floating-point operations per step per block worker of an ensemble (whole ensemble): two workers from
 #: 3e7 (rve-3spin's 10-member ensembles at n = 512, 1024). On the loaded 2-core machine two workers took
-#: the n = 512 member blocks in 0.7x the time of one, and whole n = 1024 runs in 0.45-1.15x (load-dependent).
+#: the n = 512 member blocks in 0.7x the time of one; whole n = 1024 runs gained up to 2x or lost 15%,
+#: depending on the load.
 FLOPS_PER_WORKER = 1.5e7
 
 _THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("wgflow_threads", default=None)

@@ -22,8 +22,8 @@ is chosen from the work per step of the whole flow or ensemble: one intra-op thr
 steps, an ensemble's member blocks on several worker threads for large ones.
 
 Compilation. ``compile=True`` runs an ensemble's step through ``torch.compile``
-(:mod:`wgflow.flows.runtime`): the same trajectory to rounding, 1.1-1.3x faster runs after 20-40 s
-of compiling. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
+(:mod:`wgflow.flows.runtime`): the same trajectory to rounding; its gain on whole runs was within
+the noise of a loaded 2-core machine, after 20-40 s of compiling. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
 run --compile``) applies to the ensembles of a run, and its single flows stay eager.
 
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
