@@ -17,19 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._io import Checkpointer  # one protocol with wgflow.flows (torch-free)
 from ..store.files import atomic_save_array, load_array
 
 __all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
-
-
-class Checkpointer(Protocol):
-    """Saves and restores the state of one long computation (a flow)."""
-
-    every: int
-
-    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
-
-    def load(self) -> dict[str, np.ndarray] | None: ...
 
 
 class RunContext(Protocol):
