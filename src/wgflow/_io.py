@@ -82,7 +82,7 @@ def atomic_save_array(path: str | os.PathLike, data: np.ndarray | Mapping[str, n
             if a.dtype == object:
                 raise TypeError(f"array {k!r} has dtype object; only numbers and strings are stored")
         path = array_path(path, ".npz")
-        return _atomic(path, lambda fh: np.savez(fh, **arrays))
+        return _atomic(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle: bool
     a = np.asarray(data)
     if a.dtype == object:
         raise TypeError("arrays of dtype object are not stored (no pickle)")

@@ -115,7 +115,7 @@ def _cmd_runs(args) -> int:
         return 0
     args.json = args.json or args.format == "json"
     for r in runs:  # a run killed by SIGKILL stays 'running' in the database; show it as 'killed'
-        r["alive"] = store.is_alive(r)
+        r["alive"] = store is not None and store.is_alive(r)  # (no store: no runs)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
         from .cli_show import run_overrides

@@ -155,7 +155,8 @@ def _cmd_reproduce(args) -> int:
             exps.append(exp)
         else:
             print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
-    known, done, t0 = previous_durations(store.runs(), args.preset, args.untrained), [], time.monotonic()
+    done: list[float] = []
+    known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
     n_claims = n_passed = 0
     for i, exp in enumerate(exps, 1):
         left = estimate_left([x.name for x in exps[i - 1 :]], known, done)

@@ -105,8 +105,9 @@ class Observer:
 
     def _thin(self) -> None:
         """Drop every other snapshot (the first stays) and widen the schedule to match."""
-        for lst in (self._snaps, self._snap_steps, self._bias):
-            lst[:] = lst[::2]
+        self._snaps[:] = self._snaps[::2]
+        self._snap_steps[:] = self._snap_steps[::2]
+        self._bias[:] = self._bias[::2]
         self._ratio = self._ratio**2
         self._stride *= 2
         if self.schedule == "fixed":

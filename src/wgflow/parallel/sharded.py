@@ -180,9 +180,9 @@ def gather_rows(
         dist.all_gather(sizes, counts, group=group)
     else:
         sizes = [counts]
-    sizes = [int(s) for s in sizes]
-    n = n or sum(sizes)
-    keep = [s if max_rows is None else min(s, math.ceil(max_rows * s / n)) for s in sizes]
+    rows = [int(s) for s in sizes]  # n_r of every rank
+    n = n or sum(rows)
+    keep = [s if max_rows is None else min(s, math.ceil(max_rows * s / n)) for s in rows]
     mine = local[..., : keep[rank], :]
     if rank != dst:
         dist.send(_tensor(np.ascontiguousarray(mine), device), dst=dst, group=group)
@@ -261,6 +261,7 @@ def train_sharded(
     }
     if rank != dst:
         return None, stats
+    assert snaps is not None and final is not None  # rank dst receives the gathered rows
     meta = {
         **traj.meta,
         "n": n,

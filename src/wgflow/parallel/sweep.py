@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..experiments._external import import_file
 from ..experiments.base import (
     ConfigError,
     DirectoryContext,
@@ -146,10 +147,7 @@ def _experiment(task: Mapping[str, Any]):
         try:
             importlib.import_module(task["module"])
         except ImportError:
-            spec = importlib.util.spec_from_file_location(task["module"], task["module_file"])
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[task["module"]] = mod
-            spec.loader.exec_module(mod)
+            import_file(task["module"], task["module_file"])
         return get_experiment(task["experiment"])
 
 
