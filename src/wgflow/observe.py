@@ -2,7 +2,7 @@ r"""Watch a user's own training loop: the hidden units of a two-layer network as
 
 ::
 
-    obs = wg.watch(model, every=10)          # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
+    obs = wg.observe.watch(model, every=10)  # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
     for x, y in loader:
         loss = loss_fn(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
         obs.step(loss)                        # counts steps; looks at the model every 10th
