@@ -45,9 +45,6 @@ PENDING_FUNCTIONS = {
     "experiments/rve_3spin.py:_sigmoid_claims",
     "experiments/rve_fluctuations.py:run",
     "experiments/teacher_student.py:run",
-    # parallel runner (no open branch shrinks these yet)
-    "parallel/sharded.py:train_sharded",
-    "parallel/sweep.py:run_sweep",
 }
 PENDING_FILES = {
     # same branches as above
@@ -57,7 +54,6 @@ PENDING_FILES = {
     "experiments/mmn_gaussians.py",
     "experiments/cb_implicit_bias.py",
     "experiments/runner.py",
-    "parallel/sweep.py",
 }
 
 

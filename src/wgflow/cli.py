@@ -38,7 +38,7 @@ def command(add: Callable[[argparse._SubParsersAction], None]) -> Callable:
 
 # --------------------------------------------------------------------------- sweep
 def _add_sweep(sub) -> None:
-    from .parallel.sweep import add_sweep_parser  # grids, executors and the store: wgflow.parallel
+    from .parallel.sweep_cli import add_sweep_parser  # grids, executors and the store: wgflow.parallel
 
     add_sweep_parser(sub)
 

@@ -17,6 +17,7 @@ __all__ = [
     "runtime_args",
     "check_runtime",
     "untrained_arg",
+    "sets_arg",
     "parse_sets",
 ]
 
@@ -94,6 +95,10 @@ def untrained_arg(p: argparse.ArgumentParser) -> None:
         help="negative control: the same pipeline with every training step switched off "
         "(initialisation, data and evaluation unchanged); no claim should pass",
     )
+
+
+def sets_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:

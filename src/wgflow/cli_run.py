@@ -12,6 +12,7 @@ from .cli_args import (
     preset_args,
     runtime_args,
     seed_arg,
+    sets_arg,
     store_arg,
     untrained_arg,
 )
@@ -27,14 +28,7 @@ def add_run(sub) -> None:
         "name", nargs="?", help="experiment name (see `wgflow list`) or a .py file defining one; optional with --resume"
     )
     preset_args(p)
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key (repeatable)",
-    )
+    sets_arg(p, "override a config key (repeatable)")
     seed_arg(p)
     store_arg(p)
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run with its stored config and seed")
