@@ -31,10 +31,11 @@ browser:
 demo: setup
 	$(VENV)/bin/wgflow reproduce --quick
 
-# Lint and format check (ruff, configured in pyproject.toml), before the tests.
+# Lint, format and type check (ruff and mypy, configured in pyproject.toml), before the tests.
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: setup browser lint
 	$(PY) -m pytest -q

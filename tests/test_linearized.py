@@ -70,7 +70,7 @@ def test_train_moves_only_theta_and_lazy_limit(setup):
     """Trained with objective (1/tau^2) R(tau f), network and tangent model agree as tau grows (at least ~1/tau)."""
     unit, theta0, x, _ = setup
     g = torch.Generator().manual_seed(3)
-    teacher = wg.ReLUTeacher.random(4, 2, generator=g)
+    teacher = wg.tasks.ReLUTeacher.random(4, 2, generator=g)
     obj = wg.DatasetRisk(x, teacher(x))
     gaps = []
     taus = [10.0, 100.0, 1000.0]

@@ -36,7 +36,7 @@ class MyConfig:
 
     def validate(self) -> None:
         if self.data:
-            wg.load_xy(self.data)  # a bad file is a one-line ConfigError before anything is written
+            wg.data.load_xy(self.data)  # a bad file is a one-line ConfigError before anything is written
         for key in ("d", "n_samples", "n", "steps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r}: must be a positive integer, got {getattr(self, key)}")
@@ -56,9 +56,9 @@ class MyDataFlow(Experiment):
     def run(self, cfg: MyConfig, ctx) -> ExperimentResult:
         g = torch.Generator().manual_seed(ctx.seed)
         if cfg.data:
-            x, y = wg.load_xy(cfg.data)  # (N, d), (N,)
+            x, y = wg.data.load_xy(cfg.data)  # (N, d), (N,)
         else:
-            teacher = wg.ReLUTeacher.random(cfg.d, 3, generator=g, dtype=torch.float64)
+            teacher = wg.tasks.ReLUTeacher.random(cfg.d, 3, generator=g, dtype=torch.float64)
             x = torch.randn(cfg.n_samples, cfg.d, generator=g, dtype=torch.float64)
             y = teacher(x)
         unit = wg.ReLU(x.shape[1], bias=True)  # theta = (c, w, b): 2-homogeneous with the bias inside w
@@ -67,8 +67,8 @@ class MyDataFlow(Experiment):
         traj = wg.train(
             mu0, wg.DatasetRisk(x, y), flow, seed=ctx.seed, progress=ctx.progress, checkpointer=ctx.checkpointer("flow")
         )
-        w2 = wg.w2_from_start(traj, method="exact")  # (S,)
-        bound = float(wg.tracked_w2(traj.snapshots[-1], traj.snapshots[0]))
+        w2 = wg.transport.w2_from_start(traj, method="exact")  # (S,)
+        bound = float(wg.transport.tracked_w2(traj.snapshots[-1], traj.snapshots[0]))
         drop = float(np.log10(traj.risk[0] / traj.risk[-1]))
         for k, r in zip(traj.risk_steps, traj.risk):
             ctx.log_metric("loss", float(r), step=int(k))
@@ -85,8 +85,8 @@ class MyDataFlow(Experiment):
             ),
         ]
         artifacts = {
-            "particles": ctx.save_figure("my_particles", wg.plot_particles(traj)),
-            "flow": ctx.save_figure("my_flow", wg.plot_flow(traj, w2)),
+            "particles": ctx.save_figure("my_particles", wg.observe.plot_particles(traj)),
+            "flow": ctx.save_figure("my_flow", wg.observe.plot_flow(traj, w2)),
         }
         metrics = {
             "loss_initial": float(traj.risk[0]),

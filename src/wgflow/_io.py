@@ -6,6 +6,10 @@ through it, so the core never imports the store.
 A reader never sees a half-written file: the data goes to a temporary file in the
 same directory, is flushed to disk, and ``os.replace`` swaps it in (atomic on POSIX).
 A process killed mid-write leaves at most a stray ``.tmp`` file, never a torn array.
+
+:class:`Checkpointer` is the one protocol of what saves and restores a long computation's state
+(a dict of such arrays): the flows (``wgflow.flows``) take one, run contexts
+(``wgflow.experiments``) hand one out; it lives here so that both import it without torch.
 """
 
 from __future__ import annotations
@@ -15,10 +19,23 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_save_array", "array_path", "load_array"]
+__all__ = ["Checkpointer", "atomic_write_bytes", "atomic_save_array", "array_path", "load_array"]
+
+
+@runtime_checkable
+class Checkpointer(Protocol):
+    """Saves the full state of a long computation (a flow) every ``every`` steps; ``load()`` returns
+    the last saved state, or None when there is none. States are dicts of NumPy arrays (no pickle)."""
+
+    every: int
+
+    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
+
+    def load(self) -> Mapping[str, np.ndarray] | None: ...
 
 
 def _atomic(path: Path, write) -> Path:
@@ -65,7 +82,7 @@ def atomic_save_array(path: str | os.PathLike, data: np.ndarray | Mapping[str, n
             if a.dtype == object:
                 raise TypeError(f"array {k!r} has dtype object; only numbers and strings are stored")
         path = array_path(path, ".npz")
-        return _atomic(path, lambda fh: np.savez(fh, **arrays))
+        return _atomic(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle: bool
     a = np.asarray(data)
     if a.dtype == object:
         raise TypeError("arrays of dtype object are not stored (no pickle)")

@@ -8,9 +8,12 @@ import re
 import time
 import tokenize
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .numbers import fmt
+
+if TYPE_CHECKING:  # the experiments import torch; this module stays torch-free
+    from .experiments.base import Experiment
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
 
@@ -39,8 +42,8 @@ def field_comments(config_cls: type) -> dict[str, str]:
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
     return None
 
 
@@ -53,7 +56,7 @@ def _first_paragraph(text: str) -> str:
     return " ".join(paras[0].split()) if paras else ""
 
 
-def show_experiment(exp: type, store=None) -> str:
+def show_experiment(exp: type[Experiment], store=None) -> str:
     """Everything a user needs before running ``exp``: what it tests, its config keys and presets, its claims."""
     lines = [f"{exp.name}: {exp.title}", f"reference: {exp.reference}"]
     summary = _first_paragraph(getattr(exp, "description", ""))
@@ -90,7 +93,7 @@ def show_experiment(exp: type, store=None) -> str:
     return "\n".join(lines)
 
 
-def _claims_lines(exp: type, store) -> list[str]:
+def _claims_lines(exp: type[Experiment], store) -> list[str]:
     run = None
     if store is not None:
         done = [r for r in store.runs(exp.name) if r["status"] == "completed" and not r.get("untrained")]

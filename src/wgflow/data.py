@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sized
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -55,8 +57,9 @@ def as_tensors(data, y=None, *, limit: int | None = None, dtype: torch.dtype | N
                 raise ConfigError(f"TensorDataset must hold (x, y), got {len(ds.tensors)} tensors")
             x, y = (t[:limit] if limit else t for t in ds.tensors)
         elif isinstance(ds, (Dataset, IterableDataset)) or hasattr(ds, "__getitem__"):
-            rows = []
-            items = iter(ds) if isinstance(ds, IterableDataset) else (ds[i] for i in range(len(ds)))
+            rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+            n_items = 0 if isinstance(ds, IterableDataset) else len(cast(Sized, ds))  # map-style: has __len__
+            items = iter(ds) if isinstance(ds, IterableDataset) else (ds[i] for i in range(n_items))
             for item in items:
                 if limit is not None and len(rows) >= limit:
                     break
@@ -136,5 +139,5 @@ def load_xy(
             raise ConfigError(f"{p}: not a readable .npz file ({str(e).splitlines()[0]})") from None
         if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
             raise ConfigError(f"{p}: arrays {x_key!r} and {y_key!r} must be numeric")
-    x, y = _xy_check(torch.as_tensor(np.asarray(x, dtype=float)), torch.as_tensor(np.asarray(y, dtype=float)), str(p))
-    return x.to(dtype), y.to(dtype)
+    xt, yt = _xy_check(torch.as_tensor(np.asarray(x, dtype=float)), torch.as_tensor(np.asarray(y, dtype=float)), str(p))
+    return xt.to(dtype), yt.to(dtype)

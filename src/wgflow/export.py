@@ -89,7 +89,7 @@ def load_runs(store=None, what: str = "runs", experiment: str | None = None):
     try:
         import pandas as pd
     except ImportError:
-        raise ImportError("wg.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
+        raise ImportError("wg.export.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
     store = _open(store)
     if what == "runs":
         rows = run_records(store, experiment)

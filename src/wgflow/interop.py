@@ -206,7 +206,7 @@ def to_module(
     """
     act = _act_of(mu.unit)
     theta = mu.theta.detach()
-    has_b = act != "relu" or mu.unit.bias
+    has_b = not isinstance(mu.unit, ReLU) or mu.unit.bias  # act == "relu" exactly for ReLU units
     hb = has_b if hidden_bias is None else bool(hidden_bias)
     if hb and not has_b:
         raise ValueError("this ReLU measure has no bias coordinate; use hidden_bias=False or ReLU(d, bias=True)")

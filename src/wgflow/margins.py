@@ -153,9 +153,9 @@ def sphere_directions(
     if d == 3:
         k = np.arange(count) + 0.5
         z = 1 - 2 * k / count
-        t = np.pi * (1 + 5**0.5) * k  # golden angle increments
+        phi = np.pi * (1 + 5**0.5) * k  # golden angle increments
         r = np.sqrt(1 - z * z)
-        return np.stack([r * np.cos(t), r * np.sin(t), z], axis=1)
+        return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
     raise ValueError(f"a grid of directions exists for d = 2 or 3 only, got d = {d}: use kind='random'")
 
 

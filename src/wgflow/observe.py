@@ -2,7 +2,7 @@ r"""Watch a user's own training loop: the hidden units of a two-layer network as
 
 ::
 
-    obs = wg.watch(model, every=10)          # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
+    obs = wg.observe.watch(model, every=10)  # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
     for x, y in loader:
         loss = loss_fn(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
         obs.step(loss)                        # counts steps; looks at the model every 10th
@@ -105,8 +105,9 @@ class Observer:
 
     def _thin(self) -> None:
         """Drop every other snapshot (the first stays) and widen the schedule to match."""
-        for lst in (self._snaps, self._snap_steps, self._bias):
-            lst[:] = lst[::2]
+        self._snaps[:] = self._snaps[::2]
+        self._snap_steps[:] = self._snap_steps[::2]
+        self._bias[:] = self._bias[::2]
         self._ratio = self._ratio**2
         self._stride *= 2
         if self.schedule == "fixed":

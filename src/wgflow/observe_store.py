@@ -70,7 +70,7 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
             "lazy": float(regime.label == "lazy"),
             "steps": float(obs.steps),
         }
-        if probe is not None:
+        if regime.gap is not None:  # measured exactly when there is a probe
             summary["linearisation_gap"] = regime.gap
         store.complete_run(rid, [], [(k, None, v) for k, v in summary.items()], duration_s=time.monotonic() - t0)
     except BaseException as e:

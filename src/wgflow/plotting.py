@@ -19,6 +19,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,9 @@ def draw_particles(
                 continue
             rgba = np.array([to_rgba(col, a) for a in fade])  # (s-1, 4)
             lc = LineCollection(
-                segs[:, idx].reshape(-1, 2, 2), colors=np.repeat(rgba, idx.size, axis=0), linewidths=0.8
+                segs[:, idx].reshape(-1, 2, 2),  # type: ignore[arg-type]  # an (N, 2, 2) array is accepted; the stub says Sequence
+                colors=np.repeat(rgba, idx.size, axis=0),
+                linewidths=0.8,
             )
             ax.add_collection(lc)
     now = pos[upto]
@@ -181,6 +184,7 @@ def particle_animation(
 
         anim = animation.FuncAnimation(fig, frame, frames=pos.shape[0], interval=1000 / fps)
         path = str(path)
+        writer: animation.AbstractMovieWriter
         if path.endswith(".mp4"):
             writer = animation.FFMpegWriter(fps=fps)
         else:
@@ -205,7 +209,7 @@ FIGURE_FORMATS = ("png", "pdf", "svg")
 DEFAULT_DPI = 150
 ENV_FORMAT, ENV_DPI = "WGFLOW_FIGURE_FORMAT", "WGFLOW_FIGURE_DPI"
 
-RC = {
+RC: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 9.5,
     "axes.labelsize": 9,
@@ -226,7 +230,7 @@ def use_style() -> None:
     """Apply :data:`RC` to matplotlib's defaults (figures created afterwards use it)."""
     import matplotlib
 
-    matplotlib.rcParams.update(RC)
+    matplotlib.rcParams.update(RC)  # type: ignore[arg-type]  # the stub wants Literal rc names; matplotlib validates the keys at runtime
 
 
 def figure_settings(figure_format: str | None = None, dpi: int | None = None) -> tuple[str, int]:
@@ -290,7 +294,7 @@ def declutter_ticks(fig) -> None:
     renderer = fig.canvas.get_renderer()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            kept = []
+            kept: list[Any] = []
             for lab, box, _ in sorted(_label_boxes(axis, renderer), key=lambda t: not t[2]):
                 if any(_overlap(box, k) for k in kept):
                     lab.set_visible(False)

@@ -37,7 +37,7 @@ def relative_movement(traj) -> np.ndarray:
     return np.sqrt((d * d).sum(axis=(1, 2)) / max((s[0] * s[0]).sum(), 1e-300))
 
 
-def linearisation_gap(traj, x: torch.Tensor, alpha: float | None = None) -> np.ndarray:
+def linearisation_gap(traj, x: torch.Tensor | np.ndarray, alpha: float | None = None) -> np.ndarray:
     """g(t_k) = |f_t - f^lin_t| / |f_t - f_0| on probe inputs x (B, d), shape (S,); g(0) = 0."""
     alpha = float(traj.meta.get("alpha", 1.0)) if alpha is None else float(alpha)
     unit = traj.final.unit
@@ -69,7 +69,7 @@ class Regime:
     label: str
 
 
-def lazy_or_active(traj, x: torch.Tensor | None = None, *, threshold: float = 0.1) -> Regime:
+def lazy_or_active(traj, x: torch.Tensor | np.ndarray | None = None, *, threshold: float = 0.1) -> Regime:
     """Classify a trajectory as lazy or active from its final movement and linearisation gap."""
     m = float(relative_movement(traj)[-1])
     g = None if x is None else float(linearisation_gap(traj, x)[-1])

@@ -48,7 +48,7 @@ def test_arccos_kernel_grad_matches_autograd():
 
 def _problem(n=7, d=3, m0=2, seed=0, dtype=torch.float64):
     g = _gen(seed)
-    teacher = wg.ReLUTeacher.random(d, m0, generator=g, signs="random")
+    teacher = wg.tasks.ReLUTeacher.random(d, m0, generator=g, signs="random")
     unit = wg.ReLU(d)
     mu = wg.ParticleMeasure(unit.init(n, generator=g, dtype=dtype, kind="sphere"), unit)
     return teacher, mu

@@ -13,7 +13,7 @@ from wgflow.stats import mean_ci
 
 
 def _problem(n=30, d=3):
-    teacher = wg.ReLUTeacher.random(d, 2, generator=torch.Generator().manual_seed(0))
+    teacher = wg.tasks.ReLUTeacher.random(d, 2, generator=torch.Generator().manual_seed(0))
     unit = wg.ReLU(d)
     mu = wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
     return mu, wg.PopulationRisk(teacher)

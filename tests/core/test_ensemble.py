@@ -68,7 +68,7 @@ def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.RBFSphere(3), wg.Tanh(3)])
+@pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.units.RBFSphere(3), wg.Tanh(3)])
 def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     g = torch.Generator().manual_seed(0)
     data = [
@@ -89,7 +89,7 @@ def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
 
 
 def test_other_objectives_run_member_by_member():
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
     unit = wg.ReLU(3)
     mus = [
         wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)

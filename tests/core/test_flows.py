@@ -11,7 +11,7 @@ from wgflow.stats import loglog_slope
 
 
 def _teacher_problem(n, seed=0, d=4, m0=3, dtype=torch.float64, init_seed=None):
-    teacher = wg.ReLUTeacher.random(d, m0, generator=torch.Generator().manual_seed(100))
+    teacher = wg.tasks.ReLUTeacher.random(d, m0, generator=torch.Generator().manual_seed(100))
     unit = wg.ReLU(d)
     g = torch.Generator().manual_seed(seed if init_seed is None else init_seed)
     mu = wg.ParticleMeasure(unit.init(n, generator=g, dtype=dtype, kind="sphere"), unit)
@@ -26,8 +26,8 @@ def test_small_step_gd_decreases_risk_monotonically():
 
 
 def test_noisy_dynamics_reduce_to_gd_at_zero_temperature():
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
-    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.tasks.gaussian_sampler(3), teacher)
     unit = wg.ReLU(3)
     mu = wg.ParticleMeasure(unit.init(20, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
     cfg = wg.FlowConfig(eta=0.1, steps=50, batch_size=32)
@@ -75,7 +75,7 @@ def test_law_of_large_numbers_in_mean_field_time():
 @pytest.mark.slow
 def test_lazy_scaling_relative_movement_is_one_over_alpha():
     """Chizat–Oyallon–Bach: with J = R(alpha f)/alpha^2 the parameters move O(1/alpha)."""
-    teacher = wg.ReLUTeacher.random(5, 2, generator=torch.Generator().manual_seed(0))
+    teacher = wg.tasks.ReLUTeacher.random(5, 2, generator=torch.Generator().manual_seed(0))
     unit = wg.ReLU(5)
     g = torch.Generator().manual_seed(1)
     half = unit.init(50, generator=g, dtype=torch.float64)
@@ -95,10 +95,10 @@ def test_lazy_scaling_relative_movement_is_one_over_alpha():
 
 def test_rbf_units_stay_on_the_sphere():
     d = 5
-    unit = wg.RBFSphere(d)
+    unit = wg.units.RBFSphere(d)
     g = torch.Generator().manual_seed(0)
-    target = wg.ReLUTeacher.random(d, 2, generator=g)
-    obj = wg.OnlineRisk(wg.sphere_sampler(d), target)
+    target = wg.tasks.ReLUTeacher.random(d, 2, generator=g)
+    obj = wg.OnlineRisk(wg.tasks.sphere_sampler(d), target)
     mu = wg.ParticleMeasure(unit.init(30, generator=g, dtype=torch.float64), unit)
     traj = wg.train(mu, obj, wg.FlowConfig(eta=0.5, steps=100, batch_size=64, noise=1e-3, n_snapshots=10))
     radii = np.linalg.norm(traj.snapshots[:, :, 1:], axis=2)
@@ -106,8 +106,8 @@ def test_rbf_units_stay_on_the_sphere():
 
 
 def test_same_seed_same_numbers_and_save_load(tmp_path):
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
-    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.tasks.gaussian_sampler(3), teacher)
     unit = wg.Tanh(3)
     mu = wg.ParticleMeasure(unit.init(10, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
     probe = torch.randn(7, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
@@ -121,11 +121,11 @@ def test_same_seed_same_numbers_and_save_load(tmp_path):
     assert np.array_equal(c.snapshots, a.snapshots) and np.array_equal(c.final.numpy(), a.final.numpy())
     assert isinstance(c.final.unit, wg.Tanh) and c.meta["flow"]["batch_size"] == 16
     # the linearised (tangent) model round-trips too
-    tan = wg.Tangent(wg.ReLU(3))
-    mu_t = wg.ParticleMeasure(wg.tangent_theta(wg.ReLU(3).init(4, dtype=torch.float64)), tan)
+    tan = wg.linearized.Tangent(wg.ReLU(3))
+    mu_t = wg.ParticleMeasure(wg.linearized.tangent_theta(wg.ReLU(3).init(4, dtype=torch.float64)), tan)
     t = wg.train(mu_t, obj, wg.FlowConfig(eta=0.1, steps=3, batch_size=8))
     back = wg.Trajectory.load(t.save(tmp_path / "tangent.npz"))
-    assert isinstance(back.final.unit, wg.Tangent) and isinstance(back.final.unit.base, wg.ReLU)
+    assert isinstance(back.final.unit, wg.linearized.Tangent) and isinstance(back.final.unit.base, wg.ReLU)
     assert np.array_equal(back.final.numpy(), t.final.numpy())
 
 
@@ -144,8 +144,8 @@ class _MemoryCheckpointer:
 
 
 def test_resumed_run_is_bit_identical():
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
-    obj = wg.OnlineRisk(wg.gaussian_sampler(3), teacher)
+    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    obj = wg.OnlineRisk(wg.tasks.gaussian_sampler(3), teacher)
     unit = wg.ReLU(3)
     mu = wg.ParticleMeasure(unit.init(12, generator=torch.Generator().manual_seed(1), dtype=torch.float64), unit)
     cfg = wg.FlowConfig(eta=0.1, steps=100, batch_size=8, noise=1e-3, risk_every=7)
@@ -194,7 +194,7 @@ def test_ntk_scaling_alpha_is_sqrt_n():
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.tensor([0.0, float("nan"), 1.0])), "NaN"),
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(4)), "shape"),
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(3), loss="hinge"), "unknown loss"),
-        (lambda: wg.make_unit("softplus", 3), "unknown unit family"),
+        (lambda: wg.units.make_unit("softplus", 3), "unknown unit family"),
         (lambda: wg.FlowConfig(eta=-1), "eta"),
         (lambda: wg.FlowConfig(alpha="big"), "alpha"),
         (lambda: wg.ReLU(3).phi(torch.zeros(5, 2), torch.zeros(1, 4)), r"shape \(B, 3\)"),

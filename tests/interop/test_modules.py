@@ -37,7 +37,7 @@ LAYOUTS = [(a, hb, ob) for a in ACTS for hb in (True, False) for ob in (True, Fa
 @pytest.mark.parametrize("alpha", [1.0, 0.3])
 def test_sequential_round_trip_is_exact_and_outputs_agree(act, hb, ob, alpha):
     model = _seq(act, hb, ob)
-    mu = wg.from_module(model, alpha=alpha)
+    mu = wg.interop.from_module(model, alpha=alpha)
     assert isinstance(mu, wg.ParticleMeasure) and mu.n == N and mu.unit.name == act
     expected_p = 1 + D + (1 if (hb or act != "relu") else 0)
     assert mu.p == expected_p
@@ -59,7 +59,7 @@ def test_sequential_round_trip_is_exact_and_outputs_agree(act, hb, ob, alpha):
 
 def test_relu_bias_is_the_last_coordinate_of_w():
     model = _seq("relu", True, False)
-    mu = wg.from_module(model)
+    mu = wg.interop.from_module(model)
     assert isinstance(mu.unit, wg.ReLU) and mu.unit.bias
     assert torch.equal(mu.theta[:, -1], model[0].bias.detach().double())
 
@@ -70,7 +70,7 @@ def test_measure_to_module_to_measure_round_trip_float64():
     mu = wg.ParticleMeasure(theta, unit)
     net = mu.to_module(alpha=2.0)
     assert net[0].weight.dtype == torch.float64
-    mu2 = wg.from_module(net, alpha=2.0)
+    mu2 = wg.interop.from_module(net, alpha=2.0)
     assert torch.equal(mu2.theta[:, 1:], theta[:, 1:])
     torch.testing.assert_close(mu2.theta, theta, rtol=4e-16, atol=0)
     x = torch.randn(32, D, dtype=torch.float64)
@@ -80,13 +80,13 @@ def test_measure_to_module_to_measure_round_trip_float64():
 def test_named_layers_and_write_back_into_the_users_module():
     model = Named("tanh")
     with pytest.raises(ValueError, match="activation"):
-        wg.from_module(model, hidden="fc1", output="fc2")  # tanh is called functionally: say which
-    mu = wg.from_module(model, hidden="fc1", output="fc2", activation="tanh")
+        wg.interop.from_module(model, hidden="fc1", output="fc2")  # tanh is called functionally: say which
+    mu = wg.interop.from_module(model, hidden="fc1", output="fc2", activation="tanh")
     assert isinstance(mu, ModuleMeasure) and mu.unit.name == "tanh"
     x = torch.randn(16, D)
     torch.testing.assert_close(mu.network(x), model(x).squeeze(1).double(), rtol=1e-5, atol=1e-6)
     # the module's two Linear layers are also found without names
-    assert torch.equal(wg.from_module(model, activation=torch.tanh).theta, mu.theta)
+    assert torch.equal(wg.interop.from_module(model, activation=torch.tanh).theta, mu.theta)
     other = Named("tanh")
     out = mu.to_module(into=other, activation="tanh")
     assert out is other
@@ -96,9 +96,9 @@ def test_named_layers_and_write_back_into_the_users_module():
 
 def test_moved_particles_change_the_module():
     model = _seq("relu", True, True)
-    mu = wg.from_module(model)
+    mu = wg.interop.from_module(model)
     moved = mu.with_theta(mu.theta * 2)  # 2-homogeneous: the output scales by 4 (bias aside)
-    net = wg.to_module(moved, output_bias=mu.output_bias, dtype=torch.float64)
+    net = wg.interop.to_module(moved, output_bias=mu.output_bias, dtype=torch.float64)
     x = torch.randn(8, D, dtype=torch.float64)
     b = mu.output_bias
     torch.testing.assert_close(net(x).squeeze(1) - b, 4 * (mu.network(x) - b), rtol=1e-12, atol=1e-12)
@@ -115,12 +115,12 @@ def test_moved_particles_change_the_module():
 )
 def test_unsupported_layouts_fail_with_one_line(bad, match):
     with pytest.raises(ValueError, match=match) as e:
-        wg.from_module(bad)
+        wg.interop.from_module(bad)
     assert "\n" not in str(e.value)
 
 
 def test_to_module_refuses_units_it_cannot_express():
-    mu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.RBFSphere(3))
+    mu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.units.RBFSphere(3))
     with pytest.raises(ValueError, match="ReLU, Sigmoid and Tanh"):
         mu.to_module()
     relu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.ReLU(3))

@@ -34,7 +34,7 @@ def test_permuting_the_small_system_changes_tracked_but_not_coupled():
 def test_coupled_distance_shrinks_with_width_on_an_exact_flow():
     """One reference of 1024 particles; n = 8 vs 128 nested systems: the distance falls by ~4 (n^-1/2)."""
     d = 5
-    teacher = wg.ReLUTeacher.random(d, 2, generator=torch.Generator().manual_seed(0))
+    teacher = wg.tasks.ReLUTeacher.random(d, 2, generator=torch.Generator().manual_seed(0))
     obj, unit = wg.PopulationRisk(teacher), wg.ReLU(d)
     theta = nested_init(unit, 1024, generator=torch.Generator().manual_seed(1))
     cfg = wg.FlowConfig(eta=0.1, steps=20, snapshot_steps=(10, 20))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from wgflow.store import SCHEMA_VERSION, Store, atomic_save_array, load_array, new_run_id
-from wgflow.store.sqlite import MIGRATIONS
+from wgflow.store.tables import MIGRATIONS
 
 
 def test_new_store_is_wal_and_at_latest_schema(tmp_path):

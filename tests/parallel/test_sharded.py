@@ -43,8 +43,8 @@ def test_initial_measure_does_not_depend_on_the_number_of_ranks(monkeypatch):
 
 def test_one_rank_sharded_objective_is_the_objective():
     g = torch.Generator().manual_seed(0)
-    teacher = wg.ReLUTeacher.random(4, 2, generator=g, dtype=torch.float64)
-    obj = wg.OnlineRisk(wg.gaussian_sampler(4), teacher)
+    teacher = wg.tasks.ReLUTeacher.random(4, 2, generator=g, dtype=torch.float64)
+    obj = wg.OnlineRisk(wg.tasks.gaussian_sampler(4), teacher)
     mu = wg.ParticleMeasure(wg.ReLU(4).init(30, generator=g, dtype=torch.float64), wg.ReLU(4))
     J, G = obj.value_and_grad(mu, batch_size=64, generator=torch.Generator().manual_seed(3))
     sh = ShardedObjective(obj, mass=1.0, batch_seed=3)
@@ -54,7 +54,7 @@ def test_one_rank_sharded_objective_is_the_objective():
 
 
 def test_exact_population_risk_is_not_sharded():
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
     with pytest.raises(TypeError, match="cannot be sharded"):
         ShardedObjective(wg.PopulationRisk(teacher), mass=0.5)
 

@@ -10,7 +10,7 @@ import wgflow.transport as wt
 
 def _setup(n=20, d=5, seed=0):
     g = torch.Generator().manual_seed(seed)
-    teacher = wg.ReLUTeacher.random(d, 3, generator=g)
+    teacher = wg.tasks.ReLUTeacher.random(d, 3, generator=g)
     unit = wg.ReLU(d)
     mu = wg.ParticleMeasure(unit.init(n, generator=g, dtype=torch.float64), unit)
     return mu, wg.PopulationRisk(teacher)

@@ -17,19 +17,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .._io import Checkpointer  # one protocol with wgflow.flows (torch-free)
 from ..store.files import atomic_save_array, load_array
 
 __all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
-
-
-class Checkpointer(Protocol):
-    """Saves and restores the state of one long computation (a flow)."""
-
-    every: int
-
-    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
-
-    def load(self) -> dict[str, np.ndarray] | None: ...
 
 
 class RunContext(Protocol):
@@ -172,4 +163,7 @@ def save_stage(path: Path, data: Mapping[str, Any]) -> None:
 
 def load_stage(path: Path) -> dict[str, Any]:
     """Read a stage written by :func:`save_stage`; 0-d arrays come back as Python scalars."""
-    return {k: a.item() if a.ndim == 0 else a for k, a in load_array(path).items()}
+    stage = load_array(path)
+    if not isinstance(stage, dict):
+        raise ValueError(f"{path}: a stage is a .npz dict of arrays, not a single array")
+    return {k: a.item() if a.ndim == 0 else a for k, a in stage.items()}

@@ -26,7 +26,22 @@ from pathlib import Path
 
 from .base import _REGISTRY, ConfigError, Experiment, register
 
-__all__ = ["ENV", "ENTRY_POINT_GROUP", "load_external", "load_file", "experiment_files"]
+__all__ = ["ENV", "ENTRY_POINT_GROUP", "load_external", "load_file", "experiment_files", "import_file"]
+
+
+def import_file(name: str, path: str | os.PathLike) -> None:
+    """Import the Python file ``path`` as module ``name`` (in ``sys.modules``; removed again if it fails)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a Python module")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
 
 ENV = "WGFLOW_EXPERIMENTS"
 ENTRY_POINT_GROUP = "wgflow.experiments"
@@ -50,13 +65,9 @@ def load_file(path: str | os.PathLike) -> list[str]:
     name = module_name(p)
     before = set(_REGISTRY)
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, p)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
         try:
-            spec.loader.exec_module(mod)
+            import_file(name, p)
         except Exception as e:
-            del sys.modules[name]
             raise ConfigError(f"cannot load experiments from {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
     names = sorted(set(_REGISTRY) - before) or sorted(k for k, v in _REGISTRY.items() if v.__module__ == name)
     _loaded[p] = names

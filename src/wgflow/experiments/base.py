@@ -225,9 +225,7 @@ def make_config(
         default = (
             f.default
             if f.default is not dataclasses.MISSING
-            else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
-            )
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         )
         values[key] = _coerce(key, value, f.type, default)
     try:

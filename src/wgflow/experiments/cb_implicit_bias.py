@@ -56,7 +56,7 @@ failed them only by chance for margin_stabilises (relative change 1.49 of a nega
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -240,7 +240,7 @@ def _run(cfg, ctx, d, n, s, layers, setting, refs) -> dict:
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(_key(layers, setting, d, n, s)),
     ).final
-    out = {
+    out: dict[str, Any] = {
         "test_error": classification_error(mu, xt, yt),
         "train_error": classification_error(mu, x, y),
         "test_error_init": classification_error(mu0, xt, yt),

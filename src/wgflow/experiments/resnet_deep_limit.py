@@ -276,7 +276,7 @@ class ResNetDeepLimit(Experiment):
                     note=f"gaps per L (mean over seeds): {_fmt(gaps.mean(0))}"
                     + (
                         ""
-                        if cfit is None
+                        if cfit is None or ctrl is None
                         else f"; control: the same fit for the initial energies, {cfit}, gaps {_fmt(ctrl.mean(0))}"
                     )
                     + ("" if descended else "; the minimisation did not lower E at some depth"),

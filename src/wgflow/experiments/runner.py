@@ -152,7 +152,7 @@ class StoreCheckpointer:
         state = load_array(p)
         if after_damage:
             self._log(f"resuming from the previous checkpoint {p.name}")
-        return state  # type: ignore[return-value]
+        return state  # type: ignore[return-value]  # checkpoints are .npz files, which load_array reads as dicts
 
 
 class StoreContext(DirectoryContext):

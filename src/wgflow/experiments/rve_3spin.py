@@ -81,6 +81,8 @@ n = 32...256 (exponent -0.79, CI [-0.83, -0.75]).
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -478,10 +480,12 @@ class RVE3Spin(Experiment):
     }
 
     def run(self, cfg: RVE3SpinConfig, ctx) -> ExperimentResult:
-        claims, metrics, runs = [], {}, {}
+        claims, runs = [], {}
+        metrics: dict[str, float] = {}
         seeds = [100_003 * ctx.seed + k for k in range(cfg.targets)]
-        variants = [
-            (f"sigmoid-d{d}", cfg.n_values, lambda n, d=d: _sigmoid_stage(cfg, d, n, seeds, ctx)) for d in cfg.dims
+        variants: list[tuple[str, Sequence[int], Callable[[int], dict]]] = [
+            (f"sigmoid-d{d}", cfg.n_values, functools.partial(_sigmoid_stage, cfg, d, seeds=seeds, ctx=ctx))
+            for d in cfg.dims
         ]
         if cfg.rbf:
             variants.append((f"rbf-d{cfg.rbf_d}", cfg.rbf_n_values, lambda n: _rbf_stage(cfg, n, seeds, ctx)))

@@ -193,8 +193,8 @@ class RVEFluctuations(Experiment):
         j_early = int(dropped[0]) if dropped.size else None
         claims = self._claims(cfg, fits, times, j_early, worst)
         early = fits[j_early] if j_early is not None else None
-        metrics = {
-            "early_time": times[j_early] if early else float("nan"),
+        metrics: dict[str, float] = {
+            "early_time": float(times[j_early]) if early else float("nan"),
             "early_risk_ratio": worst[j_early] if early else float(worst.min()),
             "final_risk_ratio": float(worst[-1]),
         }

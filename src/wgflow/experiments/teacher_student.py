@@ -54,7 +54,7 @@ Measured (quick preset, ctx.seed 0, 5 seeds, n = 64, d = 2, m0 = 3, T = 1000):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -209,7 +209,12 @@ class TeacherStudent(Experiment):
             }
 
         runs = [ctx.stage("flow" if s == 0 else f"flow-s{s}", lambda s=s: flow_stage(s)) for s in range(cfg.seeds)]
-        check = ctx.stage("dissipation", lambda: self._dissipation(cfg, *draw(0), unit))
+
+        def dissipation() -> dict:
+            teacher, theta0 = draw(0)
+            return self._dissipation(cfg, teacher, theta0, unit)
+
+        check = ctx.stage("dissipation", dissipation)
 
         orders = np.array([_orders(np.asarray(r["risk"])) for r in runs])  # (seeds,)
         ratio = np.array([r["w2_teacher"][-1] / r["w2_teacher"][0] for r in runs])  # (seeds,)
@@ -253,7 +258,7 @@ class TeacherStudent(Experiment):
     @staticmethod
     def _dissipation(cfg: TeacherStudentConfig, teacher, theta0, unit) -> dict:
         """Relative error of the energy-dissipation identity on fine recordings at check_eta and check_eta / 2."""
-        out = {}
+        out: dict[str, Any] = {}
         for key, h in (("err", cfg.check_eta), ("err_half", cfg.check_eta / 2)):
             steps = round(cfg.check_T / h)
             fine = FlowConfig(eta=h, steps=steps, snapshot_spacing="linear", n_snapshots=steps + 1, risk_every=steps)

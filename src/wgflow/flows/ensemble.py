@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -223,9 +224,11 @@ class EnsembleRisk:
             raise ValueError("EnsembleRisk: members must all be objectives of one type (e.g. all OnlineRisk)")
         if len({m.loss for m in members}) != 1:
             raise ValueError("EnsembleRisk: members must share one loss")
-        self.members, self.kind, self.loss = members, kind, members[0].loss
+        self.members: list[Any] = members  # all of one kind: OnlineRisk / DatasetRisk attributes are read by kind
+        self.kind, self.loss = kind, members[0].loss
         self._lfn = _check_loss(self.loss)
-        self._target = _stack_targets([m.target for m in members]) if kind is OnlineRisk else None
+        targets = [cast(OnlineRisk, m).target for m in members] if kind is OnlineRisk else None
+        self._target = _stack_targets(targets) if targets is not None else None
         self._cache: dict = {}
 
     def __len__(self) -> int:
@@ -267,7 +270,7 @@ class EnsembleRisk:
             self._cache["laws"] = {
                 tuple(getattr(m.sampler, a, None) for a in ("law", "d", "radius")) for m in self.members
             }
-        laws = self._cache["laws"]
+        laws: set[tuple[Any, ...]] = self._cache["laws"]
         kw = {} if device.type == "cpu" else {"device": device}
         law, d, radius = next(iter(laws))
         if len(laws) == 1 and (law == "gaussian" or (law == "sphere" and radius is not None)):
@@ -276,6 +279,7 @@ class EnsembleRisk:
                 x = radius * x / x.norm(dim=-1, keepdim=True)
         else:
             x = torch.stack([m.sampler(B, generator=g, dtype=dtype, **kw) for m, g in zip(self.members, generators)])
+        assert self._target is not None  # fresh samples are drawn for OnlineRisk members only
         return x, self._target(x).to(dtype)
 
     @property
@@ -310,6 +314,7 @@ class EnsembleRisk:
                 xb, yb = x[e : e + me, s : s + cs], y[e : e + me, s : s + cs]
                 val, g = step(ens.unit, self._lfn, xb, yb, th, v, alpha, B)
                 J, G = (val.sum(1), g) if G is None else (J + val.sum(1), G + g)
+            assert J is not None and G is not None  # B >= 1: every member block has a sample chunk
             return J, G
 
         out = map_blocks(members, range(0, E, me), workers)

@@ -9,23 +9,13 @@ and the flow's (theta, step, time, generator states) form one dict of NumPy arra
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+from .._io import Checkpointer  # the one protocol, shared with the experiments' run contexts
+
 __all__ = ["Checkpointer", "Recorder", "flow_state", "restore_flow_state"]
-
-
-@runtime_checkable
-class Checkpointer(Protocol):
-    """Saves the full flow state every ``every`` steps; ``load()`` returns the last one (or None)."""
-
-    every: int
-
-    def save(self, state: Mapping[str, np.ndarray]) -> None: ...
-
-    def load(self) -> Mapping[str, np.ndarray] | None: ...
 
 
 class Recorder:

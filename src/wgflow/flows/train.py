@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -94,7 +94,7 @@ class StepScheme:
 
     def noise(self, theta: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """Standard Gaussian xi shaped like theta; member e's from ``generators[e]``."""
-        kw = {"dtype": theta.dtype, "device": theta.device}
+        kw: dict[str, Any] = {"dtype": theta.dtype, "device": theta.device}
         if theta.ndim == 2:
             return torch.randn(theta.shape, generator=generators[0], **kw)
         return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
@@ -252,6 +252,42 @@ class _Flow:
         ]
 
 
+@overload
+def train(
+    mu: ParticleMeasure,
+    objective: Objective,
+    cfg: FlowConfig | None = None,
+    *,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    seed: int | Sequence[int] = 0,
+    probe: torch.Tensor | None = None,
+    checkpointer: Checkpointer | None = None,
+    progress: Callable | None = None,
+    callback: Callable[[int, Any, Any], None] | None = None,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    **overrides: Any,
+) -> Trajectory: ...
+
+
+@overload
+def train(
+    mu: Ensemble,
+    objective: Objective | EnsembleRisk | Sequence[Objective],
+    cfg: FlowConfig | None = None,
+    *,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    seed: int | Sequence[int] = 0,
+    probe: torch.Tensor | None = None,
+    checkpointer: Checkpointer | None = None,
+    progress: Callable | None = None,
+    callback: Callable[[int, Any, Any], None] | None = None,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    **overrides: Any,
+) -> list[Trajectory]: ...
+
+
 def train(
     mu: ParticleMeasure | Ensemble,
     objective: Objective | EnsembleRisk | Sequence[Objective],
@@ -292,7 +328,7 @@ def train(
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
     plan = _thread_plan(objective, mu, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
-    E = f" x{mu.E}" if flow.ensemble else ""
+    E = f" x{mu.E}" if isinstance(mu, Ensemble) else ""
     bar = progress(total=cfg.steps, desc=f"flow n={mu.n}{E}") if progress else None
     if bar is not None and k:
         bar.update(k)

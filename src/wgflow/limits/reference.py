@@ -71,7 +71,7 @@ def chaos_distances(
     n = snaps_n.shape[1]
     if snaps_ref.shape[1] < n or snaps_ref.shape[2] != snaps_n.shape[2]:
         raise ValueError("the reference must have at least as many particles, of the same dimension")
-    out = {"coupled": [], "tracked": [], "uncoupled": []}
+    out: dict[str, list[float]] = {"coupled": [], "tracked": [], "uncoupled": []}
     for a, b in zip(snaps_n, snaps_ref):
         out["tracked"].append(tracked_w2(a, b[:n]))
         out["coupled"].append(wasserstein(a, b[:n], method="exact"))

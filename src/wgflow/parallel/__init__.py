@@ -1,7 +1,8 @@
 """Scaling out: parameter sweeps over executors, and particle flows sharded across processes.
 
 * :mod:`wgflow.parallel.sweep` — :func:`run_sweep`: a grid over an experiment's config x seeds,
-  run by an executor, every point recorded in the store with a sweep id, resumable.
+  run by an executor, every point recorded in the store with a sweep id, resumable; its grids are
+  parsed and expanded by :mod:`wgflow.parallel.grid`, ``wgflow sweep`` is :mod:`wgflow.parallel.sweep_cli`.
 * :mod:`wgflow.parallel.executors` — :class:`LocalExecutor` (processes), :class:`DaskExecutor`.
 * :mod:`wgflow.parallel.sharded` — :class:`ShardedObjective`, :func:`train_sharded`: n particles
   split over P ranks of torch.distributed, one all-reduce of the (B,) output per step.

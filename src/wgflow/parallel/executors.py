@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import wait
 from typing import Any, Protocol
 
@@ -34,8 +34,11 @@ class Executor(Protocol):
     """Runs ``fn(task)`` for every task; yields ``(index, result | WorkerLost)`` as they finish."""
 
     workers: int
+    threads: int | None  # torch threads of each point (None: a remote worker keeps its own)
 
-    def map_unordered(self, fn: Callable[[Any], Any], tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]: ...
+    def map_unordered(
+        self, fn: Callable[[Any], Any], tasks: Sequence[Any]
+    ) -> Generator[tuple[int, Any], None, None]: ...
 
     def close(self) -> None: ...
 
@@ -58,7 +61,7 @@ class LocalExecutor:
     ):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.preload = list(preload)
-        self.threads = max(1, (os.cpu_count() or 1) // self.workers)  # torch threads of each point
+        self.threads: int | None = max(1, (os.cpu_count() or 1) // self.workers)  # torch threads of each point
         self.name = f"local processes ({self.workers})"
 
     def map_unordered(self, fn, tasks):
@@ -111,7 +114,8 @@ class DaskExecutor:
             from dask.distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - optional dependency
             raise ImportError("the Dask executor needs dask[distributed]: pip install 'wgflow[dask]'") from None
-        self._cluster, self.threads = None, None  # a remote worker keeps its own thread settings
+        self._cluster = None
+        self.threads: int | None = None  # a remote worker keeps its own thread settings
         if address == "local":
             self.threads = 1
             self._cluster = LocalCluster(

@@ -80,6 +80,7 @@ def build_problem(args: argparse.Namespace, device="cpu"):
     def target(x):
         return teacher(x.cpu()).to(device)
 
+    obj: DatasetRisk | OnlineRisk
     if args.objective == "dataset":
         x = base(args.N, generator=g, dtype=dtype)
         obj = DatasetRisk(x.to(device), teacher(x).to(device))

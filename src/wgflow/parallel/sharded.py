@@ -180,9 +180,9 @@ def gather_rows(
         dist.all_gather(sizes, counts, group=group)
     else:
         sizes = [counts]
-    sizes = [int(s) for s in sizes]
-    n = n or sum(sizes)
-    keep = [s if max_rows is None else min(s, math.ceil(max_rows * s / n)) for s in sizes]
+    rows = [int(s) for s in sizes]  # n_r of every rank
+    n = n or sum(rows)
+    keep = [s if max_rows is None else min(s, math.ceil(max_rows * s / n)) for s in rows]
     mine = local[..., : keep[rank], :]
     if rank != dst:
         dist.send(_tensor(np.ascontiguousarray(mine), device), dst=dst, group=group)
@@ -261,6 +261,12 @@ def train_sharded(
     }
     if rank != dst:
         return None, stats
+    assert snaps is not None and final is not None  # rank dst receives the gathered rows
+    return _gathered(traj, snaps, final, unit, n, P, objective), stats
+
+
+def _gathered(traj: Trajectory, snaps: np.ndarray, final: np.ndarray, unit, n: int, P: int, objective) -> Trajectory:
+    """This rank's recording (risk curve and times are the same on every rank) with the gathered particles."""
     meta = {
         **traj.meta,
         "n": n,
@@ -268,19 +274,7 @@ def train_sharded(
         "gathered": int(final.shape[0]),
         "objective": f"Sharded({type(objective).__name__})",
     }
-    out = Trajectory(
-        snapshots=snaps,
-        snapshot_steps=traj.snapshot_steps,
-        snapshot_times=traj.snapshot_times,
-        risk=traj.risk,
-        risk_steps=traj.risk_steps,
-        risk_times=traj.risk_times,
-        train_loss=traj.train_loss,
-        probe_f=traj.probe_f,
-        final=ParticleMeasure(torch.from_numpy(final), unit),
-        meta=meta,
-    )
-    return out, stats
+    return dataclasses.replace(traj, snapshots=snaps, final=ParticleMeasure(torch.from_numpy(final), unit), meta=meta)
 
 
 def tracked_w2_sharded(theta: torch.Tensor, theta0: torch.Tensor, n: int, group=None) -> float:

@@ -19,12 +19,9 @@ LocalCluster), mark the unfinished points ``interrupted`` and exit 143 / 130.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import importlib.util
-import itertools
 import json
-import math
 import numbers
 import socket
 import sys
@@ -36,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..experiments._external import import_file
 from ..experiments.base import (
     ConfigError,
     DirectoryContext,
@@ -44,8 +42,8 @@ from ..experiments.base import (
     get_experiment,
     make_config,
 )
-from ..experiments.config import check_seed
 from .executors import Executor, LocalExecutor
+from .grid import MAX_POINTS, expand_grid, parse_grid, parse_seeds, sweep_id_for
 
 __all__ = [
     "parse_grid",
@@ -57,67 +55,6 @@ __all__ = [
     "SweepSummary",
     "MAX_POINTS",
 ]
-
-MAX_POINTS = 100_000  # a sweep larger than this is a typo (0-99999999), not a plan
-
-
-# --------------------------------------------------------------------------- grids
-def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
-    """``["n=16,32", "eta=0.5"]`` -> ``{"n": ["16", "32"], "eta": ["0.5"]}``.
-
-    Values are split on commas, or on semicolons when the value holds one (tuple-valued keys:
-    ``schedule=(0,8);(0,16)``). Values stay strings; :func:`make_config` coerces them.
-    """
-    grid: dict[str, list[str]] = {}
-    for item in items or []:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--grid expects key=v1,v2,..., got {item!r}")
-        vals = [v.strip() for v in values.split(";" if ";" in values else ",") if v.strip()]
-        if not vals:
-            raise ConfigError(f"--grid {key}: no values")
-        if key in grid:
-            raise ConfigError(f"--grid {key} given twice")
-        grid[key] = vals
-    return grid
-
-
-def parse_seeds(spec: str | Sequence[int] | None) -> list[int]:
-    """``"0-9"``, ``"0,3,7"``, ``"0-4,10"`` or a list of ints -> sorted unique seeds (default [0])."""
-    if spec is None or spec == "":
-        return [0]
-    if not isinstance(spec, str):
-        return sorted({check_seed(s, "seeds") for s in spec})
-    seeds: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            first, last = check_seed(int(lo), "--seeds"), check_seed(int(hi) if sep else int(lo), "--seeds")
-            if last - first >= MAX_POINTS:
-                raise ConfigError(f"--seeds {spec!r}: more than {MAX_POINTS} seeds")
-            seeds.update(range(first, last + 1))
-    except ConfigError:
-        raise
-    except ValueError:
-        raise ConfigError(f"--seeds expects e.g. 0-9 or 0,3,7 (seeds >= 0), got {spec!r}") from None
-    if not seeds:
-        raise ConfigError(f"--seeds {spec!r} names no seed")
-    return sorted(seeds)
-
-
-def expand_grid(grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> list[tuple[dict[str, Any], int]]:
-    """Cartesian product of the grid (keys in the given order, last key fastest) x seeds."""
-    keys = list(grid)
-    if math.prod(len(v) for v in grid.values()) * len(seeds) > MAX_POINTS:
-        raise ConfigError(f"the sweep has more than {MAX_POINTS} points; split it")
-    return [(dict(zip(keys, combo)), int(s)) for combo in itertools.product(*(grid[k] for k in keys)) for s in seeds]
-
-
-def sweep_id_for(name: str, preset: str, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int]) -> str:
-    """Deterministic id of a sweep, so the same command finds (and resumes) its points."""
-    key = json.dumps([name, preset, {k: list(map(str, v)) for k, v in grid.items()}, list(seeds)], sort_keys=True)
-    return f"sweep-{name}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -146,10 +83,7 @@ def _experiment(task: Mapping[str, Any]):
         try:
             importlib.import_module(task["module"])
         except ImportError:
-            spec = importlib.util.spec_from_file_location(task["module"], task["module_file"])
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[task["module"]] = mod
-            spec.loader.exec_module(mod)
+            import_file(task["module"], task["module_file"])
         return get_experiment(task["experiment"])
 
 
@@ -269,6 +203,26 @@ def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: S
     return rows
 
 
+def _tasks(
+    name: str, exp, preset: str, rows: list[tuple], threads: int | None, device: str | None
+) -> list[dict[str, Any]]:
+    """What a worker needs to run each claimed point (:func:`run_point`): plain data, no store."""
+    module = sys.modules[exp.__module__]
+    return [
+        {
+            "experiment": name,
+            "module": exp.__module__,
+            "module_file": getattr(module, "__file__", None),
+            "preset": preset,
+            "overrides": ov,
+            "seed": seed,
+            "threads": threads,
+            "device": device,
+        }
+        for _, ov, seed in rows
+    ]
+
+
 def run_sweep(
     name: str,
     grid: Mapping[str, Sequence[Any]],
@@ -302,21 +256,8 @@ def run_sweep(
     say = log or (lambda msg: None)
 
     rows = _claim_points(store, exp, points, configs, sid, preset, summary)
-    module = sys.modules[exp.__module__]
     threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
-    tasks = [
-        {
-            "experiment": name,
-            "module": exp.__module__,
-            "module_file": getattr(module, "__file__", None),
-            "preset": preset,
-            "overrides": ov,
-            "seed": seed,
-            "threads": threads,
-            "device": device,
-        }
-        for _, ov, seed in rows
-    ]
+    tasks = _tasks(name, exp, preset, rows, threads, device)
     say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
 
     done: set[int] = set()
@@ -365,89 +306,3 @@ def _record(store, row, res, summary: SweepSummary, say) -> None:
 
 def _fmt_point(ov: Mapping[str, Any], seed: int) -> str:
     return " ".join([*(f"{k}={v}" for k, v in ov.items()), f"seed={seed}"])
-
-
-# --------------------------------------------------------------------------- command line
-def add_sweep_parser(sub) -> None:
-    """Add ``wgflow sweep`` to the CLI's subparsers (called from :mod:`wgflow.cli`)."""
-    p = sub.add_parser("sweep", help="run an experiment over a grid of config values x seeds, recorded in the store")
-    p.add_argument("name", help="experiment name (see `wgflow list`)")
-    p.add_argument(
-        "--grid",
-        action="append",
-        default=[],
-        metavar="KEY=V1,V2,...",
-        help="config values to sweep (repeatable; the product of all grids is run)",
-    )
-    p.add_argument("--seeds", default="0", metavar="SPEC", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="preset", action="store_const", const="quick", help="quick preset (default)")
-    g.add_argument("--full", dest="preset", action="store_const", const="full", help="the source's own settings")
-    g.add_argument("--preset", dest="preset", metavar="NAME", help="any preset of the experiment by name")
-    p.set_defaults(preset="quick", func=_cmd_sweep)
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="N",
-        help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)",
-    )
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None, help="where each point's flows run")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a fixed override for every point (repeatable)",
-    )
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
-    p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
-    p.add_argument("--sweep-id", help="name of the sweep (default: derived from experiment, preset, grid, seeds)")
-    p.add_argument("--store", metavar="PATH", help="store directory (default: $WGFLOW_STORE or ./wgflow-runs)")
-
-
-def _cmd_sweep(args) -> int:
-    from ..experiments.runner import terminate_raises
-    from ..store import Store
-    from .executors import make_executor
-
-    grid = parse_grid(args.grid)
-    for item in args.sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        if key.strip() in grid:
-            raise ConfigError(f"{key.strip()!r} is both swept (--grid) and fixed (--set)")
-        grid[key.strip()] = [value]
-    seeds = parse_seeds(args.seeds)
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers must be a positive integer, got {args.workers}")
-    exp = get_experiment(args.name)
-    for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
-        make_config(exp, args.preset, ov)
-    expand_grid(grid, seeds)  # size check
-    from ..flows.runtime import check_options  # torch: only once the command runs, never for --help
-
-    check_options(device=args.device, threads=args.threads)
-    store = Store(args.store) if args.store else Store()
-    with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
-        executor = make_executor(args.workers, args.dask)
-        if args.threads is not None:
-            executor.threads = args.threads
-        try:
-            summary = run_sweep(
-                args.name,
-                grid,
-                seeds,
-                preset=args.preset,
-                store=store,
-                executor=executor,
-                sweep_id=args.sweep_id,
-                log=lambda m: print(m, file=sys.stderr, flush=True),
-                device=args.device,
-            )
-        finally:
-            executor.close()
-    print("\n".join(summary.lines()))
-    return 0 if summary.ok else 1

@@ -19,7 +19,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def _experiment_section(
     exp: Any,
     control: dict[str, Any] | None = None,
     files: Files | None = None,
-    others: list[dict[str, Any]] = (),
+    others: Sequence[dict[str, Any]] = (),
 ) -> str:
     name = run["experiment"]
     title = getattr(exp, "title", name)
@@ -256,7 +257,7 @@ def _run_body(store: Store, run: dict[str, Any], exp: Any, files: Files | None, 
     return "\n".join(parts)
 
 
-def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: set[str] = frozenset()) -> str:
+def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: AbstractSet[str] = frozenset()) -> str:
     rows = []
     for r in runs:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"

@@ -46,7 +46,7 @@ class LSS(dict):
         return self["std"]
 
     @property
-    def values(self) -> np.ndarray:  # type: ignore[override]
+    def values(self) -> np.ndarray:  # type: ignore[override]  # the "values" entry of this result dict, not dict.values()
         return self["values"]
 
 

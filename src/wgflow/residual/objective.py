@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..control import training_disabled
+
+if TYPE_CHECKING:  # the two model families the objective reads (L, layer_params, E, C, c)
+    from .ode import NeuralODE
+    from .stacks import ResidualStack
 
 __all__ = ["ObjectiveConfig", "regularised_objective", "train_residual", "train_multistart", "TrainResult"]
 
@@ -36,8 +41,8 @@ class ObjectiveConfig:
 
 
 def regularised_objective(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: ObjectiveConfig = ObjectiveConfig()
-) -> dict[str, torch.Tensor]:
+    model: ResidualStack | NeuralODE, x: torch.Tensor, y: torch.Tensor, cfg: ObjectiveConfig = ObjectiveConfig()
+) -> dict[str, torch.Tensor | float]:
     """Terms {"fit", "magnitude", "fd", "readout", "decay", "total"} of E_L at (x (m, d), y)."""
     out = model(x)  # (m, n_out)
     if cfg.loss == "ce":
@@ -66,7 +71,7 @@ class TrainResult:
 
 
 def train_residual(
-    model: nn.Module,
+    model: ResidualStack | NeuralODE,
     x: torch.Tensor,
     y: torch.Tensor,
     obj: ObjectiveConfig = ObjectiveConfig(),
@@ -86,6 +91,7 @@ def train_residual(
     :func:`wgflow.control.untrained` no step is taken (the model stays at its initialisation).
     """
     params = [p for p in model.parameters() if p.requires_grad]
+    opt: torch.optim.Optimizer
     if optimizer == "lbfgs":
         opt = torch.optim.LBFGS(
             params,
@@ -132,13 +138,13 @@ def train_residual(
 
 
 def train_multistart(
-    make_model: Callable[[int], nn.Module],
+    make_model: Callable[[int], ResidualStack | NeuralODE],
     restarts: int,
     x: torch.Tensor,
     y: torch.Tensor,
     obj: ObjectiveConfig = ObjectiveConfig(),
     **kw,
-) -> tuple[nn.Module, TrainResult, list[float]]:
+) -> tuple[ResidualStack | NeuralODE, TrainResult, list[float]]:
     """Best of ``restarts`` runs of :func:`train_residual` (lowest final objective).
 
     ``make_model(r)`` builds start ``r`` (its own initialisation); ``kw`` go to
@@ -147,11 +153,13 @@ def train_multistart(
     """
     if restarts < 1:
         raise ValueError("restarts must be >= 1")
-    best, totals = None, []
+    best: tuple[ResidualStack | NeuralODE, TrainResult] | None = None
+    totals: list[float] = []
     for r in range(restarts):
         model = make_model(r)
         res = train_residual(model, x, y, obj, **kw)
         totals.append(res.terms["total"])
         if best is None or res.terms["total"] < best[1].terms["total"]:
             best = (model, res)
+    assert best is not None  # restarts >= 1
     return best[0], best[1], totals

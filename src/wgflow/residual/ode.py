@@ -14,6 +14,8 @@ path restricted to M-node piecewise-linear functions; its H^1 penalty is then ex
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
@@ -87,7 +89,7 @@ class NeuralODE(nn.Module):
         opts = {}
         if self.method in ("euler", "midpoint", "rk4"):
             opts["step_size"] = self.step_size or 1.0 / (4 * self.L)
-        kw = {"rtol": self.rtol, "atol": self.atol} if self.method == "dopri5" else {}
+        kw: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol} if self.method == "dopri5" else {}
         if self.adjoint:  # the adjoint's parameters are this model's path nodes
             kw["adjoint_params"] = tuple(self.layer_params().values())
         solver = odeint_adjoint if self.adjoint else odeint

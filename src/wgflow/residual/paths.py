@@ -110,6 +110,6 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) ->
     Vf = V.repeat_interleave(n // V.shape[0], 0)
     cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
     C = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
-    C = (C / n).detach().cpu().numpy()
-    r, c = linear_sum_assignment(C)
-    return float(np.sqrt(max(C[r, c].sum(), 0.0)))
+    Cn = (C / n).detach().cpu().numpy()
+    r, c = linear_sum_assignment(Cn)
+    return float(np.sqrt(max(float(Cn[r, c].sum()), 0.0)))

@@ -8,8 +8,8 @@ Layout of a store directory (default ``./wgflow-runs``, or ``$WGFLOW_STORE``)::
 Concurrency: every connection sets ``busy_timeout`` and every write is one
 ``BEGIN IMMEDIATE`` transaction, so two processes writing the same store wait for
 each other's write lock instead of failing, and WAL lets readers run alongside.
-The schema is versioned (table ``schema_version``); :data:`MIGRATIONS` are applied
-in order, each in its own transaction, when a store is opened.
+The schema is versioned (table ``schema_version``); its migrations, applied in order,
+each in its own transaction, when a store is opened, are in :mod:`wgflow.store.tables`.
 """
 
 from __future__ import annotations
@@ -25,81 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from .health import StoreError, explain, is_wgflow_process
+from .tables import (
+    DB_NAME,
+    MIGRATIONS,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    to_json,
+    write_claims,
+    write_metrics,
+    write_status,
+)
 
 __all__ = ["Store", "StoreError", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
-
-RUN_STATUSES = ("running", "completed", "failed", "interrupted")
-DB_NAME = "wgflow.db"
-
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    """
-    CREATE TABLE runs (
-        run_id      TEXT PRIMARY KEY,
-        experiment  TEXT NOT NULL,
-        preset      TEXT,
-        seed        INTEGER NOT NULL,
-        config      TEXT NOT NULL,              -- JSON of the validated config
-        status      TEXT NOT NULL CHECK (status IN ('running','completed','failed','interrupted')),
-        message     TEXT,
-        started_at  REAL NOT NULL,              -- unix time of the first start
-        resumed_at  REAL,                       -- unix time of the latest resume
-        ended_at    REAL,
-        duration_s  REAL NOT NULL DEFAULT 0,    -- wall time summed over attempts
-        attempts    INTEGER NOT NULL DEFAULT 1,
-        versions    TEXT NOT NULL,              -- JSON {package: version}
-        git_rev     TEXT,
-        host        TEXT
-    );
-    CREATE INDEX runs_experiment ON runs (experiment, started_at);
-    CREATE TABLE metrics (
-        run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-        name    TEXT NOT NULL,
-        step    INTEGER,                        -- NULL for a scalar summary metric
-        value   REAL,
-        time    REAL NOT NULL
-    );
-    CREATE UNIQUE INDEX metrics_key ON metrics (run_id, name, ifnull(step, -9223372036854775808));
-    CREATE TABLE claims (
-        run_id     TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-        position   INTEGER NOT NULL,
-        name       TEXT NOT NULL,
-        statement  TEXT NOT NULL,
-        expected   TEXT,
-        measured   TEXT,                        -- JSON (number, string or null)
-        tolerance  TEXT,                        -- JSON
-        passed     INTEGER NOT NULL,
-        PRIMARY KEY (run_id, position)
-    );
-    CREATE TABLE artifacts (
-        run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-        name    TEXT NOT NULL,
-        kind    TEXT NOT NULL,                  -- figure | array | stage | file
-        path    TEXT NOT NULL,                  -- relative to the store directory
-        bytes   INTEGER,
-        time    REAL NOT NULL,
-        PRIMARY KEY (run_id, name)
-    );
-    """,
-    # 2: runs belong to an optional parameter sweep
-    """
-    ALTER TABLE runs ADD COLUMN sweep_id TEXT;
-    CREATE INDEX runs_sweep ON runs (sweep_id);
-    """,
-    # 3: the process running an attempt, to tell a live run from one killed by SIGKILL
-    """
-    ALTER TABLE runs ADD COLUMN pid INTEGER;
-    """,
-    # 4: negative-control runs (training switched off) and the evidence of each claim
-    """
-    ALTER TABLE runs ADD COLUMN untrained INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE claims ADD COLUMN source TEXT;
-    ALTER TABLE claims ADD COLUMN control TEXT;   -- JSON (number, string or null)
-    ALTER TABLE claims ADD COLUMN ci TEXT;        -- JSON [lo, hi] or null
-    ALTER TABLE claims ADD COLUMN note TEXT;
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def default_store_path() -> Path:
@@ -112,10 +49,6 @@ def new_run_id(experiment: str, now: float | None = None) -> str:
     initials = "".join(part[0] for part in experiment.replace("_", "-").split("-") if part) or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
     return f"{initials.lower()}-{stamp}-{secrets.token_hex(2)}"
-
-
-def _json(v: Any) -> str:
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 class Store:
@@ -249,9 +182,9 @@ class Store:
                             experiment,
                             preset,
                             int(seed),
-                            _json(dict(config)),
+                            to_json(dict(config)),
                             time.time(),
-                            _json(dict(versions or {})),
+                            to_json(dict(versions or {})),
                             git_rev,
                             host,
                             sweep_id,
@@ -314,7 +247,7 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
         with self.transaction() as c:
-            _write_status(c, run_id, status, message, duration_s)
+            write_status(c, run_id, status, message, duration_s)
 
     def complete_run(
         self,
@@ -327,9 +260,9 @@ class Store:
         """Claims, summary metrics and status ``completed`` in one transaction: all or nothing."""
         claims, metrics = list(claims), list(metrics)
         with self.transaction() as c:
-            _write_claims(c, run_id, claims)
-            _write_metrics(c, run_id, metrics)
-            _write_status(c, run_id, "completed", None, duration_s)
+            write_claims(c, run_id, claims)
+            write_metrics(c, run_id, metrics)
+            write_status(c, run_id, "completed", None, duration_s)
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -380,7 +313,7 @@ class Store:
         rows = list(rows)
         if rows:
             with self.transaction() as c:
-                _write_metrics(c, run_id, rows)
+                write_metrics(c, run_id, rows)
 
     def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT name, step, value FROM metrics WHERE run_id = ?", [run_id]
@@ -397,7 +330,7 @@ class Store:
     def set_claims(self, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
         """Replace the claims of a run (a resumed run re-measures them)."""
         with self.transaction() as c:
-            _write_claims(c, run_id, claims)
+            write_claims(c, run_id, claims)
 
     def claims(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
@@ -446,49 +379,3 @@ class Store:
             d["path"] = str(p if p.is_absolute() else self.root / p)
             out.append(d)
         return out
-
-
-def _write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[str, Any]]) -> None:
-    data = [
-        (
-            run_id,
-            i,
-            cl["name"],
-            cl["statement"],
-            cl.get("expected"),
-            _json(cl.get("measured")),
-            _json(cl.get("tolerance")),
-            int(bool(cl["passed"])),
-            cl.get("source"),
-            _json(cl.get("control")),
-            _json(cl.get("ci")),
-            cl.get("note"),
-        )
-        for i, cl in enumerate(claims)
-    ]
-    c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-    c.executemany(
-        "INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
-        " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        data,
-    )
-
-
-def _write_metrics(c: sqlite3.Connection, run_id: str, rows: Iterable[tuple[str, int | None, float]]) -> None:
-    now = time.time()
-    data = [(run_id, str(n), None if s is None else int(s), _real(v), now) for n, s, v in rows]
-    c.executemany("INSERT OR REPLACE INTO metrics (run_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)", data)
-
-
-def _write_status(c: sqlite3.Connection, run_id: str, status: str, message: str | None, duration_s: float) -> None:
-    c.execute(
-        "UPDATE runs SET status = ?, message = ?, ended_at = ?, duration_s = duration_s + ? WHERE run_id = ?",
-        (status, message, time.time(), float(duration_s), run_id),
-    )
-
-
-def _real(v: Any) -> float | None:
-    try:
-        return float(v)  # NaN/Inf are stored as REAL too (SQLite keeps Inf; NaN becomes NULL)
-    except (TypeError, ValueError):
-        return None

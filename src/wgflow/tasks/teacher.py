@@ -28,8 +28,8 @@ def gaussian_sampler(d: int) -> Callable[..., torch.Tensor]:
     def sample(B: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32, device="cpu"):
         return torch.randn(B, d, generator=generator, dtype=dtype, device=device)
 
-    sample.d = d  # type: ignore[attr-defined]
-    sample.law = "gaussian"  # type: ignore[attr-defined]
+    sample.d = d  # type: ignore[attr-defined]  # the law tagged on the function; EnsembleRisk reads it to batch draws
+    sample.law = "gaussian"  # type: ignore[attr-defined]  # the law tagged on the function; EnsembleRisk reads it to batch draws
     return sample
 
 
@@ -41,9 +41,9 @@ def sphere_sampler(d: int, radius: float | None = None) -> Callable[..., torch.T
         g = torch.randn(B, d, generator=generator, dtype=dtype, device=device)
         return r * g / g.norm(dim=1, keepdim=True)
 
-    sample.d = d  # type: ignore[attr-defined]
-    sample.law = "sphere"  # type: ignore[attr-defined]
-    sample.radius = r  # type: ignore[attr-defined]
+    sample.d = d  # type: ignore[attr-defined]  # the law tagged on the function; EnsembleRisk reads it to batch draws
+    sample.law = "sphere"  # type: ignore[attr-defined]  # the law tagged on the function; EnsembleRisk reads it to batch draws
+    sample.radius = r  # type: ignore[attr-defined]  # the law tagged on the function; EnsembleRisk reads it to batch draws
     return sample
 
 

@@ -32,7 +32,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import permutations
 
 import torch
@@ -47,7 +47,7 @@ _CHUNK_BYTES = 16 * 2**20
 
 def symmetrize(a: torch.Tensor) -> torch.Tensor:
     """Mean of a (d, d, d) tensor over the 6 permutations of its indices."""
-    return sum(a.permute(*p) for p in permutations(range(3))) / 6.0
+    return sum((a.permute(*p) for p in permutations(range(3))), torch.zeros_like(a)) / 6.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +60,9 @@ class ThreeSpin:
     """
 
     a: torch.Tensor  # (d, d, d)
+    # derived in __post_init__ (not fields: equality and repr are those of a)
+    S: torch.Tensor = field(init=False, repr=False)  # symmetrised a, float64
+    _cast: dict = field(init=False, repr=False)
 
     def __post_init__(self):
         a = self.a

@@ -81,6 +81,7 @@ def _max_sliced(x, y, wa, wb, p: float, theta: np.ndarray, refine: int, seed: in
                 best_c, best_pp = c, full
             if proj > best_proj:
                 best_proj, dir_proj, M_best = proj, th[:, l], M
+        assert M_best is not None and dir_proj is not None  # theta has at least one direction
         nxt = top_direction(M_best)
         if abs(float(nxt @ dir_proj)) > 1 - 1e-12:
             break  # fixed point: the displacement of the optimal 1-D coupling is along theta

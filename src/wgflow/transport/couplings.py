@@ -218,23 +218,25 @@ def multiscale_coupling(
         if max(len(ix), len(iy)) <= leaf:
             P = emd_plan(wa / wa.sum(), wb / wb.sum(), cost_matrix(x[ix], y[iy], p)) * wa.sum()
             r, c = np.nonzero(P)
-            rows.append(ix[r]), cols.append(iy[c]), wts.append(P[r, c])
+            rows.append(ix[r])
+            cols.append(iy[c])
+            wts.append(P[r, c])
             continue
         K = int(min(branch, -(-max(len(ix), len(iy)) // leaf)))
         lx, mx, cx = _clusters(x[ix], wa, min(K, len(ix)), rng)
         ly, my, cy = _clusters(y[iy], wb, min(K, len(iy)), rng)
         Pi = emd_plan(mx / mx.sum(), my / my.sum(), cost_matrix(cx, cy, p)) * wa.sum()  # (Kx, Ky)
-        parts_x = {}
+        parts_x: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (I, J) -> (indices, weights)
         for I in range(len(mx)):
-            J = np.flatnonzero(Pi[I] > 0)
+            Js = np.flatnonzero(Pi[I] > 0)  # the clusters J that cluster I sends mass to
             sel = np.flatnonzero(lx == I)
-            for j, (r, w) in zip(J, _split(x[ix[sel]], wa[sel], cy[J], Pi[I, J], p)):
-                parts_x[I, j] = (ix[sel[r]], w)
+            for j, (r, w) in zip(Js, _split(x[ix[sel]], wa[sel], cy[Js], Pi[I, Js], p)):
+                parts_x[I, int(j)] = (ix[sel[r]], w)
         for J in range(len(my)):
-            I = np.flatnonzero(Pi[:, J] > 0)
+            Is = np.flatnonzero(Pi[:, J] > 0)
             sel = np.flatnonzero(ly == J)
-            for i, (r, w) in zip(I, _split(y[iy[sel]], wb[sel], cx[I], Pi[I, J], p)):
-                px, pw = parts_x[i, J]
+            for i, (r, w) in zip(Is, _split(y[iy[sel]], wb[sel], cx[Is], Pi[Is, J], p)):
+                px, pw = parts_x[int(i), J]
                 stack.append((px, pw, iy[sel[r]], w * (pw.sum() / w.sum())))
     return Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), "multiscale")
 
@@ -265,7 +267,9 @@ def local_resolve(
             ra, cb = np.bincount(rinv, c.weights[g]), np.bincount(cinv, c.weights[g])
             P = emd_plan(ra / ra.sum(), cb / cb.sum(), cost_matrix(x[ri], y[cj], p)) * ra.sum()
             r, q = np.nonzero(P)
-            rows.append(ri[r]), cols.append(cj[q]), wts.append(P[r, q])
+            rows.append(ri[r])
+            cols.append(cj[q])
+            wts.append(P[r, q])
         name = c.name if c.name.endswith("+local") else c.name + "+local"
         c = Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), name)
     return c

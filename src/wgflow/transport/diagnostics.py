@@ -243,7 +243,7 @@ def energy_dissipation(traj, objective, *, alpha: float | None = None) -> Dissip
     wd = float(flow.get("weight_decay", 0.0))
     alpha = _alpha(traj, alpha)
     _, times, _ = _arrays(traj)
-    energy, rate = [], []
+    energies, rates = [], []
     for mu in _measures(traj):
         J, G = objective.value_and_grad(mu, alpha)
         theta, a = mu.theta, mu.a
@@ -251,9 +251,9 @@ def energy_dissipation(traj, objective, *, alpha: float | None = None) -> Dissip
         M = torch.full((mu.p,), float(flow.get("eta_inner", 1.0)), dtype=theta.dtype)
         M[mu.unit.output_mask(theta)] = float(flow.get("eta_output", 1.0))
         vel = M * mu.unit.project_grad(theta, G)  # minus the particle velocity, (n, p)
-        energy.append(J + 0.5 * wd * float((a * (theta * theta).sum(1)).sum()))
-        rate.append(-float((a * (G * vel).sum(1)).sum()))
-    energy, rate = np.array(energy), np.array(rate)
+        energies.append(J + 0.5 * wd * float((a * (theta * theta).sum(1)).sum()))
+        rates.append(-float((a * (G * vel).sum(1)).sum()))
+    energy, rate = np.array(energies), np.array(rates)
     dt = np.diff(times)
     if (dt <= 0).any():
         raise ValueError("snapshot times must be strictly increasing")

@@ -42,6 +42,7 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,7 +309,7 @@ def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, 
     )
 
 
-_SOLVERS = {
+_SOLVERS: dict[str, Callable[..., Any]] = {
     "exact": _solve_exact,
     "1d": _solve_1d,
     "bracket": _solve_bracket,

@@ -135,11 +135,11 @@ def sphere_projection(theta, weights=None, *, split: bool = False):
     """
     t = as_cloud(theta, "theta").detach().cpu().to(torch.float64)
     a = as_weights(weights, t.shape[0], "weights", t).numpy()
-    t = t.numpy()
+    tn = t.numpy()  # (n, p)
     if not split:
-        return _project(t, a, np.ones(len(a), dtype=bool), "whole")
-    c = t[:, 0]
-    return _project(t, a, c > 0, "positive (c > 0)"), _project(t, a, c < 0, "negative (c < 0)")
+        return _project(tn, a, np.ones(len(a), dtype=bool), "whole")
+    c = tn[:, 0]
+    return _project(tn, a, c > 0, "positive (c > 0)"), _project(tn, a, c < 0, "negative (c < 0)")
 
 
 def projected_w2(theta, theta2, weights=None, weights2=None, *, split: bool = False, method: str = "auto", **options):

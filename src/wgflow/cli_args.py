@@ -1,0 +1,111 @@
+"""Arguments and helpers the ``wgflow`` subcommands share: the store, seed, preset and runtime options.
+
+Imports nothing heavy at module level: ``wgflow --help`` builds every parser without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .errors import ConfigError
+
+__all__ = [
+    "open_store",
+    "seed_arg",
+    "store_arg",
+    "preset_args",
+    "runtime_args",
+    "check_runtime",
+    "untrained_arg",
+    "sets_arg",
+    "parse_sets",
+]
+
+
+def open_store(args, must_exist: str | None = None):
+    """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created)."""
+    from .store import Store
+
+    path = getattr(args, "store", None) or None
+    if must_exist is None:
+        return Store(path)
+    try:
+        return Store(path, create=False)
+    except FileNotFoundError as e:
+        raise ConfigError(f"{must_exist}: {e}") from None
+
+
+def seed_arg(p: argparse.ArgumentParser) -> None:
+    from .experiments.config import MAX_SEED
+
+    p.add_argument("--seed", type=int, default=0, help=f"random seed in [0, {MAX_SEED}] (default 0)")
+
+
+def store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="PATH", help="store directory (default: $WGFLOW_STORE or ./wgflow-runs)")
+
+
+def preset_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--quick", dest="preset", action="store_const", const="quick", help="minutes on 2 CPU cores (default)"
+    )
+    g.add_argument(
+        "--full",
+        dest="preset",
+        action="store_const",
+        const="full",
+        help="the source's own settings (hours on CPU, minutes on a GPU)",
+    )
+    g.add_argument(
+        "--preset",
+        dest="preset",
+        metavar="NAME",
+        help="any preset of the experiment by name (e.g. rve-3spin's 'paper'; see `wgflow list`)",
+    )
+    p.set_defaults(preset="quick")
+
+
+def runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where flows run (default cpu; auto: CUDA when available)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads per flow (default: chosen from the work per step, 1 for small steps)",
+    )
+
+
+def check_runtime(args) -> None:
+    from .flows.runtime import check_options  # torch: only once a command runs, never for --help
+
+    check_options(device=args.device, threads=args.threads)
+
+
+def untrained_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--untrained",
+        action="store_true",
+        help="negative control: the same pipeline with every training step switched off "
+        "(initialisation, data and evaluation unchanged); no claim should pass",
+    )
+
+
+def sets_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value
+    return out

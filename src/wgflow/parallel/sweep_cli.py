@@ -1,0 +1,88 @@
+"""``wgflow sweep``: its parser and handler (the sweep itself is :func:`wgflow.parallel.sweep.run_sweep`)."""
+
+from __future__ import annotations
+
+import sys
+
+from ..cli_args import preset_args, sets_arg, store_arg
+from ..errors import ConfigError
+from .grid import expand_grid, parse_grid, parse_seeds
+
+__all__ = ["add_sweep_parser"]
+
+
+def add_sweep_parser(sub) -> None:
+    """Add ``wgflow sweep`` to the CLI's subparsers (called from :mod:`wgflow.cli`)."""
+    p = sub.add_parser("sweep", help="run an experiment over a grid of config values x seeds, recorded in the store")
+    p.add_argument("name", help="experiment name (see `wgflow list`)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="config values to sweep (repeatable; the product of all grids is run)",
+    )
+    p.add_argument("--seeds", default="0", metavar="SPEC", help="seeds, e.g. 0-9 or 0,3,7 (default 0)")
+    preset_args(p)
+    p.set_defaults(func=_cmd_sweep)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)",
+    )
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None, help="where each point's flows run")
+    sets_arg(p, "a fixed override for every point (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
+    p.add_argument("--sweep-id", help="name of the sweep (default: derived from experiment, preset, grid, seeds)")
+    store_arg(p)
+
+
+def _cmd_sweep(args) -> int:
+    from ..experiments.base import get_experiment, make_config
+    from ..experiments.runner import terminate_raises
+    from ..store import Store
+    from .executors import make_executor
+    from .sweep import run_sweep
+
+    grid = parse_grid(args.grid)
+    for item in args.sets:  # (a key given twice is an error here, as a key both swept and fixed)
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        if key.strip() in grid:
+            raise ConfigError(f"{key.strip()!r} is both swept (--grid) and fixed (--set)")
+        grid[key.strip()] = [value]
+    seeds = parse_seeds(args.seeds)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be a positive integer, got {args.workers}")
+    exp = get_experiment(args.name)
+    for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
+        make_config(exp, args.preset, ov)
+    expand_grid(grid, seeds)  # size check
+    from ..flows.runtime import check_options  # torch: only once the command runs, never for --help
+
+    check_options(device=args.device, threads=args.threads)
+    store = Store(args.store) if args.store else Store()
+    with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
+        executor = make_executor(args.workers, args.dask)
+        if args.threads is not None:
+            executor.threads = args.threads
+        try:
+            summary = run_sweep(
+                args.name,
+                grid,
+                seeds,
+                preset=args.preset,
+                store=store,
+                executor=executor,
+                sweep_id=args.sweep_id,
+                log=lambda m: print(m, file=sys.stderr, flush=True),
+                device=args.device,
+            )
+        finally:
+            executor.close()
+    print("\n".join(summary.lines()))
+    return 0 if summary.ok else 1
