@@ -87,14 +87,20 @@ def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
 
 
 def test_other_objectives_run_member_by_member():
-    teacher = wg.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
+    from wgflow.margins import SmoothMargin  # no batched form: EnsembleRisk evaluates it member by member
+
+    g = torch.Generator().manual_seed(0)
     unit = wg.ReLU(3)
+    objs = []
+    for _ in range(E):
+        x = torch.randn(20, 3, generator=g, dtype=torch.float64)
+        objs.append(SmoothMargin(x, torch.sign(x[:, 0])))
     mus = [
         wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
         for e in range(E)
     ]
-    objs = [wg.PopulationRisk(teacher) for _ in range(E)]
     cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
+    assert not EnsembleRisk(objs).batched
     singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
     for a, b in zip(singles, wg.train(Ensemble.stack(mus), objs, cfg, seed=0)):
         assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)

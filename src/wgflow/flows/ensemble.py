@@ -5,8 +5,9 @@ mu^e = (1/n) sum_i delta_{theta^e_i}. The members do not interact; they differ b
 initialisation, their target or data set and their random stream. :class:`EnsembleRisk`
 evaluates E sampled objectives (same loss, each member its own
 :class:`~wgflow.objectives.OnlineRisk` or :class:`~wgflow.objectives.DatasetRisk`) with batched
-matrix products, so one Python step advances all members (any other objective type, e.g.
-:class:`~wgflow.objectives.PopulationRisk`, is evaluated member by member: correct, not faster):
+matrix products, so one Python step advances all members (an objective type with a batched form of
+its own, ``Objective.ensemble``, e.g. :class:`~wgflow.objectives.PopulationRisk`, uses it; any other
+is evaluated member by member: correct, not faster):
 
     h^e_b = alpha sum_i a_i phi(x^e_b; theta^e_i),   G^e_i = sum_b r^e_b grad_theta phi(x^e_b; theta^e_i),
     r^e_b = l'(h^e_b, y^e_b) / (alpha B)
@@ -206,8 +207,9 @@ class EnsembleRisk:
         if len({m.loss for m in members}) != 1:
             raise ValueError("EnsembleRisk: members must share one loss")
         self.members, self.kind, self.loss = members, kind, members[0].loss
-        self._lfn = _check_loss(self.loss)
+        self._lfn = _check_loss(self.loss) if kind in (OnlineRisk, DatasetRisk) else None  # others: their own loss
         self._target = _stack_targets([m.target for m in members]) if kind is OnlineRisk else None
+        self._joint = kind.ensemble(members)  # e.g. PopulationRisk: its own batched evaluation (or None)
         self._cache: dict = {}
 
     def __len__(self) -> int:
@@ -258,15 +260,18 @@ class EnsembleRisk:
 
     @property
     def batched(self) -> bool:
-        """Sampled objectives are evaluated as one batched computation; others member by member."""
-        return self.kind in (OnlineRisk, DatasetRisk)
+        """Sampled objectives and those with a batched form (``Objective.ensemble``) are evaluated as one
+        batched computation; others member by member."""
+        return self.kind in (OnlineRisk, DatasetRisk) or self._joint is not None
 
     def value_and_grad(self, ens: Ensemble, alpha: float, batch_size=None, generators=()):
         """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p)."""
-        if not self.batched:  # e.g. PopulationRisk: correct, one member at a time
+        if self._joint is not None:
+            return self._joint.value_and_grad(ens, alpha, batch_size, generators)
+        if not self.batched:  # e.g. SmoothMargin: correct, one member at a time
             out = [
                 m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
-                for e, (m, g) in enumerate(zip(self.members, generators))
+                for e, (m, g) in enumerate(zip(self.members, generators or [None] * len(self)))
             ]
             return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
         theta = ens.theta
@@ -298,6 +303,8 @@ class EnsembleRisk:
 
     def risk(self, ens: Ensemble, alpha: float = 1.0) -> np.ndarray:
         """(E,) evaluation risks E l(alpha f_mu^e(x), y) on each member's fixed sample."""
+        if self._joint is not None:
+            return self._joint.risk(ens, alpha)
         if not self.batched:
             return np.array([m.risk(ens.member_fast(e), alpha) for e, m in enumerate(self.members)], dtype=float)
         X, Y = self._fixed(ens.theta.dtype, ens.theta.device)
