@@ -1,4 +1,5 @@
-"""Batched population risks: E members in one computation equal the E single objectives (float64)."""
+"""Batched exact objectives (population risks, the smoothed margin): E members in one computation equal
+the E single objectives (float64)."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import torch
 import wgflow as wg
 from wgflow.closed_forms import arccos_kernel, arccos_kernel_grad
 from wgflow.flows import Ensemble, EnsembleRisk
+from wgflow.margins import SmoothMargin, SmoothMarginEnsemble
 from wgflow.objectives import PopulationEnsemble
 from wgflow.tasks.gaussians import GaussiansEnsemble, IsotropicGaussians, IsotropicGaussiansRisk
 
@@ -104,3 +106,15 @@ def test_teachers_of_different_widths_run_member_by_member():
     objs = [wg.PopulationRisk(wg.ReLUTeacher.random(4, 2 + e, generator=torch.Generator())) for e in range(E)]
     assert EnsembleRisk(objs)._joint is None
     _assert_members_agree(objs, _measures(wg.ReLU(4), 7), 1.0)
+
+
+def test_smooth_margin_members_agree_with_single_objectives():
+    g = torch.Generator().manual_seed(2)
+    objs = []
+    for _ in range(E):
+        x = torch.randn(30, 4, generator=g, dtype=torch.float64)
+        objs.append(SmoothMargin(x, torch.sign(x[:, 1] + 0.3)))
+    assert isinstance(EnsembleRisk(objs)._joint, SmoothMarginEnsemble)
+    _assert_members_agree(objs, _measures(wg.ReLU(4), 8), 1.0)
+    with pytest.raises(ValueError, match="full-batch"):
+        EnsembleRisk(objs).value_and_grad(Ensemble.stack(_measures(wg.ReLU(4), 8)), 1.0, batch_size=4)
