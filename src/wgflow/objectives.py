@@ -306,11 +306,11 @@ class PopulationRisk(Objective):
     def _terms(self, theta, a, alpha, grad=True, teachers=None):
         """(R (E,), G (E, n, p) or None) of E students theta (E, n, p) with weights a (n,), blocks of particles.
 
-        ``teachers``: (c*_j a*_j (E, m0), w* (E, m0, d)), member e's teacher (default: this one's for all).
+        ``teachers``: (c*_j a*_j (E, m0), w* (E, m0, d), C_f (E,)) of member e's teacher (default: this one's).
         """
         E, n = theta.shape[:2]
         c, w = theta[..., 0], theta[..., 1:]
-        cs_t, ws_t = teachers or (t[None] for t in self._teacher(theta.dtype, theta.device))
+        cs_t, ws_t, C_f = teachers or _stacked_teachers([self], theta.dtype, theta.device)
         ac = a * c  # (E, n)
         G = torch.empty_like(theta) if grad else None
         cross = quad = torch.zeros(E, dtype=theta.dtype, device=theta.device)
@@ -325,7 +325,6 @@ class PopulationRisk(Objective):
                 G[:, s : s + cs, 0] = (-f_t + alpha * f_s) / alpha
                 gw = -arccos_kernel_grad(wb, ws_t, cs_t[:, None, :]) + alpha * arccos_kernel_grad(wb, w, ac[:, None, :])
                 G[:, s : s + cs, 1:] = cb[..., None] * gw / alpha
-        C_f = 0.5 * (cs_t[:, None, :] @ arccos_kernel(ws_t, ws_t) @ cs_t[..., None])[:, 0, 0]  # (E,)
         return C_f - alpha * cross + 0.5 * alpha**2 * quad, G
 
     @classmethod
@@ -338,6 +337,13 @@ class PopulationRisk(Objective):
         alpha = _check_alpha(alpha)
         inter = self.K(theta, mu.theta) @ mu.a
         return (-self.F(theta) + alpha * inter) / alpha
+
+
+def _stacked_teachers(members: Sequence[PopulationRisk], dtype, device):
+    """Member e's teacher weights c*_j a*_j (E, m0), w* (E, m0, d) and C_f = 1/2 E f*^2 (E,)."""
+    parts = [m._teacher(dtype, device) for m in members]
+    cs, ws = (torch.stack([p[i] for p in parts]) for i in (0, 1))
+    return cs, ws, 0.5 * (cs[:, None, :] @ arccos_kernel(ws, ws) @ cs[..., None])[:, 0, 0]
 
 
 class PopulationEnsemble:
@@ -353,9 +359,8 @@ class PopulationEnsemble:
 
     def _teachers(self, dtype, device):
         key = (dtype, str(device))
-        if key not in self._cache:
-            parts = [m._teacher(dtype, device) for m in self.members]
-            self._cache[key] = tuple(torch.stack([p[i] for p in parts]) for i in (0, 1))  # (E, m0), (E, m0, d)
+        if key not in self._cache:  # the teachers and C_f do not change during a run
+            self._cache[key] = _stacked_teachers(self.members, dtype, device)
         return self._cache[key]
 
     def _terms(self, ens, alpha, grad):
