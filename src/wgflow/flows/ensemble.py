@@ -29,7 +29,7 @@ import torch
 
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
-from ..units import ReLU, Unit, _Ridge
+from ..units import RBFSphere, ReLU, Unit, _Ridge
 
 __all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp"]
 
@@ -148,6 +148,11 @@ def _ridge_z(x, theta):  # (E, B, d), (E, n, p) -> w.x + b (E, B, n)
 _FUSED_BACKWARD = {"sigmoid": torch.ops.aten.sigmoid_backward, "tanh": torch.ops.aten.tanh_backward}
 
 
+def _rbf_e(unit, x, theta):  # (E, B, d), (E, n, p) -> exp(-kappa |x - z|^2 / 2) (E, B, n), as RBFSphere._e
+    z = theta[..., 1:]
+    return torch.exp(-0.5 * unit.kappa * ((x * x).sum(-1)[..., None] + (z * z).sum(-1)[:, None, :] - 2 * x @ z.mT))
+
+
 def _relu_x(unit, x):
     return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1) if unit.bias else x
 
@@ -158,6 +163,8 @@ def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.T
         h = unit._act(_ridge_z(x, theta))[0]
     elif isinstance(unit, ReLU):
         h = torch.relu_(_relu_x(unit, x) @ theta[:, :, 1:].mT)
+    elif isinstance(unit, RBFSphere):
+        h = _rbf_e(unit, x, theta)
     else:  # any other family: member by member (correct, not batched)
         outs = [unit.forward(x[e], theta[e], v) for e in range(theta.shape[0])]
         return torch.stack([o[0] for o in outs]), [o[1] for o in outs]
@@ -174,6 +181,10 @@ def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tenso
     if isinstance(unit, ReLU):
         gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(cache), cache, 0)
         return torch.cat([(r[:, None, :] @ cache).mT, (_relu_x(unit, x).mT @ gz).mT * c], dim=-1)
+    if isinstance(unit, RBFSphere):  # d/dz exp(-k|x - z|^2/2) = k (x - z) exp(...)
+        er = cache * r[..., None]  # (E, B, n)
+        gz = unit.kappa * c * ((x.mT @ er).mT - er.sum(1)[..., None] * theta[..., 1:])
+        return torch.cat([(r[:, None, :] @ cache).mT, gz], dim=-1)
     return torch.stack([unit.vjp(x[e], theta[e], r[e], cache[e]) for e in range(theta.shape[0])])
 
 
