@@ -57,7 +57,7 @@ def test_population_members_agree_with_single_objectives(alpha):
 def test_population_blocks_do_not_change_the_result():
     objs, mus = _teacher_problem(n=40)
     J, G = _assert_members_agree(objs, mus, 1.0)
-    small, _ = _teacher_problem(n=40, memory_budget=4 * E * 40 * 8 * 3)  # blocks of 3 particles per member
+    small, _ = _teacher_problem(n=40, memory_budget=4 * E * 40 * 8 * 3)  # one member at a time, blocks of 9 rows
     J2, G2 = EnsembleRisk(small).value_and_grad(Ensemble.stack(mus), 1.0)
     assert torch.allclose(J, J2, rtol=1e-12) and torch.allclose(G, G2, rtol=1e-12, atol=1e-14)
 
