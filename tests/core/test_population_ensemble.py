@@ -118,3 +118,13 @@ def test_smooth_margin_members_agree_with_single_objectives():
     _assert_members_agree(objs, _measures(wg.ReLU(4), 8), 1.0)
     with pytest.raises(ValueError, match="full-batch"):
         EnsembleRisk(objs).value_and_grad(Ensemble.stack(_measures(wg.ReLU(4), 8)), 1.0, batch_size=4)
+
+
+def test_gaussians_members_in_groups_give_the_same_result(monkeypatch):
+    from wgflow import measure
+
+    objs, mus = _gaussians_problem()
+    J, G = EnsembleRisk(objs).value_and_grad(Ensemble.stack(mus), 1.0)
+    monkeypatch.setattr(measure, "BLOCK_BYTES", 8 * 9 * 9 * 2)  # two members' (9, 9) matrices per group
+    J2, G2 = EnsembleRisk(objs).value_and_grad(Ensemble.stack(mus), 1.0)
+    assert torch.allclose(J, J2, rtol=1e-12) and torch.allclose(G, G2, rtol=1e-12, atol=1e-14)
