@@ -45,7 +45,7 @@ Untrained: no early time (nan), late -0.47 [-0.57, -0.37]: no claim passes.
 Each width's seeds run as one ensemble (:class:`~wgflow.flows.Ensemble`, batched RBF kernels; member s
 draws its particles from its own generator as before). The sphere retraction still runs member by
 member, and from n ~ 128 a step is compute-bound, so the gain is small: quick preset, one thread, CPU
-time 70 s -> 59 s. Claims unchanged; metrics agree up to rounding except at the final time: one n = 16
+time 70 s -> 59 s and 64 s -> 47 s (alternate runs). Claims unchanged; metrics agree up to rounding except at the final time: one n = 16
 seed's flow amplifies the rounding difference of the batched products (1e-14 at t = 4000, 5e-3 in f
 at t = 8000, measured against its single flow), so final_risk_ratio moves 0.8% and the late exponent
 -1.332 [-1.464, -1.186] -> -1.335 [-1.468, -1.191].
