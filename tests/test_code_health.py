@@ -33,16 +33,12 @@ PENDING_FUNCTIONS = {
     "experiments/_resnet_geodesic_figures.py:figures",
     # experiment run parts (branch 15b) and experiment figures (branch 21)
     "experiments/cb_global_convergence.py:run",
-    "experiments/cb_implicit_bias.py:_run",
     "experiments/cb_implicit_bias.py:_margin_claims",
-    "experiments/consistency.py:run",
     "experiments/lazy_vs_active.py:run",
     "experiments/mf_langevin.py:run",
-    "experiments/mmn_gaussians.py:run",
     "experiments/mmn_gaussians.py:_judge",
     "experiments/rve_3spin.py:_sigmoid_stage",
     "experiments/rve_3spin.py:_sigmoid_claims",
-    "experiments/rve_fluctuations.py:run",
     "experiments/teacher_student.py:run",
 }
 PENDING_FILES = {

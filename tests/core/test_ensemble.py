@@ -11,6 +11,7 @@ import torch
 import wgflow as wg
 from wgflow.control import untrained
 from wgflow.flows import Ensemble, EnsembleRisk, runtime
+from wgflow.objectives import Objective
 from wgflow.tasks.three_spin import ThreeSpin
 
 E = 3
@@ -88,18 +89,34 @@ def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
         assert np.allclose(a.risk, b.risk, rtol=1e-9)
 
 
+class _Anchor(Objective):
+    """J = 1/2 int |theta - anchor|^2 dmu: an objective without a batched form (``ensemble`` is None)."""
+
+    loss = "anchor"
+
+    def __init__(self, anchor):
+        self.anchor = anchor
+
+    def risk(self, mu, alpha=1.0):
+        return float(0.5 * mu.a @ ((mu.theta - self.anchor) ** 2).sum(1))
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
+        return self.risk(mu), mu.theta - self.anchor
+
+
 def test_other_objectives_run_member_by_member():
-    teacher = wg.tasks.ReLUTeacher.random(3, 2, generator=torch.Generator().manual_seed(0))
     unit = wg.ReLU(3)
+    objs = [_Anchor(torch.full((4,), float(e))) for e in range(E)]
     mus = [
         wg.ParticleMeasure(unit.init(9, generator=torch.Generator().manual_seed(e), dtype=torch.float64), unit)
         for e in range(E)
     ]
-    objs = [wg.PopulationRisk(teacher) for _ in range(E)]
     cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
+    assert not EnsembleRisk(objs).batched
     singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
     for a, b in zip(singles, wg.train(Ensemble.stack(mus), objs, cfg, seed=0)):
         assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
+    assert np.allclose(b.snapshots[-1], E - 1, atol=0.1)  # it is the flow of that objective
 
 
 class _MemoryCheckpointer:

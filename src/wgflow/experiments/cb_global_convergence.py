@@ -40,6 +40,12 @@ Measured after (quick preset, 10 seeds, control 5 seeds): large_width_converges 
 (control: one-sign best ratio 0.55); few_particles_suffice m* = 6 = 2 m0, CI [1, 4] x m0 (stalled
 fractions 0.2, 0.1, 0, 0 at m = 3, 6, 12, 48); m0_stalls 0.2, Clopper-Pearson [0.025, 0.556] > 0
 (control). Untrained: no claim passes (m* = inf).
+
+Each width's seeds (and the control's) run as one ensemble (:class:`~wgflow.flows.Ensemble`): member s
+draws its teacher and particles from seed s as before, and the E exact risks are one batched
+computation (:class:`~wgflow.objectives.PopulationEnsemble`). Quick preset, one thread, CPU time of
+alternate runs on the shared machine: 62 s -> 17 s and 76 s -> 22 s (3.5x); claims and metrics as
+member by member, up to rounding (largest relative change 8.5e-12, in max_ratio_large_m).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ import numpy as np
 import torch
 from scipy.stats import binomtest
 
-from ..flows import FlowConfig, train
+from ..flows import Ensemble, FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
 from ..plotting import _plt, particle_animation, particle_figure, plane_basis
@@ -141,6 +147,33 @@ def _smallest_converging(
     return smallest(conv), (float(lo), float(hi))
 
 
+_PER_SEED = ("risk", "snapshots", "teacher")  # stage arrays with a leading seed axis
+
+
+def _seeds_as_ensemble(cfg, ctx, flow: FlowConfig, kind: str, m: int, seeds: int) -> dict:
+    """Seeds 0..seeds-1 at width m as one ensemble; member s draws its teacher, then its particles, from seed s."""
+    teachers, mus = [], []
+    for s in range(seeds):
+        g = torch.Generator().manual_seed(1000 * ctx.seed + s)
+        teachers.append(ReLUTeacher.random(cfg.d, cfg.m0, generator=g))
+        mus.append(ParticleMeasure(_init(kind, m, cfg.d, g), ReLU(cfg.d)))
+    trajs = train(
+        Ensemble.stack(mus),
+        [PopulationRisk(t) for t in teachers],
+        flow,
+        seed=list(range(seeds)),
+        progress=ctx.progress,
+        checkpointer=ctx.checkpointer(f"{kind}-m{m}"),
+    )
+    return {
+        "risk": np.stack([t.risk for t in trajs]),  # (seeds, R)
+        "risk_times": trajs[0].risk_times,
+        "snapshots": np.stack([t.snapshots for t in trajs]),  # (seeds, S, m, d + 1)
+        "snapshot_times": trajs[0].snapshot_times,
+        "teacher": np.stack([t.measure.numpy() for t in teachers]),  # (seeds, m0, d + 1)
+    }
+
+
 @register
 class GlobalConvergence(Experiment):
     name = "cb-global-convergence"
@@ -158,33 +191,16 @@ class GlobalConvergence(Experiment):
             eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 100)
         )
 
-        def one(kind: str, m: int, s: int) -> dict:
-            g = torch.Generator().manual_seed(1000 * ctx.seed + s)
-            teacher = ReLUTeacher.random(cfg.d, cfg.m0, generator=g)
-            mu0 = ParticleMeasure(_init(kind, m, cfg.d, g), ReLU(cfg.d))
-            traj = train(
-                mu0,
-                PopulationRisk(teacher),
-                flow,
-                seed=s,
-                progress=ctx.progress,
-                checkpointer=ctx.checkpointer(f"{kind}-m{m}-s{s}"),
-            )
-            return {
-                "risk": traj.risk,
-                "risk_times": traj.risk_times,
-                "snapshots": traj.snapshots,
-                "snapshot_times": traj.snapshot_times,
-                "teacher": teacher.measure.numpy(),
-            }
-
         plan = (("sphere", cfg.widths, cfg.seeds), ("one_sign", (max(cfg.widths),), cfg.control_seeds))
-        runs = {
-            (k, m, s): ctx.stage(f"{k}-m{m}-s{s}", lambda k=k, m=m, s=s: one(k, m, s))
-            for k, ms, seeds in plan
-            for m in ms
-            for s in range(seeds)
-        }
+        runs = {}
+        for k, ms, seeds in plan:
+            for m in ms:  # the seeds of one width: one ensemble, member s = seed s's teacher and particles
+                st = ctx.stage(
+                    f"{k}-m{m}", lambda k=k, m=m, seeds=seeds: _seeds_as_ensemble(cfg, ctx, flow, k, m, seeds)
+                )
+                runs.update(
+                    {(k, m, s): {key: v[s] if key in _PER_SEED else v for key, v in st.items()} for s in range(seeds)}
+                )
         ratio = {key: float(r["risk"][-1] / r["risk"][0]) for key, r in runs.items()}
         big, small = max(cfg.widths), min(cfg.widths)
         widths = sorted(cfg.widths)

@@ -5,8 +5,9 @@ mu^e = (1/n) sum_i delta_{theta^e_i}. The members do not interact; they differ b
 initialisation, their target or data set and their random stream. :class:`EnsembleRisk`
 evaluates E sampled objectives (same loss, each member its own
 :class:`~wgflow.objectives.OnlineRisk` or :class:`~wgflow.objectives.DatasetRisk`) with batched
-matrix products, so one Python step advances all members (any other objective type, e.g.
-:class:`~wgflow.objectives.PopulationRisk`, is evaluated member by member: correct, not faster):
+matrix products, so one Python step advances all members (an objective type with a batched form of
+its own, ``Objective.ensemble``, e.g. :class:`~wgflow.objectives.PopulationRisk`, uses it; any other
+is evaluated member by member: correct, not faster):
 
     h^e_b = alpha sum_i a_i phi(x^e_b; theta^e_i),   G^e_i = sum_b r^e_b grad_theta phi(x^e_b; theta^e_i),
     r^e_b = l'(h^e_b, y^e_b) / (alpha B)
@@ -30,7 +31,7 @@ import torch
 
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
-from ..units import ReLU, Unit, _Ridge, _with_one
+from ..units import RBFSphere, ReLU, Unit, _Ridge, _with_one
 from .runtime import map_blocks
 
 __all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp", "block_step", "compiled_block_step"]
@@ -142,6 +143,11 @@ def _blocks(E: int, n: int, theta: torch.Tensor, B: int) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- batched units
+def _rbf_e(unit, x, theta):  # (E, B, d), (E, n, p) -> exp(-kappa |x - z|^2 / 2) (E, B, n), as RBFSphere._e
+    z = theta[..., 1:]
+    return torch.exp(-0.5 * unit.kappa * ((x * x).sum(-1)[..., None] + (z * z).sum(-1)[:, None, :] - 2 * x @ z.mT))
+
+
 def _relu_x(unit, x):
     return _with_one(x) if unit.bias else x
 
@@ -152,6 +158,8 @@ def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.T
         return unit.ridge_forward(x, theta, v)
     if isinstance(unit, ReLU):
         h = torch.relu_(_relu_x(unit, x) @ theta[:, :, 1:].mT)
+    elif isinstance(unit, RBFSphere):
+        h = _rbf_e(unit, x, theta)
     else:  # any other family: member by member (correct, not batched)
         outs = [unit.forward(x[e], theta[e], v) for e in range(theta.shape[0])]
         return torch.stack([o[0] for o in outs]), [o[1] for o in outs]
@@ -166,6 +174,10 @@ def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tenso
     if isinstance(unit, ReLU):
         gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(cache), cache, 0)
         return torch.cat([(r[:, None, :] @ cache).mT, (_relu_x(unit, x).mT @ gz).mT * c], dim=-1)
+    if isinstance(unit, RBFSphere):  # d/dz exp(-k|x - z|^2/2) = k (x - z) exp(...)
+        er = cache * r[..., None]  # (E, B, n)
+        gz = unit.kappa * c * ((x.mT @ er).mT - er.sum(1)[..., None] * theta[..., 1:])
+        return torch.cat([(r[:, None, :] @ cache).mT, gz], dim=-1)
     return torch.stack([unit.vjp(x[e], theta[e], r[e], cache[e]) for e in range(theta.shape[0])])
 
 
@@ -226,9 +238,10 @@ class EnsembleRisk:
             raise ValueError("EnsembleRisk: members must share one loss")
         self.members: list[Any] = members  # all of one kind: OnlineRisk / DatasetRisk attributes are read by kind
         self.kind, self.loss = kind, members[0].loss
-        self._lfn = _check_loss(self.loss)
+        self._lfn = _check_loss(self.loss) if kind in (OnlineRisk, DatasetRisk) else None  # others: their own loss
         targets = [cast(OnlineRisk, m).target for m in members] if kind is OnlineRisk else None
         self._target = _stack_targets(targets) if targets is not None else None
+        self._joint = kind.ensemble(members)  # e.g. PopulationRisk: its own batched evaluation (or None)
         self._cache: dict = {}
 
     def __len__(self) -> int:
@@ -284,8 +297,9 @@ class EnsembleRisk:
 
     @property
     def batched(self) -> bool:
-        """Sampled objectives are evaluated as one batched computation; others member by member."""
-        return self.kind in (OnlineRisk, DatasetRisk)
+        """Sampled objectives and those with a batched form (``Objective.ensemble``) are evaluated as one
+        batched computation; others member by member."""
+        return self.kind in (OnlineRisk, DatasetRisk) or self._joint is not None
 
     def value_and_grad(
         self, ens: Ensemble, alpha: float, batch_size=None, generators=(), workers: int = 1, compiled: bool = False
@@ -293,12 +307,15 @@ class EnsembleRisk:
         """J (E,) tensor (= (1/alpha^2) mean loss of each member's sample) and G (E, n, p).
 
         ``workers`` > 1 computes the member blocks on that many threads (:func:`~wgflow.flows.runtime.map_blocks`);
-        ``compiled``: each block by :func:`compiled_block_step`.
+        ``compiled``: each block by :func:`compiled_block_step`. Objectives with their own batched form
+        (``Objective.ensemble``, e.g. PopulationRisk) evaluate themselves.
         """
-        if not self.batched:  # e.g. PopulationRisk: correct, one member at a time
+        if self._joint is not None:
+            return self._joint.value_and_grad(ens, alpha, batch_size, generators)
+        if not self.batched:  # e.g. SmoothMargin: correct, one member at a time
             out = [
                 m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
-                for e, (m, g) in enumerate(zip(self.members, generators))
+                for e, (m, g) in enumerate(zip(self.members, generators or [None] * len(self)))
             ]
             return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
         theta = ens.theta
@@ -323,9 +340,12 @@ class EnsembleRisk:
 
     def risk(self, ens: Ensemble, alpha: float = 1.0) -> np.ndarray:
         """(E,) evaluation risks E l(alpha f_mu^e(x), y) on each member's fixed sample."""
+        if self._joint is not None:
+            return self._joint.risk(ens, alpha)
         if not self.batched:
             return np.array([m.risk(ens.member_fast(e), alpha) for e, m in enumerate(self.members)], dtype=float)
         X, Y = self._fixed(ens.theta.dtype, ens.theta.device)
         with torch.no_grad():
             h = ens.output(X, alpha)
+        assert self._lfn is not None  # batched without a joint form: OnlineRisk / DatasetRisk, which have a loss
         return self._lfn(h, Y)[0].mean(1).double().cpu().numpy()

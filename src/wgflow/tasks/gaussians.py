@@ -43,11 +43,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..measure import ParticleMeasure
+from ..measure import ParticleMeasure, chunk_size
 from ..objectives import Objective, _sampled_value_and_grad
 from ..units import PiecewiseLinear
 
-__all__ = ["IsotropicGaussians", "IsotropicGaussiansRisk", "hermite_coefficients", "second_moment"]
+__all__ = ["IsotropicGaussians", "IsotropicGaussiansRisk", "GaussiansEnsemble", "hermite_coefficients", "second_moment"]
 
 _CMAX = 50.0  # |t/a| beyond which phi(c) underflows to 0 in float64; keeps He_k(c) finite
 
@@ -158,62 +158,68 @@ class IsotropicGaussiansRisk(Objective):
         (tp, tm), K = self.task.taus, self.K
         Ap, Dp = hermite_coefficients(tp * r, unit, K)
         Am, Dm = hermite_coefficients(tm * r, unit, K)
-        v = -0.5 * (Ap[:, 0] - Am[:, 0])
-        dv = -0.5 * (tp * Dp[:, 0] - tm * Dm[:, 0])
+        v = -0.5 * (Ap[..., 0] - Am[..., 0])
+        dv = -0.5 * (tp * Dp[..., 0] - tm * Dm[..., 0])
         Sp, dSp = second_moment(tp * r, unit)
         Sm, dSm = second_moment(tm * r, unit)
         Uii = 0.5 * (Sp + Sm)
         dUii = 0.25 * (tp * dSp + tm * dSm)  # d/dr of U(w, w') in its first argument, at w' = w
-        A = torch.stack([Ap, Am])  # (2, n, K + 1)
+        A = torch.stack([Ap, Am])  # (2, ..., n, K + 1)
         D = torch.stack([tp * Dp, tm * Dm])  # d/dr
         return v, dv, Uii, dUii, A, D
 
-    def _terms(self, mu, grad: bool):
-        theta = mu.theta.detach()
-        c, w = theta[:, 0], theta[:, 1:]
-        r = w.norm(dim=1).clamp_min(1e-150)  # (n,)
-        wh = w / r[:, None]  # (n, d)
-        b = mu.a * c  # (n,)
-        v, dv, Uii, dUii, A, D = self._single(r, mu.unit)
-        u = (wh @ wh.T).clamp(-1.0, 1.0)  # (n, n)
-        u.fill_diagonal_(0.0)  # distinct pairs only; the diagonal is exact (Uii)
-        P = torch.ones_like(u).fill_diagonal_(0.0)  # u^k off the diagonal, k = 0
+    def _terms(self, theta: torch.Tensor, a: torch.Tensor, unit, grad: bool):
+        """R (E,) and G (E, n, p) (or None) of E measures theta (E, n, p) with weights a (n,)."""
+        c, w = theta[..., 0], theta[..., 1:]
+        r = w.norm(dim=-1).clamp_min(1e-150)  # (E, n)
+        wh = w / r[..., None]  # (E, n, d)
+        b = a * c  # (E, n)
+        v, dv, Uii, dUii, A, D = self._single(r, unit)  # A, D: (2, E, n, K + 1)
+        u = (wh @ wh.mT).clamp(-1.0, 1.0)  # (E, n, n)
+        u.diagonal(dim1=-2, dim2=-1).zero_()  # distinct pairs only; the diagonal is exact (Uii)
+        P = torch.ones_like(u)
+        P.diagonal(dim1=-2, dim2=-1).zero_()  # u^k off the diagonal, k = 0
         inter = torch.zeros_like(r)  # sum_{j != i} b_j U_ij
         radial = torch.zeros_like(r)
         tangent = torch.zeros_like(w)
         P_prev = P  # u^{k-1} off the diagonal, used from k = 1 on
         for k in range(self.K + 1):
             fk = 1.0 / math.factorial(k)
-            bA = b[None, :] * A[:, :, k]  # (2, n): b_j A^tau_jk
-            M = P @ bA.T  # (n, 2): sum_j u_ij^k b_j A_jk
-            inter += 0.5 * fk * (A[:, :, k].T * M).sum(1)
+            bA = b * A[..., k]  # (2, E, n): b_j A^tau_jk
+            M = P @ bA.permute(1, 2, 0)  # (E, n, 2): sum_j u_ij^k b_j A_jk
+            inter += 0.5 * fk * (A[..., k].permute(1, 2, 0) * M).sum(-1)
             if grad:
-                radial += 0.5 * fk * ((D[:, :, k] - k * A[:, :, k] / r).T * M).sum(1)
+                radial += 0.5 * fk * ((D[..., k] - k * A[..., k] / r).permute(1, 2, 0) * M).sum(-1)
                 if k >= 1:  # d u^k / d w_i = k u^{k-1} (wh_j - u wh_i) / r_i; the wh_i part is in `radial`
-                    Wt = torch.cat([P_prev @ (bA[s][:, None] * wh) for s in range(2)], dim=1)  # (n, 2d)
-                    coef = 0.5 * fk * k * A[:, :, k] / r  # (2, n)
-                    tangent += coef[0][:, None] * Wt[:, : w.shape[1]] + coef[1][:, None] * Wt[:, w.shape[1] :]
+                    coef = 0.5 * fk * k * A[..., k] / r  # (2, E, n)
+                    tangent += sum(coef[s][..., None] * (P_prev @ (bA[s][..., None] * wh)) for s in range(2))
             P_prev = P
             P = P * u
         Vi = v + inter + b * Uii  # first variation / c_i at particle i
-        J = 0.5 + float(b @ v) + 0.5 * float(b @ (inter + b * Uii))
+        R = 0.5 + (b * v).sum(-1) + 0.5 * (b * (inter + b * Uii)).sum(-1)
         if not grad:
-            return J, None
+            return R, None
         G = torch.empty_like(theta)
-        G[:, 0] = Vi
-        G[:, 1:] = c[:, None] * ((dv + radial + b * dUii)[:, None] * wh + tangent)
-        return J, G
+        G[..., 0] = Vi
+        G[..., 1:] = c[..., None] * ((dv + radial + b * dUii)[..., None] * wh + tangent)
+        return R, G
 
     def risk(self, mu: ParticleMeasure, alpha: float = 1.0) -> float:
         self._check(mu, alpha)
-        return self._terms(mu, grad=False)[0]
+        return float(self._terms(mu.theta.detach()[None], mu.a, mu.unit, grad=False)[0][0])
 
     def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
         self._check(mu, alpha)
         if batch_size is None:
-            return self._terms(mu, grad=True)
+            R, G = self._terms(mu.theta.detach()[None], mu.a, mu.unit, grad=True)
+            return float(R[0]), G[0]
         x, y = self.task.sample(int(batch_size), generator=generator, dtype=mu.theta.dtype)
         return _sampled_value_and_grad(mu, x, y, "square", 1.0)
+
+    @classmethod
+    def ensemble(cls, members):
+        """Members of one task and order K as one batched objective (:class:`GaussiansEnsemble`)."""
+        return GaussiansEnsemble(members) if len({(m.task, m.K) for m in members}) == 1 else None
 
     def V(self, theta: torch.Tensor, mu: ParticleMeasure, alpha: float = 1.0) -> torch.Tensor:
         """First variation c [v(|w|) + sum_j a_j c_j U(w, w_j)] at points theta (m, 1 + d), series (1) to order K."""
@@ -229,3 +235,35 @@ class IsotropicGaussiansRisk(Objective):
             M = (u**k) @ (b[None, :] * Aj[:, :, k]).T  # (m, 2)
             inter += 0.5 / math.factorial(k) * (A[:, :, k].T * M).sum(1)
         return theta[:, 0] * (v + inter)
+
+
+class GaussiansEnsemble:
+    """E :class:`IsotropicGaussiansRisk` members of one task: the exact risk and gradient of E measures in one
+    batched computation ((E, n, n) interaction blocks). Online SGD (``batch_size``) stays member by member:
+    each member draws its own samples from its generator, as a single flow would."""
+
+    def __init__(self, members):
+        self.members, self.loss = list(members), "square"
+
+    def _exact(self, ens, alpha, grad):
+        """Members in groups whose (n, n) interaction matrices fit one block (measured at n = 512, E = 5: the
+        whole ensemble as one batch ran at 0.82x of the members one by one; n <= 128: 2-4x faster)."""
+        m0 = self.members[0]
+        m0._check(ens.member_fast(0), alpha)
+        theta = ens.theta.detach()
+        a = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
+        g = chunk_size(ens.n * ens.n, ens.E, theta.dtype)  # members per group
+        parts = [m0._terms(theta[e : e + g], a, ens.unit, grad) for e in range(0, ens.E, g)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
+
+    def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
+        if batch_size is None:
+            return self._exact(ens, alpha, grad=True)
+        out = [
+            m.value_and_grad(ens.member_fast(e), alpha, batch_size, g)
+            for e, (m, g) in enumerate(zip(self.members, generators))
+        ]
+        return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
+
+    def risk(self, ens, alpha=1.0):
+        return self._exact(ens, alpha, grad=False)[0].double().cpu().numpy()
