@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..residual import aligned_unit_distance, path_distance
+from ..residual import align_layers, aligned_unit_distance, h1_seminorm, path_distance
 from ..stats import fit_power_law, mean_ci
-from ._resnet_deep_limit_figures import ablation_figure
+from ._resnet_deep_limit_figures import ablation_figure, quotient_label
 from ._resnet_deep_limit_train import unpack
 from .base import claim_true
 
@@ -101,16 +101,21 @@ def ode_claim(cfg, res, o, s0, paths, gapE, descended, fitE):
 
 def _ablation_stats(cfg, sts, Ls):
     """Gaps, norms and roughness of one arm of the ablation (``sts``: the packed sweeps of every seed)."""
-    v, n = cfg.ablation_variant, len(cfg.Ls)
+    v, n, layer = cfg.ablation_variant, len(cfg.Ls), cfg.ablation_quotient == "layer"
 
-    def dist(P, Q):  # "WA": modulo one global relabelling of the hidden units (an exact symmetry)
-        return aligned_unit_distance(P, Q) if v == "WA" else float(path_distance(P, Q, "L2", "constant"))
+    def dist(P, Q):  # "WA": modulo relabellings of the hidden units (exact symmetries), global or per layer
+        return (
+            aligned_unit_distance(P, Q, per_layer=layer) if v == "WA" else float(path_distance(P, Q, "L2", "constant"))
+        )
 
     E_ = np.array([st["E"] for st in sts])
     P_ = [unpack(st, n) for st in sts]
     gP = np.array([[dist(P[i], P[i + 1]) for i in range(n - 1)] for P in P_])
     norm = np.array([float(torch.sqrt((P[-1] ** 2).sum() / P[-1].shape[0])) for P in P_])  # ||θ_Lmax||_L²
-    rough = np.array([st["rough"] for st in sts])
+    if v == "WA" and layer:  # |θ'|²_H1 of the smoothest labelling: label switches between layers are no roughness
+        rough = np.array([[float(h1_seminorm(align_layers(p)) ** 2) for p in P] for P in P_])
+    else:
+        rough = np.array([st["rough"] for st in sts])
     return {
         "gapE": np.abs(np.diff(E_, axis=1)),
         "gapP": gP,
@@ -142,8 +147,8 @@ def ablation_claim(cfg, ctx, res, arms, Ls):
     res.claims.append(
         claim_true(
             "ablation_no_fd",
-            f"model {cfg.ablation_variant}, β = 0: energies still converge but the parameter paths do not (last "
-            f"path gap / ||θ||_L2, mean over seeds, CI above {cfg.path_gap_floor:g})",
+            f"model {cfg.ablation_variant}{quotient_label(cfg)}, β = 0: energies still converge but the parameter "
+            f"paths do not (last path gap / ||θ||_L2, mean over seeds, CI above {cfg.path_gap_floor:g})",
             n_["rel"].mean,
             bool(ok),
             f"CI > {cfg.path_gap_floor:g}; last E gap <= the first and <= {cfg.energy_rtol:g}·E",

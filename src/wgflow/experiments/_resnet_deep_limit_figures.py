@@ -36,6 +36,13 @@ def figures(cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):
         res.artifacts["tracks"] = ctx.save_figure("tracks", fig)
 
 
+def quotient_label(cfg) -> str:
+    """How claim 4 compares paths of the "WA" model: modulo which relabellings of the hidden units."""
+    if cfg.ablation_variant != "WA":
+        return ""
+    return " (modulo per-layer relabellings)" if cfg.ablation_quotient == "layer" else " (modulo a global relabelling)"
+
+
 def ablation_figure(cfg, ctx, res, Ls, m):
     """Energy gaps, path gaps and |θ'|²_H1 against L, with and without the FD penalty (``m`` by tag)."""
     plt = _plt()  # matplotlib with the file backend
@@ -49,7 +56,7 @@ def ablation_figure(cfg, ctx, res, Ls, m):
     axs[0].set(xlabel="L", title="|E_L - E_2L|")
     axs[1].set(
         xlabel="L",
-        title="||θ_L - θ_2L||_L2" + (" (modulo a global relabelling)" if cfg.ablation_variant == "WA" else ""),
+        title="||θ_L - θ_2L||_L2" + quotient_label(cfg),
     )
     axs[2].set(xlabel="L", title="|θ'|²_H1 = L Σ|θ_k+1 - θ_k|²")
     axs[0].legend(fontsize=8)

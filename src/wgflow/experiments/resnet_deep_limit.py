@@ -95,6 +95,8 @@ class ResNetDeepLimitConfig:
     ablation_variant: str = "A"  # claim 4's model: "A" = Thorpe–van Gennip's own (the model of claims 1-3), or
     # "WA" blocks W_k tanh(A_k X + b_k) with exchangeable hidden units, compared modulo one global relabelling
     ablation_hidden: int = 3  # hidden units q per block of the "WA" ablation model
+    ablation_quotient: str = "layer"  # "WA" paths compared modulo relabellings of the hidden units: "layer" = one
+    # per layer (each cell of the common refinement aligned on its own), "global" = one for all layers (the old rule)
     energy_rtol: float = 0.05  # claim 4: without FD the last energy gap is <= this fraction of the energy (0, 1]
     path_gap_floor: float = 0.25  # claim 4: without FD the last path gap stays >= this fraction of ||θ|| (0, 1]
     data_seed: int = 0  # data seed, added to the run seed
@@ -129,6 +131,7 @@ class ResNetDeepLimitConfig:
         "ablation": Bool(),
         "ablation_variant": Choice("WA", "A"),
         "ablation_hidden": Int(1),
+        "ablation_quotient": Choice("layer", "global"),
         "seeds": Int(1),
         "energy_rtol": Float(0, open_lo=True),
         "path_gap_floor": Float(0),
