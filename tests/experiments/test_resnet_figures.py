@@ -1,13 +1,14 @@
 """The figures of resnet-geodesic and resnet-deep-limit are fit for a paper (scaled-down runs).
 
 Every saved figure is checked with :func:`wgflow.plotting.figure_problems` (colliding tick labels,
-unlabelled axes, no title) as saved, after :func:`wgflow.plotting.finish`.
+unlabelled axes, no title) as saved, after :func:`wgflow.plotting.finish`, and has a caption.
 """
 
 import pytest
 
 from tests.conftest import run_recording_figure_problems  # registered by pytest (import-mode importlib)
 from tests.experiments.test_resnet_geodesic import SMALL
+from wgflow.experiments.base import get_experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -34,6 +35,7 @@ def test_resnet_geodesic_figures(monkeypatch, tmp_path, task):
         for f in ("scores_vs_gamma", "source_scores_vs_gamma", "scores_vs_step", "scores_vs_transport", "tracks")
     }
     assert {k: v for k, v in found.items() if v} == {}
+    assert {f.removesuffix(".png") for f in found} <= set(get_experiment("resnet-geodesic").captions)
 
 
 @pytest.mark.slow
@@ -41,6 +43,7 @@ def test_resnet_deep_limit_figures_and_per_layer_quotient(monkeypatch, tmp_path)
     found, r = run_recording_figure_problems(monkeypatch, "resnet-deep-limit", DEEP, tmp_path)
     assert set(found) == {"paths.png", "gaps.png", "tracks.png", "ablation.png"}
     assert {k: v for k, v in found.items() if v} == {}
+    assert {f.removesuffix(".png") for f in found} <= set(get_experiment("resnet-deep-limit").captions)
     # The WA ablation is judged modulo per-layer relabellings (the quotient itself is checked in tests/residual).
     claim = next(c for c in r.claims if c.name == "ablation_no_fd")
     assert "modulo per-layer relabellings" in claim.statement

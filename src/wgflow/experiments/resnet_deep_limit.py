@@ -156,6 +156,12 @@ class ResNetDeepLimit(Experiment):
     reference = "Thorpe & van Gennip, Res. Math. Sci. 2023 (arXiv 1810.11741)"
     description = __doc__
     Config = ResNetDeepLimitConfig
+    captions = {  # figure -> what it shows (the report's caption)
+        "paths": "Parameter paths of the minimisers in depth time at every depth L (seed 0)",
+        "gaps": "Cauchy gaps of energies and parameter paths between depths L and 2L, every seed",
+        "tracks": "Tracks of the data through the deepest trained ResNet (seed 0)",
+        "ablation": "Energy gaps, path gaps and path roughness with and without the finite-difference penalty",
+    }
     presets = {
         "quick": {},
         "full": {"m": 256, "Ls": (4, 8, 16, 32, 64), "seeds": 5, "restarts": 8, "steps": 60, "ode_nodes": 32},

@@ -214,6 +214,14 @@ class ResNetGeodesic(Experiment):
     reference = "Gai & Zhang 2021 (arXiv 2102.09235); Benamou & Brenier 2000"
     description = __doc__
     Config = ResNetGeodesicConfig
+    captions = {  # figure -> what it shows (the report's caption)
+        "scores_vs_gamma": "LSS, OTS and test accuracy against weight decay γ, trained and at initialisation",
+        "source_scores_vs_gamma": "Gai & Zhang's own values on CIFAR-100 (not ours), for comparison",
+        "scores_vs_step": "The scores along training at the moderate γ, from initialisation to the trained network",
+        "scores_vs_transport": "The scores against normalised transport, with the transport-matched untrained stacks",
+        "tracks": "Tracks of the data through the hidden layers of both networks during training",
+        "geodesic": "The trained ResNet's tracks beside the W2 geodesic (McCann interpolation) between the same ends",
+    }
     presets = {
         "quick": {},
         # L stays 8: at L = 16 the plain width-2 tanh stack does not train at all (chance accuracy, outputs
