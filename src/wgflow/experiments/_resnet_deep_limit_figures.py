@@ -33,7 +33,9 @@ def figures(cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):
         ax.loglog(Ls, np.exp(np.log(np.maximum(gaps, 1e-300)).mean(0)), mk + "-", color=c, label=lab)
     rates = ", ".join(f"{k} {res.metrics.get(f'rate_{k}', float('nan')):.2f}" for k in ("E", "path"))
     ax.set(xlabel="depth $L$", ylabel="Cauchy gap")
-    ax.set_title(f"Cauchy gaps vs depth: fitted exponents {rates}\n(claims 1-2: CI below 0; thin: each seed)", fontsize=9)
+    ax.set_title(
+        f"Cauchy gaps vs depth: fitted exponents {rates}\n(claims 1-2: CI below 0; thin: each seed)", fontsize=9
+    )
     ax.legend(fontsize=8)
     res.artifacts["gaps"] = ctx.save_figure("gaps", fig)
     if tracks is not None:
