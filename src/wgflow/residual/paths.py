@@ -131,14 +131,14 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True, pe
     Uf, Vf = _refine(U, V)
     n = Uf.shape[0]
     if per_layer:
-        C = _unit_costs(Uf, Vf, odd).detach().cpu().numpy()
-        total = sum(C[i][linear_sum_assignment(C[i])].sum() for i in range(n))
-        return float(np.sqrt(max(total / n, 0.0)))
+        Cn = _unit_costs(Uf, Vf, odd).detach().cpu().numpy()  # (n, q, q): one assignment per cell
+        total = sum(Cn[i][linear_sum_assignment(Cn[i])].sum() for i in range(n))
+        return float(np.sqrt(max(float(total) / n, 0.0)))
     cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
-    C = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
-    C = (C / n).detach().cpu().numpy()
+    Ct = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
+    C = (Ct / n).detach().cpu().numpy()
     r, c = linear_sum_assignment(C)
-    return float(np.sqrt(max(C[r, c].sum(), 0.0)))
+    return float(np.sqrt(max(float(C[r, c].sum()), 0.0)))
 
 
 def align_layers(U: torch.Tensor, odd: bool = True) -> torch.Tensor:
