@@ -6,19 +6,21 @@ fitted over seeds with bootstrap CIs (:func:`wgflow.stats.fit_power_law`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..residual import align_layers, aligned_unit_distance, h1_seminorm, path_distance
-from ..stats import fit_power_law, mean_ci
+from ..stats import PowerLawFit, fit_power_law, mean_ci
 from ._resnet_deep_limit_figures import ablation_figure, quotient_label
 from ._resnet_deep_limit_train import unpack
-from .base import claim_true
+from .base import ExperimentResult, claim_true
 
 TVG = "Thorpe & van Gennip 2023 (arXiv 1810.11741), Thm 2.4-2.5: Γ-convergence, minimisers converge as L → ∞"
 
 
-def rate(Ls, gaps):
+def rate(Ls: np.ndarray, gaps: Any) -> PowerLawFit | None:
     """Exponent of Cauchy gaps (seeds, len(Ls)) in L with its bootstrap CI over seeds (None if a gap is 0)."""
     g = np.asarray(gaps, dtype=float)
     if not (np.isfinite(g).all() and (g > 0).all()):
@@ -26,11 +28,13 @@ def rate(Ls, gaps):
     return fit_power_law(np.tile(Ls, len(g)), g.ravel())
 
 
-def fmt(v):
+def fmt(v: Any) -> str:
     return ", ".join(f"{float(a):.3g}" for a in v)
 
 
-def convergence_claims(cfg, res, main, Ls, descended):
+def convergence_claims(
+    cfg: Any, res: ExperimentResult, main: list[dict], Ls: np.ndarray, descended: bool
+) -> tuple[list[list[torch.Tensor]], np.ndarray, np.ndarray, dict[str, PowerLawFit | None]]:
     """Claims 1-2: the Cauchy gaps of energies and paths shrink with L. Returns (gapE, gapP, fits) (seeds, L)."""
     n = len(cfg.Ls)
     paths = [unpack(m, n) for m in main]
@@ -60,7 +64,7 @@ def convergence_claims(cfg, res, main, Ls, descended):
                 note=f"gaps per L (mean over seeds): {fmt(gaps.mean(0))}"
                 + (
                     ""
-                    if cfit is None
+                    if cfit is None or ctrl is None
                     else f"; control: the same fit for the initial energies, {cfit}, gaps {fmt(ctrl.mean(0))}"
                 )
                 + ("" if descended else "; the minimisation did not lower E at some depth"),
@@ -70,7 +74,16 @@ def convergence_claims(cfg, res, main, Ls, descended):
     return paths, gapE, gapP, fits
 
 
-def ode_claim(cfg, res, o, s0, paths, gapE, descended, fitE):
+def ode_claim(
+    cfg: Any,
+    res: ExperimentResult,
+    o: dict,
+    s0: dict,
+    paths: list[torch.Tensor],
+    gapE: np.ndarray,
+    descended: bool,
+    fitE: PowerLawFit | None,
+) -> None:
     """Claim 3 on seed 0: the directly trained neural ODE (stage ``o``) agrees with the deepest ResNet.
 
     The bound 2|E_{L/2} - E_L| assumes first-order convergence (rate 1 in 1/L, the order of
@@ -99,7 +112,7 @@ def ode_claim(cfg, res, o, s0, paths, gapE, descended, fitE):
     res.metrics.update({"E_ode": float(o["E"]), "dE_ode": dE_ode, "dP_ode": dP_ode, "ode_bound_measured_rate": own})
 
 
-def _ablation_stats(cfg, sts, Ls):
+def _ablation_stats(cfg: Any, sts: list[dict], Ls: np.ndarray) -> dict[str, Any]:
     """Gaps, norms and roughness of one arm of the ablation (``sts``: the packed sweeps of every seed)."""
     v, n, layer = cfg.ablation_variant, len(cfg.Ls), cfg.ablation_quotient == "layer"
 
@@ -128,7 +141,7 @@ def _ablation_stats(cfg, sts, Ls):
     }
 
 
-def ablation_claim(cfg, ctx, res, arms, Ls):
+def ablation_claim(cfg: Any, ctx: Any, res: ExperimentResult, arms: dict[str, list[dict]], Ls: np.ndarray) -> None:
     """Claim 4 from the ablation model's sweeps with the FD penalty (``arms["fd"]``) and without (``"nofd"``)."""
     m = {}
     for tag in ("fd", "nofd"):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..plotting import _plt
 
 
-def figures(cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):
+def figures(
+    cfg: Any,
+    ctx: Any,
+    res: Any,
+    paths: list,
+    Ls: np.ndarray,
+    gapE: np.ndarray,
+    gapP: np.ndarray,
+    y: Any,
+    tracks: np.ndarray | None = None,
+) -> None:
     """Seed 0's parameter paths at every depth, the Cauchy gaps of every seed, the data tracks (2-D stream)."""
     plt = _plt()  # matplotlib with the file backend
 
@@ -42,7 +54,7 @@ def figures(cfg, ctx, res, paths, Ls, gapE, gapP, y, tracks=None):
         _tracks_figure(cfg, ctx, res, tracks, y)
 
 
-def _tracks_figure(cfg, ctx, res, tracks, y):
+def _tracks_figure(cfg: Any, ctx: Any, res: Any, tracks: np.ndarray, y: Any) -> None:
     """The data's tracks (L+1, m, 2) through the deepest trained ResNet of seed 0, coloured by class."""
     plt = _plt()
 
@@ -59,14 +71,14 @@ def _tracks_figure(cfg, ctx, res, tracks, y):
     res.artifacts["tracks"] = ctx.save_figure("tracks", fig)
 
 
-def quotient_label(cfg) -> str:
+def quotient_label(cfg: Any) -> str:
     """How claim 4 compares paths of the "WA" model: modulo which relabellings of the hidden units."""
     if cfg.ablation_variant != "WA":
         return ""
     return " (modulo per-layer relabellings)" if cfg.ablation_quotient == "layer" else " (modulo a global relabelling)"
 
 
-def ablation_figure(cfg, ctx, res, Ls, m):
+def ablation_figure(cfg: Any, ctx: Any, res: Any, Ls: np.ndarray, m: dict[str, dict[str, Any]]) -> None:
     """Energy gaps, path gaps and |θ'|²_H1 against L, with and without the FD penalty (``m`` by tag)."""
     plt = _plt()  # matplotlib with the file backend
 

@@ -6,6 +6,8 @@ a sweep is stored as a stage (:func:`pack`): energies, initial energies, the pat
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -13,7 +15,7 @@ from ..residual import NeuralODE, ObjectiveConfig, ResidualStack, resample_path
 from ..residual.objective import train_multistart
 
 
-def init_path(model, g, cfg):
+def init_path(model: Any, g: torch.Generator, cfg: Any) -> Any:
     """Overwrite the random i.i.d. layers of ``model`` by a random ``init_nodes``-node path."""
     if cfg.init_nodes:
         with torch.no_grad():
@@ -25,7 +27,7 @@ def init_path(model, g, cfg):
     return model
 
 
-def copy_from(model, prev, kind):
+def copy_from(model: Any, prev: Any, kind: str) -> Any:
     """Warm start: the coarser minimiser ``prev`` resampled to this depth."""
     with torch.no_grad():
         for name in ("A", "b"):
@@ -36,11 +38,14 @@ def copy_from(model, prev, kind):
     return model
 
 
-def sweep(cfg, ctx, x, y, beta, variant, s):
+def sweep(
+    cfg: Any, ctx: Any, x: torch.Tensor, y: torch.Tensor, beta: float, variant: str, s: int
+) -> tuple[dict[str, np.ndarray], list[Any]]:
     """Minimisers over the depths of one init seed ``s``: the packed stage and the trained models."""
     d, n_out = x.shape[1], int(y.max()) + 1
     obj = ObjectiveConfig("ce", cfg.alpha, beta, cfg.rho)
-    E, E0, paths, models, rough = [], [], [], [], []
+    E, E0, paths, rough = [], [], [], []
+    models: list[Any] = []  # the trained stacks, shallow to deep
     for L in cfg.Ls:
         warm = cfg.warm_start and bool(models)
 
@@ -61,6 +66,7 @@ def sweep(cfg, ctx, x, y, beta, variant, s):
                 return copy_from(net, models[-1], "constant")
             return init_path(net, g, cfg)
 
+        net: Any
         net, r, totals = train_multistart(make, cfg.restarts + warm, x, y, obj, steps=cfg.steps)
         ctx.log(
             f"seed {s} {variant} beta={beta:g} L={L}: E={r.terms['total']:.8f} (init {r.initial:.5f}) "
@@ -78,7 +84,7 @@ def sweep(cfg, ctx, x, y, beta, variant, s):
     return pack(np.array(E), paths, np.array(rough), np.array(E0)), models
 
 
-def train_ode(cfg, ctx, x, y, top, kept):
+def train_ode(cfg: Any, ctx: Any, x: torch.Tensor, y: torch.Tensor, top: torch.Tensor, kept: dict) -> dict[str, Any]:
     """The directly trained neural ODE (M = ``ode_nodes``), best of the random starts and one warm start
     from the deepest ResNet's path ``top`` (L, k²+k) (and its embedding/readout when ``kept``)."""
     d, n_out = x.shape[1], int(y.max()) + 1
@@ -111,6 +117,7 @@ def train_ode(cfg, ctx, x, y, top, kept):
                         getattr(ode, name).copy_(getattr(kept["models"][-1], name))
         return ode
 
+    ode: Any
     ode, r, totals = train_multistart(make, cfg.restarts + cfg.warm_start, x, y, obj, steps=cfg.steps)
     ctx.log(f"ODE M={M}: E={r.terms['total']:.8f} (starts: {', '.join(f'{t:.5f}' for t in totals)})")
     return {
@@ -120,11 +127,11 @@ def train_ode(cfg, ctx, x, y, top, kept):
     }
 
 
-def pack(E, paths, rough, E0):
+def pack(E: np.ndarray, paths: list[torch.Tensor], rough: np.ndarray, E0: np.ndarray) -> dict[str, np.ndarray]:
     """A sweep as a stage: energies, initial energies, the paths p0, p1, ... and their |θ'|²_H1."""
     return {"E": E, "E0": E0, "rough": rough, **{f"p{i}": p.numpy() for i, p in enumerate(paths)}}
 
 
-def unpack(s, n):
+def unpack(s: dict, n: int) -> list[torch.Tensor]:
     """The ``n`` paths of a packed sweep, as tensors."""
     return [torch.as_tensor(s[f"p{i}"]) for i in range(n)]

@@ -8,19 +8,23 @@ absolute levels, K/W2² -> 1 over γ (two rules) and the accuracy peak. CIs by b
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau
 
 from ..stats import mean_ci
-from .base import claim_ci_above, claim_true
+from .base import ExperimentResult, claim_ci_above, claim_true
+
+#: Per (network, γ): score arrays ``rows``, ``init``, ``matched``, ``curve`` and 2-D snapshots.
+Stats = dict[tuple[str, float], dict[str, np.ndarray]]
 
 #: Gai & Zhang's ranges at moderate γ (their CIFAR-100 values: GAI_ZHANG_CIFAR100 of the experiment): ResNet LSS, ResNet OTS, plain LSS, plain OTS.
 LEVELS = {"resnet_lss": (1.1, 1.4), "resnet_ots": (0.96, 1.0), "plain_lss": (3.5, 4.6), "plain_ots": (0.0, 0.22)}
 _GZ = "Gai & Zhang 2021 (arXiv 2102.09235), Table/slides: CIFAR-100 LSS and OTS vs weight decay"
 
 
-def training_claims(cfg, res, st):
+def training_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     """What training changes at the moderate γ: LSS falls, OTS and K/W2² beat the transport-matched stack."""
     g = float(cfg.judge_gamma)
     R = st[("resnet", g)]
@@ -59,7 +63,7 @@ def training_claims(cfg, res, st):
     level_claims(cfg, res, st)
 
 
-def level_claims(cfg, res, st):
+def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     """Gai & Zhang's absolute levels at the moderate γ: ResNet LSS and OTS (one-sided), plain LSS and OTS."""
     g = float(cfg.judge_gamma)
     R, P = st[("resnet", g)], st[("plain", g)]
@@ -108,7 +112,7 @@ def level_claims(cfg, res, st):
     )
 
 
-def kratio_claims(cfg, res, st):
+def kratio_claims(cfg: Any, res: ExperimentResult, st: Stats) -> float:
     """Claim 3, K/W2² -> 1 as γ grows: the a-priori trend rule and the original rule. Returns the moderate γ."""
     sg = sorted(cfg.gammas)
     tab = {g: st[("resnet", g)]["rows"] for g in sg}
@@ -168,7 +172,7 @@ def kratio_claims(cfg, res, st):
     return moderate
 
 
-def accuracy_claim(cfg, res, st):
+def accuracy_claim(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     """Test accuracy peaks at a moderate γ (Gai & Zhang's ResNet: 74.5 % at γ = 0, 79.7 % at 5e-3)."""
     sg = sorted(cfg.gammas)
     acc = {g: st[("resnet", g)]["rows"][:, 3] for g in sg}

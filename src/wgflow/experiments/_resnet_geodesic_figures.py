@@ -6,6 +6,8 @@ source's numbers get a figure of their own, titled as theirs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..plotting import _plt
@@ -17,7 +19,7 @@ _TAU = r"$W_2^2(\mu_0, \mu_L)\,/\,\mathrm{Var}\,\mu_0$"
 _NETS = (("resnet", "C0", "ResNet"), ("plain", "C3", "plain"))
 
 
-def figures(cfg, ctx, res, st, snaps, y, ref):
+def figures(cfg: Any, ctx: Any, res: Any, st: dict, snaps: dict, y: np.ndarray, ref: dict) -> None:
     """Scores vs γ (trained and at init), Gai & Zhang's ``ref`` apart, vs training step, vs normalised transport;
     tracks of the data through the stacks (2-D stream)."""
     _gamma_figure(cfg, ctx, res, st)
@@ -28,7 +30,7 @@ def figures(cfg, ctx, res, st, snaps, y, ref):
         _track_figures(ctx, res, snaps, y)
 
 
-def _gamma_figure(cfg, ctx, res, st):
+def _gamma_figure(cfg: Any, ctx: Any, res: Any, st: dict) -> None:
     plt = _plt()  # matplotlib with the file backend
 
     G = list(cfg.gammas)
@@ -50,7 +52,7 @@ def _gamma_figure(cfg, ctx, res, st):
     res.artifacts["scores"] = ctx.save_figure("scores_vs_gamma", fig)
 
 
-def _source_figure(ctx, res, ref):
+def _source_figure(ctx: Any, res: Any, ref: dict) -> None:
     """Gai & Zhang's own values (CIFAR-100), on axes of their own."""
     plt = _plt()
 
@@ -65,7 +67,7 @@ def _source_figure(ctx, res, ref):
     res.artifacts["source"] = ctx.save_figure("source_scores_vs_gamma", fig)
 
 
-def _step_figure(cfg, ctx, res, st):
+def _step_figure(cfg: Any, ctx: Any, res: Any, st: dict) -> None:
     plt = _plt()
 
     g = float(cfg.judge_gamma)
@@ -84,7 +86,7 @@ def _step_figure(cfg, ctx, res, st):
     res.artifacts["training"] = ctx.save_figure("scores_vs_step", fig)
 
 
-def _transport_figure(cfg, ctx, res, st):
+def _transport_figure(cfg: Any, ctx: Any, res: Any, st: dict) -> None:
     plt = _plt()
 
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
@@ -92,7 +94,11 @@ def _transport_figure(cfg, ctx, res, st):
         for net, c, name in _NETS:
             for gi, gm in enumerate(cfg.gammas):
                 s, size = st[(net, gm)], 10 + 8 * gi
-                labels = (f"{name}, trained", f"{name}, init", "untrained ResNet, transport-matched")
+                labels: tuple[str | None, ...] = (
+                    f"{name}, trained",
+                    f"{name}, init",
+                    "untrained ResNet, transport-matched",
+                )
                 labels = labels if gi == 0 else (None, None, None)
                 ax.scatter(s["rows"][:, 4], s["rows"][:, j], color=c, s=size, alpha=0.7, label=labels[0])
                 ax.scatter(s["init"][:, 4], s["init"][:, j], facecolors="none", edgecolors=c, s=size, label=labels[1])
@@ -105,7 +111,7 @@ def _transport_figure(cfg, ctx, res, st):
     res.artifacts["transport"] = ctx.save_figure("scores_vs_transport", fig)
 
 
-def _draw_tracks(ax, T, y, title):
+def _draw_tracks(ax: Any, T: np.ndarray, y: np.ndarray, title: str) -> None:
     """64 random data tracks (L+1, m, 2) coloured by class, with labelled axes."""
     # a random subset: a regular stride would alias with the periodic labels (y = i mod K)
     for i in np.random.default_rng(0).permutation(T.shape[1])[:64]:
@@ -114,14 +120,14 @@ def _draw_tracks(ax, T, y, title):
     ax.set_title(title, fontsize=8)
 
 
-def _class_legend(fig, y):
+def _class_legend(fig: Any, y: np.ndarray) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=f"C{c % 10}", label=f"class {c}") for c in np.unique(y)]
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
 
 
-def _track_figures(ctx, res, snaps, y):
+def _track_figures(ctx: Any, res: Any, snaps: dict, y: np.ndarray) -> None:
     plt = _plt()
 
     keys = sorted(snaps["resnet"], key=lambda s: int(s[4:]))
