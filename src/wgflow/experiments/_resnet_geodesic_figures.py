@@ -148,7 +148,9 @@ def _track_figures(ctx: Any, res: Any, snaps: dict, y: np.ndarray) -> None:
     G = mccann_interpolation(T[0], T[-1], T.shape[0] - 1)
     fig, axs = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True, layout="constrained")
     _draw_tracks(axs[0], T, y, "trained ResNet")
-    _draw_tracks(axs[1], G, y, "geodesic: McCann interpolation μ_0 → μ_L")
+    _draw_tracks(axs[1], G, y, r"geodesic: McCann interpolation $\mu_0 \to \mu_L$")
     _class_legend(fig, y)
-    fig.suptitle(f"the trained ResNet's tracks against the W2 geodesic: K/W2² = {kinetic_ratio(T):.3f} (1 = geodesic)")
+    fig.suptitle(
+        f"the trained ResNet's tracks against the $W_2$ geodesic: $K/W_2^2$ = {kinetic_ratio(T):.3f} (1 = geodesic)"
+    )
     res.artifacts["geodesic"] = ctx.save_figure("geodesic", fig)
