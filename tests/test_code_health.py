@@ -26,11 +26,6 @@ PENDING_FUNCTIONS = {
     "transport/maps.py:barycentric_map",
     # residual networks and their experiments (branch 17)
     "residual/objective.py:train_residual",
-    "experiments/resnet_deep_limit.py:run",
-    "experiments/resnet_deep_limit.py:_ode_claim",
-    "experiments/resnet_deep_limit.py:_ablation",
-    "experiments/resnet_geodesic.py:_training_claims",
-    "experiments/_resnet_geodesic_figures.py:figures",
     # experiment run parts (branch 15b) and experiment figures (branch 21)
     "experiments/cb_global_convergence.py:run",
     "experiments/cb_implicit_bias.py:_margin_claims",
@@ -43,8 +38,6 @@ PENDING_FUNCTIONS = {
 }
 PENDING_FILES = {
     # same branches as above
-    "experiments/resnet_deep_limit.py",
-    "experiments/resnet_geodesic.py",
     "experiments/rve_3spin.py",
     "experiments/mmn_gaussians.py",
     "experiments/cb_implicit_bias.py",

@@ -5,8 +5,8 @@ import pytest
 
 from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments import run_experiment
+from wgflow.experiments._resnet_deep_limit_claims import rate as _rate
 from wgflow.experiments.base import ConfigError
-from wgflow.experiments.resnet_deep_limit import _rate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

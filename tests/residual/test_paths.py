@@ -88,3 +88,52 @@ def test_aligned_unit_distance_quotients_exactly_the_global_symmetry():
     R = U.clone()
     R[::2] = R[::2][:, perm]
     assert aligned_unit_distance(U, R) > 0.1
+
+
+def _signed_perms(q):
+    import itertools
+
+    for p in itertools.permutations(range(q)):
+        for s in itertools.product((1.0, -1.0), repeat=q):
+            yield list(p), torch.tensor(s, dtype=torch.float64)[:, None]
+
+
+def test_per_layer_quotient_is_the_cellwise_minimum():
+    from wgflow.residual import aligned_unit_distance
+
+    g = torch.Generator().manual_seed(1)
+    U = torch.randn(3, 3, 4, dtype=torch.float64, generator=g)
+    V = torch.randn(6, 3, 4, dtype=torch.float64, generator=g)
+    # Brute force: each of the 6 cells of the common refinement takes its own signed permutation of V's units.
+    Uf = U.repeat_interleave(2, 0)
+    best = sum(min(float(((Uf[i] - V[i][p] * s) ** 2).sum()) for p, s in _signed_perms(3)) for i in range(6)) / 6
+    assert abs(aligned_unit_distance(U, V, per_layer=True) - best**0.5) < 1e-12
+    assert aligned_unit_distance(U, V, per_layer=True) < aligned_unit_distance(U, V)  # a strictly coarser quotient
+    # A per-layer relabelling (which the global quotient keeps, see above) is quotiented out exactly.
+    R = torch.stack([V[i][p] * s for i, (p, s) in zip(range(6), list(_signed_perms(3))[::7])])
+    assert aligned_unit_distance(V, R, per_layer=True) < 1e-12 < 0.1 < aligned_unit_distance(V, R)
+
+
+def test_align_layers_minimises_the_fd_seminorm_over_per_layer_relabellings():
+    import itertools
+
+    from wgflow.residual import align_layers, aligned_unit_distance
+
+    g = torch.Generator().manual_seed(2)
+    # A smooth path (two random nodes, linear) scrambled by a signed permutation per layer is recovered up to one
+    # global relabelling, with the seminorm of the smooth path.
+    U = resample_path(torch.randn(2, 3, 5, dtype=torch.float64, generator=g), 12, "linear")
+    perms = list(_signed_perms(3))
+    R = torch.stack([U[i][perms[(5 * i) % len(perms)][0]] * perms[(5 * i) % len(perms)][1] for i in range(12)])
+    assert h1_seminorm(R) > 2 * h1_seminorm(U)
+    A = align_layers(R)
+    assert aligned_unit_distance(U, A) < 1e-6  # the square root of a Gram-form difference: of rounding size
+    assert abs(float(h1_seminorm(A)) - float(h1_seminorm(U))) < 1e-12
+    # On a rough random path: the chain's seminorm is the brute-force minimum over all per-layer relabellings.
+    P = torch.randn(3, 2, 3, dtype=torch.float64, generator=g)
+    q2 = list(_signed_perms(2))
+    best = min(
+        float(h1_seminorm(torch.stack([P[0], P[1][p1] * s1, P[2][p2] * s2])))
+        for (p1, s1), (p2, s2) in itertools.product(q2, q2)
+    )
+    assert abs(float(h1_seminorm(align_layers(P))) - best) < 1e-12

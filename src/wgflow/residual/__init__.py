@@ -18,7 +18,7 @@ from .geodesic import (
 )
 from .objective import ObjectiveConfig, TrainResult, regularised_objective, train_residual
 from .ode import NeuralODE
-from .paths import aligned_unit_distance, eval_path, h1_seminorm, path_distance, resample_path
+from .paths import align_layers, aligned_unit_distance, eval_path, h1_seminorm, path_distance, resample_path
 from .stacks import ResidualStack, activation
 
 

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["eval_path", "resample_path", "path_distance", "h1_seminorm", "aligned_unit_distance"]
+__all__ = [
+    "eval_path",
+    "resample_path",
+    "path_distance",
+    "h1_seminorm",
+    "aligned_unit_distance",
+    "align_layers",
+]
 
 
 def eval_path(P: torch.Tensor, t: torch.Tensor, kind: str = "linear") -> torch.Tensor:
@@ -87,29 +94,69 @@ def h1_seminorm(P: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(L * (torch.diff(P, dim=0) ** 2).sum())
 
 
-def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True) -> float:
-    r"""``min_g ||U - g V||_{L^2(0,1)}`` over one global relabelling g of the hidden units.
+def _refine(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit paths U (L, q, p), V (L', q, p) repeated onto the common refinement of their cells (n, q, p)."""
+    if U.shape[1:] != V.shape[1:]:
+        raise ValueError(f"unit paths differ in shape: {tuple(U.shape[1:])} vs {tuple(V.shape[1:])}")
+    n = U.shape[0] * V.shape[0] // math.gcd(U.shape[0], V.shape[0])
+    return U.repeat_interleave(n // U.shape[0], 0), V.repeat_interleave(n // V.shape[0], 0)
+
+
+def _unit_costs(Uf: torch.Tensor, Vf: torch.Tensor, odd: bool) -> torch.Tensor:
+    """Per-cell costs (n, q, q) |U_i|² + |V_j|² - 2|<U_i, V_j>| of sending unit j of V onto unit i of U."""
+    cross = torch.einsum("nip,njp->nij", Uf, Vf)
+    return (Uf**2).sum(2)[:, :, None] + (Vf**2).sum(2)[:, None] - 2 * (cross.abs() if odd else cross)
+
+
+def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True, per_layer: bool = False) -> float:
+    r"""``min_g ||U - g V||_{L^2(0,1)}`` over relabellings g of the hidden units: one global one, or one per layer.
 
     U (L, q, p), V (L', q, p): the piecewise-constant paths of q hidden units, each unit a
     vector of p parameters (for a block W σ(A x + b): row A_i, b_i and column W_{:, i}, see
     :meth:`ResidualStack.unit_paths`). Such a block is unchanged when its units are
     permuted and, for odd σ (tanh), when a unit's (A_i, b_i, W_{:, i}) changes sign. A
-    minimiser is therefore defined only up to these relabellings; two of them are compared
-    after the best *global* one (the same for every layer). The squared distance is a sum
-    over units, so the best signed permutation is an exact assignment problem (scipy's
+    minimiser is therefore defined only up to these relabellings. The squared distance is a
+    sum over units, so the best signed permutation is an exact assignment problem (scipy's
     ``linear_sum_assignment``) on the q x q matrix of per-unit distances
     |U_i|² + |V_j|² - 2|<U_i, V_j>| (the sign flip takes the absolute value), formed from
     Gram products without an (n, q, q, p) intermediate.
-    A per-layer relabelling is *not* quotiented out: a path that switches labels between
-    layers is rough in depth, which is what the finite-difference penalty forbids.
+
+    ``per_layer=False``: the best *global* relabelling (the same for every layer); a path that
+    switches labels between layers stays far, being rough in depth (what the finite-difference
+    penalty forbids). ``per_layer=True``: every cell of the common refinement is relabelled on
+    its own, the distance in the quotient by per-layer relabellings; exact when one depth
+    divides the other (each layer of the coarser path is fixed, each of the finer relabelled),
+    an upper bound otherwise.
     """
-    if U.shape[1:] != V.shape[1:]:
-        raise ValueError(f"unit paths differ in shape: {tuple(U.shape[1:])} vs {tuple(V.shape[1:])}")
-    n = U.shape[0] * V.shape[0] // math.gcd(U.shape[0], V.shape[0])
-    Uf = U.repeat_interleave(n // U.shape[0], 0)  # (n, q, p) on the common refinement
-    Vf = V.repeat_interleave(n // V.shape[0], 0)
+    Uf, Vf = _refine(U, V)
+    n = Uf.shape[0]
+    if per_layer:
+        Cn = _unit_costs(Uf, Vf, odd).detach().cpu().numpy()  # (n, q, q): one assignment per cell
+        total = sum(Cn[i][linear_sum_assignment(Cn[i])].sum() for i in range(n))
+        return float(np.sqrt(max(float(total) / n, 0.0)))
     cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
-    C = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
-    Cn = (C / n).detach().cpu().numpy()
-    r, c = linear_sum_assignment(Cn)
-    return float(np.sqrt(max(float(Cn[r, c].sum()), 0.0)))
+    Ct = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
+    C = (Ct / n).detach().cpu().numpy()
+    r, c = linear_sum_assignment(C)
+    return float(np.sqrt(max(float(C[r, c].sum()), 0.0)))
+
+
+def align_layers(U: torch.Tensor, odd: bool = True) -> torch.Tensor:
+    r"""The unit paths U (L, q, p) relabelled layer by layer to be as smooth in depth as possible.
+
+    Layer l+1's units get the signed permutation that brings them closest to the (already
+    aligned) layer l, an assignment problem as in :func:`aligned_unit_distance`. Each term
+    |U_{l+1} g_{l+1} - U_l g_l|² of the finite-difference seminorm depends only on the relative
+    relabelling g_l^{-1} g_{l+1}, and these are free and independent, so this greedy chain is the
+    exact minimiser of :func:`h1_seminorm` over per-layer relabellings (a gauge fix, unique up to
+    one global relabelling and ties).
+    """
+    out = [U[0]]
+    for l in range(1, U.shape[0]):
+        a, b = out[-1], U[l]
+        cross = a @ b.T  # (q, q)
+        C = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * (cross.abs() if odd else cross)
+        r, c = linear_sum_assignment(C.detach().cpu().numpy())
+        sign = torch.where(cross[r, c] < 0, -1.0, 1.0).to(U.dtype) if odd else torch.ones(len(r), dtype=U.dtype)
+        out.append(b[c] * sign[:, None])
+    return torch.stack(out)
