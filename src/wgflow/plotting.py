@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .figure_claims import Caption, state_verdicts, verdict_problems
+
 __all__ = [
     "plane_basis",
     "unit_positions",
@@ -37,15 +39,19 @@ __all__ = [
     "finish",
     "save",
     "figure_problems",
+    "Caption",
+    "state_verdicts",
 ]
 
 
 def _plt():
+    """matplotlib.pyplot on the file backend, with wgflow's figure style (:data:`RC`) applied."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_style()
     return plt
 
 
@@ -112,11 +118,13 @@ def draw_particles(
             ax.add_collection(lc)
     now = pos[upto]
     ax.scatter(now[:, 0], now[:, 1], s=10, c=np.where(sign >= 0, colors[1], colors[0]), zorder=3, lw=0)
+    for col, lab in zip(colors, ("units with $c < 0$", "units with $c > 0$")):
+        ax.scatter([], [], s=10, c=col, lw=0, label=lab)
     if teacher is not None:
         for _j, (u, v) in enumerate(np.asarray(teacher)):
             ax.annotate("", xy=(u, v), xytext=(0, 0), zorder=4, arrowprops=dict(arrowstyle="-|>", color="k", lw=1.4))
-        ax.plot([], [], "k-", label="teacher units |c*| w*")
-        ax.legend(loc="upper right", fontsize=7)
+        ax.plot([], [], "k-", label="teacher units $|c^*|\\, w^*$")
+    ax.legend(loc="upper right", fontsize=7)
     if lim is None:
         pts = [pos.reshape(-1, 2)] + ([np.asarray(teacher)] if teacher is not None else [])
         lim = 1.1 * max(1e-12, float(np.abs(np.vstack(pts)).max()))
@@ -125,8 +133,8 @@ def draw_particles(
     ax.set_aspect("equal")
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     ax.axvline(0, color="0.85", lw=0.5, zorder=0)
-    ax.set_xlabel("|c| w . e1")
-    ax.set_ylabel("|c| w . e2")
+    ax.set_xlabel(r"$|c|\, w \cdot e_1$")
+    ax.set_ylabel(r"$|c|\, w \cdot e_2$")
     if title:
         ax.set_title(title, fontsize=9)
 
@@ -313,7 +321,8 @@ def save(fig, path, dpi: int | None = None) -> None:
 
 
 def figure_problems(fig) -> list[str]:
-    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, no title.
+    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, no title, and
+    for a figure bound to claims (:mod:`wgflow.figure_claims`) a title that does not state their verdicts.
 
     Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
     colour bars need no labels.
@@ -342,4 +351,4 @@ def figure_problems(fig) -> list[str]:
                     break
     if not titled:
         out.append("figure has no title")
-    return out
+    return out + verdict_problems(fig)

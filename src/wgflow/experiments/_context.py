@@ -106,6 +106,8 @@ class DirectoryContext:
         # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
         self.figure_format, self.dpi = figure_settings(figure_format, dpi)
         self.metrics: list[tuple[str, int | None, float]] = []
+        self.figure_claims: dict[str, tuple[str, ...]] = {}  # figure name -> claims its title states
+        self._bound: dict[str, tuple[Any, Path]] = {}  # figures saved before their claims were judged
 
     def log(self, msg: str) -> None:
         if self.verbose:
@@ -122,23 +124,48 @@ class DirectoryContext:
 
     def save_figure(self, name: str, fig: Any) -> str:
         """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
-        the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix)."""
+        the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
+
+        A figure bound to claims (``figure_claims``, from the experiment's ``captions``) stays open and
+        is saved again with their verdicts in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
         path = self.out_dir / (stem + suffix)
-        tmp = self.out_dir / (stem + ".tmp" + suffix)
-        if hasattr(fig, "savefig"):
-            from ..plotting import save
+        if not hasattr(fig, "savefig"):  # a callable writing to a path (animations)
+            tmp = self.out_dir / (stem + ".tmp" + suffix)
+            fig(tmp)
+            os.replace(tmp, path)
+        elif stem in self.figure_claims:
+            from ..figure_claims import bind_claims
 
-            save(fig, tmp, dpi=self.dpi)
+            bind_claims(fig, self.figure_claims[stem])
+            self._bound[stem] = (fig, path)
+            self._write(fig, path, close=False)  # the file exists even if the run stops before its claims
+        else:
+            self._write(fig, path)
+        return str(path)
+
+    def judge_figures(self, claims: Iterable[Any]) -> None:
+        """State the verdicts of the judged ``claims`` in the titles of the bound figures; save them again."""
+        from ..figure_claims import state_verdicts
+
+        claims = list(claims)
+        for fig, path in self._bound.values():
+            state_verdicts(fig, claims)
+            self._write(fig, path)
+        self._bound.clear()
+
+    def _write(self, fig: Any, path: Path, close: bool = True) -> None:
+        from ..plotting import save
+
+        tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+        save(fig, tmp, dpi=self.dpi)
+        if close:
             import matplotlib.pyplot as plt
 
             plt.close(fig)
-        else:  # a callable writing to a path (animations)
-            fig(tmp)
         os.replace(tmp, path)
-        return str(path)
 
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
         path = self.out_dir / "stages" / f"{_safe(key)}.npz"
