@@ -11,6 +11,7 @@ which with its ``captions`` class attribute, figure name -> :class:`Caption`::
     }
 
 and its figure code writes a title stating the claim (``fig.suptitle("risk falls 4.9 orders")``).
+(Claim names that depend on the config are bound by the figure code itself, :func:`bind_claims`.)
 The run context binds the figure to those claims when it is saved and, once the run's claims are
 judged, appends their verdicts to the title and saves it again (:func:`state_verdicts`):
 "risk falls 4.9 orders (claims risk_drop: PASS, energy_dissipation: PASS)".
@@ -25,7 +26,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Caption", "caption_text", "figure_claims", "bind_claims", "state_verdicts", "verdict_problems"]
+__all__ = [
+    "Caption",
+    "caption_text",
+    "figure_claims",
+    "bind_claims",
+    "bound_claims",
+    "state_verdicts",
+    "verdict_problems",
+]
 
 _ATTR = "_wgflow_claims"  # the claim names a figure is bound to, stored on the matplotlib figure
 _WRAP = 60  # a title longer than this takes its verdict on a second line
@@ -50,8 +59,17 @@ def figure_claims(captions: Mapping[str, str | Caption] | None) -> dict[str, tup
 
 
 def bind_claims(fig: Any, names: Sequence[str]) -> None:
-    """Record on ``fig`` that its title must state the verdicts of the claims ``names``."""
+    """Record on ``fig`` that its title must state the verdicts of the claims ``names``.
+
+    The run context does it for the figures named in ``captions``; figure code calls it itself when
+    the claim names depend on the config (one claim per dimension, say).
+    """
     setattr(fig, _ATTR, tuple(names))
+
+
+def bound_claims(fig: Any) -> tuple[str, ...]:
+    """The claim names ``fig`` is bound to (empty: none)."""
+    return tuple(getattr(fig, _ATTR, ()))
 
 
 def _verdicts(names: Sequence[str], claims: Iterable[Any]) -> str:
@@ -66,7 +84,7 @@ def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
     The title is the figure's suptitle, else the title of its only axes; a multi-panel figure without
     a suptitle gets one holding the verdicts alone. A verdict stated before is replaced.
     """
-    names = getattr(fig, _ATTR, ())
+    names = bound_claims(fig)
     if not names:
         return
     verdict = _verdicts(names, claims)
@@ -86,7 +104,7 @@ def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
 
 def verdict_problems(fig: Any) -> list[str]:
     """One line per claim ``fig`` is bound to whose verdict (PASS or FAIL) its titles do not state."""
-    names = getattr(fig, _ATTR, ())
+    names = bound_claims(fig)
     titles = [fig._suptitle.get_text() if fig._suptitle is not None else ""]
     titles += [ax.get_title() for ax in fig.axes]
     text = "\n".join(titles)

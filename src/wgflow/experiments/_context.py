@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..figure_claims import bind_claims, bound_claims, state_verdicts
 from ..store.files import atomic_save_array, load_array
 
 __all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
@@ -126,8 +127,9 @@ class DirectoryContext:
         """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
         the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
 
-        A figure bound to claims (``figure_claims``, from the experiment's ``captions``) stays open and
-        is saved again with their verdicts in its title by :meth:`judge_figures`."""
+        A figure bound to claims (``figure_claims``, from the experiment's ``captions``, or by the figure
+        code, :func:`wgflow.figure_claims.bind_claims`) stays open and is saved again with their verdicts
+        in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
@@ -136,10 +138,8 @@ class DirectoryContext:
             tmp = self.out_dir / (stem + ".tmp" + suffix)
             fig(tmp)
             os.replace(tmp, path)
-        elif stem in self.figure_claims:
-            from ..figure_claims import bind_claims
-
-            bind_claims(fig, self.figure_claims[stem])
+        elif stem in self.figure_claims or bound_claims(fig):
+            bind_claims(fig, self.figure_claims.get(stem) or bound_claims(fig))
             self._bound[stem] = (fig, path)
             self._write(fig, path, close=False)  # the file exists even if the run stops before its claims
         else:
@@ -148,8 +148,6 @@ class DirectoryContext:
 
     def judge_figures(self, claims: Iterable[Any]) -> None:
         """State the verdicts of the judged ``claims`` in the titles of the bound figures; save them again."""
-        from ..figure_claims import state_verdicts
-
         claims = list(claims)
         for fig, path in self._bound.values():
             state_verdicts(fig, claims)
