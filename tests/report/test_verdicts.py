@@ -118,3 +118,14 @@ def test_run_experiment_states_verdicts_after_judging(bound_experiment, tmp_path
     assert titles[-1] == (f"risk falls {gain:g} orders (claim risk_drop: {verdict})", [])
     assert (tmp_path / "bound_curve.png").exists() and not list(tmp_path.glob("*.tmp*"))
     assert len(titles) == 2  # saved once on the way, once judged
+
+
+def test_a_context_nobody_judges_saves_once_and_closes(tmp_path):
+    """Outside ``run_and_judge`` (a sweep point, a direct ``exp().run``) bound figures are not kept open."""
+    from wgflow.experiments import DirectoryContext
+
+    ctx = DirectoryContext(tmp_path)
+    fig = _fig(1)
+    bind_claims(fig, ["risk_drop"])
+    ctx.save_figure("curve", fig)
+    assert (tmp_path / "curve.png").exists() and not plt.fignum_exists(fig.number) and not ctx._bound

@@ -107,7 +107,8 @@ class DirectoryContext:
         # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
         self.figure_format, self.dpi = figure_settings(figure_format, dpi)
         self.metrics: list[tuple[str, int | None, float]] = []
-        self.figure_claims: dict[str, tuple[str, ...]] = {}  # figure name -> claims its title states
+        # figure name -> claims its title states; None: nobody judges this run's claims (no verdicts to state)
+        self.figure_claims: dict[str, tuple[str, ...]] | None = None
         self._bound: dict[str, tuple[Any, Path]] = {}  # figures saved before their claims were judged
 
     def log(self, msg: str) -> None:
@@ -127,9 +128,10 @@ class DirectoryContext:
         """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
         the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
 
-        A figure bound to claims (``figure_claims``, from the experiment's ``captions``, or by the figure
-        code, :func:`wgflow.figure_claims.bind_claims`) stays open and is saved again with their verdicts
-        in its title by :meth:`judge_figures`."""
+        In a run whose claims will be judged (``figure_claims`` set, by
+        :func:`~wgflow.experiments.base.run_and_judge`) a figure bound to claims (by the experiment's
+        ``captions`` or by the figure code, :func:`wgflow.figure_claims.bind_claims`) stays open and is
+        saved again with their verdicts in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
@@ -138,7 +140,7 @@ class DirectoryContext:
             tmp = self.out_dir / (stem + ".tmp" + suffix)
             fig(tmp)
             os.replace(tmp, path)
-        elif stem in self.figure_claims or bound_claims(fig):
+        elif self.figure_claims is not None and (stem in self.figure_claims or bound_claims(fig)):
             bind_claims(fig, self.figure_claims.get(stem) or bound_claims(fig))
             self._bound[stem] = (fig, path)
             self._write(fig, path, close=False)  # the file exists even if the run stops before its claims
