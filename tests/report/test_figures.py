@@ -103,7 +103,11 @@ EXPERIMENTS = [
     ),
     ("mmn-gaussians", "test_mmn_gaussians", "SMALL"),
     ("rve-3spin", "test_rve_3spin", "TINY"),
-    ("rve-fluctuations", "test_rve_fluctuations", "SMALL"),
+    (  # its tests' SMALL takes minutes here: fewer, shorter runs draw the same figure
+        "rve-fluctuations",
+        "",
+        {"n_values": (16, 32, 64), "seeds": 3, "steps": 500, "n_times": 8, "n_train": 256, "n_probe": 500},
+    ),
     pytest.param("resnet-geodesic", "test_resnet_geodesic", "SMALL", marks=_RESNET),
     pytest.param(
         "resnet-deep-limit", "", {"m": 48, "restarts": 1, "steps": 10, "seeds": 2, "ablation": True}, marks=_RESNET
