@@ -49,7 +49,7 @@ def figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2
         a.set(xlabel="particles $N$", ylabel=lab, title="distance to the PDE")
         a.legend(fontsize=7)
     fig.suptitle(
-        f"the $N$-particle flow approaches the PDE: risk gap $\\propto N^{{{fits[0].slope:.2f}}}$ (theory $N^{{-1}}$), "
+        f"distance to the PDE: risk gap $\\propto N^{{{fits[0].slope:.2f}}}$ (theory $N^{{-1}}$), "
         f"$W_2 \\propto N^{{{fits[1].slope:.2f}}}$ (theory $N^{{-1/2}}$)"
     )
     out["risk"] = ctx.save_figure("mmn_risk_and_scaling", fig)
@@ -68,6 +68,6 @@ def figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2
         ax.set_xlim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
         ax.set(xlabel="$r = |w|$", ylabel="density", title=f"$t$ = {t:g}")
         ax.legend(fontsize=7)
-    fig.suptitle(f"the law of $|w_i|$ ($N$ = {n_big}, seed 0) moves and follows the PDE's")
+    fig.suptitle(f"the law of $|w_i|$ ($N$ = {n_big}, seed 0) against the PDE's along the flow")
     out["hist"] = ctx.save_figure("mmn_histograms", fig)
     return out

@@ -34,7 +34,7 @@ def figures(ctx, runs: Mapping, paper: Mapping[str, np.ndarray]) -> dict:
     for a, label in zip(ax[0], labels):
         _loss_vs_n(a, label, *runs[label], paper.get(label))
     slopes = ", ".join(f"{label} $n^{{{runs[label][1]['post'].slope:.2f}}}$" for label in labels)
-    fig.suptitle(f"final test loss falls as {slopes} (theory $n^{{-1}}$)")
+    fig.suptitle(f"final test loss $\\propto$ {slopes} (theory $n^{{-1}}$)")
     bind_claims(fig, [c for label in labels for c in _claims(label, label in paper)])
     paths = {"loss_vs_n": ctx.save_figure("rve3spin_loss_vs_n", fig)}
 
@@ -45,7 +45,7 @@ def figures(ctx, runs: Mapping, paper: Mapping[str, np.ndarray]) -> dict:
             a.loglog(t[t > 0], risk[t > 0], lw=1, label=f"$n$ = {n}")
         a.set(xlabel="mean-field time $t$", ylabel="test loss", title=f"{label} (target 0)")
         a.legend(fontsize=7)
-    fig.suptitle("the test loss falls along training, lower for wider networks")
+    fig.suptitle("test loss along training at every width")
     paths["loss_vs_time"] = ctx.save_figure("rve3spin_loss_vs_time", fig)
 
     fig, ax = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), squeeze=False, layout="constrained")
@@ -56,7 +56,7 @@ def figures(ctx, runs: Mapping, paper: Mapping[str, np.ndarray]) -> dict:
             a.plot(r["slice_s"], r["slice_fn"][0], lw=1, label=f"$f_n$, $n$ = {n}")
         a.set(xlabel="angle on a great circle (rad)", ylabel="$f$, $f_n$", title=f"{label} (target 0)")
         a.legend(fontsize=7)
-    fig.suptitle("wider networks follow the 3-spin target more closely")
+    fig.suptitle("the 3-spin target and the trained networks along a great circle")
     paths["slice"] = ctx.save_figure("rve3spin_slice", fig)
     return paths
 

@@ -272,7 +272,7 @@ class GlobalConvergence(Experiment):
         r0, rb = runs["sphere", big, 0], runs["one_sign", big, 0]
         basis = plane_basis(r0["teacher"][:, 1:])
         fall = {k: r["risk"][-1] / r["risk"][0] for k, r in (("sphere", r0), ("one_sign", rb))}
-        title = f"$m$ = {big}, sphere init: units reach the teacher's, $R_T/R_0$ = {fall['sphere']:.1e}"
+        title = f"$m$ = {big}, sphere init (seed 0): $R_T/R_0$ = {fall['sphere']:.1e}"
         out["particles"] = ctx.save_figure(
             "cb_particles", particle_figure(r0["snapshots"], basis, r0["teacher"], title=title)
         )
@@ -324,6 +324,7 @@ class GlobalConvergence(Experiment):
             ]
         )
         fig.suptitle(
-            f"every seed at $m$ = {big} converges (worst $R_T/R_0$ = {worst:.1e}); {stalled:.0%} stall at $m = m_0$"
+            f"at $m$ = {big} the worst seed reaches $R_T/R_0$ = {worst:.1e} (tolerance {cfg.tol:g}); "
+            f"{stalled:.0%} of the seeds stall at $m = m_0$"
         )
         return ctx.save_figure("cb_excess_risk", fig)

@@ -263,7 +263,7 @@ class Consistency(Experiment):
             ref = fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5
             ax[0].loglog(fit.n, ref, LINESTYLES["theory"], color=COLORS["theory"], label="$n^{-1/2}$ (theory)")
         ax[0].set(
-            xlabel="width $n$", ylabel=r"$\sup_{t \le T} W_2$", title=f"distance to the limit ($n_{{ref}}$ = {n_ref})"
+            xlabel="width $n$", ylabel=r"$\sup_{t \leq T} W_2$", title=f"distance to the limit ($n_{{ref}}$ = {n_ref})"
         )
         ax[0].legend(fontsize=7)
         for j, t in enumerate(times):
@@ -271,7 +271,7 @@ class Consistency(Experiment):
             if not np.all(np.asarray(m) > 0):
                 continue
             ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"$t$ = {t:.2g}: slope {fits_t[j].slope:.2f}")
-        ax[1].set(xlabel="width $n$", ylabel=r"coupled $W_2(\mu_n(t), \bar\mu_n(t))$", title="at fixed times")
+        ax[1].set(xlabel="width $n$", ylabel=r"coupled $W_2(\mu_n(t), \bar{\mu}_n(t))$", title="at fixed times")
         if ax[1].lines:
             ax[1].legend(fontsize=7)
         for n in (*cfg.n_values, n_ref):
@@ -279,7 +279,7 @@ class Consistency(Experiment):
         ax[2].set(xlabel="mean-field time $t$", ylabel=r"population risk $R(\mu_t)$", title="risk (seed 0)")
         ax[2].legend(fontsize=7)
         fig.suptitle(
-            f"$W_2$ to the mean-field limit falls as $n^{{{fit.slope:.2f}}}$, CI [{fit.lo:.2f}, {fit.hi:.2f}]; theory $n^{{-1/2}}$"
+            f"$W_2$ to the mean-field limit $\\propto n^{{{fit.slope:.2f}}}$, CI [{fit.lo:.2f}, {fit.hi:.2f}]; theory $n^{{-1/2}}$"
         )
         return {"scaling": ctx.save_figure("consistency_scaling", fig)}
 

@@ -328,7 +328,7 @@ class LazyVsActive(Experiment):
         )
         ax[1].legend(fontsize=8)
         fig.suptitle(
-            f"active training beats lazy ({test[0] / test[-1]:.2g}x the lazy test loss); "
+            f"test loss active / lazy = {test[0] / test[-1]:.2g}; "
             f"movement $\\propto \\tau^{{{slope:.2f}}}$ (theory $\\tau^{{-1}}$)"
         )
         return ctx.save_figure("lazy_active_curves", fig)

@@ -292,7 +292,7 @@ class MFLangevin(Experiment):
         ax[2].set(xlabel="mean-field time $t$", ylabel="unregularised risk $R$", title="annealing")
         ax[2].legend(fontsize=8)
         fig.suptitle(
-            f"noisy GD descends $F_\\lambda$ by {F[0] - F[-1]:.3g}; its law is {ratio:.2g}x the Gibbs sampling floor; "
-            f"annealing lowers $R$ {ann['risk'][0] / ann['risk'][-1]:.3g}x"
+            f"$F_\\lambda$: {F[0]:.3g} to {F[-1]:.3g}; $W_2$ to the Gibbs law = {ratio:.2g} x the sampling floor; "
+            f"annealed $R_T/R_0$ = {ann['risk'][-1] / ann['risk'][0]:.2g}"
         )
         return {"langevin": ctx.save_figure("mf_langevin", fig)}

@@ -321,7 +321,7 @@ class TeacherStudent(Experiment):
     @staticmethod
     def _particle_title(r0) -> str:
         ratio = r0["w2_teacher"][-1] / r0["w2_teacher"][0]
-        return f"units near the teacher's: $W_2$ to them falls to {ratio:.2f} of its start"
+        return f"$W_2$ to the teacher's units: {ratio:.2f} of its start (seed shown)"
 
     @staticmethod
     def _risk_figure(ctx, r0, w2_curve, check) -> str:
@@ -356,6 +356,6 @@ class TeacherStudent(Experiment):
         ax[2].legend()
         orders = _orders(np.asarray(r0["risk"]))
         fig.suptitle(
-            f"risk falls {orders:.2g} orders (seed shown); $dR/dt = -\\|\\nabla V\\|^2$ to a relative {check['err']:.1g}"
+            f"$\\log_{{10}} R_0/R_T$ = {orders:.2g} (seed shown); $dR/dt = -\\|\\nabla V\\|^2$ to a relative {check['err']:.1g}"
         )
         return ctx.save_figure("teacher_student_risk", fig)
