@@ -321,8 +321,8 @@ def save(fig, path, dpi: int | None = None) -> None:
 
 
 def figure_problems(fig) -> list[str]:
-    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, no title, and
-    for a figure bound to claims (:mod:`wgflow.figure_claims`) a title that does not state their verdicts.
+    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, labelled series
+    without a legend, no title, and for a figure bound to claims (:mod:`wgflow.figure_claims`) a title that does not state their verdicts.
 
     Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
     colour bars need no labels.
@@ -342,6 +342,9 @@ def figure_problems(fig) -> list[str]:
                 out.append(f"{name}: {letter} tick labels overlap")
             if boxes and not axis.get_label_text().strip():
                 out.append(f"{name}: no {letter} label")
+        labelled = [a for a in ax.get_lines() + ax.collections if not a.get_label().startswith("_")]
+        if len(labelled) > 1 and ax.get_legend() is None:
+            out.append(f"{name}: {len(labelled)} labelled series but no legend")
         ylab = ax.yaxis.label
         if ylab.get_text().strip():
             box = ylab.get_window_extent(renderer)

@@ -59,9 +59,11 @@ def test_problems_are_detected():
     a.set_xticks(np.linspace(0.21, 0.58, 12))
     b.plot(x, x)
     b.set_ylabel("a long label that runs into the next panel " * 2)
+    b.plot(x, 2 * x, label="twice")
+    b.plot(x, 3 * x, label="thrice")  # two labelled series, legend() forgotten
     problems = figure_problems(fig)
     assert "axes 0: x tick labels overlap" in problems and "axes 0: no x label" in problems
-    assert "figure has no title" in problems
+    assert "figure has no title" in problems and "axes 1: 2 labelled series but no legend" in problems
     plt.close(fig)
 
 
