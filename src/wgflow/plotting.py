@@ -331,6 +331,8 @@ def figure_problems(fig) -> list[str]:
     renderer = fig.canvas.get_renderer()
     out = []
     titled = bool(fig._suptitle and fig._suptitle.get_text().strip())
+    shown = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    legends = {t.get_text() for leg in shown for t in leg.get_texts()}
     for i, ax in enumerate(fig.axes):
         name = ax.get_title() or f"axes {i}"
         titled = titled or bool(ax.get_title().strip())
@@ -342,9 +344,9 @@ def figure_problems(fig) -> list[str]:
                 out.append(f"{name}: {letter} tick labels overlap")
             if boxes and not axis.get_label_text().strip():
                 out.append(f"{name}: no {letter} label")
-        labelled = [a for a in ax.get_lines() + ax.collections if not a.get_label().startswith("_")]
-        if len(labelled) > 1 and ax.get_legend() is None:
-            out.append(f"{name}: {len(labelled)} labelled series but no legend")
+        labelled = [a.get_label() for a in ax.get_lines() + ax.collections if not a.get_label().startswith("_")]
+        if len(labelled) > 1 and not set(labelled) <= legends:  # a legend shared by the panels will do
+            out.append(f"{name}: {len(labelled)} labelled series, not all in a legend")
         ylab = ax.yaxis.label
         if ylab.get_text().strip():
             box = ylab.get_window_extent(renderer)

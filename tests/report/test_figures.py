@@ -63,7 +63,7 @@ def test_problems_are_detected():
     b.plot(x, 3 * x, label="thrice")  # two labelled series, legend() forgotten
     problems = figure_problems(fig)
     assert "axes 0: x tick labels overlap" in problems and "axes 0: no x label" in problems
-    assert "figure has no title" in problems and "axes 1: 2 labelled series but no legend" in problems
+    assert "figure has no title" in problems and "axes 1: 2 labelled series, not all in a legend" in problems
     plt.close(fig)
 
 
