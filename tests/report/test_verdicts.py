@@ -129,3 +129,10 @@ def test_a_context_nobody_judges_saves_once_and_closes(tmp_path):
     bind_claims(fig, ["risk_drop"])
     ctx.save_figure("curve", fig)
     assert (tmp_path / "curve.png").exists() and not plt.fignum_exists(fig.number) and not ctx._bound
+
+
+def test_the_report_captions_a_bound_figure_with_its_statement():
+    from wgflow.report.html import caption
+
+    assert caption({"name": "bound_curve"}, _Bound) == "The fake risk falls."
+    assert caption({"name": "other_curve"}, _Bound) == "Other curve"  # no caption: the humanised name
