@@ -39,8 +39,6 @@ PENDING_FUNCTIONS = {
 PENDING_FILES = {
     # same branches as above
     "experiments/rve_3spin.py",
-    "experiments/mmn_gaussians.py",
-    "experiments/cb_implicit_bias.py",
     "experiments/runner.py",
 }
 

@@ -20,6 +20,7 @@ import torch
 
 import wgflow as wg
 from wgflow.experiments import ConfigError, Experiment, ExperimentResult, claim_ge, claim_true, register
+from wgflow.figure_claims import Caption
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class MyDataFlow(Experiment):
     description = __doc__
     Config = MyConfig
     presets = {"quick": {}, "full": {"n": 512, "steps": 5000}}
+    # the report's figure captions; a figure bound to claims states their verdicts in its title
+    captions = {"my_flow": Caption("The loss falls and the units travel from their start.", claims=("loss_drop",))}
 
     def run(self, cfg: MyConfig, ctx) -> ExperimentResult:
         g = torch.Generator().manual_seed(ctx.seed)

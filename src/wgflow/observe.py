@@ -254,6 +254,6 @@ def plot_flow(traj, w2: np.ndarray | None = None):
     ax[0].set(xlabel="step", ylabel="training loss", title="loss", yscale="log" if (traj.risk > 0).all() else "linear")
     ax[1].plot(traj.snapshot_steps, w2, "o-", ms=3, label="W2(mu_t, mu_0)")
     ax[1].plot(traj.snapshot_steps, relative_movement(traj), "s--", ms=3, label="|theta_t - theta_0| / |theta_0|")
-    ax[1].set(xlabel="step", title="distance travelled by the hidden units")
+    ax[1].set(xlabel="step", ylabel="distance from the start", title="distance travelled by the hidden units")
     ax[1].legend(fontsize=8)
     return fig

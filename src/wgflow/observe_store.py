@@ -2,7 +2,8 @@
 
 The run (experiment name ``watch`` by default, preset ``watch``) holds the observer's settings and the
 user's ``config`` as its config, the trajectory as ``trajectory.npz``, two figures (particles; loss and
-W2 from the start), the loss and W2 curves as metric series, and summary metrics (final loss, W2 from
+W2 from the start; in the shared style of :mod:`wgflow.plotting`, format and dpi from ``$WGFLOW_FIGURE_FORMAT``
+and ``$WGFLOW_FIGURE_DPI``), the loss and W2 curves as metric series, and summary metrics (final loss, W2 from
 the start, relative movement, linearisation gap when probe inputs were given, lazy/active verdict as
 ``lazy`` = 1 or 0). It has no claims: a user's run makes no prediction of a source.
 """
@@ -51,12 +52,7 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
         w2 = w2_from_start(traj)  # (S,)
         move = relative_movement(traj)  # (S,)
         for fig_name, fig in (("particles", plot_particles(traj)), ("flow", plot_flow(traj, w2))):
-            path = out / f"{name}_{fig_name}.png"
-            fig.savefig(path, dpi=110, bbox_inches="tight")
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-            store.add_artifact(rid, fig_name, path, kind="figure")
+            store.add_artifact(rid, fig_name, _save_figure(fig, out / f"{name}_{fig_name}"), kind="figure")
         series = [("loss", int(k), float(v)) for k, v in zip(traj.risk_steps, traj.risk)]
         series += [("w2_from_start", int(k), float(v)) for k, v in zip(traj.snapshot_steps, w2)]
         series += [("relative_movement", int(k), float(v)) for k, v in zip(traj.snapshot_steps, move)]
@@ -77,3 +73,16 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
         store.finish_run(rid, "failed", f"{type(e).__name__}: {e}", duration_s=time.monotonic() - t0)
         raise
     return rid
+
+
+def _save_figure(fig, stem) -> str:
+    """Save in the shared figure style (:func:`wgflow.plotting.save`), format and dpi from the environment."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import figure_settings, save
+
+    fmt, dpi = figure_settings()  # $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI, else png at the default dpi
+    path = stem.with_name(f"{stem.name}.{fmt}")
+    save(fig, path, dpi=dpi)
+    plt.close(fig)
+    return str(path)

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .figure_claims import Caption, state_verdicts, verdict_problems
+
 __all__ = [
     "plane_basis",
     "unit_positions",
@@ -38,15 +40,19 @@ __all__ = [
     "finish",
     "save",
     "figure_problems",
+    "Caption",
+    "state_verdicts",
 ]
 
 
 def _plt():
+    """matplotlib.pyplot on the file backend, with wgflow's figure style (:data:`RC`) applied."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    use_style()
     return plt
 
 
@@ -115,11 +121,13 @@ def draw_particles(
             ax.add_collection(lc)
     now = pos[upto]
     ax.scatter(now[:, 0], now[:, 1], s=10, c=np.where(sign >= 0, colors[1], colors[0]), zorder=3, lw=0)
+    for col, lab in zip(colors, ("units with $c < 0$", "units with $c > 0$")):
+        ax.scatter([], [], s=10, c=col, lw=0, label=lab)
     if teacher is not None:
         for _j, (u, v) in enumerate(np.asarray(teacher)):
             ax.annotate("", xy=(u, v), xytext=(0, 0), zorder=4, arrowprops=dict(arrowstyle="-|>", color="k", lw=1.4))
-        ax.plot([], [], "k-", label="teacher units |c*| w*")
-        ax.legend(loc="upper right", fontsize=7)
+        ax.plot([], [], "k-", label="teacher units $|c^*|\\, w^*$")
+    ax.legend(loc="upper right", fontsize=7)
     if lim is None:
         pts = [pos.reshape(-1, 2)] + ([np.asarray(teacher)] if teacher is not None else [])
         lim = 1.1 * max(1e-12, float(np.abs(np.vstack(pts)).max()))
@@ -128,8 +136,8 @@ def draw_particles(
     ax.set_aspect("equal")
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     ax.axvline(0, color="0.85", lw=0.5, zorder=0)
-    ax.set_xlabel("|c| w . e1")
-    ax.set_ylabel("|c| w . e2")
+    ax.set_xlabel(r"$|c|\, w \cdot e_1$")
+    ax.set_ylabel(r"$|c|\, w \cdot e_2$")
     if title:
         ax.set_title(title, fontsize=9)
 
@@ -317,7 +325,8 @@ def save(fig, path, dpi: int | None = None) -> None:
 
 
 def figure_problems(fig) -> list[str]:
-    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, no title.
+    """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, labelled series
+    without a legend, no title, and for a figure bound to claims (:mod:`wgflow.figure_claims`) a title that does not state their verdicts.
 
     Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
     colour bars need no labels.
@@ -326,6 +335,8 @@ def figure_problems(fig) -> list[str]:
     renderer = fig.canvas.get_renderer()
     out = []
     titled = bool(fig._suptitle and fig._suptitle.get_text().strip())
+    shown = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    legends = {t.get_text() for leg in shown for t in leg.get_texts()}
     for i, ax in enumerate(fig.axes):
         name = ax.get_title() or f"axes {i}"
         titled = titled or bool(ax.get_title().strip())
@@ -337,6 +348,9 @@ def figure_problems(fig) -> list[str]:
                 out.append(f"{name}: {letter} tick labels overlap")
             if boxes and not axis.get_label_text().strip():
                 out.append(f"{name}: no {letter} label")
+        labelled = [a.get_label() for a in ax.get_lines() + ax.collections if not a.get_label().startswith("_")]
+        if len(labelled) > 1 and not set(labelled) <= legends:  # a legend shared by the panels will do
+            out.append(f"{name}: {len(labelled)} labelled series, not all in a legend")
         ylab = ax.yaxis.label
         if ylab.get_text().strip():
             box = ylab.get_window_extent(renderer)
@@ -346,4 +360,4 @@ def figure_problems(fig) -> list[str]:
                     break
     if not titled:
         out.append("figure has no title")
-    return out
+    return out + verdict_problems(fig)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .._io import Checkpointer  # one protocol with wgflow.flows (torch-free)
+from ..figure_claims import bind_claims, bound_claims, state_verdicts
 from ..store.files import atomic_save_array, load_array
 
 __all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
@@ -97,6 +98,9 @@ class DirectoryContext:
         # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
         self.figure_format, self.dpi = figure_settings(figure_format, dpi)
         self.metrics: list[tuple[str, int | None, float]] = []
+        # figure name -> claims its title states; None: nobody judges this run's claims (no verdicts to state)
+        self.figure_claims: dict[str, tuple[str, ...]] | None = None
+        self._bound: dict[str, tuple[Any, Path]] = {}  # figures saved before their claims were judged
 
     def log(self, msg: str) -> None:
         if self.verbose:
@@ -113,23 +117,46 @@ class DirectoryContext:
 
     def save_figure(self, name: str, fig: Any) -> str:
         """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
-        the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix)."""
+        the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
+
+        In a run whose claims will be judged (``figure_claims`` set, by
+        :func:`~wgflow.experiments.base.run_and_judge`) a figure bound to claims (by the experiment's
+        ``captions`` or by the figure code, :func:`wgflow.figure_claims.bind_claims`) stays open and is
+        saved again with their verdicts in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
         path = self.out_dir / (stem + suffix)
-        tmp = self.out_dir / (stem + ".tmp" + suffix)
-        if hasattr(fig, "savefig"):
-            from ..plotting import save
+        if not hasattr(fig, "savefig"):  # a callable writing to a path (animations)
+            tmp = self.out_dir / (stem + ".tmp" + suffix)
+            fig(tmp)
+            os.replace(tmp, path)
+        elif self.figure_claims is not None and (stem in self.figure_claims or bound_claims(fig)):
+            bind_claims(fig, self.figure_claims.get(stem) or bound_claims(fig))
+            self._bound[stem] = (fig, path)
+            self._write(fig, path, close=False)  # the file exists even if the run stops before its claims
+        else:
+            self._write(fig, path)
+        return str(path)
 
-            save(fig, tmp, dpi=self.dpi)
+    def judge_figures(self, claims: Iterable[Any]) -> None:
+        """State the verdicts of the judged ``claims`` in the titles of the bound figures; save them again."""
+        claims = list(claims)
+        for fig, path in self._bound.values():
+            state_verdicts(fig, claims)
+            self._write(fig, path)
+        self._bound.clear()
+
+    def _write(self, fig: Any, path: Path, close: bool = True) -> None:
+        from ..plotting import save
+
+        tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+        save(fig, tmp, dpi=self.dpi)
+        if close:
             import matplotlib.pyplot as plt
 
             plt.close(fig)
-        else:  # a callable writing to a path (animations)
-            fig(tmp)
         os.replace(tmp, path)
-        return str(path)
 
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
         path = self.out_dir / "stages" / f"{_safe(key)}.npz"

@@ -107,6 +107,9 @@ class Experiment:
     reference: ClassVar[str]
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "full": {}}
+    #: figure name -> what it shows: a :class:`wgflow.figure_claims.Caption` (the report's caption and
+    #: the claims whose verdicts its title states) or a plain caption string
+    captions: ClassVar[dict[str, Any]] = {}
 
     def run(self, cfg: Any, ctx: RunContext) -> ExperimentResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -277,7 +280,20 @@ def run_experiment(
     if isinstance(ctx, DirectoryContext):
         _claim_directory(ctx, name, cfg, untrained)
     with _untrained(untrained):
-        return with_sources(exp, exp().run(cfg, ctx))
+        return run_and_judge(exp, cfg, ctx)
+
+
+def run_and_judge(exp: type[Experiment], cfg: Any, ctx: RunContext) -> ExperimentResult:
+    """``exp().run(cfg, ctx)`` with its claims' sources filled in; then the figures bound to claims by
+    ``exp.captions`` get the verdicts in their titles (:mod:`wgflow.figure_claims`)."""
+    from ..figure_claims import figure_claims
+
+    if isinstance(ctx, DirectoryContext):
+        ctx.figure_claims = figure_claims(getattr(exp, "captions", None))
+    result = with_sources(exp, exp().run(cfg, ctx))
+    if isinstance(ctx, DirectoryContext):
+        ctx.judge_figures(result.claims)
+    return result
 
 
 def with_sources(exp: type[Experiment], result: ExperimentResult) -> ExperimentResult:

@@ -60,7 +60,7 @@ from scipy.stats import binomtest
 from ..flows import Ensemble, FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..plotting import _plt, particle_animation, particle_figure, plane_basis
+from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
 from .base import (
@@ -185,6 +185,18 @@ class GlobalConvergence(Experiment):
         "quick": {},
         "full": {"d": 10, "m0": 5, "widths": (5, 10, 20, 50, 100, 200), "seeds": 20, "steps": 20000, "n_snapshots": 80},
     }
+    captions = {
+        "cb_excess_risk": Caption(
+            "Excess risk along the flow for every width and seed (sphere initialisation), beside the one-sign "
+            "initialisation outside the theorem (control).",
+            claims=("large_width_converges", "few_particles_suffice", "m0_stalls"),
+        ),
+        "cb_particles": Caption(
+            "Units |c| w of the widest network (seed 0) in the teacher's plane reach the teacher's units.",
+            claims=("large_width_converges",),
+        ),
+        "cb_particles_one_sign": Caption("The one-sign initialisation (control) stalls: no unit can change sign."),
+    }
 
     def run(self, cfg: GlobalConvergenceConfig, ctx) -> ExperimentResult:
         flow = FlowConfig(
@@ -273,20 +285,20 @@ class GlobalConvergence(Experiment):
     def _particle_figures(ctx, cfg: GlobalConvergenceConfig, runs: dict, big: int) -> dict:
         """Particles of the first seed at the largest width: sphere init (still and animated) and the control."""
         out = {}
-        r0 = runs["sphere", big, 0]
+        r0, rb = runs["sphere", big, 0], runs["one_sign", big, 0]
         basis = plane_basis(r0["teacher"][:, 1:])
-        fig = particle_figure(
-            r0["snapshots"], basis, r0["teacher"], title=f"m = {big}, sphere init (red c > 0, blue c < 0)"
+        fall = {k: r["risk"][-1] / r["risk"][0] for k, r in (("sphere", r0), ("one_sign", rb))}
+        title = f"$m$ = {big}, sphere init (seed 0): $R_T/R_0$ = {fall['sphere']:.1e}"
+        out["particles"] = ctx.save_figure(
+            "cb_particles", particle_figure(r0["snapshots"], basis, r0["teacher"], title=title)
         )
-        out["particles"] = ctx.save_figure("cb_particles", fig)
         out["particles_animation"] = ctx.save_figure(
             f"cb_particles.{cfg.animation}",
             particle_animation(r0["snapshots"], basis, r0["teacher"], times=r0["snapshot_times"], title=f"m = {big}"),
         )
-        rb = runs["one_sign", big, 0]
+        title = f"$m$ = {big}, one-sign init (control): stalls at $R_T/R_0$ = {fall['one_sign']:.2g}"
         out["particles_violating"] = ctx.save_figure(
-            "cb_particles_one_sign",
-            particle_figure(rb["snapshots"], basis, rb["teacher"], title=f"m = {big}, one-sign init (stalls)"),
+            "cb_particles_one_sign", particle_figure(rb["snapshots"], basis, rb["teacher"], title=title)
         )
         return out
 
@@ -294,34 +306,41 @@ class GlobalConvergence(Experiment):
     def _risk_figure(ctx, cfg, runs) -> str:
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        floor = 1e-16
+        fig, ax = plt.subplots(figsize=(7.5, 4.3), layout="constrained")
+        floor, big = 1e-16, max(cfg.widths)
         for i, m in enumerate(cfg.widths):
             for s in range(cfg.seeds):
                 r = runs["sphere", m, s]
+                rel = np.maximum(r["risk"] / r["risk"][0], floor)
                 ax.semilogy(
-                    r["risk_times"],
-                    np.maximum(r["risk"] / r["risk"][0], floor),
-                    color=f"C{i}",
-                    lw=0.8,
-                    alpha=0.7,
-                    label=f"m = {m}" if s == 0 else None,
+                    r["risk_times"], rel, color=f"C{i}", lw=0.8, alpha=0.7, label=f"$m$ = {m}" if s == 0 else None
                 )
         for s in range(cfg.control_seeds):
-            r = runs["one_sign", max(cfg.widths), s]
+            r = runs["one_sign", big, s]
+            lab = f"$m$ = {big}, one-sign init (control)" if s == 0 else None
             ax.semilogy(
-                r["risk_times"],
-                r["risk"] / r["risk"][0],
-                "k--",
-                lw=0.8,
-                label=f"m = {max(cfg.widths)}, one-sign init" if s == 0 else None,
+                r["risk_times"], r["risk"] / r["risk"][0], LINESTYLES["control"], color=COLORS["control"], label=lab
             )
-        ax.axhline(cfg.tol, color="0.5", lw=0.6)
+        ax.axhline(
+            cfg.tol, color=COLORS["reference"], ls=LINESTYLES["reference"], lw=0.6, label=f"tolerance {cfg.tol:g}"
+        )
         ax.set(
-            xlabel="mean-field time t",
-            ylabel="excess risk R(mu_t) / R(mu_0)",
+            xlabel="mean-field time $t$",
+            ylabel=r"excess risk $R(\mu_t) / R(\mu_0)$",
             ylim=(1e-10, 2),
-            title=f"ReLU teacher m0 = {cfg.m0}, d = {cfg.d}",
+            title=f"ReLU teacher, $m_0$ = {cfg.m0}, $d$ = {cfg.d}; each seed",
         )
         ax.legend(fontsize=7)
+        worst = max(runs["sphere", big, s]["risk"][-1] / runs["sphere", big, s]["risk"][0] for s in range(cfg.seeds))
+        small = min(cfg.widths)
+        stalled = np.mean(
+            [
+                runs["sphere", small, s]["risk"][-1] > cfg.tol * runs["sphere", small, s]["risk"][0]
+                for s in range(cfg.seeds)
+            ]
+        )
+        fig.suptitle(
+            f"at $m$ = {big} the worst seed reaches $R_T/R_0$ = {worst:.1e} (tolerance {cfg.tol:g}); "
+            f"{stalled:.0%} of the seeds stall at $m = m_0$"
+        )
         return ctx.save_figure("cb_excess_risk", fig)

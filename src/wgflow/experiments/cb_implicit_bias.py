@@ -80,10 +80,12 @@ from ..margins import (
 )
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
-from ..plotting import _plt
 from ..stats import mean_ci
 from ..tasks.clusters import ClustersTask
 from ..units import ReLU
+from ._cb_implicit_bias_figures import CAPTIONS
+from ._cb_implicit_bias_figures import curves as _curves
+from ._cb_implicit_bias_figures import regions as _regions
 from .base import (
     ConfigError,
     Experiment,
@@ -173,6 +175,7 @@ class ImplicitBias(Experiment):
         "quick": {},
         "full": {"d_values": (5, 10, 15, 20, 25), "n_fixed": 256, "m": 1000, "steps": 50000, "seeds": 10},
     }
+    captions = CAPTIONS
 
     def run(self, cfg: ImplicitBiasConfig, ctx) -> ExperimentResult:
         source = (cfg.loss, cfg.eta, cfg.output_step)
@@ -364,56 +367,3 @@ def _robustness_claim(cfg, err):
         source=f"{SOURCE}, §5 (F1 adapts to the 2 informative coordinates, F2 does not)",
         control=0.0,
     )
-
-
-def _curves(ctx, cfg, rows, err) -> str:
-    plt = _plt()  # matplotlib with the file backend
-
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    for r, lab in (("both", "both layers (F1)"), ("output", "output layer (F2)")):
-        ax[0].errorbar(cfg.d_values, err[r].mean(1), yerr=err[r].std(1), fmt="o-", label=lab)
-        for i, (_suffix, runs) in enumerate(rows):
-            v = np.clip([u["ratio"] for u in runs[r]], -1.0, None)  # negative ratios: unseparated data
-            ax[1].plot(
-                [2 * i + (r == "output")] * len(v),
-                v,
-                "o",
-                color="C0" if r == "both" else "C1",
-                label=lab if i == 0 else None,
-            )
-    ax[0].set(xlabel="d", ylabel="test error", title=f"n = {cfg.n_fixed}, m = {cfg.m}")
-    ax[1].axhline(1.0, color="k", lw=0.8)
-    ax[1].axhline(cfg.fraction, color="k", ls=":", lw=0.8)
-    ax[1].set(
-        xticks=range(2 * len(rows)),
-        xticklabels=[f"{r}{s or '_source'}" for s, _ in rows for r in ("F1", "F2")],
-        xlabel="training (network vs its reference)",
-        ylabel="margin / reference (clipped at -1)",
-        ylim=(-1.1, 1.2),
-        title=f"d = {cfg.d_margin}, n = {cfg.n_margin}, seeds",
-    )
-    ax[0].legend(fontsize=8)
-    return ctx.save_figure("cb_implicit_bias_curves", fig)
-
-
-def _regions(ctx, cfg, runs) -> str:
-    plt = _plt()  # matplotlib with the file backend
-
-    xg, X1, X2 = ClustersTask.random(cfg.d_margin, cfg.k).grid(150)  # only its grid is used
-    fig, ax = plt.subplots(1, 2, figsize=(9, 4.3))
-    for a, r, lab in zip(ax, ("both", "output"), ("both layers", "output layer only")):
-        st = runs[r][0]
-        mu = ParticleMeasure(torch.from_numpy(np.asarray(st["theta"])), ReLU(cfg.d_margin))
-        f = mu.output(xg).numpy().reshape(X1.shape)
-        a.contourf(X1, X2, np.sign(f), levels=[-2, 0, 2], colors=["#9ecae1", "#fcbba1"])
-        a.contour(X1, X2, f, levels=[0], colors="k", linewidths=0.8)
-        x, y = np.asarray(st["x"]), np.asarray(st["y"])
-        a.scatter(x[:, 1], x[:, 2], c=np.where(y > 0, "C3", "C0"), s=8)
-        a.set(
-            xlabel="x1",
-            ylabel="x2",
-            title=f"{lab}: d = {cfg.d_margin}, n = {cfg.n_margin}\n"
-            f"test error {st['test_error']:.3f} (reference {st['ref_error']:.3f})",
-        )
-        a.set_aspect("equal")
-    return ctx.save_figure("cb_decision_regions", fig)

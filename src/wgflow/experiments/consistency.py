@@ -51,7 +51,7 @@ from ..flows import Ensemble, FlowConfig, train
 from ..limits.reference import chaos_distances, nested_init
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..plotting import _plt
+from ..plotting import COLORS, LINESTYLES, Caption, _plt
 from ..stats import fit_power_law_or_nan
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
@@ -120,6 +120,14 @@ class Consistency(Experiment):
             "n_times": 10,
             "d": 10,
         },
+    }
+    captions = {
+        "consistency_scaling": Caption(
+            "The distance between n particles and their mean-field limit characteristics, sup over t <= T of "
+            "W2, falls as n^{-1/2} (left, coupled; the uncoupled distance to the reference is the control); the "
+            "same at fixed times (middle); the population risk of each width (right, seed 0).",
+            claims=("chaos_exponent", "exponent_ci_excludes_zero"),
+        )
     }
 
     def run(self, cfg: ConsistencyConfig, ctx) -> ExperimentResult:
@@ -224,27 +232,40 @@ class Consistency(Experiment):
     def _figures(cfg, ctx, ns, sup_c, ns_u, sup_u, fit, fit_u, times, per_time, fits_t, risk_curves, risk_times, n_ref):
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-        for x, y, f, lab in ((ns, sup_c, fit, "coupled sup_t W2"), (ns_u, sup_u, fit_u, "uncoupled sup_t W2")):
-            ax[0].loglog(x[y > 0], y[y > 0], ".", alpha=0.5)  # the control's coupled distance is 0
+        fig, ax = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
+        series = ((ns, sup_c, fit, "coupled", "trained"), (ns_u, sup_u, fit_u, "uncoupled (control)", "control"))
+        for x, y, f, lab, role in series:
+            ax[0].loglog(x[y > 0], y[y > 0], ".", alpha=0.5, color=COLORS[role])  # the control's coupled W2 is 0
             if np.isfinite(f.slope):  # nan: the control's coupled distance is 0
-                ax[0].loglog(f.n, f.predict(f.n), "-", label=f"{lab}: {f}")
+                ax[0].loglog(
+                    f.n,
+                    f.predict(f.n),
+                    LINESTYLES[role],
+                    color=COLORS[role],
+                    label=f"{lab}: {f.slope:.2f} [{f.lo:.2f}, {f.hi:.2f}]",
+                )
         if np.isfinite(fit.slope):
-            ax[0].loglog(fit.n, fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5, "k:", label="n^{-1/2}")
-        ax[0].set(xlabel="n", ylabel="W2", title=f"distance to the limit (n_ref = {n_ref})")
+            ref = fit.y_mean[0] * (fit.n / fit.n[0]) ** -0.5
+            ax[0].loglog(fit.n, ref, LINESTYLES["theory"], color=COLORS["theory"], label="$n^{-1/2}$ (theory)")
+        ax[0].set(
+            xlabel="width $n$", ylabel=r"$\sup_{t \leq T} W_2$", title=f"distance to the limit ($n_{{ref}}$ = {n_ref})"
+        )
         ax[0].legend(fontsize=7)
         for j, t in enumerate(times):
             m = [_geomean(per_time[ns == n, j]) for n in cfg.n_values]
             if not np.all(np.asarray(m) > 0):
                 continue
-            ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"t = {t:.2g}: slope {fits_t[j].slope:.2f}")
-        ax[1].set(xlabel="n", ylabel="W2 to the reference flow", title="coupled W2 at fixed times")
+            ax[1].loglog(cfg.n_values, m, "o-", ms=3, label=f"$t$ = {t:.2g}: slope {fits_t[j].slope:.2f}")
+        ax[1].set(xlabel="width $n$", ylabel=r"coupled $W_2(\mu_n(t), \bar{\mu}_n(t))$", title="at fixed times")
         if ax[1].lines:
             ax[1].legend(fontsize=7)
         for n in (*cfg.n_values, n_ref):
-            ax[2].semilogy(risk_times, risk_curves[(n, 0)], lw=1, label=f"n = {n}")
-        ax[2].set(xlabel="mean-field time", ylabel="population risk", title="risk (seed 0)")
+            ax[2].semilogy(risk_times, risk_curves[(n, 0)], lw=1, label=f"$n$ = {n}")
+        ax[2].set(xlabel="mean-field time $t$", ylabel=r"population risk $R(\mu_t)$", title="risk (seed 0)")
         ax[2].legend(fontsize=7)
+        fig.suptitle(
+            f"$W_2$ to the mean-field limit $\\propto n^{{{fit.slope:.2f}}}$, CI [{fit.lo:.2f}, {fit.hi:.2f}]; theory $n^{{-1/2}}$"
+        )
         return {"scaling": ctx.save_figure("consistency_scaling", fig)}
 
 

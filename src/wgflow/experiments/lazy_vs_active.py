@@ -56,7 +56,7 @@ from ..flows import FlowConfig, train
 from ..linearized import Tangent, symmetric_init, tangent_theta
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
-from ..plotting import _plt, particle_figure, plane_basis
+from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
 from ..stats import fit_power_law_or_nan, mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..units import ReLU
@@ -142,6 +142,18 @@ class LazyVsActive(Experiment):
             "T": 50.0,
             "log10_tau": tuple(np.round(np.linspace(-2.2, 1.0, 9), 2).tolist()),
         },
+    }
+    captions = {
+        "lazy_active_curves": Caption(
+            "Against the output scale tau: the test loss of the network and of its linearisation (left); the "
+            "relative movement of the parameters, which falls as 1/tau, and the gap between the network and its "
+            "linearisation (right).",
+            claims=("movement_slope", "movement_slope_asymptotic", "lazy_matches_linearisation", "active_beats_lazy"),
+        ),
+        "lazy_active_particles_active": Caption(
+            "Active regime (smallest tau): the units |c| w travel far in the teacher's plane."
+        ),
+        "lazy_active_particles_lazy": Caption("Lazy regime (largest tau): the units barely leave their start."),
     }
 
     def run(self, cfg: LazyVsActiveConfig, ctx) -> ExperimentResult:
@@ -240,16 +252,13 @@ class LazyVsActive(Experiment):
             **{f"test_tau{t:.3g}": float(v) for t, v in zip(taus, test.mean(0))},
             **{f"movement_tau{t:.3g}": float(v) for t, v in zip(taus, move.mean(0))},
         }
-        artifacts = {"curves": self._curves(ctx, taus, test.mean(0), get["test_lin"].mean(0), move, gap.mean(0))}
+        curves = self._curves(ctx, taus, test.mean(0), get["test_lin"].mean(0), move, gap.mean(0), fit[0])
+        artifacts = {"curves": curves}
         teacher = draws[0][0]
         basis = plane_basis(teacher.w.numpy())
         for tag, r, t in (("active", runs[0][0], taus[0]), ("lazy", runs[0][-1], taus[-1])):
-            fig = particle_figure(
-                r["snapshots"],
-                basis,
-                teacher.measure.numpy(),
-                title=f"{tag}: tau = {t:.3g} (|c| w in the teacher plane)",
-            )
+            title = f"{tag} ($\\tau$ = {t:.3g}): the units move {r['move']:.2g} of their initial norm"
+            fig = particle_figure(r["snapshots"], basis, teacher.measure.numpy(), title=title)
             artifacts[f"particles_{tag}"] = ctx.save_figure(f"lazy_active_particles_{tag}", fig)
         return ExperimentResult(claims, metrics, artifacts)
 
@@ -299,27 +308,27 @@ class LazyVsActive(Experiment):
         }
 
     @staticmethod
-    def _curves(ctx, taus, test, test_lin, move, gap) -> str:
+    def _curves(ctx, taus, test, test_lin, move, gap, slope: float) -> str:
         """Test losses (seed means) and the movement of every seed (move: (seeds, taus)) against tau."""
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-        ax[0].loglog(taus, test, "o-", label="network")
-        ax[0].loglog(taus, test_lin, "s--", label="linearised model")
-        ax[0].set(xlabel="tau", ylabel="test loss", title="test loss after training")
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        ax[0].loglog(taus, test, "o-", color=COLORS["trained"], label="network")
+        ax[0].loglog(taus, test_lin, "s--", color=COLORS["control"], label="linearised model")
+        ax[0].set(xlabel=r"output scale $\tau$", ylabel="test loss", title="test loss after training")
         ax[0].legend(fontsize=8)
         for s, mv in enumerate(move):
-            ax[1].loglog(
-                taus,
-                mv,
-                "o-",
-                color="C0",
-                alpha=0.6,
-                ms=3,
-                label="|theta_T - theta_0| / |theta_0| (each seed)" if s == 0 else None,
-            )
-        ax[1].loglog(taus, gap, "s--", color="C1", label="|f - f_lin| / |f_lin| (test, mean)")
-        ax[1].loglog(taus, move[:, -1].mean() * taus[-1] / np.array(taus), "k:", lw=0.8, label="1/tau")
-        ax[1].set(xlabel="tau", ylabel="relative change", title="parameter movement and distance to the linearisation")
+            lab = r"$|\theta_T - \theta_0| / |\theta_0|$ (each seed)" if s == 0 else None
+            ax[1].loglog(taus, mv, "o-", color=COLORS["trained"], alpha=0.6, ms=3, label=lab)
+        ax[1].loglog(taus, gap, "s--", color=COLORS["source"], label=r"$|f - f_{lin}| / |f_{lin}|$ (test, mean)")
+        ref = move[:, -1].mean() * taus[-1] / np.array(taus)
+        ax[1].loglog(taus, ref, LINESTYLES["theory"], color=COLORS["theory"], lw=0.8, label=r"$1/\tau$ (theory)")
+        ax[1].set(
+            xlabel=r"output scale $\tau$", ylabel="relative change", title="movement and gap to the linearisation"
+        )
         ax[1].legend(fontsize=8)
+        fig.suptitle(
+            f"test loss active / lazy = {test[0] / test[-1]:.2g}; "
+            f"movement $\\propto \\tau^{{{slope:.2f}}}$ (theory $\\tau^{{-1}}$)"
+        )
         return ctx.save_figure("lazy_active_curves", fig)

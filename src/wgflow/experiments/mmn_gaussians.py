@@ -64,11 +64,11 @@ import torch
 from ..flows import Ensemble, FlowConfig, train
 from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
 from ..measure import ParticleMeasure
-from ..plotting import _plt
 from ..stats import fit_power_law, mean_ci
 from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
 from ..units import PiecewiseLinear
+from ._mmn_gaussians_figures import CAPTIONS, figures
 from .base import ConfigError, Experiment, ExperimentResult, claim_ci_above, claim_ci_below, claim_ci_contains, register
 from .config import Domain, Float, Floats, Int, Ints
 
@@ -156,6 +156,7 @@ class MMNGaussians(Experiment):
             "cells": 1600,
         },
     }
+    captions = CAPTIONS
 
     def run(self, cfg: MMNGaussiansConfig, ctx) -> ExperimentResult:
         task = IsotropicGaussians(cfg.d, cfg.delta)
@@ -330,39 +331,7 @@ class MMNGaussians(Experiment):
 
     @staticmethod
     def _figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup):
-        plt = _plt()  # matplotlib with the file backend
-
-        out = {}
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-        for n in cfg.n_values:
-            ax[0].plot(t_risk, runs[(n, 0)]["risk"], lw=1, label=f"N = {n}")
-        ax[0].plot(sol.times, sol.risk, "k--", lw=1.5, label="PDE")
-        ax[0].set(xlabel="mean-field time t", ylabel="risk", title="risk curves (seed 0)")
-        ax[0].legend(fontsize=7)
-        for y, lab in ((gaps, "sup_t |R_N - R_PDE|"), (w2_sup, "max_t W2(|w|, PDE)")):
-            fit = fit_power_law(ns, y, seed=ctx.seed)
-            ax[1].loglog(ns, y, ".", alpha=0.4)
-            ax[1].loglog(fit.n, fit.predict(fit.n), "-", label=f"{lab}: {fit}")
-        ax[1].set(xlabel="N", ylabel="distance to the PDE", title="distance to the limit")
-        ax[1].legend(fontsize=7)
-        out["risk"] = ctx.save_figure("mmn_risk_and_scaling", fig)
-
-        n_big = max(cfg.n_values)
-        fig, axes = plt.subplots(1, len(hist_steps), figsize=(3.6 * len(hist_steps), 3.2))
-        for ax, k, j, t in zip(np.atleast_1d(axes), hist_steps, idx_hist, cfg.hist_times):
-            run = runs[(n_big, 0)]
-            i = list(run["snap_steps"]).index(k)
-            ax.hist(run["r"][i], bins=40, density=True, alpha=0.5, label=f"|w_i|, N = {n_big}")
-            if sgd:
-                ax.hist(sgd[0]["r"][i], bins=40, density=True, histtype="step", label=f"SGD, P = {cfg.sgd_batch}")
-            ax.plot(sol.centers, sol.density[j], "k-", lw=1.2, label="PDE")
-            cdf = np.cumsum(sol.mass[j])
-            lo, hi = sol.centers[np.searchsorted(cdf, 1e-4)], sol.centers[np.searchsorted(cdf, 1 - 1e-4)]
-            ax.set_xlim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
-            ax.set(xlabel="r = |w|", ylabel="density", title=f"t = {t:g}")
-            ax.legend(fontsize=7)
-        out["hist"] = ctx.save_figure("mmn_histograms", fig)
-        return out
+        return figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup)
 
 
 def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int) -> dict:

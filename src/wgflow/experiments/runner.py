@@ -50,7 +50,7 @@ from .base import (
     config_to_dict,
     get_experiment,
     make_config,
-    with_sources,
+    run_and_judge,
 )
 from .config import check_seed
 
@@ -362,7 +362,7 @@ def _run_and_record(
     t0 = time.monotonic()
     try:
         with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):
-            result = with_sources(exp, exp().run(cfg, ctx))
+            result = run_and_judge(exp, cfg, ctx)
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
     except KeyboardInterrupt:

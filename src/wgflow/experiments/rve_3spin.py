@@ -95,6 +95,7 @@ from ..objectives import DatasetRisk, OnlineRisk
 from ..stats import fit_power_law, mean_ci
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere, Sigmoid
+from ._rve_3spin_figures import CAPTIONS, figures
 from .base import (
     ConfigError,
     Experiment,
@@ -447,6 +448,7 @@ class RVE3Spin(Experiment):
     reference = "Rotskoff & Vanden-Eijnden, arXiv:1805.00915 (CPAM 2022), §4"
     description = __doc__
     Config = RVE3SpinConfig
+    captions = CAPTIONS
     presets = {
         "quick": {},
         # the paper's sigmoid protocol (RVE §4.2): d = 10, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps
@@ -504,46 +506,9 @@ class RVE3Spin(Experiment):
 
     @staticmethod
     def _figures(ctx, runs) -> dict:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        labels = list(runs)
-        fig, ax = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 3.8), squeeze=False)
-        for a, label in zip(ax[0], labels):
-            out, fits, ns = runs[label]
-            for key, mk in (("pre", "s"), ("post", "o")):
-                if key not in fits:
-                    continue
-                y = np.concatenate([np.asarray(r[key], dtype=float) for r in out.values()])
-                f = fits[key]
-                a.loglog(ns, y, mk, alpha=0.35, ms=4)
-                a.loglog(f.n, f.predict(f.n), "-", label=f"{'before quench' if key == 'pre' else 'final'}: {f}")
-            f = fits["post"]
-            a.loglog(f.n, f.y_mean[0] * f.n[0] / f.n, "k:", label="n^-1")
-            a.set(xlabel="n", ylabel="test loss", title=label)
-            a.legend(fontsize=7)
-        paths = {"loss_vs_n": ctx.save_figure("rve3spin_loss_vs_n", fig)}
-
-        fig, ax = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 3.8), squeeze=False)
-        for a, label in zip(ax[0], labels):
-            out = runs[label][0]
-            for n, r in out.items():
-                t, risk = np.asarray(r["risk_times"]), np.asarray(r["risk"])[0]
-                a.loglog(t[t > 0], risk[t > 0], lw=1, label=f"n = {n}")
-            a.set(xlabel="mean-field time", ylabel="test loss", title=f"{label} (target 0)")
-            a.legend(fontsize=7)
-        paths["loss_vs_time"] = ctx.save_figure("rve3spin_loss_vs_time", fig)
-
-        fig, ax = plt.subplots(1, len(labels), figsize=(4.5 * len(labels), 3.8), squeeze=False)
-        for a, label in zip(ax[0], labels):
-            out = runs[label][0]
-            for i, (n, r) in enumerate(out.items()):
-                if i == 0:
-                    a.plot(r["slice_s"], r["slice_f"][0], "k", lw=2, label="f (target)")
-                a.plot(r["slice_s"], r["slice_fn"][0], lw=1, label=f"f_n, n = {n}")
-            a.set(xlabel="angle on a great circle", ylabel="f", title=f"{label} (target 0)")
-            a.legend(fontsize=7)
-        paths["slice"] = ctx.save_figure("rve3spin_slice", fig)
-        return paths
+        paper = {}
+        for label, (_, fits, _) in runs.items():
+            d = int(label.split("-d")[1])
+            if label.startswith("sigmoid") and d in PAPER_LOSS:
+                paper[label] = paper_loss(d, fits["post"].n)
+        return figures(ctx, runs, paper)

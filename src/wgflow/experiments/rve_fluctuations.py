@@ -62,7 +62,7 @@ import torch
 from ..flows import Ensemble, FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk
-from ..plotting import _plt
+from ..plotting import COLORS, Caption, _plt
 from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
 from ..units import RBFSphere
@@ -168,6 +168,13 @@ class RVEFluctuations(Experiment):
             "n_times": 32,
         },
     }
+    captions = {
+        "rve_fluctuations": Caption(
+            "Spread of the trained functions f_n across seeds against the width n at several flow times (left) "
+            "and the fitted exponent against time (right): -1/2 early (CLT), -1 once the fluctuations self-heal.",
+            claims=("early_exponent", "late_exponent", "late_below_clt"),
+        )
+    }
 
     def run(self, cfg: RVEFluctuationsConfig, ctx) -> ExperimentResult:
         f = ThreeSpin.random(cfg.d, seed=cfg.target_seed + 1000 * ctx.seed)
@@ -268,7 +275,7 @@ class RVEFluctuations(Experiment):
     def _figure(ctx, fits, times, j_early) -> dict:
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
         cmap = plt.get_cmap("viridis")
         shown = sorted(
             {
@@ -281,22 +288,27 @@ class RVEFluctuations(Experiment):
         fit_list = list(fits.values())
         for j in shown:
             fit, col = fit_list[j], cmap(j / max(1, len(times) - 1))
-            label = f"t = {times[j]:.3g}{' (early)' if j == j_early else ''}: {fit.slope:.2f}"
+            label = f"$t$ = {times[j]:.3g}{' (early)' if j == j_early else ''}: {fit.slope:.2f}"
             ax[0].loglog(fit.n, fit.y_mean, "o", color=col, ms=4)
             ax[0].loglog(fit.n, fit.predict(fit.n), "-", color=col, lw=1, label=label)
         n, y0 = fit_list[0].n, fit_list[0].y_mean[0]
-        ax[0].loglog(n, y0 * (n / n[0]) ** -0.5, "k:", label="n^-1/2")
-        ax[0].loglog(n, y0 * (n / n[0]) ** -1.0, "k--", label="n^-1")
-        ax[0].set(xlabel="n", ylabel="spread of f_n across seeds", title="fluctuations vs n")
+        ax[0].loglog(n, y0 * (n / n[0]) ** -0.5, ":", color=COLORS["reference"], label="$n^{-1/2}$ (CLT)")
+        ax[0].loglog(n, y0 * (n / n[0]) ** -1.0, "--", color=COLORS["reference"], label="$n^{-1}$ (self-healed)")
+        ax[0].set(xlabel="width $n$", ylabel="spread of $f_n$ across seeds", title="fluctuations vs $n$")
         ax[0].legend(fontsize=6)
         pos = times > 0
         t, later = times[pos], [f for f, p in zip(fit_list, pos) if p]
-        ax[1].semilogx(t, [f.slope for f in later], "o-")
-        ax[1].fill_between(t, [f.lo for f in later], [f.hi for f in later], alpha=0.3)
-        ax[1].axhline(-0.5, color="k", ls=":")
-        ax[1].axhline(-1.0, color="k", ls="--")
+        ax[1].semilogx(t, [f.slope for f in later], "o-", color=COLORS["trained"], label="exponent (95% CI)")
+        ax[1].fill_between(t, [f.lo for f in later], [f.hi for f in later], alpha=0.3, color=COLORS["trained"])
+        ax[1].axhline(-0.5, color=COLORS["reference"], ls=":", label="$-1/2$ (CLT)")
+        ax[1].axhline(-1.0, color=COLORS["reference"], ls="--", label="$-1$ (self-healed)")
         if j_early is not None:
-            ax[1].axvline(times[j_early], color="r", lw=0.8, label="early time")
-            ax[1].legend(fontsize=7)
-        ax[1].set(xlabel="mean-field time t", ylabel="exponent of the spread", title="exponent vs time (95% CI)")
+            ax[1].axvline(times[j_early], color=COLORS["theory"], lw=0.8, label="early time")
+        ax[1].legend(fontsize=7)
+        ax[1].set(xlabel="mean-field time $t$", ylabel="exponent of the spread", title="exponent vs time")
+        early = f"{fit_list[j_early].slope:.2f}" if j_early is not None else "never reached"
+        fig.suptitle(
+            f"spread of $f_n$ across seeds $\\propto n^s$: $s$ = {early} early (CLT $-1/2$), "
+            f"{fit_list[-1].slope:.2f} at the end (self-healed $-1$)"
+        )
         return {"fluctuations": ctx.save_figure("rve_fluctuations", fig)}

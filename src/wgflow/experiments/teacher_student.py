@@ -62,7 +62,7 @@ import torch
 from ..flows import FlowConfig, train
 from ..measure import ParticleMeasure
 from ..objectives import PopulationRisk
-from ..plotting import _plt, particle_figure, plane_basis
+from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import energy_dissipation, projected_w2, tracked_w2, w2_from_start
@@ -169,6 +169,18 @@ class TeacherStudent(Experiment):
     description = __doc__
     Config = TeacherStudentConfig
     presets = {"quick": {}, "full": {"d": 10, "m0": 5, "n": 1000, "steps": 20000, "eta": 1.0, "n_snapshots": 40}}
+    captions = {
+        "teacher_student_particles": Caption(
+            "Trajectories of the student's units |c| w in the teacher's plane (first seed): they gather on "
+            "the teacher's units (arrows).",
+            claims=("teacher_measure_close",),
+        ),
+        "teacher_student_risk": Caption(
+            "Along the flow the population risk falls by orders of magnitude, the measure moves towards the "
+            "teacher's, and the risk decreases at the rate |grad V|^2 of a Wasserstein gradient flow.",
+            claims=("risk_drop", "energy_dissipation"),
+        ),
+    }
 
     def run(self, cfg: TeacherStudentConfig, ctx) -> ExperimentResult:
         dtype = getattr(torch, cfg.dtype)
@@ -245,9 +257,7 @@ class TeacherStudent(Experiment):
             "T": float(r0["risk_times"][-1]),
         }
         basis = plane_basis(np.asarray(r0["teacher"])[:, 1:])
-        fig = particle_figure(
-            snaps, basis, np.asarray(r0["teacher"]), title="particle trajectories |c| w (red c > 0, blue c < 0)"
-        )
+        fig = particle_figure(snaps, basis, np.asarray(r0["teacher"]), title=self._particle_title(r0))
         artifacts = {
             "particles": ctx.save_figure("teacher_student_particles", fig),
             "risk": self._risk_figure(ctx, r0, w2, check),
@@ -314,18 +324,43 @@ class TeacherStudent(Experiment):
         ]
 
     @staticmethod
+    def _particle_title(r0) -> str:
+        ratio = r0["w2_teacher"][-1] / r0["w2_teacher"][0]
+        return f"$W_2$ to the teacher's units: {ratio:.2f} of its start (seed shown)"
+
+    @staticmethod
     def _risk_figure(ctx, r0, w2_curve, check) -> str:
         plt = _plt()  # matplotlib with the file backend
 
-        fig, ax = plt.subplots(1, 3, figsize=(15, 3.8), layout="constrained")
-        ax[0].semilogy(r0["risk_times"], r0["risk"], "-")
-        ax[0].set(xlabel="mean-field time t", ylabel="population risk R(mu_t)", title="risk")
-        ax[1].plot(r0["snapshot_times"], w2_curve, "o-", ms=3, label="W2(mu_t, mu_0)")
-        ax[1].plot(r0["snapshot_times"], r0["w2_teacher"], "s-", ms=3, label="W2(h(mu_t), h(teacher))")
-        ax[1].set(xscale="symlog", xlabel="mean-field time t", ylabel="W2", title="distance travelled / to the teacher")
-        ax[1].legend(fontsize=8)
-        ax[2].plot(check["times"], -np.asarray(check["dRdt"]), "-", label="-dR/dt (finite difference)")
-        ax[2].plot(check["times"], -np.asarray(check["rate"]), "--", label="|grad V|^2 in L2(mu_t)")
-        ax[2].set(xlabel="mean-field time t", ylabel="dissipation rate", yscale="log", title="energy dissipation")
-        ax[2].legend(fontsize=8)
+        fig, ax = plt.subplots(1, 3, figsize=(12, 3.6), layout="constrained")
+        t, tr = r0["risk_times"], "mean-field time $t$"
+        ax[0].semilogy(t, r0["risk"], color=COLORS["trained"])
+        ax[0].set(xlabel=tr, ylabel=r"population risk $R(\mu_t)$", title="risk")
+        ax[1].plot(r0["snapshot_times"], w2_curve, "o-", ms=3, color=COLORS["trained"], label=r"$W_2(\mu_t, \mu_0)$")
+        ax[1].plot(
+            r0["snapshot_times"],
+            r0["w2_teacher"],
+            "s-",
+            ms=3,
+            color=COLORS["reference"],
+            label=r"$W_2(h(\mu_t), h(\mathrm{teacher}))$",
+        )
+        ax[1].set(xscale="symlog", xlabel=tr, ylabel="$W_2$", title="distance travelled / to the teacher")
+        ax[1].legend()
+        ax[2].plot(
+            check["times"], -np.asarray(check["dRdt"]), color=COLORS["trained"], label="$-dR/dt$ (finite difference)"
+        )
+        ax[2].plot(
+            check["times"],
+            -np.asarray(check["rate"]),
+            LINESTYLES["theory"],
+            color=COLORS["theory"],
+            label=r"$\|\nabla V\|^2_{L^2(\mu_t)}$",
+        )
+        ax[2].set(xlabel=tr, ylabel="dissipation rate", yscale="log", title="energy dissipation")
+        ax[2].legend()
+        orders = _orders(np.asarray(r0["risk"]))
+        fig.suptitle(
+            f"$\\log_{{10}} R_0/R_T$ = {orders:.2g} (seed shown); $dR/dt = -\\|\\nabla V\\|^2$ to a relative {check['err']:.1g}"
+        )
         return ctx.save_figure("teacher_student_risk", fig)

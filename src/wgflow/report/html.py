@@ -5,9 +5,10 @@ writes the page with its figures as separate files in ``<name>_files/`` beside i
 relative paths, lazily loaded, so the page opens fast) and one page per run in
 ``<name>_files/runs/<run_id>.html``, linked from every index.
 
-Captions: an experiment may map its figures' artifact names to the statement each shows with a
-class attribute ``captions = {"consistency_scaling": "W2 to the limit falls as n^{-1/2}"}``; without
-one the caption is the humanised artifact name.
+Captions: an experiment maps its figures' artifact names to the statement each shows with a class
+attribute ``captions = {"consistency_scaling": Caption("W2 to the limit falls as n^{-1/2}", claims=(...))}``
+(:class:`wgflow.figure_claims.Caption`, or a plain string); without one the caption is the humanised
+artifact name.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def run_href(run_id: str, files: Files | None, up: str = "") -> str:
 
 def caption(a: dict[str, Any], exp: Any) -> str:
     """The statement a figure shows (``exp.captions[name]``), else its humanised name."""
-    text = (getattr(exp, "captions", None) or {}).get(a["name"])
+    from ..figure_claims import caption_text
+
+    text = caption_text((getattr(exp, "captions", None) or {}).get(a["name"]))
     return text or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
 
 

@@ -1,0 +1,115 @@
+"""Figures that state a claim and its verdict.
+
+A figure of an experiment shows the evidence for one or more of its claims. The experiment says
+which with its ``captions`` class attribute, figure name -> :class:`Caption`::
+
+    captions = {
+        "teacher_student_risk": Caption(
+            "The population risk falls by orders of magnitude and dR/dt = -|grad V|^2 along the flow.",
+            claims=("risk_drop", "energy_dissipation"),
+        ),
+    }
+
+and its figure code writes a title stating the claim (``fig.suptitle("risk falls 4.9 orders")``).
+(Claim names that depend on the config are bound by the figure code itself, :func:`bind_claims`.)
+The run context binds the figure to those claims when it is saved and, once the run's claims are
+judged, appends their verdicts to the title and saves it again (:func:`state_verdicts`):
+"risk falls 4.9 orders (claims risk_drop: PASS, energy_dissipation: PASS)".
+:func:`verdict_problems` (part of :func:`wgflow.plotting.figure_problems`) flags a bound figure whose
+title states no verdict for one of its claims (a claim name the run never judged, a figure never judged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Caption",
+    "caption_text",
+    "figure_claims",
+    "bind_claims",
+    "bound_claims",
+    "state_verdicts",
+    "verdict_problems",
+]
+
+_ATTR = "_wgflow_claims"  # the claim names a figure is bound to, stored on the matplotlib figure
+_WRAP = 60  # a title longer than this takes its verdict on a second line
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What a figure shows: ``statement`` (the report's caption) and the ``claims`` it is evidence for."""
+
+    statement: str
+    claims: tuple[str, ...] = ()
+
+
+def caption_text(caption: str | Caption | None) -> str | None:
+    """The statement of a caption given as a :class:`Caption` or a plain string."""
+    return caption.statement if isinstance(caption, Caption) else caption
+
+
+def figure_claims(captions: Mapping[str, str | Caption] | None) -> dict[str, tuple[str, ...]]:
+    """Figure name -> the claim names it is bound to (figures whose caption names claims)."""
+    return {k: tuple(c.claims) for k, c in (captions or {}).items() if isinstance(c, Caption) and c.claims}
+
+
+def bind_claims(fig: Any, names: Sequence[str]) -> None:
+    """Record on ``fig`` that its title must state the verdicts of the claims ``names``.
+
+    The run context does it for the figures named in ``captions``; figure code calls it itself when
+    the claim names depend on the config (one claim per dimension, say).
+    """
+    setattr(fig, _ATTR, tuple(names))
+
+
+def bound_claims(fig: Any) -> tuple[str, ...]:
+    """The claim names ``fig`` is bound to (empty: none)."""
+    return tuple(getattr(fig, _ATTR, ()))
+
+
+def _verdicts(names: Sequence[str], claims: Iterable[Any]) -> str:
+    judged = {c.name: ("PASS" if c.passed else "FAIL") for c in claims}
+    parts = [f"{n}: {judged.get(n, 'not judged')}" for n in names]
+    return f"({'claims' if len(parts) > 1 else 'claim'} {', '.join(parts)})"
+
+
+def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
+    """Append the verdicts of the claims ``fig`` is bound to (``Claim`` objects) to its title.
+
+    The title is the figure's suptitle, else the title of its only axes; a multi-panel figure without
+    a suptitle gets one holding the verdicts alone. A verdict stated before is replaced.
+    """
+    names = bound_claims(fig)
+    if not names:
+        return
+    verdict = _verdicts(names, claims)
+    sup = fig._suptitle
+    axes = [ax for ax in fig.axes if ax.axison]
+    if sup is not None and sup.get_text().strip():
+        target = sup
+    elif len(axes) == 1 and axes[0].get_title().strip():
+        target = axes[0].title
+    else:
+        fig.suptitle(verdict)
+        return
+    base = re.sub(r"\s*\(claims? [^()]*\)$", "", target.get_text().rstrip())
+    sep = "\n" if len(base) + len(verdict) > _WRAP else " "
+    target.set_text(f"{base}{sep}{verdict}")
+
+
+def verdict_problems(fig: Any) -> list[str]:
+    """One line per claim ``fig`` is bound to whose verdict (PASS or FAIL) its titles do not state."""
+    names = bound_claims(fig)
+    titles = [fig._suptitle.get_text() if fig._suptitle is not None else ""]
+    titles += [ax.get_title() for ax in fig.axes]
+    text = "\n".join(titles)
+    return [
+        f"title states no verdict for claim {n}"
+        for n in names
+        if not re.search(rf"\b{re.escape(n)}: (PASS|FAIL)\b", text)
+    ]
