@@ -39,7 +39,6 @@ PENDING_FUNCTIONS = {
 PENDING_FILES = {
     # same branches as above
     "experiments/rve_3spin.py",
-    "experiments/runner.py",
 }
 
 

@@ -105,10 +105,10 @@ def store(tmp_path):
 
 _CLI_WITH_KILL = """
 import os, signal, sys
-from wgflow.experiments import runner
+from wgflow.experiments import _store_context
 after, sig = sys.argv.pop(1), sys.argv.pop(1)
 if after:  # the process sends itself `sig` right after its `after`-th checkpoint, in the middle of a flow
-    runner.on_checkpoint_saved = lambda n: n >= int(after) and os.kill(os.getpid(), getattr(signal, sig))
+    _store_context.on_checkpoint_saved = lambda n: n >= int(after) and os.kill(os.getpid(), getattr(signal, sig))
 from wgflow.cli import main
 sys.exit(main())
 """

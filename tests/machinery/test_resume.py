@@ -2,7 +2,7 @@
 
 A float64 CPU flow is deterministic; the checkpoint holds theta, the step, the
 generator state and the trajectory so far, so continuing from it must reproduce the
-uninterrupted run bit for bit. The kill comes from the runner's ``on_checkpoint_saved`` hook,
+uninterrupted run bit for bit. The kill comes from the store context's ``on_checkpoint_saved`` hook,
 injected by the ``wgflow_cli`` fixture: the process sends itself the signal right after a
 checkpoint, in the middle of the flow. A damaged checkpoint is set aside and the run resumes
 from the previous generation (still bit for bit), or from the start when none is readable.
