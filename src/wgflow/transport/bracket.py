@@ -88,6 +88,34 @@ def _max_sliced(x, y, wa, wb, p: float, theta: np.ndarray, refine: int, seed: in
     return best_c, best_pp, max(best_proj, 0.0)
 
 
+def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multiscale, rtol) -> None:
+    """The costlier steps, each run only while the bracket is wider than ``rtol``; they append
+    to ``candidates``/``costs`` and ``lower_by`` in place."""
+    (wa, wb), (mx, Sx, my, Sy, theta, Q) = w, stats
+    n, m, k = x.shape[0], y.shape[0], x.shape[1]
+
+    def loose() -> bool:  # the next, costlier, step can still narrow the bracket
+        return min(costs) > max(lower_by.values()) * (1 + rtol)
+
+    if loose():
+        # y = A x + v with A symmetric PSD: the Bures map T of the moments is A itself, so T(x) and y
+        # are the same set and sorting both along a generic direction recovers the optimal pairing
+        A, shift = gaussian_ot_map(mx, 0.5 * (Sx + Sx.T), my, 0.5 * (Sy + Sy.T))
+        c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
+        candidates.append(Coupling(c.rows, c.cols, c.weights, "Gaussian-map sliced"))
+        costs.append(_cost(x, y, candidates[-1], p))
+    if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
+        ta, tb = (None, None) if wa is None else (torch.from_numpy(a), torch.from_numpy(b))
+        lower_by["orthogonal projections"] = orthogonal_lower(
+            torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
+        )
+    if loose() and (multiscale if multiscale is not None else max(n, m) <= MULTISCALE_MAX):
+        candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
+        costs.append(_cost(x, y, candidates[-1], p))
+        candidates.append(local_resolve(x, y, candidates[int(np.argmin(costs))], p, seed=seed))
+        costs.append(_cost(x, y, candidates[-1], p))
+
+
 def wasserstein_bracket(
     xt: torch.Tensor,
     yt: torch.Tensor,
@@ -123,13 +151,12 @@ def wasserstein_bracket(
     n, m, k = x.shape[0], y.shape[0], x.shape[1]
     if paired and (n != m or not np.allclose(a, b, rtol=1e-12, atol=0)):
         raise ValueError(f"paired=True needs clouds of equal size and weights, got {n} and {m} points")
-    rng = np.random.default_rng(seed)
     mx, Sx = moments(x, a)
     my, Sy = moments(y, b)
     lower_by = {"mean gap": mean_gap(mx, my)}
     if p >= 2:  # W_p >= W_2 for probability measures
         lower_by["Gelbrich"] = gelbrich_lower(mx, Sx, my, Sy)
-    theta, Q = _directions(mx, my, Sx, Sy, k, n_random, rng)
+    theta, Q = _directions(mx, my, Sx, Sy, k, n_random, np.random.default_rng(seed))
     wa, wb = (None, None) if uniform else (a, b)
     best_c, best_pp, proj_pp = _max_sliced(x, y, wa, wb, p, theta, refine, seed)
     lower_by["max-sliced"] = proj_pp ** (1 / p)
@@ -138,27 +165,7 @@ def wasserstein_bracket(
     if paired:
         candidates.append(paired_coupling(n, a))
         costs.append(_cost(x, y, candidates[-1], p))
-
-    def loose() -> bool:  # the next, costlier, step can still narrow the bracket
-        return min(costs) > max(lower_by.values()) * (1 + rtol)
-
-    if loose():
-        # y = A x + v with A symmetric PSD: the Bures map T of the moments is A itself, so T(x) and y
-        # are the same set and sorting both along a generic direction recovers the optimal pairing
-        A, shift = gaussian_ot_map(mx, 0.5 * (Sx + Sx.T), my, 0.5 * (Sy + Sy.T))
-        c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
-        candidates.append(Coupling(c.rows, c.cols, c.weights, "Gaussian-map sliced"))
-        costs.append(_cost(x, y, candidates[-1], p))
-    if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
-        ta, tb = (None, None) if uniform else (torch.from_numpy(a), torch.from_numpy(b))
-        lower_by["orthogonal projections"] = orthogonal_lower(
-            torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
-        )
-    if loose() and (multiscale if multiscale is not None else max(n, m) <= MULTISCALE_MAX):
-        candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
-        costs.append(_cost(x, y, candidates[-1], p))
-        candidates.append(local_resolve(x, y, candidates[int(np.argmin(costs))], p, seed=seed))
-        costs.append(_cost(x, y, candidates[-1], p))
+    _narrow(x, y, a, b, p, (wa, wb), (mx, Sx, my, Sy, theta, Q), candidates, costs, lower_by, seed, multiscale, rtol)
     for c, cost in zip(candidates[1:], costs[1:]):
         upper_by[c.name] = min(upper_by.get(c.name, math.inf), cost)
     best = candidates[int(np.argmin(costs))]
