@@ -79,19 +79,33 @@ def _rows(n: int, m: int, itemsize: int, block_bytes: int) -> int:
     return int(max(1, min(n, block_bytes // (m * itemsize))))
 
 
+def _softmin_rows(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float, r: int) -> torch.Tensor:
+    """f_i = -eps log sum_j exp(h_j - C_ij / eps), (n,), one (r, m) block of rows at a time.
+
+    For p = 2 the row term |x_i|^2 / eps leaves the log-sum-exp, so a block costs one GEMM with
+    the bias h_j - |y_j|^2 / eps folded in (``addmm`` against a contiguous y^T: a strided y^T is
+    5x slower at k = 10) and one fused ``logsumexp`` pass: 2 k + O(1) flops per entry.
+    """
+    f = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+    y2 = (y * y).sum(1)  # (m,)
+    if p == 2:
+        yT, bias = y.T.contiguous(), (h - y2 / eps)[None, :]  # (k, m), (1, m)
+        for s in range(0, x.shape[0], r):
+            xb = x[s : s + r]
+            S = torch.addmm(bias, xb, yT, alpha=2.0 / eps)  # (r, m): h_j - (|y_j|^2 - 2 x_i.y_j) / eps
+            f[s : s + r] = (xb * xb).sum(1) - eps * torch.logsumexp(S, 1)
+        return f
+    for s in range(0, x.shape[0], r):
+        f[s : s + r] = -eps * torch.logsumexp(_exponent(x[s : s + r], y, y2, h, eps, p), 1)
+    return f
+
+
 class _SoftMin(torch.autograd.Function):
     """f_i = -eps log sum_j exp(h_j - C(x_i, y_j)/eps), streamed over row blocks of x."""
 
     @staticmethod
     def forward(ctx, x, y, h, eps, p, block_bytes):
-        n, m = x.shape[0], y.shape[0]
-        r = _rows(n, m, x.element_size(), block_bytes)
-        y2 = (y * y).sum(1)
-        f = torch.empty(n, dtype=x.dtype, device=x.device)
-        for s in range(0, n, r):
-            S = _exponent(x[s : s + r], y, y2, h, eps, p)  # (r, m)
-            mx = S.max(dim=1, keepdim=True).values  # log-sum-exp, stabilised and in place
-            f[s : s + r] = -eps * (S.sub_(mx).exp_().sum(1).log() + mx[:, 0])
+        f = _softmin_rows(x, y, h, eps, p, _rows(x.shape[0], y.shape[0], x.element_size(), block_bytes))
         ctx.save_for_backward(x, y, h, f)
         ctx.eps, ctx.p, ctx.block_bytes = eps, p, block_bytes
         return f
@@ -183,7 +197,7 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, to
             if debias:
                 ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
                 f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
-        extra = 0
+        extra, change = 0, math.inf
         while tol is not None and extra < max_iter:
             extra += 1
             ft_ba = sm(eps, xd, yd, b_log + g_ab / eps)
