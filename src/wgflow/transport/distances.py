@@ -169,7 +169,8 @@ def wasserstein(
         tolerance on the potentials at the final blur (None: stop after the schedule), most iterations.
     max_exact : largest cloud that "auto" solves exactly; beyond it "auto" is "bracket".
     paired, multiscale : (bracket) x_i and y_i are the same particle (the identity coupling is a
-        candidate); build the multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` points).
+        candidate); multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` points); for
+        "sinkhorn" the clustered, truncated kernel (k <= 3; None: beyond 2.5e7 pairs without ``tol``).
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
     return_info : also return a :class:`WassersteinResult` with ``info.lower <= W_p <= info.upper``.
 
@@ -243,7 +244,7 @@ def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes
     )
 
 
-def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, **_):
+def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, multiscale, **_):
     S, iters = sinkhorn_divergence_pp(
         xt,
         yt,
@@ -255,6 +256,7 @@ def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, 
         tol=tol,
         max_iter=int(max_iter),
         block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES),
+        multiscale=multiscale,
     )
     return (
         _clamp_root(S, p),
