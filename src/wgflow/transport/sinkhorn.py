@@ -22,17 +22,23 @@ diameter^p down to blur^p by the factor ``scaling`` per step) as in GeomLoss [2,
 
 Numerical choices. The soft-min is a ``logsumexp`` (log domain: no underflow at small
 blur). It runs over blocks of rows of x, so the (n, m) cost matrix is never held
-whole: memory is O(block * m), set by ``block_bytes``. Its gradient is a custom
-autograd function that recomputes each block in the backward pass instead of
-storing it. The iterations run without autograd; only the last extrapolation is
-differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
+whole: memory is O(block * m), set by ``block_bytes``. For p = 2 a block is one GEMM in
+the matmul form |x|^2 + |y|^2 - 2 x.y (|x_i|^2 leaves the log-sum-exp) and one fused
+logsumexp pass, so in d = 100 the GEMM takes most of the time (measured in
+benchmarks/bench_transport.py as GFLOP/s next to a plain GEMM); in d = 10 the exp pass
+dominates. Its gradient is a custom autograd function that recomputes each block in the
+backward pass instead of storing it. The iterations run without autograd; only the last
+extrapolation is differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
 the gradient with respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term.
+In dimension <= 3 :mod:`.sinkhorn_multiscale` (clusters and a truncated kernel) replaces
+the dense soft-min beyond ``MULTISCALE_MIN_PAIRS`` pairs.
 
-Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 install with pip here, but
-KeOps compiles a C++ kernel per formula at first use (a compiler at run time) and its CPU
-backend does not call BLAS, while the blocked soft-min above spends its time in one GEMM
-per block (compute-bound). They were not benchmarked against it on this machine; GeomLoss's
-multiscale (cluster-truncated) kernel for low dimension is not reproduced here either.
+Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 are on the package index, but
+neither is a dependency: ``pip install geomloss`` pulls a second torch build with CUDA wheels,
+and KeOps compiles a C++ kernel per formula at first use (a compiler at run time, minutes on
+this 2-core machine) and its CPU backend does not call BLAS, while the blocked soft-min above
+spends its time in one GEMM per block. See the report of issue 16 for the attempt to
+benchmark KeOps here.
 
 References
 ----------
