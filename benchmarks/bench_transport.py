@@ -13,7 +13,7 @@ Cases (n points each, NumPy float64, x ~ N(0, I_d)):
   says how far the certified bounds are apart when no structure helps;
 * ``exact``, ``sliced``, ``sinkhorn`` (on the independent clouds) and ``1d`` (d = 1): largest n in
   10 s and 4 GB. ``width`` = upper / lower - 1 from ``return_info``. Sinkhorn in d = 2 takes the
-  multiscale (truncated) path beyond 2.5e7 pairs; for the dense path the "used" column gives its
+  multiscale (truncated) path beyond 10^7 pairs; for the dense path the "used" column gives its
   GFLOP/s, 2 n m d flops per soft-min (4 per iteration, debiased) over the wall time, next to a
   plain GEMM of one block's shape measured in the same process (compute-bound when they are close).
 
@@ -76,6 +76,7 @@ def _worker(case: str, n: int, d: int) -> dict:
     import torch
 
     import wgflow.transport as wt
+    from wgflow.transport.sinkhorn import MULTISCALE_MIN_PAIRS
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     x, y, true = _clouds(case, n, d)
@@ -86,7 +87,7 @@ def _worker(case: str, n: int, d: int) -> dict:
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     used = info.method
-    if case == "sinkhorn" and not (d <= 3 and n * n > 25_000_000):
+    if case == "sinkhorn" and not (d <= 3 and n * n > MULTISCALE_MIN_PAIRS):
         used += f" {_sinkhorn_gflops(n, d, info.options['iterations'], seconds)}"
     return {
         "case": case,
