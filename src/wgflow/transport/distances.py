@@ -161,8 +161,7 @@ def wasserstein(
 
     Parameters
     ----------
-    x : (n, k), y : (m, k) arrays or tensors, the supports (1-D input means k = 1).
-    a : (n,), b : (m,) non-negative weights (normalised to sum 1); None = uniform.
+    x : (n, k), y : (m, k) supports (1-D: k = 1); a : (n,), b : (m,) weights >= 0 (None = uniform).
     p : exponent >= 1; method : one of :data:`METHODS` (table in the module docstring).
     n_projections, seed : sliced directions (None = 64, fewer beyond 10^6 points) and their seed.
     blur, scaling, tol, max_iter : Sinkhorn length scale (eps = blur^p), eps-scaling ratio in (0, 1),
