@@ -34,11 +34,12 @@ In dimension <= 3 :mod:`.sinkhorn_multiscale` (clusters and a truncated kernel) 
 the dense soft-min beyond ``MULTISCALE_MIN_PAIRS`` pairs.
 
 Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 are on the package index, but
-neither is a dependency: ``pip install geomloss`` pulls a second torch build with CUDA wheels,
-and KeOps compiles a C++ kernel per formula at first use (a compiler at run time, minutes on
-this 2-core machine) and its CPU backend does not call BLAS, while the blocked soft-min above
-spends its time in one GEMM per block. See the report of issue 16 for the attempt to
-benchmark KeOps here.
+neither is a dependency: ``pip install geomloss`` resolves another torch build with its CUDA
+wheels, and KeOps compiles a C++ module per formula at first use. Tried here (pykeops 2.3
+installed without dependencies, g++ 13): its first CPU kernel (the soft-min above, d = 10)
+was still compiling after 10 minutes on the shared 2-core machine (load average ~10), so it
+was not benchmarked against this module. Its CPU backend does not call BLAS, while the
+blocked soft-min above spends its time in one GEMM per block.
 
 References
 ----------
