@@ -37,7 +37,7 @@ Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 are on the packag
 neither is a dependency: ``pip install geomloss`` resolves another torch build with its CUDA
 wheels, and KeOps compiles a C++ module per formula at first use. Tried here (pykeops 2.3
 installed without dependencies, g++ 13): its first CPU kernel (the soft-min above, d = 10)
-was still compiling after 10 minutes on the shared 2-core machine (load average ~10), so it
+had not finished compiling after 15 minutes on the shared 2-core machine (load average ~10), so it
 was not benchmarked against this module. Its CPU backend does not call BLAS, while the
 blocked soft-min above spends its time in one GEMM per block.
 
