@@ -6,11 +6,13 @@ r"""W_p of clouds too large for an exact solver: an estimate inside a certified 
         \langle \pi, |x - y|^p \rangle^{1/p} =: \widehat W_p ,
 
 with the lower bounds L_l of :mod:`.bounds` (mean gap, Gelbrich, orthogonal projections,
-max-sliced) and a family C of explicit couplings from :mod:`.couplings` (monotone
-couplings along the candidate directions, the identity when the clouds are paired, the
-multiscale coupling, then exact local re-solves of the best one). The estimate is the cost
-of the best coupling: a value of W_p attained by a feasible plan, never a different metric.
-Both sides are evaluated on the full clouds; only the search for directions subsamples.
+max-sliced) and :mod:`.dual` (c-transforms of an entropic potential, near-tight on unrelated
+clouds where the others stay near the moment bound; up to n m (k + 16) = DUAL_MAX), and a family C
+of explicit couplings from :mod:`.couplings` (monotone couplings along the candidate
+directions, the identity when the clouds are paired, the multiscale coupling, then exact
+local re-solves of the best one). The estimate is the cost of the best coupling: a value of
+W_p attained by a feasible plan, never a different metric. Both sides are evaluated on the
+full clouds; only the search for directions and the dual potential subsample.
 
 For a translation y = x + v the direction v / |v| makes both sides |v| (mean gap and
 Gelbrich give |v| too); for y = A x + v with A symmetric positive definite and isotropic x,
@@ -27,13 +29,19 @@ import torch
 
 from .bounds import coupling_stats, gelbrich_lower, mean_gap, moments, orthogonal_lower, top_direction
 from .couplings import Coupling, coupling_cost_pp, local_resolve, multiscale_coupling, paired_coupling, sliced_couplings
+from .dual import dual_lower, subsample_potential
 from .gaussian import gaussian_ot_map
 
-__all__ = ["Bracket", "wasserstein_bracket", "MULTISCALE_MAX"]
+__all__ = ["Bracket", "wasserstein_bracket", "MULTISCALE_MAX", "DUAL_MAX"]
 
 #: largest cloud on which "auto" builds the multiscale coupling and re-solves it locally (~10 s at
 #: 10^5 points in d = 100 on one thread, see benchmarks/bench_transport.py); beyond, sliced couplings only
 MULTISCALE_MAX = 100_000
+#: the dual bound runs three c-transforms over the full clouds, ~3 n m (k + 16) flops counting the min pass as
+#: 16 (~1.5 s at n = m = 10^4, k = 100 on one thread); skipped beyond n m (k + 16) = DUAL_MAX. Its potential
+#: comes from entropic OT between subsamples of DUAL_SAMPLE points (~3 s at k = 100)
+DUAL_MAX = 20_000_000_000
+DUAL_SAMPLE = 2000
 #: the orthogonal-projection bound sorts k projections of both clouds; skipped beyond (n + m) k values
 ORTHOGONAL_MAX = 50_000_000
 
@@ -89,6 +97,38 @@ def _max_sliced(x, y, wa, wb, p: float, theta: np.ndarray, refine: int, seed: in
     return best_c, best_pp, max(best_proj, 0.0)
 
 
+def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multiscale, rtol) -> None:
+    """The costlier steps, each run only while the bracket is wider than ``rtol``; they append
+    to ``candidates``/``costs`` and ``lower_by`` in place."""
+    (wa, wb), (mx, Sx, my, Sy, theta, Q) = w, stats
+    n, m, k = x.shape[0], y.shape[0], x.shape[1]
+
+    def loose() -> bool:  # the next, costlier, step can still narrow the bracket
+        return min(costs) > max(lower_by.values()) * (1 + rtol)
+
+    if loose():
+        # y = A x + v with A symmetric PSD: the Bures map T of the moments is A itself, so T(x) and y
+        # are the same set and sorting both along a generic direction recovers the optimal pairing
+        A, shift = gaussian_ot_map(mx, 0.5 * (Sx + Sx.T), my, 0.5 * (Sy + Sy.T))
+        c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
+        candidates.append(Coupling(c.rows, c.cols, c.weights, "Gaussian-map sliced"))
+        costs.append(_cost(x, y, candidates[-1], p))
+    if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
+        ta, tb = (None, None) if wa is None else (torch.from_numpy(a), torch.from_numpy(b))
+        lower_by["orthogonal projections"] = orthogonal_lower(
+            torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
+        )
+    if loose() and (multiscale if multiscale is not None else max(n, m) <= MULTISCALE_MAX):
+        candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
+        costs.append(_cost(x, y, candidates[-1], p))
+        candidates.append(local_resolve(x, y, candidates[int(np.argmin(costs))], p, seed=seed))
+        costs.append(_cost(x, y, candidates[-1], p))
+    if loose() and n * m * (k + 16) <= DUAL_MAX:
+        xt, yt, at, bt = (torch.from_numpy(v) for v in (x, y, a, b))
+        g, sub = subsample_potential(xt, yt, at, bt, p, sample=DUAL_SAMPLE, seed=seed)
+        lower_by["dual (c-transform)"] = dual_lower(xt, yt, at, bt, p, g, sub)
+
+
 def wasserstein_bracket(
     xt: torch.Tensor,
     yt: torch.Tensor,
@@ -124,13 +164,12 @@ def wasserstein_bracket(
     n, m, k = x.shape[0], y.shape[0], x.shape[1]
     if paired and (n != m or not np.allclose(a, b, rtol=1e-12, atol=0)):
         raise ValueError(f"paired=True needs clouds of equal size and weights, got {n} and {m} points")
-    rng = np.random.default_rng(seed)
     mx, Sx = moments(x, a)
     my, Sy = moments(y, b)
     lower_by = {"mean gap": mean_gap(mx, my)}
     if p >= 2:  # W_p >= W_2 for probability measures
         lower_by["Gelbrich"] = gelbrich_lower(mx, Sx, my, Sy)
-    theta, Q = _directions(mx, my, Sx, Sy, k, n_random, rng)
+    theta, Q = _directions(mx, my, Sx, Sy, k, n_random, np.random.default_rng(seed))
     wa, wb = (None, None) if uniform else (a, b)
     best_c, best_pp, proj_pp = _max_sliced(x, y, wa, wb, p, theta, refine, seed)
     lower_by["max-sliced"] = proj_pp ** (1 / p)
@@ -139,27 +178,7 @@ def wasserstein_bracket(
     if paired:
         candidates.append(paired_coupling(n, a))
         costs.append(_cost(x, y, candidates[-1], p))
-
-    def loose() -> bool:  # the next, costlier, step can still narrow the bracket
-        return min(costs) > max(lower_by.values()) * (1 + rtol)
-
-    if loose():
-        # y = A x + v with A symmetric PSD: the Bures map T of the moments is A itself, so T(x) and y
-        # are the same set and sorting both along a generic direction recovers the optimal pairing
-        A, shift = gaussian_ot_map(mx, 0.5 * (Sx + Sx.T), my, 0.5 * (Sy + Sy.T))
-        c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
-        candidates.append(Coupling(c.rows, c.cols, c.weights, "Gaussian-map sliced"))
-        costs.append(_cost(x, y, candidates[-1], p))
-    if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
-        ta, tb = (None, None) if uniform else (torch.from_numpy(a), torch.from_numpy(b))
-        lower_by["orthogonal projections"] = orthogonal_lower(
-            torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
-        )
-    if loose() and (multiscale if multiscale is not None else max(n, m) <= MULTISCALE_MAX):
-        candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
-        costs.append(_cost(x, y, candidates[-1], p))
-        candidates.append(local_resolve(x, y, candidates[int(np.argmin(costs))], p, seed=seed))
-        costs.append(_cost(x, y, candidates[-1], p))
+    _narrow(x, y, a, b, p, (wa, wb), (mx, Sx, my, Sy, theta, Q), candidates, costs, lower_by, seed, multiscale, rtol)
     for c, cost in zip(candidates[1:], costs[1:]):
         upper_by[c.name] = min(upper_by.get(c.name, math.inf), cost)
     best = candidates[int(np.argmin(costs))]

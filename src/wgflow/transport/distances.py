@@ -158,93 +158,47 @@ def wasserstein(
 ):
     r"""Wasserstein distance W_p (not its p-th power) between two weighted point clouds.
 
-    .. math::
-
-        W_p(\mu, \nu)^p = \min_{\pi \in \Pi(a, b)} \sum_{ij} \pi_{ij} |x_i - y_j|^p
+    .. math:: W_p(\mu, \nu)^p = \min_{\pi \in \Pi(a, b)} \sum_{ij} \pi_{ij} |x_i - y_j|^p
 
     Parameters
     ----------
-    x : (n, k) array or tensor, support of mu (1-D input means k = 1).
-    y : (m, k) array or tensor, support of nu.
-    a : (n,) non-negative weights of x (normalised to sum 1); None = uniform.
-    b : (m,) non-negative weights of y; None = uniform.
-    p : exponent >= 1 (keyword-only from here on).
-    method : "auto", "exact", "1d", "sliced", "sinkhorn" or "bracket" (table in the module docstring).
-    n_projections : directions of the sliced estimate (Monte Carlo error ~ 1 / sqrt(n_projections));
-        None = 64, lowered for large clouds to sort at most 3.2 * 10^7 values (16 at n = m = 10^6).
-    seed : seed of the sliced directions (same seed, same directions, same value).
-    blur : Sinkhorn length scale, eps = blur^p, in the units of x.
-    scaling : Sinkhorn eps-scaling ratio in (0, 1).
-    tol : Sinkhorn stopping tolerance on the potentials at the final blur (None: stop after
-        the eps-scaling schedule, fast but not converged at small blur).
-    max_iter : most Sinkhorn iterations at the final blur when ``tol`` is given (a
-        RuntimeWarning says when they did not reach it).
-    max_exact : largest cloud size that "auto" solves exactly; beyond it "auto" is "bracket".
-    paired : (bracket) x_i and y_i are the same particle (equal sizes and weights): the identity
-        coupling joins the candidate couplings (tight between close snapshots of a flow).
-    multiscale : (bracket) build the multiscale coupling and refine it by local exact re-solves;
-        None = when both clouds have at most ``bracket.MULTISCALE_MAX`` points.
+    x : (n, k), y : (m, k) supports (1-D: k = 1); a : (n,), b : (m,) weights >= 0 (None = uniform).
+    p : exponent >= 1; method : one of :data:`METHODS` (table in the module docstring).
+    n_projections, seed : sliced directions (None = 64, fewer beyond 10^6 points) and their seed.
+    blur, scaling, tol, max_iter : Sinkhorn length scale (eps = blur^p), eps-scaling ratio in (0, 1),
+        tolerance on the potentials at the final blur (None: stop after the schedule), most iterations.
+    max_exact : largest cloud that "auto" solves exactly; beyond it "auto" is "bracket".
+    paired, multiscale : (bracket) x_i and y_i are the same particle (the identity coupling is a
+        candidate); multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` points); for
+        "sinkhorn" the clustered, truncated kernel (k <= 3; None: beyond 10^7 pairs without ``tol``).
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
-    return_info : also return a :class:`WassersteinResult`: the method used, and the certified
-        bounds ``info.lower <= W_p <= info.upper``.
+    return_info : also return a :class:`WassersteinResult` with ``info.lower <= W_p <= info.upper``.
 
-    Returns
-    -------
-    W_p (for "bracket": the cost of the best coupling found, an upper bound of W_p) as a float
-    for NumPy input, as a 0-dim tensor (in x's dtype, differentiable in x and y for every
-    method) for torch input; ``(value, WassersteinResult)`` if
-    ``return_info``.
-
-    Raises
-    ------
-    ValueError : mismatched dimensions, NaN/Inf, negative or non-normalisable weights,
-        an unknown method, or "1d" with k > 1.
-
-    References
-    ----------
-    [1] Peyré, G., Cuturi, M. (2019). Computational optimal transport, §2-4.
-    [2] Flamary, R. et al. (2021). POT: Python optimal transport. JMLR 22(78).
-    [3] Feydy, J. et al. (2019). Interpolating between optimal transport and MMD using
-        Sinkhorn divergences. AISTATS.
+    Returns W_p (for "bracket": the cost of the best coupling found, an upper bound) as a float for
+    NumPy input, a 0-dim tensor (differentiable in x and y) for torch input; ``(value, info)`` if
+    ``return_info``. Raises ValueError on mismatched dimensions, NaN/Inf, bad weights, an unknown
+    method, or "1d" with k > 1.
     """
+    options = {k: v for k, v in locals().items() if k in _SOLVER_OPTIONS}  # the solver settings as passed
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     p = check_p(p)
-    as_tensor = is_torch(x, y, a, b)
     xt, yt, at, bt = pair(x, y, a, b)
     n, m, k = xt.shape[0], yt.shape[0], xt.shape[1]
-    uniform = a is None and b is None
-    chosen = method
-    if n_projections is None:
-        n_projections = default_projections(n, m)
     if method == "auto":
-        chosen = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
-    solved = _SOLVERS[chosen](
-        xt,
-        yt,
-        None if uniform else at,
-        None if uniform else bt,
-        at,
-        bt,
-        p,
-        n_projections=n_projections,
-        seed=int(seed),
-        blur=blur,
-        scaling=scaling,
-        tol=tol,
-        max_iter=max_iter,
-        paired=paired,
-        multiscale=multiscale,
-        block_bytes=block_bytes,
-    )
-    value, relation, lower, upper, bounds, options = solved
+        method = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
+    wa, wb = (None, None) if a is None and b is None else (at, bt)  # None: the uniform fast paths
+    value, relation, lower, upper, bounds, used = _SOLVERS[method](xt, yt, wa, wb, at, bt, p, **options)
     if relation == "exact":
-        lower = upper = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-    if not as_tensor:
+        lower = upper = float(value.detach())
+    if not is_torch(x, y, a, b):
         value = float(value)
     if return_info:
-        return value, WassersteinResult(value, chosen, relation, p, n, m, options, lower, upper, bounds)
+        return value, WassersteinResult(value, method, relation, p, n, m, used, lower, upper, bounds)
     return value
+
+
+_SOLVER_OPTIONS = ("n_projections", "seed", "blur", "scaling", "tol", "max_iter", "paired", "multiscale", "block_bytes")
 
 
 # One solver per method: (xt, yt, wa, wb, at, bt, p, **options) -> (value, relation, lower, upper, bounds,
@@ -260,6 +214,7 @@ def _solve_1d(xt, yt, wa, wb, at, bt, p, **_):
 
 
 def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, **_):
+    seed = int(seed)
     br = wasserstein_bracket(xt, yt, at, bt, p, uniform=wa is None, paired=paired, seed=seed, multiscale=multiscale)
     return (
         br.estimate,
@@ -272,6 +227,9 @@ def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, **_):
 
 
 def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes, **_):
+    seed = int(seed)
+    if n_projections is None:
+        n_projections = default_projections(xt.shape[0], yt.shape[0])
     if int(n_projections) < 1:
         raise ValueError(f"n_projections must be a positive integer, got {n_projections}")
     kw = {} if block_bytes is None else {"block_bytes": int(block_bytes)}
@@ -286,7 +244,7 @@ def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes
     )
 
 
-def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, **_):
+def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, multiscale, **_):
     S, iters = sinkhorn_divergence_pp(
         xt,
         yt,
@@ -298,6 +256,7 @@ def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, 
         tol=tol,
         max_iter=int(max_iter),
         block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES),
+        multiscale=multiscale,
     )
     return (
         _clamp_root(S, p),

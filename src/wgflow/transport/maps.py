@@ -95,8 +95,7 @@ def barycentric_map(
 
     Parameters
     ----------
-    x : (n, k), y : (m, k) clouds; a (n,), b (m,) weights (None = uniform).
-    p : cost exponent.
+    x : (n, k), y : (m, k) clouds; a (n,), b (m,) weights (None = uniform); p : cost exponent.
     method : "exact" (POT network simplex, O(n m) memory) or "sinkhorn" (entropic plan with
         eps = blur^p, streamed over row blocks: memory O(block * m), usable for large clouds;
         ``scaling``, ``tol``, ``max_iter`` as in :func:`wasserstein`).

@@ -22,17 +22,24 @@ diameter^p down to blur^p by the factor ``scaling`` per step) as in GeomLoss [2,
 
 Numerical choices. The soft-min is a ``logsumexp`` (log domain: no underflow at small
 blur). It runs over blocks of rows of x, so the (n, m) cost matrix is never held
-whole: memory is O(block * m), set by ``block_bytes``. Its gradient is a custom
-autograd function that recomputes each block in the backward pass instead of
-storing it. The iterations run without autograd; only the last extrapolation is
-differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
+whole: memory is O(block * m), set by ``block_bytes``. For p = 2 a block is one GEMM in
+the matmul form |x|^2 + |y|^2 - 2 x.y (|x_i|^2 leaves the log-sum-exp) and one fused
+logsumexp pass, so in d = 100 the GEMM takes most of the time (measured in
+benchmarks/bench_transport.py as GFLOP/s next to a plain GEMM); in d = 10 the exp pass
+dominates. Its gradient is a custom autograd function that recomputes each block in the
+backward pass instead of storing it. The iterations run without autograd; only the last
+extrapolation is differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
 the gradient with respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term.
+In dimension <= 3 :mod:`.sinkhorn_multiscale` (clusters and a truncated kernel) replaces
+the dense soft-min beyond ``MULTISCALE_MIN_PAIRS`` pairs.
 
-Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 install with pip here, but
-KeOps compiles a C++ kernel per formula at first use (a compiler at run time) and its CPU
-backend does not call BLAS, while the blocked soft-min above spends its time in one GEMM
-per block (compute-bound). They were not benchmarked against it on this machine; GeomLoss's
-multiscale (cluster-truncated) kernel for low dimension is not reproduced here either.
+Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 are on the package index, but
+neither is a dependency: ``pip install geomloss`` resolves another torch build with its CUDA
+wheels, and KeOps compiles a C++ module per formula at first use. Tried here (pykeops 2.3
+installed without dependencies, g++ 13): its first CPU kernel (the soft-min above, d = 10)
+had not finished compiling after 15 minutes on the shared 2-core machine (load average ~10), so it
+was not benchmarked against this module. Its CPU backend does not call BLAS, while the
+blocked soft-min above spends its time in one GEMM per block.
 
 References
 ----------
@@ -54,6 +61,8 @@ __all__ = ["sinkhorn_divergence_pp", "sinkhorn_barycentric_map", "softmin", "eps
 #: bytes of one block of the cost matrix (rows of x times all of y). Blocks of a few MiB stay in
 #: cache: measured 2x faster than 64 MiB blocks for 3000 x 3000 points (one thread).
 SINKHORN_BLOCK_BYTES = 16 * 2**20
+#: ``sinkhorn_divergence_pp`` takes the multiscale path in dimension <= 3 beyond this many pairs (n m)
+MULTISCALE_MIN_PAIRS = 10_000_000
 
 
 def _cost(xb: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, p: float):
@@ -79,19 +88,33 @@ def _rows(n: int, m: int, itemsize: int, block_bytes: int) -> int:
     return int(max(1, min(n, block_bytes // (m * itemsize))))
 
 
+def _softmin_rows(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float, r: int) -> torch.Tensor:
+    """f_i = -eps log sum_j exp(h_j - C_ij / eps), (n,), one (r, m) block of rows at a time.
+
+    For p = 2 the row term |x_i|^2 / eps leaves the log-sum-exp, so a block costs one GEMM with
+    the bias h_j - |y_j|^2 / eps folded in (``addmm`` against a contiguous y^T: a strided y^T is
+    5x slower at k = 10) and one fused ``logsumexp`` pass: 2 k + O(1) flops per entry.
+    """
+    f = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+    y2 = (y * y).sum(1)  # (m,)
+    if p == 2:
+        yT, bias = y.T.contiguous(), (h - y2 / eps)[None, :]  # (k, m), (1, m)
+        for s in range(0, x.shape[0], r):
+            xb = x[s : s + r]
+            S = torch.addmm(bias, xb, yT, alpha=2.0 / eps)  # (r, m): h_j - (|y_j|^2 - 2 x_i.y_j) / eps
+            f[s : s + r] = (xb * xb).sum(1) - eps * torch.logsumexp(S, 1)
+        return f
+    for s in range(0, x.shape[0], r):
+        f[s : s + r] = -eps * torch.logsumexp(_exponent(x[s : s + r], y, y2, h, eps, p), 1)
+    return f
+
+
 class _SoftMin(torch.autograd.Function):
     """f_i = -eps log sum_j exp(h_j - C(x_i, y_j)/eps), streamed over row blocks of x."""
 
     @staticmethod
     def forward(ctx, x, y, h, eps, p, block_bytes):
-        n, m = x.shape[0], y.shape[0]
-        r = _rows(n, m, x.element_size(), block_bytes)
-        y2 = (y * y).sum(1)
-        f = torch.empty(n, dtype=x.dtype, device=x.device)
-        for s in range(0, n, r):
-            S = _exponent(x[s : s + r], y, y2, h, eps, p)  # (r, m)
-            mx = S.max(dim=1, keepdim=True).values  # log-sum-exp, stabilised and in place
-            f[s : s + r] = -eps * (S.sub_(mx).exp_().sum(1).log() + mx[:, 0])
+        f = _softmin_rows(x, y, h, eps, p, _rows(x.shape[0], y.shape[0], x.element_size(), block_bytes))
         ctx.save_for_backward(x, y, h, f)
         ctx.eps, ctx.p, ctx.block_bytes = eps, p, block_bytes
         return f
@@ -164,34 +187,45 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, to
     if not (0 < scaling < 1):
         raise ValueError(f"scaling must lie in (0, 1), got {scaling}")
     diameter = max(_diameter(x.detach(), y.detach()), blur)
-    schedule = epsilon_schedule(p, diameter, blur, scaling)
+    xd, yd = x.detach(), y.detach()
+    clouds = {"xy": (xd, yd), "yx": (yd, xd), "xx": (xd, xd), "yy": (yd, yd)}
 
-    def sm(eps, u, v, h):
-        return softmin(eps, u, v, h, p, block_bytes)
+    def sm(eps, pair, h):
+        return softmin(eps, *clouds[pair], h, p, block_bytes)
 
-    f_aa = g_bb = None
+    return iterate(sm, a_log, b_log, epsilon_schedule(p, diameter, blur, scaling), debias, None, tol, max_iter)
+
+
+def iterate(sm, a_log, b_log, schedule, debias, init, tol=None, max_iter=1000):
+    """Symmetric Sinkhorn with eps-scaling on a soft-min operator ``sm(eps, pair, h)``, pair in
+    {"xy", "yx", "xx", "yy"} (the soft-min over the second cloud at the points of the first).
+
+    Starts from ``init`` = (f_ba, g_ab, f_aa, g_bb), or None to start at schedule[0] from zero
+    potentials; returns the potentials and the eps of every iteration (see ``_sinkhorn_loop``).
+    """
     with torch.no_grad():
-        xd, yd = x.detach(), y.detach()
         eps = schedule[0]
-        f_ba, g_ab = sm(eps, xd, yd, b_log), sm(eps, yd, xd, a_log)
-        if debias:
-            f_aa, g_bb = sm(eps, xd, xd, a_log), sm(eps, yd, yd, b_log)
+        if init is None:
+            init = (sm(eps, "xy", b_log), sm(eps, "yx", a_log), None, None)
+            if debias:
+                init = (*init[:2], sm(eps, "xx", a_log), sm(eps, "yy", b_log))
+        f_ba, g_ab, f_aa, g_bb = init
         for eps in schedule:
             # symmetric Sinkhorn: average the old potential and its update
-            ft_ba, gt_ab = sm(eps, xd, yd, b_log + g_ab / eps), sm(eps, yd, xd, a_log + f_ba / eps)
+            ft_ba, gt_ab = sm(eps, "xy", b_log + g_ab / eps), sm(eps, "yx", a_log + f_ba / eps)
             f_ba, g_ab = 0.5 * (f_ba + ft_ba), 0.5 * (g_ab + gt_ab)
             if debias:
-                ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
+                ft_aa, gt_bb = sm(eps, "xx", a_log + f_aa / eps), sm(eps, "yy", b_log + g_bb / eps)
                 f_aa, g_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
-        extra = 0
+        extra, change = 0, math.inf
         while tol is not None and extra < max_iter:
             extra += 1
-            ft_ba = sm(eps, xd, yd, b_log + g_ab / eps)
-            gt_ab = sm(eps, yd, xd, a_log + ft_ba / eps)
+            ft_ba = sm(eps, "xy", b_log + g_ab / eps)
+            gt_ab = sm(eps, "yx", a_log + ft_ba / eps)
             change = max(float((ft_ba - f_ba).abs().max()), float((gt_ab - g_ab).abs().max()))
             f_ba, g_ab = ft_ba, gt_ab
             if debias:
-                ft_aa, gt_bb = sm(eps, xd, xd, a_log + f_aa / eps), sm(eps, yd, yd, b_log + g_bb / eps)
+                ft_aa, gt_bb = sm(eps, "xx", a_log + f_aa / eps), sm(eps, "yy", b_log + g_bb / eps)
                 ft_aa, gt_bb = 0.5 * (f_aa + ft_aa), 0.5 * (g_bb + gt_bb)
                 change = max(change, float((ft_aa - f_aa).abs().max()), float((gt_bb - g_bb).abs().max()))
                 f_aa, g_bb = ft_aa, gt_bb
@@ -200,12 +234,12 @@ def _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, to
         else:
             if tol is not None:
                 warnings.warn(
-                    f"Sinkhorn stopped after max_iter={max_iter} iterations at blur={blur:g} with "
+                    f"Sinkhorn stopped after max_iter={max_iter} iterations at eps={eps:g} with "
                     f"potentials still moving by {change:.2g} > tol={tol:g}; raise blur or max_iter",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
-    return f_ba, g_ab, f_aa, g_bb, schedule + [eps] * extra
+    return f_ba, g_ab, f_aa, g_bb, list(schedule) + [eps] * extra
 
 
 def sinkhorn_barycentric_map(
@@ -241,6 +275,7 @@ def sinkhorn_divergence_pp(
     tol: float | None = None,
     max_iter: int = 1000,
     block_bytes: int = SINKHORN_BLOCK_BYTES,
+    multiscale: bool | None = None,
 ) -> tuple[torch.Tensor, int]:
     r"""S_eps (``debias=True``) or OT_eps between weighted clouds, eps = blur^p; returns (value, iterations).
 
@@ -254,24 +289,45 @@ def sinkhorn_divergence_pp(
     tol : if given, iterate on at the final eps until the potentials move by less than ``tol``
         (at most ``max_iter`` more iterations); None stops after the schedule, as GeomLoss does.
     block_bytes : memory of one block of the cost matrix.
+    multiscale : clusters and a truncated kernel (:mod:`.sinkhorn_multiscale`, k <= 3 only, no
+        ``tol``); None = when k <= 3 and n m > MULTISCALE_MIN_PAIRS.
     """
     a_log, b_log = a.detach().log(), b.detach().log()  # (n,), (m,)
-    f_ba, g_ab, f_aa, g_bb, schedule = _sinkhorn_loop(
-        x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, tol, max_iter
-    )
+    k = x.shape[1]
+    if multiscale is None:
+        multiscale = k <= 3 and x.shape[0] * y.shape[0] > MULTISCALE_MIN_PAIRS and tol is None
+    if multiscale:
+        from .sinkhorn_multiscale import multiscale_potentials  # (it builds on this module)
 
-    def sm(eps, u, v, h):
-        return softmin(eps, u, v, h, p, block_bytes)
+        if k > 3:
+            raise ValueError(f"the multiscale Sinkhorn is for dimension k <= 3, got k = {k}")
+        pots, schedule, sm, ox, oy = multiscale_potentials(x, y, a_log, b_log, p, blur, scaling, debias)
+        q = {"x": x[ox], "y": y[oy]}  # the sorted clouds, still attached to x and y
+        value = _extrapolate(lambda e, pair, h: sm(e, pair, h, True, q), a[ox], b[oy], pots, schedule[-1], debias)
+        return value, len(schedule) + 1
+    *pots, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, tol, max_iter)
+    q = {"x": x, "y": y}
+    src = {"x": x.detach(), "y": y.detach()}
 
-    eps = schedule[-1]
-    # Last extrapolation, differentiated with the potentials held fixed (envelope theorem).
-    # Each soft-min is differentiated in its query points only (sources detached, as in
-    # GeomLoss): <a, f(x)> and <b, g(y)> each carry the full gradient sum_j pi_ij grad C_ij,
-    # so differentiating both through x would count it twice.
-    xd, yd = x.detach(), y.detach()
-    f_ba, g_ab = sm(eps, x, yd, b_log + g_ab / eps), sm(eps, y, xd, a_log + f_ba / eps)
-    value = (a.detach() * f_ba).sum() + (b.detach() * g_ab).sum()
+    def sm(eps, pair, h):
+        return softmin(eps, q[pair[0]], src[pair[1]], h, p, block_bytes)
+
+    return _extrapolate(sm, a, b, pots, schedule[-1], debias), len(schedule) + 1
+
+
+def _extrapolate(sm, a, b, pots, eps, debias) -> torch.Tensor:
+    """<a, f> + <b, g> (minus the self terms) after one last soft-min with the potentials held fixed.
+
+    This step is differentiated (envelope theorem). Each soft-min is differentiated in its query
+    points only (sources detached, as in GeomLoss): <a, f(x)> and <b, g(y)> each carry the full
+    gradient sum_j pi_ij grad C_ij, so differentiating both through x would count it twice.
+    """
+    a, b = a.detach(), b.detach()
+    a_log, b_log = a.log(), b.log()
+    f_ba, g_ab, f_aa, g_bb = pots
+    f, g = sm(eps, "xy", b_log + g_ab / eps), sm(eps, "yx", a_log + f_ba / eps)
+    value = (a * f).sum() + (b * g).sum()
     if debias:
-        f_aa, g_bb = sm(eps, x, xd, a_log + f_aa / eps), sm(eps, y, yd, b_log + g_bb / eps)
-        value = value - (a.detach() * f_aa).sum() - (b.detach() * g_bb).sum()
-    return value, len(schedule) + 1
+        f, g = sm(eps, "xx", a_log + f_aa / eps), sm(eps, "yy", b_log + g_bb / eps)
+        value = value - (a * f).sum() - (b * g).sum()
+    return value
