@@ -21,9 +21,6 @@ MAX_FILE_LINES = 400
 PENDING_FUNCTIONS = {
     # flows.train: the ensemble/flows redesign (branch 15a)
     # transport: W2 split by method (branch 16)
-    "transport/distances.py:wasserstein",
-    "transport/bracket.py:wasserstein_bracket",
-    "transport/maps.py:barycentric_map",
     # residual networks and their experiments (branch 17)
     "residual/objective.py:train_residual",
     # experiment run parts (branch 15b) and experiment figures (branch 21)

@@ -301,9 +301,9 @@ def sinkhorn_divergence_pp(
 
         if k > 3:
             raise ValueError(f"the multiscale Sinkhorn is for dimension k <= 3, got k = {k}")
-        pots, schedule, sm, ox, oy = multiscale_potentials(x, y, a_log, b_log, p, blur, scaling, debias)
+        pots, schedule, msm, ox, oy = multiscale_potentials(x, y, a_log, b_log, p, blur, scaling, debias)
         q = {"x": x[ox], "y": y[oy]}  # the sorted clouds, still attached to x and y
-        value = _extrapolate(lambda e, pair, h: sm(e, pair, h, True, q), a[ox], b[oy], pots, schedule[-1], debias)
+        value = _extrapolate(lambda e, pair, h: msm(e, pair, h, True, q), a[ox], b[oy], pots, schedule[-1], debias)
         return value, len(schedule) + 1
     *pots, schedule = _sinkhorn_loop(x, y, a_log, b_log, p, blur, scaling, debias, block_bytes, tol, max_iter)
     q = {"x": x, "y": y}
