@@ -24,17 +24,6 @@ PENDING_FUNCTIONS = {
     "transport/distances.py:wasserstein",
     "transport/bracket.py:wasserstein_bracket",
     "transport/maps.py:barycentric_map",
-    # residual networks and their experiments (branch 17)
-    "residual/objective.py:train_residual",
-    # experiment run parts (branch 15b) and experiment figures (branch 21)
-    "experiments/cb_global_convergence.py:run",
-    "experiments/cb_implicit_bias.py:_margin_claims",
-    "experiments/lazy_vs_active.py:run",
-    "experiments/mf_langevin.py:run",
-    "experiments/mmn_gaussians.py:_judge",
-    "experiments/rve_3spin.py:_sigmoid_stage",
-    "experiments/rve_3spin.py:_sigmoid_claims",
-    "experiments/teacher_student.py:run",
 }
 PENDING_FILES = {
     # same branches as above
