@@ -142,7 +142,7 @@ _SRC = "Mei, Montanari & Nguyen, PNAS 2018"
 
 
 def _track_ratios(cfg: MMNGaussiansConfig, seed: int, d: dict, floors: dict) -> tuple[dict, dict, dict]:
-    """Runs by N; per N, the mean (CI) over seeds of max_t W2(particles, PDE) / sampling floor, and its t = 0 control."""
+    """Runs by N; per N, the mean (CI) over seeds of max_t W2(particles, PDE) / sampling floor, and its t = 0 value."""
     per_n = {n: [v for (m, _), v in d.items() if m == n] for n in cfg.n_values}
     track = {n: mean_ci([np.max(v["to_pde"] / floors[n]["t"]) for v in vs], seed=seed) for n, vs in per_n.items()}
     track_ctl = {
