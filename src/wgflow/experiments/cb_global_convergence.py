@@ -174,6 +174,72 @@ def _seeds_as_ensemble(cfg, ctx, flow: FlowConfig, kind: str, m: int, seeds: int
     }
 
 
+def _train_runs(cfg: GlobalConvergenceConfig, ctx) -> dict:
+    """Every (init kind, width, seed) flow, the seeds of one width trained as one memoised ensemble stage."""
+    flow = FlowConfig(eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 100))
+
+    plan = (("sphere", cfg.widths, cfg.seeds), ("one_sign", (max(cfg.widths),), cfg.control_seeds))
+    runs = {}
+    for k, ms, seeds in plan:
+        for m in ms:  # the seeds of one width: one ensemble, member s = seed s's teacher and particles
+            st = ctx.stage(f"{k}-m{m}", lambda k=k, m=m, seeds=seeds: _seeds_as_ensemble(cfg, ctx, flow, k, m, seeds))
+            runs.update(
+                {(k, m, s): {key: v[s] if key in _PER_SEED else v for key, v in st.items()} for s in range(seeds)}
+            )
+    return runs
+
+
+def _claims(
+    cfg: GlobalConvergenceConfig,
+    worst_big: float,
+    bad: np.ndarray,
+    m_star_ci: tuple[float, tuple[float, float]],
+    stall_frac: dict[int, float],
+    stall_ci: tuple[float, float],
+) -> list:
+    """The three claims from the per-width convergence statistics (see the module docstring)."""
+    big, small, widths = max(cfg.widths), min(cfg.widths), sorted(cfg.widths)
+    m_star, m_ci = m_star_ci
+    k = cfg.width_multiple
+    return [
+        claim_le(
+            "large_width_converges",
+            f"at m = {big} (> 10 m0 = {10 * cfg.m0}) the excess risk falls below "
+            f"{cfg.tol:g} of its initial value in every seed: max over {cfg.seeds} seeds of R(mu_T)/R(mu_0)",
+            worst_big,
+            cfg.tol,
+            source="Chizat & Bach, NeurIPS 2018, Thm 3.3",
+            control=float(bad.min()),
+            note=f"control: one-sign initialisation (outside the theorem) at m = {big}, best R_T/R_0 over "
+            f"{cfg.control_seeds} seeds; it stalls by sign conservation",
+        ),
+        claim_true(
+            "few_particles_suffice",
+            f"particle counts slightly above the teacher's width converge: the "
+            f"smallest width m* of {tuple(widths)} converging in >= {cfg.conv_fraction:.0%} of "
+            f"{cfg.seeds} seeds, as m*/m0, with the bootstrap CI's upper end <= {k:g}",
+            m_star / cfg.m0,
+            bool(m_ci[1] <= k * cfg.m0),
+            expected=f"CI upper <= {k:g}",
+            ci=(m_ci[0] / cfg.m0, m_ci[1] / cfg.m0),
+            source="Chizat & Bach, NeurIPS 2018, §4 (numerical illustrations)",
+            note="m*/m0 = inf when no width of the grid converges in enough seeds",
+        ),
+        claim_true(
+            "m0_stalls",
+            f"at m = m0 = {small} a fraction of the {cfg.seeds} seeds stalls above "
+            f"{cfg.tol:g} R(mu_0), more than at m = {big} (control): 95% Clopper-Pearson interval above "
+            "the control",
+            stall_frac[small],
+            bool(stall_ci[0] > stall_frac[big]),
+            expected="CI lower > control",
+            ci=stall_ci,
+            control=stall_frac[big],
+            source="Chizat & Bach, NeurIPS 2018, §4 (too few particles can stall)",
+        ),
+    ]
+
+
 @register
 class GlobalConvergence(Experiment):
     name = "cb-global-convergence"
@@ -199,20 +265,7 @@ class GlobalConvergence(Experiment):
     }
 
     def run(self, cfg: GlobalConvergenceConfig, ctx) -> ExperimentResult:
-        flow = FlowConfig(
-            eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 100)
-        )
-
-        plan = (("sphere", cfg.widths, cfg.seeds), ("one_sign", (max(cfg.widths),), cfg.control_seeds))
-        runs = {}
-        for k, ms, seeds in plan:
-            for m in ms:  # the seeds of one width: one ensemble, member s = seed s's teacher and particles
-                st = ctx.stage(
-                    f"{k}-m{m}", lambda k=k, m=m, seeds=seeds: _seeds_as_ensemble(cfg, ctx, flow, k, m, seeds)
-                )
-                runs.update(
-                    {(k, m, s): {key: v[s] if key in _PER_SEED else v for key, v in st.items()} for s in range(seeds)}
-                )
+        runs = _train_runs(cfg, ctx)
         ratio = {key: float(r["risk"][-1] / r["risk"][0]) for key, r in runs.items()}
         big, small = max(cfg.widths), min(cfg.widths)
         widths = sorted(cfg.widths)
@@ -230,44 +283,7 @@ class GlobalConvergence(Experiment):
             )
         ctx.log(f"smallest width converging in >= {cfg.conv_fraction:.0%} of seeds: {m_star} (CI {m_ci})")
 
-        k = cfg.width_multiple
-        claims = [
-            claim_le(
-                "large_width_converges",
-                f"at m = {big} (> 10 m0 = {10 * cfg.m0}) the excess risk falls below "
-                f"{cfg.tol:g} of its initial value in every seed: max over {cfg.seeds} seeds of R(mu_T)/R(mu_0)",
-                worst_big,
-                cfg.tol,
-                source="Chizat & Bach, NeurIPS 2018, Thm 3.3",
-                control=float(bad.min()),
-                note=f"control: one-sign initialisation (outside the theorem) at m = {big}, best R_T/R_0 over "
-                f"{cfg.control_seeds} seeds; it stalls by sign conservation",
-            ),
-            claim_true(
-                "few_particles_suffice",
-                f"particle counts slightly above the teacher's width converge: the "
-                f"smallest width m* of {tuple(widths)} converging in >= {cfg.conv_fraction:.0%} of "
-                f"{cfg.seeds} seeds, as m*/m0, with the bootstrap CI's upper end <= {k:g}",
-                m_star / cfg.m0,
-                bool(m_ci[1] <= k * cfg.m0),
-                expected=f"CI upper <= {k:g}",
-                ci=(m_ci[0] / cfg.m0, m_ci[1] / cfg.m0),
-                source="Chizat & Bach, NeurIPS 2018, §4 (numerical illustrations)",
-                note="m*/m0 = inf when no width of the grid converges in enough seeds",
-            ),
-            claim_true(
-                "m0_stalls",
-                f"at m = m0 = {small} a fraction of the {cfg.seeds} seeds stalls above "
-                f"{cfg.tol:g} R(mu_0), more than at m = {big} (control): 95% Clopper-Pearson interval above "
-                "the control",
-                stall_frac[small],
-                bool(stall_ci.low > stall_frac[big]),
-                expected="CI lower > control",
-                ci=(stall_ci.low, stall_ci.high),
-                control=stall_frac[big],
-                source="Chizat & Bach, NeurIPS 2018, §4 (too few particles can stall)",
-            ),
-        ]
+        claims = _claims(cfg, worst_big, bad, (m_star, m_ci), stall_frac, (stall_ci.low, stall_ci.high))
         metrics = {f"stalled_fraction_m{m}": stall_frac[m] for m in widths}
         metrics.update(
             {

@@ -287,9 +287,8 @@ def _evaluate(cfg, d, layers, first, draw, mu, refs) -> dict:
     return out
 
 
-def _margin_claims(cfg, runs, suffix, setting):
-    """Claims (1)-(4) of one step setting from the per-seed runs of both regimes."""
-    label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
+def _horizon_note(cfg, runs, suffix: str) -> str:
+    """The claims' note: both regimes' mean training error at the horizon (and, for the variant, why it exists)."""
     train_err = {r: float(np.mean([v["train_error"] for v in runs[r]])) for r in runs}
     horizon = (
         f"training error after {cfg.steps} steps: both layers {train_err['both']:.3f}, output layer "
@@ -303,6 +302,13 @@ def _margin_claims(cfg, runs, suffix, setting):
             "source's settings; shown beside them, not a replacement. " + horizon
         )
     )
+    return note
+
+
+def _margin_claims(cfg, runs, suffix, setting):
+    """Claims (1)-(4) of one step setting from the per-seed runs of both regimes."""
+    label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
+    note = _horizon_note(cfg, runs, suffix)
     claims, metrics = [], {}
     dic = f"{cfg.dictionary} {'grid' if cfg.d_margin == 3 else 'random'} directions, {cfg.refine_rounds} refinements"
     for r, norm, ref in (

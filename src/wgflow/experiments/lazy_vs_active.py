@@ -47,7 +47,7 @@ linearised control -0.9995. Gap 0.017, CI [0.013, 0.021] (control, active: 0.38)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -125,6 +125,87 @@ def _slope(taus: np.ndarray, move: np.ndarray, seed: int) -> tuple[float, tuple[
     return fit.slope, (fit.lo, fit.hi)
 
 
+class _Fits(NamedTuple):
+    """Movement-vs-tau slopes: each (slope, CI) fit, the local slopes of the mean and seed 0's slope."""
+
+    slope: tuple[float, tuple[float, float]]  # over tau >= tau_lazy
+    linearised: tuple[float, tuple[float, float]]  # the same for the trained linearisation (the control)
+    asymptotic: tuple[float, tuple[float, float]]  # over tau >= tau_asymptotic
+    local: np.ndarray  # (taus - 1,)
+    lazy: np.ndarray  # (taus,) tau >= tau_lazy
+    seed0: float
+
+
+def _fits(cfg: LazyVsActiveConfig, taus: list[float], move: np.ndarray, move_lin: np.ndarray, seed: int) -> _Fits:
+    """Slopes of the relative movement (seeds, taus) against tau, of the network and of its linearisation."""
+    lazy, asym = np.array(taus) >= cfg.tau_lazy, np.array(taus) >= cfg.tau_asymptotic
+    fit, fit_lin = (
+        _slope(np.array(taus)[lazy], move[:, lazy], seed),
+        _slope(np.array(taus)[lazy], move_lin[:, lazy], seed),
+    )
+    fit_asym = _slope(np.array(taus)[asym], move[:, asym], seed)
+    with np.errstate(divide="ignore", invalid="ignore"):  # untrained: log 0
+        local = np.diff(np.log(move.mean(0))) / np.diff(np.log(taus))  # (taus - 1,) local slopes of the mean
+    one_seed = _slope(np.array(taus)[lazy], move[:1, lazy], seed)[0]
+    return _Fits(fit, fit_lin, fit_asym, local, lazy, one_seed)
+
+
+def _claims(cfg: LazyVsActiveConfig, taus: list[float], fits: _Fits, g_ci, ratio_ci, gap: np.ndarray) -> list:
+    """The four claims from the movement fits and the mean (CI) gap and test-loss ratio over seeds."""
+    fit, fit_lin, fit_asym, local, lazy, one_seed = fits
+    source = "Chizat, Oyallon & Bach, NeurIPS 2019, Thm 2.2-2.4 and Fig. 2"
+    return [
+        claim_ci_contains(
+            "movement_slope",
+            f"relative parameter movement |theta_T - theta_0|/|theta_0| ~ tau^s "
+            f"over tau >= {cfg.tau_lazy:g}: log-log slope s, 95% bootstrap CI over {cfg.seeds} seeds",
+            fit[0],
+            fit[1],
+            -1.0,
+            source=source,
+            control=fit_lin[0],
+            note=f"control: the linearised model's slope (-1 by scaling once eta(tau) is constant); "
+            f"pre-issue-14 rule |s + 1| <= {cfg.slope_tol:g} on seed 0: s = {one_seed:.3f}; "
+            "local slopes " + ", ".join(f"{v:.3f}" for v in local[lazy[:-1]]) + " (1/tau is "
+            "asymptotic: an O(1/tau^2) correction bends the first points)",
+        ),
+        claim_ci_contains(
+            "movement_slope_asymptotic",
+            f"the same slope over tau >= {cfg.tau_asymptotic:g} (variant "
+            "added after the previous CI excluded -1; both are reported)",
+            fit_asym[0],
+            fit_asym[1],
+            -1.0,
+            source=source,
+            control=fit_lin[0],
+        ),
+        claim_ci_below(
+            "lazy_matches_linearisation",
+            f"at tau = {taus[-1]:.3g} the trained network and its trained "
+            "linearisation agree on test points: |tau f - tau f_lin| / |tau f_lin|, mean over "
+            f"{cfg.seeds} seeds",
+            g_ci.mean,
+            g_ci.ci,
+            cfg.agree_tol,
+            source=source,
+            control=float(np.mean(gap[:, 0])),
+            note=f"control: the same gap in the active regime (tau = {taus[0]:.3g})",
+        ),
+        claim_ci_below(
+            "active_beats_lazy",
+            f"the active regime (tau = {taus[0]:.3g}) reaches a lower test loss "
+            f"than the lazy one (tau = {taus[-1]:.3g}): test loss ratio active / lazy, mean over "
+            f"{cfg.seeds} seeds",
+            ratio_ci.mean,
+            ratio_ci.ci,
+            1.0,
+            source=source,
+            control=1.0,
+            note="control: 1, the ratio without training (both output f(theta_0) = 0)",
+        ),
+    ]
+
+
 @register
 class LazyVsActive(Experiment):
     name = "lazy-vs-active"
@@ -178,81 +259,23 @@ class LazyVsActive(Experiment):
                 f"seed 0, tau {t:.3g}: test {r['test']:.3e} (linearised {r['test_lin']:.3e}), "
                 f"movement {r['move']:.3e}, gap {r['gap']:.3e}"
             )
-        lazy, asym = np.array(taus) >= cfg.tau_lazy, np.array(taus) >= cfg.tau_asymptotic
-        fit, fit_lin = (
-            _slope(np.array(taus)[lazy], move[:, lazy], ctx.seed),
-            _slope(np.array(taus)[lazy], get["move_lin"][:, lazy], ctx.seed),
-        )
-        fit_asym = _slope(np.array(taus)[asym], move[:, asym], ctx.seed)
-        with np.errstate(divide="ignore", invalid="ignore"):  # untrained: log 0
-            local = np.diff(np.log(move.mean(0))) / np.diff(np.log(taus))  # (taus - 1,) local slopes of the mean
+        fits = _fits(cfg, taus, move, get["move_lin"], ctx.seed)
         g_ci, ratio_ci = mean_ci(gap[:, -1], seed=ctx.seed), mean_ci(test[:, 0] / test[:, -1], seed=ctx.seed)
-        one_seed = _slope(np.array(taus)[lazy], move[:1, lazy], ctx.seed)[0]
-        source = "Chizat, Oyallon & Bach, NeurIPS 2019, Thm 2.2-2.4 and Fig. 2"
-        claims = [
-            claim_ci_contains(
-                "movement_slope",
-                f"relative parameter movement |theta_T - theta_0|/|theta_0| ~ tau^s "
-                f"over tau >= {cfg.tau_lazy:g}: log-log slope s, 95% bootstrap CI over {cfg.seeds} seeds",
-                fit[0],
-                fit[1],
-                -1.0,
-                source=source,
-                control=fit_lin[0],
-                note=f"control: the linearised model's slope (-1 by scaling once eta(tau) is constant); "
-                f"pre-issue-14 rule |s + 1| <= {cfg.slope_tol:g} on seed 0: s = {one_seed:.3f}; "
-                "local slopes " + ", ".join(f"{v:.3f}" for v in local[lazy[:-1]]) + " (1/tau is "
-                "asymptotic: an O(1/tau^2) correction bends the first points)",
-            ),
-            claim_ci_contains(
-                "movement_slope_asymptotic",
-                f"the same slope over tau >= {cfg.tau_asymptotic:g} (variant "
-                "added after the previous CI excluded -1; both are reported)",
-                fit_asym[0],
-                fit_asym[1],
-                -1.0,
-                source=source,
-                control=fit_lin[0],
-            ),
-            claim_ci_below(
-                "lazy_matches_linearisation",
-                f"at tau = {taus[-1]:.3g} the trained network and its trained "
-                "linearisation agree on test points: |tau f - tau f_lin| / |tau f_lin|, mean over "
-                f"{cfg.seeds} seeds",
-                g_ci.mean,
-                g_ci.ci,
-                cfg.agree_tol,
-                source=source,
-                control=float(np.mean(gap[:, 0])),
-                note=f"control: the same gap in the active regime (tau = {taus[0]:.3g})",
-            ),
-            claim_ci_below(
-                "active_beats_lazy",
-                f"the active regime (tau = {taus[0]:.3g}) reaches a lower test loss "
-                f"than the lazy one (tau = {taus[-1]:.3g}): test loss ratio active / lazy, mean over "
-                f"{cfg.seeds} seeds",
-                ratio_ci.mean,
-                ratio_ci.ci,
-                1.0,
-                source=source,
-                control=1.0,
-                note="control: 1, the ratio without training (both output f(theta_0) = 0)",
-            ),
-        ]
+        claims = _claims(cfg, taus, fits, g_ci, ratio_ci, gap)
         metrics = {
-            "movement_slope": fit[0],
-            "movement_slope_lo": fit[1][0],
-            "movement_slope_hi": fit[1][1],
-            "movement_slope_linearised": fit_lin[0],
-            "movement_slope_asymptotic": fit_asym[0],
-            "movement_slope_seed0": one_seed,
+            "movement_slope": fits.slope[0],
+            "movement_slope_lo": fits.slope[1][0],
+            "movement_slope_hi": fits.slope[1][1],
+            "movement_slope_linearised": fits.linearised[0],
+            "movement_slope_asymptotic": fits.asymptotic[0],
+            "movement_slope_seed0": fits.seed0,
             "gap_largest_tau": g_ci.mean,
             "test_active": float(test[:, 0].mean()),
             "test_lazy": float(test[:, -1].mean()),
             **{f"test_tau{t:.3g}": float(v) for t, v in zip(taus, test.mean(0))},
             **{f"movement_tau{t:.3g}": float(v) for t, v in zip(taus, move.mean(0))},
         }
-        curves = self._curves(ctx, taus, test.mean(0), get["test_lin"].mean(0), move, gap.mean(0), fit[0])
+        curves = self._curves(ctx, taus, test.mean(0), get["test_lin"].mean(0), move, gap.mean(0), fits.slope[0])
         artifacts = {"curves": curves}
         teacher = draws[0][0]
         basis = plane_basis(teacher.w.numpy())

@@ -112,6 +112,40 @@ class MFLangevinConfig:
     }
 
 
+def _flow_configs(cfg: MFLangevinConfig) -> tuple[FlowConfig, FlowConfig]:
+    """The constant-lambda (stationary) flow and the annealed flow (geometric noise schedule)."""
+    flow = FlowConfig(
+        eta=cfg.eta,
+        steps=cfg.steps,
+        noise=cfg.lam,
+        weight_decay=cfg.weight_decay,
+        n_snapshots=cfg.n_snapshots,
+        risk_every=10,
+    )
+    anneal = FlowConfig(
+        eta=cfg.eta,
+        steps=cfg.anneal_steps,
+        noise=cfg.anneal_lam,
+        noise_schedule="geometric",
+        noise_decay=cfg.anneal_decay,
+        weight_decay=cfg.anneal_weight_decay,
+        risk_every=10,
+    )
+    return flow, anneal
+
+
+def _free_energy_path(
+    cfg: MFLangevinConfig, obj: DatasetRisk, mu0: ParticleMeasure, snapshots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """F_lambda and its standard error at each snapshot, the rises beyond 3 SE and the overall drop."""
+    fe = [free_energy(mu0.with_theta(torch.from_numpy(s)), obj, cfg.lam, cfg.weight_decay) for s in snapshots]
+    F = np.array([f.value for f in fe])
+    se = np.array([f.se for f in fe])
+    jumps = np.diff(F) - 3 * np.sqrt(se[1:] ** 2 + se[:-1] ** 2)  # > 0 would be a significant increase
+    drop = F[0] - F[-1]
+    return F, se, jumps, drop
+
+
 @register
 class MFLangevin(Experiment):
     name = "mf-langevin"
@@ -149,23 +183,7 @@ class MFLangevin(Experiment):
         theta0 = unit.init(cfg.n, generator=g, dtype=torch.float64, c_scale=cfg.init_scale, w_scale=cfg.init_scale)
         mu0 = ParticleMeasure(theta0, unit)
 
-        flow = FlowConfig(
-            eta=cfg.eta,
-            steps=cfg.steps,
-            noise=cfg.lam,
-            weight_decay=cfg.weight_decay,
-            n_snapshots=cfg.n_snapshots,
-            risk_every=10,
-        )
-        anneal = FlowConfig(
-            eta=cfg.eta,
-            steps=cfg.anneal_steps,
-            noise=cfg.anneal_lam,
-            noise_schedule="geometric",
-            noise_decay=cfg.anneal_decay,
-            weight_decay=cfg.anneal_weight_decay,
-            risk_every=10,
-        )
+        flow, anneal = _flow_configs(cfg)
 
         def run_flow(fc, key):
             traj = train(mu0, obj, fc, seed=ctx.seed + 1, progress=ctx.progress, checkpointer=ctx.checkpointer(key))
@@ -179,14 +197,7 @@ class MFLangevin(Experiment):
         stat = ctx.stage("stationary", lambda: run_flow(flow, "mfl-stationary"))
         ann = ctx.stage("annealed", lambda: run_flow(anneal, "mfl-annealed"))
 
-        # (1) free energy along the stationary run
-        fe = [
-            free_energy(mu0.with_theta(torch.from_numpy(s)), obj, cfg.lam, cfg.weight_decay) for s in stat["snapshots"]
-        ]
-        F = np.array([f.value for f in fe])
-        se = np.array([f.se for f in fe])
-        jumps = np.diff(F) - 3 * np.sqrt(se[1:] ** 2 + se[:-1] ** 2)  # > 0 would be a significant increase
-        drop = F[0] - F[-1]
+        F, se, jumps, drop = _free_energy_path(cfg, obj, mu0, stat["snapshots"])  # (1)
 
         # (2) the final law against the proximal Gibbs density of its own V; control: the initial law
         rng = np.random.default_rng(ctx.seed)

@@ -68,8 +68,9 @@ from ..stats import fit_power_law, mean_ci
 from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
 from ..units import PiecewiseLinear
+from ._mmn_gaussians_claims import _flow_claims, _metrics, _sgd_claim, _track_ratios
 from ._mmn_gaussians_figures import CAPTIONS, figures
-from .base import ConfigError, Experiment, ExperimentResult, claim_ci_above, claim_ci_below, claim_ci_contains, register
+from .base import ConfigError, Experiment, ExperimentResult, register
 from .config import Domain, Float, Floats, Int, Ints
 
 
@@ -224,109 +225,15 @@ class MMNGaussians(Experiment):
         gap_fit, gap_ctl = fit(gaps[0]), fit(gaps[1])
         sup_fit = fit([v["to_pde"].max() for v in d.values()])
         init_fit = fit([v["init_to_pde0"] for v in d.values()])
-        per_n = {n: [v for (m, _), v in d.items() if m == n] for n in cfg.n_values}
-        track = {
-            n: mean_ci([np.max(v["to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed) for n, vs in per_n.items()
-        }
-        track_ctl = {
-            n: mean_ci([np.max(v["init_to_pde"] / floors[n]["t"]) for v in vs], seed=ctx.seed)
-            for n, vs in per_n.items()
-        }
-        worst = max(track, key=lambda n: track[n].mean if np.isfinite(track[n].mean) else np.inf)
-        n_small, n_big = min(cfg.n_values), max(cfg.n_values)
+        fits = (gap_fit, gap_ctl, sup_fit, init_fit)
+        per_n, track, track_ctl = _track_ratios(cfg, ctx.seed, d, floors)
+        n_small = min(cfg.n_values)
         moved = mean_ci([v["moved"][-1] / floors[n_small]["0"] for v in per_n[n_small]], seed=ctx.seed)
-        src = "Mei, Montanari & Nguyen, PNAS 2018"
-        claims = [
-            claim_ci_contains(
-                "risk_gap_rate",
-                "sup_t |R_N(t) - R_PDE(t)| ~ N^s with s = -1 (R_N = R + O(1/N))",
-                gap_fit.slope,
-                (gap_fit.lo, gap_fit.hi),
-                -1.0,
-                source=f"{src}, eq. (13) and Thm 3",
-                control=f"particles frozen at t = 0: {gap_ctl}",
-            ),
-            claim_ci_contains(
-                "w2_rate",
-                "max over the histogram times of W2(law of |w_i|, PDE law) ~ N^s, s = -1/2",
-                sup_fit.slope,
-                (sup_fit.lo, sup_fit.hi),
-                -0.5,
-                control=f"t = 0 sampling: {init_fit}",
-                source=f"{src}, Thm 3 (propagation of chaos)",
-                note="i.i.d. sampling gives the same exponent at t = 0: the flow's evidence is "
-                "tracks_pde_beyond_floor and moved_beyond_floor",
-            ),
-            claim_ci_below(
-                "tracks_pde_beyond_floor",
-                f"at every N, max_t W2(|w|_N(t), PDE_t) / (W2 between two independent N-samples of PDE_t)"
-                f" <= 1 (worst N = {worst})",
-                track[worst].mean,
-                track[worst].ci,
-                1.0,
-                control=track_ctl[worst].mean,
-                source=f"{src}, Fig. 2 (|w| histograms against the PDE)",
-                note="ratio by N: "
-                + ", ".join(f"{n}: {c}" for n, c in track.items())
-                + " (an i.i.d. sample of PDE_t scores ~0.71; the O(1/N) self-interaction bias of "
-                "the N-particle flow weighs most at small N)",
-            ),
-            claim_ci_above(
-                "moved_beyond_floor",
-                f"N = {n_small}: W2(|w|_N(0), |w|_N(t)) at t = {cfg.hist_times[-1]:g} / (W2 between two "
-                f"independent initial N-samples = {floors[n_small]['0']:.3g}) > {cfg.floor_factor:g}",
-                moved.mean,
-                moved.ci,
-                cfg.floor_factor,
-                source=f"{src}, Fig. 2",
-                control=f"untrained: 0; the PDE law itself moves {moved_pde / floors[n_small]['0']:.3g}",
-            ),
-        ]
-        metrics = {
-            "risk_gap_slope": gap_fit.slope,
-            "risk_gap_lo": gap_fit.lo,
-            "risk_gap_hi": gap_fit.hi,
-            "risk_gap_control_slope": gap_ctl.slope,
-            "w2_sup_slope": sup_fit.slope,
-            "w2_sup_lo": sup_fit.lo,
-            "w2_sup_hi": sup_fit.hi,
-            "w2_t0_control_slope": init_fit.slope,
-            "w2_t0_control_lo": init_fit.lo,
-            "w2_t0_control_hi": init_fit.hi,
-            "moved_over_floor0": moved.mean,
-        }
-        for j, t in enumerate(cfg.hist_times):
-            f = fit([v["to_pde"][j] for v in d.values()])
-            metrics.update({f"w2_slope_t{t:g}": f.slope, f"w2_slope_t{t:g}_hi": f.hi})
-        for n in cfg.n_values:
-            metrics.update(
-                {
-                    f"track_ratio_n{n}": track[n].mean,
-                    f"track_ratio_control_n{n}": track_ctl[n].mean,
-                    f"floor0_n{n}": floors[n]["0"],
-                }
-            )
-        for n, y in zip(gap_fit.n, gap_fit.y_mean):
-            metrics[f"risk_gap_n{int(n)}"] = float(y)
+        claims = _flow_claims(cfg, fits, (track, track_ctl), moved, floors, moved_pde)
+        metrics = _metrics(cfg, fit, d, fits, (track, track_ctl), floors, moved)
         if d_sgd:
-            sg = mean_ci([np.max(v["to_pde"] / floors[n_big]["t"]) for v in d_sgd], seed=ctx.seed)
-            claims.append(
-                claim_ci_below(
-                    "sgd_tracks_pde",
-                    f"online SGD (P = {cfg.sgd_batch} fresh samples per step), N = {n_big}: max_t "
-                    f"W2(|w|_N(t), PDE_t) / sampling floor <= 1 (exact-gradient flow: {track[n_big].mean:.3g})",
-                    sg.mean,
-                    sg.ci,
-                    1.0,
-                    control=track_ctl[n_big].mean,
-                    source=f"{src}, Fig. 2 (SGD histograms)",
-                    note=None
-                    if sg.hi < 1
-                    else "online SGD adds its own noise floor, O(sqrt(eta / P)) and independent "
-                    "of N, which exceeds the sampling floor at this N (a statement about the chosen P)",
-                )
-            )
-            metrics["sgd_track_ratio"] = sg.mean
+            sgd_claim, metrics["sgd_track_ratio"] = _sgd_claim(cfg, ctx.seed, d_sgd, floors, (track, track_ctl))
+            claims.append(sgd_claim)
         return claims, metrics
 
     @staticmethod

@@ -161,6 +161,42 @@ def _orders(risk: np.ndarray) -> float:
     return float(np.log10(risk[0] / max(risk[-1], 1e-300)))
 
 
+def _draw(cfg: TeacherStudentConfig, unit: ReLU, seed: int) -> tuple[ReLUTeacher, torch.Tensor]:
+    """A random teacher and the student's initial particles (n, d+1), both from one generator seeded ``seed``."""
+    dtype = getattr(torch, cfg.dtype)
+    g = torch.Generator().manual_seed(seed)
+    teacher = ReLUTeacher.random(cfg.d, cfg.m0, generator=g, dtype=dtype)
+    theta0 = unit.init(cfg.n, generator=g, dtype=dtype, kind=cfg.init, c_scale=cfg.init_scale)  # (n, d+1)
+    return teacher, theta0
+
+
+def _flow_stage(cfg: TeacherStudentConfig, ctx, unit: ReLU, flow: FlowConfig, s: int) -> dict:
+    """Seed s's flow from its own draw: snapshots, risk curve and the balanced W2 to the teacher."""
+    teacher, theta0 = _draw(cfg, unit, ctx.seed + 1000 * s)  # s = 0 keeps the single-seed run's draw
+    key = "flow" if s == 0 else f"flow-s{s}"
+    traj = train(
+        ParticleMeasure(theta0, unit),
+        PopulationRisk(teacher),
+        flow,
+        seed=ctx.seed + 1000 * s,
+        progress=ctx.progress,
+        checkpointer=ctx.checkpointer(key),
+    )
+    T = teacher.measure.numpy()  # (m0, d+1)
+    to_teacher = [projected_w2(balanced(x), T, method="exact") for x in traj.snapshots]  # (S,)
+    return {
+        "snapshots": traj.snapshots,
+        "snapshot_times": traj.snapshot_times,
+        "risk": traj.risk,
+        "risk_times": traj.risk_times,
+        "risk_steps": traj.risk_steps,
+        "final_theta": traj.final.numpy(),
+        "teacher": T,
+        "w2_teacher": np.array(to_teacher),
+        "w2_teacher_raw": np.array([projected_w2(traj.snapshots[i], T, method="exact") for i in (0, -1)]),
+    }
+
+
 @register
 class TeacherStudent(Experiment):
     name = "teacher-student"
@@ -183,50 +219,17 @@ class TeacherStudent(Experiment):
     }
 
     def run(self, cfg: TeacherStudentConfig, ctx) -> ExperimentResult:
-        dtype = getattr(torch, cfg.dtype)
         unit = ReLU(cfg.d)
         flow = FlowConfig(
             eta=cfg.eta, steps=cfg.steps, n_snapshots=cfg.n_snapshots, risk_every=max(1, cfg.steps // 200)
         )
 
-        def draw(s: int):
-            g = torch.Generator().manual_seed(ctx.seed + 1000 * s)  # s = 0 keeps the single-seed run's draw
-            teacher = ReLUTeacher.random(cfg.d, cfg.m0, generator=g, dtype=dtype)
-            theta0 = unit.init(cfg.n, generator=g, dtype=dtype, kind=cfg.init, c_scale=cfg.init_scale)  # (n, d+1)
-            return teacher, theta0
+        runs = [
+            ctx.stage("flow" if s == 0 else f"flow-s{s}", lambda s=s: _flow_stage(cfg, ctx, unit, flow, s))
+            for s in range(cfg.seeds)
+        ]
 
-        def flow_stage(s: int) -> dict:
-            teacher, theta0 = draw(s)
-            key = "flow" if s == 0 else f"flow-s{s}"
-            traj = train(
-                ParticleMeasure(theta0, unit),
-                PopulationRisk(teacher),
-                flow,
-                seed=ctx.seed + 1000 * s,
-                progress=ctx.progress,
-                checkpointer=ctx.checkpointer(key),
-            )
-            T = teacher.measure.numpy()  # (m0, d+1)
-            to_teacher = [projected_w2(balanced(x), T, method="exact") for x in traj.snapshots]  # (S,)
-            return {
-                "snapshots": traj.snapshots,
-                "snapshot_times": traj.snapshot_times,
-                "risk": traj.risk,
-                "risk_times": traj.risk_times,
-                "risk_steps": traj.risk_steps,
-                "final_theta": traj.final.numpy(),
-                "teacher": T,
-                "w2_teacher": np.array(to_teacher),
-                "w2_teacher_raw": np.array([projected_w2(traj.snapshots[i], T, method="exact") for i in (0, -1)]),
-            }
-
-        runs = [ctx.stage("flow" if s == 0 else f"flow-s{s}", lambda s=s: flow_stage(s)) for s in range(cfg.seeds)]
-
-        def dissipation() -> dict:
-            teacher, theta0 = draw(0)
-            return self._dissipation(cfg, teacher, theta0, unit)
-
-        check = ctx.stage("dissipation", dissipation)
+        check = ctx.stage("dissipation", lambda: self._dissipation(cfg, *_draw(cfg, unit, ctx.seed), unit))
 
         orders = np.array([_orders(np.asarray(r["risk"])) for r in runs])  # (seeds,)
         ratio = np.array([r["w2_teacher"][-1] / r["w2_teacher"][0] for r in runs])  # (seeds,)

@@ -70,6 +70,27 @@ class TrainResult:
     initial: float = float("nan")  # the total at the initialisation (equal to terms["total"] when untrained)
 
 
+def _make_optimizer(
+    optimizer: str, params: list[torch.Tensor], lr: float
+) -> torch.optim.LBFGS | torch.optim.Adam | torch.optim.SGD:
+    """The torch optimiser named ``optimizer`` over ``params`` (L-BFGS with the strong-Wolfe line search)."""
+    if optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            params,
+            lr=lr,
+            max_iter=20,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-12,
+            tolerance_change=1e-15,
+        )
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if optimizer == "gd":
+        return torch.optim.SGD(params, lr=lr)
+    raise ValueError("optimizer must be 'lbfgs', 'adam' or 'gd'")
+
+
 def train_residual(
     model: ResidualStack | NeuralODE,
     x: torch.Tensor,
@@ -90,24 +111,7 @@ def train_residual(
     runs before every step and once at the end (snapshots of tracks). Under
     :func:`wgflow.control.untrained` no step is taken (the model stays at its initialisation).
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt: torch.optim.Optimizer
-    if optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(
-            params,
-            lr=lr,
-            max_iter=20,
-            history_size=50,
-            line_search_fn="strong_wolfe",
-            tolerance_grad=1e-12,
-            tolerance_change=1e-15,
-        )
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr)
-    elif optimizer == "gd":
-        opt = torch.optim.SGD(params, lr=lr)
-    else:
-        raise ValueError("optimizer must be 'lbfgs', 'adam' or 'gd'")
+    opt = _make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr)
 
     def closure():
         opt.zero_grad()
