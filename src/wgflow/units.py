@@ -328,9 +328,9 @@ class RBFSphere(Unit):
         sq = (x * x).sum(1)[:, None] + (z * z).sum(1)[None, :] - 2 * x @ z.T  # (B, n)
         return torch.exp(-0.5 * self.kappa * sq) * theta[:, 0]
 
-    def _e(self, x, z):
-        sq = (x * x).sum(1)[:, None] + (z * z).sum(1)[None, :] - 2 * x @ z.T
-        return torch.exp(-0.5 * self.kappa * sq)  # (B, n)
+    def _e(self, x, z):  # (..., B, d), (..., n, d) -> (..., B, n); leading dims: an ensemble's members
+        sq = (x * x).sum(-1)[..., :, None] + (z * z).sum(-1)[..., None, :] - 2 * x @ z.mT
+        return torch.exp(-0.5 * self.kappa * sq)
 
     def forward(self, x, theta, v):
         _check_x(x, self.d, "RBFSphere.forward")

@@ -143,11 +143,6 @@ def _blocks(E: int, n: int, theta: torch.Tensor, B: int) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- batched units
-def _rbf_e(unit, x, theta):  # (E, B, d), (E, n, p) -> exp(-kappa |x - z|^2 / 2) (E, B, n), as RBFSphere._e
-    z = theta[..., 1:]
-    return torch.exp(-0.5 * unit.kappa * ((x * x).sum(-1)[..., None] + (z * z).sum(-1)[:, None, :] - 2 * x @ z.mT))
-
-
 def _relu_x(unit, x):
     return _with_one(x) if unit.bias else x
 
@@ -159,7 +154,7 @@ def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.T
     if isinstance(unit, ReLU):
         h = torch.relu_(_relu_x(unit, x) @ theta[:, :, 1:].mT)
     elif isinstance(unit, RBFSphere):
-        h = _rbf_e(unit, x, theta)
+        h = unit._e(x, theta[..., 1:])  # exp(-kappa |x - z|^2 / 2), (E, B, n)
     else:  # any other family: member by member (correct, not batched)
         outs = [unit.forward(x[e], theta[e], v) for e in range(theta.shape[0])]
         return torch.stack([o[0] for o in outs]), [o[1] for o in outs]
