@@ -69,6 +69,21 @@ def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [2**20, 96 * 7])  # one batched product; 2-D blocks of 7 samples per member
+@pytest.mark.parametrize("shared", [True, False])
+def test_ensemble_output_is_each_members_output(monkeypatch, block, shared):
+    from wgflow.flows import ensemble
+
+    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    mus, _ = _three_spin_problem()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(50, 4, generator=g, dtype=torch.float64) if shared else torch.randn(E, 50, 4, generator=g).double()
+    out = Ensemble.stack(mus).output(x, alpha=2.0)
+    assert out.shape == (E, 50)
+    for e, mu in enumerate(mus):
+        assert torch.allclose(out[e], mu.output(x if shared else x[e], alpha=2.0), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.units.RBFSphere(3), wg.Tanh(3)])
 def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     g = torch.Generator().manual_seed(0)

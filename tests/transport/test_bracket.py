@@ -150,3 +150,26 @@ def test_couplings_have_the_right_marginals_and_local_resolve_never_raises_cost(
         assert exact * (1 - REL) <= after <= before * (1 + REL)
     sliced = min(float(coupling_cost_pp(X, Y, c, 2)) for c in cs[:-1])
     assert cs[-1].name == "multiscale" and float(coupling_cost_pp(X, Y, cs[-1], 2)) < sliced  # coarse-to-fine helps
+
+
+def test_size_rules_choose_the_multiscale_coupling_and_its_local_resolve(rng, monkeypatch):
+    # the multiscale coupling runs while n k <= MULTISCALE_MAX, its local re-solve while n k <= LOCAL_MAX;
+    # multiscale=True forces both, False neither; every bound stays a bound of the exact value
+    from wgflow.transport import bracket
+
+    x, y = rng.normal(size=(300, 3)), 1.3 * rng.normal(size=(300, 3)) + 0.2
+    exact = wt.wasserstein(x, y, method="exact")
+
+    def upper_names(**kw):
+        _, info = wt.wasserstein(x, y, method="bracket", return_info=True, **kw)
+        assert info.lower - 1e-9 <= exact <= info.upper + 1e-9
+        return set(info.bounds["upper"])
+
+    assert {"multiscale", "multiscale+local"} <= upper_names()
+    monkeypatch.setattr(bracket, "LOCAL_MAX", 899)  # n k = 900
+    names = upper_names()
+    assert "multiscale" in names and "multiscale+local" not in names
+    assert "multiscale+local" in upper_names(multiscale=True)
+    monkeypatch.setattr(bracket, "MULTISCALE_MAX", 899)
+    assert not {"multiscale", "multiscale+local"} & upper_names()
+    assert not {"multiscale", "multiscale+local"} & upper_names(multiscale=False)

@@ -107,9 +107,24 @@ class Ensemble:
         if x.ndim == 2:
             x = x.expand(self.E, *x.shape)
         v = torch.full((self.n,), 1.0 / self.n, dtype=self.theta.dtype, device=self.theta.device)
+        if (
+            self.theta.device.type == "cpu"
+            and x.shape[1] * self.E * self.n * self.theta.element_size() > _STEP_BLOCK_BYTES
+        ):
+            return alpha * self._output_blocks(x, v)
         cs = _chunk(self.E, self.n, self.theta.element_size(), x.shape[1])
         out = [batched_forward(self.unit, x[:, s : s + cs], self.theta, v)[0] for s in range(0, x.shape[1], cs)]
         return alpha * torch.cat(out, dim=1)
+
+    def _output_blocks(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """(E, B) outputs member by member in 2-D blocks of ~_STEP_BLOCK_BYTES (CPU): (E, chunk, n) batched products
+        of 16 MiB were 8x slower than the same work in cache-sized 2-D blocks (n = 1024, B = 2000, E = 10)."""
+        cs = max(1, _STEP_BLOCK_BYTES // (self.n * self.theta.element_size()))
+        out = torch.empty(x.shape[:2], dtype=self.theta.dtype)
+        for e in range(self.E):
+            for s in range(0, x.shape[1], cs):
+                out[e, s : s + cs] = self.unit.forward(x[e, s : s + cs], self.theta[e], v)[0]
+        return out
 
     def __repr__(self) -> str:
         return f"Ensemble(E={self.E}, n={self.n}, p={self.p}, unit={self.unit!r}, dtype={self.theta.dtype})"

@@ -147,7 +147,7 @@ def _clusters(z: np.ndarray, w: np.ndarray, K: int, rng: np.random.Generator):
     K = int(min(K, len(z)))
     if K <= 1:
         return np.zeros(len(z), dtype=np.int64), np.array([w.sum()]), (w @ z)[None] / w.sum()
-    km = KMeans(K, init="random", n_init=1, max_iter=6, tol=0.0, random_state=int(rng.integers(2**31)))
+    km = KMeans(K, init="random", n_init=1, max_iter=6, tol=0.0, random_state=int(rng.integers(2**31)), copy_x=False)
     with warnings.catch_warnings():  # duplicate points may leave fewer distinct clusters than K
         warnings.simplefilter("ignore")
         lab = km.fit(z, sample_weight=w).labels_

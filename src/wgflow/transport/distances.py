@@ -169,7 +169,7 @@ def wasserstein(
         tolerance on the potentials at the final blur (None: stop after the schedule), most iterations.
     max_exact : largest cloud that "auto" solves exactly; beyond it "auto" is "bracket".
     paired, multiscale : (bracket) x_i and y_i are the same particle (the identity coupling is a
-        candidate); multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` points); for
+        candidate); multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` coordinates n k); for
         "sinkhorn" the clustered, truncated kernel (k <= 3; None: beyond 10^7 pairs without ``tol``).
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
     return_info : also return a :class:`WassersteinResult` with ``info.lower <= W_p <= info.upper``.
