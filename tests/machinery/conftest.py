@@ -106,6 +106,9 @@ def store(tmp_path):
 _CLI_WITH_KILL = """
 import os, signal, sys
 from wgflow.experiments import _store_context
+# as started from a foreground shell: a suite launched in the background (nohup, &) hands its children
+# SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
 after, sig = sys.argv.pop(1), sys.argv.pop(1)
 if after:  # the process sends itself `sig` right after its `after`-th checkpoint, in the middle of a flow
     _store_context.on_checkpoint_saved = lambda n: n >= int(after) and os.kill(os.getpid(), getattr(signal, sig))

@@ -16,7 +16,10 @@ from wgflow.store import Store
 
 HERE = Path(__file__).parent
 DRIVER = f"""
-import sys
+import signal, sys
+# as started from a foreground shell: a suite launched in the background (nohup, &) hands its children
+# SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {str(HERE)!r})
 import _sweep_fake  # registers sweep-fake in the driver; workers import it from its file
 from wgflow.cli import main
