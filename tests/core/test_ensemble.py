@@ -232,6 +232,15 @@ def test_block_workers_give_the_same_numbers(monkeypatch):
         assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
 
 
+def test_block_workers_run_one_intra_op_thread_each():
+    # OpenMP gives a new thread the process default, not its creator's count: each worker sets its own
+    # and keeps it when the calling thread changes its own count after the workers started
+    for outer in (1, 2, 1):
+        with runtime.num_threads(outer):
+            assert runtime.map_blocks(lambda i: torch.get_num_threads(), range(6), workers=2) == [1] * 6
+            assert torch.get_num_threads() == outer  # the calling thread keeps its count
+
+
 def test_thread_plan_counts_the_whole_ensemble():
     from wgflow.flows.train import _thread_plan
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -132,12 +133,11 @@ _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """``workers`` threads with one intra-op thread each.
+    """``workers`` threads with one intra-op thread each (set in the worker: ``initializer`` and :func:`_one_thread`).
 
-    The count is set inside each worker (``initializer``): OpenMP gives a new thread the process default
-    (all cores), not its creator's count, so workers started under ``num_threads(1)`` still ran two OpenMP
-    threads each -- four threads on two cores, which made two workers slower than one (measured: the
-    n = 1024 ensemble step of rve-3spin, 6.8 ms with two workers against 6.4 ms with one).
+    OpenMP gives a new thread the process default (all cores), not its creator's count, so workers started
+    under ``num_threads(1)`` used to run two OpenMP threads each -- four threads on two cores, which made two
+    workers slower than one (the n = 1024 ensemble step of rve-3spin: 6.8 ms with two workers, 6.4 with one).
     """
     key = (os.getpid(), workers)  # a forked child has none of its parent's threads
     if key not in _POOLS:
@@ -160,7 +160,17 @@ def map_blocks(fn: Callable, items: Sequence, workers: int = 1) -> list:
     """
     if workers <= 1 or len(items) <= 1:
         return [fn(i) for i in items]
-    return list(_pool(workers).map(fn, items))
+    return list(_pool(workers).map(functools.partial(_one_thread, fn), items))
+
+
+def _one_thread(fn: Callable, item):
+    """fn(item) with one intra-op thread in this worker: checked at every block, because torch's lazy per-thread
+    initialisation copies the process-wide count (which the calling thread may have changed since) into a
+    worker at its first operation (measured: a worker set to one thread reported two after the main thread
+    had called ``torch.set_num_threads(2)``)."""
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    return fn(item)
 
 
 @contextlib.contextmanager
