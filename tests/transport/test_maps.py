@@ -59,3 +59,16 @@ def test_barycentric_map_preserves_the_mean_and_is_monotone_in_1d(rng):
         assert (a[:, None] * T).sum(0) == pytest.approx((b[:, None] * y).sum(0), rel=1e-6)
         order = np.argsort(x[:, 0])
         assert (np.diff(T[order, 0]) >= -1e-9).all()  # 1-D optimal maps are non-decreasing
+
+
+def test_assignment_of_a_cost_matrix_is_the_brute_force_optimum():
+    # any square cost (here not a distance: random, with negative entries), NumPy or torch
+    import itertools
+
+    g = np.random.default_rng(3)
+    C = g.normal(size=(6, 6))
+    best = min(itertools.permutations(range(6)), key=lambda s: sum(C[i, s[i]] for i in range(6)))
+    assert list(wt.assignment(C)) == list(best)
+    assert list(wt.assignment(torch.tensor(C))) == list(best)
+    with pytest.raises(ValueError, match="square"):
+        wt.assignment(np.zeros((3, 4)))

@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
+
+from ..transport.maps import assignment
 
 __all__ = [
     "eval_path",
@@ -117,7 +118,7 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True, pe
     permuted and, for odd σ (tanh), when a unit's (A_i, b_i, W_{:, i}) changes sign. A
     minimiser is therefore defined only up to these relabellings. The squared distance is a
     sum over units, so the best signed permutation is an exact assignment problem (scipy's
-    ``linear_sum_assignment``) on the q x q matrix of per-unit distances
+    ``linear_sum_assignment`` via :func:`wgflow.transport.assignment`) on the q x q matrix of per-unit distances
     |U_i|² + |V_j|² - 2|<U_i, V_j>| (the sign flip takes the absolute value), formed from
     Gram products without an (n, q, q, p) intermediate.
 
@@ -132,13 +133,13 @@ def aligned_unit_distance(U: torch.Tensor, V: torch.Tensor, odd: bool = True, pe
     n = Uf.shape[0]
     if per_layer:
         Cn = _unit_costs(Uf, Vf, odd).detach().cpu().numpy()  # (n, q, q): one assignment per cell
-        total = sum(Cn[i][linear_sum_assignment(Cn[i])].sum() for i in range(n))
+        total = sum(Cn[i][np.arange(Cn.shape[1]), assignment(Cn[i])].sum() for i in range(n))
         return float(np.sqrt(max(float(total) / n, 0.0)))
     cross = torch.einsum("nip,njp->ij", Uf, Vf)  # (q, q) inner products of unit paths
     Ct = (Uf**2).sum((0, 2))[:, None] + (Vf**2).sum((0, 2))[None] - 2 * (cross.abs() if odd else cross)
     C = (Ct / n).detach().cpu().numpy()
-    r, c = linear_sum_assignment(C)
-    return float(np.sqrt(max(float(C[r, c].sum()), 0.0)))
+    c = assignment(C)
+    return float(np.sqrt(max(float(C[np.arange(len(c)), c].sum()), 0.0)))
 
 
 def align_layers(U: torch.Tensor, odd: bool = True) -> torch.Tensor:
@@ -156,7 +157,8 @@ def align_layers(U: torch.Tensor, odd: bool = True) -> torch.Tensor:
         a, b = out[-1], U[l]
         cross = a @ b.T  # (q, q)
         C = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * (cross.abs() if odd else cross)
-        r, c = linear_sum_assignment(C.detach().cpu().numpy())
+        c = assignment(C)
+        r = np.arange(len(c))
         sign = torch.where(cross[r, c] < 0, -1.0, 1.0).to(U.dtype) if odd else torch.ones(len(r), dtype=U.dtype)
         out.append(b[c] * sign[:, None])
     return torch.stack(out)

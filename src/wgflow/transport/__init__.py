@@ -4,7 +4,8 @@
 * :func:`gaussian_w2`, :func:`gaussian_ot_map` — closed forms between Gaussians (Bures).
 * :func:`tracked_w2` — identity-coupling bound for tracked particles;
   :func:`sphere_projection`, :func:`projected_w2` — Chizat-Bach projection of 2-homogeneous units.
-* :func:`ot_assignment`, :func:`barycentric_map` — optimal maps between clouds.
+* :func:`ot_assignment`, :func:`barycentric_map` — optimal maps between clouds; :func:`assignment` — the
+  optimal permutation for any square cost matrix.
 * :func:`w2_from_start`, :func:`w2_between`, :func:`metric_speed`, :func:`velocity_norm`,
   :func:`energy_dissipation` — a recorded flow measured as a curve in Wasserstein space.
 """
@@ -20,13 +21,14 @@ from .diagnostics import (
 )
 from .distances import METHODS, ApproximationWarning, WassersteinResult, wasserstein
 from .gaussian import gaussian_ot_map, gaussian_w2
-from .maps import barycentric_map, ot_assignment
+from .maps import assignment, barycentric_map, ot_assignment
 from .particles import SphereMeasure, projected_w2, sphere_projection, tracked_w2
 from .sinkhorn import sinkhorn_divergence_pp
 from .sliced import sliced_wasserstein_pp
 
 __all__ = [
     "METHODS",
+    "assignment",
     "ApproximationWarning",
     "DissipationCheck",
     "MetricSpeed",
