@@ -69,7 +69,7 @@ def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("block", [2**20, 96 * 7])  # one batched product; 2-D blocks of 7 samples per member
+@pytest.mark.parametrize("block", [2**20, 96 * 7])  # one batched product; member by member (over the bound)
 @pytest.mark.parametrize("shared", [True, False])
 def test_ensemble_output_is_each_members_output(monkeypatch, block, shared):
     from wgflow.flows import ensemble

@@ -133,7 +133,7 @@ _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """``workers`` threads with one intra-op thread each (set in the worker: ``initializer`` and :func:`_one_thread`).
+    """``workers`` threads; each block they run sets its own thread count (:func:`_one_thread`).
 
     OpenMP gives a new thread the process default (all cores), not its creator's count, so workers started
     under ``num_threads(1)`` used to run two OpenMP threads each -- four threads on two cores, which made two
@@ -141,9 +141,7 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     """
     key = (os.getpid(), workers)  # a forked child has none of its parent's threads
     if key not in _POOLS:
-        pool = ThreadPoolExecutor(
-            workers, thread_name_prefix="wgflow-blocks", initializer=torch.set_num_threads, initargs=(1,)
-        )
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="wgflow-blocks")
         start = threading.Barrier(workers)
         list(pool.map(lambda _: start.wait(), range(workers)))  # start them all now
         _POOLS[key] = pool

@@ -284,6 +284,7 @@ def train(
     callback: Callable[[int, Any, Any], None] | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
+    compile: bool | None = None,
     **overrides: Any,
 ) -> list[Trajectory]: ...
 

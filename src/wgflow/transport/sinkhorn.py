@@ -30,7 +30,8 @@ row lie at small blur). Measured per pair of points and soft-min on one thread (
 d = 10, 3.4 ns in float64 and 1.5 ns in float32 (15 and 12 ns with ``torch.logsumexp``);
 d = 100, 8 and 4 ns, where the GEMM takes most of the time (benchmarks/bench_transport.py
 prints GFLOP/s next to a plain GEMM). Float32 input runs in float32 (as GeomLoss and POT
-do), about 2x faster; the value agrees with float64 to ~1e-7 relative on Gaussian clouds. Its gradient is a custom autograd function that recomputes each block in the
+do), about 2x faster; the value agrees with float64 to ~1e-7 relative on Gaussian clouds.
+Its gradient is a custom autograd function that recomputes each block in the
 backward pass instead of storing it. The iterations run without autograd; only the last
 extrapolation is differentiated, with the potentials held fixed (envelope theorem, [2, §3.3]);
 the gradient with respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term.
@@ -101,12 +102,19 @@ def _rows(n: int, m: int, itemsize: int, block_bytes: int) -> int:
 EXP_FLOOR = -80.0
 
 
-def _lse_rows_(S: torch.Tensor) -> torch.Tensor:
-    """log sum_j exp(S_ij) per row, (r,); overwrites S with exp(S_ij - max_j S_ij) (clamped at EXP_FLOOR)."""
+def _exp_rows_(S: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Overwrites S with exp(S_ij - max_j S_ij) (exponents clamped at EXP_FLOOR); returns the row maxima (r,)
+    (0 for a row of -inf) and the mask of such rows."""
     mx = S.amax(1, keepdim=True)
-    empty = mx[:, 0] == -torch.inf  # a row of -inf: log 0 = -inf, as torch.logsumexp
+    empty = mx[:, 0] == -torch.inf
     S.sub_(mx.masked_fill_(empty[:, None], 0.0)).clamp_(min=EXP_FLOOR).exp_()
-    return (mx[:, 0] + S.sum(1).log()).masked_fill_(empty, -torch.inf)
+    return mx[:, 0], empty
+
+
+def _lse_rows_(S: torch.Tensor) -> torch.Tensor:
+    """log sum_j exp(S_ij) per row, (r,) (a row of -inf: -inf, as torch.logsumexp); overwrites S (:func:`_exp_rows_`)."""
+    mx, empty = _exp_rows_(S)
+    return (mx + S.sum(1).log()).masked_fill_(empty, -torch.inf)
 
 
 def _softmin_rows(x: torch.Tensor, y: torch.Tensor, h: torch.Tensor, eps: float, p: float, r: int) -> torch.Tensor:
@@ -282,7 +290,7 @@ def sinkhorn_barycentric_map(
         out = torch.empty_like(x)
         for s in range(0, x.shape[0], r):
             S = _exponent(x[s : s + r], y, y2, h, eps, p)
-            _lse_rows_(S)  # S <- exp(S - row max), clamped
+            _exp_rows_(S)  # S <- exp(S - row max), clamped
             out[s : s + r] = (S @ y) / S.sum(1, keepdim=True)  # softmax_j(S_ij) y_j, (r, k)
     return out
 
