@@ -32,7 +32,7 @@ def _worker(args) -> None:
     import torch
     import torch.distributed as dist
 
-    from wgflow.parallel import launch
+    from wgflow.cli import launch
     from wgflow.parallel.sharded import init_particles, shard_range, train_sharded, world
 
     torch.set_num_threads(1)  # one core per rank: weak scaling on a 2-core machine

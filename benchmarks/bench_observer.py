@@ -1,4 +1,4 @@
-"""Overhead of ``wg.observe.watch`` on a user's own training step (target: < 5 % at every=10, n = 10^4).
+"""Overhead of ``wg.interop.watch`` on a user's own training step (target: < 5 % at every=10, n = 10^4).
 
 The user's step is a plain PyTorch loop: ``nn.Sequential(nn.Linear(d, n), nn.ReLU(), nn.Linear(n, 1))``,
 square loss on a fixed batch of size B, ``torch.optim.Adam``. The same loop runs with and without
@@ -57,7 +57,7 @@ def measure(n: int, d: int, B: int, every: int, schedule: str, blocks: int, step
     import wgflow as wg
 
     model, step = _setup(n, d, B)
-    obs = wg.observe.watch(model, every=every, snapshots=schedule)
+    obs = wg.interop.watch(model, every=every, snapshots=schedule)
     _block(step, steps)  # warm-up
     ratios, plain_times, inside = [], [], []
     for _ in range(blocks):

@@ -32,9 +32,9 @@ def assert_no_claim_passes(name, overrides=None, *, preset="quick", seed=0, tmp_
 def run_recording_figure_problems(monkeypatch, name, overrides, out_dir):
     """Run ``name`` (quick preset, seed 0) and check every figure it saves, as saved (after ``finish``).
 
-    Returns ({file name: :func:`wgflow.plotting.figure_problems` of that figure}, the result).
+    Returns ({file name: :func:`wgflow.plotting.figures.figure_problems` of that figure}, the result).
     """
-    import wgflow.plotting as plotting
+    import wgflow.plotting.figures as plotting
     from wgflow.experiments import run_experiment
 
     found: dict[str, list[str]] = {}

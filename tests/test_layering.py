@@ -1,115 +1,271 @@
-"""Each layer imports only the layers below it, measured in a fresh interpreter.
+"""Imports point down: a static walk (``ast``) over every module of ``src/wgflow``, imports inside
+functions included, ``if TYPE_CHECKING:`` blocks excluded.
 
-Layers, bottom to top: the neutral helpers (``errors``, ``control``, ``stats``, ``_io``),
-the core (units, measures, objectives, flows, trajectories, transport, residual flows,
-limits, tasks), the store, the experiments, then the report, the parallel runner and the CLI.
-
-``sys.modules`` after ``import wgflow.X`` tells what a module pulls in. The package
-``__init__`` re-exports the core, so most cases stub the package object (its ``__path__``
-only) to measure the module's own imports; one case imports the real package.
+* :data:`ALLOWED` is the architecture: the packages each package may import. Packages of one layer
+  (the science below the product) are independent unless listed.
+* No import cycle between modules, counting imports inside functions.
+* An import of a wgflow module inside a function is for the CLI's start-up speed only: it lives in
+  :mod:`wgflow.cli` (or is listed in :data:`LAZY_OK` with its reason) and says why in a comment.
 """
 
-import functools
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from __future__ import annotations
 
-import pytest
+import ast
+from pathlib import Path
 
 import wgflow
 
-SRC = str(Path(wgflow.__file__).parent)
-
-_PROBE = """
-import importlib, json, sys, types
-if {stub}:
-    pkg = types.ModuleType("wgflow"); pkg.__path__ = [{src!r}]
-    sys.modules["wgflow"] = pkg
-importlib.import_module({module!r})
-print(json.dumps(sorted(sys.modules)))
-"""
-
-UPPER = ["wgflow.store", "wgflow.experiments", "wgflow.report", "wgflow.parallel", "wgflow.cli", "sqlite3"]
-CORE = [
-    "wgflow.units",
-    "wgflow.measure",
-    "wgflow.flows",
-    "wgflow.objectives",
-    "wgflow.trajectory",
-    "wgflow.transport",
-    "wgflow.residual",
-    "wgflow.limits",
-    "wgflow.tasks",
-]
-
-# module -> names it must not load (a name also forbids its submodules). Each case starts an
-# interpreter that imports torch (~2 s): one module per layer, not every module.
-CASES = {
-    "wgflow._io": ["torch", "wgflow.units", *UPPER],
-    "wgflow.stats": ["torch", *CORE, *UPPER],
-    "wgflow.units": ["wgflow.linearized", "wgflow.measure", *UPPER, "matplotlib"],
-    "wgflow.linearized": [*UPPER, "matplotlib"],
-    "wgflow.trajectory": [*UPPER, "matplotlib"],
-    "wgflow.flows": [*UPPER, "matplotlib"],
-    "wgflow.transport": ["wgflow.units", "wgflow.flows", "wgflow.residual", "wgflow.limits", *UPPER, "matplotlib"],
-    "wgflow.residual": ["wgflow.flows", "wgflow.limits", "wgflow.tasks", *UPPER, "matplotlib"],
-    "wgflow.limits": [*UPPER, "matplotlib"],
-    "wgflow.store": [
-        "torch",
-        "matplotlib",
-        *CORE,
-        "wgflow.experiments",
-        "wgflow.report",
-        "wgflow.parallel",
-        "wgflow.cli",
-    ],
-    "wgflow.report": ["torch", *CORE, "wgflow.experiments", "wgflow.parallel", "wgflow.cli"],
-    "wgflow.experiments": ["wgflow.report", "wgflow.parallel", "wgflow.cli"],
+SRC = Path(wgflow.__file__).parent
+NEUTRAL = {"wgflow", "wgflow._version", "wgflow.errors", "wgflow._io", "wgflow.control", "wgflow.stats"}
+SCIENCE = {"measures", "objectives", "tasks", "flows", "transport", "limits", "residual"}
+_ALLOWED = {
+    # the science, bottom to top
+    "measures": set(),
+    "transport": set(),
+    "objectives": {"measures"},
+    "tasks": {"measures", "objectives"},
+    "flows": {"measures", "objectives"},
+    "limits": {"measures", "objectives", "tasks", "transport", "flows"},
+    "residual": {"transport"},
+    # the product's lower floor: figures and the store know no science
+    "plotting": set(),
+    "store": set(),
+    "report": {"store", "plotting"},
+    "interop": {"measures", "objectives", "flows", "transport", "plotting", "store"},
+    # the experiment harness, the experiments, and what runs them
+    "harness": {*SCIENCE, "plotting", "store"},
+    "experiments": {*SCIENCE, "plotting", "store", "harness"},
+    "parallel": {*SCIENCE, "plotting", "store", "harness", "report"},
+    "cli": {*SCIENCE, "plotting", "store", "harness", "experiments", "report", "parallel", "interop"},
+    "__main__": {"cli"},
+}
+ALLOWED = {f"wgflow.{k}": {f"wgflow.{v}" for v in vs} for k, vs in _ALLOWED.items()}
+#: function-level imports outside wgflow.cli that are allowed, with their reason
+LAZY_OK: dict[tuple[str, str], str] = {}
+#: Violations being removed on open branches (issue #26), "module -> target" (line numbers move).
+#: A stale entry fails the tests, so the list shrinks to empty as the branches merge.
+PENDING: set[str] = {
+    "cycle wgflow.experiments wgflow.experiments._external wgflow.experiments.base",
+    "cycle wgflow.interop.modules wgflow.measures.measure",
+    "cycle wgflow.interop.observe wgflow.interop.observe_store",
+    "cycle wgflow.transport.sinkhorn wgflow.transport.sinkhorn_multiscale",
+    "wgflow.cli.args -> wgflow.experiments.config",
+    "wgflow.cli.args -> wgflow.store",
+    "wgflow.cli.browse -> wgflow.cli.show",
+    "wgflow.cli.browse -> wgflow.experiments.base",
+    "wgflow.cli.browse -> wgflow.interop.export",
+    "wgflow.cli.browse -> wgflow.report",
+    "wgflow.cli.app -> wgflow.experiments._external",
+    "wgflow.cli.app -> wgflow.plotting.figures",
+    "wgflow.cli.run -> wgflow.cli.progress",
+    "wgflow.cli.run -> wgflow.experiments.base",
+    "wgflow.cli.run -> wgflow.experiments.config",
+    "wgflow.cli.run -> wgflow.experiments.runner",
+    "wgflow.cli.run -> wgflow.flows.runtime",
+    "wgflow.cli.run -> wgflow.report",
+    "wgflow.cli.run -> wgflow.report.numbers",
+    "wgflow.cli.show -> wgflow.experiments.base",
+    "wgflow.cli.show -> wgflow.report.numbers",
+    "wgflow.cli.sweep -> wgflow.experiments.base",
+    "wgflow.cli.sweep -> wgflow.experiments.runner",
+    "wgflow.cli.sweep -> wgflow.parallel.executors",
+    "wgflow.cli.sweep -> wgflow.parallel.sweep",
+    "wgflow.cli.sweep -> wgflow.store",
+    "wgflow.experiments._catalog -> wgflow.experiments",
+    "wgflow.experiments._catalog -> wgflow.experiments._external",
+    "wgflow.experiments._catalog -> wgflow.experiments.base",
+    "wgflow.experiments._context -> wgflow.plotting.figures",
+    "wgflow.experiments.base -> wgflow.experiments",
+    "wgflow.experiments.base -> wgflow.experiments._external",
+    "wgflow.experiments.base -> wgflow.plotting.verdicts",
+    "wgflow.interop.export -> wgflow.store",
+    "wgflow.interop.observe -> wgflow.flows.regime",
+    "wgflow.interop.observe -> wgflow.interop.observe_store",
+    "wgflow.interop.observe -> wgflow.objectives.data",
+    "wgflow.interop.observe -> wgflow.plotting.figures",
+    "wgflow.interop.observe -> wgflow.transport",
+    "wgflow.interop.observe_store -> wgflow.experiments.runner",
+    "wgflow.interop.observe_store -> wgflow.flows.regime",
+    "wgflow.interop.observe_store -> wgflow.interop.observe",
+    "wgflow.interop.observe_store -> wgflow.plotting.figures",
+    "wgflow.interop.observe_store -> wgflow.store",
+    "wgflow.interop.observe_store -> wgflow.transport",
+    "wgflow.measures.measure -> wgflow.interop.modules",
+    "wgflow.objectives.margins -> wgflow.flows.ensemble",
+    "wgflow.objectives.risks -> wgflow.objectives.data",
+    "wgflow.parallel.grid -> wgflow.experiments.config",
+    "wgflow.parallel.sweep -> wgflow.experiments._external",
+    "wgflow.parallel.sweep -> wgflow.experiments.base",
+    "wgflow.parallel.sweep -> wgflow.experiments.runner",
+    "wgflow.parallel.sweep -> wgflow.flows.runtime",
+    "wgflow.parallel.sweep -> wgflow.store",
+    "wgflow.plotting.figures -> wgflow.errors",
+    "wgflow.report.html -> wgflow.experiments.base",
+    "wgflow.report.html -> wgflow.plotting.verdicts",
+    "wgflow.report.html -> wgflow.report.sweep",
+    "wgflow.store.sqlite -> wgflow.store.health",
+    "wgflow.transport.sinkhorn -> wgflow.transport.sinkhorn_multiscale",
 }
 
 
-@functools.cache
-def _loaded(module: str, stub: bool) -> tuple[str, ...]:
-    code = _PROBE.format(stub=stub, src=SRC, module=module)
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(Path(SRC).parent), "OMP_NUM_THREADS": "1"},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
+def _check(found: list[str], what: str) -> set[str]:
+    keys = {f.split(":")[0] + " -> " + f.split(" imports ")[1].split(" ")[0] for f in found}
+    new = [f for f in found if f.split(":")[0] + " -> " + f.split(" imports ")[1].split(" ")[0] not in PENDING]
+    assert not new, what + ":\n" + "\n".join(new)
+    return keys
 
 
-def _above(loaded: tuple[str, ...], forbidden: list[str]) -> list[str]:
-    return [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)]
+def _module_name(path: Path, src: Path = SRC) -> str:
+    parts = list(path.relative_to(src.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@pytest.mark.parametrize("module", sorted(CASES))
-def test_a_layer_does_not_load_the_layers_above_it(module):
-    loaded = _loaded(module, stub=True)
-    assert module in loaded  # the probe measured the module itself
-    bad = _above(loaded, CASES[module])
-    assert not bad, f"import {module} loads {bad}"
+def _imports(path: Path, src: Path = SRC) -> list[tuple[str, bool, int]]:
+    """(imported wgflow module, inside a function?, line) of every import in ``path``."""
+    name = _module_name(path, src)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped: set[int] = set()
+    in_function: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(c) for stmt in node.body for c in ast.walk(stmt)}
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            in_function |= {id(c) for c in ast.walk(node) if c is not node}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # `from pkg import mod` imports the submodule pkg.mod
+            found = [f"{module}.{a.name}" for a in node.names if _is_module(f"{module}.{a.name}", src)]
+            targets = found + ([module] if len(found) < len(node.names) else [])
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        out += [(t, id(node) in in_function, node.lineno) for t in targets if t.split(".")[0] == "wgflow"]
+    return out
 
 
-def test_import_wgflow_does_not_load_the_store_or_experiments():
-    # the package loads its names lazily (PEP 562): importing it loads no layer, not even torch
-    loaded = _loaded("wgflow", stub=False)
-    bad = _above(loaded, ["torch", *CORE, *UPPER, "matplotlib"])
-    assert not bad, f"import wgflow loads {bad}"
-    # using the public API loads the core, and still nothing above it
-    code = "import json, sys, wgflow; wgflow.train, wgflow.ParticleMeasure; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    used = json.loads(out.stdout)
-    assert "wgflow.units" in used and "wgflow.flows" in used
-    bad = _above(used, [*UPPER, "matplotlib"])
-    assert not bad, f"wgflow.train loads {bad}"
+def _is_module(dotted: str, src: Path = SRC) -> bool:
+    rel = Path(*dotted.split(".")[1:]) if "." in dotted else Path()
+    return (src / rel).with_suffix(".py").exists() or (src / rel / "__init__.py").exists()
 
 
-def test_the_probe_sees_a_forbidden_import():
-    # the measure can fail: the experiments do load the store and torch
-    assert _above(_loaded("wgflow.experiments", stub=True), ["wgflow.store", "torch"])
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def _graph() -> dict[str, list[tuple[str, bool, int]]]:
+    return {_module_name(p): _imports(p) for p in sorted(SRC.rglob("*.py"))}
+
+
+_SEEN: set[str] = set()
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path):
+    pkg = tmp_path / "wgflow" / "a"
+    pkg.mkdir(parents=True)
+    code = "from . import n\nif TYPE_CHECKING:\n    from ..b import x\ndef f():\n    from ..c import y\n"
+    (pkg / "m.py").write_text(code)
+    (pkg / "n.py").write_text("")
+    found = [(t, f) for t, f, _ in _imports(pkg / "m.py", tmp_path / "wgflow")]
+    assert sorted(found) == [("wgflow.a.n", False), ("wgflow.c", True)]
+
+
+def test_every_package_is_placed_in_the_architecture():
+    packages = {_package(m) for m in _graph()} - NEUTRAL
+    assert packages <= set(ALLOWED), f"packages without a layer in ALLOWED: {packages - set(ALLOWED)}"
+
+
+def test_imports_point_down():
+    bad = []
+    for module, imports in _graph().items():
+        src = _package(module)
+        for target, _, line in imports:
+            dst = _package(target)
+            if src in NEUTRAL or module in NEUTRAL:
+                ok = dst in NEUTRAL or target in NEUTRAL or (module == "wgflow" and True)
+            else:
+                ok = dst == src or dst in NEUTRAL or target in NEUTRAL or dst in ALLOWED.get(src, set())
+            if not ok:
+                bad.append(f"{module}:{line} imports {target}")
+    _SEEN.update(_check(bad, "imports that point up or sideways"))
+
+
+def test_no_import_cycles():
+    graph = {m: {t for t, _, _ in imps if t != m} for m, imps in _graph().items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    pending = [c for c in cycles if "cycle " + " ".join(c) in PENDING]
+    assert len(pending) == len(cycles), f"import cycles: {[c for c in cycles if c not in pending]}"
+    _SEEN.update("cycle " + " ".join(c) for c in cycles)
+
+
+def test_imports_inside_functions_only_keep_the_cli_fast():
+    src_lines = {}
+    bad = []
+    for module, imports in _graph().items():
+        for target, inside, line in imports:
+            if not inside:
+                continue
+            if _package(module) != "wgflow.cli" and (module, target) not in LAZY_OK:
+                bad.append(f"{module}:{line} imports {target} inside a function")
+                continue
+            path = SRC.parent / (module.replace(".", "/") + ".py")
+            if not path.exists():
+                path = SRC.parent / module.replace(".", "/") / "__init__.py"
+            lines = src_lines.setdefault(path, path.read_text().splitlines())
+            first = line - 1  # the import block this import belongs to: its comment may sit on any of its lines
+            while first > 0 and lines[first - 1].strip().startswith(("from ", "import ", "#")):
+                first -= 1
+            last = line - 1
+            while last + 1 < len(lines) and lines[last + 1].strip().startswith(("from ", "import ")):
+                last += 1
+            if not any("#" in ln for ln in lines[first : last + 1]):
+                bad.append(f"{module}:{line} imports {target} inside a function without saying why")
+    _SEEN.update(_check(bad, "imports inside functions"))
+
+
+def test_pending_entries_are_still_needed():
+    test_imports_point_down()
+    test_no_import_cycles()
+    test_imports_inside_functions_only_keep_the_cli_fast()
+    stale = PENDING - _SEEN
+    assert not stale, f"PENDING entries no longer needed (remove them): {sorted(stale)}"

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.linearized import Tangent, symmetric_init, tangent_theta
+from wgflow.measures.linearized import Tangent, symmetric_init, tangent_theta
+from wgflow.measures.units import Unit
 from wgflow.stats import loglog_slope
-from wgflow.units import Unit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one torch thread on shared CI cores
 

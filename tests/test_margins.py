@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.margins import (
+from wgflow.objectives.margins import (
     SmoothMargin,
     classification_error,
     f1_margin,

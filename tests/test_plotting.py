@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wgflow.plotting import particle_animation, particle_figure, plane_basis, unit_positions
+from wgflow.plotting.figures import particle_animation, particle_figure, plane_basis, unit_positions
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one torch thread on shared CI cores
 

@@ -1,4 +1,4 @@
-"""The top-level API: a small pinned ``__all__``; former top-level names resolve with a DeprecationWarning."""
+"""The top-level API: a small pinned ``__all__``; the packages one per concept, loaded on first use."""
 
 import importlib
 import warnings
@@ -48,30 +48,19 @@ def test_public_names_resolve_without_warning(name):
 
 
 def test_namespaces_are_the_submodules():
-    for ns in ("transport", "residual", "tasks", "limits", "experiments", "observe", "interop", "units"):
+    for ns in ("transport", "residual", "tasks", "limits", "experiments", "measures", "objectives", "flows", "interop"):
         assert getattr(wgflow, ns) is importlib.import_module(f"wgflow.{ns}")
     assert wgflow.transport.w2_from_start is importlib.import_module("wgflow.transport").w2_from_start
 
 
-@pytest.mark.parametrize("name", sorted(wgflow._MOVED))
-def test_moved_names_warn_and_name_their_namespace(name):
-    where = f"wgflow.{wgflow._MOVED[name]}"
-    try:
-        expected = getattr(importlib.import_module(where), name)
-    except ImportError:  # load_runs needs the optional pandas only when called; its module imports without it
-        pytest.skip(f"{where} needs an optional dependency")
-    with pytest.warns(DeprecationWarning, match=rf"use {where}\.{name}\b"):
-        value = getattr(wgflow, name)
-    assert value is expected
-    assert name not in wgflow.__all__ and name not in dir(wgflow)
+def test_the_top_level_holds_no_loose_modules():
+    """Apart from the package's own files and the neutral helpers, every module lives in a package of its concept."""
+    from pathlib import Path
 
-
-def test_moved_names_are_not_cached_so_every_use_warns():
-    name = "w2_from_start"
-    with pytest.warns(DeprecationWarning):
-        getattr(wgflow, name)
-    with pytest.warns(DeprecationWarning):  # the second use warns too
-        getattr(wgflow, name)
+    loose = {p.name for p in Path(wgflow.__file__).parent.glob("*.py")}
+    assert loose <= {"__init__.py", "__main__.py", "_version.py", "_io.py", "errors.py", "stats.py", "control.py"}, (
+        loose
+    )
 
 
 def test_unknown_name_is_an_attribute_error():

@@ -37,7 +37,7 @@ def _runnable(cmd: str) -> list[str]:
 def test_readme_commands_parse_and_validate(tmp_path, monkeypatch, capsys):
     """Cheap commands run for real on an empty store; runs and sweeps are parsed and their configs validated
     (running them is the experiments' own tests' job: `--full` takes hours)."""
-    from wgflow import cli
+    from wgflow.cli import app as cli
     from wgflow.experiments.base import make_config
 
     monkeypatch.chdir(tmp_path)

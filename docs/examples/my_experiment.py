@@ -20,7 +20,7 @@ import torch
 
 import wgflow as wg
 from wgflow.experiments import ConfigError, Experiment, ExperimentResult, claim_ge, claim_true, register
-from wgflow.figure_claims import Caption
+from wgflow.plotting.verdicts import Caption
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class MyConfig:
 
     def validate(self) -> None:
         if self.data:
-            wg.data.load_xy(self.data)  # a bad file is a one-line ConfigError before anything is written
+            wg.interop.load_xy(self.data)  # a bad file is a one-line ConfigError before anything is written
         for key in ("d", "n_samples", "n", "steps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r}: must be a positive integer, got {getattr(self, key)}")
@@ -59,7 +59,7 @@ class MyDataFlow(Experiment):
     def run(self, cfg: MyConfig, ctx) -> ExperimentResult:
         g = torch.Generator().manual_seed(ctx.seed)
         if cfg.data:
-            x, y = wg.data.load_xy(cfg.data)  # (N, d), (N,)
+            x, y = wg.interop.load_xy(cfg.data)  # (N, d), (N,)
         else:
             teacher = wg.tasks.ReLUTeacher.random(cfg.d, 3, generator=g, dtype=torch.float64)
             x = torch.randn(cfg.n_samples, cfg.d, generator=g, dtype=torch.float64)
@@ -88,8 +88,8 @@ class MyDataFlow(Experiment):
             ),
         ]
         artifacts = {
-            "particles": ctx.save_figure("my_particles", wg.observe.plot_particles(traj)),
-            "flow": ctx.save_figure("my_flow", wg.observe.plot_flow(traj, w2)),
+            "particles": ctx.save_figure("my_particles", wg.interop.plot_particles(traj)),
+            "flow": ctx.save_figure("my_flow", wg.interop.plot_flow(traj, w2)),
         }
         metrics = {
             "loss_initial": float(traj.risk[0]),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.closed_forms import arccos_kernel, arccos_kernel_grad
+from wgflow.objectives.closed_forms import arccos_kernel, arccos_kernel_grad
 
 
 def _gen(seed=0):

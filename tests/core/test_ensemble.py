@@ -84,7 +84,7 @@ def test_ensemble_output_is_each_members_output(monkeypatch, block, shared):
         assert torch.allclose(out[e], mu.output(x if shared else x[e], alpha=2.0), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.units.RBFSphere(3), wg.Tanh(3)])
+@pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.measures.RBFSphere(3), wg.Tanh(3)])
 def test_dataset_members_reproduce_single_flows_for_every_unit_path(unit):
     g = torch.Generator().manual_seed(0)
     data = [
@@ -304,7 +304,7 @@ def test_flow_ensemble_and_resume_on_cuda():
 def test_cli_preset_threads_and_device_options(tmp_path, capsys, monkeypatch):
     import importlib
 
-    from wgflow import cli
+    from wgflow.cli import app as cli
 
     train_module = importlib.import_module("wgflow.flows.train")  # the module (wgflow.flows.train is the function)
 

@@ -95,7 +95,7 @@ def test_lazy_scaling_relative_movement_is_one_over_alpha():
 
 def test_rbf_units_stay_on_the_sphere():
     d = 5
-    unit = wg.units.RBFSphere(d)
+    unit = wg.measures.RBFSphere(d)
     g = torch.Generator().manual_seed(0)
     target = wg.tasks.ReLUTeacher.random(d, 2, generator=g)
     obj = wg.OnlineRisk(wg.tasks.sphere_sampler(d), target)
@@ -121,11 +121,11 @@ def test_same_seed_same_numbers_and_save_load(tmp_path):
     assert np.array_equal(c.snapshots, a.snapshots) and np.array_equal(c.final.numpy(), a.final.numpy())
     assert isinstance(c.final.unit, wg.Tanh) and c.meta["flow"]["batch_size"] == 16
     # the linearised (tangent) model round-trips too
-    tan = wg.linearized.Tangent(wg.ReLU(3))
-    mu_t = wg.ParticleMeasure(wg.linearized.tangent_theta(wg.ReLU(3).init(4, dtype=torch.float64)), tan)
+    tan = wg.measures.Tangent(wg.ReLU(3))
+    mu_t = wg.ParticleMeasure(wg.measures.tangent_theta(wg.ReLU(3).init(4, dtype=torch.float64)), tan)
     t = wg.train(mu_t, obj, wg.FlowConfig(eta=0.1, steps=3, batch_size=8))
     back = wg.Trajectory.load(t.save(tmp_path / "tangent.npz"))
-    assert isinstance(back.final.unit, wg.linearized.Tangent) and isinstance(back.final.unit.base, wg.ReLU)
+    assert isinstance(back.final.unit, wg.measures.Tangent) and isinstance(back.final.unit.base, wg.ReLU)
     assert np.array_equal(back.final.numpy(), t.final.numpy())
 
 
@@ -194,7 +194,7 @@ def test_ntk_scaling_alpha_is_sqrt_n():
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.tensor([0.0, float("nan"), 1.0])), "NaN"),
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(4)), "shape"),
         (lambda: wg.DatasetRisk(torch.zeros(3, 2), torch.zeros(3), loss="hinge"), "unknown loss"),
-        (lambda: wg.units.make_unit("softplus", 3), "unknown unit family"),
+        (lambda: wg.measures.make_unit("softplus", 3), "unknown unit family"),
         (lambda: wg.FlowConfig(eta=-1), "eta"),
         (lambda: wg.FlowConfig(alpha="big"), "alpha"),
         (lambda: wg.ReLU(3).phi(torch.zeros(5, 2), torch.zeros(1, 4)), r"shape \(B, 3\)"),

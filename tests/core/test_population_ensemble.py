@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.closed_forms import arccos_kernel, arccos_kernel_grad
 from wgflow.flows import Ensemble, EnsembleRisk
-from wgflow.margins import SmoothMargin, SmoothMarginEnsemble
-from wgflow.objectives import PopulationEnsemble
+from wgflow.objectives.closed_forms import arccos_kernel, arccos_kernel_grad
+from wgflow.objectives.margins import SmoothMargin, SmoothMarginEnsemble
+from wgflow.objectives.risks import PopulationEnsemble
 from wgflow.tasks.gaussians import GaussiansEnsemble, IsotropicGaussians, IsotropicGaussiansRisk
 
 E = 3
@@ -25,13 +25,13 @@ def _measures(unit, n, scale=1.0):
 
 
 def _teacher_problem(d=4, m0=3, n=11, memory_budget=None):
-    teachers = [wg.ReLUTeacher.random(d, m0, generator=torch.Generator().manual_seed(e)) for e in range(E)]
+    teachers = [wg.tasks.ReLUTeacher.random(d, m0, generator=torch.Generator().manual_seed(e)) for e in range(E)]
     return [wg.PopulationRisk(t, memory_budget=memory_budget) for t in teachers], _measures(wg.ReLU(d), n)
 
 
 def _gaussians_problem(d=6, n=9):
     obj = IsotropicGaussiansRisk(IsotropicGaussians(d, 0.6), K=6)
-    return [obj] * E, _measures(wg.PiecewiseLinear(d), n, scale=0.9)
+    return [obj] * E, _measures(wg.measures.PiecewiseLinear(d), n, scale=0.9)
 
 
 def _assert_members_agree(objs, mus, alpha):
@@ -103,7 +103,7 @@ def test_gaussians_sgd_members_keep_their_own_streams():
 
 
 def test_teachers_of_different_widths_run_member_by_member():
-    objs = [wg.PopulationRisk(wg.ReLUTeacher.random(4, 2 + e, generator=torch.Generator())) for e in range(E)]
+    objs = [wg.PopulationRisk(wg.tasks.ReLUTeacher.random(4, 2 + e, generator=torch.Generator())) for e in range(E)]
     assert EnsembleRisk(objs)._joint is None
     _assert_members_agree(objs, _measures(wg.ReLU(4), 7), 1.0)
 
@@ -121,7 +121,7 @@ def test_smooth_margin_members_agree_with_single_objectives():
 
 
 def test_gaussians_members_in_groups_give_the_same_result(monkeypatch):
-    from wgflow import measure
+    from wgflow.measures import measure
 
     objs, mus = _gaussians_problem()
     J, G = EnsembleRisk(objs).value_and_grad(Ensemble.stack(mus), 1.0)

@@ -10,8 +10,8 @@ UNITS = [
     lambda d: wg.ReLU(d, bias=True),
     lambda d: wg.Sigmoid(d),
     lambda d: wg.Tanh(d),
-    lambda d: wg.units.RBFSphere(d),
-    lambda d: wg.units.PiecewiseLinear(d),
+    lambda d: wg.measures.RBFSphere(d),
+    lambda d: wg.measures.PiecewiseLinear(d),
 ]
 
 
@@ -96,7 +96,7 @@ def test_chunked_output_and_gradient_equal_unchunked():
 
 
 def test_rbf_positions_on_sphere_after_init():
-    unit = wg.units.RBFSphere(6)
+    unit = wg.measures.RBFSphere(6)
     theta = unit.init(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     r = theta[:, 1:].norm(dim=1)
     assert torch.allclose(r, torch.full_like(r, 6**0.5), atol=1e-12)

@@ -6,7 +6,7 @@ import torch
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.margins import f1_max_margin, sphere_directions
+from wgflow.objectives.margins import f1_max_margin, sphere_directions
 from wgflow.tasks.clusters import ClustersTask
 
 SMALL = {

@@ -1,7 +1,7 @@
 """The figures of resnet-geodesic and resnet-deep-limit are fit for a paper (scaled-down runs).
 
-Every saved figure is checked with :func:`wgflow.plotting.figure_problems` (colliding tick labels,
-unlabelled axes, no title) as saved, after :func:`wgflow.plotting.finish`, and has a caption.
+Every saved figure is checked with :func:`wgflow.plotting.figures.figure_problems` (colliding tick labels,
+unlabelled axes, no title) as saved, after :func:`wgflow.plotting.figures.finish`, and has a caption.
 """
 
 import pytest

@@ -7,8 +7,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import wgflow as wg
-from wgflow.data import as_tensors
 from wgflow.errors import ConfigError
+from wgflow.objectives.data import as_tensors
 from wgflow.store import Store
 
 
@@ -37,25 +37,25 @@ def store(tmp_path):
 
 def test_load_runs_is_a_dataframe_of_runs_claims_and_metrics(store):
     pd = pytest.importorskip("pandas")
-    runs = wg.export.load_runs(store)
+    runs = wg.interop.load_runs(store)
     assert isinstance(runs, pd.DataFrame) and len(runs) == 2
     by_seed = runs.set_index("seed")
     assert by_seed.loc[0, "claim.drop"] and not by_seed.loc[1, "claim.drop"]
     assert by_seed.loc[1, "metric.risk_final"] == pytest.approx(0.2) and by_seed.loc[0, "config.eta"] == 0.5
-    claims = wg.export.load_runs(store.root, what="claims")
+    claims = wg.interop.load_runs(store.root, what="claims")
     assert list(claims["passed"].sort_values()) == [False, True]
-    metrics = wg.export.load_runs(store, what="metrics")
+    metrics = wg.interop.load_runs(store, what="metrics")
     series = metrics[metrics["name"] == "risk"]
     assert len(series) == 6 and set(series["step"]) == {0, 10, 20}
     with pytest.raises(ValueError, match="what must be"):
-        wg.export.load_runs(store, what="everything")
+        wg.interop.load_runs(store, what="everything")
 
 
 def test_tensorboard_scalars_read_back(store, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from wgflow.export import to_tensorboard
+    from wgflow.interop.export import to_tensorboard
 
     dirs = to_tensorboard(store, tmp_path / "tb")
     assert len(dirs) == 2
@@ -72,7 +72,7 @@ def test_observer_writes_loss_to_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
-    with wg.observe.watch(model, every=2, tensorboard=tmp_path / "tb") as obs:
+    with wg.interop.watch(model, every=2, tensorboard=tmp_path / "tb") as obs:
         for k in range(6):
             obs.step(float(k))
     obs._tb.close()
@@ -116,9 +116,9 @@ def test_csv_and_npz_files(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     np.savetxt(tmp_path / "d.csv", np.column_stack([x, y]), delimiter=",", header="a,b,y", comments="")
     for f in ("d.npz", "d.csv"):
-        xt, yt = wg.data.load_xy(tmp_path / f)
+        xt, yt = wg.interop.load_xy(tmp_path / f)
         assert xt.dtype == torch.float64 and np.array_equal(xt.numpy(), x) and np.array_equal(yt.numpy(), y)
-    xt, yt = wg.data.load_xy(tmp_path / "d.csv", y_column=0)
+    xt, yt = wg.interop.load_xy(tmp_path / "d.csv", y_column=0)
     assert np.array_equal(yt.numpy(), x[:, 0])
 
 
@@ -139,18 +139,18 @@ def test_bad_data_files_are_one_line_config_errors(tmp_path, name, content, matc
     if content is not None:
         path.write_text(content)
     with pytest.raises(ConfigError, match=match) as e:
-        wg.data.load_xy(path)
+        wg.interop.load_xy(path)
     assert "\n" not in str(e.value)
 
 
 def test_bad_npz_files(tmp_path):
     np.savez(tmp_path / "k.npz", inputs=np.zeros((3, 2)), y=np.zeros(3))
     with pytest.raises(ConfigError, match="no array 'x' \\(arrays: inputs, y\\)"):
-        wg.data.load_xy(tmp_path / "k.npz")
-    assert wg.data.load_xy(tmp_path / "k.npz", x_key="inputs")[0].shape == (3, 2)
+        wg.interop.load_xy(tmp_path / "k.npz")
+    assert wg.interop.load_xy(tmp_path / "k.npz", x_key="inputs")[0].shape == (3, 2)
     np.savez(tmp_path / "m.npz", x=np.zeros((3, 2)), y=np.zeros(4))
     with pytest.raises(ConfigError, match="one value per sample"):
-        wg.data.load_xy(tmp_path / "m.npz")
+        wg.interop.load_xy(tmp_path / "m.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match=r"not a readable \.npz"):
-        wg.data.load_xy(tmp_path / "junk.npz")
+        wg.interop.load_xy(tmp_path / "junk.npz")

@@ -149,7 +149,7 @@ def test_runs_csv_parses_back_with_the_same_rows(tmp_path, capsys, one_torch_thr
     assert main(["runs", "--store", str(store), "--format", "csv"]) == 0
     text = capsys.readouterr().out
     rows = list(csv.DictReader(io.StringIO(text)))
-    from wgflow.export import run_records
+    from wgflow.interop.export import run_records
 
     want = run_records(Store(store))
     assert [r["run_id"] for r in rows] == [w["run_id"] for w in want] and len(rows) == 2

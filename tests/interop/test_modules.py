@@ -120,7 +120,7 @@ def test_unsupported_layouts_fail_with_one_line(bad, match):
 
 
 def test_to_module_refuses_units_it_cannot_express():
-    mu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.units.RBFSphere(3))
+    mu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.measures.RBFSphere(3))
     with pytest.raises(ValueError, match="ReLU, Sigmoid and Tanh"):
         mu.to_module()
     relu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.ReLU(3))

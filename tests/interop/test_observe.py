@@ -1,4 +1,4 @@
-"""wg.observe.watch records a user's own loop without changing it, in bounded memory, as a usable Trajectory."""
+"""wg.interop.watch records a user's own loop without changing it, in bounded memory, as a usable Trajectory."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def _train(steps=60, watch=None, lr=1e-2, seed=0, only_output=False):
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)  # draws from the global RNG
     params = model[2].parameters() if only_output else model.parameters()
     opt = torch.optim.Adam(params, lr=lr)
-    obs = None if watch is None else wg.observe.watch(model, data=loader, **watch)
+    obs = None if watch is None else wg.interop.watch(model, data=loader, **watch)
     k, losses = 0, []
     while k < steps:
         for xb, yb in loader:
@@ -67,7 +67,7 @@ def test_snapshots_are_the_models_particles_and_losses_are_recorded(one_torch_th
 @pytest.mark.parametrize("schedule", ["fixed", "log"])
 def test_memory_is_bounded_for_any_run_length(schedule):
     model = nn.Sequential(nn.Linear(D, 8), nn.Tanh(), nn.Linear(8, 1))
-    obs = wg.observe.watch(model, every=1, snapshots=schedule, max_snapshots=8)
+    obs = wg.interop.watch(model, every=1, snapshots=schedule, max_snapshots=8)
     for _ in range(5000):
         with torch.no_grad():
             model[0].weight.add_(1e-3)
@@ -86,13 +86,13 @@ def test_diagnostics_on_a_watched_run(one_torch_thread):
     _, obs, _ = _train(steps=80, watch=dict(every=4, snapshots="log"), lr=3e-2)
     traj = obs.trajectory()
     w2 = wg.transport.w2_from_start(traj)
-    move = wg.regime.relative_movement(traj)
+    move = wg.flows.relative_movement(traj)
     assert w2[0] == 0 and w2[-1] > 0 and move[0] == 0 and move[-1] > 0
     assert w2[-1] <= wg.transport.tracked_w2(traj.snapshots[-1], traj.snapshots[0]) * (1 + 1e-9)
-    gap = wg.regime.linearisation_gap(traj, obs.probe)
+    gap = wg.flows.linearisation_gap(traj, obs.probe)
     assert gap[0] == 0 and gap[-1] > 1e-3  # the hidden layer moved: f is not its linearisation
-    fig = wg.observe.plot_particles(traj)
-    assert fig.axes and wg.observe.plot_flow(traj, w2).axes
+    fig = wg.interop.plot_particles(traj)
+    assert fig.axes and wg.interop.plot_flow(traj, w2).axes
 
 
 def test_only_output_layer_trained_is_exactly_linear(one_torch_thread):
@@ -100,9 +100,9 @@ def test_only_output_layer_trained_is_exactly_linear(one_torch_thread):
     _, obs, _ = _train(steps=40, watch=dict(every=4), lr=3e-2, only_output=True)
     traj = obs.trajectory()
     assert np.array_equal(traj.snapshots[-1][:, 1:], traj.snapshots[0][:, 1:])
-    gap = wg.regime.linearisation_gap(traj, obs.probe)
+    gap = wg.flows.linearisation_gap(traj, obs.probe)
     assert gap[-1] < 1e-10
-    assert wg.regime.lazy_or_active(traj, obs.probe).label == "lazy"
+    assert wg.flows.lazy_or_active(traj, obs.probe).label == "lazy"
 
 
 def test_saved_run_lands_in_store_and_report(tmp_path, one_torch_thread):
@@ -127,6 +127,6 @@ def test_saved_run_lands_in_store_and_report(tmp_path, one_torch_thread):
 def test_bad_arguments_fail_clearly():
     model = nn.Sequential(nn.Linear(D, 4), nn.ReLU(), nn.Linear(4, 1))
     with pytest.raises(ValueError, match="every"):
-        wg.observe.watch(model, every=0)
+        wg.interop.watch(model, every=0)
     with pytest.raises(ValueError, match="snapshots"):
-        wg.observe.watch(model, snapshots="linear")
+        wg.interop.watch(model, snapshots="linear")

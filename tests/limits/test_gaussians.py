@@ -9,7 +9,7 @@ import torch
 import wgflow as wg
 from wgflow.tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk, hermite_coefficients, second_moment
 
-UNIT = wg.units.PiecewiseLinear(6)
+UNIT = wg.measures.PiecewiseLinear(6)
 
 
 def _quadrature(fn, a):
@@ -41,7 +41,7 @@ def test_derivatives_match_finite_differences():
 
 def _problem(n=5, d=6, seed=1):
     task = IsotropicGaussians(d, 0.6)
-    unit = wg.units.PiecewiseLinear(d)
+    unit = wg.measures.PiecewiseLinear(d)
     theta = unit.init(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64, w_scale=1.5)
     theta[:, 0] = torch.linspace(-0.5, 1.2, n, dtype=torch.float64)
     return task, wg.ParticleMeasure(theta, unit)
@@ -82,7 +82,7 @@ def test_first_variation_agrees_with_the_gradient_column_of_c():
     """V(theta; mu)/c at a new point equals the c-component of the velocity there (V is linear in c)."""
     task, mu = _problem(n=8)
     obj = IsotropicGaussiansRisk(task, K=12)
-    new = wg.units.PiecewiseLinear(6).init(3, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    new = wg.measures.PiecewiseLinear(6).init(3, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
     new[:, 0] = 1.0
     both = wg.ParticleMeasure(
         torch.cat([mu.theta, new]), mu.unit, torch.cat([torch.full((8,), 1 / 8), torch.zeros(3)]).to(torch.float64)

@@ -15,7 +15,7 @@ D, R0 = 40, 0.8
 
 
 def _model(d=D, K=8):
-    return RadialModel(IsotropicGaussians(d, 0.8), wg.units.PiecewiseLinear(d), K)
+    return RadialModel(IsotropicGaussians(d, 0.8), wg.measures.PiecewiseLinear(d), K)
 
 
 def _solve(cells, times, r_max=4.0, **kw):
@@ -70,7 +70,7 @@ def test_pde_matches_many_particles():
 
     T, eta, n = 0.3, 0.005, 512
     sol = _solve(400, [0.0, T])
-    unit = wg.units.PiecewiseLinear(D)
+    unit = wg.measures.PiecewiseLinear(D)
     theta = unit.init(n, generator=torch.Generator().manual_seed(3), dtype=torch.float64, w_scale=R0)
     theta[:, 0] = 1.0
     obj = IsotropicGaussiansRisk(IsotropicGaussians(D, 0.8), 8)

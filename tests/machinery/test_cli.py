@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wgflow import cli
+from wgflow.cli import app as cli
 from wgflow.store import Store
 
 
@@ -113,7 +113,7 @@ def test_help_and_list_do_not_import_torch():
     import sys
 
     code = (
-        "import sys; from wgflow import cli; import contextlib, io\n"
+        "import sys; from wgflow.cli import app as cli; import contextlib, io\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    rc = cli.main(['list'])\n"
         "assert rc == 0 and 'teacher-student' in out.getvalue(), out.getvalue()\n"
@@ -184,7 +184,7 @@ def test_heartbeat_speaks_only_when_piped():
     import io
     import time
 
-    from wgflow.cli_progress import Heartbeat
+    from wgflow.cli.progress import Heartbeat
 
     buf = io.StringIO()
     with Heartbeat("x (experiment 1/1)", every=0.02, stream=buf):
@@ -202,7 +202,7 @@ def test_heartbeat_speaks_only_when_piped():
 
 
 def test_estimate_uses_previous_runs_then_the_mean():
-    from wgflow.cli_progress import estimate_left, previous_durations
+    from wgflow.cli.progress import estimate_left, previous_durations
 
     runs = [
         {"experiment": "a", "status": "completed", "preset": "quick", "started_at": 1, "duration_s": 10.0},

@@ -16,7 +16,7 @@ import signal
 import numpy as np
 import pytest
 
-from wgflow import cli
+from wgflow.cli import app as cli
 from wgflow.experiments.runner import execute
 from wgflow.store import Store
 

@@ -180,7 +180,7 @@ def test_relative_store_path_resolves_artifacts_from_any_cwd(tmp_path, monkeypat
     fig.parent.mkdir(parents=True, exist_ok=True)
     fig.write_bytes(b"png")
     store.add_artifact(rid, "fig", fig)
-    from wgflow.store.files import atomic_write_bytes
+    from wgflow._io import atomic_write_bytes
 
     written = atomic_write_bytes(store.run_dir(rid) / "x.bin", b"1")
     umask = os.umask(0)

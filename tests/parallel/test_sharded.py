@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import wgflow as wg
-from wgflow.parallel import launch, sharded
+from wgflow.cli import launch
+from wgflow.parallel import sharded
 from wgflow.parallel.sharded import ShardedObjective, init_particles, noise_generator, shard_range
 
 
@@ -76,7 +77,7 @@ def _torchrun(tmp_path, argv, P=2):
             "--standalone",
             f"--nproc_per_node={P}",
             "-m",
-            "wgflow.parallel.launch",
+            "wgflow.cli.launch",
             *argv,
             "--out",
             str(out),

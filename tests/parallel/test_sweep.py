@@ -133,8 +133,8 @@ def test_cli_sweep_and_bad_grid(tmp_path, capsys):
 
 
 def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
-    from wgflow.parallel.report import fit_exponent, sweep_table
     from wgflow.report import render_report
+    from wgflow.report.sweep import fit_exponent, sweep_table
 
     n = np.array([4.0, 8, 16, 32])
     beta, c = fit_exponent(n, 3.0 / n)

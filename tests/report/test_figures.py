@@ -1,8 +1,8 @@
 """Figures fit for a paper: no colliding tick labels, every axis labelled, every figure titled.
 
-:func:`wgflow.plotting.finish` runs on every figure an experiment saves; these tests render figures
+:func:`wgflow.plotting.figures.finish` runs on every figure an experiment saves; these tests render figures
 through it (log axes of any span, the particle pictures) and check them with matplotlib's text
-bounding boxes (:func:`wgflow.plotting.figure_problems`).
+bounding boxes (:func:`wgflow.plotting.figures.figure_problems`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from wgflow.plotting import figure_problems, finish, particle_figure, plane_basis
+from wgflow.plotting.figures import figure_problems, finish, particle_figure, plane_basis
 
 
 def _curve(lo: float, hi: float, kind: str):
@@ -119,9 +119,9 @@ EXPERIMENTS = [
 def test_experiment_figures_are_fit_for_a_paper(name, module, config, tmp_path, monkeypatch, one_torch_thread):
     """Each figure of a scaled-down run, as saved (after :func:`finish`, with the verdicts of the claims it is
     bound to), has no problem; every figure an experiment binds in ``captions`` was saved."""
-    import wgflow.plotting as plotting
+    import wgflow.plotting.figures as plotting
     from wgflow.experiments import get_experiment, run_experiment
-    from wgflow.figure_claims import figure_claims
+    from wgflow.plotting.verdicts import figure_claims
 
     found: dict[str, list[str]] = {}
     save = plotting.save
@@ -143,8 +143,8 @@ def test_experiment_figures_are_fit_for_a_paper(name, module, config, tmp_path, 
 
 
 def test_watched_run_figures_are_fit_for_a_paper(tmp_path, monkeypatch, one_torch_thread):
-    """The figures ``wg.watch(...).save(store)`` records go through the shared style and pass the checks."""
-    import wgflow.plotting as plotting
+    """The figures ``wg.interop.watch(...).save(store)`` records go through the shared style and pass the checks."""
+    import wgflow.plotting.figures as plotting
     from tests.interop.test_observe import _train
     from wgflow.store import Store
 

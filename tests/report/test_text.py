@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wgflow.numbers import fmt, fmt_duration
 from wgflow.report.maths import to_mathml
+from wgflow.report.numbers import fmt, fmt_duration
 from wgflow.report.prose import docstring_to_html, inline
 
 M = "{http://www.w3.org/1998/Math/MathML}"

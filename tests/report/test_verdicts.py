@@ -1,4 +1,4 @@
-"""Figures bound to claims state the claim and its verdict in their titles (wgflow.figure_claims)."""
+"""Figures bound to claims state the claim and its verdict in their titles (wgflow.plotting.verdicts)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from wgflow.experiments import base
 from wgflow.experiments.base import Experiment, ExperimentResult, claim_ge, register, run_experiment
-from wgflow.figure_claims import Caption, bind_claims, caption_text, figure_claims, state_verdicts, verdict_problems
-from wgflow.plotting import figure_problems
+from wgflow.plotting.figures import figure_problems
+from wgflow.plotting.verdicts import Caption, bind_claims, caption_text, figure_claims, state_verdicts, verdict_problems
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def bound_experiment():
 
 @pytest.mark.parametrize("gain,verdict", [(2.0, "PASS"), (0.5, "FAIL")])
 def test_run_experiment_states_verdicts_after_judging(bound_experiment, tmp_path, monkeypatch, gain, verdict):
-    import wgflow.plotting as plotting
+    import wgflow.plotting.figures as plotting
 
     titles: list[tuple[str, list[str]]] = []
     save = plotting.save

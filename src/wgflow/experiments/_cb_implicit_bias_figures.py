@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..figure_claims import Caption
-from ..measure import ParticleMeasure
-from ..plotting import COLORS, _plt
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..plotting.figures import COLORS, _plt
+from ..plotting.verdicts import Caption
 from ..tasks.clusters import ClustersTask
-from ..units import ReLU
 
 CAPTIONS = {
     "cb_implicit_bias_curves": Caption(

@@ -17,9 +17,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .._io import Checkpointer  # one protocol with wgflow.flows (torch-free)
-from ..figure_claims import bind_claims, bound_claims, state_verdicts
-from ..store.files import atomic_save_array, load_array
+from .._io import (
+    Checkpointer,  # one protocol with wgflow.flows (torch-free)
+    atomic_save_array,
+    load_array,
+)
+from ..plotting.verdicts import bind_claims, bound_claims, state_verdicts
 
 __all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
 
@@ -89,7 +92,7 @@ class DirectoryContext:
         figure_format: str | None = None,
         dpi: int | None = None,
     ):
-        from ..plotting import figure_settings
+        from ..plotting.figures import figure_settings
 
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,12 +119,12 @@ class DirectoryContext:
         return str(atomic_save_array(self.out_dir / f"{name}.npy", np.asarray(array)))
 
     def save_figure(self, name: str, fig: Any) -> str:
-        """Save a matplotlib figure in the style of :mod:`wgflow.plotting` (``name`` without a suffix takes
+        """Save a matplotlib figure in the style of :mod:`wgflow.plotting.figures` (``name`` without a suffix takes
         the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
 
         In a run whose claims will be judged (``figure_claims`` set, by
         :func:`~wgflow.experiments.base.run_and_judge`) a figure bound to claims (by the experiment's
-        ``captions`` or by the figure code, :func:`wgflow.figure_claims.bind_claims`) stays open and is
+        ``captions`` or by the figure code, :func:`wgflow.plotting.verdicts.bind_claims`) stays open and is
         saved again with their verdicts in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
@@ -148,7 +151,7 @@ class DirectoryContext:
         self._bound.clear()
 
     def _write(self, fig: Any, path: Path, close: bool = True) -> None:
-        from ..plotting import save
+        from ..plotting.figures import save
 
         tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
         save(fig, tmp, dpi=self.dpi)

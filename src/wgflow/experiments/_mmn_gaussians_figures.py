@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..figure_claims import Caption
-from ..plotting import COLORS, LINESTYLES, _plt
+from ..plotting.figures import COLORS, LINESTYLES, _plt
+from ..plotting.verdicts import Caption
 from ..stats import fit_power_law
 
 CAPTIONS = {

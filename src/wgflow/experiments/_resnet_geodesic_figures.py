@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plotting import _plt
+from ..plotting.figures import _plt
 from ..residual import kinetic_ratio, mccann_interpolation
 
 #: Score columns drawn against γ, step and transport: (column in the score rows, y label).

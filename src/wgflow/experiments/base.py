@@ -107,7 +107,7 @@ class Experiment:
     reference: ClassVar[str]
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "full": {}}
-    #: figure name -> what it shows: a :class:`wgflow.figure_claims.Caption` (the report's caption and
+    #: figure name -> what it shows: a :class:`wgflow.plotting.verdicts.Caption` (the report's caption and
     #: the claims whose verdicts its title states) or a plain caption string
     captions: ClassVar[dict[str, Any]] = {}
 
@@ -285,8 +285,8 @@ def run_experiment(
 
 def run_and_judge(exp: type[Experiment], cfg: Any, ctx: RunContext) -> ExperimentResult:
     """``exp().run(cfg, ctx)`` with its claims' sources filled in; then the figures bound to claims by
-    ``exp.captions`` get the verdicts in their titles (:mod:`wgflow.figure_claims`)."""
-    from ..figure_claims import figure_claims
+    ``exp.captions`` get the verdicts in their titles (:mod:`wgflow.plotting.verdicts`)."""
+    from ..plotting.verdicts import figure_claims
 
     if isinstance(ctx, DirectoryContext):
         ctx.figure_claims = figure_claims(getattr(exp, "captions", None))

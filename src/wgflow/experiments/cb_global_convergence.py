@@ -58,11 +58,11 @@ import torch
 from scipy.stats import binomtest
 
 from ..flows import Ensemble, FlowConfig, train
-from ..measure import ParticleMeasure
-from ..objectives import PopulationRisk
-from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import PopulationRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
 from ..tasks.teacher import ReLUTeacher
-from ..units import ReLU
 from .base import (
     ConfigError,
     Experiment,

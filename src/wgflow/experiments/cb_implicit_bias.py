@@ -10,12 +10,12 @@ r"""cb-implicit-bias: both layers approach the F1 max-margin classifier; the out
 the same particles (sphere of radius ``init_scale``); output-layer training is ``eta_inner = 0``.
 
 Source settings (default). The authors' code (``twonet``, lchizat/2020-implicit-bias-wide-2NN)
-ascends the smoothed margin -J (:class:`~wgflow.margins.SmoothMargin`: the exponential loss's
+ascends the smoothed margin -J (:class:`~wgflow.objectives.margins.SmoothMargin`: the exponential loss's
 gradient divided by the loss) with eta = 0.5 / sqrt(t + 1); that is ``loss="smooth_margin"``,
 ``eta=0.5``, ``output_step=1`` here. (Their output-only run also multiplies its step by
 max(1, rms c), which FlowConfig cannot express; it is not reproduced.)
 
-References (:mod:`wgflow.margins`), computed per seed on the training set of the margin runs:
+References (:mod:`wgflow.objectives.margins`), computed per seed on the training set of the margin runs:
 
 - F1: max min_i y_i f(x_i) over sum_k |a_k| <= 1, f = sum_k a_k relu(u_k . x), by HiGHS over a grid
   of ``dictionary`` directions (Fibonacci lattice, d_margin = 3; i.i.d. random directions for
@@ -67,8 +67,10 @@ import numpy as np
 import torch
 
 from ..flows import Ensemble, FlowConfig, train
-from ..linearized import symmetric_init
-from ..margins import (
+from ..measures.linearized import symmetric_init
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.margins import (
     SmoothMargin,
     classification_error,
     f1_margin,
@@ -78,11 +80,9 @@ from ..margins import (
     feature_kernel,
     sphere_directions,
 )
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk
+from ..objectives.risks import DatasetRisk
 from ..stats import mean_ci
 from ..tasks.clusters import ClustersTask
-from ..units import ReLU
 from ._cb_implicit_bias_figures import CAPTIONS
 from ._cb_implicit_bias_figures import curves as _curves
 from ._cb_implicit_bias_figures import regions as _regions

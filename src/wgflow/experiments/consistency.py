@@ -49,12 +49,12 @@ import torch
 
 from ..flows import Ensemble, FlowConfig, train
 from ..limits.reference import chaos_distances, nested_init
-from ..measure import ParticleMeasure
-from ..objectives import PopulationRisk
-from ..plotting import COLORS, LINESTYLES, Caption, _plt
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import PopulationRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt
 from ..stats import fit_power_law_or_nan
 from ..tasks.teacher import ReLUTeacher
-from ..units import ReLU
 from .base import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
 from .config import Domain, Float, Int, Ints
 

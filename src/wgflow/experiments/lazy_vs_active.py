@@ -9,9 +9,9 @@ r"""lazy-vs-active: the output scale tau moves a network between the active and 
 speed O(1) whatever tau, so the parameters move O(1/tau): for large tau the network stays in the
 neighbourhood of its initialisation where it equals its linearisation (lazy training), while
 small tau lets the units move and align with the teacher (active training). A ReLU student
-(width m, symmetrised initialisation so that f(theta^0) = 0, :func:`wgflow.linearized.symmetric_init`)
+(width m, symmetrised initialisation so that f(theta^0) = 0, :func:`wgflow.measures.linearized.symmetric_init`)
 learns a ReLU teacher of width m0 = 3 from a finite training set with the square loss; its
-linearisation (:class:`wgflow.linearized.Tangent`) is trained alongside by the same flow.
+linearisation (:class:`wgflow.measures.linearized.Tangent`) is trained alongside by the same flow.
 
 Step size: at small tau the velocity grad V = (1/tau) E[l'(tau f) grad phi] is O(1/tau) and the
 Hessian of J_tau has an O(1/tau) part, so the stable step shrinks like tau; at large tau the
@@ -53,13 +53,13 @@ import numpy as np
 import torch
 
 from ..flows import FlowConfig, train
-from ..linearized import Tangent, symmetric_init, tangent_theta
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk
-from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
+from ..measures.linearized import Tangent, symmetric_init, tangent_theta
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import DatasetRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
 from ..stats import fit_power_law_or_nan, mean_ci
 from ..tasks.teacher import ReLUTeacher
-from ..units import ReLU
 from .base import (
     ConfigError,
     Experiment,

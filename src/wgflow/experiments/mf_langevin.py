@@ -42,13 +42,13 @@ import torch
 
 from ..flows import FlowConfig, train
 from ..limits.langevin import free_energy, gibbs_density
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk
-from ..plotting import COLORS, Caption, _plt
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import DatasetRisk
+from ..plotting.figures import COLORS, Caption, _plt
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import wasserstein
-from ..units import ReLU
 from .base import (
     ConfigError,
     Experiment,

@@ -63,11 +63,11 @@ import torch
 
 from ..flows import Ensemble, FlowConfig, train
 from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
-from ..measure import ParticleMeasure
+from ..measures.measure import ParticleMeasure
+from ..measures.units import PiecewiseLinear
 from ..stats import fit_power_law, mean_ci
 from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
-from ..units import PiecewiseLinear
 from ._mmn_gaussians_claims import _flow_claims, _metrics, _sgd_claim, _track_ratios
 from ._mmn_gaussians_figures import CAPTIONS, figures
 from .base import ConfigError, Experiment, ExperimentResult, register

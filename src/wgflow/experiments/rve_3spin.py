@@ -94,11 +94,11 @@ import numpy as np
 import torch
 
 from ..flows import Ensemble, FlowConfig, train
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk, OnlineRisk
+from ..measures.measure import ParticleMeasure
+from ..measures.units import RBFSphere, Sigmoid
+from ..objectives.risks import DatasetRisk, OnlineRisk
 from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
-from ..units import RBFSphere, Sigmoid
 from ._rve_3spin_claims import PAPER_LOSS, _common_claims, _sigmoid_claims, paper_loss
 from ._rve_3spin_figures import CAPTIONS, figures
 from .base import (

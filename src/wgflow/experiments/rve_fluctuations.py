@@ -60,12 +60,12 @@ import numpy as np
 import torch
 
 from ..flows import Ensemble, FlowConfig, train
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk
-from ..plotting import COLORS, Caption, _plt
+from ..measures.measure import ParticleMeasure
+from ..measures.units import RBFSphere
+from ..objectives.risks import DatasetRisk
+from ..plotting.figures import COLORS, Caption, _plt
 from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
-from ..units import RBFSphere
 from .base import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
 from .config import SEED, Domain, Float, Int, Ints
 

@@ -60,13 +60,13 @@ import numpy as np
 import torch
 
 from ..flows import FlowConfig, train
-from ..measure import ParticleMeasure
-from ..objectives import PopulationRisk
-from ..plotting import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import PopulationRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
 from ..stats import mean_ci
 from ..tasks.teacher import ReLUTeacher
 from ..transport import energy_dissipation, projected_w2, tracked_w2, w2_from_start
-from ..units import ReLU
 from .base import (
     ConfigError,
     Experiment,

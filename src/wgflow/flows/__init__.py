@@ -1,21 +1,26 @@
 """Particle flows in mean-field time: settings, the training loop, ensembles, placement.
 
-``train`` is the one training verb: a :class:`~wgflow.measure.ParticleMeasure` gives one flow,
+``train`` is the one training verb: a :class:`~wgflow.measures.measure.ParticleMeasure` gives one flow,
 an :class:`Ensemble` E independent flows in one batched computation (one
-:class:`~wgflow.trajectory.Trajectory` per member). Modules: :mod:`.config` (``FlowConfig``),
+:class:`~wgflow.flows.trajectory.Trajectory` per member). Modules: :mod:`.config` (``FlowConfig``),
 :mod:`.train` (step scheme and loop), :mod:`.recorder` (recording, checkpoints),
-:mod:`.ensemble` (batched measures and objectives), :mod:`.runtime` (device and threads).
+:mod:`.ensemble` (batched measures and objectives), :mod:`.runtime` (device and threads),
+:mod:`.trajectory` (recorded flows), :mod:`.regime` (lazy or active: diagnostics of a recorded flow).
 """
 
+from ..control import untrained
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
 from .ensemble import Ensemble, EnsembleRisk
 from .recorder import Checkpointer
+from .regime import Regime, lazy_or_active, linearisation_gap, relative_movement
 from .runtime import use
 from .train import StepScheme, train
+from .trajectory import Trajectory
 
 __all__ = [
     "FlowConfig",
     "train",
+    "Trajectory",
     "snapshot_schedule",
     "resolve_alpha",
     "Ensemble",
@@ -23,4 +28,8 @@ __all__ = [
     "Checkpointer",
     "StepScheme",
     "use",
+    "Regime",
+    "lazy_or_active",
+    "linearisation_gap",
+    "relative_movement",
 ]

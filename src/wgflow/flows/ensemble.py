@@ -29,9 +29,9 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from ..measure import ParticleMeasure
-from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
-from ..units import RBFSphere, ReLU, Unit, _Ridge, _with_one
+from ..measures.measure import ParticleMeasure
+from ..measures.units import RBFSphere, ReLU, Unit, _Ridge, _with_one
+from ..objectives.risks import DatasetRisk, Objective, OnlineRisk, _check_loss
 from .runtime import map_blocks
 
 __all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp", "block_step", "compiled_block_step"]

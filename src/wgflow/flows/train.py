@@ -6,7 +6,7 @@ precomputed), a :class:`~wgflow.flows.recorder.Recorder`, the checkpoint plumbin
 evaluates its :class:`~wgflow.objectives.Objective` as before; an ensemble
 (:class:`~wgflow.flows.ensemble.Ensemble`) evaluates an
 :class:`~wgflow.flows.ensemble.EnsembleRisk` in one batched computation per step and returns one
-ordinary :class:`~wgflow.trajectory.Trajectory` per member.
+ordinary :class:`~wgflow.flows.trajectory.Trajectory` per member.
 
 Randomness. Minibatches and noise come from ``torch.Generator().manual_seed(seed)`` unless a
 generator is given, so the same seed gives the same numbers on the CPU; an ensemble takes one
@@ -42,14 +42,14 @@ import torch
 
 from ..control import training_disabled
 from ..errors import ConfigError, DivergenceError
-from ..measure import ParticleMeasure
-from ..objectives import Objective
-from ..trajectory import Trajectory
-from ..units import Unit
+from ..measures.measure import ParticleMeasure
+from ..measures.units import Unit
+from ..objectives.risks import Objective
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
 from .ensemble import Ensemble, EnsembleRisk
 from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
 from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
+from .trajectory import Trajectory
 
 __all__ = ["train", "StepScheme"]
 

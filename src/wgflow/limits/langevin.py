@@ -38,8 +38,8 @@ import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
-from ..measure import ParticleMeasure
-from ..objectives import Objective
+from ..measures.measure import ParticleMeasure
+from ..objectives.risks import Objective
 
 __all__ = ["knn_entropy", "FreeEnergy", "free_energy", "GridDensity", "gibbs_density"]
 

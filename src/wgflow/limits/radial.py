@@ -51,8 +51,8 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ..measures.units import PiecewiseLinear
 from ..tasks.gaussians import IsotropicGaussians, hermite_coefficients
-from ..units import PiecewiseLinear
 
 __all__ = ["RadialModel", "RadialSolution", "solve_radial", "chi_radial_masses", "LIMITERS"]
 

@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..measures.units import Unit
 from ..transport import tracked_w2, wasserstein
-from ..units import Unit
 
 __all__ = ["nested_init", "chaos_distances"]
 

@@ -2,12 +2,12 @@
 
 * :mod:`wgflow.parallel.sweep` — :func:`run_sweep`: a grid over an experiment's config x seeds,
   run by an executor, every point recorded in the store with a sweep id, resumable; its grids are
-  parsed and expanded by :mod:`wgflow.parallel.grid`, ``wgflow sweep`` is :mod:`wgflow.parallel.sweep_cli`.
+  parsed and expanded by :mod:`wgflow.parallel.grid`, ``wgflow sweep`` is :mod:`wgflow.cli.sweep`.
 * :mod:`wgflow.parallel.executors` — :class:`LocalExecutor` (processes), :class:`DaskExecutor`.
 * :mod:`wgflow.parallel.sharded` — :class:`ShardedObjective`, :func:`train_sharded`: n particles
   split over P ranks of torch.distributed, one all-reduce of the (B,) output per step.
-* :mod:`wgflow.parallel.launch` — the ``torchrun`` entry point of a sharded teacher-student flow.
-* :mod:`wgflow.parallel.report` — the report's sweep section (table, scaling plots).
+* :mod:`wgflow.cli.launch` — the ``torchrun`` entry point of a sharded teacher-student flow.
+* :mod:`wgflow.report.sweep` — the report's sweep section (table, scaling plots).
 
 Submodules load on first use, so ``wgflow --help`` does not import torch. See ``docs/parallel.md``.
 """

@@ -28,7 +28,7 @@ trajectory up to rounding. Randomness:
 The exact :class:`~wgflow.objectives.PopulationRisk` needs all particle pairs, not an
 output vector, and is not sharded. Snapshots are gathered to one rank by
 :func:`gather_rows` (rank by rank into a preallocated array, optionally a subsample), so
-the whole measure is never held twice. Launch with ``torchrun`` (:mod:`wgflow.parallel.launch`).
+the whole measure is never held twice. Launch with ``torchrun`` (:mod:`wgflow.cli.launch`).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ import torch
 import torch.distributed as dist
 
 from ..flows import FlowConfig, resolve_alpha, train
-from ..measure import ParticleMeasure
-from ..objectives import Objective, PopulationRisk
-from ..trajectory import Trajectory
+from ..flows.trajectory import Trajectory
+from ..measures.measure import ParticleMeasure
+from ..objectives.risks import Objective, PopulationRisk
 
 __all__ = [
     "shard_range",

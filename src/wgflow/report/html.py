@@ -7,7 +7,7 @@ relative paths, lazily loaded, so the page opens fast) and one page per run in
 
 Captions: an experiment maps its figures' artifact names to the statement each shows with a class
 attribute ``captions = {"consistency_scaling": Caption("W2 to the limit falls as n^{-1/2}", claims=(...))}``
-(:class:`wgflow.figure_claims.Caption`, or a plain string); without one the caption is the humanised
+(:class:`wgflow.plotting.verdicts.Caption`, or a plain string); without one the caption is the humanised
 artifact name.
 """
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..numbers import fmt
 from ..store import Store, atomic_write_bytes
+from .numbers import fmt
 from .prose import docstring_to_html, inline
 
 __all__ = ["render_report", "write_report"]
@@ -88,7 +88,7 @@ def run_href(run_id: str, files: Files | None, up: str = "") -> str:
 
 def caption(a: dict[str, Any], exp: Any) -> str:
     """The statement a figure shows (``exp.captions[name]``), else its humanised name."""
-    from ..figure_claims import caption_text
+    from ..plotting.verdicts import caption_text
 
     text = caption_text((getattr(exp, "captions", None) or {}).get(a["name"]))
     return text or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
@@ -329,7 +329,7 @@ def render_run_page(store: Store, run: dict[str, Any], exp: Any, files: Files, i
 def render_report(store: Store, files: Files | None = None) -> str:
     """The report of ``store`` as an HTML string (figures embedded unless ``files`` says where they go)."""
     from ..experiments.base import _REGISTRY, list_experiments
-    from ..parallel.report import sweep_section  # tables and scaling plots of parameter sweeps
+    from .sweep import sweep_section  # tables and scaling plots of parameter sweeps
 
     list_experiments()  # import every experiment module
     latest = store.latest_runs()

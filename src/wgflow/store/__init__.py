@@ -6,7 +6,7 @@
 * :func:`atomic_save_array`, :func:`load_array` — ``.npy`` / ``.npz`` without pickle.
 """
 
-from .files import atomic_save_array, atomic_write_bytes, load_array
+from .._io import atomic_save_array, atomic_write_bytes, load_array
 from .health import StoreError, is_wgflow_process
 from .sqlite import RUN_STATUSES, SCHEMA_VERSION, Store, default_store_path, new_run_id
 

@@ -5,7 +5,7 @@ A ReLU teacher is itself a particle measure (docs/science.md §1.1)::
     f*(x) = (1/m0) sum_j c*_j relu(w*_j . x),
 
 so the exact population risk of a ReLU student against it follows from the
-arc-cosine kernel (:mod:`wgflow.closed_forms`).
+arc-cosine kernel (:mod:`wgflow.objectives.closed_forms`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..measure import ParticleMeasure
-from ..units import ReLU
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
 
 __all__ = ["ReLUTeacher", "gaussian_sampler", "sphere_sampler"]
 

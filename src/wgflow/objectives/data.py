@@ -17,7 +17,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["as_tensors", "load_xy", "DATA_SUFFIXES"]
 

@@ -19,11 +19,11 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from ._version import __version__
-from .cli_browse import add_list, add_report, add_runs, add_show
-from .cli_run import add_reproduce, add_run
-from .errors import ConfigError
-from .store import StoreError
+from .._version import __version__
+from ..errors import ConfigError
+from ..store import StoreError
+from .browse import add_list, add_report, add_runs, add_show
+from .run import add_reproduce, add_run
 
 __all__ = ["main", "command", "build_parser"]
 
@@ -38,7 +38,7 @@ def command(add: Callable[[argparse._SubParsersAction], None]) -> Callable:
 
 # --------------------------------------------------------------------------- sweep
 def _add_sweep(sub) -> None:
-    from .parallel.sweep_cli import add_sweep_parser  # grids, executors and the store: wgflow.parallel
+    from .sweep import add_sweep_parser  # grids, executors and the store: wgflow.parallel
 
     add_sweep_parser(sub)
 
@@ -92,8 +92,8 @@ def _external_experiments(args) -> None:
     """--experiments-path into $WGFLOW_EXPERIMENTS (sweep workers inherit it); NAME given as a .py file."""
     import os
 
-    from .experiments._external import ENV, load_file
-    from .plotting import ENV_DPI, ENV_FORMAT, figure_settings
+    from ..experiments._external import ENV, load_file
+    from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 
     if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
         fmt_, dpi = figure_settings(args.figure_format, args.dpi)

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .measure import ParticleMeasure
-from .objectives import Objective
+from ..measures.measure import ParticleMeasure
+from .risks import Objective
 
 __all__ = [
     "F1MaxMargin",
@@ -114,7 +114,7 @@ class SmoothMarginEnsemble:
         self.x, self.y = torch.stack([m.x for m in members]), torch.stack([m.y for m in members])  # (E, N, d), (E, N)
 
     def _z(self, ens, alpha):
-        from .flows.ensemble import batched_forward  # flows build on objectives, not the reverse
+        from ..flows.ensemble import batched_forward  # flows build on objectives, not the reverse
 
         if alpha != 1.0:
             raise ValueError("SmoothMargin is defined for the output scale alpha = 1")
@@ -125,7 +125,7 @@ class SmoothMarginEnsemble:
         return x, y, -y * h, cache
 
     def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
-        from .flows.ensemble import batched_vjp
+        from ..flows.ensemble import batched_vjp
 
         if batch_size is not None:
             raise ValueError("SmoothMargin is a full-batch objective (batch_size=None)")

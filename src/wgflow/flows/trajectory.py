@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._io import atomic_save_array
-from .measure import ParticleMeasure
-from .units import make_unit
+from .._io import atomic_save_array
+from ..measures.measure import ParticleMeasure
+from ..measures.units import make_unit
 
 __all__ = ["Trajectory"]
 

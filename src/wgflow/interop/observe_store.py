@@ -2,7 +2,7 @@
 
 The run (experiment name ``watch`` by default, preset ``watch``) holds the observer's settings and the
 user's ``config`` as its config, the trajectory as ``trajectory.npz``, two figures (particles; loss and
-W2 from the start; in the shared style of :mod:`wgflow.plotting`, format and dpi from ``$WGFLOW_FIGURE_FORMAT``
+W2 from the start; in the shared style of :mod:`wgflow.plotting.figures`, format and dpi from ``$WGFLOW_FIGURE_FORMAT``
 and ``$WGFLOW_FIGURE_DPI``), the loss and W2 curves as metric series, and summary metrics (final loss, W2 from
 the start, relative movement, linearisation gap when probe inputs were given, lazy/active verdict as
 ``lazy`` = 1 or 0). It has no claims: a user's run makes no prediction of a source.
@@ -20,11 +20,11 @@ __all__ = ["save_observed"]
 
 
 def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
-    from .experiments.runner import git_revision, package_versions
+    from ..experiments.runner import git_revision, package_versions
+    from ..flows.regime import lazy_or_active, relative_movement
+    from ..store import Store
+    from ..transport import w2_from_start
     from .observe import plot_flow, plot_particles
-    from .regime import lazy_or_active, relative_movement
-    from .store import Store
-    from .transport import w2_from_start
 
     store = store if isinstance(store, Store) else Store(store)
     t0 = time.monotonic()
@@ -76,10 +76,10 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
 
 
 def _save_figure(fig, stem) -> str:
-    """Save in the shared figure style (:func:`wgflow.plotting.save`), format and dpi from the environment."""
+    """Save in the shared figure style (:func:`wgflow.plotting.figures.save`), format and dpi from the environment."""
     import matplotlib.pyplot as plt
 
-    from .plotting import figure_settings, save
+    from ..plotting.figures import figure_settings, save
 
     fmt, dpi = figure_settings()  # $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI, else png at the default dpi
     path = stem.with_name(f"{stem.name}.{fmt}")

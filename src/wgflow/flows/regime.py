@@ -10,7 +10,7 @@ linearisation fails. Two numbers along a trajectory measure this:
     f^lin_t(x) = f_0(x) + grad_theta f_0(x) . (theta(t) - theta(0))     (COB 2019, eq. 2),
 
 with |.|_x the root mean square over probe inputs x. g is computed with the tangent unit
-(:class:`~wgflow.linearized.Tangent`), one Jacobian-vector product per snapshot.
+(:class:`~wgflow.measures.linearized.Tangent`), one Jacobian-vector product per snapshot.
 
 References
 ----------
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .linearized import Tangent
-from .measure import ParticleMeasure
+from ..measures.linearized import Tangent
+from ..measures.measure import ParticleMeasure
 
 __all__ = ["relative_movement", "linearisation_gap", "Regime", "lazy_or_active"]
 

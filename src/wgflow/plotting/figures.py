@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .figure_claims import Caption, state_verdicts, verdict_problems
+from .verdicts import Caption, state_verdicts, verdict_problems
 
 __all__ = [
     "plane_basis",
@@ -245,7 +245,7 @@ def figure_settings(figure_format: str | None = None, dpi: int | None = None) ->
     """The format and dpi to save with: the arguments, else ``$WGFLOW_FIGURE_FORMAT`` / ``$WGFLOW_FIGURE_DPI``."""
     import os
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     f = (figure_format or os.environ.get(ENV_FORMAT) or "png").lower().lstrip(".")
     if f not in FIGURE_FORMATS:
@@ -326,7 +326,7 @@ def save(fig, path, dpi: int | None = None) -> None:
 
 def figure_problems(fig) -> list[str]:
     """What makes a figure unfit for a paper: colliding tick labels, unlabelled axes, labelled series
-    without a legend, no title, and for a figure bound to claims (:mod:`wgflow.figure_claims`) a title that does not state their verdicts.
+    without a legend, no title, and for a figure bound to claims (:mod:`wgflow.plotting.verdicts`) a title that does not state their verdicts.
 
     Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
     colour bars need no labels.

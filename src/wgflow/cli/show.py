@@ -10,10 +10,10 @@ import tokenize
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .numbers import fmt
+from ..report.numbers import fmt
 
 if TYPE_CHECKING:  # the experiments import torch; this module stays torch-free
-    from .experiments.base import Experiment
+    from ..experiments.base import Experiment
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
 
@@ -118,7 +118,7 @@ _PRESET_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 def run_overrides(run: dict[str, Any]) -> dict[str, Any] | None:
     """The config keys of ``run`` that differ from its preset (None: the experiment is not loadable)."""
-    from .experiments.base import config_to_dict, make_config
+    from ..experiments.base import config_to_dict, make_config
 
     key = (run["experiment"], run.get("preset") or "quick")
     if key not in _PRESET_CACHE:
@@ -152,7 +152,7 @@ def runs_table(runs: Sequence[dict[str, Any]]) -> list[str]:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
         preset = str(r["preset"]) + ("*" if r.get("untrained") else "")
         sweep = str(r.get("sweep_id") or "-")[:14]
-        from .numbers import fmt_duration
+        from ..report.numbers import fmt_duration
 
         out.append(
             f"{r['run_id']:<26} {r['experiment']:<22} {preset:<6} {r['seed']:>5} {r['shown']:<11} "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "open_store",
@@ -24,7 +24,7 @@ __all__ = [
 
 def open_store(args, must_exist: str | None = None):
     """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created)."""
-    from .store import Store
+    from ..store import Store
 
     path = getattr(args, "store", None) or None
     if must_exist is None:
@@ -36,7 +36,7 @@ def open_store(args, must_exist: str | None = None):
 
 
 def seed_arg(p: argparse.ArgumentParser) -> None:
-    from .experiments.config import MAX_SEED
+    from ..experiments.config import MAX_SEED
 
     p.add_argument("--seed", type=int, default=0, help=f"random seed in [0, {MAX_SEED}] (default 0)")
 
@@ -83,7 +83,7 @@ def runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def check_runtime(args) -> None:
-    from .flows.runtime import check_options  # torch: only once a command runs, never for --help
+    from ..flows.runtime import check_options  # torch: only once a command runs, never for --help
 
     check_options(device=args.device, threads=args.threads)
 

@@ -34,9 +34,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..measures.measure import DEFAULT_MEMORY_BUDGET, ParticleMeasure, chunk_size
+from ..measures.units import ReLU
 from .closed_forms import arccos_kernel, arccos_kernel_grad
-from .measure import DEFAULT_MEMORY_BUDGET, ParticleMeasure, chunk_size
-from .units import ReLU
 
 __all__ = ["LOSSES", "Objective", "DatasetRisk", "OnlineRisk", "PopulationRisk", "PopulationEnsemble"]
 
@@ -149,7 +149,7 @@ class DatasetRisk(Objective):
 
     ``batch_size=None`` in :meth:`value_and_grad` is full-batch gradient descent. ``x`` may also be a
     ``torch.utils.data.Dataset`` of (x_i, y_i) pairs or a ``DataLoader`` (with ``y`` omitted): its data
-    set is read once, in order (:func:`wgflow.data.as_tensors`).
+    set is read once, in order (:func:`wgflow.objectives.data.as_tensors`).
     """
 
     def __init__(self, x, y: torch.Tensor | None = None, loss: str = "square", memory_budget: int | None = None):
@@ -258,7 +258,7 @@ class PopulationRisk(Objective):
         R(mu) = C_f - \int F dmu + 1/2 \iint K dmu dmu,  F(theta) = E[f* phi_theta],
         K(theta, theta') = c c' k(w, w'),  C_f = 1/2 E f*^2
 
-    with the arc-cosine kernel k (:mod:`wgflow.closed_forms`). No sampling: the only error of a
+    with the arc-cosine kernel k (:mod:`wgflow.objectives.closed_forms`). No sampling: the only error of a
     run is optimisation. ``batch_size`` and ``generator`` are ignored.
     """
 

@@ -40,7 +40,7 @@ RUN_FIELDS = (
 
 
 def _open(store):
-    from .store import Store
+    from ..store import Store
 
     return store if isinstance(store, Store) else Store(store)
 
@@ -89,7 +89,7 @@ def load_runs(store=None, what: str = "runs", experiment: str | None = None):
     try:
         import pandas as pd
     except ImportError:
-        raise ImportError("wg.export.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
+        raise ImportError("wg.interop.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
     store = _open(store)
     if what == "runs":
         rows = run_records(store, experiment)

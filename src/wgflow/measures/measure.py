@@ -45,7 +45,7 @@ class ParticleMeasure:
     Parameters
     ----------
     theta : (n, p) tensor of particle positions (column 0 = output weight c).
-    unit : the :class:`~wgflow.units.Unit` giving them meaning.
+    unit : the :class:`~wgflow.measures.units.Unit` giving them meaning.
     weights : optional (n,) non-negative weights summing to 1 (uniform if None).
     """
 
@@ -115,7 +115,7 @@ class ParticleMeasure:
     def to_module(self, **kw):
         """The two-layer ``torch.nn`` network of this measure (ReLU/Sigmoid/Tanh units); see
         :func:`wgflow.interop.to_module` for the scaling a_i = alpha c_i / n and the options."""
-        from .interop import to_module
+        from ..interop.modules import to_module
 
         return to_module(self, **kw)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ..cli_args import preset_args, sets_arg, store_arg
 from ..errors import ConfigError
-from .grid import expand_grid, parse_grid, parse_seeds
+from ..parallel.grid import expand_grid, parse_grid, parse_seeds
+from .args import preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
 
@@ -43,9 +43,9 @@ def add_sweep_parser(sub) -> None:
 def _cmd_sweep(args) -> int:
     from ..experiments.base import get_experiment, make_config
     from ..experiments.runner import terminate_raises
+    from ..parallel.executors import make_executor
+    from ..parallel.sweep import run_sweep
     from ..store import Store
-    from .executors import make_executor
-    from .sweep import run_sweep
 
     grid = parse_grid(args.grid)
     for item in args.sets:  # (a key given twice is an error here, as a key both swept and fixed)

@@ -9,8 +9,8 @@ is the mean-field network of docs/science.md §1.1 with output scale alpha plus 
     g(x) = f_mu(x) + b_out,   f_mu(x) = (alpha / n) sum_i c_i h(w_i . x + b_i),   c_i = n a_i / alpha.
 
 So each hidden unit is one particle theta_i = (c_i, w_i[, b_i]) of the unit family of its activation
-(:class:`~wgflow.units.ReLU` with the bias as an extra coordinate of w, 2-homogeneous;
-:class:`~wgflow.units.Sigmoid` / :class:`~wgflow.units.Tanh` with (c, w, b)), and the factor n / alpha
+(:class:`~wgflow.measures.units.ReLU` with the bias as an extra coordinate of w, 2-homogeneous;
+:class:`~wgflow.measures.units.Sigmoid` / :class:`~wgflow.measures.units.Tanh` with (c, w, b)), and the factor n / alpha
 moves the output layer's scale into the particles. The output bias b_out is not a particle: it is kept
 on the returned :class:`ModuleMeasure` (``output_bias``) and restored by :meth:`ModuleMeasure.to_module`;
 ``mu.network(x)`` is the user's g(x), ``mu(x, mu.alpha)`` is f_mu alone.
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .measure import ParticleMeasure
-from .units import ReLU, Sigmoid, Tanh, Unit
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU, Sigmoid, Tanh, Unit
 
 __all__ = ["ModuleMeasure", "from_module", "to_module", "two_layers", "layers_theta"]
 

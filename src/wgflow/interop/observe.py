@@ -2,7 +2,7 @@ r"""Watch a user's own training loop: the hidden units of a two-layer network as
 
 ::
 
-    obs = wg.observe.watch(model, every=10)  # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
+    obs = wg.interop.watch(model, every=10)  # model: nn.Linear(d, n) -> act -> nn.Linear(n, 1)
     for x, y in loader:
         loss = loss_fn(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
         obs.step(loss)                        # counts steps; looks at the model every 10th
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .interop import _unit, layers_theta, two_layers
-from .measure import ParticleMeasure
-from .trajectory import Trajectory
+from ..flows.trajectory import Trajectory
+from ..measures.measure import ParticleMeasure
+from .modules import _unit, layers_theta, two_layers
 
 __all__ = ["Observer", "watch", "particle_plane", "plot_particles", "plot_flow"]
 
@@ -203,7 +203,7 @@ def watch(
     tensorboard : a ``SummaryWriter`` or a log directory; the loss is written there every ``every`` steps.
     """
     if probe is None and data is not None:
-        from .data import as_tensors
+        from ..objectives.data import as_tensors
 
         probe = as_tensors(data, limit=n_probe)[0] if not torch.is_tensor(data) else data[:n_probe]
     return Observer(
@@ -235,7 +235,7 @@ def particle_plane(traj) -> np.ndarray:
 
 def plot_particles(traj, basis: np.ndarray | None = None, *, title: str | None = "hidden units |c| w", ax=None):
     """Particle trajectories |c| w in a plane (default: their principal plane); returns the figure."""
-    from .plotting import particle_figure
+    from ..plotting.figures import particle_figure
 
     basis = particle_plane(traj) if basis is None else basis
     return particle_figure(traj.snapshots, basis, title=title, ax=ax)
@@ -243,9 +243,9 @@ def plot_particles(traj, basis: np.ndarray | None = None, *, title: str | None =
 
 def plot_flow(traj, w2: np.ndarray | None = None):
     """Loss against step, and W2(mu_t, mu_0) with the relative movement against step; returns the figure."""
-    from .plotting import _plt
-    from .regime import relative_movement
-    from .transport import w2_from_start
+    from ..flows.regime import relative_movement
+    from ..plotting.figures import _plt
+    from ..transport import w2_from_start
 
     plt = _plt()
     w2 = w2_from_start(traj) if w2 is None else w2

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .numbers import fmt_duration
+from ..report.numbers import fmt_duration
 
 __all__ = ["progress_line", "estimate_left", "Heartbeat", "previous_durations"]
 

@@ -2,9 +2,9 @@
 
 ::
 
-    torchrun --nproc_per_node=2 -m wgflow.parallel.launch --width 100000 --dim 10 --steps 200 --batch 1024 \\
+    torchrun --nproc_per_node=2 -m wgflow.cli.launch --width 100000 --dim 10 --steps 200 --batch 1024 \\
         --out traj.npz --max-particles 20000
-    torchrun --nproc_per_node=8 -m wgflow.parallel.launch --device cuda --dtype float32 --width 100000000 ...
+    torchrun --nproc_per_node=8 -m wgflow.cli.launch --device cuda --dtype float32 --width 100000000 ...
 
 Every rank builds the same problem from ``--seed`` (a ReLU teacher f* = (1/m0) sum_j c*_j
 relu(w*_j . x), x ~ N(0, I_d), square loss; fresh samples every step or a fixed data set),
@@ -28,16 +28,16 @@ import torch
 import torch.distributed as dist
 
 from ..flows import FlowConfig
-from ..objectives import DatasetRisk, OnlineRisk
+from ..measures.units import make_unit
+from ..objectives.risks import DatasetRisk, OnlineRisk
+from ..parallel.sharded import init_particles, shard_range, train_sharded, world
 from ..tasks.teacher import ReLUTeacher, gaussian_sampler
-from ..units import make_unit
-from .sharded import init_particles, shard_range, train_sharded, world
 
 __all__ = ["build_parser", "build_problem", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m wgflow.parallel.launch", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m wgflow.cli.launch", description=__doc__.split("\n")[0])
     p.add_argument("--unit", default="relu", choices=("relu", "sigmoid", "tanh"), help="unit family")
     p.add_argument("--dim", dest="d", type=int, default=10, help="input dimension")
     p.add_argument("--m0", type=int, default=5, help="teacher width")

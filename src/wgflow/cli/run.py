@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from .cli_args import (
+from ..errors import ConfigError
+from ..report.numbers import fmt
+from .args import (
     check_runtime,
     open_store,
     parse_sets,
@@ -16,8 +18,6 @@ from .cli_args import (
     store_arg,
     untrained_arg,
 )
-from .errors import ConfigError
-from .numbers import fmt
 
 __all__ = ["add_run", "add_reproduce"]
 
@@ -75,8 +75,8 @@ def _print_outcome(out, as_json: bool) -> None:
 
 
 def _cmd_run(args) -> int:
-    from .experiments.config import check_seed
-    from .experiments.runner import execute
+    from ..experiments.config import check_seed
+    from ..experiments.runner import execute
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
@@ -87,14 +87,14 @@ def _cmd_run(args) -> int:
         raise ConfigError("--force only applies to --resume RUN_ID")
     check_seed(args.seed)
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
-        from .experiments.base import make_config
+        from ..experiments.base import make_config
 
         make_config(args.name, args.preset, overrides)
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     check_runtime(args)
     store = open_store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
-    from .flows.runtime import use
+    from ..flows.runtime import use
 
     with use(compile=args.compile):  # ensembles only: single flows stay eager
         out = execute(
@@ -139,12 +139,12 @@ def add_reproduce(sub) -> None:
 def _cmd_reproduce(args) -> int:
     import time
 
-    from .cli_progress import Heartbeat, estimate_left, previous_durations, progress_line
-    from .experiments.base import list_experiments
-    from .experiments.config import check_seed
-    from .experiments.runner import EXIT_FAILED, EXIT_OK, execute
-    from .numbers import fmt_duration
-    from .report import write_report
+    from ..experiments.base import list_experiments
+    from ..experiments.config import check_seed
+    from ..experiments.runner import EXIT_FAILED, EXIT_OK, execute
+    from ..report import write_report
+    from ..report.numbers import fmt_duration
+    from .progress import Heartbeat, estimate_left, previous_durations, progress_line
 
     check_seed(args.seed)
     if not args.heartbeat > 0:

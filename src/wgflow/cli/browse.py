@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .cli_args import open_store, store_arg
-from .errors import ConfigError
+from ..errors import ConfigError
+from .args import open_store, store_arg
 
 __all__ = ["add_list", "add_show", "add_report", "add_runs"]
 
@@ -18,7 +18,7 @@ def add_list(sub) -> None:
 
 
 def _cmd_list(args) -> int:
-    from .experiments._catalog import catalog  # read from the sources: no torch
+    from ..experiments._catalog import catalog  # read from the sources: no torch
 
     exps = catalog()
     width = max((len(e.name) for e in exps), default=0)
@@ -39,8 +39,8 @@ def add_show(sub) -> None:
 
 
 def _cmd_show(args) -> int:
-    from .cli_show import show_experiment
-    from .experiments.base import get_experiment
+    from ..experiments.base import get_experiment
+    from .show import show_experiment
 
     exp = get_experiment(args.name)
     try:
@@ -62,7 +62,7 @@ def add_report(sub) -> None:
 
 
 def _cmd_report(args) -> int:
-    from .report import write_report
+    from ..report import write_report
 
     store = open_store(args)
     print(write_report(store, args.out or store.root / "report.html"))
@@ -108,7 +108,7 @@ def _cmd_runs(args) -> int:
     else:
         runs = store.runs(args.experiment)
     if args.format == "csv":
-        from .export import write_runs_csv
+        from ..interop.export import write_runs_csv
 
         if store is not None:
             write_runs_csv(store, sys.stdout, args.experiment)
@@ -118,7 +118,7 @@ def _cmd_runs(args) -> int:
         r["alive"] = store is not None and store.is_alive(r)  # (no store: no runs)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
-        from .cli_show import run_overrides
+        from .show import run_overrides
 
         keep = (
             "run_id",
@@ -144,7 +144,7 @@ def _cmd_runs(args) -> int:
         return 0
     if any(r["shown"] in ("killed", "interrupted") for r in runs):
         print("(killed / interrupted runs continue with `wgflow run --resume RUN_ID`)", file=sys.stderr)
-    from .cli_show import runs_table
+    from .show import runs_table
 
     print("\n".join(runs_table(runs)))
     return 0

@@ -374,10 +374,10 @@ class RBFSphere(Unit):
 
 UNITS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "rbf": RBFSphere, "pwlinear": PiecewiseLinear}
 
-# Families of modules above this one register spec readers on import (wgflow.linearized: "tangent");
+# Families of modules above this one register spec readers on import (wgflow.measures.linearized: "tangent");
 # _PROVIDERS names the module to import when such a spec is read first. No import of an upper module.
 _READERS: dict[str, Callable[[dict], Unit]] = {}
-_PROVIDERS = {"tangent": "wgflow.linearized"}
+_PROVIDERS = {"tangent": "wgflow.measures.linearized"}
 
 
 def register_unit_reader(name: str, read: Callable[[dict], Unit]) -> None:

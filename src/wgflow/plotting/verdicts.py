@@ -15,7 +15,7 @@ and its figure code writes a title stating the claim (``fig.suptitle("risk falls
 The run context binds the figure to those claims when it is saved and, once the run's claims are
 judged, appends their verdicts to the title and saves it again (:func:`state_verdicts`):
 "risk falls 4.9 orders (claims risk_drop: PASS, energy_dissipation: PASS)".
-:func:`verdict_problems` (part of :func:`wgflow.plotting.figure_problems`) flags a bound figure whose
+:func:`verdict_problems` (part of :func:`wgflow.plotting.figures.figure_problems`) flags a bound figure whose
 title states no verdict for one of its claims (a claim name the run never judged, a figure never judged).
 """
 
