@@ -31,8 +31,8 @@ face velocity v = -psi'(r_{i+1/2}) (the nonlocal part enters through the 2(K/2 +
 1988) with dt = cfl h / max|v|. Mass is conserved to rounding (telescoping fluxes); with
 cfl <= 1/2 and a TVD limiter every forward-Euler stage keeps rho >= 0, hence so does SSP-RK3.
 Order: 2 in space where rho is smooth (first order only at extrema, where the limiter clips),
-3 in time. Measured (MC limiter, d = 40, t = 0.3, L1 distance of successive refinements of
-200..3200 cells): local orders 1.70, 1.83, 1.95, fitted slope >= 1.7 (asserted in ``tests/limits``).
+3 in time; ``tests/limits`` asserts a fitted order >= 1.7 from the L1 distances of successive
+refinements (MC limiter, d = 40, t = 0.3, 200..3200 cells).
 
 References
 ----------
