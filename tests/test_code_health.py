@@ -77,5 +77,5 @@ def test_pending_entries_are_still_long():
 
 def test_stale_entries_are_found(monkeypatch):
     monkeypatch.setattr(__import__("sys").modules[__name__], "PENDING_FILES", {"no/such/file.py"})
-    with pytest.raises(AssertionError, match="no/such/file.py"):
+    with pytest.raises(AssertionError, match=r"no/such/file\.py"):
         test_pending_entries_are_still_long()
