@@ -136,7 +136,8 @@ def test_long_dataframes(traj):
         traj.to_dataframe("everything")
 
 
-def test_missing_xarray_names_the_extra(traj, monkeypatch):
-    monkeypatch.setitem(sys.modules, "xarray", None)  # import xarray now raises ImportError
-    with pytest.raises(ImportError, match=r"wgflow\[xarray\]"):
-        traj.to_xarray()
+@pytest.mark.parametrize("module, method", [("xarray", "to_xarray"), ("pandas", "to_dataframe")])
+def test_a_missing_optional_dependency_names_its_extra(traj, monkeypatch, module, method):
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    with pytest.raises(ImportError, match=rf"wgflow\[{module}\]"):
+        getattr(traj, method)()

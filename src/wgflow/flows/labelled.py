@@ -35,18 +35,12 @@ from ..measures.units import make_unit
 __all__ = ["to_xarray", "fields_from_xarray", "to_dataframe"]
 
 
-def _need(module: str, extra: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f'{what} needs {module}: pip install "wgflow[{extra}]"') from None
-
-
 def to_xarray(traj) -> Any:
     """The ``xarray.Dataset`` of a :class:`~wgflow.flows.trajectory.Trajectory` (layout in the module docstring)."""
-    xr = _need("xarray", "xarray", "Trajectory.to_xarray")
+    try:
+        import xarray as xr  # optional dependency: the `xarray` extra
+    except ImportError:
+        raise ImportError("Trajectory.to_xarray needs xarray: pip install 'wgflow[xarray]'") from None
     S = traj.snapshots.shape[0]
     probe = np.asarray(traj.probe_f)
     probe_dims = ("snapshot", "probe") if probe.ndim == 2 and probe.shape[0] == S else ("probe_snapshot", "probe")
@@ -115,7 +109,10 @@ def to_dataframe(traj, what: str = "particles") -> Any:
     (snapshot, step, time, particle, coordinate, theta), S * n * p rows.
     ``what="risk"``: one row per risk evaluation, columns (step, time, risk, train_loss).
     """
-    pd = _need("pandas", "pandas", "Trajectory.to_dataframe")
+    try:
+        import pandas as pd  # optional dependency: the `pandas` extra
+    except ImportError:
+        raise ImportError("Trajectory.to_dataframe needs pandas: pip install 'wgflow[pandas]'") from None
     if what == "risk":
         return pd.DataFrame(
             {"step": traj.risk_steps, "time": traj.risk_times, "risk": traj.risk, "train_loss": traj.train_loss}
