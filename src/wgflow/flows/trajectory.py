@@ -95,7 +95,7 @@ class Trajectory:
         """One line: unit, sizes, the steps and mean-field times recorded, the risk's first and last values."""
         S, n, p = self.snapshots.shape
         return (
-            f"Trajectory({self.final.unit!r}, n={n}, p={p}, {S} snapshots at steps {_span(self.snapshot_steps, 'd')} "
+            f"Trajectory({self.final.unit!r}, n={n}, p={p}, {S} snapshots at steps {_span(self.snapshot_steps, '')} "
             f"(t {_span(self.snapshot_times, '.3g')}), risk at {len(self.risk)} steps: {_span(self.risk, '.3g', ' → ')})"
         )
 
@@ -105,7 +105,7 @@ class Trajectory:
         rows = {
             "unit": html.escape(repr(self.final.unit)),
             "particles": f"n = {n}, p = {p}",
-            "snapshots": f"{S}, steps {_span(self.snapshot_steps, 'd')}, t = {_span(self.snapshot_times, '.3g')}",
+            "snapshots": f"{S}, steps {_span(self.snapshot_steps, '')}, t = {_span(self.snapshot_times, '.3g')}",
             "risk": f"{len(self.risk)} values, {_span(self.risk, '.3g', ' → ')}",
             "probe": f"{self.probe_f.shape[-1]} points" if self.probe_f.size else "none",
             "final measure": html.escape(repr(self.final)),

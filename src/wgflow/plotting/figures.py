@@ -317,8 +317,7 @@ def finish(fig) -> None:
     """What every saved figure gets: readable log ticks and tick labels that do not collide."""
     for ax in fig.axes:
         readable_log_ticks(ax)
-    with _drawn(fig) as renderer:
-        _declutter(fig, renderer)
+    declutter_ticks(fig)
 
 
 def save(fig, path, dpi: int | None = None) -> None:
