@@ -9,6 +9,7 @@ a JSON string stored as a NumPy unicode scalar, so ``load`` needs
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ import torch
 from .._io import atomic_save_array
 from ..measures.measure import ParticleMeasure
 from ..measures.units import make_unit
+from . import labelled
 
 __all__ = ["Trajectory"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Trajectory:
     """Result of :func:`wgflow.train`.
 
@@ -88,3 +90,50 @@ class Trajectory:
             w = torch.from_numpy(z["final_weights"]) if "final_weights" in z.files else None
             final = ParticleMeasure(torch.from_numpy(z["final_theta"]), unit, w)
             return cls(**{k: z[k] for k in cls._ARRAYS}, final=final, meta=meta)
+
+    def __repr__(self) -> str:
+        """One line: unit, sizes, the steps and mean-field times recorded, the risk's first and last values."""
+        S, n, p = self.snapshots.shape
+        return (
+            f"Trajectory({self.final.unit!r}, n={n}, p={p}, {S} snapshots at steps {_span(self.snapshot_steps, '')} "
+            f"(t {_span(self.snapshot_times, '.3g')}), risk at {len(self.risk)} steps: {_span(self.risk, '.3g', ' → ')})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook summary: the repr's fields as a table."""
+        S, n, p = self.snapshots.shape
+        rows = {
+            "unit": html.escape(repr(self.final.unit)),
+            "particles": f"n = {n}, p = {p}",
+            "snapshots": f"{S}, steps {_span(self.snapshot_steps, '')}, t = {_span(self.snapshot_times, '.3g')}",
+            "risk": f"{len(self.risk)} values, {_span(self.risk, '.3g', ' → ')}",
+            "probe": f"{self.probe_f.shape[-1]} points" if self.probe_f.size else "none",
+            "final measure": html.escape(repr(self.final)),
+        }
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+            for k, v in rows.items()
+        )
+        return f"<b>Trajectory</b><table>{body}</table>"
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dims (snapshot, particle, coordinate), step and mean-field time per snapshot,
+        the risk series on its own ``risk_step`` dim, the final measure, and the unit and metadata as attrs
+        (layout: :mod:`wgflow.flows.labelled`). Needs the ``xarray`` extra."""
+        return labelled.to_xarray(self)
+
+    @classmethod
+    def from_xarray(cls, ds) -> Trajectory:
+        """The trajectory a dataset of :meth:`to_xarray` holds: ``Trajectory.from_xarray(t.to_xarray())`` equals ``t``
+        (arrays, dtypes, unit, weights, metadata; tensors on the CPU)."""
+        return cls(**labelled.fields_from_xarray(ds))
+
+    def to_dataframe(self, what: str = "particles"):
+        """A long ``pandas.DataFrame``: one row per snapshot x particle x coordinate (``what="particles"``), or one
+        per risk evaluation (``what="risk"``); see :func:`wgflow.flows.labelled.to_dataframe`. Needs the ``pandas`` extra."""
+        return labelled.to_dataframe(self, what)
+
+
+def _span(a: np.ndarray, fmt: str, sep: str = "–") -> str:
+    """First and last value of a recorded series, formatted (``"none"`` when nothing was recorded)."""
+    return f"{a[0]:{fmt}}{sep}{a[-1]:{fmt}}" if len(a) else "none"

@@ -13,6 +13,7 @@ only while they fit in a memory budget (256 MiB by default).
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -95,9 +96,11 @@ class ParticleMeasure:
     def numpy(self) -> np.ndarray:
         return self.theta.detach().cpu().numpy()
 
-    def to(self, dtype: torch.dtype | None = None, device=None) -> ParticleMeasure:
-        w = None if self.weights is None else self.weights.to(dtype=dtype, device=device)
-        return ParticleMeasure(self.theta.to(dtype=dtype, device=device), self.unit, w)
+    def to(self, *args, **kwargs) -> ParticleMeasure:
+        """Positions and weights moved or cast as ``torch.Tensor.to`` moves them: ``mu.to("cuda")``,
+        ``mu.to(torch.float32)``, ``mu.to("cpu", torch.float64)``, ``mu.to(device=..., dtype=...)``."""
+        w = None if self.weights is None else self.weights.to(*args, **kwargs)
+        return ParticleMeasure(self.theta.to(*args, **kwargs), self.unit, w)
 
     # ------------------------------------------------------------------ network
     def output(self, x: torch.Tensor, alpha: float = 1.0, memory_budget: int | None = None) -> torch.Tensor:
@@ -120,4 +123,36 @@ class ParticleMeasure:
         return to_module(self, **kw)
 
     def __repr__(self) -> str:
-        return f"ParticleMeasure(n={self.n}, p={self.p}, unit={self.unit!r}, dtype={self.theta.dtype})"
+        weights = "uniform" if self.weights is None else "given"
+        return (
+            f"ParticleMeasure(n={self.n}, p={self.p}, unit={self.unit!r}, dtype={self.theta.dtype}, "
+            f"device={self.theta.device}, weights={weights})"
+        )
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the positions theta (and of the weights)."""
+        return self.theta.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating-point type of the positions theta."""
+        return self.theta.dtype
+
+    def _repr_html_(self) -> str:
+        """Notebook summary: the repr's fields and the range of c (column 0) and of |theta_{1:}| over the particles."""
+        t = self.theta.detach().double().cpu()
+        c, rest = t[:, 0], t[:, 1:].norm(dim=1)  # (n,), (n,)
+        rows = {
+            "particles": f"n = {self.n}, p = {self.p}",
+            "unit": html.escape(repr(self.unit)),
+            "dtype, device": f"{self.theta.dtype}, {self.theta.device}",
+            "weights": "uniform 1/n" if self.weights is None else "given",
+            "c (column 0)": f"{float(c.min()):.3g} … {float(c.max()):.3g}, mean {float(c.mean()):.3g}",
+            "norm of columns 1…p-1": f"{float(rest.min()):.3g} … {float(rest.max()):.3g}",
+        }
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+            for k, v in rows.items()
+        )
+        return f"<b>ParticleMeasure</b><table>{body}</table>"

@@ -1,12 +1,11 @@
 """Figures: particle pictures, the house style, checks that a figure can be read, and claims' verdicts.
 
-:mod:`.figures` (particle pictures, style, tick fixes, saving) and :mod:`.verdicts` (figures bound to
-the claims they illustrate).
+:mod:`.style` (the house style, carried by figures made with :func:`subplots`: matplotlib's global
+backend and rcParams are never changed), :mod:`.figures` (particle pictures, tick fixes, saving) and
+:mod:`.verdicts` (figures bound to the claims they illustrate).
 """
 
 from .figures import (
-    COLORS,
-    LINESTYLES,
     declutter_ticks,
     draw_particles,
     figure_problems,
@@ -18,8 +17,8 @@ from .figures import (
     readable_log_ticks,
     save,
     unit_positions,
-    use_style,
 )
+from .style import COLORS, LINESTYLES, figure, subplots, use_style
 from .verdicts import Caption, bind_claims, bound_claims, caption_text, figure_claims, state_verdicts, verdict_problems
 
 __all__ = [
@@ -31,6 +30,8 @@ __all__ = [
     "COLORS",
     "LINESTYLES",
     "use_style",
+    "subplots",
+    "figure",
     "figure_settings",
     "readable_log_ticks",
     "declutter_ticks",

@@ -19,10 +19,13 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from .style import COLORS, LINESTYLES, RC, figure, subplots, use_style
 from .verdicts import Caption, state_verdicts, verdict_problems
 
 __all__ = [
@@ -45,15 +48,16 @@ __all__ = [
 ]
 
 
-def _plt():
-    """matplotlib.pyplot on the file backend, with wgflow's figure style (:data:`RC`) applied."""
+def _plt() -> SimpleNamespace:
+    """The part of ``matplotlib.pyplot`` wgflow's figure code uses (``subplots``, ``close``, ``get_cmap``), making
+    figures in wgflow's style (:func:`~wgflow.plotting.style.subplots`) without pyplot's global backend and rcParams."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return SimpleNamespace(subplots=subplots, figure=figure, close=_close, get_cmap=matplotlib.colormaps.get_cmap)
 
-    use_style()
-    return plt
+
+def _close(fig=None) -> None:
+    """Figures of :func:`~wgflow.plotting.style.figure` are not pyplot's: nothing holds them but their owner."""
 
 
 def plane_basis(directions: np.ndarray) -> np.ndarray:
@@ -149,10 +153,9 @@ def particle_figure(
 
     Returns the figure (or draws on ``ax`` and returns its figure).
     """
-    plt = _plt()
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig, ax = subplots(figsize=(5, 5))
     pos = unit_positions(snapshots, basis)
     teacher = None if teacher_theta is None else unit_positions(teacher_theta, basis)
     draw_particles(ax, pos, np.sign(np.asarray(snapshots)[-1, :, 0]), teacher, title=title)
@@ -175,7 +178,6 @@ def particle_animation(
     """
 
     def write(path) -> None:
-        plt = _plt()
         from matplotlib import animation
 
         pos = unit_positions(snapshots, basis)  # (S, n, 2)
@@ -183,7 +185,7 @@ def particle_animation(
         sign_all = np.sign(np.asarray(snapshots)[..., 0])  # (S, n)
         pts = [pos.reshape(-1, 2)] + ([teacher] if teacher is not None else [])
         lim = 1.1 * max(1e-12, float(np.abs(np.vstack(pts)).max()))
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = subplots(figsize=(4.5, 4.5))
 
         def frame(k):
             ax.clear()
@@ -198,47 +200,22 @@ def particle_animation(
         else:
             writer = animation.PillowWriter(fps=fps)
         anim.save(path, writer=writer)
-        plt.close(fig)
 
     return write
 
 
-# --------------------------------------------------------------------------- figure style
-# One style for every figure of wgflow. Experiments draw with matplotlib as they like; the run
-# context calls :func:`finish` on each figure before saving it (``ctx.save_figure``), so every
-# figure gets readable log ticks and labels that never collide, and :func:`save` writes it in the
-# format and resolution asked on the command line (``--figure-format``, ``--dpi``).
+# --------------------------------------------------------------------------- finishing and saving
+# The style itself is :mod:`.style`. Experiments draw with matplotlib as they like (pyplot, the
+# object-oriented API, or :func:`_plt`); the run context calls :func:`finish` on each figure before
+# saving it (``ctx.save_figure``), so every figure gets readable log ticks and labels that never
+# collide, and :func:`save` writes it in the format and resolution asked on the command line
+# (``--figure-format``, ``--dpi``).
 
-#: colours by role, so a reader recognises them across figures (use ``color=COLORS["control"]``).
-COLORS = {"trained": "C0", "control": "0.55", "reference": "k", "theory": "C3", "source": "C2"}
-#: line styles by role (the reference / theory is dashed, the control dotted).
-LINESTYLES = {"trained": "-", "control": ":", "reference": "--", "theory": "--", "source": "-."}
 FIGURE_FORMATS = ("png", "pdf", "svg")
 DEFAULT_DPI = 150
 ENV_FORMAT, ENV_DPI = "WGFLOW_FIGURE_FORMAT", "WGFLOW_FIGURE_DPI"
-
-RC: dict[str, Any] = {
-    "font.size": 9,
-    "axes.titlesize": 9.5,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.fontsize": 8,
-    "legend.framealpha": 0.85,
-    "figure.titlesize": 10.5,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.fonttype": "none",
-    "pdf.fonttype": 42,
-    "figure.constrained_layout.use": False,
-}
-
-
-def use_style() -> None:
-    """Apply :data:`RC` to matplotlib's defaults (figures created afterwards use it)."""
-    import matplotlib
-
-    matplotlib.rcParams.update(RC)  # type: ignore[arg-type]  # the stub wants Literal rc names; matplotlib validates the keys at runtime
+#: rcParams read when a file is written: every saved figure gets them, whoever made it
+_OUTPUT_RC: Any = {k: RC[k] for k in ("svg.fonttype", "pdf.fonttype")}
 
 
 def figure_settings(figure_format: str | None = None, dpi: int | None = None) -> tuple[str, int]:
@@ -297,9 +274,35 @@ def _overlap(a, b, pad: float = 1.0) -> bool:
     return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
 
 
+@contextmanager
+def _drawn(fig):
+    """Draw ``fig`` and yield a renderer to measure its texts with.
+
+    The figure's own canvas when it has a renderer (Agg, the inline backend); a figure made with
+    ``matplotlib.figure.Figure()`` (a bare ``FigureCanvasBase``) gets an Agg canvas for good; one on a
+    file backend's canvas (``matplotlib.use("svg")``) is measured on an Agg canvas and given its own back.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.canvas
+    if not hasattr(own, "get_renderer"):
+        FigureCanvasAgg(fig)
+    try:
+        fig.canvas.draw()
+        yield fig.canvas.get_renderer()
+    finally:
+        if fig.canvas is not own and type(own) is not FigureCanvasBase:
+            fig.set_canvas(own)
+
+
 def declutter_ticks(fig) -> None:
     """Hide tick labels that would overlap one already kept (major labels first, then minor)."""
-    renderer = fig.canvas.get_renderer()
+    with _drawn(fig) as renderer:
+        _declutter(fig, renderer)
+
+
+def _declutter(fig, renderer) -> None:
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             kept: list[Any] = []
@@ -314,14 +317,17 @@ def finish(fig) -> None:
     """What every saved figure gets: readable log ticks and tick labels that do not collide."""
     for ax in fig.axes:
         readable_log_ticks(ax)
-    fig.canvas.draw()
     declutter_ticks(fig)
 
 
 def save(fig, path, dpi: int | None = None) -> None:
-    """:func:`finish` then save (format from the suffix of ``path``, tight bounding box)."""
+    """:func:`finish` then save (format from the suffix of ``path``, tight bounding box, text kept as text in
+    SVG and PDF). Any matplotlib figure: made by pyplot on any backend, by ``Figure()``, or by :func:`subplots`."""
+    import matplotlib
+
     finish(fig)
-    fig.savefig(path, dpi=dpi or DEFAULT_DPI, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
+    with matplotlib.rc_context(_OUTPUT_RC):
+        fig.savefig(path, dpi=dpi or DEFAULT_DPI, bbox_inches="tight", format=str(path).rsplit(".", 1)[-1])
 
 
 def figure_problems(fig) -> list[str]:
@@ -331,8 +337,11 @@ def figure_problems(fig) -> list[str]:
     Returns one line per problem (empty: fine). Axes switched off (``ax.axis("off")``) and
     colour bars need no labels.
     """
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    with _drawn(fig) as renderer:
+        return _problems(fig, renderer)
+
+
+def _problems(fig, renderer) -> list[str]:
     out = []
     titled = bool(fig._suptitle and fig._suptitle.get_text().strip())
     shown = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
