@@ -31,7 +31,7 @@ import torch
 
 from ..measure import ParticleMeasure
 from ..objectives import DatasetRisk, Objective, OnlineRisk, _check_loss
-from ..units import RBFSphere, ReLU, Unit, _Ridge, _with_one
+from ..units import Unit
 from .runtime import map_blocks
 
 __all__ = ["Ensemble", "EnsembleRisk", "batched_forward", "batched_vjp", "block_step", "compiled_block_step"]
@@ -149,37 +149,14 @@ def _blocks(E: int, n: int, theta: torch.Tensor, B: int) -> tuple[int, int]:
 
 
 # ----------------------------------------------------------------------------- batched units
-def _relu_x(unit, x):
-    return _with_one(x) if unit.bias else x
-
-
 def batched_forward(unit: Unit, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
-    """sum_i v_i phi(x^e_b; theta^e_i) (E, B) and a cache for :func:`batched_vjp`."""
-    if isinstance(unit, _Ridge):
-        return unit.ridge_forward(x, theta, v)
-    if isinstance(unit, ReLU):
-        h = torch.relu_(_relu_x(unit, x) @ theta[:, :, 1:].mT)
-    elif isinstance(unit, RBFSphere):
-        h = unit._e(x, theta[..., 1:])  # exp(-kappa |x - z|^2 / 2), (E, B, n)
-    else:  # any other family: member by member (correct, not batched)
-        outs = [unit.forward(x[e], theta[e], v) for e in range(theta.shape[0])]
-        return torch.stack([o[0] for o in outs]), [o[1] for o in outs]
-    return (h @ (theta[:, :, 0] * v)[..., None])[..., 0], h
+    """sum_i v_i phi(x^e_b; theta^e_i) (E, B) and a cache for :func:`batched_vjp` (the unit's batched kernel)."""
+    return unit.forward(x, theta, v)
 
 
 def batched_vjp(unit: Unit, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, cache) -> torch.Tensor:
-    """sum_b r^e_b grad_theta phi(x^e_b; theta^e_i), shape (E, n, p)."""
-    c = theta[:, :, 0:1]
-    if isinstance(unit, _Ridge):  # overwrites the cache h with r h'(z)
-        return unit.ridge_vjp(x, theta, r, cache)
-    if isinstance(unit, ReLU):
-        gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(cache), cache, 0)
-        return torch.cat([(r[:, None, :] @ cache).mT, (_relu_x(unit, x).mT @ gz).mT * c], dim=-1)
-    if isinstance(unit, RBFSphere):  # d/dz exp(-k|x - z|^2/2) = k (x - z) exp(...)
-        er = cache * r[..., None]  # (E, B, n)
-        gz = unit.kappa * c * ((x.mT @ er).mT - er.sum(1)[..., None] * theta[..., 1:])
-        return torch.cat([(r[:, None, :] @ cache).mT, gz], dim=-1)
-    return torch.stack([unit.vjp(x[e], theta[e], r[e], cache[e]) for e in range(theta.shape[0])])
+    """sum_b r^e_b grad_theta phi(x^e_b; theta^e_i), shape (E, n, p) (the unit's batched kernel)."""
+    return unit.vjp(x, theta, r, cache)
 
 
 def block_step(unit: Unit, lfn, xb: torch.Tensor, yb: torch.Tensor, th: torch.Tensor, v: torch.Tensor, alpha, B):
