@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from .closed_forms import arccos_kernel, population_terms, stacked_teachers
-from .data import draw, stack_samples
+from .data import as_tensors, draw, stack_samples
 from .measure import Ensemble, ParticleMeasure, chunk_size, sampled_value_and_grad
 from .units import ReLU
 
@@ -213,8 +213,6 @@ class DatasetRisk(_SampledRisk):
     def __init__(self, x, y: torch.Tensor | None = None, loss: str = "square", memory_budget: int | None = None):
         _check_loss(loss)
         if y is None:
-            from .data import as_tensors
-
             x, y = as_tensors(x)
         if x.ndim != 2:
             raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")

@@ -247,7 +247,9 @@ def test_thread_plan_counts_the_whole_ensemble():
     mus, objs = _three_spin_problem(n=1024, d=10, dtype=torch.float32)
     ens, risk = Ensemble.stack(mus), EnsembleRisk(objs)
     with runtime.num_threads(2):
-        assert _thread_plan(objs[0], mus[0], None)(204) == (1, 1)  # one member: 1.5e7 flops, one thread
+        one = _thread_plan(EnsembleRisk(objs[:1]), Ensemble.of(mus[0]), None)
+        assert one(204) == (1, 1)  # one member: 1.5e7 flops, one thread
+        assert _thread_plan(EnsembleRisk(objs[:1]), Ensemble.of(mus[0]), 2)(204) == (2, 1)  # inside its operations
         assert _thread_plan(risk, ens, None)(204) == (1, 2)  # three members: 4.5e7 flops, two block workers
         assert _thread_plan(risk, ens, None)(2) == (1, 1)
         assert _thread_plan(risk, ens, 3)(2) == (1, 3)  # an explicit count is kept
@@ -268,8 +270,8 @@ def test_compiled_ensemble_step_gives_the_eager_trajectory():
     for a, b in zip(eager, compiled):
         assert np.allclose(a.snapshots, b.snapshots, rtol=0, atol=1e-6) and np.allclose(a.risk, b.risk, rtol=1e-6)
     assert eager[0].risk[-1] < eager[0].risk[0]
-    with pytest.raises(ValueError, match="applies to ensembles"):
-        wg.train(mus[0], objs[0], cfg, compile=True)
+    single = wg.train(mus[0], objs[0], cfg, seed=5, compile=True)  # a single flow: the ensemble of one
+    assert np.allclose(single.snapshots, wg.train(mus[0], objs[0], cfg, seed=5).snapshots, rtol=0, atol=1e-6)
 
 
 def test_device_option_is_validated():
