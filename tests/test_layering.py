@@ -91,8 +91,6 @@ PENDING: set[str] = {
     "wgflow.interop.observe_store -> wgflow.store",
     "wgflow.interop.observe_store -> wgflow.transport",
     "wgflow.measures.measure -> wgflow.interop.modules",
-    "wgflow.objectives.margins -> wgflow.flows.ensemble",
-    "wgflow.objectives.risks -> wgflow.objectives.data",
     "wgflow.parallel.grid -> wgflow.experiments.config",
     "wgflow.parallel.sweep -> wgflow.experiments._external",
     "wgflow.parallel.sweep -> wgflow.experiments.base",

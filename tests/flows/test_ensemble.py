@@ -11,6 +11,7 @@ import torch
 import wgflow as wg
 from wgflow.control import untrained
 from wgflow.flows import Ensemble, EnsembleRisk, runtime
+from wgflow.measures import measure
 from wgflow.objectives import Objective
 from wgflow.tasks.three_spin import ThreeSpin
 
@@ -58,30 +59,31 @@ def test_members_reproduce_the_single_flows():
     assert singles[0].risk[-1] < 0.9 * singles[0].risk[0]  # the flows did train
 
 
-@pytest.mark.parametrize("block", [96 * 5, 96 * 6 * 2])  # 5 samples of one member; 2 members of 6 samples
+@pytest.mark.parametrize("block", [96 * 5, 96 * 6 * 2, 96])  # 5 samples of one member; 2 members of 6; two passes
 def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
-    from wgflow.flows import ensemble
-
     mus, objs = _three_spin_problem()
     ref = wg.train(Ensemble.stack(mus), objs, CFG, seed=3)
-    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    monkeypatch.setattr(measure, "MIN_STEP_SAMPLES", 2)  # one sample a block: two passes over particle blocks
+    monkeypatch.setattr(measure, "BLOCK_BYTES", 25 * 8 * 5)  # particle blocks of 5 at the quench's B = 25
     for a, b in zip(ref, wg.train(Ensemble.stack(mus), objs, CFG, seed=3)):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("block", [2**20, 96 * 7])  # one batched product; member by member (over the bound)
 @pytest.mark.parametrize("shared", [True, False])
-def test_ensemble_output_is_each_members_output(monkeypatch, block, shared):
-    from wgflow.flows import ensemble
-
-    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+def test_ensemble_output_is_the_mean_of_its_features(monkeypatch, block, shared):
+    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
     mus, _ = _three_spin_problem()
     g = torch.Generator().manual_seed(1)
     x = torch.randn(50, 4, generator=g, dtype=torch.float64) if shared else torch.randn(E, 50, 4, generator=g).double()
     out = Ensemble.stack(mus).output(x, alpha=2.0)
     assert out.shape == (E, 50)
     for e, mu in enumerate(mus):
-        assert torch.allclose(out[e], mu.output(x if shared else x[e], alpha=2.0), rtol=1e-12, atol=1e-14)
+        xe = x if shared else x[e]
+        c, w, b = mu.theta[:, 0], mu.theta[:, 1:-1], mu.theta[:, -1]  # sigmoid units c sigmoid(w . x + b)
+        oracle = 2.0 * torch.sigmoid(xe @ w.T + b) @ c / mu.n  # alpha (1/n) sum_i phi(x; theta_i), written out
+        assert torch.allclose(out[e], oracle, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("unit", [wg.ReLU(3, bias=True), wg.measures.RBFSphere(3), wg.Tanh(3)])
@@ -127,7 +129,6 @@ def test_other_objectives_run_member_by_member():
         for e in range(E)
     ]
     cfg = wg.FlowConfig(eta=0.3, steps=20, noise=1e-3, risk_every=5)
-    assert not EnsembleRisk(objs).batched
     singles = [wg.train(mu, obj, cfg, seed=e) for e, (mu, obj) in enumerate(zip(mus, objs))]
     for a, b in zip(singles, wg.train(Ensemble.stack(mus), objs, cfg, seed=0)):
         assert np.array_equal(a.snapshots, b.snapshots) and np.array_equal(a.risk, b.risk)
@@ -213,14 +214,13 @@ def test_threads_follow_the_work_and_the_override():
 
 def test_block_workers_give_the_same_numbers(monkeypatch):
     """Member blocks on two worker threads: bit-identical to one thread (the blocks are independent)."""
-    from wgflow.flows import ensemble
-
     seen = []
-    real = ensemble.map_blocks
+    real = measure.map_blocks
     monkeypatch.setattr(
-        ensemble, "map_blocks", lambda f, items, workers: seen.append(workers) or real(f, items, workers)
+        measure, "map_blocks", lambda f, items, workers: seen.append(workers) or real(f, items, workers)
     )
-    monkeypatch.setattr(ensemble, "_STEP_BLOCK_BYTES", 96 * 6)  # n = 12 float64: one member's 6 samples a block
+    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", 96 * 6)  # n = 12 float64: one member's 6 samples a block
+    monkeypatch.setattr(measure, "MIN_STEP_SAMPLES", 1)
     mus, objs = _three_spin_problem()
     one = wg.train(Ensemble.stack(mus), objs, CFG, seed=3, threads=1)
     intra = []
@@ -247,7 +247,9 @@ def test_thread_plan_counts_the_whole_ensemble():
     mus, objs = _three_spin_problem(n=1024, d=10, dtype=torch.float32)
     ens, risk = Ensemble.stack(mus), EnsembleRisk(objs)
     with runtime.num_threads(2):
-        assert _thread_plan(objs[0], mus[0], None)(204) == (1, 1)  # one member: 1.5e7 flops, one thread
+        one = _thread_plan(EnsembleRisk(objs[:1]), Ensemble.of(mus[0]), None)
+        assert one(204) == (1, 1)  # one member: 1.5e7 flops, one thread
+        assert _thread_plan(EnsembleRisk(objs[:1]), Ensemble.of(mus[0]), 2)(204) == (2, 1)  # inside its operations
         assert _thread_plan(risk, ens, None)(204) == (1, 2)  # three members: 4.5e7 flops, two block workers
         assert _thread_plan(risk, ens, None)(2) == (1, 1)
         assert _thread_plan(risk, ens, 3)(2) == (1, 3)  # an explicit count is kept
@@ -268,8 +270,8 @@ def test_compiled_ensemble_step_gives_the_eager_trajectory():
     for a, b in zip(eager, compiled):
         assert np.allclose(a.snapshots, b.snapshots, rtol=0, atol=1e-6) and np.allclose(a.risk, b.risk, rtol=1e-6)
     assert eager[0].risk[-1] < eager[0].risk[0]
-    with pytest.raises(ValueError, match="applies to ensembles"):
-        wg.train(mus[0], objs[0], cfg, compile=True)
+    single = wg.train(mus[0], objs[0], cfg, seed=5, compile=True)  # a single flow: the ensemble of one
+    assert np.allclose(single.snapshots, wg.train(mus[0], objs[0], cfg, seed=5).snapshots, rtol=0, atol=1e-6)
 
 
 def test_device_option_is_validated():

@@ -27,22 +27,32 @@ def test_vjp_matches_autograd(make):
     assert torch.allclose(unit.vjp(x, theta, r), auto, atol=1e-12)
 
 
-@pytest.mark.parametrize("make", UNITS[2:4])
-def test_ridge_kernel_batched_over_members_matches_autograd(make):
-    """The fused ridge kernel on (E, B, n) blocks: member e's output and vjp are autograd's of member e alone."""
+@pytest.mark.parametrize("make", [*UNITS, lambda d: wg.measures.Tangent(wg.ReLU(d))])
+def test_kernels_batched_over_members_match_autograd_of_each_member(make):
+    """Every unit's kernels on (E, B, n) blocks: member e's features, output and vjp are those of member e alone
+    (its 2-D kernels and autograd of its 2-D phi), and the retraction acts member by member."""
     g = torch.Generator().manual_seed(2)
     unit, E = make(3), 4
     theta = torch.stack([unit.init(5, generator=g, dtype=torch.float64) for _ in range(E)])  # (E, n, p)
+    if isinstance(unit, wg.measures.Tangent):
+        theta = theta + 0.1 * torch.randn(theta.shape, generator=g, dtype=torch.float64)  # away from the anchor
     x = torch.randn(E, 7, 3, generator=g, dtype=torch.float64)
     r = torch.randn(E, 7, generator=g, dtype=torch.float64)
     v = torch.full((5,), 0.2, dtype=torch.float64)
-    out, h = unit.ridge_forward(x, theta, v)
-    G = unit.ridge_vjp(x, theta, r, h)
+    phi_all = unit.phi(x, theta)  # (E, B, n)
+    out, cache = unit.forward(x, theta, v)
+    G = unit.vjp(x, theta, r, cache)
+    assert phi_all.shape == (E, 7, 5) and out.shape == (E, 7) and G.shape == theta.shape
     for e in range(E):
         th = theta[e].clone().requires_grad_(True)
         phi = unit.phi(x[e], th)  # (B, n)
         (auto,) = torch.autograd.grad((r[e] @ phi).sum(), th)
-        assert torch.allclose(out[e], phi.detach() @ v, atol=1e-14) and torch.allclose(G[e], auto, atol=1e-12)
+        assert torch.allclose(phi_all[e], phi.detach(), atol=1e-14)
+        assert torch.allclose(out[e], phi.detach() @ v, atol=1e-14)
+        assert torch.allclose(G[e], unit.vjp(x[e], theta[e], r[e]), atol=1e-13)  # the 2-D kernel of member e
+        if not isinstance(unit, wg.measures.Tangent):  # its anchor columns are frozen: no gradient there
+            assert torch.allclose(G[e], auto, atol=1e-12)
+        assert torch.allclose(unit.project(theta)[e], unit.project(theta[e]), atol=1e-14)
 
 
 @pytest.mark.parametrize("make", UNITS[2:5])

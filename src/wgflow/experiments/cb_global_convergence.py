@@ -43,7 +43,7 @@ fractions 0.2, 0.1, 0, 0 at m = 3, 6, 12, 48); m0_stalls 0.2, Clopper-Pearson [0
 
 Each width's seeds (and the control's) run as one ensemble (:class:`~wgflow.flows.Ensemble`): member s
 draws its teacher and particles from seed s as before, and the E exact risks are one batched
-computation (:class:`~wgflow.objectives.PopulationEnsemble`). Quick preset, one thread, CPU time of
+computation (:class:`~wgflow.objectives.PopulationRisk` takes (E, n, p)). Quick preset, one thread, CPU time of
 alternate runs on the shared machine: 62 s -> 17 s and 76 s -> 22 s (3.5x); claims and metrics as
 member by member, up to rounding (largest relative change 8.5e-12, in max_ratio_large_m).
 """

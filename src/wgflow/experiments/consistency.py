@@ -34,7 +34,7 @@ claims pass; control (uncoupled) -0.194 [-0.219, -0.171]; untrained: nan, both f
 
 The references and each width's seed x subset students run as ensembles (:class:`~wgflow.flows.Ensemble`,
 one per width; widths differ, so they cannot share one). The references' (n_ref, n_ref) kernels fill a
-block, so :class:`~wgflow.objectives.PopulationEnsemble` evaluates them one member at a time (as one
+block, so :class:`~wgflow.objectives.PopulationRisk` evaluates them one member at a time (as one
 batch they ran at 0.64x); the students run as one batch. Quick preset, one thread, CPU time 62 s -> 47 s;
 claims unchanged, metrics agree to rounding (relative 1e-15).
 """

@@ -46,9 +46,9 @@ one of them also untrained. After: claims 1, 2 pass with the same numbers; 4 pas
 control 22 to 77); 5 fails, SGD with P = 32 at N = 512 sits 2.3 [1.7, 2.8] floors from the PDE
 (untrained 77). Untrained: no claim passes (risk gap -0.15, W2 exponent 0.00, ratio 37, moved 0).
 
-Each N's seeds run as one ensemble, the exact risk batched (GaussiansEnsemble: members grouped so their
-(N, N) matrices fit a block, i.e. one at a time at N = 512); online SGD stays member by member (each its own
-samples). N = 512 is compute-bound, so quick-preset CPU time only fell 60 -> 51 s and 65 -> 61 s (alternate
+Each N's seeds run as one ensemble, the exact risk batched (IsotropicGaussiansRisk: members grouped so their
+(N, N) matrices fit a block, i.e. one at a time at N = 512); in online SGD each member draws its own
+samples. N = 512 is compute-bound, so quick-preset CPU time only fell 60 -> 51 s and 65 -> 61 s (alternate
 runs); claims unchanged, metrics to 4e-14 (W2 and SGD metrics bitwise).
 """
 

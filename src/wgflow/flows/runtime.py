@@ -13,8 +13,8 @@ its members: from ~:data:`FLOPS_PER_WORKER` flops per step its member blocks run
 worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as one thread).
 ``threads=`` in :func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
 
-Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs an
-ensemble's step through ``torch.compile`` (:func:`wgflow.flows.ensemble.compiled_block_step`). A
+Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs the
+step blocks of a flow or ensemble through ``torch.compile`` (:func:`wgflow.measures.measure.compiled_block_step`). A
 compiled block alone is 2.6x faster at n = 32 and 1.9x at n = 256 (E = 10), but whole runs of
 benchmarks/bench_ensemble.py (sampling, targets and updates stay eager) were 0.75-1.3x as fast in two
 runs on the loaded 2-core machine, after 20-40 s of compiling: within its noise, hence off by default.
@@ -31,15 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 
 import torch
 
 from ..errors import ConfigError
+from ..measures.measure import map_blocks
 
 __all__ = [
     "use",
@@ -86,7 +83,7 @@ def use(*, threads: int | None = None, device: str | None = None, compile: bool 
 
 
 def compile_for(compile: bool | None = None) -> bool:
-    """Whether an ensemble's step runs compiled: explicit ``compile`` > :func:`use` default > False."""
+    """Whether a flow's step runs compiled: explicit ``compile`` > :func:`use` default > False."""
     return bool(compile) if compile is not None else _COMPILE.get()
 
 
@@ -127,48 +124,6 @@ def threads_for(flops_per_step: float, threads: int | None = None, per_thread: f
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         return threads
     return auto_threads(flops_per_step, per_thread)
-
-
-_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """``workers`` threads; each block they run sets its own thread count (:func:`_one_thread`).
-
-    OpenMP gives a new thread the process default (all cores), not its creator's count, so workers started
-    under ``num_threads(1)`` used to run two OpenMP threads each -- four threads on two cores, which made two
-    workers slower than one (the n = 1024 ensemble step of rve-3spin: 6.8 ms with two workers, 6.4 with one).
-    """
-    key = (os.getpid(), workers)  # a forked child has none of its parent's threads
-    if key not in _POOLS:
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="wgflow-blocks")
-        start = threading.Barrier(workers)
-        list(pool.map(lambda _: start.wait(), range(workers)))  # start them all now
-        _POOLS[key] = pool
-    return _POOLS[key]
-
-
-def map_blocks(fn: Callable, items: Sequence, workers: int = 1) -> list:
-    """``[fn(i) for i in items]``, on ``workers`` threads when there are more than one (results in order).
-
-    An ensemble's member blocks are independent, so each worker takes whole blocks with one intra-op
-    thread: no work is split inside an operation, and a worker that another process holds back delays
-    only its own blocks (OpenMP's split operations wait for their slowest thread on a loaded machine).
-    The numbers do not depend on ``workers`` (the blocks are cut without regard to it).
-    """
-    if workers <= 1 or len(items) <= 1:
-        return [fn(i) for i in items]
-    return list(_pool(workers).map(functools.partial(_one_thread, fn), items))
-
-
-def _one_thread(fn: Callable, item):
-    """fn(item) with one intra-op thread in this worker: checked at every block, because torch's lazy per-thread
-    initialisation copies the process-wide count (which the calling thread may have changed since) into a
-    worker at its first operation (measured: a worker set to one thread reported two after the main thread
-    had called ``torch.set_num_threads(2)``)."""
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-    return fn(item)
 
 
 @contextlib.contextmanager

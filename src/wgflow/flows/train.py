@@ -2,11 +2,11 @@ r"""The one training loop: :func:`train` runs a particle flow, or an ensemble of
 
 The pieces: a :class:`StepScheme` (the update of :mod:`wgflow.flows.config`, its schedules
 precomputed), a :class:`~wgflow.flows.recorder.Recorder`, the checkpoint plumbing of
-:mod:`wgflow.flows.recorder` and the placement of :mod:`wgflow.flows.runtime`. A single flow
-evaluates its :class:`~wgflow.objectives.Objective` as before; an ensemble
-(:class:`~wgflow.flows.ensemble.Ensemble`) evaluates an
-:class:`~wgflow.flows.ensemble.EnsembleRisk` in one batched computation per step and returns one
-ordinary :class:`~wgflow.flows.trajectory.Trajectory` per member.
+:mod:`wgflow.flows.recorder` and the placement of :mod:`wgflow.flows.runtime`. The loop runs
+an :class:`~wgflow.measures.measure.Ensemble` theta (E, n, p) against an
+:class:`~wgflow.objectives.EnsembleRisk`, one batched computation per step; a single
+:class:`~wgflow.measures.measure.ParticleMeasure` runs as the ensemble of one. An ensemble returns one
+ordinary :class:`~wgflow.flows.trajectory.Trajectory` per member, a single flow its one trajectory.
 
 Randomness. Minibatches and noise come from ``torch.Generator().manual_seed(seed)`` unless a
 generator is given, so the same seed gives the same numbers on the CPU; an ensemble takes one
@@ -21,10 +21,9 @@ Threads and device (:mod:`wgflow.flows.runtime`). ``device`` defaults to
 is chosen from the work per step of the whole flow or ensemble: one intra-op thread for small
 steps, an ensemble's member blocks on several worker threads for large ones.
 
-Compilation. ``compile=True`` runs an ensemble's step through ``torch.compile``
-(:mod:`wgflow.flows.runtime`): the same trajectory to rounding; its gain on whole runs was within
-the noise of a loaded 2-core machine, after 20-40 s of compiling. Default off; :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow
-run --compile``) applies to the ensembles of a run, and its single flows stay eager.
+Compilation. ``compile=True`` runs the step blocks of a sampled objective through ``torch.compile``
+(:mod:`wgflow.flows.runtime`): the same trajectory to rounding. Default off;
+:func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow run --compile``) applies to every flow of a run.
 
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
 records the initial particles at every requested step and time.
@@ -33,7 +32,6 @@ records the initial particles at every requested step and time.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
@@ -41,12 +39,10 @@ import numpy as np
 import torch
 
 from ..control import training_disabled
-from ..errors import ConfigError, DivergenceError
-from ..measures.measure import ParticleMeasure
-from ..measures.units import Unit
-from ..objectives.risks import Objective
+from ..errors import DivergenceError
+from ..measures.measure import Ensemble, ParticleMeasure
+from ..objectives.risks import EnsembleRisk, Objective
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
-from .ensemble import Ensemble, EnsembleRisk
 from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
 from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
 from .trajectory import Trajectory
@@ -57,46 +53,26 @@ __all__ = ["train", "StepScheme"]
 class StepScheme:
     r"""theta <- project(theta - eta_k M (G + wd theta) + sqrt(2 lambda_k eta_k M) xi), schedules cached.
 
-    Works on (n, p) and (E, n, p) alike; member e's noise comes from ``generators[e]``.
+    theta (E, n, p); member e's noise comes from ``generators[e]``.
     """
 
     def __init__(self, cfg: FlowConfig, unit, theta: torch.Tensor):
         self.cfg, self.unit = cfg, unit
         M = torch.full((theta.shape[-1],), cfg.eta_inner, dtype=theta.dtype, device=theta.device)
-        M[unit.output_mask(theta.reshape(-1, theta.shape[-1]))] = cfg.eta_output
+        M[unit.output_mask(theta)] = cfg.eta_output
         self.M = M
-        self._batches = sorted((int(s), int(P)) for s, P in cfg.batch_schedule)
         self._const_eta = cfg.schedule == "constant"
-        # unconstrained units (identity retraction) skip the per-member loop of an ensemble
-        self._constrained = type(unit).project is not Unit.project or type(unit).project_grad is not Unit.project_grad
 
     def eta(self, k: int) -> float:
         return self.cfg.eta if self._const_eta else self.cfg.eta_at(k)
 
-    def batch(self, k: int) -> int | None:
-        P = self.cfg.batch_size
-        for start, size in self._batches:
-            if k < start:
-                break
-            P = size
-        return P
-
     def project(self, theta: torch.Tensor, G: torch.Tensor | None = None) -> torch.Tensor:
-        """Retraction of theta, or tangent projection of G at theta (member by member for ensembles)."""
-        u = self.unit
-        if theta.ndim == 2:
-            return u.project(theta) if G is None else u.project_grad(theta, G)
-        if not self._constrained:
-            return theta if G is None else G
-        if G is None:
-            return torch.stack([u.project(t) for t in theta])
-        return torch.stack([u.project_grad(t, g) for t, g in zip(theta, G)])
+        """Retraction of theta, or tangent projection of G at theta."""
+        return self.unit.project(theta) if G is None else self.unit.project_grad(theta, G)
 
     def noise(self, theta: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
-        """Standard Gaussian xi shaped like theta; member e's from ``generators[e]``."""
+        """Standard Gaussian xi shaped like theta (E, n, p); member e's from ``generators[e]``."""
         kw: dict[str, Any] = {"dtype": theta.dtype, "device": theta.device}
-        if theta.ndim == 2:
-            return torch.randn(theta.shape, generator=generators[0], **kw)
         return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
 
     def step(self, theta: torch.Tensor, G: torch.Tensor, k: int, generators) -> torch.Tensor:
@@ -117,35 +93,30 @@ def _diverged(k: int, t: float, what: str, cfg: FlowConfig) -> DivergenceError:
     )
 
 
-def _flops(objective, P: int | None, n: int, p: int, E: int) -> float:
+def _flops(objective: EnsembleRisk, P: int | None, n: int, p: int, E: int) -> float:
     """Rough floating-point work of one step (forward + backward of a (E, B, n) block)."""
     if P is None:
-        x = getattr(objective, "x", None)
-        P = x.shape[0] if x is not None else getattr(objective, "n_test", n)
+        x = getattr(objective.members[0], "x", None)
+        P = x.shape[0] if x is not None else getattr(objective.members[0], "n_test", n)
     return 6.0 * E * P * n * p
 
 
 class _Flow:
-    """One run of :func:`train`: the objective evaluation and the recording of a flow or an ensemble."""
+    """One run of :func:`train`: the objective evaluation and the recording of an ensemble (E, n, p)."""
 
-    def __init__(self, mu, objective, cfg: FlowConfig, alpha: float, probe, snap_at: set[int]):
+    def __init__(self, mu: Ensemble, objective: EnsembleRisk, cfg: FlowConfig, alpha: float, probe, snap_at):
         self.mu, self.objective, self.cfg, self.alpha = mu, objective, cfg, alpha
         self.probe, self.snap_at = probe, snap_at
-        self.ensemble = isinstance(mu, Ensemble)
         self.rec = Recorder()
-        self.workers = 1  # an ensemble's block workers (flows.runtime.map_blocks)
-        self.compiled = False  # an ensemble's blocks through torch.compile
+        self.workers = 1  # block workers (wgflow.measures.measure.map_blocks)
+        self.compiled = False  # step blocks through torch.compile
 
-    def value_and_grad(self, theta, P, generators, k, t):
-        cur = self.mu.with_theta(theta, check=False)  # finiteness is checked via J and when recording
-        if self.ensemble:  # J stays a tensor: no host sync per step; checked when recorded
-            return self.objective.value_and_grad(
-                cur, self.alpha, P, generators, workers=self.workers, compiled=self.compiled
-            )
-        J, G = self.objective.value_and_grad(cur, self.alpha, batch_size=P, generator=generators[0])
-        if not math.isfinite(J):
-            raise _diverged(k, t, "the objective", self.cfg)
-        return J, G
+    def value_and_grad(self, theta, P, generators):
+        cur = self.mu.with_theta(theta, check=False)  # finiteness is checked via J and theta when recording
+        # J stays a tensor: no host sync per step
+        return self.objective.value_and_grad(
+            cur, self.alpha, P, generators, workers=self.workers, compiled=self.compiled
+        )
 
     def record(self, k: int, t: float, theta: torch.Tensor, J) -> None:
         """Snapshot and/or risk at step k when requested; ``J=None``: no step was taken (negative control)."""
@@ -172,9 +143,7 @@ class _Flow:
                 J = J.double().cpu().numpy()
             if not np.isfinite(J).all() and k > 0:
                 raise _diverged(k, t, "the objective", cfg)
-            self.rec.add_risk(
-                k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy() if self.ensemble else J
-            )
+            self.rec.add_risk(k, t, r, np.broadcast_to(np.asarray(J, dtype=np.float64), np.shape(r)).copy())
 
     def idle(self, scheme: StepScheme, k: int, t: float, theta, bar) -> tuple[int, float]:
         """The negative control: time passes to cfg.steps, the particles stay; returns (steps, time)."""
@@ -190,14 +159,14 @@ class _Flow:
         """Steps k+1 ... cfg.steps: gradient, update, recording, callback, progress and checkpoints."""
         cfg = self.cfg
         every = int(checkpointer.every or 0) if checkpointer is not None else 0
-        P_prev = scheme.batch(k)
+        P_prev = cfg.batch_at(k)
         while k < cfg.steps:
-            P = scheme.batch(k)
+            P = cfg.batch_at(k)
             if P_prev != P:  # a new batch size (the quench): threads for the new work per step
                 intra, self.workers = plan(P)
                 torch.set_num_threads(intra)
                 P_prev = P
-            J, G = self.value_and_grad(theta, P, generators, k, t)
+            J, G = self.value_and_grad(theta, P, generators)
             theta = scheme.step(theta, G, k, generators)
             t += scheme.eta(k)
             k += 1
@@ -207,11 +176,11 @@ class _Flow:
             if bar is not None:
                 bar.update(1)
             if every and k % every == 0 and k < cfg.steps:
-                lj = J.double().cpu().numpy() if isinstance(J, torch.Tensor) else J
-                checkpointer.save(flow_state(theta, k, t, generators, lj, self.rec))
+                checkpointer.save(flow_state(theta, k, t, generators, J.double().cpu().numpy(), self.rec))
         return theta
 
-    def trajectories(self, theta: torch.Tensor, objective_name: str):
+    def trajectories(self, theta: torch.Tensor, objective_name: str) -> list[Trajectory]:
+        """One trajectory per member (theta (E, n, p): the final particles)."""
         cfg, mu = self.cfg, self.mu
         meta = {
             "alpha": self.alpha,
@@ -227,16 +196,6 @@ class _Flow:
             risk_steps=s["rec_risk_steps"],
             risk_times=s["rec_risk_times"],
         )
-        if not self.ensemble:
-            return Trajectory(
-                snapshots=s["rec_snap"],
-                risk=s["rec_risk"],
-                train_loss=s["rec_train"],
-                probe_f=s["rec_probe"],
-                final=mu.with_theta(theta),
-                meta=meta,
-                **fields,
-            )
         probe = s["rec_probe"]
         return [
             Trajectory(
@@ -244,7 +203,7 @@ class _Flow:
                 risk=s["rec_risk"][:, e],
                 train_loss=s["rec_train"][:, e],
                 probe_f=probe[:, e] if probe.ndim == 3 else np.zeros((0, 0)),
-                final=ParticleMeasure(theta[e], mu.unit),
+                final=mu.with_theta(theta, check=False).member(e),
                 meta={**meta, "member": e, "ensemble": mu.E},
                 **fields,
             )
@@ -266,6 +225,7 @@ def train(
     callback: Callable[[int, Any, Any], None] | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
+    compile: bool | None = None,
     **overrides: Any,
 ) -> Trajectory: ...
 
@@ -308,7 +268,7 @@ def train(
     """Run the particle flow from ``mu`` (n, p), or an :class:`Ensemble` (E, n, p) of flows; record it.
 
     ``objective``: an :class:`~wgflow.objectives.Objective`, for an ensemble an :class:`EnsembleRisk` or E
-    sampled objectives. ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
+    objectives of one type (member e's: ``objective[e]``). ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
     is the run's. ``seed`` / ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the
     module docstring. ``probe``: (P, d) points where f is recorded at every snapshot;
     ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step.
@@ -316,24 +276,25 @@ def train(
     in the particles or the risk (suggesting a smaller eta).
     """
     cfg = dataclasses.replace(cfg or FlowConfig(), **overrides)
-    mu, objective, generators = _placed(mu, objective, device, generator, seed)
-    scheme = StepScheme(cfg, mu.unit, mu.theta)
-    theta = scheme.project(mu.theta.detach().clone())
+    single = isinstance(mu, ParticleMeasure)  # run as the ensemble of one, returned as one trajectory
+    name = type(objective).__name__ if single else EnsembleRisk.__name__
+    ens, risk, generators = _placed(mu, objective, device, generator, seed)
+    scheme = StepScheme(cfg, ens.unit, ens.theta)
+    theta = scheme.project(ens.theta.detach().clone())
     if probe is not None:
         probe = probe.to(dtype=theta.dtype, device=theta.device)
-    flow = _Flow(mu, objective, cfg, resolve_alpha(cfg.alpha, mu.n), probe, _snapshot_steps(cfg))
-    if compile and not flow.ensemble:
-        raise ConfigError("compile=True applies to ensembles: train Ensemble.stack([mu]) with [objective]")
-    flow.compiled = compile_for(compile) and flow.ensemble  # use(compile=True): a run's ensembles only
+    flow = _Flow(ens, risk, cfg, resolve_alpha(cfg.alpha, ens.n), probe, _snapshot_steps(cfg))
+    flow.compiled = compile_for(compile)
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
-    plan = _thread_plan(objective, mu, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
-    E = f" x{mu.E}" if isinstance(mu, Ensemble) else ""
-    bar = progress(total=cfg.steps, desc=f"flow n={mu.n}{E}") if progress else None
+    plan = _thread_plan(risk, ens, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
+    bar = progress(total=cfg.steps, desc=f"flow n={ens.n}" + ("" if single else f" x{ens.E}")) if progress else None
     if bar is not None and k:
         bar.update(k)
-    intra, flow.workers = plan(scheme.batch(k))
+    intra, flow.workers = plan(cfg.batch_at(k))
+    if isinstance(mu, ParticleMeasure) and callback is not None:
+        callback = _one_member(callback, mu)
     with num_threads(intra):
         if k == 0 and state is None:
             flow.record(0, 0.0, theta, float("nan"))
@@ -344,17 +305,30 @@ def train(
         finally:
             if bar is not None:
                 bar.close()
-    return flow.trajectories(theta, type(objective).__name__)
+    trajs = flow.trajectories(theta, name)
+    return _one_flow(trajs[0]) if single else trajs
 
 
-def _thread_plan(objective, mu, threads: int | None, block_workers: bool = True) -> Callable:
-    """Batch size P -> (intra-op threads, block workers) from the work per step of the flow or whole ensemble."""
-    ensemble = isinstance(mu, Ensemble)
-    E = mu.E if ensemble else 1
+def _one_flow(traj: Trajectory) -> Trajectory:
+    """The trajectory of a single flow: the ensemble of one's, without the member index."""
+    for key in ("member", "ensemble"):
+        traj.meta.pop(key)
+    return traj
+
+
+def _one_member(callback: Callable, mu: ParticleMeasure) -> Callable:
+    """A single flow's callback(step, mu (n, p), J float) from the ensemble of one's (step, ensemble, J (1,))."""
+    return lambda k, ens, J: callback(k, mu.with_theta(ens.theta[0], check=False), float(J[0]))
+
+
+def _thread_plan(objective: EnsembleRisk, mu: Ensemble, threads: int | None, block_workers: bool = True) -> Callable:
+    """Batch size P -> (intra-op threads, block workers) from the work per step of the whole ensemble.
+
+    Members are blocks of their own: an ensemble of one puts its threads inside the operations."""
 
     def plan(P: int | None) -> tuple[int, int]:
-        work = _flops(objective, P, mu.n, mu.theta.shape[-1], E)
-        if ensemble and block_workers and mu.theta.device.type == "cpu":  # whole member blocks on worker threads
+        work = _flops(objective, P, mu.n, mu.p, mu.E)
+        if mu.E > 1 and block_workers and mu.theta.device.type == "cpu":  # whole member blocks on worker threads
             workers = threads_for(work, threads, per_thread=FLOPS_PER_WORKER)
             if workers > 1:
                 return 1, workers
@@ -363,17 +337,18 @@ def _thread_plan(objective, mu, threads: int | None, block_workers: bool = True)
     return plan
 
 
-def _placed(mu, objective, device, generator, seed):
-    """mu and the objective on the run's device, an ensemble's objectives as one EnsembleRisk, the generators."""
-    ensemble = isinstance(mu, Ensemble)
-    if ensemble and not isinstance(objective, EnsembleRisk):
-        objective = EnsembleRisk(objective)
-    if ensemble and len(objective) != mu.E:
-        raise ValueError(f"ensemble of {mu.E} members but {len(objective)} member objectives")
-    dev = resolve_device(device, mu.theta.device)
-    if mu.theta.device != dev:
-        mu = mu.with_theta(mu.theta.to(dev), check=False) if ensemble else mu.to(device=dev)
-    return mu, objective, make_generators(dev, generator, seed, mu.E if ensemble else None)
+def _placed(mu, objective, device, generator, seed) -> tuple[Ensemble, EnsembleRisk, list[torch.Generator]]:
+    """mu as an ensemble (a measure: of one) on the run's device, its objectives as one EnsembleRisk, the generators."""
+    ens = Ensemble.of(mu)
+    if not isinstance(objective, EnsembleRisk):
+        objective = EnsembleRisk([objective] if isinstance(mu, ParticleMeasure) else objective)
+    if len(objective) != ens.E:
+        raise ValueError(f"ensemble of {ens.E} members but {len(objective)} member objectives")
+    dev = resolve_device(device, ens.theta.device)
+    if ens.theta.device != dev:
+        w = None if ens.weights is None else ens.weights.to(dev)
+        ens = Ensemble(ens.theta.to(dev), ens.unit, w)
+    return ens, objective, make_generators(dev, generator, seed, ens.E if isinstance(mu, Ensemble) else None)
 
 
 def _snapshot_steps(cfg: FlowConfig) -> set[int]:

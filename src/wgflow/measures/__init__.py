@@ -6,7 +6,7 @@
 """
 
 from .linearized import Tangent, symmetric_init, tangent_theta
-from .measure import ParticleMeasure
+from .measure import Ensemble, ParticleMeasure
 from .units import UNITS, PiecewiseLinear, RBFSphere, ReLU, Sigmoid, Tanh, Unit, make_unit
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "make_unit",
     "UNITS",
     "ParticleMeasure",
+    "Ensemble",
     "Tangent",
     "tangent_theta",
     "symmetric_init",

@@ -55,32 +55,27 @@ class Tangent(Unit):
         return 2 * self.base.p
 
     def split(self, theta: torch.Tensor):
-        """(theta (n, p_base), theta0 (n, p_base))."""
+        """(theta (..., n, p_base), theta0 (..., n, p_base))."""
         q = self.base.p
-        return theta[:, :q], theta[:, q:]
+        return theta[..., :q], theta[..., q:]
 
     def phi(self, x, theta):
         th, th0 = self.split(theta)
         base_phi, jv = torch.func.jvp(lambda t: self.base.phi(x, t), (th0,), (th - th0,))
-        return base_phi + jv  # (B, n)
+        return base_phi + jv  # (..., B, n)
 
     def vjp(self, x, theta, r, cache=None):
         _th, th0 = self.split(theta)
         g = torch.zeros_like(theta)
-        g[:, : self.base.p] = self.base.vjp(x, th0, r)  # the gradient of a linear model is constant
+        g[..., : self.base.p] = self.base.vjp(x, th0, r)  # the gradient of a linear model is constant
         return g
 
     def project(self, theta):
         th, th0 = self.split(theta)
-        return torch.cat([self.base.project(th), th0], dim=1)
+        return torch.cat([self.base.project(th), th0], dim=-1)
 
     def project_grad(self, theta, g):
         return g
-
-    def output_mask(self, theta):
-        m = torch.zeros(theta.shape[1], dtype=torch.bool, device=theta.device)
-        m[0] = True
-        return m
 
     def __repr__(self):
         return f"Tangent({self.base!r})"

@@ -9,6 +9,8 @@ Every family stores the output weight ``c`` in column 0 of ``theta`` (n, p). Eac
 features ``phi(x, theta) -> (B, n)`` and, for speed and bounded memory, the hand-derived
 vector-Jacobian product ``vjp(x, theta, r)_i = sum_b r_b grad_theta phi(x_b; theta_i)`` (n, p), which
 the flows use instead of autograd (checked against autograd in the tests with ``gradcheck``).
+Every kernel takes leading batch dimensions: an ensemble's x (E, B, d), theta (E, n, p) and
+r (E, B) give features (E, B, n) and gradients (E, n, p), member e from its own x^e and theta^e.
 
 References
 ----------
@@ -35,13 +37,25 @@ __all__ = ["Unit", "ReLU", "Sigmoid", "Tanh", "RBFSphere", "PiecewiseLinear", "m
 def _check_x(x: torch.Tensor, d: int, who: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{who}: x must be a torch.Tensor of shape (B, {d}), got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != d:
-        raise ValueError(f"{who}: x must have shape (B, {d}), got {tuple(x.shape)}")
+    if x.ndim < 2 or x.shape[-1] != d:
+        raise ValueError(f"{who}: x must have shape (B, {d}) (or (..., B, {d})), got {tuple(x.shape)}")
 
 
 def _with_one(x: torch.Tensor) -> torch.Tensor:
     """[x, 1] (..., B, d + 1): the input of the bias."""
     return torch.cat([x, torch.ones_like(x[..., :1])], dim=-1)
+
+
+# One member's (B, n) block is contracted by a matrix-vector product (BLAS gemv), a batch of members by a
+# batched product with a column: on the CPU gemv beats a batched product of batch size 1.
+def _mv(h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """sum_i h_bi w_i, shape (..., B); h (..., B, n), w (..., n)."""
+    return h @ w if h.ndim == 2 else (h @ w[..., None])[..., 0]
+
+
+def _vm(r: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """sum_b r_b h_bi, shape (..., n); r (..., B), h (..., B, n)."""
+    return r @ h if h.ndim == 2 else (r[..., None, :] @ h)[..., 0, :]
 
 
 class Unit:
@@ -62,24 +76,23 @@ class Unit:
             raise ValueError(f"input dimension d must be a positive integer, got {d!r}")
         self.d = d
 
-    # ----------------------------------------------------------------- interface
     @property
     def p(self) -> int:
         raise NotImplementedError
 
     def phi(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """Features phi(x_b; theta_i), shape (B, n)."""
+        """Features phi(x_b; theta_i), shape (..., B, n); x (..., B, d), theta (..., n, p)."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
-        """sum_i v_i phi(x_b; theta_i), shape (B,), and a cache that :meth:`vjp` may reuse (and overwrite)."""
-        return self.phi(x, theta) @ v, None
+        """sum_i v_i phi(x_b; theta_i), shape (..., B), and a cache that :meth:`vjp` may reuse (and overwrite)."""
+        return _mv(self.phi(x, theta), v), None
 
     def vjp(self, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, cache=None) -> torch.Tensor:
-        """sum_b r_b grad_theta phi(x_b; theta_i), shape (n, p). Default: autograd."""
+        """sum_b r_b grad_theta phi(x_b; theta_i), shape (..., n, p); r (..., B). Default: autograd."""
         theta = theta.detach().requires_grad_(True)
         with torch.enable_grad():
-            out = (r @ self.phi(x, theta)).sum()
+            out = _vm(r, self.phi(x, theta)).sum()
             (g,) = torch.autograd.grad(out, theta)
         return g
 
@@ -93,7 +106,7 @@ class Unit:
 
     def output_mask(self, theta: torch.Tensor) -> torch.Tensor:
         """Boolean column mask of the output weight(s) (column 0)."""
-        m = torch.zeros(theta.shape[1], dtype=torch.bool, device=theta.device)
+        m = torch.zeros(theta.shape[-1], dtype=torch.bool, device=theta.device)
         m[0] = True
         return m
 
@@ -105,7 +118,6 @@ class Unit:
         if theta.shape[0] < 1:
             raise ValueError("a particle measure needs at least one particle (n >= 1)")
 
-    # ----------------------------------------------------------------- init
     def init(
         self,
         n: int,
@@ -171,31 +183,28 @@ class ReLU(Unit):
         return _with_one(x) if self.bias else x
 
     def phi(self, x, theta):
-        x = self._x(x)
-        return torch.relu(x @ theta[:, 1:].T) * theta[:, 0]  # (B, n)
+        return torch.relu(self._x(x) @ theta[..., 1:].mT) * theta[..., None, :, 0]  # (..., B, n)
 
     def forward(self, x, theta, v):
-        act = torch.relu_(self._x(x) @ theta[:, 1:].T)  # (B, n), in place: one pass over memory
-        return act @ (theta[:, 0] * v), act
+        act = torch.relu_(self._x(x) @ theta[..., 1:].mT)  # (..., B, n), in place: one pass over memory
+        return _mv(act, theta[..., 0] * v), act
 
     def vjp(self, x, theta, r, cache=None):
         x = self._x(x)
-        act = cache if cache is not None else torch.relu_(x @ theta[:, 1:].T)  # (B, n)
-        g = torch.empty_like(theta)
-        g[:, 0] = r @ act
+        act = cache if cache is not None else torch.relu_(x @ theta[..., 1:].mT)  # (..., B, n)
         # relu backward in one fused pass: r_b where act > 0, else 0
-        gz = torch.ops.aten.threshold_backward(r[:, None].expand_as(act), act, 0)  # (B, n)
-        g[:, 1:] = (x.T @ gz).T * theta[:, 0:1]  # x^T gz, not gz^T x: 6x faster on CPU (B = 204, n = 1024)
-        return g
+        gz = torch.ops.aten.threshold_backward(r[..., None].expand_as(act), act, 0)  # (..., B, n)
+        gw = (x.mT @ gz).mT * theta[..., 0:1]  # x^T gz, not gz^T x: 6x faster on CPU (B = 204, n = 1024)
+        return torch.cat([_vm(r, act)[..., None], gw], dim=-1)
 
     def spec(self):
         return {"name": self.name, "d": self.d, "bias": self.bias}
 
 
 class _Ridge(Unit):
-    """c * h(w . x + b): sigmoid / tanh units with bias (RVE §4.2). The step kernels take (B, n) blocks and
-    an ensemble's (E, B, n) blocks alike, and pass over an activation block three times (z, h applied in place;
-    r h'(z) fused, over h; [x, 1]^T g_z for w and b at once): 4x less CPU than separate passes (n = 1024)."""
+    """c * h(w . x + b): sigmoid / tanh units with bias (RVE §4.2). The step kernels pass over an activation
+    block three times (z, h applied in place; r h'(z) fused, over h; [x, 1]^T g_z for w and b at once): 4x less
+    CPU than separate passes (n = 1024). One member's block, too, is contracted by batched products."""
 
     _backward: Any = None  # aten kernel (grad, h(z)) -> grad * h'(z) in one fused pass
 
@@ -206,32 +215,28 @@ class _Ridge(Unit):
     def _act_(self, z: torch.Tensor) -> torch.Tensor:  # h(z), in place
         raise NotImplementedError
 
+    def _h(self, x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """h(z) (..., B, n), z = [x, 1] [w, b]^T: one product, 2x faster on the CPU than b + x w^T."""
+        return self._act_(_with_one(x) @ theta[..., 1:].mT)
+
     def phi(self, x, theta):
         _check_x(x, self.d, f"{self.name}.phi")
-        return self._act_(_with_one(x) @ theta[:, 1:].T) * theta[:, 0]
+        return self._h(x, theta) * theta[..., None, :, 0]
 
     def forward(self, x, theta, v):
-        _check_x(x, self.d, f"{self.name}.forward")
-        return self.ridge_forward(x, theta, v)
-
-    def vjp(self, x, theta, r, cache=None):
-        """sum_b r_b grad_theta phi(x_b; theta_i) (n, p); ``cache`` (h from :meth:`forward`) is overwritten."""
-        _check_x(x, self.d, f"{self.name}.vjp")
-        h = cache if cache is not None else self._act_(_with_one(x) @ theta[:, 1:].T)
-        return self.ridge_vjp(x, theta, r, h)
-
-    def ridge_forward(self, x: torch.Tensor, theta: torch.Tensor, v: torch.Tensor):
         """sum_i v_i phi(x_b; theta_i) (..., B) and h(z) (..., B, n); x (..., B, d), theta (..., n, p)."""
-        # z = [x, 1] [w, b]^T: one product, 2x faster on the CPU than b + x w^T (a broadcast copy, then the GEMM)
-        h = self._act_(_with_one(x) @ theta[..., 1:].mT)  # (..., B, n)
+        _check_x(x, self.d, f"{self.name}.forward")
+        h = self._h(x, theta)  # (..., B, n)
         return (h @ (theta[..., 0] * v)[..., None])[..., 0], h
 
-    def ridge_vjp(self, x: torch.Tensor, theta: torch.Tensor, r: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """sum_b r_b grad_theta phi(x_b; theta_i) (..., n, p) from h = h(z) (..., B, n), which it overwrites."""
-        c = theta[..., 0:1]  # (..., n, 1)
+    def vjp(self, x, theta, r, cache=None):
+        """sum_b r_b grad_theta phi(x_b; theta_i) (..., n, p); ``cache`` (h from :meth:`forward`) is overwritten."""
+        _check_x(x, self.d, f"{self.name}.vjp")
+        h = cache if cache is not None else self._h(x, theta)
         g_c = (r[..., None, :] @ h).mT  # (..., n, 1)
         gz = self._backward.grad_input(r[..., None].expand_as(h), h, grad_input=h)  # r_b h'(z_bi), over h
-        return torch.cat([g_c, (_with_one(x).mT @ gz).mT * c], dim=-1)  # [x,1]^T gz, 6x faster than gz^T [x,1]
+        gw = (_with_one(x).mT @ gz).mT * theta[..., 0:1]  # [x,1]^T gz, 6x faster than gz^T [x,1]
+        return torch.cat([g_c, gw], dim=-1)
 
 
 class Sigmoid(_Ridge):
@@ -284,19 +289,17 @@ class PiecewiseLinear(Unit):
 
     def phi(self, x, theta):
         _check_x(x, self.d, "PiecewiseLinear.phi")
-        return self.s(x @ theta[:, 1:].T) * theta[:, 0]
+        return self.s(x @ theta[..., 1:].mT) * theta[..., None, :, 0]
 
     def forward(self, x, theta, v):
         _check_x(x, self.d, "PiecewiseLinear.forward")
-        z = x @ theta[:, 1:].T  # (B, n)
-        return self.s(z) @ (theta[:, 0] * v), z
+        z = x @ theta[..., 1:].mT  # (..., B, n)
+        return _mv(self.s(z), theta[..., 0] * v), z
 
     def vjp(self, x, theta, r, cache=None):
-        z = cache if cache is not None else x @ theta[:, 1:].T
-        g = torch.empty_like(theta)
-        g[:, 0] = r @ self.s(z)
-        g[:, 1:] = (x.T @ (self.ds(z) * r[:, None])).T * theta[:, 0:1]
-        return g
+        z = cache if cache is not None else x @ theta[..., 1:].mT
+        gw = (x.mT @ (self.ds(z) * r[..., None])).mT * theta[..., 0:1]
+        return torch.cat([_vm(r, self.s(z))[..., None], gw], dim=-1)
 
     def spec(self):
         return {"name": self.name, "d": self.d, "t1": self.t1, "t2": self.t2, "s1": self.s1, "s2": self.s2}
@@ -322,43 +325,39 @@ class RBFSphere(Unit):
     def p(self) -> int:
         return 1 + self.d
 
-    def phi(self, x, theta):
-        _check_x(x, self.d, "RBFSphere.phi")
-        z = theta[:, 1:]
-        sq = (x * x).sum(1)[:, None] + (z * z).sum(1)[None, :] - 2 * x @ z.T  # (B, n)
-        return torch.exp(-0.5 * self.kappa * sq) * theta[:, 0]
-
-    def _e(self, x, z):  # (..., B, d), (..., n, d) -> (..., B, n); leading dims: an ensemble's members
+    def _e(self, x, z):  # exp(-kappa |x - z|^2 / 2): (..., B, d), (..., n, d) -> (..., B, n)
         sq = (x * x).sum(-1)[..., :, None] + (z * z).sum(-1)[..., None, :] - 2 * x @ z.mT
         return torch.exp(-0.5 * self.kappa * sq)
 
+    def phi(self, x, theta):
+        _check_x(x, self.d, "RBFSphere.phi")
+        return self._e(x, theta[..., 1:]) * theta[..., None, :, 0]
+
     def forward(self, x, theta, v):
         _check_x(x, self.d, "RBFSphere.forward")
-        e = self._e(x, theta[:, 1:])
-        return e @ (theta[:, 0] * v), e
+        e = self._e(x, theta[..., 1:])
+        return _mv(e, theta[..., 0] * v), e
 
     def vjp(self, x, theta, r, cache=None):
-        z = theta[:, 1:]
+        z = theta[..., 1:]
         e = cache if cache is not None else self._e(x, z)
-        g = torch.empty_like(theta)
-        g[:, 0] = r @ e
-        er = e * r[:, None]  # (B, n)
+        er = e * r[..., None]  # (..., B, n)
         # d/dz exp(-k|x-z|^2/2) = k (x - z) exp(...)
-        g[:, 1:] = self.kappa * theta[:, 0:1] * ((x.T @ er).T - er.sum(0)[:, None] * z)
-        return g
+        gz = self.kappa * theta[..., 0:1] * ((x.mT @ er).mT - er.sum(-2)[..., None] * z)
+        return torch.cat([_vm(r, e)[..., None], gz], dim=-1)
 
     def project(self, theta):
-        z = theta[:, 1:]
+        z = theta[..., 1:]
         out = theta.clone()
-        out[:, 1:] = z * (self.radius / z.norm(dim=1, keepdim=True).clamp_min(1e-300))
+        out[..., 1:] = z * (self.radius / z.norm(dim=-1, keepdim=True).clamp_min(1e-300))
         return out
 
     def project_grad(self, theta, g):
-        z = theta[:, 1:]
-        gz = g[:, 1:]
-        radial = (gz * z).sum(1, keepdim=True) / (z * z).sum(1, keepdim=True)
+        z = theta[..., 1:]
+        gz = g[..., 1:]
+        radial = (gz * z).sum(-1, keepdim=True) / (z * z).sum(-1, keepdim=True)
         out = g.clone()
-        out[:, 1:] = gz - radial * z
+        out[..., 1:] = gz - radial * z
         return out
 
     def init(self, n, *, generator=None, dtype=torch.float32, device="cpu", kind="sphere", c_scale=1.0, w_scale=1.0):

@@ -19,10 +19,11 @@ from .margins import (
     f2_max_margin,
     margin,
 )
-from .risks import LOSSES, DatasetRisk, Objective, OnlineRisk, PopulationRisk
+from .risks import LOSSES, DatasetRisk, EnsembleRisk, Objective, OnlineRisk, PopulationRisk
 
 __all__ = [
     "Objective",
+    "EnsembleRisk",
     "PopulationRisk",
     "DatasetRisk",
     "OnlineRisk",

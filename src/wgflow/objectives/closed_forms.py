@@ -28,7 +28,9 @@ import math
 
 import torch
 
-__all__ = ["arccos_kernel", "arccos_kernel_grad", "arccos_terms"]
+from ..measures.measure import chunk_size
+
+__all__ = ["arccos_kernel", "arccos_kernel_grad", "arccos_terms", "population_terms", "stacked_teachers"]
 
 
 def arccos_terms(w1: torch.Tensor, w2: torch.Tensor):
@@ -63,3 +65,41 @@ def arccos_kernel_grad(w1: torch.Tensor, w2: torch.Tensor, coef: torch.Tensor) -
     unit1 = w1 / n1.clamp_min(torch.finfo(w1.dtype).tiny)
     radial = (coef * sin * n2).sum(-1, keepdim=True)  # (..., n1, 1)
     return (radial * unit1 + (coef * pmb) @ w2) / (2 * math.pi)
+
+
+def stacked_teachers(thetas) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """E teachers theta*^e (m0, 1 + d) as c*_j a*_j (E, m0), w* (E, m0, d) and C_f = 1/2 E f*^2 (E,)."""
+    cs = torch.stack([t[:, 0] / t.shape[0] for t in thetas])
+    ws = torch.stack([t[:, 1:] for t in thetas])
+    return cs, ws, 0.5 * (cs[:, None, :] @ arccos_kernel(ws, ws) @ cs[..., None])[:, 0, 0]
+
+
+def population_terms(theta, a, alpha: float, teachers, grad: bool = True, budget: int | None = None):
+    r"""R(alpha f_{mu^e}) (E,) and G^e_i = grad V(theta^e_i) (E, n, p) (or None) of E students against their teachers.
+
+    .. math::
+
+        R = C_f - alpha \int F dmu + alpha^2/2 \iint K dmu dmu,
+        V = (1/alpha) (-F + alpha \int K dmu)
+
+    theta (E, n, 1 + d), weights a (n,) or (E, n), ``teachers`` from :func:`stacked_teachers`; the
+    (E, b, n) kernel blocks run over b particles at a time (:func:`wgflow.measures.measure.chunk_size`, ``budget``).
+    """
+    E, n = theta.shape[:2]
+    c, w = theta[..., 0], theta[..., 1:]
+    cs_t, ws_t, C_f = teachers
+    ac = a * c  # (E, n)
+    G = torch.empty_like(theta) if grad else None
+    cross = quad = torch.zeros(E, dtype=theta.dtype, device=theta.device)
+    cs = chunk_size(E * n, n, theta.dtype, budget)
+    for s in range(0, n, cs):
+        wb, cb = w[:, s : s + cs], c[:, s : s + cs]
+        f_t = (arccos_kernel(wb, ws_t) @ cs_t[..., None])[..., 0]  # (E, b): E[f* relu(w_i.x)]
+        f_s = (arccos_kernel(wb, w) @ ac[..., None])[..., 0]  # (E, b): E[f relu(w_i.x)]
+        cross = cross + (a[..., s : s + cs] * cb * f_t).sum(-1)
+        quad = quad + (ac[:, s : s + cs] * f_s).sum(-1)
+        if G is not None:
+            G[:, s : s + cs, 0] = (-f_t + alpha * f_s) / alpha
+            gw = -arccos_kernel_grad(wb, ws_t, cs_t[:, None, :]) + alpha * arccos_kernel_grad(wb, w, ac[:, None, :])
+            G[:, s : s + cs, 1:] = cb[..., None] * gw / alpha
+    return C_f - alpha * cross + 0.5 * alpha**2 * quad, G

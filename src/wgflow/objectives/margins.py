@@ -37,14 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..measures.measure import ParticleMeasure
+from ..measures.measure import ParticleMeasure, two_pass
+from .data import stack_samples
 from .risks import Objective
 
 __all__ = [
     "F1MaxMargin",
     "F2MaxMargin",
     "SmoothMargin",
-    "SmoothMarginEnsemble",
     "classification_error",
     "f1_margin",
     "f1_max_margin",
@@ -65,7 +65,8 @@ class SmoothMargin(Objective):
     the objective of the authors' code (``twonet`` in ``implicit_bias_2NN_utils.jl`` of
     lchizat/2020-implicit-bias-wide-2NN, gradient ``temp .* Y ./ sum(temp)``), whose step
     eta / sqrt(t + 1) is the sources' (docs/science.md §1.5); -J is the smoothed margin of Lyu & Li (ICLR 2020).
-    x (n, d), y (n,) in {-1, +1}; full batch only; output scale alpha = 1.
+    x (n, d), y (n,) in {-1, +1}; full batch only; output scale alpha = 1. An ensemble's members have data
+    sets of their own, of one size (stacked (E, n, d)).
     """
 
     loss = "smooth_margin"
@@ -75,67 +76,34 @@ class SmoothMargin(Objective):
             raise ValueError(f"SmoothMargin needs x (n, d) and y (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
         self.x, self.y = x, y
 
-    def _h(self, mu, alpha):
+    @classmethod
+    def _two_pass(cls, members, ens, alpha, cache, grad):
+        """J (E,) and G (E, n, p): z = -y h, J = logsumexp(z) - log n, dJ/dh_i = -y_i softmax(z)_i."""
         if alpha != 1.0:
             raise ValueError("SmoothMargin is defined for the output scale alpha = 1")
-        return mu.output(self.x.to(mu.theta.dtype)), self.y.to(mu.theta.dtype)
+        x, y = stack_samples([(m.x, m.y) for m in members], cache, "data", ens.theta.dtype, ens.theta.device)
 
-    def risk(self, mu, alpha=1.0):
-        h, y = self._h(mu, alpha)
-        return float(torch.logsumexp(-y * h, 0) - math.log(h.shape[0]))  # stable for large margins
+        def loss(h):
+            z = -y * h  # (E, n); logsumexp: stable for large margins
+            return torch.logsumexp(z, -1) - math.log(z.shape[-1]), -y * torch.softmax(z, -1)
 
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
-        if batch_size is not None:
-            raise ValueError("SmoothMargin is a full-batch objective (batch_size=None)")
-        h, y = self._h(mu, alpha)
-        z = -y * h  # (n,)
-        r = -y * torch.softmax(z, 0)  # dJ/dh_i: G_j = sum_i r_i grad phi(x_i; theta_j), first-variation gradient
-        G = mu.unit.vjp(self.x.to(h.dtype), mu.theta.detach(), r)
-        return float(torch.logsumexp(z, 0) - math.log(h.shape[0])), G
-
-    def V(self, theta, mu, alpha=1.0):
-        h, y = self._h(mu, alpha)
-        return mu.unit.phi(self.x.to(h.dtype), theta).T @ (-y * torch.softmax(-y * h, 0))  # (m,)
+        return two_pass(ens, x, loss, grad=grad)
 
     @classmethod
-    def ensemble(cls, members):
-        """Members with data sets of one size as one batched objective (:class:`SmoothMarginEnsemble`)."""
-        return SmoothMarginEnsemble(members) if len({tuple(m.x.shape) for m in members}) == 1 else None
-
-
-class SmoothMarginEnsemble:
-    """E :class:`SmoothMargin` members (data sets of one size) in one batched computation: member e's
-    J and G at theta[e] on its own data set, with the ensemble's batched unit kernels."""
-
-    loss = "smooth_margin"
-
-    def __init__(self, members):
-        self.members = list(members)
-        self.x, self.y = torch.stack([m.x for m in members]), torch.stack([m.y for m in members])  # (E, N, d), (E, N)
-
-    def _z(self, ens, alpha):
-        from ..flows.ensemble import batched_forward  # flows build on objectives, not the reverse
-
-        if alpha != 1.0:
-            raise ValueError("SmoothMargin is defined for the output scale alpha = 1")
-        x, theta = self.x.to(ens.theta.dtype), ens.theta.detach()
-        v = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
-        h, cache = batched_forward(ens.unit, x, theta, v)  # (E, N)
-        y = self.y.to(h.dtype)
-        return x, y, -y * h, cache
-
-    def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
-        from ..flows.ensemble import batched_vjp
-
+    def ensemble_value_and_grad(cls, members, ens, alpha=1.0, batch_size=None, generators=None, *, cache=None, **_):
         if batch_size is not None:
             raise ValueError("SmoothMargin is a full-batch objective (batch_size=None)")
-        x, y, z, cache = self._z(ens, alpha)
-        G = batched_vjp(ens.unit, x, ens.theta.detach(), -y * torch.softmax(z, -1), cache)
-        return torch.logsumexp(z, -1) - math.log(z.shape[-1]), G
+        return cls._two_pass(members, ens, alpha, cache, grad=True)
 
-    def risk(self, ens, alpha=1.0):
-        z = self._z(ens, alpha)[2]
-        return (torch.logsumexp(z, -1) - math.log(z.shape[-1])).double().cpu().numpy()
+    @classmethod
+    def ensemble_risk(cls, members, ens, alpha=1.0, *, cache=None, **_):
+        return cls._two_pass(members, ens, alpha, cache, grad=False)[0].double().cpu().numpy()
+
+    def V(self, theta, mu, alpha=1.0):
+        if alpha != 1.0:
+            raise ValueError("SmoothMargin is defined for the output scale alpha = 1")
+        h, y = mu.output(self.x.to(mu.theta.dtype)), self.y.to(mu.theta.dtype)
+        return mu.unit.phi(self.x.to(h.dtype), theta).T @ (-y * torch.softmax(-y * h, 0))  # (m,)
 
 
 def margin(mu: ParticleMeasure, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> float:

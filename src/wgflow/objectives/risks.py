@@ -13,32 +13,35 @@ and particle gradient descent in mean-field time follows its gradient:
 d theta_i/dt = -grad_theta V(theta_i; mu) = -(1/a_i) dJ/dtheta_i (= -n dJ/dtheta_i).
 
 Every objective gives ``value_and_grad(mu, alpha) -> (J, G)`` with
-G_i = grad_theta V(theta_i; mu) of shape (n, p), computed block by block over
-particles (two streaming passes: outputs, then vector-Jacobian products), so the
-(B, n) activation matrix never exists whole.
+G_i = grad_theta V(theta_i; mu) of shape (n, p), and evaluates E measures at once: its
+``ensemble_value_and_grad(members, ens, alpha)`` takes an :class:`~wgflow.measures.measure.Ensemble`
+theta (E, n, p) and the E member objectives (member e's target, teacher or data set) and returns
+J (E,) and G (E, n, p). That is the one implementation; a single measure is the ensemble of one.
+Objective types without a batched form are evaluated member by member (correct, not faster).
 
-Sampled objectives (:class:`DatasetRisk`, :class:`OnlineRisk`) accept a keyword
-``reduce`` in ``risk`` and ``value_and_grad``: a linear map applied to the partial
-output of the particles at hand before the loss (an all-reduce across ranks when the
-particles are sharded, :mod:`wgflow.parallel.sharded`).
-
-``risk(mu, alpha)`` is the evaluation risk E l(alpha f_mu(x), y) of the model
-alpha f_mu (not divided by alpha^2): on the full data set, in closed form, or on a
-fixed test sample.
+Sampled objectives (:class:`DatasetRisk`, :class:`OnlineRisk`) stream over blocks
+(:mod:`wgflow.measures.measure`), so the (B, n) activation matrix never exists whole, and accept a keyword
+``reduce``: a linear map of the partial output of the particles at hand before the loss (an
+all-reduce across ranks when the particles are sharded, :mod:`wgflow.parallel.sharded`).
+``risk(mu, alpha)`` is the evaluation risk E l(alpha f_mu(x), y) of the model alpha f_mu (not
+divided by alpha^2): on the full data set, in closed form, or on a fixed test sample.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
-from ..measures.measure import DEFAULT_MEMORY_BUDGET, ParticleMeasure, chunk_size
+from ..measures.measure import Ensemble, ParticleMeasure, chunk_size, sampled_value_and_grad
 from ..measures.units import ReLU
-from .closed_forms import arccos_kernel, arccos_kernel_grad
+from .closed_forms import arccos_kernel, population_terms, stacked_teachers
+from .data import as_tensors, draw, stack_samples
 
-__all__ = ["LOSSES", "Objective", "DatasetRisk", "OnlineRisk", "PopulationRisk", "PopulationEnsemble"]
+__all__ = ["LOSSES", "Objective", "EnsembleRisk", "DatasetRisk", "OnlineRisk", "PopulationRisk"]
 
 
 # ----------------------------------------------------------------------------- losses
@@ -74,77 +77,132 @@ def _check_alpha(alpha: float) -> float:
 
 
 class Objective:
-    """Base class. Subclasses implement :meth:`risk`, :meth:`value_and_grad`, :meth:`V`."""
+    """Base class. Subclasses implement the batched :meth:`ensemble_value_and_grad` and :meth:`ensemble_risk`
+    (the single-measure methods are their ensemble of one), or the single-measure :meth:`risk` and
+    :meth:`value_and_grad` (then ensembles run member by member); and :meth:`V`."""
 
     loss: str = "square"
 
     def risk(self, mu: ParticleMeasure, alpha: float = 1.0) -> float:
-        raise NotImplementedError
+        """Evaluation risk E l(alpha f_mu(x), y) of one measure."""
+        _check_batched(type(self))
+        return float(self.ensemble_risk([self], Ensemble.of(mu), alpha)[0])
 
     def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
-        raise NotImplementedError
+        """J (float) and G (n, p) of one measure."""
+        _check_batched(type(self))
+        J, G = self.ensemble_value_and_grad([self], Ensemble.of(mu), alpha, batch_size, [generator])
+        return float(J[0]), G[0]
 
     def V(self, theta: torch.Tensor, mu: ParticleMeasure, alpha: float = 1.0) -> torch.Tensor:
         """First variation V(theta; mu) at points theta (m, p), shape (m,)."""
         raise NotImplementedError
 
     @classmethod
-    def ensemble(cls, members: Sequence[Objective]):
-        """E objectives of this type as one batched objective (``value_and_grad(ens, alpha, batch_size,
-        generators) -> (J (E,), G (E, n, p))``, ``risk(ens, alpha) -> (E,)``), or None: an
-        :class:`~wgflow.flows.EnsembleRisk` of them is then evaluated member by member."""
-        return None
+    def ensemble_value_and_grad(
+        cls, members: Sequence[Any], ens: Ensemble, alpha: float = 1.0, batch_size=None, generators=None, **_
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """J (E,) and G (E, n, p) of member e's objective ``members[e]`` at theta[e] (member e's minibatches
+        from ``generators[e]``). Keywords: ``cache`` (a dict that lives as long as the members: stacked data),
+        ``workers`` and ``compiled`` (:func:`wgflow.measures.measure.sampled_value_and_grad`). Default: member by member."""
+        gens = generators or [None] * len(members)
+        out = [
+            m.value_and_grad(ens.member_fast(e), alpha, batch_size=batch_size, generator=g)
+            for e, (m, g) in enumerate(zip(members, gens))
+        ]
+        return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
+
+    @classmethod
+    def ensemble_risk(cls, members: Sequence[Any], ens: Ensemble, alpha: float = 1.0, **_) -> np.ndarray:
+        """(E,) evaluation risks of member e's objective at theta[e]. Default: member by member."""
+        return np.array([m.risk(ens.member_fast(e), alpha) for e, m in enumerate(members)], dtype=float)
 
 
-def _sampled_value_and_grad(mu, x, y, loss, alpha, memory_budget=None, reduce=None):
-    """(J, G) on the sample (x, y): two streaming passes over particle blocks.
+def _check_batched(kind: type) -> None:
+    if kind.ensemble_risk.__func__ is Objective.ensemble_risk.__func__:  # type: ignore[attr-defined]
+        raise NotImplementedError(f"{kind.__name__} implements neither risk/value_and_grad nor their ensemble forms")
 
-    Pass 1 computes h = alpha f_mu(x) block by block; pass 2 the vector-Jacobian
-    products with r = l'(h, y) / (alpha B). The blocks' activations are kept
-    between the passes only while they fit in the memory budget; otherwise they
-    are recomputed (one extra matmul per block, memory stays bounded).
-    ``reduce`` (e.g. an all-reduce across ranks) is applied to the partial output.
-    """
-    lfn = _check_loss(loss)
-    theta = mu.theta.detach()
-    a = mu.a
-    B = x.shape[0]
-    cs = chunk_size(B, mu.n, theta.dtype, memory_budget)
-    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
-    keep = B * mu.n * theta.element_size() <= budget  # cache activations between passes?
-    blocks = range(0, mu.n, cs)
-    with torch.no_grad():
-        h = torch.zeros(B, dtype=theta.dtype, device=theta.device)
-        caches = []
-        for s in blocks:
-            part, cache = mu.unit.forward(x, theta[s : s + cs], a[s : s + cs])
-            h += part
-            caches.append(cache if keep else None)
+
+class EnsembleRisk:
+    """E objectives of one type and loss as one objective of an :class:`~wgflow.measures.measure.Ensemble`: ``value_and_grad``
+    (J (E,) tensor, G (E, n, p)) and ``risk`` ((E,) array) are the type's ensemble forms, with a cache of the
+    members' stacked data that lives as long as this object."""
+
+    def __init__(self, members: Sequence[Objective]):
+        members = list(members)
+        if not members:
+            raise ValueError("EnsembleRisk: need at least one member objective")
+        self.kind = type(members[0])
+        if any(type(m) is not self.kind for m in members):
+            raise ValueError("EnsembleRisk: members must all be objectives of one type (e.g. all OnlineRisk)")
+        if len({m.loss for m in members}) != 1:
+            raise ValueError("EnsembleRisk: members must share one loss")
+        self.members, self.loss = members, members[0].loss
+        self.cache: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def value_and_grad(self, ens: Ensemble, alpha=1.0, batch_size=None, generators=(), workers=1, compiled=False):
+        return self.kind.ensemble_value_and_grad(
+            self.members, ens, alpha, batch_size, generators, cache=self.cache, workers=workers, compiled=compiled
+        )
+
+    def risk(self, ens: Ensemble, alpha: float = 1.0) -> np.ndarray:
+        return self.kind.ensemble_risk(self.members, ens, alpha, cache=self.cache)
+
+
+class _SampledRisk(Objective):
+    """E l(alpha f_mu(x), y) on samples: the evaluation on a fixed sample (:meth:`_fixed`), the training
+    objective on the step's samples (:meth:`_draw`; ``batch_size=None``: the fixed sample). ``reduce`` (keyword)
+    is a linear map of the partial output before the loss (:mod:`wgflow.parallel.sharded`)."""
+
+    memory_budget: int | None = None
+
+    def risk(self, mu, alpha=1.0, *, reduce=None):
+        return float(self.ensemble_risk([self], Ensemble.of(mu), alpha, reduce=reduce)[0])
+
+    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
+        J, G = self.ensemble_value_and_grad([self], Ensemble.of(mu), alpha, batch_size, [generator], reduce=reduce)
+        return float(J[0]), G[0]
+
+    @classmethod
+    def ensemble_value_and_grad(
+        cls, members, ens, alpha=1.0, batch_size=None, generators=None, *, cache=None, reduce=None, **kw
+    ):
+        alpha, m0 = _check_alpha(alpha), members[0]
+        dtype, device = ens.theta.dtype, ens.theta.device
+        if batch_size is None:
+            x, y = cls._fixed(members, cache, dtype, device)
+        else:
+            x, y = cls._draw(members, int(batch_size), generators or [None] * len(members), cache, dtype, device)
+        lfn = _check_loss(m0.loss)
+        return sampled_value_and_grad(ens, x, y, lfn, alpha, budget=m0.memory_budget, reduce=reduce, **kw)
+
+    @classmethod
+    def ensemble_risk(cls, members, ens, alpha=1.0, *, cache=None, reduce=None):
+        X, Y = cls._fixed(members, cache, ens.theta.dtype, ens.theta.device)
+        with torch.no_grad():
+            h = ens.output(X, _check_alpha(alpha), members[0].memory_budget)
         if reduce is not None:
             h = reduce(h)
-        h *= alpha
-        val, dl = lfn(h, y)
-        r = dl / (alpha * B)  # (B,)  so that G_i = sum_b r_b grad phi(x_b; theta_i)
-        G = torch.cat([mu.unit.vjp(x, theta[s : s + cs], r, c) for s, c in zip(blocks, caches)])
-    return float(val.mean()) / alpha**2, G
+        return _check_loss(members[0].loss)(h, Y)[0].mean(1).double().cpu().numpy()
+
+    @classmethod
+    def _fixed(cls, members, cache, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    @classmethod
+    def _draw(cls, members, B: int, generators, cache, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _V(self, theta, mu, x, y, alpha):
+        h = mu.output(x, alpha, self.memory_budget)
+        _, dl = _check_loss(self.loss)(h, y)
+        return (mu.unit.phi(x, theta).T @ dl) / (alpha * x.shape[0])
 
 
-def _sampled_risk(mu, x, y, loss, alpha, memory_budget=None, reduce=None):
-    """Mean loss of alpha f_mu on (x, y); ``reduce`` sums the partial outputs of sharded particles."""
-    h = mu.output(x, alpha, memory_budget)
-    if reduce is not None:
-        h = reduce(h)
-    return float(_check_loss(loss)(h, y)[0].mean())
-
-
-def _sampled_V(theta, mu, x, y, loss, alpha, memory_budget=None):
-    lfn = _check_loss(loss)
-    h = mu.output(x, alpha, memory_budget)
-    _, dl = lfn(h, y)
-    return (mu.unit.phi(x, theta).T @ dl) / (alpha * x.shape[0])
-
-
-class DatasetRisk(Objective):
+class DatasetRisk(_SampledRisk):
     """Empirical risk on a fixed data set (x (N, d), y (N,)); SGD draws minibatches of it.
 
     ``batch_size=None`` in :meth:`value_and_grad` is full-batch gradient descent. ``x`` may also be a
@@ -155,8 +213,6 @@ class DatasetRisk(Objective):
     def __init__(self, x, y: torch.Tensor | None = None, loss: str = "square", memory_budget: int | None = None):
         _check_loss(loss)
         if y is None:
-            from .data import as_tensors
-
             x, y = as_tensors(x)
         if x.ndim != 2:
             raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
@@ -168,31 +224,28 @@ class DatasetRisk(Objective):
             raise ValueError("data set contains NaN or Inf")
         self.x, self.y, self.loss, self.memory_budget = x, y, loss, memory_budget
 
-    def _xy(self, mu):
+    @classmethod
+    def _fixed(cls, members, cache, dtype, device):
+        return stack_samples([(m.x, m.y) for m in members], cache, "data", dtype, device)
+
+    @classmethod
+    def _draw(cls, members, B, generators, cache, dtype, device):
+        """Minibatches of B indices, member e's from ``generators[e]`` (B >= N: the full data set)."""
+        X, Y = cls._fixed(members, cache, dtype, device)
+        if X.shape[1] <= B:
+            return X, Y
+        idx = torch.stack([torch.randint(0, X.shape[1], (B,), generator=g, device=device) for g in generators])
+        rows = torch.arange(X.shape[0], device=device)[:, None]
+        return X[rows, idx], Y[rows, idx]
+
+    def V(self, theta, mu, alpha=1.0):
         if self.x.shape[1] != mu.unit.d:
             raise ValueError(f"data have dimension {self.x.shape[1]} but the units expect d = {mu.unit.d}")
         kw = {"dtype": mu.theta.dtype, "device": mu.theta.device}
-        return self.x.to(**kw), self.y.to(**kw)
-
-    def risk(self, mu, alpha=1.0, *, reduce=None):
-        alpha = _check_alpha(alpha)
-        x, y = self._xy(mu)
-        return _sampled_risk(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
-
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
-        alpha = _check_alpha(alpha)
-        x, y = self._xy(mu)
-        if batch_size is not None and batch_size < x.shape[0]:
-            idx = torch.randint(0, x.shape[0], (int(batch_size),), generator=generator, device=x.device)
-            x, y = x[idx], y[idx]
-        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
-
-    def V(self, theta, mu, alpha=1.0):
-        x, y = self._xy(mu)
-        return _sampled_V(theta, mu, x, y, self.loss, _check_alpha(alpha), self.memory_budget)
+        return self._V(theta, mu, self.x.to(**kw), self.y.to(**kw), _check_alpha(alpha))
 
 
-class OnlineRisk(Objective):
+class OnlineRisk(_SampledRisk):
     """Population risk estimated online: every step draws ``batch_size`` fresh samples.
 
     ``sampler(B, generator=, dtype=) -> x (B, d)``; ``target(x) -> y (B,)``. The
@@ -230,24 +283,31 @@ class OnlineRisk(Objective):
             return self._test[key]
         return x, y
 
-    def risk(self, mu, alpha=1.0, *, reduce=None):
-        alpha = _check_alpha(alpha)
-        x, y = self.test_set(mu.theta.dtype, mu.theta.device)
-        return _sampled_risk(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
+    @classmethod
+    def _fixed(cls, members, cache, dtype, device):
+        return stack_samples([m.test_set(dtype) for m in members], cache, "test", dtype, device)
 
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None, *, reduce=None):
-        alpha = _check_alpha(alpha)
-        if batch_size is None:
-            x, y = self.test_set(mu.theta.dtype, mu.theta.device)
-        else:
-            kw = {} if mu.theta.device.type == "cpu" else {"device": mu.theta.device}
-            x = self.sampler(int(batch_size), generator=generator, dtype=mu.theta.dtype, **kw)
-            y = self.target(x).to(mu.theta.dtype)
-        return _sampled_value_and_grad(mu, x, y, self.loss, alpha, self.memory_budget, reduce)
+    @classmethod
+    def _draw(cls, members, B, generators, cache, dtype, device):
+        """Fresh samples x (E, B, d) of every member from its generator (:func:`wgflow.objectives.data.draw`), targets (E, B)."""
+        cache = {} if cache is None else cache
+        if "target" not in cache:
+            cache["target"] = _stacked_target([m.target for m in members])
+        x = draw([m.sampler for m in members], B, generators, dtype, device, cache)
+        return x, cache["target"](x).to(dtype)
 
     def V(self, theta, mu, alpha=1.0):
         x, y = self.test_set(mu.theta.dtype)
-        return _sampled_V(theta, mu, x, y, self.loss, _check_alpha(alpha), self.memory_budget)
+        return self._V(theta, mu, x, y, _check_alpha(alpha))
+
+
+def _stacked_target(targets: list) -> Callable:
+    """E targets as one map x (E, B, d) -> y (E, B): a type's own ``stack`` when all E > 1 are of one type that
+    has it, else member by member."""
+    kind = type(targets[0])
+    if len(targets) > 1 and all(type(t) is kind for t in targets) and hasattr(kind, "stack"):
+        return kind.stack(targets)
+    return lambda x: torch.stack([t(x[e]) for e, t in enumerate(targets)])
 
 
 class PopulationRisk(Objective):
@@ -259,7 +319,8 @@ class PopulationRisk(Objective):
         K(theta, theta') = c c' k(w, w'),  C_f = 1/2 E f*^2
 
     with the arc-cosine kernel k (:mod:`wgflow.objectives.closed_forms`). No sampling: the only error of a
-    run is optimisation. ``batch_size`` and ``generator`` are ignored.
+    run is optimisation. ``batch_size`` and ``generator`` are ignored. An ensemble's members may
+    have teachers of their own (of one width m0: stacked (E, m0, d); else member by member).
     """
 
     loss = "square"
@@ -268,11 +329,11 @@ class PopulationRisk(Objective):
         self.teacher = teacher
         self.memory_budget = memory_budget
 
-    def _check(self, mu):
-        if not isinstance(mu.unit, ReLU) or mu.unit.bias:
+    def _check(self, unit):
+        if not isinstance(unit, ReLU) or unit.bias:
             raise ValueError("PopulationRisk is exact only for ReLU units without bias (x ~ N(0, I))")
-        if mu.unit.d != self.teacher.d:
-            raise ValueError(f"student has d = {mu.unit.d} but the teacher has d = {self.teacher.d}")
+        if unit.d != self.teacher.d:
+            raise ValueError(f"student has d = {unit.d} but the teacher has d = {self.teacher.d}")
 
     def _teacher(self, dtype, device=None):
         t = self.teacher.measure.theta.to(dtype=dtype, device=device)
@@ -292,99 +353,45 @@ class PopulationRisk(Objective):
         """Interaction kernel K(theta, theta') = E[phi_theta phi_theta'], shape (m1, m2)."""
         return theta1[:, 0:1] * arccos_kernel(theta1[:, 1:], theta2[:, 1:]) * theta2[:, 0]
 
-    def risk(self, mu, alpha=1.0):
-        self._check(mu)
-        return float(self._terms(mu.theta.detach()[None], mu.a, _check_alpha(alpha), grad=False)[0][0])
-
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
-        r"""J = R(alpha f)/alpha^2 and G_i = grad V(theta_i), V = (1/alpha)(-F + alpha \int K dmu)."""
-        self._check(mu)
+    @classmethod
+    def ensemble_value_and_grad(cls, members, ens, alpha=1.0, batch_size=None, generators=None, *, cache=None, **_):
+        r"""J^e = R(alpha f_{mu^e})/alpha^2 and G^e_i = grad V(theta^e_i), V = (1/alpha)(-F + alpha \int K dmu)."""
         alpha = _check_alpha(alpha)
-        R, G = self._terms(mu.theta.detach()[None], mu.a, alpha)
-        return float(R[0]) / alpha**2, G[0]
-
-    def _terms(self, theta, a, alpha, grad=True, teachers=None):
-        """(R (E,), G (E, n, p) or None) of E students theta (E, n, p) with weights a (n,), blocks of particles.
-
-        ``teachers``: (c*_j a*_j (E, m0), w* (E, m0, d), C_f (E,)) of member e's teacher (default: this one's).
-        """
-        E, n = theta.shape[:2]
-        c, w = theta[..., 0], theta[..., 1:]
-        cs_t, ws_t, C_f = teachers or _stacked_teachers([self], theta.dtype, theta.device)
-        ac = a * c  # (E, n)
-        G = torch.empty_like(theta) if grad else None
-        cross = quad = torch.zeros(E, dtype=theta.dtype, device=theta.device)
-        cs = chunk_size(E * n, n, theta.dtype, self.memory_budget)  # (E, cs, n) blocks
-        for s in range(0, n, cs):
-            wb, cb = w[:, s : s + cs], c[:, s : s + cs]
-            f_t = (arccos_kernel(wb, ws_t) @ cs_t[..., None])[..., 0]  # (E, b): E[f* relu(w_i.x)]
-            f_s = (arccos_kernel(wb, w) @ ac[..., None])[..., 0]  # (E, b): E[f relu(w_i.x)]
-            cross = cross + (a[s : s + cs] * cb * f_t).sum(-1)
-            quad = quad + (ac[:, s : s + cs] * f_s).sum(-1)
-            if grad:
-                G[:, s : s + cs, 0] = (-f_t + alpha * f_s) / alpha
-                gw = -arccos_kernel_grad(wb, ws_t, cs_t[:, None, :]) + alpha * arccos_kernel_grad(wb, w, ac[:, None, :])
-                G[:, s : s + cs, 1:] = cb[..., None] * gw / alpha
-        return C_f - alpha * cross + 0.5 * alpha**2 * quad, G
+        R, G = cls._grouped(members, ens, alpha, True, {} if cache is None else cache)
+        return R / alpha**2, G
 
     @classmethod
-    def ensemble(cls, members):
-        """The E members as one batched objective (:class:`PopulationEnsemble`): teachers of one width."""
-        return PopulationEnsemble(members) if len({m.teacher.measure.n for m in members}) == 1 else None
+    def ensemble_risk(cls, members, ens, alpha=1.0, *, cache=None, **_):
+        R = cls._grouped(members, ens, _check_alpha(alpha), False, {} if cache is None else cache)[0]
+        return R.double().cpu().numpy()
+
+    @classmethod
+    def _grouped(cls, members, ens, alpha, grad, cache):
+        """Members in groups whose (n, n) kernels fit one block: small systems (dispatch-bound) all together,
+        large ones (compute-bound) one at a time; teachers of different widths one member at a time."""
+        if cache.get("unit") is not ens.unit:  # once per unit, not every step
+            for m in members:
+                m._check(ens.unit)
+            cache["unit"] = ens.unit
+        theta, a, E, budget = ens.theta.detach(), ens.a, ens.E, members[0].memory_budget
+        key, tk = ("teachers", theta.dtype, str(theta.device)), {"dtype": theta.dtype, "device": theta.device}
+        if len({m.teacher.measure.n for m in members}) > 1:
+            g = 1
+            teachers = cache.setdefault(key, [stacked_teachers([m.teacher.measure.theta.to(**tk)]) for m in members])
+        else:
+            g = chunk_size(ens.n * ens.n, E, theta.dtype, budget)  # members per group
+            full = cache.setdefault(key, stacked_teachers([m.teacher.measure.theta.to(**tk) for m in members]))
+            teachers = [full if g >= E else [t[e : e + g] for t in full] for e in range(0, E, g)]
+        parts = [
+            population_terms(theta[e : e + g], a if a.ndim == 1 else a[e : e + g], alpha, t, grad, budget)
+            for e, t in zip(range(0, E, g), teachers)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
 
     def V(self, theta, mu, alpha=1.0):
-        self._check(mu)
+        self._check(mu.unit)
         alpha = _check_alpha(alpha)
         inter = self.K(theta, mu.theta) @ mu.a
         return (-self.F(theta) + alpha * inter) / alpha
-
-
-def _stacked_teachers(members: Sequence[PopulationRisk], dtype, device):
-    """Member e's teacher weights c*_j a*_j (E, m0), w* (E, m0, d) and C_f = 1/2 E f*^2 (E,)."""
-    parts = [m._teacher(dtype, device) for m in members]
-    cs, ws = (torch.stack([p[i] for p in parts]) for i in (0, 1))
-    return cs, ws, 0.5 * (cs[:, None, :] @ arccos_kernel(ws, ws) @ cs[..., None])[:, 0, 0]
-
-
-class PopulationEnsemble:
-    """E :class:`PopulationRisk` members (teachers of one width m0) evaluated as one batched computation.
-
-    Member e's risk and gradient are those of ``members[e]`` at theta[e] (the same arithmetic with a
-    leading batch dimension: (E, b, n) kernel blocks, E teachers stacked as (E, m0, d)). Members are
-    grouped so that a group's (n, n) kernels fit in one block: small systems (dispatch-bound) run
-    all together, large ones (compute-bound; measured 0.64x as one batch at n = 2048, E = 5) one at a time.
-    """
-
-    def __init__(self, members: Sequence[PopulationRisk]):
-        self.members, self.loss = list(members), "square"
-        self._cache: dict = {}
-
-    def _teachers(self, dtype, device):
-        key = (dtype, str(device))
-        if key not in self._cache:  # the teachers and C_f do not change during a run
-            self._cache[key] = _stacked_teachers(self.members, dtype, device)
-        return self._cache[key]
-
-    def _terms(self, ens, alpha, grad):
-        if self._cache.get("unit") is not ens.unit:  # once per unit, not every step
-            for m in self.members:
-                m._check(ens.member_fast(0))
-            self._cache["unit"] = ens.unit
-        theta, m0 = ens.theta.detach(), self.members[0]
-        a = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
-        teachers = self._teachers(theta.dtype, theta.device)
-        g = chunk_size(ens.n * ens.n, ens.E, theta.dtype, m0.memory_budget)  # members per group
-        if g >= ens.E:
-            return m0._terms(theta, a, alpha, grad, teachers)
-        parts = [
-            m0._terms(theta[e : e + g], a, alpha, grad, [t[e : e + g] for t in teachers]) for e in range(0, ens.E, g)
-        ]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
-
-    def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
-        alpha = _check_alpha(alpha)
-        R, G = self._terms(ens, alpha, grad=True)
-        return R / alpha**2, G
-
-    def risk(self, ens, alpha=1.0):
-        return self._terms(ens, _check_alpha(alpha), grad=False)[0].double().cpu().numpy()

@@ -43,11 +43,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..measures.measure import ParticleMeasure, chunk_size
+from ..measures.measure import ParticleMeasure, chunk_size, sampled_value_and_grad
 from ..measures.units import PiecewiseLinear
-from ..objectives.risks import Objective, _sampled_value_and_grad
+from ..objectives.risks import LOSSES, Objective
 
-__all__ = ["IsotropicGaussians", "IsotropicGaussiansRisk", "GaussiansEnsemble", "hermite_coefficients", "second_moment"]
+__all__ = ["IsotropicGaussians", "IsotropicGaussiansRisk", "hermite_coefficients", "second_moment"]
 
 _CMAX = 50.0  # |t/a| beyond which phi(c) underflows to 0 in float64; keeps He_k(c) finite
 
@@ -139,7 +139,8 @@ class IsotropicGaussiansRisk(Objective):
 
     ``value_and_grad(mu, batch_size=None)`` is the exact population gradient G_i = grad V(theta_i; mu)
     (O(n^2 (K + d)) per call); ``batch_size=P`` is online SGD with P fresh samples (MMN's SGD).
-    ``risk`` is always exact. Only the mean-field scale alpha = 1 is supported.
+    ``risk`` is always exact. Only the mean-field scale alpha = 1 is supported. An ensemble's members
+    share the task and K; member e draws its SGD samples from ``generators[e]``.
     """
 
     loss = "square"
@@ -147,8 +148,8 @@ class IsotropicGaussiansRisk(Objective):
     def __init__(self, task: IsotropicGaussians, K: int = 8):
         self.task, self.K = task, int(K)
 
-    def _check(self, mu, alpha):
-        if not isinstance(mu.unit, PiecewiseLinear) or mu.unit.d != self.task.d:
+    def _check(self, unit, alpha):
+        if not isinstance(unit, PiecewiseLinear) or unit.d != self.task.d:
             raise ValueError(f"IsotropicGaussiansRisk needs PiecewiseLinear units with d = {self.task.d}")
         if alpha != 1.0:
             raise ValueError("IsotropicGaussiansRisk supports the mean-field scale alpha = 1 only")
@@ -204,26 +205,40 @@ class IsotropicGaussiansRisk(Objective):
         G[..., 1:] = c[..., None] * ((dv + radial + b * dUii)[..., None] * wh + tangent)
         return R, G
 
-    def risk(self, mu: ParticleMeasure, alpha: float = 1.0) -> float:
-        self._check(mu, alpha)
-        return float(self._terms(mu.theta.detach()[None], mu.a, mu.unit, grad=False)[0][0])
-
-    def value_and_grad(self, mu, alpha=1.0, batch_size=None, generator=None):
-        self._check(mu, alpha)
-        if batch_size is None:
-            R, G = self._terms(mu.theta.detach()[None], mu.a, mu.unit, grad=True)
-            return float(R[0]), G[0]
-        x, y = self.task.sample(int(batch_size), generator=generator, dtype=mu.theta.dtype)
-        return _sampled_value_and_grad(mu, x, y, "square", 1.0)
+    @classmethod
+    def _exact(cls, members, ens, alpha, grad):
+        """R (E,) and G (E, n, p) or None, members in groups whose (n, n) interaction matrices fit one block."""
+        m0 = members[0]
+        if len({(m.task, m.K) for m in members}) != 1:
+            raise ValueError("IsotropicGaussiansRisk: an ensemble's members must share the task and K")
+        m0._check(ens.unit, alpha)
+        theta, a = ens.theta.detach(), ens.a
+        g = chunk_size(ens.n * ens.n, ens.E, theta.dtype)  # members per group
+        parts = [
+            m0._terms(theta[e : e + g], a if a.ndim == 1 else a[e : e + g], ens.unit, grad) for e in range(0, ens.E, g)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
 
     @classmethod
-    def ensemble(cls, members):
-        """Members of one task and order K as one batched objective (:class:`GaussiansEnsemble`)."""
-        return GaussiansEnsemble(members) if len({(m.task, m.K) for m in members}) == 1 else None
+    def ensemble_value_and_grad(cls, members, ens, alpha=1.0, batch_size=None, generators=None, **kw):
+        if batch_size is None:
+            return cls._exact(members, ens, alpha, grad=True)
+        members[0]._check(ens.unit, alpha)
+        gens = generators or [None] * ens.E
+        xy = [m.task.sample(int(batch_size), generator=g, dtype=ens.theta.dtype) for m, g in zip(members, gens)]
+        x, y = (torch.stack([p[i] for p in xy]).to(ens.theta.device) for i in (0, 1))
+        kw.pop("cache", None)
+        return sampled_value_and_grad(ens, x, y, LOSSES["square"], 1.0, **kw)
+
+    @classmethod
+    def ensemble_risk(cls, members, ens, alpha=1.0, **_):
+        return cls._exact(members, ens, alpha, grad=False)[0].double().cpu().numpy()
 
     def V(self, theta: torch.Tensor, mu: ParticleMeasure, alpha: float = 1.0) -> torch.Tensor:
         """First variation c [v(|w|) + sum_j a_j c_j U(w, w_j)] at points theta (m, 1 + d), series (1) to order K."""
-        self._check(mu, alpha)
+        self._check(mu.unit, alpha)
         r = theta[:, 1:].norm(dim=1).clamp_min(1e-150)
         v, _, _, _, A, _ = self._single(r, mu.unit)
         rj = mu.theta[:, 1:].norm(dim=1).clamp_min(1e-150)
@@ -235,35 +250,3 @@ class IsotropicGaussiansRisk(Objective):
             M = (u**k) @ (b[None, :] * Aj[:, :, k]).T  # (m, 2)
             inter += 0.5 / math.factorial(k) * (A[:, :, k].T * M).sum(1)
         return theta[:, 0] * (v + inter)
-
-
-class GaussiansEnsemble:
-    """E :class:`IsotropicGaussiansRisk` members of one task: the exact risk and gradient of E measures in one
-    batched computation ((E, n, n) interaction blocks). Online SGD (``batch_size``) stays member by member:
-    each member draws its own samples from its generator, as a single flow would."""
-
-    def __init__(self, members):
-        self.members, self.loss = list(members), "square"
-
-    def _exact(self, ens, alpha, grad):
-        """Members in groups whose (n, n) interaction matrices fit one block (measured at n = 512, E = 5: the
-        whole ensemble as one batch ran at 0.82x of the members one by one; n <= 128: 2-4x faster)."""
-        m0 = self.members[0]
-        m0._check(ens.member_fast(0), alpha)
-        theta = ens.theta.detach()
-        a = torch.full((ens.n,), 1.0 / ens.n, dtype=theta.dtype, device=theta.device)
-        g = chunk_size(ens.n * ens.n, ens.E, theta.dtype)  # members per group
-        parts = [m0._terms(theta[e : e + g], a, ens.unit, grad) for e in range(0, ens.E, g)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]) if grad else None
-
-    def value_and_grad(self, ens, alpha=1.0, batch_size=None, generators=()):
-        if batch_size is None:
-            return self._exact(ens, alpha, grad=True)
-        out = [
-            m.value_and_grad(ens.member_fast(e), alpha, batch_size, g)
-            for e, (m, g) in enumerate(zip(self.members, generators))
-        ]
-        return torch.tensor([o[0] for o in out], dtype=torch.float64), torch.stack([o[1] for o in out])
-
-    def risk(self, ens, alpha=1.0):
-        return self._exact(ens, alpha, grad=False)[0].double().cpu().numpy()
