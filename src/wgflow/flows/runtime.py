@@ -5,7 +5,7 @@ how many threads torch uses for them.
 
 Threads. Small steps are dispatch-bound: a second intra-op thread buys nothing and, when
 another process is busy on the same cores, torch's worker threads wait on each other and a
-step becomes 10-25x slower (measured on a loaded 2-core machine). :func:`auto_threads` therefore
+step becomes many times slower. :func:`auto_threads` therefore
 gives one thread below ~:data:`FLOPS_PER_THREAD` floating-point operations per step and at
 most the current ``torch.get_num_threads()`` (which a sweep worker has already set to its share
 of the cores, so several local workers never oversubscribe). An ensemble counts the work of all
@@ -14,10 +14,9 @@ worker threads (:func:`map_blocks`, one intra-op thread each; same numbers as on
 ``threads=`` in :func:`wgflow.train`, :func:`use` (``wgflow run --threads``) override it.
 
 Compilation. ``compile=True`` (:func:`wgflow.train`, :func:`use`, ``wgflow run --compile``) runs the
-step blocks of a flow or ensemble through ``torch.compile`` (:func:`wgflow.measures.measure.compiled_block_step`). A
-compiled block alone is 2.6x faster at n = 32 and 1.9x at n = 256 (E = 10), but whole runs of
-benchmarks/bench_ensemble.py (sampling, targets and updates stay eager) were 0.75-1.3x as fast in two
-runs on the loaded 2-core machine, after 20-40 s of compiling: within its noise, hence off by default.
+step blocks of a flow or ensemble through ``torch.compile`` (:func:`wgflow.measures.measure.compiled_block_step`).
+Compiling pays off per block, but sampling, targets and updates stay eager and the first step waits for the
+compiler, so whole runs gain little (benchmarks/bench_ensemble.py times both): off by default.
 Compiled code is not thread-safe (pytorch/pytorch#118260): a compiled ensemble uses intra-op threads,
 never block workers.
 
@@ -50,13 +49,11 @@ __all__ = [
     "FLOPS_PER_WORKER",
 ]
 
-#: floating-point operations per step per intra-op thread (measured on 2 shared cores: a step of
-#: ~1.5e8 flops -- the n = 1024 ensemble of rve-3spin -- ran 4x slower with 2 threads than with 1 under load).
+#: floating-point operations per step per intra-op thread: below it a second thread costs more in
+#: synchronisation than it gains, most of all when another process shares the cores.
 FLOPS_PER_THREAD = 5e8
 #: floating-point operations per step per block worker of an ensemble (whole ensemble): two workers from
-#: 3e7 (rve-3spin's 10-member ensembles at n = 512, 1024). On the loaded 2-core machine two workers took
-#: the n = 512 member blocks in 0.7x the time of one; whole n = 1024 runs gained up to 2x or lost 15%,
-#: depending on the load.
+#: 3e7, i.e. rve-3spin's 10-member ensembles at n = 512 and 1024 (benchmarks/bench_ensemble.py).
 FLOPS_PER_WORKER = 1.5e7
 
 _THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar("wgflow_threads", default=None)

@@ -45,7 +45,7 @@ __all__ = [
 #: bytes allowed for all activations of one evaluation; caches between passes are kept only below it.
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 #: target size of one (B, chunk) block: small enough to stay in cache, large enough for fast matmuls
-#: (measured: 4 MiB blocks are ~2x faster than one 400 MB block at B = 1024, n = 10^5, d = 100).
+#: (benchmarks/bench_core.py times the alternatives).
 BLOCK_BYTES = 4 * 2**20
 #: bytes of one (members, samples, n) activation block of a training step on the CPU (about the L2 cache).
 STEP_BLOCK_BYTES = 2**20
@@ -67,8 +67,7 @@ def step_blocks(E: int, n: int, B: int, theta: torch.Tensor) -> tuple[int, int] 
     """(members, samples) per block of a step: an (members, samples, n) block of ~``STEP_BLOCK_BYTES``.
 
     Several passes run over each activation block (z, h, h', r h'), so blocks that stay in cache beat
-    one large batched block (measured: n = 1024, B = 204, E = 10 as one 8 MiB block was 2x slower than
-    the ten members one after the other). None: a row of n particles is too wide for
+    one large batched block (benchmarks/bench_ensemble.py). None: a row of n particles is too wide for
     ``MIN_STEP_SAMPLES`` samples a block, and the step streams over particle blocks (:func:`chunk_size`).
     Off the CPU the whole ensemble is one block while it fits the memory budget.
     """
@@ -410,7 +409,7 @@ def map_blocks(fn: Callable, items: Sequence, workers: int = 1) -> list:
 
     An ensemble's member blocks are independent, so each worker takes whole blocks with one intra-op
     thread: no work is split inside an operation, and a worker that another process holds back delays
-    only its own blocks (OpenMP's split operations wait for their slowest thread on a loaded machine).
+    only its own blocks (OpenMP's split operations wait for their slowest thread when the cores are shared).
     """
     if workers <= 1 or len(items) <= 1:
         return [fn(i) for i in items]
