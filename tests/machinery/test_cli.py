@@ -123,6 +123,28 @@ def test_help_and_list_do_not_import_torch():
     assert r.returncode == 0, r.stderr
 
 
+def test_report_does_not_import_torch_and_shows_what_the_store_recorded(tmp_path):
+    """`wgflow report` reads the store alone: neither torch nor the experiments' modules."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from wgflow.cli import app as cli; from wgflow.store import Store; import contextlib, io\n"
+        f"s = Store({str(tmp_path / 'st')!r})\n"
+        "s.describe_experiment('teacher-student', title='A recorded title', description='Recorded prose.')\n"
+        "rid = s.create_run('teacher-student', {'n': 16}, 0, preset='quick')\n"
+        "s.complete_run(rid, [], [('final', None, 1.0)])\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    rc = cli.main(['report', '--store', {str(tmp_path / 'st')!r}])\n"
+        "page = open(out.getvalue().strip(), encoding='utf-8').read()\n"
+        "assert rc == 0 and 'A recorded title' in page and 'Recorded prose.' in page, out.getvalue()\n"
+        "assert 'torch' not in sys.modules, 'report imported torch'\n"
+        "assert 'wgflow.experiments.teacher_student' not in sys.modules, 'report filled the registry'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def test_catalog_matches_registry():
     from wgflow.experiments._catalog import catalog
     from wgflow.experiments.base import list_experiments
