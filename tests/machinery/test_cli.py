@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wgflow.cli import app as cli
+from wgflow.cli import run as cli_run
 from wgflow.store import Store
 
 
@@ -98,7 +99,7 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "report", "--out", tmp_path / "r.html")
     assert code == 0 and out.strip() == str((tmp_path / "r.html").resolve())
     fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake])
+    monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake])
     code, out, _ = run(capsys, "reproduce", "--quick")
     report = out.strip().splitlines()[-1]
     assert code == 0 and report == str((s / "report.html").resolve())
@@ -192,7 +193,7 @@ def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, m
     from wgflow.experiments import base
 
     fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake, fake])
+    monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake, fake])
     code, _out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
     assert code == 0
     assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err

@@ -150,11 +150,11 @@ def execute(
     if resume is not None:
         exp, cfg, seed, preset, untrained = _resumed(store, resume, name, preset)
         name, run_id = exp.name, resume
-        store.describe_experiment(name, **about(exp))
         try:
             store.mark_resumed(run_id, host=socket.gethostname(), force=force)
         except RuntimeError as e:  # a live process owns the run directory
             raise ConfigError(str(e)) from None
+        store.describe_experiment(name, **about(exp))
     else:
         if name is None:
             raise ConfigError("no experiment named")

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..experiments._external import import_file
 from ..experiments.base import (
     ConfigError,
@@ -42,6 +44,7 @@ from ..experiments.base import (
     get_experiment,
     make_config,
 )
+from ..flows.runtime import use as flow_runtime
 from ..store import Store, atomic_write_bytes
 from ..store.provenance import provenance, start_run
 from .executors import Executor, LocalExecutor
@@ -107,10 +110,6 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         "host": socket.gethostname(),
     }
     try:
-        import torch
-
-        from ..flows.runtime import use as flow_runtime  # torch: only in the worker, never for --help
-
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
         exp = _experiment(task)
@@ -242,7 +241,7 @@ def run_sweep(
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
     """
-    from ..experiments.runner import Terminated, _signals_blocked, about  # torch: not for --help
+    from ..experiments.runner import Terminated, _signals_blocked, about
 
     exp = get_experiment(name)
     points = expand_grid(grid, seeds)
