@@ -152,3 +152,15 @@ def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
     assert '<table class="sweep" data-sweep="scaling">' in page and 'data-points="6" data-completed="6"' in page
     assert "least-squares power law" in page  # the scaling plot (its legend holds the fitted slope)
     assert page.count("data:image/png;base64,") >= 1 and "raises on purpose" in page
+
+
+def test_every_name_wgflow_parallel_offers_resolves():
+    import wgflow.parallel as parallel
+
+    missing = []
+    for name in parallel.__all__:
+        try:
+            getattr(parallel, name)
+        except (AttributeError, ImportError):
+            missing.append(name)
+    assert not missing
