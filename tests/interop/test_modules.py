@@ -68,7 +68,7 @@ def test_measure_to_module_to_measure_round_trip_float64():
     unit = wg.Sigmoid(D)
     theta = unit.init(N, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     mu = wg.ParticleMeasure(theta, unit)
-    net = mu.to_module(alpha=2.0)
+    net = wg.interop.to_module(mu, alpha=2.0)
     assert net[0].weight.dtype == torch.float64
     mu2 = wg.interop.from_module(net, alpha=2.0)
     assert torch.equal(mu2.theta[:, 1:], theta[:, 1:])
@@ -122,7 +122,7 @@ def test_unsupported_layouts_fail_with_one_line(bad, match):
 def test_to_module_refuses_units_it_cannot_express():
     mu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.measures.RBFSphere(3))
     with pytest.raises(ValueError, match="ReLU, Sigmoid and Tanh"):
-        mu.to_module()
+        wg.interop.to_module(mu)
     relu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.ReLU(3))
     with pytest.raises(ValueError, match="no bias coordinate"):
-        relu.to_module(hidden_bias=True)
+        wg.interop.to_module(relu, hidden_bias=True)

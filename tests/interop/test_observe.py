@@ -111,6 +111,7 @@ def test_saved_run_lands_in_store_and_report(tmp_path, one_torch_thread):
     rid = obs.save(store, name="my-net", config={"lr": 1e-2})
     run = store.get_run(rid)
     assert run["status"] == "completed" and run["experiment"] == "my-net" and run["config"]["lr"] == 0.01
+    assert run["versions"]["python"] and run["host"]  # recorded with its provenance, as the runner's runs are
     figs = {a["name"] for a in store.artifacts(rid, kind="figure")}
     assert figs == {"particles", "flow"}
     arr = store.artifacts(rid, kind="array")[0]["path"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wgflow.cli import app as cli
+from wgflow.cli import run as cli_run
 from wgflow.store import Store
 
 
@@ -98,7 +99,7 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "report", "--out", tmp_path / "r.html")
     assert code == 0 and out.strip() == str((tmp_path / "r.html").resolve())
     fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake])
+    monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake])
     code, out, _ = run(capsys, "reproduce", "--quick")
     report = out.strip().splitlines()[-1]
     assert code == 0 and report == str((s / "report.html").resolve())
@@ -118,6 +119,28 @@ def test_help_and_list_do_not_import_torch():
         "    rc = cli.main(['list'])\n"
         "assert rc == 0 and 'teacher-student' in out.getvalue(), out.getvalue()\n"
         "assert 'torch' not in sys.modules, 'list imported torch'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_report_does_not_import_torch_and_shows_what_the_store_recorded(tmp_path):
+    """`wgflow report` reads the store alone: neither torch nor the experiments' modules."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from wgflow.cli import app as cli; from wgflow.store import Store; import contextlib, io\n"
+        f"s = Store({str(tmp_path / 'st')!r})\n"
+        "s.describe_experiment('teacher-student', title='A recorded title', description='Recorded prose.')\n"
+        "rid = s.create_run('teacher-student', {'n': 16}, 0, preset='quick')\n"
+        "s.complete_run(rid, [], [('final', None, 1.0)])\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    rc = cli.main(['report', '--store', {str(tmp_path / 'st')!r}])\n"
+        "page = open(out.getvalue().strip(), encoding='utf-8').read()\n"
+        "assert rc == 0 and 'A recorded title' in page and 'Recorded prose.' in page, out.getvalue()\n"
+        "assert 'torch' not in sys.modules, 'report imported torch'\n"
+        "assert 'wgflow.experiments.teacher_student' not in sys.modules, 'report filled the registry'\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -170,7 +193,7 @@ def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, m
     from wgflow.experiments import base
 
     fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake, fake])
+    monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake, fake])
     code, _out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
     assert code == 0
     assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err

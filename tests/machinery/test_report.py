@@ -57,6 +57,24 @@ def test_written_report_links_figures_and_run_pages(report_store, tmp_path):
     assert 'href="../../r.html"' in run_page
 
 
+def test_the_report_says_what_the_store_recorded_not_what_the_registry_holds(report_store, fake_experiment):
+    from wgflow.experiments import base
+
+    del base._REGISTRY[fake_experiment.name]  # the report needs no registry (the fixture's pop is then a no-op)
+    html = render_report(report_store)
+    assert "Fake experiment &lt;for&gt; the machinery tests" in html and "Nobody &amp; Nobody, 2026" in html
+    assert '<math display="block">' in html  # the description
+    assert "The sum grows linearly in the steps</figcaption>" in html
+
+
+def test_a_run_that_recorded_nothing_about_its_experiment_shows_its_name(store):
+    rid = store.create_run("old-experiment", {"n": 1}, 0, preset="quick")
+    store.complete_run(rid, [], [("final", None, 1.0)])
+    html = render_report(store)
+    assert '<section class="experiment" id="exp-old-experiment">' in html
+    assert "<h2>old-experiment: old-experiment</h2>" in html and "Reference:" not in html
+
+
 def test_empty_store_report(store):
     assert "No runs in this store yet" in render_report(store)
 

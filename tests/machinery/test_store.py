@@ -39,6 +39,18 @@ def test_migrates_a_version_1_store(tmp_path):
     assert s.schema_version == SCHEMA_VERSION
     run = s.get_run("old-1")
     assert run["sweep_id"] is None and run["status"] == "completed"
+    assert s.experiment("x") is None  # an old run recorded nothing about its experiment
+
+
+def test_the_latest_description_of_an_experiment_wins(store):
+    assert store.experiment("e") is None
+    store.describe_experiment("e", title="first", captions={"curve": "falls"})
+    store.describe_experiment("e", title="second", description="d", reference="r", captions={"curve": "rises"})
+    about = store.experiment("e")
+    assert about is not None
+    assert (about["title"], about["description"], about["reference"]) == ("second", "d", "r")
+    assert about["captions"] == {"curve": "rises"}
+    assert store.experiment("other") is None
 
 
 def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):

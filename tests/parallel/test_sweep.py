@@ -69,6 +69,10 @@ def test_failing_points_are_recorded_and_the_others_complete(tmp_path):
     t = _table(store, s.sweep_id)
     assert t[(4, "ok", 0)][0] == "completed" and t[(4, "ok", 0)][1]["loss"] == pytest.approx(0.75)
     assert t[(8, "ok", 0)][4] == list(np.arange(8.0))
+    about = store.experiment("sweep-fake")  # what the report says about it, recorded by the driver
+    assert about is not None and about["title"] == "Sweep test experiment"
+    versions = {r["versions"].get("python") for r in store.runs(sweep_id=s.sweep_id)}
+    assert len(versions) == 1 and None not in versions  # every point carries the driver's provenance
     msgs = {
         key: r["message"] for r in store.runs(sweep_id=s.sweep_id) for key in [(r["config"]["n"], r["config"]["mode"])]
     }
@@ -152,3 +156,15 @@ def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
     assert '<table class="sweep" data-sweep="scaling">' in page and 'data-points="6" data-completed="6"' in page
     assert "least-squares power law" in page  # the scaling plot (its legend holds the fitted slope)
     assert page.count("data:image/png;base64,") >= 1 and "raises on purpose" in page
+
+
+def test_every_name_wgflow_parallel_offers_resolves():
+    import wgflow.parallel as parallel
+
+    missing = []
+    for name in parallel.__all__:
+        try:
+            getattr(parallel, name)
+        except (AttributeError, ImportError):
+            missing.append(name)
+    assert not missing

@@ -6,41 +6,28 @@ even created), 130 / 143 interrupted by SIGINT / SIGTERM.
 With ``--json``, ``run`` prints exactly one JSON object on stdout; progress and logs go
 to stderr.
 
-The built-in subcommands live beside this module, by concept: ``cli_run`` (run, reproduce),
-``cli_browse`` (list, show, report, runs), ``wgflow.parallel.sweep`` (sweep); their shared
-options are in ``cli_args``. A further one is a function ``add(subparsers)`` that adds its
-parser and sets ``func=handler``, registered with :func:`command`.
+The subcommands live beside this module, by concept: :mod:`.run` (run, reproduce),
+:mod:`.browse` (list, show, report, runs), :mod:`.sweep` (sweep); their shared options are in
+:mod:`.args`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
-from collections.abc import Callable
 
 from .._version import __version__
 from ..errors import ConfigError
+from ..experiments._external import ENV, load_file
+from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
 from .browse import add_list, add_report, add_runs, add_show
 from .run import add_reproduce, add_run
+from .sweep import add_sweep_parser
 
-__all__ = ["main", "command", "build_parser"]
-
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def command(add: Callable[[argparse._SubParsersAction], None]) -> Callable:
-    """Register a subcommand: ``add(subparsers)`` creates its parser and sets ``func``."""
-    _COMMANDS.append(add)
-    return add
-
-
-# --------------------------------------------------------------------------- sweep
-def _add_sweep(sub) -> None:
-    from .sweep import add_sweep_parser  # grids, executors and the store: wgflow.parallel
-
-    add_sweep_parser(sub)
+__all__ = ["main", "build_parser"]
 
 
 # --------------------------------------------------------------------------- main
@@ -74,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for add in (add_list, add_show, add_run, add_reproduce, add_report, add_runs, _add_sweep, *_COMMANDS):
+    for add in (add_list, add_show, add_run, add_reproduce, add_report, add_runs, add_sweep_parser):
         add(sub)
     for p in sub.choices.values():  # also accepted after the command: `wgflow list --experiments-path x.py`
         p.add_argument(
@@ -90,11 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _external_experiments(args) -> None:
     """--experiments-path into $WGFLOW_EXPERIMENTS (sweep workers inherit it); NAME given as a .py file."""
-    import os
-
-    from ..experiments._external import ENV, load_file
-    from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
-
     if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
         fmt_, dpi = figure_settings(args.figure_format, args.dpi)
         os.environ[ENV_FORMAT], os.environ[ENV_DPI] = fmt_, str(dpi)

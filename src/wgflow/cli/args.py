@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..experiments.config import MAX_SEED
+from ..store import Store
 
 __all__ = [
     "open_store",
@@ -24,8 +26,6 @@ __all__ = [
 
 def open_store(args, must_exist: str | None = None):
     """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created)."""
-    from ..store import Store
-
     path = getattr(args, "store", None) or None
     if must_exist is None:
         return Store(path)
@@ -36,8 +36,6 @@ def open_store(args, must_exist: str | None = None):
 
 
 def seed_arg(p: argparse.ArgumentParser) -> None:
-    from ..experiments.config import MAX_SEED
-
     p.add_argument("--seed", type=int, default=0, help=f"random seed in [0, {MAX_SEED}] (default 0)")
 
 

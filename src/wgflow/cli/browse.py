@@ -6,7 +6,11 @@ import json
 import sys
 
 from ..errors import ConfigError
+from ..experiments._catalog import catalog
+from ..experiments.base import get_experiment
+from ..report import write_report
 from .args import open_store, store_arg
+from .show import run_overrides, runs_table, show_experiment
 
 __all__ = ["add_list", "add_show", "add_report", "add_runs"]
 
@@ -18,9 +22,7 @@ def add_list(sub) -> None:
 
 
 def _cmd_list(args) -> int:
-    from ..experiments._catalog import catalog  # read from the sources: no torch
-
-    exps = catalog()
+    exps = catalog()  # read from the experiments' sources: no torch
     width = max((len(e.name) for e in exps), default=0)
     for e in exps:
         print(f"{e.name:<{width}}  {e.title}  [{e.reference}]")
@@ -39,9 +41,6 @@ def add_show(sub) -> None:
 
 
 def _cmd_show(args) -> int:
-    from ..experiments.base import get_experiment
-    from .show import show_experiment
-
     exp = get_experiment(args.name)
     try:
         store = open_store(args, must_exist="no store")
@@ -62,8 +61,6 @@ def add_report(sub) -> None:
 
 
 def _cmd_report(args) -> int:
-    from ..report import write_report
-
     store = open_store(args)
     print(write_report(store, args.out or store.root / "report.html"))
     return 0
@@ -108,7 +105,7 @@ def _cmd_runs(args) -> int:
     else:
         runs = store.runs(args.experiment)
     if args.format == "csv":
-        from ..interop.export import write_runs_csv
+        from ..interop.export import write_runs_csv  # wgflow.interop imports torch: not for the other commands
 
         if store is not None:
             write_runs_csv(store, sys.stdout, args.experiment)
@@ -118,8 +115,6 @@ def _cmd_runs(args) -> int:
         r["alive"] = store is not None and store.is_alive(r)  # (no store: no runs)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
-        from .show import run_overrides
-
         keep = (
             "run_id",
             "experiment",
@@ -144,7 +139,5 @@ def _cmd_runs(args) -> int:
         return 0
     if any(r["shown"] in ("killed", "interrupted") for r in runs):
         print("(killed / interrupted runs continue with `wgflow run --resume RUN_ID`)", file=sys.stderr)
-    from .show import runs_table
-
     print("\n".join(runs_table(runs)))
     return 0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from ..errors import ConfigError
-from ..report.numbers import fmt
+from ..experiments.base import list_experiments, make_config
+from ..experiments.config import check_seed
+from ..report import write_report
+from ..report.numbers import fmt, fmt_duration
 from .args import (
     check_runtime,
     open_store,
@@ -18,6 +22,7 @@ from .args import (
     store_arg,
     untrained_arg,
 )
+from .progress import Heartbeat, estimate_left, previous_durations, progress_line
 
 __all__ = ["add_run", "add_reproduce"]
 
@@ -46,7 +51,7 @@ def add_run(sub) -> None:
     p.add_argument(
         "--compile",
         action="store_true",
-        help="run ensembles' steps through torch.compile (20-40 s of compiling first; see README; default off)",
+        help="run ensembles' steps through torch.compile (it compiles first; see README; default off)",
     )
     p.set_defaults(func=_cmd_run)
 
@@ -75,8 +80,7 @@ def _print_outcome(out, as_json: bool) -> None:
 
 
 def _cmd_run(args) -> int:
-    from ..experiments.config import check_seed
-    from ..experiments.runner import execute
+    from ..experiments.runner import execute  # the runner imports torch: not for --help or the other commands
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
@@ -87,14 +91,12 @@ def _cmd_run(args) -> int:
         raise ConfigError("--force only applies to --resume RUN_ID")
     check_seed(args.seed)
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
-        from ..experiments.base import make_config
-
         make_config(args.name, args.preset, overrides)
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     check_runtime(args)
     store = open_store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
-    from ..flows.runtime import use
+    from ..flows.runtime import use  # torch: imported once the run is validated, as the runner is
 
     with use(compile=args.compile):  # ensembles only: single flows stay eager
         out = execute(
@@ -137,14 +139,7 @@ def add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    import time
-
-    from ..experiments.base import list_experiments
-    from ..experiments.config import check_seed
-    from ..experiments.runner import EXIT_FAILED, EXIT_OK, execute
-    from ..report import write_report
-    from ..report.numbers import fmt_duration
-    from .progress import Heartbeat, estimate_left, previous_durations, progress_line
+    from ..experiments.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
 
     check_seed(args.seed)
     if not args.heartbeat > 0:

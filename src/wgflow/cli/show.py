@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import io
 import re
 import time
 import tokenize
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..report.numbers import fmt
-
-if TYPE_CHECKING:  # the experiments import torch; this module stays torch-free
-    from ..experiments.base import Experiment
+from ..experiments.base import Experiment, config_to_dict, make_config
+from ..report.numbers import fmt, fmt_duration
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
 
 
 def field_comments(config_cls: type) -> dict[str, str]:
     """The trailing ``# comment`` of each field line of a config dataclass's source ({} if unavailable)."""
-    import inspect
-
     try:
         src = inspect.getsource(config_cls)
     except (OSError, TypeError):
@@ -118,8 +115,6 @@ _PRESET_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 def run_overrides(run: dict[str, Any]) -> dict[str, Any] | None:
     """The config keys of ``run`` that differ from its preset (None: the experiment is not loadable)."""
-    from ..experiments.base import config_to_dict, make_config
-
     key = (run["experiment"], run.get("preset") or "quick")
     if key not in _PRESET_CACHE:
         try:
@@ -152,8 +147,6 @@ def runs_table(runs: Sequence[dict[str, Any]]) -> list[str]:
         claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
         preset = str(r["preset"]) + ("*" if r.get("untrained") else "")
         sweep = str(r.get("sweep_id") or "-")[:14]
-        from ..report.numbers import fmt_duration
-
         out.append(
             f"{r['run_id']:<26} {r['experiment']:<22} {preset:<6} {r['seed']:>5} {r['shown']:<11} "
             f"{claims:>7} {_overrides_text(r):<36} {sweep:<14} {fmt_duration(r['duration_s'] or 0):>9}  "

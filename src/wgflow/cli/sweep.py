@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError
+from ..experiments.base import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
+from ..store import Store
 from .args import preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
@@ -41,11 +43,10 @@ def add_sweep_parser(sub) -> None:
 
 
 def _cmd_sweep(args) -> int:
-    from ..experiments.base import get_experiment, make_config
+    # keep start-up fast: the runner imports torch, and the executors and the sweep driver are only for a sweep
     from ..experiments.runner import terminate_raises
     from ..parallel.executors import make_executor
     from ..parallel.sweep import run_sweep
-    from ..store import Store
 
     grid = parse_grid(args.grid)
     for item in args.sets:  # (a key given twice is an error here, as a key both swept and fixed)

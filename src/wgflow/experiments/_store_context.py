@@ -2,17 +2,12 @@
 
 :class:`StoreContext` is the :class:`~wgflow.experiments.base.RunContext` that
 :func:`wgflow.experiments.runner.execute` hands to an experiment; :class:`StoreCheckpointer`
-keeps a flow's checkpoint and the one before it, and sets a damaged file aside. The run
-metadata helpers (:func:`package_versions`, :func:`git_revision`) are shared by sweeps and
-``wgflow.watch``.
+keeps a flow's checkpoint and the one before it, and sets a damaged file aside.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import platform
-import subprocess
 import sys
 import time
 import zipfile
@@ -26,35 +21,13 @@ from .._io import array_path
 from ..store import Store, atomic_save_array, load_array
 from ._context import DirectoryContext, _safe
 
-__all__ = ["StoreContext", "StoreCheckpointer", "package_versions", "git_revision", "on_checkpoint_saved"]
+__all__ = ["StoreContext", "StoreCheckpointer", "on_checkpoint_saved"]
 
 # Hook called with the number of checkpoints saved so far by this process (tests set it to kill the
 # process in the middle of a flow, to test resuming; None in normal use).
 on_checkpoint_saved: Callable[[int], None] | None = None
 DEFAULT_CHECKPOINT_EVERY = 200
 _UNREADABLE = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError)  # what np.load raises on a torn file
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of wgflow, python and the numerical packages a result depends on."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("wgflow", "torch", "numpy", "scipy", "pot", "matplotlib"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_revision() -> str | None:
-    """``git rev-parse HEAD`` of the wgflow source tree, or None (not a checkout, no git)."""
-    try:
-        r = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, timeout=5, capture_output=True, text=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.strip() or None if r.returncode == 0 else None
 
 
 class StoreCheckpointer:

@@ -34,8 +34,10 @@ import numpy as np
 
 from ..control import untrained as no_training
 from ..flows.runtime import use as flow_runtime
+from ..plotting.verdicts import caption_text
 from ..store import Store, StoreError
-from ._store_context import DEFAULT_CHECKPOINT_EVERY, StoreCheckpointer, StoreContext, git_revision, package_versions
+from ..store.provenance import start_run
+from ._store_context import DEFAULT_CHECKPOINT_EVERY, StoreCheckpointer, StoreContext
 from .base import (
     ConfigError,
     DivergenceError,
@@ -54,8 +56,7 @@ __all__ = [
     "Terminated",
     "terminate_raises",
     "execute",
-    "package_versions",
-    "git_revision",
+    "about",
     "EXIT_OK",
     "EXIT_FAILED",
     "EXIT_USAGE",
@@ -153,19 +154,19 @@ def execute(
             store.mark_resumed(run_id, host=socket.gethostname(), force=force)
         except RuntimeError as e:  # a live process owns the run directory
             raise ConfigError(str(e)) from None
+        store.describe_experiment(name, **about(exp))
     else:
         if name is None:
             raise ConfigError("no experiment named")
         exp = get_experiment(name)
         cfg = make_config(exp, preset, overrides)
-        run_id = store.create_run(
+        run_id = start_run(
+            store,
             name,
             config_to_dict(cfg),
             seed,
+            about=about(exp),
             preset=preset,
-            versions=package_versions(),
-            git_rev=git_revision(),
-            host=socket.gethostname(),
             sweep_id=sweep_id,
             untrained=untrained,
         )
@@ -173,6 +174,18 @@ def execute(
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
     return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet, device=device, threads=threads)
+
+
+def about(exp) -> dict[str, Any]:
+    """What the report says about ``exp`` (:meth:`wgflow.store.Store.describe_experiment`): its title,
+    description, reference and figure captions as text."""
+    captions = {k: caption_text(c) for k, c in (getattr(exp, "captions", None) or {}).items()}
+    return {
+        "title": exp.title,
+        "description": exp.description,
+        "reference": exp.reference,
+        "captions": {k: t for k, t in captions.items() if t},
+    }
 
 
 def _resumed(store: Store, resume: str, name: str | None, preset: str):

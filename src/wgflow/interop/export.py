@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
+from ..store import Store
+
 __all__ = ["RUN_FIELDS", "run_records", "write_runs_csv", "load_runs", "to_tensorboard"]
 
 RUN_FIELDS = (
@@ -40,8 +42,6 @@ RUN_FIELDS = (
 
 
 def _open(store):
-    from ..store import Store
-
     return store if isinstance(store, Store) else Store(store)
 
 

@@ -32,9 +32,11 @@ from torch import nn
 
 from ..flows.trajectory import Trajectory
 from ..measures.measure import ParticleMeasure
+from ..objectives.data import as_tensors
 from .modules import _unit, layers_theta, two_layers
+from .observe_store import save_observed
 
-__all__ = ["Observer", "watch", "particle_plane", "plot_particles", "plot_flow"]
+__all__ = ["Observer", "watch"]
 
 
 class Observer:
@@ -153,8 +155,6 @@ class Observer:
 
     def save(self, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
         """Record the watched run in a store (default ``$WGFLOW_STORE`` or ./wgflow-runs); returns its id."""
-        from .observe_store import save_observed
-
         return save_observed(self, store, name=name, seed=seed, config=config)
 
     def close(self) -> None:
@@ -203,8 +203,6 @@ def watch(
     tensorboard : a ``SummaryWriter`` or a log directory; the loss is written there every ``every`` steps.
     """
     if probe is None and data is not None:
-        from ..objectives.data import as_tensors
-
         probe = as_tensors(data, limit=n_probe)[0] if not torch.is_tensor(data) else data[:n_probe]
     return Observer(
         model,
@@ -219,41 +217,3 @@ def watch(
         activation=activation,
         tensorboard=tensorboard,
     )
-
-
-# --------------------------------------------------------------------------- pictures
-def particle_plane(traj) -> np.ndarray:
-    """Orthonormal basis (2, d) of the principal plane of the final units |c| w (SVD)."""
-    s = np.asarray(traj.snapshots[-1], dtype=float)
-    d = traj.final.unit.d
-    pts = np.abs(s[:, :1]) * s[:, 1 : 1 + d]  # (n, d)
-    if d == 1:
-        return np.array([[1.0], [0.0]])
-    _, _, vt = np.linalg.svd(pts - pts.mean(0), full_matrices=False)
-    return vt[:2]
-
-
-def plot_particles(traj, basis: np.ndarray | None = None, *, title: str | None = "hidden units |c| w", ax=None):
-    """Particle trajectories |c| w in a plane (default: their principal plane); returns the figure."""
-    from ..plotting.figures import particle_figure
-
-    basis = particle_plane(traj) if basis is None else basis
-    return particle_figure(traj.snapshots, basis, title=title, ax=ax)
-
-
-def plot_flow(traj, w2: np.ndarray | None = None):
-    """Loss against step, and W2(mu_t, mu_0) with the relative movement against step; returns the figure."""
-    from ..flows.regime import relative_movement
-    from ..plotting.figures import _plt
-    from ..transport import w2_from_start
-
-    plt = _plt()
-    w2 = w2_from_start(traj) if w2 is None else w2
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].plot(traj.risk_steps, traj.risk, "-")
-    ax[0].set(xlabel="step", ylabel="training loss", title="loss", yscale="log" if (traj.risk > 0).all() else "linear")
-    ax[1].plot(traj.snapshot_steps, w2, "o-", ms=3, label="W2(mu_t, mu_0)")
-    ax[1].plot(traj.snapshot_steps, relative_movement(traj), "s--", ms=3, label="|theta_t - theta_0| / |theta_0|")
-    ax[1].set(xlabel="step", ylabel="distance from the start", title="distance travelled by the hidden units")
-    ax[1].legend(fontsize=8)
-    return fig

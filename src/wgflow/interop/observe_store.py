@@ -11,21 +11,23 @@ the start, relative movement, linearisation gap when probe inputs were given, la
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import numpy as np
+
+from ..flows.regime import lazy_or_active, relative_movement
+from ..plotting.figures import _plt, figure_settings, save
+from ..store import Store
+from ..store.provenance import start_run
+from ..transport import w2_from_start
+from .pictures import plot_flow, plot_particles
 
 __all__ = ["save_observed"]
 
 
 def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
-    from ..experiments.runner import git_revision, package_versions
-    from ..flows.regime import lazy_or_active, relative_movement
-    from ..store import Store
-    from ..transport import w2_from_start
-    from .observe import plot_flow, plot_particles
-
+    """Record the run watched by ``obs`` (an :class:`~wgflow.interop.observe.Observer`) in ``store``
+    (a :class:`Store` or its path; default ``$WGFLOW_STORE`` or ./wgflow-runs); returns the run id."""
     store = store if isinstance(store, Store) else Store(store)
     t0 = time.monotonic()
     traj = obs.trajectory()
@@ -42,9 +44,7 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
         "steps": obs.steps,
         **json.loads(json.dumps(config or {}, default=str)),
     }
-    rid = store.create_run(
-        name, cfg, seed, preset="watch", versions=package_versions(), git_rev=git_revision(), host=socket.gethostname()
-    )
+    rid = start_run(store, name, cfg, seed, preset="watch")
     try:
         out = store.run_dir(rid)
         out.mkdir(parents=True, exist_ok=True)
@@ -77,12 +77,8 @@ def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config
 
 def _save_figure(fig, stem) -> str:
     """Save in the shared figure style (:func:`wgflow.plotting.figures.save`), format and dpi from the environment."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting.figures import figure_settings, save
-
     fmt, dpi = figure_settings()  # $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI, else png at the default dpi
     path = stem.with_name(f"{stem.name}.{fmt}")
     save(fig, path, dpi=dpi)
-    plt.close(fig)
+    _plt().close(fig)
     return str(path)

@@ -157,13 +157,6 @@ class ParticleMeasure:
 
     __call__ = output
 
-    def to_module(self, **kw):
-        """The two-layer ``torch.nn`` network of this measure (ReLU/Sigmoid/Tanh units); see
-        :func:`wgflow.interop.to_module` for the scaling a_i = alpha c_i / n and the options."""
-        from ..interop.modules import to_module
-
-        return to_module(self, **kw)
-
     def __repr__(self) -> str:
         weights = "uniform" if self.weights is None else "given"
         return (

@@ -7,7 +7,7 @@
 * :mod:`wgflow.parallel.sharded` — :class:`ShardedObjective`, :func:`train_sharded`: n particles
   split over P ranks of torch.distributed, one all-reduce of the (B,) output per step.
 * :mod:`wgflow.cli.launch` — the ``torchrun`` entry point of a sharded teacher-student flow.
-* :mod:`wgflow.report.sweep` — the report's sweep section (table, scaling plots).
+* The report's sweep section (table, scaling plots) is :mod:`wgflow.report.sweep`.
 
 Submodules load on first use, so ``wgflow --help`` does not import torch. See ``docs/parallel.md``.
 """
@@ -27,7 +27,6 @@ _LAZY = {
     "shard_range": "sharded",
     "init_particles": "sharded",
     "gather_rows": "sharded",
-    "sweep_section": "report",
 }
 
 __all__ = list(_LAZY)

@@ -128,7 +128,7 @@ class DaskExecutor:
         self.name = f"dask {address} ({self.workers} workers)"
 
     def map_unordered(self, fn, tasks):
-        from dask.distributed import as_completed
+        from dask.distributed import as_completed  # optional dependency, installed if the executor exists
 
         futures = {self.client.submit(fn, t, pure=False): i for i, t in enumerate(tasks)}
         try:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..experiments._external import import_file
 from ..experiments.base import (
     ConfigError,
@@ -42,6 +44,9 @@ from ..experiments.base import (
     get_experiment,
     make_config,
 )
+from ..flows.runtime import use as flow_runtime
+from ..store import Store, atomic_write_bytes
+from ..store.provenance import provenance, start_run
 from .executors import Executor, LocalExecutor
 from .grid import MAX_POINTS, expand_grid, parse_grid, parse_seeds, sweep_id_for
 
@@ -105,10 +110,6 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         "host": socket.gethostname(),
     }
     try:
-        import torch
-
-        from ..flows.runtime import use as flow_runtime  # torch: only in the worker, never for --help
-
         if task.get("threads"):
             torch.set_num_threads(int(task["threads"]))
         exp = _experiment(task)
@@ -176,13 +177,12 @@ def _point_key(config: Mapping[str, Any], seed: int) -> str:
 def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: SweepSummary) -> list[tuple]:
     """Store rows ``(run_id, overrides, seed)`` of the points still to run: new runs, or earlier
     unfinished ones of the same sweep marked resumed; completed points are skipped (counted in ``summary``)."""
-    from ..experiments.runner import git_revision, package_versions
-
     existing: dict[str, dict[str, Any]] = {}
     for r in sorted(store.runs(sweep_id=sid), key=lambda r: r["status"] == "completed"):
         existing[_point_key(r["config"], r["seed"])] = r  # a completed run wins over a failed one
     rows = []
-    versions, rev, host = package_versions(), git_revision(), socket.gethostname()
+    origin = provenance()  # one git call for the whole sweep
+    host = origin["host"]
     for (ov, seed), cfg in zip(points, configs):
         old = existing.get(_point_key(cfg, seed))
         if old is not None and old["status"] == "completed":
@@ -196,9 +196,7 @@ def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: S
                 continue
             rid = old["run_id"]
         else:
-            rid = store.create_run(
-                exp.name, cfg, seed, preset=preset, versions=versions, git_rev=rev, host=host, sweep_id=sid
-            )
+            rid = start_run(store, exp.name, cfg, seed, origin=origin, preset=preset, sweep_id=sid)
         rows.append((rid, ov, seed))
     return rows
 
@@ -243,8 +241,7 @@ def run_sweep(
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
     """
-    from ..experiments.runner import Terminated, _signals_blocked
-    from ..store import Store
+    from ..experiments.runner import Terminated, _signals_blocked, about
 
     exp = get_experiment(name)
     points = expand_grid(grid, seeds)
@@ -255,6 +252,7 @@ def run_sweep(
     summary = SweepSummary(sid, total=len(points))
     say = log or (lambda msg: None)
 
+    store.describe_experiment(name, **about(exp))
     rows = _claim_points(store, exp, points, configs, sid, preset, summary)
     threads = getattr(executor, "threads", None)  # torch threads per point (no oversubscription of cores)
     tasks = _tasks(name, exp, preset, rows, threads, device)
@@ -283,8 +281,6 @@ def run_sweep(
 
 def _record(store, row, res, summary: SweepSummary, say) -> None:
     """The driver's write of one finished point: artifacts, metric series, claims, final status."""
-    from ..store import atomic_write_bytes
-
     rid, ov, seed = row
     if isinstance(res, BaseException):
         res = {"status": "failed", "message": str(res), "duration_s": 0.0}

@@ -5,8 +5,9 @@ files, relative links, lazily loaded) and one page per run; no scripts, nothing 
 network, maths rendered as MathML (:mod:`wgflow.report.maths`, docstrings as prose by
 :mod:`wgflow.report.prose`). :func:`render_report` returns the main page alone with the figures
 embedded (a single self-contained string). Every string that comes from a config, a run or a claim
-is HTML-escaped. Figure captions come from an experiment's ``captions`` mapping (artifact name ->
-the statement the figure shows), else the humanised artifact name.
+is HTML-escaped. An experiment's title, description, reference and figure captions are read from
+the store, where the runner recorded them (:meth:`wgflow.store.Store.experiment`); a figure without
+a caption shows its humanised artifact name.
 """
 
 from .html import render_report, write_report

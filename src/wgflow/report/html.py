@@ -5,30 +5,31 @@ writes the page with its figures as separate files in ``<name>_files/`` beside i
 relative paths, lazily loaded, so the page opens fast) and one page per run in
 ``<name>_files/runs/<run_id>.html``, linked from every index.
 
-Captions: an experiment maps its figures' artifact names to the statement each shows with a class
-attribute ``captions = {"consistency_scaling": Caption("W2 to the limit falls as n^{-1/2}", claims=(...))}``
-(:class:`wgflow.plotting.verdicts.Caption`, or a plain string); without one the caption is the humanised
-artifact name.
+What the report says about an experiment (title, description, reference, figure captions) is
+what the runner recorded in the store when it ran (:meth:`wgflow.store.Store.experiment`); a run
+of an older wgflow, which recorded none, shows its experiment's name and humanised figure names.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ..store import Store, atomic_write_bytes
+from .markup import e
+from .markup import table as _table
 from .numbers import fmt
 from .prose import docstring_to_html, inline
+from .sweep import sweep_section
 
 __all__ = ["render_report", "write_report"]
 
@@ -57,11 +58,6 @@ _FIGURE_TYPES = {
 }
 
 
-def e(x: Any) -> str:
-    """Escape any value for HTML text and attributes."""
-    return html.escape("" if x is None else str(x), quote=True)
-
-
 def _fmt(v: Any) -> str:
     return fmt(v, max_len=None)
 
@@ -86,23 +82,13 @@ def run_href(run_id: str, files: Files | None, up: str = "") -> str:
     return f"{up}{files.prefix}/runs/{run_id}.html" if files else f"#run-{run_id}"
 
 
-def caption(a: dict[str, Any], exp: Any) -> str:
-    """The statement a figure shows (``exp.captions[name]``), else its humanised name."""
-    from ..plotting.verdicts import caption_text
-
-    text = caption_text((getattr(exp, "captions", None) or {}).get(a["name"]))
-    return text or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
+def caption(a: dict[str, Any], captions: Mapping[str, str]) -> str:
+    """The statement a figure shows (``captions[name]``, as recorded in the store), else its humanised name."""
+    return captions.get(a["name"]) or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
 
 
 def _when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)) if t else "–"
-
-
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "", attrs: str = "") -> str:
-    """``rows`` hold already-escaped cell HTML."""
-    head = "".join(f"<th>{e(h)}</th>" for h in header)
-    body = "".join(f"<tr>{''.join(f'<td>{c}</td>' for c in r)}</tr>" for r in rows)
-    return f'<table class="{e(cls)}"{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _ci(ci: Any) -> str:
@@ -151,10 +137,12 @@ def _control_section(store: Store, name: str, control: dict[str, Any] | None) ->
     )
 
 
-def _figure(a: dict[str, Any], exp: Any = None, files: Files | None = None, run_id: str = "", up: str = "") -> str:
+def _figure(
+    a: dict[str, Any], captions: Mapping[str, str], files: Files | None = None, run_id: str = "", up: str = ""
+) -> str:
     path = Path(a["path"])
     mime = _FIGURE_TYPES.get(path.suffix.lower())
-    cap = caption(a, exp)
+    cap = caption(a, captions)
     if not path.exists() or (mime is None and not (files and path.suffix.lower() == ".pdf")):
         return f'<p class="missing">figure {e(a["name"])} is missing ({e(path.name)})</p>'
     if files is None:
@@ -173,15 +161,17 @@ def _figure(a: dict[str, Any], exp: Any = None, files: Files | None = None, run_
 def _experiment_section(
     store: Store,
     run: dict[str, Any],
-    exp: Any,
+    about: dict[str, Any] | None,
     control: dict[str, Any] | None = None,
     files: Files | None = None,
     others: Sequence[dict[str, Any]] = (),
 ) -> str:
+    """``about``: the experiment as recorded in the store (:meth:`Store.experiment`), None if never recorded."""
     name = run["experiment"]
-    title = getattr(exp, "title", name)
-    desc = (getattr(exp, "description", "") or "").strip()
-    ref = getattr(exp, "reference", "")
+    about = about or {}
+    title = about.get("title") or name
+    desc = (about.get("description") or "").strip()
+    ref = about.get("reference") or ""
     parts = [f'<section class="experiment" id="exp-{e(name)}">', f"<h2>{e(name)}: {inline(title)}</h2>"]
     if ref:
         parts.append(f'<p class="reference"><b>Reference:</b> {e(ref)}</p>')
@@ -193,7 +183,7 @@ def _experiment_section(
     parts.append(
         '<div class="latest">'
         + _run_line(run, files, "Latest run")
-        + _run_body(store, run, exp, files)
+        + _run_body(store, run, about.get("captions") or {}, files)
         + _control_section(store, name, control)
         + "</div>"
     )
@@ -220,14 +210,14 @@ def _run_line(run: dict[str, Any], files: Files | None, label: str, up: str = ""
     )
 
 
-def _run_body(store: Store, run: dict[str, Any], exp: Any, files: Files | None, up: str = "") -> str:
+def _run_body(store: Store, run: dict[str, Any], captions: Mapping[str, str], files: Files | None, up: str = "") -> str:
     """Claims, figures, metrics, config and provenance of one run."""
     rid = run["run_id"]
     claims = store.claims(rid)
     parts = [_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>']
     figs = store.artifacts(rid, kind="figure")
     if figs:
-        parts.append('<div class="figures">' + "".join(_figure(a, exp, files, rid, up) for a in figs) + "</div>")
+        parts.append('<div class="figures">' + "".join(_figure(a, captions, files, rid, up) for a in figs) + "</div>")
     metrics = store.summary_metrics(rid)
     if metrics:
         parts.append(
@@ -313,25 +303,22 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def render_run_page(store: Store, run: dict[str, Any], exp: Any, files: Files, index_name: str) -> str:
+def render_run_page(store: Store, run: dict[str, Any], files: Files, index_name: str) -> str:
     """The page of one run (written to ``<files>/runs/<run_id>.html``)."""
     up = "../../"
+    about = store.experiment(run["experiment"]) or {}
     body = (
         f'<p><a href="{e(up + index_name)}">← report</a> · <a href="{e(up + index_name)}#exp-'
         f'{e(run["experiment"])}">{e(run["experiment"])}</a> · <a href="{e(up + index_name)}#runs">all runs</a></p>'
-        f"<h1>Run {e(run['run_id'])}</h1><h2>{e(run['experiment'])}: {inline(getattr(exp, 'title', ''))}</h2>"
+        f"<h1>Run {e(run['run_id'])}</h1><h2>{e(run['experiment'])}: {inline(about.get('title') or '')}</h2>"
         + _run_line(run, files, "Run", up)
-        + _run_body(store, run, exp, files, up)
+        + _run_body(store, run, about.get("captions") or {}, files, up)
     )
     return _page(f"wgflow run {run['run_id']}", body)
 
 
 def render_report(store: Store, files: Files | None = None) -> str:
     """The report of ``store`` as an HTML string (figures embedded unless ``files`` says where they go)."""
-    from ..experiments.base import _REGISTRY, list_experiments
-    from .sweep import sweep_section  # tables and scaling plots of parameter sweeps
-
-    list_experiments()  # import every experiment module
     latest = store.latest_runs()
     controls = store.latest_runs(untrained=True)
     runs = store.runs()
@@ -341,7 +328,7 @@ def render_report(store: Store, files: Files | None = None) -> str:
         n_claims += len(cl)
         n_pass += sum(c["passed"] for c in cl)
         others = [r for r in runs if r["experiment"] == name and r["run_id"] != run["run_id"]]
-        sections.append(_experiment_section(store, run, _REGISTRY.get(name), controls.get(name), files, others))
+        sections.append(_experiment_section(store, run, store.experiment(name), controls.get(name), files, others))
     sweeps = sorted({r["sweep_id"] for r in runs if r.get("sweep_id")})
     toc = (
         '<nav class="toc"><h2>Contents</h2><ul>'
@@ -377,14 +364,12 @@ def write_report(store: Store, out_path: str | os.PathLike | None = None) -> Pat
 
     Figures and run pages go to ``<stem>_files/`` beside the page (relative links: move both together).
     """
-    from ..experiments.base import _REGISTRY
-
     out = Path(out_path) if out_path is not None else store.root / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     files = Files(out.parent / f"{out.stem}_files", f"{out.stem}_files")
     page = render_report(store, files)
     for run in store.runs():
-        html_ = render_run_page(store, run, _REGISTRY.get(run["experiment"]), files, out.name)
+        html_ = render_run_page(store, run, files, out.name)
         atomic_write_bytes(files.root / "runs" / f"{run['run_id']}.html", html_.encode("utf-8"))
     atomic_write_bytes(out, page.encode("utf-8"))
     return out.resolve()

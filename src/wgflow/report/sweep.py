@@ -13,7 +13,6 @@ chaos: W2 ~ n^{-1/2}). Points are grouped by the other swept keys.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -22,14 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from .markup import e, table
+
 __all__ = ["sweep_section", "fit_exponent", "sweep_table"]
 
 _MAX_METRICS = 6  # metric columns in a table
 _MAX_PLOTTED = 3  # metrics plotted per swept key
-
-
-def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
 
 
 def _num(v: Any) -> str:
@@ -100,7 +97,7 @@ def _plot(keys, names, rows) -> list[str]:
         ][:_MAX_PLOTTED]
         if not plotted:
             continue
-        import matplotlib
+        import matplotlib  # only for a store with sweeps: `wgflow report` starts without it
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -150,33 +147,30 @@ def sweep_section(store) -> str:
         failed = [r for r in rows if r["status"] != "completed"]
         exp = rows[0]["experiment"] if rows else ""
         parts.append(
-            f'<h3 id="sweep-{_e(sid)}">{_e(sid)} ({_e(exp)})</h3>'
+            f'<h3 id="sweep-{e(sid)}">{e(sid)} ({e(exp)})</h3>'
             f'<p class="sweep-count" data-points="{len(rows)}" data-completed="{n_done}">'
             f"{len(rows)} points, {n_done} completed, {len(failed)} not completed; swept: "
-            f"{_e(', '.join(keys) or 'seed only')}.</p>"
+            f"{e(', '.join(keys) or 'seed only')}.</p>"
         )
-        head = "".join(f"<th>{_e(h)}</th>" for h in [*keys, "seed", "status", "claims", *shown, "run"])
         body = []
         for r in rows:
             claims = f"{r['claims'][0]}/{r['claims'][1]}" if r["claims"][1] else "–"
             cells = [
-                *(_e(json.dumps(r[k]) if not isinstance(r[k], (int, float, str)) else r[k]) for k in keys),
-                _e(r["seed"]),
-                f'<span class="status-{_e(r["status"])}">{_e(r["status"])}</span>',
-                _e(claims),
-                *(_e(_num(r["metrics"].get(n))) for n in shown),
-                f"<code>{_e(r['run_id'])}</code>",
+                *(e(json.dumps(r[k]) if not isinstance(r[k], (int, float, str)) else r[k]) for k in keys),
+                e(r["seed"]),
+                f'<span class="status-{e(r["status"])}">{e(r["status"])}</span>',
+                e(claims),
+                *(e(_num(r["metrics"].get(n))) for n in shown),
+                f"<code>{e(r['run_id'])}</code>",
             ]
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        parts.append(
-            f'<table class="sweep" data-sweep="{_e(sid)}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>"
-        )
+            body.append(cells)
+        header = [*keys, "seed", "status", "claims", *shown, "run"]
+        parts.append(table(header, body, "sweep", f' data-sweep="{e(sid)}"'))
         if failed:
             items = "".join(
-                f"<li><code>{_e(r['run_id'])}</code> "
-                f"({_e(', '.join(f'{k}={r[k]}' for k in keys))}, seed {_e(r['seed'])}): "
-                f"{_e(r['status'])} — {_e(r['message'] or '')}</li>"
+                f"<li><code>{e(r['run_id'])}</code> "
+                f"({e(', '.join(f'{k}={r[k]}' for k in keys))}, seed {e(r['seed'])}): "
+                f"{e(r['status'])} — {e(r['message'] or '')}</li>"
                 for r in failed
             )
             parts.append(
@@ -185,7 +179,7 @@ def sweep_section(store) -> str:
             )
         for png in _plot(keys, names, rows):
             parts.append(
-                f'<figure><img src="data:image/png;base64,{png}" alt="scaling plot of {_e(sid)}">'
+                f'<figure><img src="data:image/png;base64,{png}" alt="scaling plot of {e(sid)}">'
                 f"<figcaption>mean over seeds, least-squares power law on log-log axes</figcaption></figure>"
             )
     parts.append("</section>")

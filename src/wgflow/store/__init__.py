@@ -1,6 +1,10 @@
 """The run store: an embedded SQLite database plus array files beside it.
 
-* :class:`Store` — runs, metric time series, claims and artifacts (WAL, versioned schema).
+* :class:`Store` — runs, metric time series, claims, artifacts and what the report says about each
+  experiment (WAL, versioned schema).
+* :mod:`wgflow.store.provenance` — a run enters the store with its provenance (package versions, git
+  revision, host) by :func:`~wgflow.store.provenance.start_run` (not imported here: the console
+  script's start-up does not pay for :mod:`importlib.metadata`).
 * :class:`StoreError` — any SQLite failure, explained in one line; :meth:`Store.check` audits a store.
 * :func:`default_store_path` — ``$WGFLOW_STORE`` or ``./wgflow-runs``.
 * :func:`atomic_save_array`, :func:`load_array` — ``.npy`` / ``.npz`` without pickle.

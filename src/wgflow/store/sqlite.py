@@ -2,7 +2,7 @@
 
 Layout of a store directory (default ``./wgflow-runs``, or ``$WGFLOW_STORE``)::
 
-    wgflow.db            runs, metrics, claims, artifacts (WAL journal)
+    wgflow.db            runs, metrics, claims, artifacts, experiments (WAL journal)
     runs/<run_id>/       figures, arrays, stages and checkpoints of one run
 
 Concurrency: every connection sets ``busy_timeout`` and every write is one
@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .health import StoreError, explain, is_wgflow_process
+from .health import check as check_store
 from .tables import (
     DB_NAME,
     MIGRATIONS,
@@ -32,6 +34,7 @@ from .tables import (
     SCHEMA_VERSION,
     to_json,
     write_claims,
+    write_experiment,
     write_metrics,
     write_status,
 )
@@ -123,9 +126,7 @@ class Store:
 
     def check(self) -> list[str]:
         """Problems of the store, one line each (empty: healthy); see :func:`wgflow.store.health.check`."""
-        from .health import check
-
-        return check(self)
+        return check_store(self)
 
     @property
     def schema_version(self) -> int:
@@ -209,8 +210,6 @@ class Store:
             if row is None:
                 raise KeyError(f"no run {run_id!r} in store {self.root}")
             if self.is_alive(dict(row)) and row["pid"] != os.getpid():
-                import socket
-
                 stale = row["host"] == socket.gethostname() and not is_wgflow_process(row["pid"])
                 if not (force and stale):
                     hint = (
@@ -230,8 +229,6 @@ class Store:
         """Whether a ``running`` run's process still exists (always True for runs of another host)."""
         if run["status"] != "running":
             return False
-        import socket
-
         if not run.get("pid") or run.get("host") != socket.gethostname():
             return True
         try:
@@ -305,6 +302,31 @@ class Store:
         d = dict(row)
         d["config"] = json.loads(d["config"])
         d["versions"] = json.loads(d["versions"])
+        return d
+
+    # ------------------------------------------------------------------ experiments
+    def describe_experiment(
+        self,
+        name: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        reference: str | None = None,
+        captions: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record what the report says about an experiment: its title, description, reference and figure
+        captions (artifact name -> the statement the figure shows). The latest record replaces earlier ones."""
+        with self.transaction() as c:
+            write_experiment(c, name, title, description, reference, captions or {})
+
+    def experiment(self, name: str) -> dict[str, Any] | None:
+        """The latest :meth:`describe_experiment` record of ``name`` (keys name, title, description,
+        reference, captions, recorded_at), or None when none was recorded (runs of an older wgflow)."""
+        rows = self._query("SELECT * FROM experiments WHERE name = ?", (name,))
+        if not rows:
+            return None
+        d = dict(rows[0])
+        d["captions"] = json.loads(d["captions"])
         return d
 
     # ------------------------------------------------------------------ metrics

@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "to_json",
     "write_claims",
+    "write_experiment",
     "write_metrics",
     "write_status",
 ]
@@ -94,6 +95,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE claims ADD COLUMN ci TEXT;        -- JSON [lo, hi] or null
     ALTER TABLE claims ADD COLUMN note TEXT;
     """,
+    # 5: what the report says about each experiment, recorded when it runs (the report needs no registry)
+    """
+    CREATE TABLE experiments (
+        name         TEXT PRIMARY KEY,
+        title        TEXT,
+        description  TEXT,
+        reference    TEXT,
+        captions     TEXT NOT NULL,             -- JSON {figure artifact name: caption text}
+        recorded_at  REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -125,6 +137,21 @@ def write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[st
         "INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
         " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         data,
+    )
+
+
+def write_experiment(
+    c: sqlite3.Connection,
+    name: str,
+    title: str | None,
+    description: str | None,
+    reference: str | None,
+    captions: Mapping[str, str],
+) -> None:
+    c.execute(
+        "INSERT OR REPLACE INTO experiments (name, title, description, reference, captions, recorded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (name, title, description, reference, to_json({str(k): str(v) for k, v in captions.items()}), time.time()),
     )
 
 
