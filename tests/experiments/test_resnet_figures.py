@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import run_recording_figure_problems  # registered by pytest (import-mode importlib)
 from tests.experiments.test_resnet_geodesic import SMALL
-from wgflow.experiments.base import get_experiment
+from wgflow.harness import get_experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

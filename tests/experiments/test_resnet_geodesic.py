@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments import run_experiment
-from wgflow.experiments.base import ConfigError
+from wgflow.harness import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -87,7 +87,7 @@ def test_failed_run_exits_1(capsys, tmp_path):
 
 
 def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
-    from wgflow.experiments import base
+    from wgflow import harness
 
     s = tmp_path / "s"
     monkeypatch.setenv("WGFLOW_STORE", str(s))  # the default store comes from the environment
@@ -97,8 +97,8 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     assert code == 0 and "fake-machinery" in out and "completed" in out and "1/2" in out
     code, out, _ = run(capsys, "report", "--out", tmp_path / "r.html")
     assert code == 0 and out.strip() == str((tmp_path / "r.html").resolve())
-    fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake])
+    fake = harness.get_experiment("fake-machinery")
+    monkeypatch.setattr(harness, "list_experiments", lambda: [fake])
     code, out, _ = run(capsys, "reproduce", "--quick")
     report = out.strip().splitlines()[-1]
     assert code == 0 and report == str((s / "report.html").resolve())
@@ -124,8 +124,8 @@ def test_help_and_list_do_not_import_torch():
 
 
 def test_catalog_matches_registry():
-    from wgflow.experiments._catalog import catalog
-    from wgflow.experiments.base import list_experiments
+    from wgflow.harness import list_experiments
+    from wgflow.harness.catalog import catalog
 
     assert [(e.name, e.title, e.reference) for e in catalog()] == [
         (e.name, e.title, e.reference) for e in list_experiments()
@@ -167,10 +167,10 @@ def test_runs_table_shows_seed_overrides_sweep_and_control(capsys, tmp_path):
 
 
 def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, monkeypatch):
-    from wgflow.experiments import base
+    from wgflow import harness
 
-    fake = base.get_experiment("fake-machinery")
-    monkeypatch.setattr(base, "list_experiments", lambda: [fake, fake])
+    fake = harness.get_experiment("fake-machinery")
+    monkeypatch.setattr(harness, "list_experiments", lambda: [fake, fake])
     code, _out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
     assert code == 0
     assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err

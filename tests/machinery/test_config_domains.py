@@ -13,8 +13,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wgflow.experiments.base import ConfigError, list_experiments, make_config
-from wgflow.experiments.config import MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text, check_seed
+from wgflow.domains import MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text, check_seed
+from wgflow.harness import ConfigError, list_experiments, make_config
 
 EXPERIMENTS = [e for e in list_experiments() if e.__module__.startswith("wgflow.")]
 
@@ -27,7 +27,7 @@ def test_every_field_of_every_experiment_declares_a_domain():
         missing = [k for k in fields if k not in domains]
         assert not missing, (
             f"{exp.name}: config field(s) {missing} of {exp.Config.__name__} have no domain; add "
-            f"them to its `domains` ClassVar (see wgflow.experiments.config)"
+            f"them to its `domains` ClassVar (see wgflow.domains)"
         )
         assert not set(domains) - set(fields), f"{exp.name}: domains for unknown fields {set(domains) - set(fields)}"
 

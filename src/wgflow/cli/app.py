@@ -92,7 +92,7 @@ def _external_experiments(args) -> None:
     """--experiments-path into $WGFLOW_EXPERIMENTS (sweep workers inherit it); NAME given as a .py file."""
     import os
 
-    from ..experiments._external import ENV, load_file
+    from ..harness.plugins import ENV, load_file
     from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 
     if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except BaseException as e:  # SIGTERM: the runner's Terminated (imported lazily: `--help` stays fast)
-        runner = sys.modules.get("wgflow.experiments.runner")
+        runner = sys.modules.get("wgflow.harness.runner")
         if runner is not None and isinstance(e, runner.Terminated):
             print("wgflow: terminated", file=sys.stderr)
             return 143

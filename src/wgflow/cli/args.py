@@ -36,7 +36,7 @@ def open_store(args, must_exist: str | None = None):
 
 
 def seed_arg(p: argparse.ArgumentParser) -> None:
-    from ..experiments.config import MAX_SEED
+    from ..domains import MAX_SEED
 
     p.add_argument("--seed", type=int, default=0, help=f"random seed in [0, {MAX_SEED}] (default 0)")
 

@@ -18,7 +18,7 @@ def add_list(sub) -> None:
 
 
 def _cmd_list(args) -> int:
-    from ..experiments._catalog import catalog  # read from the sources: no torch
+    from ..harness.catalog import catalog  # read from the sources: no torch
 
     exps = catalog()
     width = max((len(e.name) for e in exps), default=0)
@@ -39,7 +39,7 @@ def add_show(sub) -> None:
 
 
 def _cmd_show(args) -> int:
-    from ..experiments.base import get_experiment
+    from ..harness import get_experiment
     from .show import show_experiment
 
     exp = get_experiment(args.name)

@@ -75,8 +75,8 @@ def _print_outcome(out, as_json: bool) -> None:
 
 
 def _cmd_run(args) -> int:
-    from ..experiments.config import check_seed
-    from ..experiments.runner import execute
+    from ..domains import check_seed
+    from ..harness.runner import execute
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
@@ -87,7 +87,7 @@ def _cmd_run(args) -> int:
         raise ConfigError("--force only applies to --resume RUN_ID")
     check_seed(args.seed)
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
-        from ..experiments.base import make_config
+        from ..harness import make_config
 
         make_config(args.name, args.preset, overrides)
     if args.checkpoint_every < 1:
@@ -139,9 +139,9 @@ def add_reproduce(sub) -> None:
 def _cmd_reproduce(args) -> int:
     import time
 
-    from ..experiments.base import list_experiments
-    from ..experiments.config import check_seed
-    from ..experiments.runner import EXIT_FAILED, EXIT_OK, execute
+    from ..domains import check_seed
+    from ..harness import list_experiments
+    from ..harness.runner import EXIT_FAILED, EXIT_OK, execute
     from ..report import write_report
     from ..report.numbers import fmt_duration
     from .progress import Heartbeat, estimate_left, previous_durations, progress_line

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..report.numbers import fmt
 
 if TYPE_CHECKING:  # the experiments import torch; this module stays torch-free
-    from ..experiments.base import Experiment
+    from ..harness import Experiment
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
 
@@ -118,7 +118,7 @@ _PRESET_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
 
 def run_overrides(run: dict[str, Any]) -> dict[str, Any] | None:
     """The config keys of ``run`` that differ from its preset (None: the experiment is not loadable)."""
-    from ..experiments.base import config_to_dict, make_config
+    from ..harness import config_to_dict, make_config
 
     key = (run["experiment"], run.get("preset") or "quick")
     if key not in _PRESET_CACHE:

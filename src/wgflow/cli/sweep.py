@@ -41,8 +41,8 @@ def add_sweep_parser(sub) -> None:
 
 
 def _cmd_sweep(args) -> int:
-    from ..experiments.base import get_experiment, make_config
-    from ..experiments.runner import terminate_raises
+    from ..harness import get_experiment, make_config
+    from ..harness.runner import terminate_raises
     from ..parallel.executors import make_executor
     from ..parallel.sweep import run_sweep
     from ..store import Store

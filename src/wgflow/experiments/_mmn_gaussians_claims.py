@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..harness import claim_ci_above, claim_ci_below, claim_ci_contains
 from ..stats import mean_ci
-from .base import claim_ci_above, claim_ci_below, claim_ci_contains
 
 if TYPE_CHECKING:  # the config lives with its experiment, which imports this module
     from .mmn_gaussians import MMNGaussiansConfig

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stats import fit_power_law, mean_ci
-from .base import (
+from ..harness import (
     claim_ci_above,
     claim_ci_below,
     claim_ci_contains,
     claim_le,
 )
+from ..stats import fit_power_law, mean_ci
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, CPAM 2022, §4, Figs. 3-4"
 #: the paper's losses read off its sigmoid figure (docs/science.md §1.6): d -> ((n, loss), (n, loss))

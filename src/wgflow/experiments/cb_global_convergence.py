@@ -57,13 +57,9 @@ import numpy as np
 import torch
 from scipy.stats import binomtest
 
+from ..domains import Choice, Domain, Float, Int, Ints
 from ..flows import Ensemble, FlowConfig, train
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import PopulationRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
-from ..tasks.teacher import ReLUTeacher
-from .base import (
+from ..harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -71,7 +67,11 @@ from .base import (
     claim_true,
     register,
 )
-from .config import Choice, Domain, Float, Int, Ints
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import PopulationRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
+from ..tasks.teacher import ReLUTeacher
 
 
 @dataclass(frozen=True)

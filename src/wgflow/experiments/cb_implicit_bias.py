@@ -66,7 +66,16 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..domains import Bool, Choice, Domain, Float, Int, Ints
 from ..flows import Ensemble, FlowConfig, train
+from ..harness import (
+    ConfigError,
+    Experiment,
+    ExperimentResult,
+    claim_ci_above,
+    claim_ci_below,
+    register,
+)
 from ..measures.linearized import symmetric_init
 from ..measures.measure import ParticleMeasure
 from ..measures.units import ReLU
@@ -86,15 +95,6 @@ from ..tasks.clusters import ClustersTask
 from ._cb_implicit_bias_figures import CAPTIONS
 from ._cb_implicit_bias_figures import curves as _curves
 from ._cb_implicit_bias_figures import regions as _regions
-from .base import (
-    ConfigError,
-    Experiment,
-    ExperimentResult,
-    claim_ci_above,
-    claim_ci_below,
-    register,
-)
-from .config import Bool, Choice, Domain, Float, Int, Ints
 
 SOURCE = "Chizat & Bach, COLT 2020"
 

@@ -52,15 +52,9 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import torch
 
+from ..domains import Domain, Float, Floats, Int
 from ..flows import FlowConfig, train
-from ..measures.linearized import Tangent, symmetric_init, tangent_theta
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import DatasetRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
-from ..stats import fit_power_law_or_nan, mean_ci
-from ..tasks.teacher import ReLUTeacher
-from .base import (
+from ..harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -68,7 +62,13 @@ from .base import (
     claim_ci_contains,
     register,
 )
-from .config import Domain, Float, Floats, Int
+from ..measures.linearized import Tangent, symmetric_init, tangent_theta
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import DatasetRisk
+from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
+from ..stats import fit_power_law_or_nan, mean_ci
+from ..tasks.teacher import ReLUTeacher
 
 
 @dataclass(frozen=True)

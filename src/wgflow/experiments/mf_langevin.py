@@ -40,16 +40,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..domains import Domain, Float, Int
 from ..flows import FlowConfig, train
-from ..limits.langevin import free_energy, gibbs_density
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import DatasetRisk
-from ..plotting.figures import COLORS, Caption, _plt
-from ..stats import mean_ci
-from ..tasks.teacher import ReLUTeacher
-from ..transport import wasserstein
-from .base import (
+from ..harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -58,7 +51,14 @@ from .base import (
     claim_true,
     register,
 )
-from .config import Domain, Float, Int
+from ..limits.langevin import free_energy, gibbs_density
+from ..measures.measure import ParticleMeasure
+from ..measures.units import ReLU
+from ..objectives.risks import DatasetRisk
+from ..plotting.figures import COLORS, Caption, _plt
+from ..stats import mean_ci
+from ..tasks.teacher import ReLUTeacher
+from ..transport import wasserstein
 
 
 @dataclass(frozen=True)

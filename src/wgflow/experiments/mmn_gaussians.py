@@ -61,7 +61,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..domains import Domain, Float, Floats, Int, Ints
 from ..flows import Ensemble, FlowConfig, train
+from ..harness import ConfigError, Experiment, ExperimentResult, register
 from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
 from ..measures.measure import ParticleMeasure
 from ..measures.units import PiecewiseLinear
@@ -70,8 +72,6 @@ from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ..transport import wasserstein
 from ._mmn_gaussians_claims import _flow_claims, _metrics, _sgd_claim, _track_ratios
 from ._mmn_gaussians_figures import CAPTIONS, figures
-from .base import ConfigError, Experiment, ExperimentResult, register
-from .config import Domain, Float, Floats, Int, Ints
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..domains import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
+from ..harness import ConfigError, Experiment, ExperimentResult, register
 from ..residual import (
     ObjectiveConfig,
     ResidualStack,
@@ -97,8 +99,6 @@ from ..tasks.digits import IMAGE_DATASETS, digits, image_dataset
 from ..tasks.moons import blobs, spirals, two_moons
 from ._resnet_geodesic_claims import accuracy_claim, kratio_claims, training_claims
 from ._resnet_geodesic_figures import figures
-from .base import ConfigError, Experiment, ExperimentResult, register
-from .config import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
 
 #: Gai & Zhang's CIFAR-100 values, read off the authors' slides (±0.02). THEIR measurements,
 #: reference data only — never ours. Keys: L2 coefficient γ.

@@ -93,7 +93,14 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..domains import Bool, Choice, Domain, Float, Int, Ints
 from ..flows import Ensemble, FlowConfig, train
+from ..harness import (
+    ConfigError,
+    Experiment,
+    ExperimentResult,
+    register,
+)
 from ..measures.measure import ParticleMeasure
 from ..measures.units import RBFSphere, Sigmoid
 from ..objectives.risks import DatasetRisk, OnlineRisk
@@ -101,13 +108,6 @@ from ..stats import fit_power_law
 from ..tasks.three_spin import ThreeSpin
 from ._rve_3spin_claims import PAPER_LOSS, _common_claims, _sigmoid_claims, paper_loss
 from ._rve_3spin_figures import CAPTIONS, figures
-from .base import (
-    ConfigError,
-    Experiment,
-    ExperimentResult,
-    register,
-)
-from .config import Bool, Choice, Domain, Float, Int, Ints
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

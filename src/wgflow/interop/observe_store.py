@@ -20,8 +20,8 @@ __all__ = ["save_observed"]
 
 
 def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
-    from ..experiments.runner import git_revision, package_versions
     from ..flows.regime import lazy_or_active, relative_movement
+    from ..harness.runner import git_revision, package_versions
     from ..store import Store
     from ..transport import w2_from_start
     from .observe import plot_flow, plot_particles

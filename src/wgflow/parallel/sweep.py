@@ -5,7 +5,7 @@
     wgflow sweep teacher-student --grid n=16,32,64,128 --grid d=2,5 --seeds 0-4 --workers 2
     wgflow sweep teacher-student --grid n=16,32,64 --dask tcp://scheduler:8786
 
-Every point (overrides, seed) is validated with :func:`~wgflow.experiments.base.make_config`
+Every point (overrides, seed) is validated with :func:`~wgflow.harness.configs.make_config`
 before anything runs (a bad grid writes nothing), recorded as a run of the store with the
 sweep's id, and executed by a worker (:func:`run_point`) in a temporary directory. Workers
 return claims, metrics and artifact bytes; the driver alone writes the store, so the SQLite
@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..experiments._external import import_file
-from ..experiments.base import (
+from ..harness import (
     ConfigError,
     DirectoryContext,
     DivergenceError,
@@ -42,6 +41,7 @@ from ..experiments.base import (
     get_experiment,
     make_config,
 )
+from ..harness.plugins import import_file
 from .executors import Executor, LocalExecutor
 from .grid import MAX_POINTS, expand_grid, parse_grid, parse_seeds, sweep_id_for
 
@@ -176,7 +176,7 @@ def _point_key(config: Mapping[str, Any], seed: int) -> str:
 def _claim_points(store, exp, points, configs, sid: str, preset: str, summary: SweepSummary) -> list[tuple]:
     """Store rows ``(run_id, overrides, seed)`` of the points still to run: new runs, or earlier
     unfinished ones of the same sweep marked resumed; completed points are skipped (counted in ``summary``)."""
-    from ..experiments.runner import git_revision, package_versions
+    from ..harness.runner import git_revision, package_versions
 
     existing: dict[str, dict[str, Any]] = {}
     for r in sorted(store.runs(sweep_id=sid), key=lambda r: r["status"] == "completed"):
@@ -243,7 +243,7 @@ def run_sweep(
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
     """
-    from ..experiments.runner import Terminated, _signals_blocked
+    from ..harness.runner import Terminated, signals_blocked
     from ..store import Store
 
     exp = get_experiment(name)
@@ -269,7 +269,7 @@ def run_sweep(
                 done.add(i)
     except BaseException as e:  # interrupted driver: its unfinished points resume on the next run
         why = {KeyboardInterrupt: "SIGINT", Terminated: "SIGTERM"}.get(type(e), type(e).__name__)
-        with _signals_blocked():
+        with signals_blocked():
             for i, (rid, _, _) in enumerate(rows):
                 if i not in done:
                     store.finish_run(

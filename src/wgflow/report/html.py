@@ -328,7 +328,8 @@ def render_run_page(store: Store, run: dict[str, Any], exp: Any, files: Files, i
 
 def render_report(store: Store, files: Files | None = None) -> str:
     """The report of ``store`` as an HTML string (figures embedded unless ``files`` says where they go)."""
-    from ..experiments.base import _REGISTRY, list_experiments
+    from ..harness import list_experiments
+    from ..harness.contract import _REGISTRY
     from .sweep import sweep_section  # tables and scaling plots of parameter sweeps
 
     list_experiments()  # import every experiment module
@@ -377,7 +378,7 @@ def write_report(store: Store, out_path: str | os.PathLike | None = None) -> Pat
 
     Figures and run pages go to ``<stem>_files/`` beside the page (relative links: move both together).
     """
-    from ..experiments.base import _REGISTRY
+    from ..harness.contract import _REGISTRY
 
     out = Path(out_path) if out_path is not None else store.root / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,24 @@
 """Experiment metadata without importing the experiments (no torch): ``wgflow list`` reads it.
 
-:func:`catalog` parses the source of every built-in experiment module with :mod:`ast` and reads
-the class attributes ``name``, ``title`` and ``reference`` of each ``@register`` class (literal
-strings). A module whose metadata cannot be read statically (computed attributes) is imported,
-as is every external experiment (``$WGFLOW_EXPERIMENTS``, entry points): the answer is always the
-registry's.
+:func:`catalog` finds the source of every module named by wgflow's own entry points (the packages
+of :mod:`wgflow.experiments`), parses it with :mod:`ast` and reads the class attributes ``name``,
+``title`` and ``reference`` of each ``@register`` class (literal strings). A module whose metadata
+cannot be read statically (computed attributes) is imported, as is every other experiment
+(``$WGFLOW_EXPERIMENTS``, other distributions' entry points): the answer is always the registry's.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.metadata
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .contract import registered
+from .plugins import ENV, entry_points
+from .registry import list_experiments
 
 __all__ = ["Entry", "catalog", "static_entries"]
 
@@ -68,28 +72,44 @@ def static_entries(path: Path) -> list[Entry] | None:
     return out
 
 
-def _has_external() -> bool:
-    from ._external import ENTRY_POINT_GROUP, ENV
+def module_sources(module: str) -> list[Path] | None:
+    """The source files of ``module`` (every ``*.py`` of a package), found without importing it; None if not found.
 
-    return bool(os.environ.get(ENV)) or bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    Finding a submodule imports its parent packages (for wgflow's experiments: :mod:`wgflow.experiments`, torch-free)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    origin = Path(spec.origin)
+    return sorted(origin.parent.glob("*.py")) if spec.submodule_search_locations else [origin]
+
+
+def _static_module_entries(module: str) -> list[Entry] | None:
+    files = module_sources(module)
+    if files is None:
+        return None
+    out: list[Entry] = []
+    for f in files:
+        found = static_entries(f)
+        if found is None:
+            return None
+        out += found
+    return out or None
 
 
 def catalog() -> list[Entry]:
     """Every registered experiment, sorted by name; imports only what cannot be read statically."""
-    from . import __path__ as pkg_path
-    from . import builtin_modules
-
     entries: dict[str, Entry] = {}
-    dynamic = []
-    for mod in builtin_modules():
-        found = static_entries(Path(pkg_path[0]) / f"{mod}.py")
+    dynamic = bool(os.environ.get(ENV))
+    for ep in entry_points():
+        found = _static_module_entries(ep.value) if ":" not in ep.value else None
         if found is None:
-            dynamic.append(mod)
+            dynamic = True
         for en in found or []:
             entries[en.name] = en
-    from .base import _REGISTRY, list_experiments
-
-    registered = list_experiments() if dynamic or _has_external() else list(_REGISTRY.values())
-    for exp in registered:  # also those registered in this process (a script's own @register)
+    registered_now = list_experiments() if dynamic else list(registered().values())
+    for exp in registered_now:  # also those registered in this process (a script's own @register)
         entries[exp.name] = Entry(exp.name, exp.title, exp.reference)
     return [entries[k] for k in sorted(entries)]

@@ -6,10 +6,11 @@ An experiment's config declares, at the end of its class body::
         "n": Int(1), "eta": Float(0, open_lo=True), "init": Choice("sphere", "gaussian"),
         "n_values": Ints(1, min_len=2, increasing=True), ...}
 
-:func:`~wgflow.experiments.base.make_config` parses every value (CLI strings or Python values)
+:func:`~wgflow.harness.configs.make_config` parses every value (CLI strings or Python values)
 with its field's domain before the config exists, so a bad value is one line naming the key
 (:class:`ConfigError`), before anything is written. Cross-field rules stay in the config's
-``validate()``. Every number is finite; sizes are bounded by :data:`MAX_INT` (a C ``int``), and
+``validate()``. Settings built in code (:class:`wgflow.flows.FlowConfig`) check their fields against
+the same domains with :func:`check_fields`. Every number is finite; sizes are bounded by :data:`MAX_INT` (a C ``int``), and
 run seeds by :data:`SEED` (numpy's legacy seeds, ``torch.manual_seed`` after the experiments'
 seed arithmetic, and SQLite's 64-bit INTEGER all accept ``[0, 2**31)``).
 """
@@ -17,11 +18,12 @@ seed arithmetic, and SQLite's 64-bit INTEGER all accept ``[0, 2**31)``).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = [
     "Domain",
@@ -30,6 +32,10 @@ __all__ = [
     "Bool",
     "Choice",
     "Text",
+    "Json",
+    "OrNone",
+    "AnyOf",
+    "check_fields",
     "Ints",
     "Floats",
     "MAX_INT",
@@ -204,6 +210,73 @@ class Text(Domain):
 
     def describe(self):
         return f"a string of at most {self.max_len} printable characters"
+
+
+class Json(Domain):
+    """Any value; a string (from the command line) is read as JSON (``null``, lists, numbers)."""
+
+    def parse(self, key, value):
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise self.bad(key, value) from None
+
+    def describe(self):
+        return "a JSON value"
+
+
+@dataclass(frozen=True)
+class OrNone(Domain):
+    """None, or a value of the domain ``inner`` (``"none"`` on the command line)."""
+
+    inner: Domain
+
+    def parse(self, key, value):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+            return None
+        return self.inner.parse(key, value)
+
+    def describe(self):
+        return f"none or {self.inner.describe()}"
+
+
+class AnyOf(Domain):
+    """A value of the first of ``domains`` that accepts it: ``AnyOf(Float(0, open_lo=True), Choice("ntk"))``."""
+
+    def __init__(self, *domains: Domain):
+        self.domains = tuple(domains)
+
+    def parse(self, key, value):
+        for domain in self.domains:
+            try:
+                return domain.parse(key, value)
+            except ConfigError:
+                continue
+        raise self.bad(key, value)
+
+    def describe(self):
+        return " or ".join(d.describe() for d in self.domains)
+
+
+def check_fields(obj: Any, domains: dict[str, Domain], owner: str) -> None:
+    """Check (not convert) every field of ``obj`` named in ``domains``; a one-line :class:`ConfigError`
+    naming ``owner.key`` otherwise. For objects built in code, whose values are already typed."""
+    for key, domain in domains.items():
+        value = getattr(obj, key)
+        parsed = domain.parse(f"{owner}.{key}", value)
+        if not _unchanged(parsed, value):
+            raise domain.bad(f"{owner}.{key}", value)
+
+
+def _unchanged(parsed: Any, value: Any) -> bool:
+    """Whether ``value`` already is what parsing made of it (an int may stand for a float, not a string for a number)."""
+    if isinstance(value, str) != isinstance(parsed, str):
+        return False
+    if isinstance(parsed, int) and not isinstance(parsed, bool) and not isinstance(value, int):
+        return False
+    return bool(parsed == value)
 
 
 def parse_tuple_text(value: str) -> list[str]:

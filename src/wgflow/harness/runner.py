@@ -33,19 +33,15 @@ from typing import Any
 import numpy as np
 
 from ..control import untrained as no_training
+from ..domains import check_seed
+from ..errors import ConfigError, DivergenceError
 from ..flows.runtime import use as flow_runtime
 from ..store import Store, StoreError
-from ._store_context import DEFAULT_CHECKPOINT_EVERY, StoreCheckpointer, StoreContext, git_revision, package_versions
-from .base import (
-    ConfigError,
-    DivergenceError,
-    ExperimentResult,
-    config_to_dict,
-    get_experiment,
-    make_config,
-    run_and_judge,
-)
-from .config import check_seed
+from .configs import config_to_dict, make_config
+from .contract import ExperimentResult
+from .registry import get_experiment
+from .run import run_and_judge
+from .store_context import DEFAULT_CHECKPOINT_EVERY, StoreCheckpointer, StoreContext, git_revision, package_versions
 
 __all__ = [
     "StoreContext",
@@ -240,7 +236,7 @@ def _run_and_record(
             print(tb, file=sys.stderr)
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"{type(e).__name__}: {e}", t0)
 
-    with _signals_blocked():  # claims, metrics and status land together even if a signal arrives now
+    with signals_blocked():  # claims, metrics and status land together even if a signal arrives now
         _record_artifacts(store, run_id, result)
         store.complete_run(
             run_id,
@@ -269,12 +265,12 @@ def _is_number(v: Any) -> bool:
 
 def _end(store: Store, name: str, run_id: str, status: str, code: int, message: str | None, t0: float) -> RunOutcome:
     # the final write must happen even if a second signal arrives now
-    with _signals_blocked():
+    with signals_blocked():
         store.finish_run(run_id, status, message, duration_s=time.monotonic() - t0)
     return RunOutcome(name, run_id, status, code, message)
 
 
-class _signals_blocked:
+class signals_blocked:
     """Defer SIGINT/SIGTERM (main thread only) until the block ends."""
 
     def __enter__(self):

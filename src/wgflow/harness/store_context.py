@@ -1,7 +1,7 @@
 """The store-backed run context: checkpoints with two generations, the run's log, progress and files.
 
-:class:`StoreContext` is the :class:`~wgflow.experiments.base.RunContext` that
-:func:`wgflow.experiments.runner.execute` hands to an experiment; :class:`StoreCheckpointer`
+:class:`StoreContext` is the :class:`~wgflow.harness.context.RunContext` that
+:func:`wgflow.harness.runner.execute` hands to an experiment; :class:`StoreCheckpointer`
 keeps a flow's checkpoint and the one before it, and sets a damaged file aside. The run
 metadata helpers (:func:`package_versions`, :func:`git_revision`) are shared by sweeps and
 ``wgflow.watch``.
@@ -24,7 +24,7 @@ import numpy as np
 
 from .._io import array_path
 from ..store import Store, atomic_save_array, load_array
-from ._context import DirectoryContext, _safe
+from .context import DirectoryContext, safe_key
 
 __all__ = ["StoreContext", "StoreCheckpointer", "package_versions", "git_revision", "on_checkpoint_saved"]
 
@@ -163,7 +163,7 @@ class StoreContext(DirectoryContext):
 
     def checkpointer(self, key: str) -> StoreCheckpointer:
         return StoreCheckpointer(
-            self.out_dir / "checkpoints" / _safe(key),
+            self.out_dir / "checkpoints" / safe_key(key),
             self.checkpoint_every,
             self._saved,
             log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True),

@@ -1,32 +1,46 @@
-"""Experiments defined outside wgflow: Python files, folders of them, and installed packages.
+"""Where experiments come from: the entry point group ``wgflow.experiments``, Python files and folders.
 
-Three ways in, all read by the registry (``list_experiments`` / ``get_experiment``), so such an
-experiment is listed, run, swept, stored and reported like a built-in one:
+Every experiment, built-in or not, comes in the same ways, all read by the registry
+(:mod:`wgflow.harness.registry`), so it is listed, run, swept, stored and reported alike:
 
+* an entry point in the group ``wgflow.experiments``, e.g. in a pyproject.toml
+  ``[project.entry-points."wgflow.experiments"] my-exp = "mypkg.experiments"``: the object named (a
+  module, imported for its ``@register`` side effects, or an Experiment class) is loaded. wgflow
+  declares its own experiments this way, one entry per package of :mod:`wgflow.experiments`; from a
+  source checkout (``src/wgflow`` beside the pyproject.toml that declares it) they are read from that
+  pyproject.toml, so an editable install whose metadata predates a new experiment still finds it.
 * ``$WGFLOW_EXPERIMENTS``: paths separated by ``os.pathsep`` (":" on Unix), each a ``.py`` file or a
   folder whose ``*.py`` files (not starting with "_") are imported; ``wgflow --experiments-path PATH``
   adds to it for one command.
 * ``wgflow run path/to/exp.py``: the file is imported and its one experiment is run.
-* an installed distribution declaring an entry point in the group ``wgflow.experiments``, e.g. in its
-  pyproject.toml ``[project.entry-points."wgflow.experiments"] my-exp = "mypkg.experiments"``: the
-  object named (a module, imported for its ``@register`` side effects, or an Experiment class) is loaded.
 
 A file is imported once, as module ``wgflow_external_<stem>_<hash of its path>`` (the same name in
-sweep worker processes). A file that fails to import is a one-line :class:`ConfigError`.
+sweep worker processes). A file or entry point that fails to import is a one-line :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import importlib.util
 import os
 import sys
 from pathlib import Path
 
-from .base import _REGISTRY, ConfigError, Experiment, register
+from ..errors import ConfigError
+from .contract import Experiment, register, registered
 
-__all__ = ["ENV", "ENTRY_POINT_GROUP", "load_external", "load_file", "experiment_files", "import_file"]
+__all__ = [
+    "ENV",
+    "ENTRY_POINT_GROUP",
+    "entry_points",
+    "load_entry_points",
+    "load_experiments",
+    "load_file",
+    "experiment_files",
+    "import_file",
+]
 
 
 def import_file(name: str, path: str | os.PathLike) -> None:
@@ -63,13 +77,14 @@ def load_file(path: str | os.PathLike) -> list[str]:
     if p.suffix != ".py" or not p.is_file():
         raise ConfigError(f"experiment file {path} does not exist or is not a .py file")
     name = module_name(p)
-    before = set(_REGISTRY)
+    before = set(registered())
     if name not in sys.modules:
         try:
             import_file(name, p)
         except Exception as e:
             raise ConfigError(f"cannot load experiments from {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
-    names = sorted(set(_REGISTRY) - before) or sorted(k for k, v in _REGISTRY.items() if v.__module__ == name)
+    now = registered()
+    names = sorted(set(now) - before) or sorted(k for k, v in now.items() if v.__module__ == name)
     _loaded[p] = names
     return names
 
@@ -88,12 +103,40 @@ def experiment_files(spec: str) -> list[Path]:
     return out
 
 
-def _load_entry_points() -> None:
+def _source_checkout_entry_points() -> list[importlib.metadata.EntryPoint] | None:
+    """wgflow's own entry points of the group, read from the pyproject.toml of a source checkout, else None."""
+    try:
+        tomllib = importlib.import_module("tomllib")  # Python >= 3.11; older ones read the installed metadata only
+    except ImportError:
+        return None
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"  # <root>/src/wgflow/harness/plugins.py
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, ValueError):
+        return None
+    if project.get("name") != "wgflow":
+        return None
+    group = project.get("entry-points", {}).get(ENTRY_POINT_GROUP, {})
+    return [importlib.metadata.EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in group.items()]
+
+
+def entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The entry points of the group ``wgflow.experiments``: wgflow's own first, then other distributions'."""
+    installed = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    own = _source_checkout_entry_points()
+    if own is None:
+        return installed
+    others = [ep for ep in installed if ep.dist is None or ep.dist.name != "wgflow"]
+    return own + others
+
+
+def load_entry_points() -> None:
+    """Load every entry point of the group (once): wgflow's experiments and installed plugins."""
     global _entry_points_done
     if _entry_points_done:
         return
     _entry_points_done = True
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points():
         try:
             obj = ep.load()
         except Exception as e:
@@ -101,12 +144,12 @@ def _load_entry_points() -> None:
                 f"cannot load entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}: "
                 f"{type(e).__name__}: {e}".splitlines()[0]
             ) from None
-        if isinstance(obj, type) and issubclass(obj, Experiment) and obj.name not in _REGISTRY:
+        if isinstance(obj, type) and issubclass(obj, Experiment) and obj.name not in registered():
             register(obj)
 
 
-def load_external() -> None:
-    """Load the experiments of installed entry points and of ``$WGFLOW_EXPERIMENTS``."""
-    _load_entry_points()
+def load_experiments() -> None:
+    """Load the experiments of the entry points (once) and of ``$WGFLOW_EXPERIMENTS``."""
+    load_entry_points()
     for f in experiment_files(os.environ.get(ENV, "")):
         load_file(f)

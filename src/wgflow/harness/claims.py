@@ -23,6 +23,7 @@ __all__ = [
     "claim_ci_contains",
     "claim_ci_below",
     "claim_ci_above",
+    "jsonable",
 ]
 
 
@@ -62,9 +63,9 @@ class Claim:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         for key in ("measured", "control"):
-            d[key] = _jsonable(d[key])
+            d[key] = jsonable(d[key])
         if d["ci"] is not None:
-            d["ci"] = [_jsonable(float(v)) for v in d["ci"]]
+            d["ci"] = [jsonable(float(v)) for v in d["ci"]]
         return d
 
 
@@ -157,7 +158,8 @@ def claim_ci_above(
     return Claim(name, statement, f"CI > {bound:g}", m, None, ok, ci=(lo, hi), **_evidence(evidence))
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """``v`` as JSON can hold it: NumPy scalars as Python numbers, non-finite floats as strings."""
     if isinstance(v, (np.floating, np.integer)):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):

@@ -1,7 +1,7 @@
 """Run contexts: everything an experiment may ask of the machinery that runs it.
 
 :class:`RunContext` is the protocol; :class:`DirectoryContext` implements it over a plain
-directory (tests, scripts); ``wgflow.experiments.runner.StoreContext`` over the run store.
+directory (tests, scripts); ``wgflow.harness.store_context.StoreContext`` over the run store.
 Stages and checkpoints are ``.npz`` files written atomically and read without pickle.
 """
 
@@ -22,9 +22,10 @@ from .._io import (
     atomic_save_array,
     load_array,
 )
+from ..plotting import figures
 from ..plotting.verdicts import bind_claims, bound_claims, state_verdicts
 
-__all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage"]
+__all__ = ["Checkpointer", "RunContext", "DirectoryContext", "save_stage", "load_stage", "safe_key"]
 
 
 class RunContext(Protocol):
@@ -80,7 +81,7 @@ class DirectoryContext:
     Used by tests and by library users who call :func:`run_experiment`
     directly. Stages are memoised as ``.npz`` files (no pickle), so calling
     the same experiment twice in the same directory resumes it;
-    :func:`~wgflow.experiments.base.run_experiment` records the owner in
+    :func:`~wgflow.harness.run.run_experiment` records the owner in
     ``run.json`` and refuses a directory of another experiment, config or seed.
     """
 
@@ -92,14 +93,12 @@ class DirectoryContext:
         figure_format: str | None = None,
         dpi: int | None = None,
     ):
-        from ..plotting.figures import figure_settings
-
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.seed = int(seed)
         self.verbose = verbose
         # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
-        self.figure_format, self.dpi = figure_settings(figure_format, dpi)
+        self.figure_format, self.dpi = figures.figure_settings(figure_format, dpi)
         self.metrics: list[tuple[str, int | None, float]] = []
         # figure name -> claims its title states; None: nobody judges this run's claims (no verdicts to state)
         self.figure_claims: dict[str, tuple[str, ...]] | None = None
@@ -123,7 +122,7 @@ class DirectoryContext:
         the context's format), or call ``fig(path)`` for an animation writer (``name`` with its suffix).
 
         In a run whose claims will be judged (``figure_claims`` set, by
-        :func:`~wgflow.experiments.base.run_and_judge`) a figure bound to claims (by the experiment's
+        :func:`~wgflow.harness.run.run_and_judge`) a figure bound to claims (by the experiment's
         ``captions`` or by the figure code, :func:`wgflow.plotting.verdicts.bind_claims`) stays open and is
         saved again with their verdicts in its title by :meth:`judge_figures`."""
         given = Path(name).suffix
@@ -151,10 +150,8 @@ class DirectoryContext:
         self._bound.clear()
 
     def _write(self, fig: Any, path: Path, close: bool = True) -> None:
-        from ..plotting.figures import save
-
         tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
-        save(fig, tmp, dpi=self.dpi)
+        figures.save(fig, tmp, dpi=self.dpi)
         if close:
             import matplotlib.pyplot as plt
 
@@ -162,7 +159,7 @@ class DirectoryContext:
         os.replace(tmp, path)
 
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
-        path = self.out_dir / "stages" / f"{_safe(key)}.npz"
+        path = self.out_dir / "stages" / f"{safe_key(key)}.npz"
         if path.exists():
             try:
                 return load_stage(path)
@@ -182,7 +179,8 @@ class DirectoryContext:
         return None
 
 
-def _safe(key: str) -> str:
+def safe_key(key: str) -> str:
+    """``key`` as a file-name stem: characters other than letters, digits and ``-_.=`` become ``_``."""
     return "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in key)
 
 
