@@ -6,7 +6,7 @@ from PIL import Image
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.experiments.cb_global_convergence import _smallest_converging
+from wgflow.experiments.cb_global_convergence.experiment import _smallest_converging
 
 # seeds 0-2: seed 1 and 2 stall at m = m0 = 3 (measured before issue 14), every seed converges at m = 48
 SMALL = {"widths": (3, 12, 48), "seeds": 3, "control_seeds": 1, "steps": 1500, "n_snapshots": 12}

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
 from wgflow.experiments import run_experiment
-from wgflow.experiments._resnet_deep_limit_claims import rate as _rate
+from wgflow.experiments.resnet_deep_limit.claims import rate as _rate
 from wgflow.harness import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

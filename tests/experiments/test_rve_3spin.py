@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wgflow.experiments import ConfigError, make_config, run_experiment
-from wgflow.experiments.rve_3spin import paper_loss
+from wgflow.experiments.rve_3spin.claims import paper_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,7 +6,7 @@ import torch
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.experiments.teacher_student import balanced
+from wgflow.experiments.teacher_student.experiment import balanced
 from wgflow.measures.units import ReLU
 
 SMALL = {"n": 32, "steps": 400, "seeds": 5, "n_snapshots": 8, "check_T": 2.0}

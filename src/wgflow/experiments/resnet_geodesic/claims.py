@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-from ..harness import ExperimentResult, claim_ci_above, claim_true
-from ..stats import mean_ci
+from ...harness import ExperimentResult, claim_ci_above, claim_true
+from ...stats import mean_ci
 
 #: Per (network, γ): score arrays ``rows``, ``init``, ``matched``, ``curve`` and 2-D snapshots.
 Stats = dict[tuple[str, float], dict[str, np.ndarray]]

@@ -66,9 +66,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..domains import Bool, Choice, Domain, Float, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import (
+from ...domains import Bool, Choice, Domain, Float, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -76,10 +76,10 @@ from ..harness import (
     claim_ci_below,
     register,
 )
-from ..measures.linearized import symmetric_init
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.margins import (
+from ...measures.linearized import symmetric_init
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.margins import (
     SmoothMargin,
     classification_error,
     f1_margin,
@@ -89,12 +89,10 @@ from ..objectives.margins import (
     feature_kernel,
     sphere_directions,
 )
-from ..objectives.risks import DatasetRisk
-from ..stats import mean_ci
-from ..tasks.clusters import ClustersTask
-from ._cb_implicit_bias_figures import CAPTIONS
-from ._cb_implicit_bias_figures import curves as _curves
-from ._cb_implicit_bias_figures import regions as _regions
+from ...objectives.risks import DatasetRisk
+from ...stats import mean_ci
+from ...tasks.clusters import ClustersTask
+from .figures import CAPTIONS, curves, regions
 
 SOURCE = "Chizat & Bach, COLT 2020"
 
@@ -205,7 +203,7 @@ class ImplicitBias(Experiment):
         for r, e_r in err.items():
             metrics.update({f"test_error_{r}_d{d}": float(e) for d, e in zip(cfg.d_values, e_r.mean(1))})
         ctx.log("; ".join(f"{c.name} {c.measured:.3g} CI {c.ci} ({'pass' if c.passed else 'fail'})" for c in claims))
-        artifacts = {"curves": _curves(ctx, cfg, rows, err), "decision_regions": _regions(ctx, cfg, rows[0][1])}
+        artifacts = {"curves": curves(ctx, cfg, rows, err), "decision_regions": regions(ctx, cfg, rows[0][1])}
         return ExperimentResult(claims, metrics, artifacts)
 
 

@@ -82,9 +82,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
-from ..harness import ConfigError, Experiment, ExperimentResult, register
-from ..residual import (
+from ...domains import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
+from ...harness import ConfigError, Experiment, ExperimentResult, register
+from ...residual import (
     ObjectiveConfig,
     ResidualStack,
     kinetic_ratio,
@@ -95,10 +95,10 @@ from ..residual import (
     train_residual,
     transport_matched_scale,
 )
-from ..tasks.digits import IMAGE_DATASETS, digits, image_dataset
-from ..tasks.moons import blobs, spirals, two_moons
-from ._resnet_geodesic_claims import accuracy_claim, kratio_claims, training_claims
-from ._resnet_geodesic_figures import figures
+from ...tasks.digits import IMAGE_DATASETS, digits, image_dataset
+from ...tasks.moons import blobs, spirals, two_moons
+from .claims import accuracy_claim, kratio_claims, training_claims
+from .figures import figures
 
 #: Gai & Zhang's CIFAR-100 values, read off the authors' slides (±0.02). THEIR measurements,
 #: reference data only — never ours. Keys: L2 coefficient γ.

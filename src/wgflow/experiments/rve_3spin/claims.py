@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..harness import (
+from ...harness import (
     claim_ci_above,
     claim_ci_below,
     claim_ci_contains,
     claim_le,
 )
-from ..stats import fit_power_law, mean_ci
+from ...stats import fit_power_law, mean_ci
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, CPAM 2022, §4, Figs. 3-4"
 #: the paper's losses read off its sigmoid figure (docs/science.md §1.6): d -> ((n, loss), (n, loss))
@@ -24,7 +24,7 @@ def paper_loss(d: int, n) -> np.ndarray:
     return y0 * (np.asarray(n, dtype=float) / n0) ** s
 
 
-def _common_claims(cfg, label, ns, col, fits, metrics, seed) -> list:
+def common_claims(cfg, label, ns, col, fits, metrics, seed) -> list:
     fit = fits["post"]
     sgn = fit_power_law(ns, np.abs(col("signed_f")), seed=seed)
     heav = fit_power_law(ns, np.abs(col("signed_heaviside")), seed=seed)
@@ -89,7 +89,7 @@ def _paper_claims(label: str, d: int, fit, metrics: dict) -> list:
     return [claim]
 
 
-def _sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
+def sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
     fit = fits["post"]
     pre, post, control = col("pre"), col("post"), col("control")
     fpre = fits["pre"] = fit_power_law(ns, pre, seed=seed)

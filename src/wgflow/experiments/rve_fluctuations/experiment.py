@@ -59,15 +59,15 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import SEED, Domain, Float, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
-from ..measures.measure import ParticleMeasure
-from ..measures.units import RBFSphere
-from ..objectives.risks import DatasetRisk
-from ..plotting.figures import COLORS, Caption, _plt
-from ..stats import fit_power_law
-from ..tasks.three_spin import ThreeSpin
+from ...domains import SEED, Domain, Float, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
+from ...measures.measure import ParticleMeasure
+from ...measures.units import RBFSphere
+from ...objectives.risks import DatasetRisk
+from ...plotting.figures import COLORS, Caption, _plt
+from ...stats import fit_power_law
+from ...tasks.three_spin import ThreeSpin
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting.figures import COLORS, LINESTYLES, _plt
-from ..plotting.verdicts import Caption
-from ..stats import fit_power_law
+from ...plotting.figures import COLORS, LINESTYLES, _plt
+from ...plotting.verdicts import Caption
+from ...stats import fit_power_law
 
 CAPTIONS = {
     "mmn_risk_and_scaling": Caption(

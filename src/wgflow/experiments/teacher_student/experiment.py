@@ -59,9 +59,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..domains import Choice, Domain, Float, Int
-from ..flows import FlowConfig, train
-from ..harness import (
+from ...domains import Choice, Domain, Float, Int
+from ...flows import FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -70,13 +70,13 @@ from ..harness import (
     claim_le,
     register,
 )
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import PopulationRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
-from ..stats import mean_ci
-from ..tasks.teacher import ReLUTeacher
-from ..transport import energy_dissipation, projected_w2, tracked_w2, w2_from_start
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.risks import PopulationRisk
+from ...plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
+from ...stats import mean_ci
+from ...tasks.teacher import ReLUTeacher
+from ...transport import energy_dissipation, projected_w2, tracked_w2, w2_from_start
 
 SOURCE = "Chizat & Bach, NeurIPS 2018, Thm 3.3 (global convergence) and Fig. 2 (particles reach the teacher)"
 SOURCE_EDI = "Ambrosio, Gigli & Savaré 2008, §11.2 (energy dissipation dR/dt = -|grad V|^2 of a gradient flow)"

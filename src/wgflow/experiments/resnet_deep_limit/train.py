@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..residual import NeuralODE, ObjectiveConfig, ResidualStack, resample_path
-from ..residual.objective import train_multistart
+from ...residual import NeuralODE, ObjectiveConfig, ResidualStack, resample_path
+from ...residual.objective import train_multistart
 
 
 def init_path(model: Any, g: torch.Generator, cfg: Any) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plotting.figures import _plt
+from ...plotting.figures import _plt
 
 
 def figures(

@@ -61,17 +61,17 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import Domain, Float, Floats, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import ConfigError, Experiment, ExperimentResult, register
-from ..limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
-from ..measures.measure import ParticleMeasure
-from ..measures.units import PiecewiseLinear
-from ..stats import fit_power_law, mean_ci
-from ..tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
-from ..transport import wasserstein
-from ._mmn_gaussians_claims import _flow_claims, _metrics, _sgd_claim, _track_ratios
-from ._mmn_gaussians_figures import CAPTIONS, figures
+from ...domains import Domain, Float, Floats, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import ConfigError, Experiment, ExperimentResult, register
+from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
+from ...measures.measure import ParticleMeasure
+from ...measures.units import PiecewiseLinear
+from ...stats import fit_power_law, mean_ci
+from ...tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
+from ...transport import wasserstein
+from .claims import flow_claims, run_metrics, sgd_run_claim, track_ratios
+from .figures import CAPTIONS, figures
 
 
 @dataclass(frozen=True)
@@ -226,13 +226,13 @@ class MMNGaussians(Experiment):
         sup_fit = fit([v["to_pde"].max() for v in d.values()])
         init_fit = fit([v["init_to_pde0"] for v in d.values()])
         fits = (gap_fit, gap_ctl, sup_fit, init_fit)
-        per_n, track, track_ctl = _track_ratios(cfg, ctx.seed, d, floors)
+        per_n, track, track_ctl = track_ratios(cfg, ctx.seed, d, floors)
         n_small = min(cfg.n_values)
         moved = mean_ci([v["moved"][-1] / floors[n_small]["0"] for v in per_n[n_small]], seed=ctx.seed)
-        claims = _flow_claims(cfg, fits, (track, track_ctl), moved, floors, moved_pde)
-        metrics = _metrics(cfg, fit, d, fits, (track, track_ctl), floors, moved)
+        claims = flow_claims(cfg, fits, (track, track_ctl), moved, floors, moved_pde)
+        metrics = run_metrics(cfg, fit, d, fits, (track, track_ctl), floors, moved)
         if d_sgd:
-            sgd_claim, metrics["sgd_track_ratio"] = _sgd_claim(cfg, ctx.seed, d_sgd, floors, (track, track_ctl))
+            sgd_claim, metrics["sgd_track_ratio"] = sgd_run_claim(cfg, ctx.seed, d_sgd, floors, (track, track_ctl))
             claims.append(sgd_claim)
         return claims, metrics
 

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..harness import ExperimentResult, claim_true
-from ..residual import align_layers, aligned_unit_distance, h1_seminorm, path_distance
-from ..stats import PowerLawFit, fit_power_law, mean_ci
-from ._resnet_deep_limit_figures import ablation_figure, quotient_label
-from ._resnet_deep_limit_train import unpack
+from ...harness import ExperimentResult, claim_true
+from ...residual import align_layers, aligned_unit_distance, h1_seminorm, path_distance
+from ...stats import PowerLawFit, fit_power_law, mean_ci
+from .figures import ablation_figure, quotient_label
+from .train import unpack
 
 TVG = "Thorpe & van Gennip 2023 (arXiv 1810.11741), Thm 2.4-2.5: Γ-convergence, minimisers converge as L → ∞"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..plotting.figures import COLORS, _plt
-from ..plotting.verdicts import Caption
-from ..tasks.clusters import ClustersTask
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...plotting.figures import COLORS, _plt
+from ...plotting.verdicts import Caption
+from ...tasks.clusters import ClustersTask
 
 CAPTIONS = {
     "cb_implicit_bias_curves": Caption(

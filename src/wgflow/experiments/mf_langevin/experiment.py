@@ -40,9 +40,9 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import Domain, Float, Int
-from ..flows import FlowConfig, train
-from ..harness import (
+from ...domains import Domain, Float, Int
+from ...flows import FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -51,14 +51,14 @@ from ..harness import (
     claim_true,
     register,
 )
-from ..limits.langevin import free_energy, gibbs_density
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import DatasetRisk
-from ..plotting.figures import COLORS, Caption, _plt
-from ..stats import mean_ci
-from ..tasks.teacher import ReLUTeacher
-from ..transport import wasserstein
+from ...limits.langevin import free_energy, gibbs_density
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.risks import DatasetRisk
+from ...plotting.figures import COLORS, Caption, _plt
+from ...stats import mean_ci
+from ...tasks.teacher import ReLUTeacher
+from ...transport import wasserstein
 
 
 @dataclass(frozen=True)

@@ -93,21 +93,21 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import Bool, Choice, Domain, Float, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import (
+from ...domains import Bool, Choice, Domain, Float, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
     register,
 )
-from ..measures.measure import ParticleMeasure
-from ..measures.units import RBFSphere, Sigmoid
-from ..objectives.risks import DatasetRisk, OnlineRisk
-from ..stats import fit_power_law
-from ..tasks.three_spin import ThreeSpin
-from ._rve_3spin_claims import PAPER_LOSS, _common_claims, _sigmoid_claims, paper_loss
-from ._rve_3spin_figures import CAPTIONS, figures
+from ...measures.measure import ParticleMeasure
+from ...measures.units import RBFSphere, Sigmoid
+from ...objectives.risks import DatasetRisk, OnlineRisk
+from ...stats import fit_power_law
+from ...tasks.three_spin import ThreeSpin
+from .claims import PAPER_LOSS, common_claims, paper_loss, sigmoid_claims
+from .figures import CAPTIONS, figures
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -384,9 +384,9 @@ class RVE3Spin(Experiment):
                 [np.asarray(out[n][key], dtype=float) for n in n_values]
             )
             fits = {"post": fit_power_law(ns, col("post"), seed=ctx.seed)}
-            claims += _common_claims(cfg, label, ns, col, fits, metrics, ctx.seed)
+            claims += common_claims(cfg, label, ns, col, fits, metrics, ctx.seed)
             if label.startswith("sigmoid"):
-                claims += _sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, ctx.seed)
+                claims += sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, ctx.seed)
             runs[label] = (out, fits, ns)
         return ExperimentResult(claims, metrics, self._figures(ctx, runs))
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..plotting.figures import COLORS, LINESTYLES, _plt
-from ..plotting.verdicts import Caption, bind_claims
+from ...plotting.figures import COLORS, LINESTYLES, _plt
+from ...plotting.verdicts import Caption, bind_claims
 
 CAPTIONS = {
     "rve3spin_loss_vs_n": Caption(

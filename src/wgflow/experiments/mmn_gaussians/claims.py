@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..harness import claim_ci_above, claim_ci_below, claim_ci_contains
-from ..stats import mean_ci
+from ...harness import claim_ci_above, claim_ci_below, claim_ci_contains
+from ...stats import mean_ci
 
 if TYPE_CHECKING:  # the config lives with its experiment, which imports this module
-    from .mmn_gaussians import MMNGaussiansConfig
+    from .experiment import MMNGaussiansConfig
 
 _SRC = "Mei, Montanari & Nguyen, PNAS 2018"
 
 
-def _track_ratios(cfg: MMNGaussiansConfig, seed: int, d: dict, floors: dict) -> tuple[dict, dict, dict]:
+def track_ratios(cfg: MMNGaussiansConfig, seed: int, d: dict, floors: dict) -> tuple[dict, dict, dict]:
     """Runs by N; per N, the mean (CI) over seeds of max_t W2(particles, PDE) / sampling floor, and its t = 0 value."""
     per_n = {n: [v for (m, _), v in d.items() if m == n] for n in cfg.n_values}
     track = {n: mean_ci([np.max(v["to_pde"] / floors[n]["t"]) for v in vs], seed=seed) for n, vs in per_n.items()}
@@ -25,7 +25,7 @@ def _track_ratios(cfg: MMNGaussiansConfig, seed: int, d: dict, floors: dict) -> 
     return per_n, track, track_ctl
 
 
-def _flow_claims(
+def flow_claims(
     cfg: MMNGaussiansConfig, fits: tuple, tracks: tuple[dict, dict], moved, floors: dict, moved_pde: float
 ) -> list:
     """The four claims of the exact-gradient particle flow: rates in N, tracking the PDE, moving beyond the floor."""
@@ -80,7 +80,7 @@ def _flow_claims(
     ]
 
 
-def _metrics(
+def run_metrics(
     cfg: MMNGaussiansConfig, fit, d: dict, fits: tuple, tracks: tuple[dict, dict], floors: dict, moved
 ) -> dict:
     """The fitted exponents (with their t = 0 controls), the tracking ratios and floors by N, the risk gaps by N."""
@@ -114,7 +114,7 @@ def _metrics(
     return metrics
 
 
-def _sgd_claim(cfg: MMNGaussiansConfig, seed: int, d_sgd: list, floors: dict, tracks: tuple[dict, dict]) -> tuple:
+def sgd_run_claim(cfg: MMNGaussiansConfig, seed: int, d_sgd: list, floors: dict, tracks: tuple[dict, dict]) -> tuple:
     """Online SGD at the largest N against the PDE (its ratio to the sampling floor), with the ratio itself."""
     track, track_ctl = tracks
     n_big = max(cfg.n_values)

@@ -52,9 +52,9 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import torch
 
-from ..domains import Domain, Float, Floats, Int
-from ..flows import FlowConfig, train
-from ..harness import (
+from ...domains import Domain, Float, Floats, Int
+from ...flows import FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -62,13 +62,13 @@ from ..harness import (
     claim_ci_contains,
     register,
 )
-from ..measures.linearized import Tangent, symmetric_init, tangent_theta
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import DatasetRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
-from ..stats import fit_power_law_or_nan, mean_ci
-from ..tasks.teacher import ReLUTeacher
+from ...measures.linearized import Tangent, symmetric_init, tangent_theta
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.risks import DatasetRisk
+from ...plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_figure, plane_basis
+from ...stats import fit_power_law_or_nan, mean_ci
+from ...tasks.teacher import ReLUTeacher
 
 
 @dataclass(frozen=True)

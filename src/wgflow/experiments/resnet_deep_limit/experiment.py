@@ -71,13 +71,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import SEED, Bool, Choice, Domain, Float, Int, Ints
-from ..harness import ConfigError, Experiment, ExperimentResult, register
-from ..tasks.digits import digits
-from ..tasks.moons import spirals, two_moons
-from ._resnet_deep_limit_claims import ablation_claim, convergence_claims, ode_claim
-from ._resnet_deep_limit_figures import figures
-from ._resnet_deep_limit_train import sweep, train_ode
+from ...domains import SEED, Bool, Choice, Domain, Float, Int, Ints
+from ...harness import ConfigError, Experiment, ExperimentResult, register
+from ...tasks.digits import digits
+from ...tasks.moons import spirals, two_moons
+from .claims import ablation_claim, convergence_claims, ode_claim
+from .figures import figures
+from .train import sweep, train_ode
 
 
 @dataclass(frozen=True)

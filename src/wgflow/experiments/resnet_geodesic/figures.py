@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..plotting.figures import _plt
-from ..residual import kinetic_ratio, mccann_interpolation
+from ...plotting.figures import _plt
+from ...residual import kinetic_ratio, mccann_interpolation
 
 #: Score columns drawn against γ, step and transport: (column in the score rows, y label).
 _LSS, _OTS, _KR, _ACC = (0, "LSS"), (1, "OTS"), (2, r"$K\,/\,W_2^2(\mu_0, \mu_L)$"), (3, "test accuracy")

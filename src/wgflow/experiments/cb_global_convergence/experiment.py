@@ -57,9 +57,9 @@ import numpy as np
 import torch
 from scipy.stats import binomtest
 
-from ..domains import Choice, Domain, Float, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import (
+from ...domains import Choice, Domain, Float, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import (
     ConfigError,
     Experiment,
     ExperimentResult,
@@ -67,11 +67,11 @@ from ..harness import (
     claim_true,
     register,
 )
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import PopulationRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
-from ..tasks.teacher import ReLUTeacher
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.risks import PopulationRisk
+from ...plotting.figures import COLORS, LINESTYLES, Caption, _plt, particle_animation, particle_figure, plane_basis
+from ...tasks.teacher import ReLUTeacher
 
 
 @dataclass(frozen=True)

@@ -47,16 +47,16 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..domains import Domain, Float, Int, Ints
-from ..flows import Ensemble, FlowConfig, train
-from ..harness import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
-from ..limits.reference import chaos_distances, nested_init
-from ..measures.measure import ParticleMeasure
-from ..measures.units import ReLU
-from ..objectives.risks import PopulationRisk
-from ..plotting.figures import COLORS, LINESTYLES, Caption, _plt
-from ..stats import fit_power_law_or_nan
-from ..tasks.teacher import ReLUTeacher
+from ...domains import Domain, Float, Int, Ints
+from ...flows import Ensemble, FlowConfig, train
+from ...harness import ConfigError, Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
+from ...limits.reference import chaos_distances, nested_init
+from ...measures.measure import ParticleMeasure
+from ...measures.units import ReLU
+from ...objectives.risks import PopulationRisk
+from ...plotting.figures import COLORS, LINESTYLES, Caption, _plt
+from ...stats import fit_power_law_or_nan
+from ...tasks.teacher import ReLUTeacher
 
 
 @dataclass(frozen=True)
