@@ -60,7 +60,6 @@ from scipy.stats import binomtest
 from ...domains import Choice, Domain, Float, Int, Ints
 from ...flows import Ensemble, FlowConfig, train
 from ...harness import (
-    ConfigError,
     Experiment,
     ExperimentResult,
     claim_le,
@@ -90,18 +89,6 @@ class GlobalConvergenceConfig:
     tol: float = 1e-4  # a run converged when R(mu_T) <= tol R(mu_0)
     n_snapshots: int = 40  # log-spaced snapshots for the particle picture and the animation
     animation: str = "gif"  # "gif" (Pillow) or "mp4" (needs ffmpeg)
-
-    def validate(self) -> None:
-        if min(self.widths) < 1 or self.m0 < 1 or self.d < 2 or self.seeds < 1 or self.steps < 1:
-            raise ConfigError("d >= 2, m0, widths, seeds and steps must be positive")
-        if self.control_seeds < 1:
-            raise ConfigError(f"config key 'control_seeds': must be >= 1, got {self.control_seeds}")
-        if not 0 < self.conv_fraction <= 1:
-            raise ConfigError(f"config key 'conv_fraction': must be in (0, 1], got {self.conv_fraction}")
-        if not self.width_multiple >= 1:
-            raise ConfigError(f"config key 'width_multiple': must be >= 1, got {self.width_multiple}")
-        if not 0 < self.tol < 1:
-            raise ConfigError(f"config key 'tol': must be in (0, 1), got {self.tol}")
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(2),

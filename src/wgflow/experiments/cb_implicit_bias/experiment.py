@@ -69,7 +69,6 @@ import torch
 from ...domains import Bool, Choice, Domain, Float, Int, Ints
 from ...flows import Ensemble, FlowConfig, train
 from ...harness import (
-    ConfigError,
     Experiment,
     ExperimentResult,
     claim_ci_above,
@@ -123,18 +122,6 @@ class ImplicitBiasConfig:
     variant_loss: str = "logistic"  # variant (previous session, after a failure): loss
     variant_eta: float = 10.0  # variant: eta
     variant_output_step: float = 1000.0  # variant: output-layer step multiplier
-
-    def validate(self) -> None:
-        if min(self.d_values) < 3 or self.d_margin < 3:
-            raise ConfigError("clusters need d >= 3 (bias, x1, x2)")
-        if len(self.d_values) < 2:
-            raise ConfigError("d_values needs at least two entries")
-        if self.steps < 1 or self.seeds < 2 or self.m < 2 or self.n_margin < 2 or self.dictionary < 1:
-            raise ConfigError("steps, m, n_margin, dictionary must be positive and seeds >= 2 (a CI needs two)")
-        if not (self.eta > 0 and self.output_step > 0 and self.variant_eta > 0 and self.variant_output_step > 0):
-            raise ConfigError("eta, output_step, variant_eta and variant_output_step must be positive")
-        if not (0 < self.fraction <= 1 and 0 < self.error_tol < 1 and self.refine_rounds >= 0):
-            raise ConfigError("fraction must lie in (0, 1], error_tol in (0, 1), refine_rounds >= 0")
 
     domains: ClassVar[dict[str, Domain]] = {
         "k": Int(2),

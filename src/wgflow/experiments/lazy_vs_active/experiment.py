@@ -91,15 +91,11 @@ class LazyVsActiveConfig:
     seeds: int = 5  # independent (teacher, data, init) draws; claims are judged on bootstrap CIs over them
 
     def validate(self) -> None:
-        if self.m < 2 or self.m % 2:
-            raise ConfigError(f"config key 'm': the symmetrised init needs an even width >= 2, got {self.m}")
+        if self.m % 2:
+            raise ConfigError(f"config key 'm': the symmetrised init needs an even width, got {self.m}")
         for key in ("tau_lazy", "tau_asymptotic"):
-            if len(self.log10_tau) < 3 or sum(10**t >= getattr(self, key) for t in self.log10_tau) < 2:
-                raise ConfigError(f"log10_tau needs >= 3 values, two of them with tau >= {key}")
-        if not (self.T > 0 and self.eta_max > 0 and self.eta_scale > 0):
-            raise ConfigError("T, eta_max and eta_scale must be positive")
-        if self.seeds < 1:
-            raise ConfigError(f"config key 'seeds': must be >= 1, got {self.seeds}")
+            if sum(10**t >= getattr(self, key) for t in self.log10_tau) < 2:
+                raise ConfigError(f"log10_tau needs two values with tau >= {key}")
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1),

@@ -43,7 +43,6 @@ import torch
 from ...domains import Domain, Float, Int
 from ...flows import FlowConfig, train
 from ...harness import (
-    ConfigError,
     Experiment,
     ExperimentResult,
     claim_ci_below,
@@ -81,14 +80,6 @@ class MFLangevinConfig:
     anneal_weight_decay: float = 0.003  # weight decay of the annealed run
     anneal_ratio: float = 1e-3  # claim 3: R_final <= ratio * R(mu_0)
     init_scale: float = 0.5  # c, w ~ N(0, init_scale^2)
-
-    def validate(self):
-        if self.lam <= 0 or self.anneal_lam <= 0:
-            raise ConfigError("lam and anneal_lam must be positive (Langevin temperatures)")
-        if not 0 < self.anneal_decay <= 1:
-            raise ConfigError("anneal_decay must lie in (0, 1]")
-        if self.n < 10:
-            raise ConfigError("n must be >= 10 for the k-NN entropy")
 
     domains: ClassVar[dict[str, Domain]] = {
         "n": Int(10),

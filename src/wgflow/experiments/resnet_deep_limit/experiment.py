@@ -112,22 +112,15 @@ class ResNetDeepLimitConfig:
     data_seed: int = 0  # data seed, added to the run seed
 
     def validate(self):
-        Ls = self.Ls
-        if len(Ls) < 4 or any(b != 2 * a for a, b in itertools.pairwise(Ls)):
+        if any(b != 2 * a for a, b in itertools.pairwise(self.Ls)):
             raise ConfigError("Ls: need >= 4 doubling depths (4, 8, 16, 32, ...)")
-        if self.seeds < 1 or self.restarts < 1 or self.init_nodes < 0:
-            raise ConfigError("seeds and restarts must be >= 1 and init_nodes >= 0")
-        if self.ablation_hidden < 1:
-            raise ConfigError("ablation_hidden must be >= 1")
-        if not (0 < self.energy_rtol <= 1 and 0 < self.path_gap_floor <= 1):
-            raise ConfigError("energy_rtol and path_gap_floor are fractions in (0, 1]")
 
     domains: ClassVar[dict[str, Domain]] = {
         "task": Choice("moons", "spirals", "digits"),
         "m": Int(2),
         "k": Int(1),
         "embed": Bool(),
-        "Ls": Ints(1, min_len=3, increasing=True),
+        "Ls": Ints(1, min_len=4, increasing=True),
         "alpha": Float(0),
         "beta": Float(0),
         "rho": Float(0),
@@ -143,8 +136,8 @@ class ResNetDeepLimitConfig:
         "ablation_hidden": Int(1),
         "ablation_quotient": Choice("layer", "global"),
         "seeds": Int(1),
-        "energy_rtol": Float(0, open_lo=True),
-        "path_gap_floor": Float(0),
+        "energy_rtol": Float(0, 1, open_lo=True),
+        "path_gap_floor": Float(0, 1, open_lo=True),
         "data_seed": SEED,
     }
 

@@ -102,12 +102,6 @@ class TeacherStudentConfig:
     dtype: str = "float64"  # float64 makes runs bit-reproducible (and resumable exactly) on CPU
 
     def validate(self) -> None:
-        for key in ("d", "m0", "n", "steps", "seeds"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"config key {key!r}: must be a positive integer, got {getattr(self, key)}")
-        for key in ("eta", "init_scale", "teacher_ratio", "check_eta", "check_T"):
-            if not getattr(self, key) > 0:
-                raise ConfigError(f"config key {key!r}: must be > 0, got {getattr(self, key)}")
         if self.check_eta >= self.eta:
             raise ConfigError(
                 f"config keys 'check_eta' and 'eta': check_eta must be below eta, got "
@@ -118,8 +112,6 @@ class TeacherStudentConfig:
                 f"config keys 'check_T' and 'check_eta': check_T must cover at least two steps of "
                 f"check_eta, got check_T = {self.check_T}"
             )
-        if self.n_snapshots < 2:
-            raise ConfigError(f"config key 'n_snapshots': must be >= 2, got {self.n_snapshots}")
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1),
