@@ -19,7 +19,7 @@ Claims (each fails with training switched off, ``--untrained``):
 1. ``large_width_converges``: at the largest width (> 10 m0) the excess risk falls below ``tol``
    (1e-4) of its initial value in every seed (Thm 3.3). Control: the one-sign initialisation at
    the same width, which stalls in every seed *by construction* (sign conservation): its best
-   ratio is the ``control`` value, and it is no longer a claim of its own.
+   ratio is the ``control`` value.
 2. ``few_particles_suffice``: "particle counts only slightly above the teacher's width" reach the
    optimum (Chizat & Bach 2018, §4). m* = the smallest width of the grid at which at least
    ``conv_fraction`` (90%) of the seeds converge; claimed m* <= ``width_multiple`` x m0 with
@@ -32,20 +32,9 @@ Claims (each fails with training switched off, ``--untrained``):
    Clopper-Pearson interval of the stalled fraction lies above the stalled fraction at the
    largest width (the control).
 
-Before issue 14: ``large_width_converges`` 4.6e-5 <= 1e-4, ``m0_stalls`` 0.33 > 0 (also true of
-the untrained control: 1 > 0), ``violating_init_stalls`` 1 >= 1 (true by sign conservation);
-6 seeds.
-
-Measured after (quick preset, 10 seeds, control 5 seeds): large_width_converges 4.6e-5 <= 1e-4
-(control: one-sign best ratio 0.55); few_particles_suffice m* = 6 = 2 m0, CI [1, 4] x m0 (stalled
-fractions 0.2, 0.1, 0, 0 at m = 3, 6, 12, 48); m0_stalls 0.2, Clopper-Pearson [0.025, 0.556] > 0
-(control). Untrained: no claim passes (m* = inf).
-
 Each width's seeds (and the control's) run as one ensemble (:class:`~wgflow.flows.Ensemble`): member s
-draws its teacher and particles from seed s as before, and the E exact risks are one batched
-computation (:class:`~wgflow.objectives.PopulationEnsemble`). Quick preset, one thread, CPU time of
-alternate runs on the shared machine: 62 s -> 17 s and 76 s -> 22 s (3.5x); claims and metrics as
-member by member, up to rounding (largest relative change 8.5e-12, in max_ratio_large_m).
+draws its teacher and particles from seed s, and the E exact risks are one batched computation
+(:class:`~wgflow.objectives.PopulationEnsemble`).
 """
 
 from __future__ import annotations
@@ -75,7 +64,7 @@ from ...tasks.teacher import ReLUTeacher
 
 @dataclass(frozen=True)
 class GlobalConvergenceConfig:
-    """Defaults are the ``quick`` preset (about a minute on one core)."""
+    """Defaults are the ``quick`` preset."""
 
     d: int = 5  # input dimension
     m0: int = 3  # teacher width (c* = 1, |w*| = 1)

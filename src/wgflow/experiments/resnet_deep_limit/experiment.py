@@ -33,33 +33,16 @@ still converge but the parameter paths do not (last path gap / ||θ||_L2 above
 ``path_gap_floor``, CI over seeds; last energy gap <= the first and <= ``energy_rtol`` · E).
 
 Claim 4 is tested on Thorpe–van Gennip's own model (``ablation_variant="A"``, the model of
-claims 1-3), with the honest outcome: there the magnitude penalty alone already makes the
-β = 0 minimisers converge, and the claim fails. Measured before this change on moons
-(α = 1e-2, seeds 0-2, a warm chain L = 4 ... 64): β = 0 path gaps 0.92, 0.12, 0.059, 0.030.
-A block of model A has no symmetry for the FD term to break. The earlier replacement,
-``ablation_variant="WA"`` (blocks W_k tanh(A_k X + b_k) with q exchangeable hidden units), stays
+claims 1-3). A block of model A has no symmetry for the FD term to break, and its magnitude
+penalty alone can make the β = 0 minimisers converge, in which case the claim fails. The variant
+``ablation_variant="WA"`` (blocks W_k tanh(A_k X + b_k) with q exchangeable hidden units) stays
 selectable. Its units can be relabelled (signed permutations) in every layer without changing the
 network, so paths are compared modulo relabellings: ``ablation_quotient="layer"`` (default) takes
 one per layer, the exact quotient distance between doubling depths
 (:func:`~wgflow.residual.aligned_unit_distance` with ``per_layer=True``), and measures |θ'|²_H1 on
 the smoothest labelling (:func:`~wgflow.residual.align_layers`, the exact minimiser over per-layer
-relabellings). ``"global"`` is the old rule: one relabelling for all layers, which counts label
-switches between layers as non-convergence. Measured on the quick preset (same minimisers, β = 0):
-modulo per-layer relabellings the last path gap is 48 % of ||θ|| [29 %, 67 %] (global rule: 91 %
-[84 %, 104 %]); path gaps 1.63, 1.43, 1.44 (global: 3.06, 2.92, 2.71), rate -0.14 [-0.50, 0.15];
-|θ'|²_H1 ×9.8 from L = 4 to 32 (global ×19.4); with FD 1.5 % (path rate -0.92 [-0.95, -0.90],
-×1.2). About half of the β = 0 path gap was relabelling; the rest survives the quotient. The
-energy gaps do not settle (2.37e-3, 2.33e-3, 2.54e-3: the last exceeds the first), so on "WA" too
-the claim fails on its energy criterion, whichever quotient.
-
-Measured (quick preset: moons, m = 64, 3 realisations, L = 4 ... 32, 4 starts; 95 % CIs):
-energy gaps 4.2e-3, 2.2e-3, 1.1e-3, rate -0.94 [-1.04, -0.83] pass; path gaps 0.103, 0.055,
-0.028, rate -0.93 [-0.97, -0.89] pass; ODE (M = 8) vs L = 32: |ΔE| = 1.0e-3 <= 2.1e-3 (2.2e-3 at
-the measured rate), ||Δθ|| = 0.027 <= 0.053 pass. Ablation on model A, β = 0: the last path gap
-is 36 % of ||θ|| [28 %, 40 %] (with FD 1.5 %), path gaps 0.86, 0.80, 0.78 (rate +0.14 [-0.54,
-0.76]), |θ'|²_H1 ×10 from L = 4 to 32, but the energy gaps do not settle (2.2e-3, 2.5e-3,
-2.0e-3): from 4 independent random starts the β = 0 problem lands in different local minima at
-each depth (the warm chain above converged), so the claim fails on its energy criterion.
+relabellings). ``"global"`` takes one relabelling for all layers, which counts label switches
+between layers as non-convergence.
 """
 
 from __future__ import annotations
@@ -106,7 +89,7 @@ class ResNetDeepLimitConfig:
     # "WA" blocks W_k tanh(A_k X + b_k) with exchangeable hidden units, compared modulo one global relabelling
     ablation_hidden: int = 3  # hidden units q per block of the "WA" ablation model
     ablation_quotient: str = "layer"  # "WA" paths compared modulo relabellings of the hidden units: "layer" = one
-    # per layer (each cell of the common refinement aligned on its own), "global" = one for all layers (the old rule)
+    # per layer (each cell of the common refinement aligned on its own), "global" = one for all layers
     energy_rtol: float = 0.05  # claim 4: without FD the last energy gap is <= this fraction of the energy (0, 1]
     path_gap_floor: float = 0.25  # claim 4: without FD the last path gap stays >= this fraction of ||θ|| (0, 1]
     data_seed: int = 0  # data seed, added to the run seed

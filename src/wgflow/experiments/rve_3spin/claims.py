@@ -121,7 +121,7 @@ def sigmoid_claims(cfg, label, d, ns, col, fits, metrics, seed) -> list:
             control=float(np.exp(np.mean(np.log(control[ns == fit.n[worst]])))),
         )
     )
-    # the rules before the CI claims (slope <= slope_bound; pre-quench slope <= -2 alpha + tol), as 1/0 metrics
+    # the point-estimate rules (slope <= slope_bound; pre-quench slope <= -2 alpha + tol), as 1/0 metrics
     metrics[f"{label}_original_slope_rule"] = float(fit.slope <= cfg.slope_bound)
     metrics[f"{label}_original_pre_rule"] = float(fpre.slope <= -2 * cfg.alpha + cfg.alpha_tolerance)
     metrics.update(

@@ -29,57 +29,21 @@ contains -1; (2) ``signed_error_decreases``: the CI of the exponent of |<(f - f_
 a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and
 0.14; the power law through the two read-offs gives the other n). RBF (d = 5): the loss exponent
 is <= ``slope_bound`` and the signed error decreases. Under ``--untrained`` no claim passes (tested).
-The sigmoid rules used before these CI claims (exponent <= ``slope_bound``; pre-quench exponent
+The sigmoid point-estimate rules (exponent <= ``slope_bound``; pre-quench exponent
 <= -2 alpha + ``alpha_tolerance``; quench gain over the pre-quench loss, no control) are reported as
 the 1/0 metrics ``*_original_slope_rule`` and ``*_original_pre_rule``.
 
 Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...32
-with 4000 steps; 4 min wall on one thread of the loaded shared machine), ``paper`` (the paper's sigmoid protocol: d = 10,
-n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points, float32), ``full``
-(d = 10 and 25 plus the RBF protocol, float64). ``paper``, extrapolated from measured ensemble step times on
-the idle 2-core machine (``benchmarks/bench_ensemble.py --paper-estimate``): ~57 h, 44 h of it at n = 1024
-(7.1 ms per SGD step, 0.71 s per quench step at P^2 = 41616, 10 targets).
+with 4000 steps), ``paper`` (the paper's sigmoid protocol: d = 10, n = 32...1024, 10 targets, 2e6 SGD
++ 2e5 quench steps of eta = 0.2, 1e5 test points, float32; ``benchmarks/bench_ensemble.py
+--paper-estimate`` estimates its cost), ``full`` (d = 10 and 25 plus the RBF protocol, float64).
 
-Why d = 10 stays an order of magnitude above the paper (measured, 3 targets, float32):
-
-* The target: Var f / 2 = 4.5-4.7 at d = 10 (the loss of f_n = 0); the best *linear* fit of f on
-  the sphere leaves 3.6-3.8 (the degree-1 part of the cubic is ~20% of its variance). At d = 25
-  Var f / 2 = 11.9-13.6, i.e. the paper's n = 32 value there (≈ 13) is the loss of f_n = 0: the
-  normalisation L = 1/2 E|f - f_n|^2 agrees with the paper, so no factor explains the d = 10 gap.
-* Horizon: at n = 32 the loss plateaus by T = eta * steps ≈ 1e3 (eta = 1, P = 6: 2.89 at T = 4e3, 2.46 at
-  T = 2e4); at n = 128, P = 400 it is 0.73-0.75 from T = 2e3 to 1e4 (paper: 0.046).
-* Step size / SGD noise: with P = 6 the plateau is set by the noise eta/P (2.46 at eta = 1, 2.17 at 0.2,
-  T = 4e3); with P = 400 (almost exact gradients) it is 1.6 at eta = 1. ``paper`` uses eta = 0.2.
-* Initialisation: with P = 400 the n = 32 plateau is 1.58-1.62 for w_scale = 0.3, 1, 3 and for c = 0 at
-  start (b ~ N(0, w_scale^2/d), trained). Inner weights 10x faster (``eta_inner = 10``): 1.85-1.9.
-* So the flows learn the linear part and part of the cubic harmonic of f, then stall on a plateau that
-  neither time, step, batch nor initialisation moves at n = 32 (the paper's 0.2 is 4% of Var f); the
-  ``loss_vs_paper`` claim fails with the measured numbers; the dimension is not moved.
-* The function class is not the limit, the dynamics is (float64, n = 32, 2e4 Adam steps of 2048 fresh
-  samples, lr 1e-2 cosine-annealed): Adam reaches 0.134, 0.124, 0.119 on targets 0-2, below the
-  paper's 0.2, with b_i ~ 0, |w_i| = 1.4-1.6 and output weights |n c_i| = 215-340: a sum of cubes
-  (w_i.x)^3 from sigma(z) = 1/2 + z/4 - z^3/48 + ... (generic symmetric rank of the 3-tensor: 22 < 32).
-  There the flow is stiff (inner-weight gradients scale with c): started at Adam's solution, GD with
-  P = 400 leaves it within 1000 steps at eta = 1, 0.1, 0.01, 0.001 (risk 0.13 -> 3.9, 11.3, 3.2, 1.3-5.9),
-  while SGD at a fixed eta of 0.2-1 keeps |n c_i| ~ 40 and the plateau. Slower inner weights help a little
-  (eta_output 10, eta_inner 0.1: 1.09-1.29 over 2e4 steps). The paper's losses need a dynamics that holds
-  large output weights (a much smaller or decaying step, or an adaptive one), not more steps at this one.
-
-Run at 10% of the paper's horizon (``paper`` preset with 2e5 SGD + 2e4 quench/control steps, eta = 0.2,
-n = 32...256, 3 targets, float32; geometric mean over targets; paper = its read-off line):
-
-    n      steps reached       loss (SGD end)  quench  control   paper
-    32     2e5 + 2e4 (done)    1.964           1.862   1.963     0.200
-    64     2e5 + 2e4 (done)    1.355           1.264   1.351     0.096
-    128    2e5 + 2e4 (done)    0.848           0.783   0.843     0.046
-    256    2e5 + 2e4 (done)    0.484           0.446   0.488     0.022
-
-Final-loss exponent -0.69, 95% CI [-0.71, -0.67] (before the quench -0.67 [-0.70, -0.65]): the CI does
-not contain -1; the losses are 9.3x (n = 32) to 20x (n = 256) above the paper's line; the quench ends
-5-8% below its control at every n. At n = 32 the SGD loss went 2.21 -> 2.04 -> 1.96 from 3e4 to 1e5 to
-2e5 steps: ten times more steps would not close a factor 10.
-The quick preset (3000 + 750 steps of eta = 1, 5 targets) gives 2.47, 1.58, 0.91, 0.48 at
-n = 32...256 (exponent -0.79, CI [-0.83, -0.75]).
+The normalisation L = 1/2 E|f - f_n|^2 is the paper's: at d = 25 the paper's n = 32 loss is Var f / 2,
+the loss of f_n = 0. At d = 10 SGD with a fixed step learns the linear part and part of the cubic
+harmonic of f, then stalls on a plateau set by the dynamics, not by the function class (a sum of
+cubes (w_i.x)^3 from sigma(z) = 1/2 + z/4 - z^3/48 + ... with large output weights reaches the
+paper's losses, and a fixed-step flow does not hold such weights). ``loss_vs_paper`` states that
+comparison; the dimension is not moved to make it pass.
 """
 
 from __future__ import annotations
@@ -129,9 +93,9 @@ class RVE3SpinConfig:
     # --- RBF units on the sphere, gradient descent (RVE §4.1)
     rbf: bool = True  # run the RBF variant
     rbf_d: int = 5  # paper: 5
-    rbf_n_values: tuple = (8, 16, 32)  # paper: 16 ... 256; at 4000 steps n = 64 has not converged (measured)
+    rbf_n_values: tuple = (8, 16, 32)  # paper: 16 ... 256; larger n need more than rbf_steps to converge
     rbf_eta: float = 2.0  # step of the output weights c (paper: Delta t = 1e-3 for all, x 2e5 steps)
-    rbf_eta_inner: float = 0.1  # multiplier of the centres' step (z moves by eta * 0.1 = 0.2 per step). Measured:
+    rbf_eta_inner: float = 0.1  # multiplier of the centres' step (z moves by eta * 0.1 = 0.2 per step):
     #   z steps >= 0.5 settle on a higher loss (the centres oscillate once |c| is large); fast output
     #   weights and slower centres reach the asymptotic regime in 4000 steps (paper: 2e5 of 1e-3)
     rbf_steps: int = 4000

@@ -33,22 +33,8 @@ Claims (each judged on the 95% bootstrap CI of the exponent over seeds, 4 widths
 With training switched off (``--untrained``) the loss never drops, so there is no early time
 (nan, fails), and the final spread is the initial CLT (exponent ~ -1/2), so both late claims fail.
 
-Measured (quick preset, 6 seeds, seed 0). Before issue 14 (widths 16, 32, 64; early = step 2, t = 4;
-point estimates judged): early -0.41 [-0.56, -0.26], passing -1/2 +- 0.2 just as the untrained
-control does (-0.42 [-0.59, -0.26]); late -1.55 [-1.79, -1.27] at t = 8000, passing "late <= early - 0.2".
-After (widths 16..128): t = 0 control -0.47 [-0.57, -0.37]; early time t = 446 (risk ratio 0.42):
--0.58 [-0.72, -0.45], passes; final t = 8000: -1.34 [-1.47, -1.19], so ``late_below_clt`` passes and
-``late_exponent`` fails: the spread decays *faster* than n^-1 (the exponent crosses -1 near
-t ~ 3000-3900 and keeps falling while the flow converges; RVE's O(n^-1) is an upper bound).
-Untrained: no early time (nan), late -0.47 [-0.57, -0.37]: no claim passes.
-
 Each width's seeds run as one ensemble (:class:`~wgflow.flows.Ensemble`, batched RBF kernels; member s
-draws its particles from its own generator as before). The sphere retraction still runs member by
-member, and from n ~ 128 a step is compute-bound, so the gain is small: quick preset, one thread, CPU
-time 70 s -> 59 s and 64 s -> 47 s (alternate runs). Claims unchanged; metrics agree up to rounding except at the final time: one n = 16
-seed's flow amplifies the rounding difference of the batched products (1e-14 at t = 4000, 5e-3 in f
-at t = 8000, measured against its single flow), so final_risk_ratio moves 0.8% and the late exponent
--1.332 [-1.464, -1.186] -> -1.335 [-1.468, -1.191].
+draws its particles from its own generator). The sphere retraction runs member by member.
 """
 
 from __future__ import annotations

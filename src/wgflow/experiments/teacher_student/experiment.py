@@ -31,24 +31,11 @@ Claims (each fails with training switched off, ``--untrained``):
    at every step over [0, ``check_T``]), ||dR/dt + ||grad V||^2||_2 / ||grad V||^2||_2 <=
    check_eta / eta. Why: GD with step h dissipates -h|G|^2 + (h^2/2) G.HG per step, the flow's
    trapezoid rule -h|G|^2 + h^2 G.HG, a relative gap h G.HG / (2|G|^2) <= h lambda_max / 2, and the
-   main run is stable at step eta (lambda_max <= 2/eta). The measured error at check_eta/2 gives
+   main run is stable at step eta (lambda_max <= 2/eta). The error at check_eta/2 gives
    the observed order (1 for GD vs flow) as a metric. Control (untrained): relative error 1.
 
-Before issue 14 the claims were ``measure_moved`` (W2(mu_T, mu_0) > 0) and ``tracked_bound``
-(W2 <= the identity-coupling bound), which hold for any motion (the latter for any two clouds,
-also untrained: 0 <= 0); the distance travelled is kept as the metric ``w2_from_start``.
-
-Measured (quick preset, ctx.seed 0, 5 seeds, n = 64, d = 2, m0 = 3, T = 1000):
-
-- risk_drop: 4.88 orders, CI [4.71, 5.08] (passes; untrained 0).
-- teacher_measure_close: 0.476, CI [0.434, 0.537] -- *fails* the a-priori 1/2 (unbalanced
-  projection: 0.555). The ratio falls to ~0.4-0.5 by t ~ 20 and then stays (even creeps up, 0.41-0.61
-  at t = 5000) while the risk keeps falling to 1e-7: the flow reaches a zero-risk minimiser that
-  keeps ~1/4 of its mass off the teacher's units (non-uniqueness, see claim 2). Chizat & Bach
-  guarantee a global minimiser, not the teacher's measure; the claim tests the stronger reading.
-- energy_dissipation: 0.0043 at step 0.05 (passes, bound 0.05); 0.0078 at 0.1 and 0.0036 at 0.025:
-  first order on [0, 1], then a floor of ~0.004 from one unit that reaches w ~ 0, the cusp of
-  relu, where GD chatters (it carries ~0.5% of |grad V|^2 and dissipates nothing).
+The distance travelled, W2(mu_T, mu_0), is reported as the metric ``w2_from_start``: it is positive for any
+motion, so it is no claim.
 """
 
 from __future__ import annotations
@@ -84,7 +71,7 @@ SOURCE_EDI = "Ambrosio, Gigli & Savaré 2008, §11.2 (energy dissipation dR/dt =
 
 @dataclass(frozen=True)
 class TeacherStudentConfig:
-    """Defaults are the ``quick`` preset (about 20 s on one CPU core)."""
+    """Defaults are the ``quick`` preset."""
 
     d: int = 2  # input dimension (2: the teacher plane is the whole input space); theta = (c, w) in R^{d+1}
     m0: int = 3  # teacher width (units with c* = 1, |w*| = 1)
