@@ -23,8 +23,9 @@ def test_smallest_converging_width_and_its_bootstrap_interval():
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("cb-global-convergence", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("cb-global-convergence")  # every figure it saved is fit for a paper
     failed = [(c.name, c.measured, c.expected) for c in res.claims if not c.passed]
     assert res.claims and not failed, failed
     claims = {c.name: c for c in res.claims}

@@ -9,6 +9,8 @@ import torch
 from wgflow.tasks import three_spin as ts
 from wgflow.tasks.three_spin import ThreeSpin, symmetrize
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _sphere(f, B, seed):
     return f.sampler()(B, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
