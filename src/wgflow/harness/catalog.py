@@ -20,7 +20,7 @@ from .contract import registered
 from .plugins import ENV, entry_points
 from .registry import list_experiments
 
-__all__ = ["Entry", "catalog", "static_entries"]
+__all__ = ["Entry", "catalog", "static_entries", "module_sources"]
 
 
 @dataclass(frozen=True)
