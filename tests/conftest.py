@@ -27,23 +27,3 @@ def assert_no_claim_passes(name, overrides=None, *, preset="quick", seed=0, tmp_
     assert res.claims, f"{name}: the negative control recorded no claims"
     assert not passing, f"{name}: claims pass with training switched off: {'; '.join(passing)}"
     return res
-
-
-def run_recording_figure_problems(monkeypatch, name, overrides, out_dir):
-    """Run ``name`` (quick preset, seed 0) and check every figure it saves, as saved (after ``finish``).
-
-    Returns ({file name: :func:`wgflow.plotting.figures.figure_problems` of that figure}, the result).
-    """
-    import wgflow.plotting.figures as plotting
-    from wgflow.experiments import run_experiment
-
-    found: dict[str, list[str]] = {}
-    save = plotting.save
-
-    def recording_save(fig, path, dpi=None):
-        save(fig, path, dpi)
-        found[str(path).rsplit("/", 1)[-1].replace(".tmp", "")] = plotting.figure_problems(fig)
-
-    monkeypatch.setattr(plotting, "save", recording_save)
-    result = run_experiment(name, "quick", overrides, seed=0, out_dir=out_dir)
-    return found, result

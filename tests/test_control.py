@@ -6,7 +6,7 @@ import torch
 
 import wgflow as wg
 from wgflow.control import training_disabled, untrained
-from wgflow.experiments.base import Claim, claim_ci_above, claim_ci_below, claim_ci_contains, claim_le
+from wgflow.harness import Claim, claim_ci_above, claim_ci_below, claim_ci_contains, claim_le
 from wgflow.residual.objective import ObjectiveConfig, train_residual
 from wgflow.residual.stacks import ResidualStack
 from wgflow.stats import mean_ci

@@ -38,7 +38,7 @@ def test_readme_commands_parse_and_validate(tmp_path, monkeypatch, capsys):
     """Cheap commands run for real on an empty store; runs and sweeps are parsed and their configs validated
     (running them is the experiments' own tests' job: `--full` takes hours)."""
     from wgflow.cli import app as cli
-    from wgflow.experiments.base import make_config
+    from wgflow.harness import make_config
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WGFLOW_STORE", str(tmp_path / "store"))
@@ -63,7 +63,7 @@ def test_readme_inline_python_calls_are_valid(monkeypatch):
     """Inline `wg.run_experiment(...)` examples name a real experiment, preset and config keys."""
     import ast
 
-    from wgflow.experiments.base import make_config
+    from wgflow.harness import make_config
 
     calls = re.findall(r"`(wg\.run_experiment\([^`]*\))`", README.read_text())
     assert calls

@@ -6,7 +6,7 @@ from PIL import Image
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.experiments.cb_global_convergence import _smallest_converging
+from wgflow.experiments.cb_global_convergence.experiment import _smallest_converging
 
 # seeds 0-2: seed 1 and 2 stall at m = m0 = 3 (measured before issue 14), every seed converges at m = 48
 SMALL = {"widths": (3, 12, 48), "seeds": 3, "control_seeds": 1, "steps": 1500, "n_snapshots": 12}
@@ -23,8 +23,9 @@ def test_smallest_converging_width_and_its_bootstrap_interval():
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("cb-global-convergence", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("cb-global-convergence")  # every figure it saved is fit for a paper
     failed = [(c.name, c.measured, c.expected) for c in res.claims if not c.passed]
     assert res.claims and not failed, failed
     claims = {c.name: c for c in res.claims}

@@ -43,10 +43,11 @@ def test_negative_control_passes_no_claim(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_moves_towards_the_references(tmp_path):
+def test_training_moves_towards_the_references(tmp_path, paper_figures):
     """At this size (seeds 0-2, 400 steps) no claim's threshold is reached (the same holds at the quick preset, see
     the module docstring), but training must move every compared quantity from its control towards the reference."""
     res = run_experiment("cb-implicit-bias", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("cb-implicit-bias")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
     for suffix in ("_variant",):
         for norm in ("f1", "f2"):

@@ -1,4 +1,4 @@
-"""Every registered experiment keeps the contract of wgflow.experiments.base.
+"""Every registered experiment keeps the contract of wgflow.harness.
 
 Presets (quick, full and any other) build and validate, configs are frozen dataclasses whose
 fields each carry a commented default, and the module docstring names the source it reproduces.
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from wgflow.experiments.base import config_to_dict, list_experiments, make_config
+from wgflow.harness import config_to_dict, list_experiments, make_config
 
 EXPERIMENTS = [e for e in list_experiments() if e.__module__.startswith("wgflow.")]
 # Fields documented by nothing yet, in a module owned by parallel work (issue 19).

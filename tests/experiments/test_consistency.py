@@ -12,10 +12,11 @@ SMALL = {"n_values": (8, 16, 32, 64), "seeds": 5, "subsets": 2, "T": 1.0, "n_tim
 
 
 @pytest.mark.slow
-def test_quick_preset_passes_its_claims(tmp_path):
+def test_quick_preset_passes_its_claims(tmp_path, paper_figures):
     # the quick preset itself (~45 s on one core): smaller references, horizons or replicate counts
     # leave the CI off -1/2 (e.g. T = 2, n_ref = 8 max(n), 2 subsets: -0.36 [-0.47, -0.23])
     res = run_experiment("consistency", "quick", {}, seed=0, out_dir=tmp_path)
+    paper_figures.check("consistency")  # every figure it saved is fit for a paper
     failed = [(c.name, c.measured, c.ci) for c in res.claims if not c.passed]
     assert not failed, failed
     for c in res.claims:  # judged on a CI, with its source and the uncoupled control beside it

@@ -18,8 +18,9 @@ SMALL = {
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("lazy-vs-active", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("lazy-vs-active")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
     expected = ("movement_slope_asymptotic", "lazy_matches_linearisation", "active_beats_lazy")
     failed = [(n, claims[n].measured, claims[n].ci) for n in expected if not claims[n].passed]

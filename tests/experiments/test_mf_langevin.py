@@ -9,8 +9,9 @@ SMALL = {"n": 500, "steps": 400, "anneal_steps": 500, "anneal_decay": 0.985, "n_
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("mf-langevin", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("mf-langevin")  # every figure it saved is fit for a paper
     failed = [(c.name, c.measured, c.ci, c.expected) for c in res.claims if not c.passed]
     assert res.claims and not failed, failed
     claims = {c.name: c for c in res.claims}

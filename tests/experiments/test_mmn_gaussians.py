@@ -19,8 +19,9 @@ SMALL = {
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("mmn-gaussians", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("mmn-gaussians")  # every figure it saved is fit for a paper
     claims, m = {c.name: c for c in res.claims}, res.metrics
     assert set(claims) == {
         "risk_gap_rate",

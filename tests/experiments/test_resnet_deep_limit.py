@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
-from wgflow.experiments import run_experiment
-from wgflow.experiments._resnet_deep_limit_claims import rate as _rate
-from wgflow.experiments.base import ConfigError
+from wgflow.experiments import get_experiment, run_experiment
+from wgflow.experiments.resnet_deep_limit.claims import rate as _rate
+from wgflow.harness import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,9 +29,11 @@ def test_untrained_passes_no_claim(tmp_path):
 
 
 def test_config_checks():
-    with pytest.raises(ConfigError, match="4 doubling"):
+    with pytest.raises(ConfigError, match="at least 4 increasing"):
         run_experiment("resnet-deep-limit", "quick", {"Ls": (4, 8, 16)})
-    with pytest.raises(ConfigError, match="fractions"):
+    with pytest.raises(ConfigError, match="4 doubling"):
+        run_experiment("resnet-deep-limit", "quick", {"Ls": (4, 8, 16, 48)})
+    with pytest.raises(ConfigError, match=r"path_gap_floor.*in \(0, 1\]"):
         run_experiment("resnet-deep-limit", "quick", {"path_gap_floor": 0.0})
 
 
@@ -49,3 +51,19 @@ def test_minimisers_converge_on_moons(tmp_path):
         assert c.passed and c.ci[1] < 0, c
     assert -2 < r.metrics["rate_E"] < -0.5  # about first order (forward Euler)
     assert (tmp_path / "gaps.png").exists() and (tmp_path / "paths.png").exists()
+
+
+#: Smaller than the run above: the drawing and the WA ablation's quotient are tested.
+FIGURES = {"m": 24, "restarts": 1, "steps": 2, "seeds": 2, "ode_nodes": 4, "ablation_variant": "WA"}
+
+
+@pytest.mark.slow
+def test_figures_are_fit_for_a_paper_and_the_quotient_is_per_layer(tmp_path, paper_figures):
+    r = run_experiment("resnet-deep-limit", "quick", FIGURES, seed=0, out_dir=tmp_path)
+    assert set(paper_figures.found) == {"paths.png", "gaps.png", "tracks.png", "ablation.png"}
+    paper_figures.check("resnet-deep-limit")
+    assert {f.removesuffix(".png") for f in paper_figures.found} <= set(get_experiment("resnet-deep-limit").captions)
+    # The WA ablation is judged modulo per-layer relabellings (the quotient itself is checked in tests/residual).
+    claim = next(c for c in r.claims if c.name == "ablation_no_fd")
+    assert "modulo per-layer relabellings" in claim.statement
+    assert 0 < r.metrics["rel_gapP_nofd"] < float("inf") and r.metrics["h1_growth_nofd"] > 0

@@ -3,8 +3,8 @@
 import pytest
 
 from tests.conftest import assert_no_claim_passes  # registered by pytest (import-mode importlib)
-from wgflow.experiments import run_experiment
-from wgflow.experiments.base import ConfigError
+from wgflow.experiments import get_experiment, run_experiment
+from wgflow.harness import ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -82,3 +82,26 @@ def test_training_straightens_blobs_tracks(tmp_path):
     assert r.metrics["resnet_transport_g0.001"] > r.metrics["resnet_transport_init_g0.001"]
     for fig in ("scores_vs_step", "scores_vs_transport", "scores_vs_gamma", "tracks", "geodesic"):
         assert (tmp_path / f"{fig}.png").exists()
+
+
+#: Smaller than the runs above: only the drawing is tested.
+FIGURES = {
+    **SMALL,
+    "m": 64,
+    "m_test": 64,
+    "seeds": 2,
+    "steps": 3,
+    "lrs": (0.02,),
+    "score_steps": (0, 3),
+    "snapshots": (0, 3),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["digits", "blobs"])
+def test_figures_are_fit_for_a_paper(tmp_path, paper_figures, task):
+    run_experiment("resnet-geodesic", "quick", {**FIGURES, "task": task}, seed=0, out_dir=tmp_path)
+    names = ("scores_vs_gamma", "source_scores_vs_gamma", "scores_vs_step", "scores_vs_transport", "tracks")
+    assert set(paper_figures.found) >= {f"{f}.png" for f in names}
+    paper_figures.check("resnet-geodesic")
+    assert {f.removesuffix(".png") for f in paper_figures.found} <= set(get_experiment("resnet-geodesic").captions)

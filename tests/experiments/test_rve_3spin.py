@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from wgflow.experiments import ConfigError, make_config, run_experiment
-from wgflow.experiments.rve_3spin import paper_loss
+from wgflow.experiments import ConfigError, get_experiment, make_config, run_experiment
+from wgflow.experiments.rve_3spin.claims import paper_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,8 +32,9 @@ TINY = {
 
 
 @pytest.mark.slow
-def test_rve_3spin_scaled_down_at_d10(tmp_path):
+def test_rve_3spin_scaled_down_at_d10(tmp_path, paper_figures):
     res = run_experiment("rve-3spin", "quick", SPIN, seed=0, out_dir=tmp_path)
+    paper_figures.check("rve-3spin")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
     assert set(claims) == {
         "sigmoid-d10_loss_exponent",
@@ -88,3 +89,11 @@ def test_bad_configs_are_rejected():
         make_config("rve-3spin", "quick", {"n_values": (2, 4)})
     with pytest.raises(ConfigError, match="dtype"):
         make_config("rve-3spin", "quick", {"dtype": "float16"})
+
+
+def test_full_preset_follows_the_paper():
+    full = make_config("rve-3spin", "full")
+    assert full.dims == (10, 25) and full.n_values == (32, 64, 128, 256, 512, 1024) and full.targets == 10
+    assert (full.sgd_steps, full.quench_steps) == (2_000_000, 200_000)
+    assert full.rbf_d == 5 and full.rbf_steps == 200_000
+    assert get_experiment("rve-3spin").presets["quick"] == {}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_no_claim_passes
-from wgflow.experiments import ConfigError, make_config, run_experiment
+from wgflow.experiments import ConfigError, get_experiment, make_config, run_experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -12,8 +12,9 @@ SMALL = {"n_values": (16, 32, 64, 128), "seeds": 5, "steps": 2000, "n_times": 16
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_claims(tmp_path):
+def test_scaled_down_run_passes_its_claims(tmp_path, paper_figures):
     res = run_experiment("rve-fluctuations", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("rve-fluctuations")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
     # late_exponent (CI contains -1) is not asserted: at the quick preset the spread decays faster than n^-1
     failed = [(c.name, c.measured, c.ci) for c in res.claims if not c.passed and c.name != "late_exponent"]
@@ -46,3 +47,8 @@ def test_config_is_validated():
     ):
         with pytest.raises(ConfigError, match=key):
             make_config("rve-fluctuations", "quick", bad)
+
+
+def test_presets_validate():
+    make_config("rve-fluctuations", "full")
+    assert get_experiment("rve-fluctuations").presets["quick"] == {}

@@ -6,7 +6,7 @@ import torch
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.experiments.teacher_student import balanced
+from wgflow.experiments.teacher_student.experiment import balanced
 from wgflow.measures.units import ReLU
 
 SMALL = {"n": 32, "steps": 400, "seeds": 5, "n_snapshots": 8, "check_T": 2.0}
@@ -27,8 +27,9 @@ def test_balanced_units_compute_the_same_function_with_equal_norms():
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_flow_claims(tmp_path):
+def test_scaled_down_run_passes_its_flow_claims(tmp_path, paper_figures):
     res = run_experiment("teacher-student", "quick", SMALL, seed=0, out_dir=tmp_path)
+    paper_figures.check("teacher-student")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
     assert set(claims) == {"risk_drop", "teacher_measure_close", "energy_dissipation"}
     assert claims["risk_drop"].passed and claims["risk_drop"].ci[0] > 2, claims["risk_drop"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wgflow.cli import main
-from wgflow.experiments import _external, base
+from wgflow.harness import contract, get_experiment, list_experiments, plugins, run_experiment
 from wgflow.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "my_experiment.py"
@@ -20,14 +20,14 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "my_experi
 @pytest.fixture(autouse=True)
 def clean_registry(monkeypatch):
     """External experiments registered by a test must not leak into other tests' registry walks."""
-    monkeypatch.setenv(_external.ENV, "")  # recorded, so that main()'s --experiments-path is undone after the test
-    monkeypatch.delenv(_external.ENV)
-    saved = dict(base._REGISTRY)
+    monkeypatch.setenv(plugins.ENV, "")  # recorded, so that main()'s --experiments-path is undone after the test
+    monkeypatch.delenv(plugins.ENV)
+    saved = dict(contract._REGISTRY)
     yield
-    base._REGISTRY.clear()
-    base._REGISTRY.update(saved)
-    _external._loaded.clear()
-    _external._entry_points_done = False
+    contract._REGISTRY.clear()
+    contract._REGISTRY.update(saved)
+    plugins._loaded.clear()
+    plugins._entry_points_done = False
     for name in [m for m in sys.modules if m.startswith("wgflow_external_")]:
         del sys.modules[name]
 
@@ -82,8 +82,8 @@ def test_data_file_from_the_command_line(tmp_path, capsys, one_torch_thread):
 
 @pytest.mark.slow  # forkserver worker imports torch and wgflow (~30 s on a busy 2-core machine)
 def test_env_var_folder_and_sweep(tmp_path, monkeypatch, capsys, one_torch_thread):
-    monkeypatch.setenv(_external.ENV, str(EXAMPLE.parent))
-    assert "my-data-flow" in [e.name for e in base.list_experiments()]
+    monkeypatch.setenv(plugins.ENV, str(EXAMPLE.parent))
+    assert "my-data-flow" in [e.name for e in list_experiments()]
     store = tmp_path / "runs"
     rc = main(
         ["sweep", "my-data-flow", "--grid", "n=8,16", "--set", "steps=50", "--workers", "1", "--store", str(store)]
@@ -122,8 +122,8 @@ def test_entry_point_of_an_installed_package(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[wgflow.experiments]\nsquares = mypkg:Squares\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert base.get_experiment("ep-squares").title == "squares"
-    assert base.run_experiment("ep-squares", out_dir=tmp_path / "o").claims[0].passed
+    assert get_experiment("ep-squares").title == "squares"
+    assert run_experiment("ep-squares", out_dir=tmp_path / "o").claims[0].passed
 
 
 def test_broken_or_ambiguous_files_are_one_line_errors(tmp_path, capsys):

@@ -12,14 +12,16 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from wgflow.experiments import base
-from wgflow.experiments.base import (
+from wgflow.domains import Choice, Domain
+from wgflow.harness import (
     ConfigError,
     DivergenceError,
     Experiment,
     ExperimentResult,
     claim_ge,
     claim_le,
+    contract,
+    list_experiments,
     register,
 )
 
@@ -33,7 +35,7 @@ class FakeConfig:
     mode: str = "ok"  # what the run does: ok | diverge | interrupt | error
     label: str = "plain"  # a free string (to test escaping)
 
-    choices: ClassVar[dict[str, tuple]] = {"mode": ("ok", "diverge", "interrupt", "error")}
+    domains: ClassVar[dict[str, Domain]] = {"mode": Choice("ok", "diverge", "interrupt", "error")}
 
     def validate(self):
         if not self.x > 0:
@@ -88,10 +90,10 @@ class FakeMachinery(Experiment):
 
 @pytest.fixture(autouse=True)
 def fake_experiment():
-    base.list_experiments()  # import the real ones first
+    list_experiments()  # import the real ones first
     register(FakeMachinery)
     yield FakeMachinery
-    base._REGISTRY.pop(FakeMachinery.name, None)
+    contract._REGISTRY.pop(FakeMachinery.name, None)
 
 
 @pytest.fixture
@@ -105,7 +107,7 @@ def store(tmp_path):
 
 _CLI_WITH_KILL = """
 import os, signal, sys
-from wgflow.experiments import _store_context
+from wgflow.harness import store_context as _store_context
 # as started from a foreground shell: a suite launched in the background (nohup, &) hands its children
 # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
 signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -17,8 +17,8 @@ import sys
 import pytest
 
 from wgflow.cli import main
-from wgflow.experiments.base import list_experiments
-from wgflow.experiments.config import MAX_SEED, Bool, Choice, Float, Floats, Int, Ints, Text
+from wgflow.domains import MAX_SEED, Bool, Choice, Float, Floats, Int, Ints, Text
+from wgflow.harness import list_experiments
 
 EXPERIMENTS = [e for e in list_experiments() if e.__module__.startswith("wgflow.")]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from wgflow import harness
 from wgflow.cli import app as cli
 from wgflow.cli import run as cli_run
 from wgflow.store import Store
@@ -88,7 +89,6 @@ def test_failed_run_exits_1(capsys, tmp_path):
 
 
 def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
-    from wgflow.experiments import base
 
     s = tmp_path / "s"
     monkeypatch.setenv("WGFLOW_STORE", str(s))  # the default store comes from the environment
@@ -98,7 +98,7 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     assert code == 0 and "fake-machinery" in out and "completed" in out and "1/2" in out
     code, out, _ = run(capsys, "report", "--out", tmp_path / "r.html")
     assert code == 0 and out.strip() == str((tmp_path / "r.html").resolve())
-    fake = base.get_experiment("fake-machinery")
+    fake = harness.get_experiment("fake-machinery")
     monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake])
     code, out, _ = run(capsys, "reproduce", "--quick")
     report = out.strip().splitlines()[-1]
@@ -147,8 +147,8 @@ def test_report_does_not_import_torch_and_shows_what_the_store_recorded(tmp_path
 
 
 def test_catalog_matches_registry():
-    from wgflow.experiments._catalog import catalog
-    from wgflow.experiments.base import list_experiments
+    from wgflow.harness import list_experiments
+    from wgflow.harness.catalog import catalog
 
     assert [(e.name, e.title, e.reference) for e in catalog()] == [
         (e.name, e.title, e.reference) for e in list_experiments()
@@ -190,9 +190,8 @@ def test_runs_table_shows_seed_overrides_sweep_and_control(capsys, tmp_path):
 
 
 def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, monkeypatch):
-    from wgflow.experiments import base
 
-    fake = base.get_experiment("fake-machinery")
+    fake = harness.get_experiment("fake-machinery")
     monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake, fake])
     code, _out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0.01")
     assert code == 0

@@ -13,8 +13,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wgflow.experiments.base import ConfigError, list_experiments, make_config
-from wgflow.experiments.config import MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text, check_seed
+from wgflow.domains import MAX_INT, MAX_SEED, SEED, Bool, Choice, Float, Floats, Int, Ints, Text, check_seed
+from wgflow.harness import ConfigError, list_experiments, make_config
 
 EXPERIMENTS = [e for e in list_experiments() if e.__module__.startswith("wgflow.")]
 
@@ -27,7 +27,7 @@ def test_every_field_of_every_experiment_declares_a_domain():
         missing = [k for k in fields if k not in domains]
         assert not missing, (
             f"{exp.name}: config field(s) {missing} of {exp.Config.__name__} have no domain; add "
-            f"them to its `domains` ClassVar (see wgflow.experiments.config)"
+            f"them to its `domains` ClassVar (see wgflow.domains)"
         )
         assert not set(domains) - set(fields), f"{exp.name}: domains for unknown fields {set(domains) - set(fields)}"
 
@@ -189,3 +189,40 @@ def test_domain_messages_and_edge_cases():
     assert Bool().parse("b", "Yes") is True and Choice("a", "b").parse("c", "b") == "b"
     with pytest.raises(ConfigError):
         Text().parse("data_dir", "a\x00b")
+
+
+def test_a_field_without_a_domain_gets_that_of_its_default():
+    from wgflow.harness.configs import field_domain
+
+    @dataclasses.dataclass(frozen=True)
+    class Plain:
+        n: int = 3
+        eta: float = 0.5
+        on: bool = True
+        label: str = "x"
+        widths: tuple = (8, 16)
+        extra: object = None
+
+    f = {x.name: x for x in dataclasses.fields(Plain)}
+    assert field_domain(Plain, f["n"]).parse("n", "7") == 7
+    assert field_domain(Plain, f["eta"]).parse("eta", "2") == 2.0
+    assert field_domain(Plain, f["on"]).parse("on", "off") is False
+    assert field_domain(Plain, f["widths"]).parse("widths", "4,8") == (4, 8)
+    assert field_domain(Plain, f["extra"]).parse("extra", "[1, 2]") == [1, 2]
+    for key, bad in (("n", "1.5"), ("eta", "nan"), ("on", "maybe"), ("widths", "a,b"), ("extra", "{")):
+        with pytest.raises(ConfigError, match=f"config key '{key}'"):
+            field_domain(Plain, f[key]).parse(key, bad)
+
+
+@pytest.mark.parametrize(
+    "kw,key",
+    [({"eta": 0}, "eta"), ({"steps": -1}, "steps"), ({"alpha": "lazy"}, "alpha"), ({"batch_size": 0}, "batch_size"),
+     ({"n_snapshots": 1}, "n_snapshots"), ({"eta": "0.1"}, "eta"), ({"steps": 10.0}, "steps"),
+     ({"schedule": "cosine"}, "schedule"), ({"batch_schedule": ((0, 0),)}, "batch_schedule")],
+)  # fmt: skip
+def test_flow_config_checks_its_fields_with_the_same_domains(kw, key):
+    from wgflow.flows import FlowConfig
+
+    with pytest.raises(ConfigError, match=f"FlowConfig.{key}"):
+        FlowConfig(**kw)
+    FlowConfig(alpha="ntk", batch_size=None, eta=1)  # an int stands for a float

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wgflow.cli import main
-from wgflow.experiments.base import config_to_dict, make_config
+from wgflow.harness import config_to_dict, make_config
 from wgflow.store import Store, StoreError, is_wgflow_process
 
 

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from wgflow.experiments.runner import execute
+from wgflow.harness.runner import execute
 from wgflow.report import render_report, write_report
 
 EVIL = "<script>alert('x')</script>&\"'"

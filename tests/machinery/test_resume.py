@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from wgflow.cli import app as cli
-from wgflow.experiments.runner import execute
+from wgflow.harness.runner import execute
 from wgflow.store import Store
 
 SETTINGS = ["--set", "n=8", "--set", "steps=120", "--set", "n_snapshots=6", "--checkpoint-every", "20"]
@@ -103,7 +103,7 @@ def test_sigterm_and_sigint_mark_interrupted(tmp_path, sig, code, wgflow_cli):
 def test_directory_runs_resume_only_their_own_stages(tmp_path):
     # Stages are memoised by key: a directory must not hand one run's stages to another config or seed.
     from wgflow.experiments import run_experiment
-    from wgflow.experiments.base import ConfigError
+    from wgflow.harness import ConfigError
 
     tiny = {
         "task": "moons",

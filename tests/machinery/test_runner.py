@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wgflow.experiments.base import ConfigError
-from wgflow.experiments.runner import StoreCheckpointer, execute
+from wgflow.harness import ConfigError
+from wgflow.harness.runner import StoreCheckpointer, execute
 
 
 def test_completed_run_records_claims_metrics_artifacts(store):
@@ -94,7 +94,7 @@ def test_resume_skips_completed_stages_and_refuses_completed_runs(store, calls):
 
 
 def test_sigterm_during_a_run_marks_it_interrupted(store, monkeypatch):
-    from wgflow.experiments import runner
+    from wgflow.harness import runner
 
     real = runner.StoreContext.stage
 

@@ -14,14 +14,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from wgflow.experiments.base import DivergenceError, Experiment, ExperimentResult, claim_le, register
+from wgflow.domains import Choice, Domain
+from wgflow.harness import DivergenceError, Experiment, ExperimentResult, claim_le, register
 
 
 @dataclass(frozen=True)
 class FakeConfig:
     n: int = 8  # "width": the loss is 3 / n (1 + seed / 100)
     mode: str = "ok"  # "ok" | "raise" | "diverge" | "die" (SIGKILL itself) | "slow" (sleeps $SWEEP_FAKE_SLEEP s)
-    choices: ClassVar[dict[str, tuple]] = {"mode": ("ok", "raise", "diverge", "die", "slow")}
+    domains: ClassVar[dict[str, Domain]] = {"mode": Choice("ok", "raise", "diverge", "die", "slow")}
 
 
 @register

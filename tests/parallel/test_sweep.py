@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from wgflow.cli import main
-from wgflow.experiments.base import _REGISTRY, ConfigError
+from wgflow.harness import ConfigError
+from wgflow.harness.contract import _REGISTRY
 from wgflow.parallel.executors import DaskExecutor, LocalExecutor
 from wgflow.parallel.sweep import expand_grid, parse_grid, parse_seeds, run_sweep, sweep_id_for
 from wgflow.store import Store

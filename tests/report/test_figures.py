@@ -2,7 +2,8 @@
 
 :func:`wgflow.plotting.figures.finish` runs on every figure an experiment saves; these tests render figures
 through it (log axes of any span, the particle pictures) and check them with matplotlib's text
-bounding boxes (:func:`wgflow.plotting.figures.figure_problems`).
+bounding boxes (:func:`wgflow.plotting.figures.figure_problems`). The experiments' own figures are checked
+during each experiment's scaled-down run (``paper_figures`` in tests/experiments/conftest.py).
 """
 
 from __future__ import annotations
@@ -74,72 +75,6 @@ def test_particle_figure_is_labelled_and_titled():
     finish(fig)
     assert figure_problems(fig) == []
     plt.close(fig)
-
-
-# --------------------------------------------------------------------------- the experiments' own figures
-def _small(module: str, config: str | dict = "SMALL") -> dict:
-    """A scaled-down config: given, or the one named ``config`` in the experiment's tests."""
-    import importlib
-
-    return dict(
-        config if isinstance(config, dict) else getattr(importlib.import_module(f"tests.experiments.{module}"), config)
-    )
-
-
-# Figures that still break a rule (found by this test; their experiment modules draw them and are fixed
-# there): experiment -> the expected problems' substrings. Remove an entry when its figures are fixed.
-KNOWN: dict[str, str] = {}
-
-#: every experiment, at a scaled-down size: (name, its tests' module, the scaled-down config or its name there)
-EXPERIMENTS = [
-    ("teacher-student", "test_teacher_student", "SMALL"),
-    ("consistency", "test_consistency", "SMALL"),
-    ("mf-langevin", "test_mf_langevin", "SMALL"),
-    ("lazy-vs-active", "test_lazy_vs_active", "SMALL"),
-    ("cb-implicit-bias", "test_cb_implicit_bias", "SMALL"),
-    (  # its tests' SMALL takes ~2 min here: fewer, shorter runs draw the same figures
-        "cb-global-convergence",
-        "",
-        {"widths": (3, 12), "seeds": 2, "control_seeds": 1, "steps": 300, "n_snapshots": 8},
-    ),
-    ("mmn-gaussians", "test_mmn_gaussians", "SMALL"),
-    ("rve-3spin", "test_rve_3spin", "TINY"),
-    (  # its tests' SMALL takes minutes here: fewer, shorter runs draw the same figure
-        "rve-fluctuations",
-        "",
-        {"n_values": (16, 32, 64), "seeds": 3, "steps": 500, "n_times": 8, "n_train": 256, "n_probe": 500},
-    ),
-    pytest.param("resnet-geodesic", "test_resnet_geodesic", "SMALL"),
-    pytest.param("resnet-deep-limit", "", {"m": 48, "restarts": 1, "steps": 10, "seeds": 2, "ablation": True}),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name,module,config", EXPERIMENTS)
-def test_experiment_figures_are_fit_for_a_paper(name, module, config, tmp_path, monkeypatch, one_torch_thread):
-    """Each figure of a scaled-down run, as saved (after :func:`finish`, with the verdicts of the claims it is
-    bound to), has no problem; every figure an experiment binds in ``captions`` was saved."""
-    import wgflow.plotting.figures as plotting
-    from wgflow.experiments import get_experiment, run_experiment
-    from wgflow.plotting.verdicts import figure_claims
-
-    found: dict[str, list[str]] = {}
-    save = plotting.save
-
-    def recording_save(fig, path, dpi=None):
-        save(fig, path, dpi)
-        found[str(path).rsplit("/", 1)[-1].replace(".tmp", "")] = figure_problems(fig)
-
-    monkeypatch.setattr(plotting, "save", recording_save)
-    run_experiment(name, "quick", _small(module, config), seed=0, out_dir=tmp_path)
-    assert found, f"{name} saved no figure"
-    bad = {k: v for k, v in found.items() if v}
-    if name in KNOWN:
-        assert bad, f"{name}'s figures are fixed: remove its entry from KNOWN"
-        pytest.xfail(f"known ({KNOWN[name]}): {bad}")
-    assert bad == {}
-    saved = {k.rsplit(".", 1)[0] for k in found}
-    assert set(figure_claims(get_experiment(name).captions)) <= saved, "captions name a figure never saved"
 
 
 def test_watched_run_figures_are_fit_for_a_paper(tmp_path, monkeypatch, one_torch_thread):

@@ -51,7 +51,7 @@ def test_mathml_never_raises_and_is_well_formed(tex):
 
 
 def test_every_experiment_docstring_renders():
-    from wgflow.experiments.base import list_experiments
+    from wgflow.harness import list_experiments
 
     for exp in list_experiments():
         out = docstring_to_html(exp.description)

@@ -10,8 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from wgflow.experiments import base
-from wgflow.experiments.base import Experiment, ExperimentResult, claim_ge, register, run_experiment
+from wgflow.harness import Experiment, ExperimentResult, claim_ge, contract, register, run_experiment
 from wgflow.plotting.figures import figure_problems
 from wgflow.plotting.verdicts import Caption, bind_claims, caption_text, figure_claims, state_verdicts, verdict_problems
 
@@ -98,7 +97,7 @@ class _Bound(Experiment):
 def bound_experiment():
     register(_Bound)
     yield _Bound
-    base._REGISTRY.pop(_Bound.name, None)
+    contract._REGISTRY.pop(_Bound.name, None)
 
 
 @pytest.mark.parametrize("gain,verdict", [(2.0, "PASS"), (0.5, "FAIL")])
@@ -132,7 +131,7 @@ def test_a_context_nobody_judges_saves_once_and_closes(tmp_path):
 
 
 def test_the_report_captions_a_bound_figure_with_its_statement():
-    from wgflow.experiments.runner import about
+    from wgflow.harness.runner import about
     from wgflow.report.html import caption
 
     captions = about(_Bound)["captions"]  # what the runner records in the store

@@ -78,7 +78,7 @@ def test_image_dataset_finds_and_scales_files(tmp_path):
 
 def test_geodesic_experiment_reads_mnist_files_from_disk(tmp_path):
     from wgflow.experiments import run_experiment
-    from wgflow.experiments.base import ConfigError
+    from wgflow.harness import ConfigError
 
     data = tmp_path / "mnist"
     data.mkdir()

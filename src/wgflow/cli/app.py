@@ -20,7 +20,7 @@ import sys
 
 from .._version import __version__
 from ..errors import ConfigError
-from ..experiments._external import ENV, load_file
+from ..harness.plugins import ENV, load_file
 from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
 from .browse import add_list, add_report, add_runs, add_show
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except BaseException as e:  # SIGTERM: the runner's Terminated (imported lazily: `--help` stays fast)
-        runner = sys.modules.get("wgflow.experiments.runner")
+        runner = sys.modules.get("wgflow.harness.runner")
         if runner is not None and isinstance(e, runner.Terminated):
             print("wgflow: terminated", file=sys.stderr)
             return 143

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..domains import MAX_SEED
 from ..errors import ConfigError
-from ..experiments.config import MAX_SEED
 from ..store import Store
 
 __all__ = [

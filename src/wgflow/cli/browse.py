@@ -6,8 +6,8 @@ import json
 import sys
 
 from ..errors import ConfigError
-from ..experiments._catalog import catalog
-from ..experiments.base import get_experiment
+from ..harness import get_experiment
+from ..harness.catalog import catalog
 from ..report import write_report
 from .args import open_store, store_arg
 from .show import run_overrides, runs_table, show_experiment

@@ -6,9 +6,9 @@ import json
 import sys
 import time
 
+from ..domains import check_seed
 from ..errors import ConfigError
-from ..experiments.base import list_experiments, make_config
-from ..experiments.config import check_seed
+from ..harness import list_experiments, make_config
 from ..report import write_report
 from ..report.numbers import fmt, fmt_duration
 from .args import (
@@ -80,7 +80,7 @@ def _print_outcome(out, as_json: bool) -> None:
 
 
 def _cmd_run(args) -> int:
-    from ..experiments.runner import execute  # the runner imports torch: not for --help or the other commands
+    from ..harness.runner import execute  # the runner imports torch: not for --help or the other commands
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
@@ -139,7 +139,7 @@ def add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from ..experiments.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
+    from ..harness.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
 
     check_seed(args.seed)
     if not args.heartbeat > 0:

@@ -11,7 +11,7 @@ import tokenize
 from collections.abc import Sequence
 from typing import Any
 
-from ..experiments.base import Experiment, config_to_dict, make_config
+from ..harness import Experiment, config_to_dict, make_config
 from ..report.numbers import fmt, fmt_duration
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import ConfigError
-from ..experiments.base import get_experiment, make_config
+from ..harness import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
 from ..store import Store
 from .args import preset_args, sets_arg, store_arg
@@ -44,7 +44,7 @@ def add_sweep_parser(sub) -> None:
 
 def _cmd_sweep(args) -> int:
     # keep start-up fast: the runner imports torch, and the executors and the sweep driver are only for a sweep
-    from ..experiments.runner import terminate_raises
+    from ..harness.runner import terminate_raises
     from ..parallel.executors import make_executor
     from ..parallel.sweep import run_sweep
 

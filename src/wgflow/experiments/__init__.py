@@ -1,23 +1,33 @@
-"""Reproduced results of the sources, one module per experiment.
+"""Reproduced results of the sources, one package per experiment.
 
-Every module in this package is imported by :func:`load_builtin` (which the registry calls on
-first use: ``list_experiments``, ``get_experiment``), so defining an experiment with
-``@register`` in a new module is enough to make it appear in ``wgflow list``. Importing the
-package itself stays light (no torch), so the console script starts fast.
+Each package holds its config, its ``run`` (a sequence of library calls), its claims and its
+figures, and is declared in wgflow's pyproject.toml as an entry point of the group
+``wgflow.experiments`` — the way every experiment, built-in or your own, reaches the registry
+(:mod:`wgflow.harness.plugins`). The names below are the harness's public API
+(:mod:`wgflow.harness`), re-exported for experiments and scripts; importing this package does not
+import torch, so the console script starts fast.
 """
 
-import importlib
-import pkgutil
-
-from .base import (
+from ..harness import (
+    Bool,
+    Choice,
     Claim,
     ConfigError,
     DirectoryContext,
     DivergenceError,
+    Domain,
     Experiment,
     ExperimentResult,
+    Float,
+    Floats,
+    Int,
+    Ints,
     RunContext,
+    Text,
     claim_between,
+    claim_ci_above,
+    claim_ci_below,
+    claim_ci_contains,
     claim_close,
     claim_ge,
     claim_le,
@@ -30,17 +40,34 @@ from .base import (
     run_experiment,
 )
 
-
-def builtin_modules() -> list[str]:
-    """Names of the experiment modules of this package (files not starting with "_", but base and config)."""
-    return [
-        m.name
-        for m in pkgutil.iter_modules(__path__)
-        if not m.name.startswith("_") and m.name not in ("base", "config", "runner")
-    ]
-
-
-def load_builtin() -> None:
-    """Import every experiment module of this package (each registers its experiments)."""
-    for name in builtin_modules():
-        importlib.import_module(f"{__name__}.{name}")
+__all__ = [
+    "ConfigError",
+    "DivergenceError",
+    "Experiment",
+    "ExperimentResult",
+    "RunContext",
+    "DirectoryContext",
+    "register",
+    "get_experiment",
+    "list_experiments",
+    "make_config",
+    "config_to_dict",
+    "run_experiment",
+    "Claim",
+    "claim_between",
+    "claim_ci_above",
+    "claim_ci_below",
+    "claim_ci_contains",
+    "claim_close",
+    "claim_ge",
+    "claim_le",
+    "claim_true",
+    "Domain",
+    "Int",
+    "Float",
+    "Bool",
+    "Choice",
+    "Text",
+    "Ints",
+    "Floats",
+]

@@ -24,9 +24,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from ..domains import AnyOf, Choice, Domain, Float, Int, OrNone, check_fields
+from ..errors import ConfigError
 
 __all__ = ["FlowConfig", "snapshot_schedule", "resolve_alpha"]
 
@@ -54,38 +57,28 @@ class FlowConfig:
     risk_every: int = 10  # evaluation risk every this many steps (and at the end)
     memory_budget: int | None = None  # bytes per (batch x particles) block; None = 256 MiB
 
-    def __post_init__(self):
-        def bad(key, msg):
-            raise ValueError(f"FlowConfig.{key}: {msg}")
+    #: what each checked field accepts (:mod:`wgflow.domains`); a bad value is a one-line ConfigError
+    domains: ClassVar[dict[str, Domain]] = {
+        "eta": Float(0, open_lo=True),
+        "steps": Int(0, None),
+        "alpha": AnyOf(Float(0, open_lo=True), Choice("ntk")),
+        "batch_size": OrNone(Int(1, None)),
+        "noise": Float(0),
+        "noise_schedule": Choice("constant", "log", "geometric"),
+        "schedule": Choice("constant", "inv_sqrt"),
+        "snapshot_spacing": Choice("log", "linear"),
+        "n_snapshots": Int(2, None),
+        "risk_every": Int(1, None),
+        "eta_output": Float(0),
+        "eta_inner": Float(0),
+        "weight_decay": Float(0),
+    }
 
-        if not (isinstance(self.eta, (int, float)) and self.eta > 0 and math.isfinite(self.eta)):
-            bad("eta", f"must be a positive number, got {self.eta!r}")
-        if not isinstance(self.steps, int) or self.steps < 0:
-            bad("steps", f"must be a non-negative integer, got {self.steps!r}")
-        if isinstance(self.alpha, str):
-            if self.alpha != "ntk":
-                bad("alpha", f"must be a positive number or 'ntk', got {self.alpha!r}")
-        elif not self.alpha > 0:
-            bad("alpha", f"must be positive, got {self.alpha!r}")
-        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
-            bad("batch_size", f"must be a positive integer or None, got {self.batch_size!r}")
+    def __post_init__(self):
+        check_fields(self, self.domains, "FlowConfig")
         for item in self.batch_schedule:
             if len(item) != 2 or int(item[1]) < 1 or int(item[0]) < 0:
-                bad("batch_schedule", f"entries must be (from_step >= 0, P >= 1), got {item!r}")
-        if self.noise < 0:
-            bad("noise", f"temperature must be >= 0, got {self.noise}")
-        if self.noise_schedule not in ("constant", "log", "geometric"):
-            bad("noise_schedule", f"choose 'constant', 'log' or 'geometric', got {self.noise_schedule!r}")
-        if self.schedule not in ("constant", "inv_sqrt"):
-            bad("schedule", f"choose 'constant' or 'inv_sqrt', got {self.schedule!r}")
-        if self.snapshot_spacing not in ("log", "linear"):
-            bad("snapshot_spacing", f"choose 'log' or 'linear', got {self.snapshot_spacing!r}")
-        if self.n_snapshots < 2:
-            bad("n_snapshots", "must be at least 2 (start and end)")
-        if self.risk_every < 1:
-            bad("risk_every", "must be >= 1")
-        if self.eta_output < 0 or self.eta_inner < 0 or self.weight_decay < 0:
-            bad("eta_output/eta_inner/weight_decay", "must be >= 0")
+                raise ConfigError(f"FlowConfig.batch_schedule: entries must be (from_step >= 0, P >= 1), got {item!r}")
 
     # -------------------------------------------------------------- schedules
     def eta_at(self, k: int) -> float:

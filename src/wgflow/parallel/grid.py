@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..domains import check_seed
 from ..errors import ConfigError
-from ..experiments.config import check_seed
 
 __all__ = ["MAX_POINTS", "parse_grid", "parse_seeds", "expand_grid", "sweep_id_for"]
 

@@ -5,7 +5,7 @@
     wgflow sweep teacher-student --grid n=16,32,64,128 --grid d=2,5 --seeds 0-4 --workers 2
     wgflow sweep teacher-student --grid n=16,32,64 --dask tcp://scheduler:8786
 
-Every point (overrides, seed) is validated with :func:`~wgflow.experiments.base.make_config`
+Every point (overrides, seed) is validated with :func:`~wgflow.harness.make_config`
 before anything runs (a bad grid writes nothing), recorded as a run of the store with the
 sweep's id, and executed by a worker (:func:`run_point`) in a temporary directory. Workers
 return claims, metrics and artifact bytes; the driver alone writes the store, so the SQLite
@@ -35,8 +35,8 @@ from typing import Any
 
 import torch
 
-from ..experiments._external import import_file
-from ..experiments.base import (
+from ..flows.runtime import use as flow_runtime
+from ..harness import (
     ConfigError,
     DirectoryContext,
     DivergenceError,
@@ -44,7 +44,8 @@ from ..experiments.base import (
     get_experiment,
     make_config,
 )
-from ..flows.runtime import use as flow_runtime
+from ..harness.plugins import import_file
+from ..harness.runner import Terminated, about, signals_blocked
 from ..store import Store, atomic_write_bytes
 from ..store.provenance import provenance, start_run
 from .executors import Executor, LocalExecutor
@@ -241,7 +242,6 @@ def run_sweep(
     Raises :class:`ConfigError` (nothing written) if the experiment, preset or any point's config
     is invalid.
     """
-    from ..experiments.runner import Terminated, _signals_blocked, about
 
     exp = get_experiment(name)
     points = expand_grid(grid, seeds)
@@ -267,7 +267,7 @@ def run_sweep(
                 done.add(i)
     except BaseException as e:  # interrupted driver: its unfinished points resume on the next run
         why = {KeyboardInterrupt: "SIGINT", Terminated: "SIGTERM"}.get(type(e), type(e).__name__)
-        with _signals_blocked():
+        with signals_blocked():
             for i, (rid, _, _) in enumerate(rows):
                 if i not in done:
                     store.finish_run(

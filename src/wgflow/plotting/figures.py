@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from .style import COLORS, LINESTYLES, RC, figure, subplots, use_style
 from .verdicts import Caption, state_verdicts, verdict_problems
 
@@ -221,8 +222,6 @@ _OUTPUT_RC: Any = {k: RC[k] for k in ("svg.fonttype", "pdf.fonttype")}
 def figure_settings(figure_format: str | None = None, dpi: int | None = None) -> tuple[str, int]:
     """The format and dpi to save with: the arguments, else ``$WGFLOW_FIGURE_FORMAT`` / ``$WGFLOW_FIGURE_DPI``."""
     import os
-
-    from ..errors import ConfigError
 
     f = (figure_format or os.environ.get(ENV_FORMAT) or "png").lower().lstrip(".")
     if f not in FIGURE_FORMATS:

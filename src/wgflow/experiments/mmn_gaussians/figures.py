@@ -1,0 +1,73 @@
+"""Figures of mmn-gaussians (kept apart so the experiment module reads in one sitting)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...plotting.figures import COLORS, LINESTYLES, _plt
+from ...plotting.verdicts import Caption
+from ...stats import fit_power_law
+
+CAPTIONS = {
+    "mmn_risk_and_scaling": Caption(
+        "Risk curves of N particles against the PDE's (left); the largest gap between the N-particle and the "
+        "PDE risk (middle) and the largest W2 between the law of |w| and the PDE's (right) against N.",
+        claims=("risk_gap_rate", "w2_rate"),
+    ),
+    "mmn_histograms": Caption(
+        "Histograms of the particles' radii |w_i| against the PDE's density at the recorded times.",
+        claims=("tracks_pde_beyond_floor", "moved_beyond_floor"),
+    ),
+}
+
+
+def figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup) -> dict:
+    """Risk curves and the distances to the PDE against N; histograms of |w| against the PDE's density."""
+    plt = _plt()  # matplotlib with the file backend
+
+    out = {}
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
+    for n in cfg.n_values:
+        ax[0].plot(t_risk, runs[(n, 0)]["risk"], lw=1, label=f"$N$ = {n}")
+    ax[0].plot(sol.times, sol.risk, LINESTYLES["reference"], color=COLORS["reference"], lw=1.5, label="PDE")
+    ax[0].set(xlabel="mean-field time $t$", ylabel="risk $R$", title="risk curves (seed 0)")
+    ax[0].legend(fontsize=7)
+    fits = []
+    panels = ((ax[1], gaps, r"$\sup_t |R_N - R_{PDE}|$", -1.0), (ax[2], w2_sup, r"$\max_t W_2(|w|_N, PDE)$", -0.5))
+    for a, y, lab, theory in panels:
+        fit = fit_power_law(ns, y, seed=ctx.seed)
+        fits.append(fit)
+        a.loglog(ns, y, ".", alpha=0.4, color=COLORS["trained"], label="each seed")
+        a.loglog(
+            fit.n,
+            fit.predict(fit.n),
+            color=COLORS["trained"],
+            label=f"fit: {fit.slope:.2f} [{fit.lo:.2f}, {fit.hi:.2f}]",
+        )
+        ref = fit.y_mean[0] * (fit.n / fit.n[0]) ** theory
+        a.loglog(fit.n, ref, LINESTYLES["theory"], color=COLORS["theory"], label=f"$N^{{{theory:g}}}$ (theory)")
+        a.set(xlabel="particles $N$", ylabel=lab, title="distance to the PDE")
+        a.legend(fontsize=7)
+    fig.suptitle(
+        f"distance to the PDE: risk gap $\\propto N^{{{fits[0].slope:.2f}}}$ (theory $N^{{-1}}$), "
+        f"$W_2 \\propto N^{{{fits[1].slope:.2f}}}$ (theory $N^{{-1/2}}$)"
+    )
+    out["risk"] = ctx.save_figure("mmn_risk_and_scaling", fig)
+
+    n_big = max(cfg.n_values)
+    fig, axes = plt.subplots(1, len(hist_steps), figsize=(3.6 * len(hist_steps), 3.4), layout="constrained")
+    for ax, k, j, t in zip(np.atleast_1d(axes), hist_steps, idx_hist, cfg.hist_times):
+        run = runs[(n_big, 0)]
+        i = list(run["snap_steps"]).index(k)
+        ax.hist(run["r"][i], bins=40, density=True, alpha=0.5, color=COLORS["trained"], label=f"$|w_i|$, $N$ = {n_big}")
+        if sgd:
+            ax.hist(sgd[0]["r"][i], bins=40, density=True, histtype="step", label=f"SGD, $P$ = {cfg.sgd_batch}")
+        ax.plot(sol.centers, sol.density[j], color=COLORS["reference"], lw=1.2, label="PDE")
+        cdf = np.cumsum(sol.mass[j])
+        lo, hi = sol.centers[np.searchsorted(cdf, 1e-4)], sol.centers[np.searchsorted(cdf, 1 - 1e-4)]
+        ax.set_xlim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
+        ax.set(xlabel="$r = |w|$", ylabel="density", title=f"$t$ = {t:g}")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"the law of $|w_i|$ ($N$ = {n_big}, seed 0) against the PDE's along the flow")
+    out["hist"] = ctx.save_figure("mmn_histograms", fig)
+    return out

@@ -1,0 +1,95 @@
+"""The experiment contract: what an experiment declares, what its run returns, and the registry.
+
+An *experiment* reproduces one result of the sources. It holds a frozen config
+(a dataclass with commented defaults and the ``domains`` of its fields), two presets
+(``quick`` and ``full``), a ``run(cfg, ctx)`` method that composes library calls, and explicit
+**claims**: what the source predicts, what was measured, the tolerance, pass or fail.
+
+Experiments never write files, seed generators or checkpoint by themselves: they ask their
+:class:`~wgflow.harness.context.RunContext`, which the store
+(:class:`~wgflow.harness.store_context.StoreContext`) or the simple
+:class:`~wgflow.harness.context.DirectoryContext` implements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .claims import Claim, jsonable
+from .context import RunContext
+
+__all__ = ["Experiment", "ExperimentResult", "register", "registered"]
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class ExperimentResult:
+    """What ``Experiment.run`` returns: claims, scalar metrics, artifact paths."""
+
+    claims: list[Claim] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(c.passed for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claims": [c.to_dict() for c in self.claims],
+            "metrics": {k: jsonable(v) for k, v in self.metrics.items()},
+            "artifacts": dict(self.artifacts),
+        }
+
+
+# --------------------------------------------------------------------------- experiments
+class Experiment:
+    """Base class of every reproduced result.
+
+    Subclasses set the class attributes and implement :meth:`run`::
+
+        @register
+        class TeacherStudent(Experiment):
+            name = "teacher-student"
+            title = "Mean-field ReLU student learns a ReLU teacher"
+            reference = "Chizat & Bach, NeurIPS 2018"
+            description = "..."
+            Config = TeacherStudentConfig            # frozen dataclass, defaults = quick
+            presets = {"quick": {}, "full": {"n": 1000, "steps": 20000}}
+
+            def run(self, cfg, ctx): ...
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    reference: ClassVar[str]
+    Config: ClassVar[type]
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "full": {}}
+    #: figure name -> what it shows: a :class:`wgflow.plotting.verdicts.Caption` (the report's caption and
+    #: the claims whose verdicts its title states) or a plain caption string
+    captions: ClassVar[dict[str, Any]] = {}
+
+    def run(self, cfg: Any, ctx: RunContext) -> ExperimentResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Experiment]] = {}
+
+
+def register(cls: type[Experiment]) -> type[Experiment]:
+    """Class decorator adding an experiment to the registry."""
+    for attr in ("name", "title", "description", "reference", "Config"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"experiment {cls.__name__} lacks class attribute {attr!r}")
+    if not dataclasses.is_dataclass(cls.Config):
+        raise TypeError(f"experiment {cls.name}: Config must be a dataclass")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Experiment]]:
+    """The experiments registered in this process so far, by name (nothing is loaded)."""
+    return dict(_REGISTRY)
