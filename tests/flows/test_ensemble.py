@@ -11,7 +11,7 @@ import torch
 import wgflow as wg
 from wgflow.control import untrained
 from wgflow.flows import Ensemble, EnsembleRisk, runtime
-from wgflow.measures import measure
+from wgflow.measures import blocks, measure
 from wgflow.objectives import Objective
 from wgflow.tasks.three_spin import ThreeSpin
 
@@ -63,9 +63,9 @@ def test_members_reproduce_the_single_flows():
 def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
     mus, objs = _three_spin_problem()
     ref = wg.train(Ensemble.stack(mus), objs, CFG, seed=3)
-    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
-    monkeypatch.setattr(measure, "MIN_STEP_SAMPLES", 2)  # one sample a block: two passes over particle blocks
-    monkeypatch.setattr(measure, "BLOCK_BYTES", 25 * 8 * 5)  # particle blocks of 5 at the quench's B = 25
+    monkeypatch.setattr(blocks, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    monkeypatch.setattr(blocks, "MIN_STEP_SAMPLES", 2)  # one sample a block: two passes over particle blocks
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 25 * 8 * 5)  # particle blocks of 5 at the quench's B = 25
     for a, b in zip(ref, wg.train(Ensemble.stack(mus), objs, CFG, seed=3)):
         assert np.allclose(a.snapshots, b.snapshots, rtol=1e-10, atol=1e-12)
 
@@ -73,7 +73,7 @@ def test_cache_sized_blocks_give_the_same_flow(monkeypatch, block):
 @pytest.mark.parametrize("block", [2**20, 96 * 7])  # one batched product; member by member (over the bound)
 @pytest.mark.parametrize("shared", [True, False])
 def test_ensemble_output_is_the_mean_of_its_features(monkeypatch, block, shared):
-    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
+    monkeypatch.setattr(blocks, "STEP_BLOCK_BYTES", block)  # n = 12 float64 particles: 96 bytes a sample
     mus, _ = _three_spin_problem()
     g = torch.Generator().manual_seed(1)
     x = torch.randn(50, 4, generator=g, dtype=torch.float64) if shared else torch.randn(E, 50, 4, generator=g).double()
@@ -219,8 +219,8 @@ def test_block_workers_give_the_same_numbers(monkeypatch):
     monkeypatch.setattr(
         measure, "map_blocks", lambda f, items, workers: seen.append(workers) or real(f, items, workers)
     )
-    monkeypatch.setattr(measure, "STEP_BLOCK_BYTES", 96 * 6)  # n = 12 float64: one member's 6 samples a block
-    monkeypatch.setattr(measure, "MIN_STEP_SAMPLES", 1)
+    monkeypatch.setattr(blocks, "STEP_BLOCK_BYTES", 96 * 6)  # n = 12 float64: one member's 6 samples a block
+    monkeypatch.setattr(blocks, "MIN_STEP_SAMPLES", 1)
     mus, objs = _three_spin_problem()
     one = wg.train(Ensemble.stack(mus), objs, CFG, seed=3, threads=1)
     intra = []

@@ -58,9 +58,9 @@ def test_written_report_links_figures_and_run_pages(report_store, tmp_path):
 
 
 def test_the_report_says_what_the_store_recorded_not_what_the_registry_holds(report_store, fake_experiment):
-    from wgflow.experiments import base
+    from wgflow.harness import contract
 
-    del base._REGISTRY[fake_experiment.name]  # the report needs no registry (the fixture's pop is then a no-op)
+    del contract._REGISTRY[fake_experiment.name]  # the report needs no registry (the fixture's pop is then a no-op)
     html = render_report(report_store)
     assert "Fake experiment &lt;for&gt; the machinery tests" in html and "Nobody &amp; Nobody, 2026" in html
     assert '<math display="block">' in html  # the description

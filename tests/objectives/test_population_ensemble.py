@@ -116,10 +116,10 @@ def test_smooth_margin_members_agree_with_single_objectives():
 
 
 def test_gaussians_members_in_groups_give_the_same_result(monkeypatch):
-    from wgflow.measures import measure
+    from wgflow.measures import blocks
 
     objs, mus = _gaussians_problem()
     J, G = EnsembleRisk(objs).value_and_grad(Ensemble.stack(mus), 1.0)
-    monkeypatch.setattr(measure, "BLOCK_BYTES", 8 * 9 * 9 * 2)  # two members' (9, 9) matrices per group
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 8 * 9 * 9 * 2)  # two members' (9, 9) matrices per group
     J2, G2 = EnsembleRisk(objs).value_and_grad(Ensemble.stack(mus), 1.0)
     assert torch.allclose(J, J2, rtol=1e-12) and torch.allclose(G, G2, rtol=1e-12, atol=1e-14)

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ..errors import ConfigError
-from ..measures.measure import map_blocks
+from ..measures.blocks import map_blocks
 
 __all__ = [
     "use",

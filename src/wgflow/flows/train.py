@@ -108,7 +108,7 @@ class _Flow:
         self.mu, self.objective, self.cfg, self.alpha = mu, objective, cfg, alpha
         self.probe, self.snap_at = probe, snap_at
         self.rec = Recorder()
-        self.workers = 1  # block workers (wgflow.measures.measure.map_blocks)
+        self.workers = 1  # block workers (wgflow.measures.blocks.map_blocks)
         self.compiled = False  # step blocks through torch.compile
 
     def value_and_grad(self, theta, P, generators):

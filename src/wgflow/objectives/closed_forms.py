@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ..measures.measure import chunk_size
+from ..measures.blocks import chunk_size
 
 __all__ = ["arccos_kernel", "arccos_kernel_grad", "arccos_terms", "population_terms", "stacked_teachers"]
 
@@ -83,7 +83,7 @@ def population_terms(theta, a, alpha: float, teachers, grad: bool = True, budget
         V = (1/alpha) (-F + alpha \int K dmu)
 
     theta (E, n, 1 + d), weights a (n,) or (E, n), ``teachers`` from :func:`stacked_teachers`; the
-    (E, b, n) kernel blocks run over b particles at a time (:func:`wgflow.measures.measure.chunk_size`, ``budget``).
+    (E, b, n) kernel blocks run over b particles at a time (:func:`wgflow.measures.blocks.chunk_size`, ``budget``).
     """
     E, n = theta.shape[:2]
     c, w = theta[..., 0], theta[..., 1:]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StoreError", "explain", "check", "is_wgflow_process"]
+__all__ = ["StoreError", "explain", "check", "is_wgflow_process", "run_is_alive"]
 
 
 class StoreError(RuntimeError):
@@ -24,6 +26,21 @@ def explain(db_path: Path, e: sqlite3.Error) -> str:
         f"store {db_path} is damaged or unreadable ({type(e).__name__}: {text}); check it with "
         f"`wgflow runs --check --store {db_path.parent}`, then restore a backup or move the folder aside"
     )
+
+
+def run_is_alive(run: Mapping[str, Any]) -> bool:
+    """Whether a ``running`` run's process still exists (always True for runs of another host)."""
+    if run["status"] != "running":
+        return False
+    if not run.get("pid") or run.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(run["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def is_wgflow_process(pid: int) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .health import StoreError, explain, is_wgflow_process
+from .health import StoreError, explain, is_wgflow_process, run_is_alive
 from .health import check as check_store
 from .tables import (
     DB_NAME,
@@ -224,20 +224,7 @@ class Store:
                 (time.time(), os.getpid(), host, run_id),
             )
 
-    @staticmethod
-    def is_alive(run: Mapping[str, Any]) -> bool:
-        """Whether a ``running`` run's process still exists (always True for runs of another host)."""
-        if run["status"] != "running":
-            return False
-        if not run.get("pid") or run.get("host") != socket.gethostname():
-            return True
-        try:
-            os.kill(int(run["pid"]), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+    is_alive = staticmethod(run_is_alive)
 
     def finish_run(self, run_id: str, status: str, message: str | None = None, *, duration_s: float = 0.0) -> None:
         """Set the final status of an attempt and add its wall time."""
