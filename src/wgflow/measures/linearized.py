@@ -54,14 +54,15 @@ class Tangent(Unit):
     def p(self) -> int:
         return 2 * self.base.p
 
-    def split(self, theta: torch.Tensor):
+    def split(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(theta (..., n, p_base), theta0 (..., n, p_base))."""
         q = self.base.p
         return theta[..., :q], theta[..., q:]
 
     def phi(self, x, theta):
         th, th0 = self.split(theta)
-        base_phi, jv = torch.func.jvp(lambda t: self.base.phi(x, t), (th0,), (th - th0,))
+        primal_tangent = torch.func.jvp(lambda t: self.base.phi(x, t), (th0,), (th - th0,))
+        base_phi, jv = primal_tangent[0], primal_tangent[1]
         return base_phi + jv  # (..., B, n)
 
     def vjp(self, x, theta, r, cache=None):

@@ -180,7 +180,7 @@ class _SampledRisk(Objective):
         return sampled_value_and_grad(ens, x, y, lfn, alpha, budget=m0.memory_budget, reduce=reduce, **kw)
 
     @classmethod
-    def ensemble_risk(cls, members, ens, alpha=1.0, *, cache=None, reduce=None):
+    def ensemble_risk(cls, members, ens, alpha=1.0, *, cache=None, reduce=None, **_):
         X, Y = cls._fixed(members, cache, ens.theta.dtype, ens.theta.device)
         with torch.no_grad():
             h = ens.output(X, _check_alpha(alpha), members[0].memory_budget)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Generator, Sequence
-from multiprocessing.connection import wait
-from typing import Any, Protocol
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol, cast
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "WorkerLost", "make_executor"]
 
@@ -78,7 +78,7 @@ class LocalExecutor:
                     p.start()
                     w.close()
                     running[r] = (i, p)
-                for r in wait(list(running)):
+                for r in cast(list[Connection], wait(list(running))):
                     i, p = running.pop(r)
                     try:
                         out = r.recv()

@@ -132,7 +132,8 @@ class ShardedObjective(Objective):
                 f"{type(objective).__name__} cannot be sharded: only sampled objectives (DatasetRisk, "
                 "OnlineRisk) reduce to one all-reduce of the output on the batch"
             )
-        self.objective, self.mass, self.group = objective, float(mass), group
+        self.objective: Any = objective  # a sampled risk: its risk and value_and_grad take ``reduce``
+        self.mass, self.group = float(mass), group
         self.loss = objective.loss
         self.batch_generator = torch.Generator().manual_seed(int(batch_seed))
         self.comm_seconds, self.n_reduce = 0.0, 0

@@ -14,7 +14,7 @@ read the global rcParams like any matplotlib artist; :data:`RC` sets none of the
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["RC", "COLORS", "LINESTYLES", "use_style", "subplots", "figure"]
 
@@ -72,7 +72,7 @@ def _styled(method):
     def inner(self, *args, **kwargs):
         import matplotlib
 
-        with matplotlib.rc_context(RC):
+        with matplotlib.rc_context(cast(Any, RC)):
             return method(self, *args, **kwargs)
 
     return inner
@@ -111,7 +111,7 @@ def figure(**kwargs):
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(cast(Any, RC)):
         fig = _figure_class()(**kwargs)
     FigureCanvasAgg(fig)
     return fig

@@ -116,6 +116,7 @@ def train_residual(
     def closure():
         opt.zero_grad()
         v = regularised_objective(model, x, y, obj)["total"]
+        assert isinstance(v, torch.Tensor)  # the total carries the graph (the terms may be floats)
         v.backward()
         return v
 

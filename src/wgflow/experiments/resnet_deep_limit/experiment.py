@@ -159,7 +159,7 @@ class ResNetDeepLimit(Experiment):
         kept = {}  # seed 0's models when trained in this process (ODE warm start, tracks)
 
         def fd_sweep(s):
-            out, models = sweep(cfg, ctx, *data[s], cfg.beta, "A", s)
+            out, models = sweep(cfg, ctx, data[s][0], data[s][1], cfg.beta, "A", s)
             if s == 0:
                 kept["models"] = models
             return out
@@ -190,7 +190,7 @@ class ResNetDeepLimit(Experiment):
         for tag, beta in (("fd", cfg.beta), ("nofd", 0.0)):
 
             def one(s, beta=beta):
-                return sweep(cfg, ctx, *data[s], beta, v, s)[0]
+                return sweep(cfg, ctx, data[s][0], data[s][1], beta, v, s)[0]
 
             arms[tag] = [
                 main[s]

@@ -59,9 +59,10 @@ different rates: a rate that suits the ResNet can collapse the plain stack to a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -215,7 +216,8 @@ class ResNetGeodesic(Experiment):
     }
 
     def _data(self, cfg, m, seed):
-        f = {"blobs": blobs, "moons": two_moons, "spirals": spirals}.get(cfg.task)
+        makers: dict[str, Callable[..., Any]] = {"blobs": blobs, "moons": two_moons, "spirals": spirals}
+        f = makers.get(cfg.task)
         if f:
             return f(m, seed=seed)
         if cfg.task == "digits":
@@ -228,7 +230,7 @@ class ResNetGeodesic(Experiment):
     def _fit(self, cfg, ctx, data, residual, gamma):
         """Every init of one (network, γ): scores at init, along training, trained, and the matched baseline."""
         x, y, xt, yt, d, k, n_out, embed = data
-        out = {"init": [], "rows": [], "curve": [], "matched": []}
+        out: dict[Any, Any] = {"init": [], "rows": [], "curve": [], "matched": []}  # + the snapshots by step
         for s in range(cfg.seeds):
             best = None
             for lr in cfg.lrs:  # the same initialisation for every learning rate
@@ -239,7 +241,9 @@ class ResNetGeodesic(Experiment):
                         d, k, cfg.L, n_out, variant="WA", hidden=cfg.q, residual=residual, embed=embed, generator=g
                     )
 
-                net, shots, curve = make(), {}, []
+                net = make()
+                shots: dict[int, Any] = {}
+                curve: list[Any] = []
 
                 def cb(step, model, shots=shots, curve=curve, s=s):
                     if s == 0 and step in cfg.snapshots and k == 2:  # the stream is a plane
