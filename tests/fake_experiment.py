@@ -1,7 +1,8 @@
-"""A tiny fake experiment for the machinery tests.
+"""A tiny fake experiment for the tests of the harness, the store, the CLI and the report.
 
-It is registered as ``fake-machinery`` only while a test of this directory runs (autouse
-fixture), so other test suites that walk the registry never see it.
+The ``conftest.py`` of those test directories import these fixtures; ``fake_experiment`` is autouse
+there, so the fake is registered as ``fake-machinery`` only while one of their tests runs and other
+suites that walk the registry never see it.
 """
 
 from __future__ import annotations
