@@ -91,9 +91,6 @@ class Terminated(BaseException):
     """Raised in the main thread by the SIGTERM handler of :func:`terminate_raises` (exit 143)."""
 
 
-_Terminated = Terminated
-
-
 def _raise_terminated(signum, frame):
     raise Terminated()
 
