@@ -155,11 +155,11 @@ def _sinkhorn_gflops(n: int, d: int, iterations: int, seconds: float, dtype) -> 
     """'x GF/s (GEMM y)': the dense Sinkhorn's rate against a plain (rows, n) x (n, d) GEMM of one block."""
     import torch
 
-    from wgflow.transport.sinkhorn import SINKHORN_BLOCK_BYTES, _rows
+    from wgflow.transport.entropic import SINKHORN_BLOCK_BYTES, block_rows
 
     dtype = torch.float32 if str(dtype) in ("float32", "torch.float32") else torch.float64
     flops = 2.0 * n * n * d * 4 * iterations
-    r = _rows(n, n, dtype.itemsize, SINKHORN_BLOCK_BYTES)
+    r = block_rows(n, n, dtype.itemsize, SINKHORN_BLOCK_BYTES)
     xb, yT = torch.randn(r, d, dtype=dtype), torch.randn(d, n, dtype=dtype)
     t0 = time.perf_counter()
     for _ in range(5):

@@ -52,7 +52,8 @@ import torch
 from ._checks import check_p, is_torch, pair
 from .bracket import wasserstein_bracket
 from .couplings import Coupling, cost_matrix, coupling_cost_pp, emd_plan
-from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_divergence_pp
+from .entropic import SINKHORN_BLOCK_BYTES
+from .sinkhorn import sinkhorn_divergence_pp
 from .sliced import sliced_wasserstein_pp, wasserstein_1d_batched
 
 __all__ = ["wasserstein", "WassersteinResult", "ApproximationWarning", "exact_plan", "METHODS"]

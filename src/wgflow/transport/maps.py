@@ -35,7 +35,8 @@ from scipy.optimize import linear_sum_assignment
 from ._checks import check_p, is_torch, pair
 from .couplings import cost_matrix
 from .distances import exact_plan
-from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_barycentric_map
+from .entropic import SINKHORN_BLOCK_BYTES
+from .sinkhorn import sinkhorn_barycentric_map
 
 __all__ = ["assignment", "ot_assignment", "barycentric_map"]
 
