@@ -1,6 +1,8 @@
 """Imports inside wgflow.transport point one way, and the heavy optional libraries load only where a path needs them."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import wgflow.transport
@@ -52,3 +54,15 @@ def test_pot_and_scikit_learn_are_not_imported_at_module_level():
     for path in PKG.glob("*.py"):
         top = {m.split(".")[0] for m, lvl in _imports(path, top_only=True) if lvl == 0}
         assert not top & set(HEAVY), f"{path.name} imports {top & set(HEAVY)} at module level"
+
+
+def test_a_small_uniform_problem_loads_neither_pot_nor_scikit_learn():
+    code = (
+        "import sys, numpy as np, wgflow as wg\n"
+        "x = np.random.default_rng(0).normal(size=(100, 3))\n"
+        "v, info = wg.wasserstein(x, x + 1.0, return_info=True)\n"
+        "assert info.relation == 'exact' and abs(v - 3 ** 0.5) < 1e-12, v\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

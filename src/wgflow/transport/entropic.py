@@ -269,8 +269,8 @@ def iterate(sm, a_log, b_log, schedule, debias, init, tol=None, max_iter=1000):
         else:
             if tol is not None:
                 warnings.warn(
-                    f"Sinkhorn stopped after max_iter={max_iter} iterations at eps={eps:g} with "
-                    f"potentials still moving by {change:.2g} > tol={tol:g}; raise blur or max_iter",
+                    f"Sinkhorn stopped after max_iter={max_iter} iterations at the final blur with potentials "
+                    f"still moving by {change / tol if tol > 0 else math.inf:.2g} x tol; raise blur or max_iter",
                     RuntimeWarning,
                     stacklevel=5,
                 )

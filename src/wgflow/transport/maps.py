@@ -106,7 +106,7 @@ def barycentric_map(
     p = check_p(p)
     xt, yt, at, bt = pair(x, y, a, b)
     if method == "exact":
-        plan = exact_plan(xt, yt, at, bt, p)  # (n, m) float64
+        plan = exact_plan(xt, yt, at, bt, p, uniform=a is None and b is None)  # (n, m) float64
         an = plan.sum(1)
         yn = yt.detach().cpu().numpy().astype(np.float64)
         safe = np.where(an > 0, an, 1.0)[:, None]
