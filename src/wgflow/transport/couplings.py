@@ -293,5 +293,6 @@ def multiscale_coupling(
             sel = np.flatnonzero(ly == J)
             for i, (r, w) in zip(Is, _split(y[iy[sel]], wb[sel], cx[Is], Pi[Is, J], p)):
                 px, pw = parts_x[int(i), J]
-                stack.append((px, pw, iy[sel[r]], w * (pw.sum() / w.sum())))
+                if pw.sum() > 0 and w.sum() > 0:  # an exact split may leave a tiny Pi_IJ no points on one side
+                    stack.append((px, pw, iy[sel[r]], w * (pw.sum() / w.sum())))
     return Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), "multiscale")
