@@ -123,7 +123,8 @@ def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multisca
     if loose():
         # the best coupling so far stores its pairs in the order of a projection: exact re-solves on windows of
         # nearby ranks repair the exchanges of near-tied projections (refine.py), cheaply at every size
-        candidates.append(window_resolve(x, y, candidates[int(np.argmin(costs))], p))
+        floor = max(lower_by.values()) ** p  # lower bound of the cost: windows stop where they stop closing the gap
+        candidates.append(window_resolve(x, y, candidates[int(np.argmin(costs))], p, floor=floor))
         costs.append(_cost(x, y, candidates[-1], p))
     if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
         ta, tb = (None, None) if wa is None else (torch.from_numpy(a), torch.from_numpy(b))

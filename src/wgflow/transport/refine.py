@@ -39,7 +39,7 @@ import itertools
 import numpy as np
 import torch
 
-from .couplings import Coupling, assignment, cost_matrix, emd_plan, kmeans_clusters, pair_costs
+from .couplings import Coupling, assignment, cost_matrix, coupling_cost_pp, emd_plan, kmeans_clusters, pair_costs
 
 __all__ = ["resolve_groups", "window_resolve", "local_resolve", "WINDOW_BLOCK_BYTES"]
 
@@ -48,7 +48,8 @@ WINDOW_BLOCK_BYTES = 2**25
 
 
 def _resolve(x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, w: np.ndarray, p: float):
-    """The exact plan between the marginals of the sub-plan (rows, cols, w) where it costs less, else the sub-plan.
+    """The exact plan between the marginals of the sub-plan (rows, cols, w) where it costs less, else the sub-plan;
+    returns (rows, cols, weights, the cost it saved).
 
     A sub-permutation of equal masses is re-solved by :func:`.couplings.assignment`, keeping its rows in
     place; any other sub-plan by the network simplex.
@@ -56,7 +57,7 @@ def _resolve(x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, w
     ri, rinv = np.unique(rows, return_inverse=True)
     cj, cinv = np.unique(cols, return_inverse=True)
     if len(ri) == 1 or len(cj) == 1:  # the product plan is the only coupling of these marginals
-        return rows, cols, w
+        return rows, cols, w, 0.0
     if len(ri) == len(cj) == len(rows) and np.all(w == w[0]):
         r, q, pw = rows, cj[assignment(cost_matrix(x[ri], y[cj], p))[rinv]], w
     else:
@@ -64,9 +65,8 @@ def _resolve(x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, w
         P = emd_plan(ra / ra.sum(), cb / cb.sum(), cost_matrix(x[ri], y[cj], p)) * ra.sum()  # (|ri|, |cj|)
         i, j = np.nonzero(P)
         r, q, pw = ri[i], cj[j], P[i, j]
-    if pw @ pair_costs(x[r], y[q], p) < w @ pair_costs(x[rows], y[cols], p):
-        return r, q, pw
-    return rows, cols, w
+    gain = float(w @ pair_costs(x[rows], y[cols], p) - pw @ pair_costs(x[r], y[q], p))
+    return (r, q, pw, gain) if gain > 0 else (rows, cols, w, 0.0)
 
 
 def resolve_groups(x: np.ndarray, y: np.ndarray, c: Coupling, p: float, groups, name: str) -> Coupling:
@@ -75,9 +75,14 @@ def resolve_groups(x: np.ndarray, y: np.ndarray, c: Coupling, p: float, groups, 
     x (n, k), y (m, k) float64; ``groups`` index arrays or slices that partition the pairs of c; the
     result lists its pairs group by group, in the order of ``groups``.
     """
+    return _resolve_all(x, y, c, p, groups, name)[0]
+
+
+def _resolve_all(x, y, c: Coupling, p: float, groups, name: str) -> tuple[Coupling, float]:
+    """:func:`resolve_groups` and the cost it saved."""
     parts = [_resolve(x, y, c.rows[g], c.cols[g], c.weights[g], p) for g in groups]
     rows, cols, weights = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    return Coupling(rows, cols, weights, name)
+    return Coupling(rows, cols, weights, name), sum(part[3] for part in parts)
 
 
 def _window_costs(x, y, rows, cols, idx, size, p) -> torch.Tensor:
@@ -98,15 +103,15 @@ def _window_costs(x, y, rows, cols, idx, size, p) -> torch.Tensor:
     return C
 
 
-def _permutation_windows(x, y, rows, cols, p: float, bounds: np.ndarray) -> bool:
+def _permutation_windows(x, y, rows, cols, p: float, bounds: np.ndarray) -> float:
     """Re-solves the windows [bounds[i], bounds[i + 1]) of a permutation (rows, cols); updates cols in place.
 
-    Returns whether any window changed.
+    Returns the cost saved, sum_r |x_{rows[r]} - y_{cols[r]}|^p before minus after (masses 1).
     """
     starts, size = bounds[:-1], np.diff(bounds)
     width, k = int(size.max()), x.shape[1]
     chunk = max(1, WINDOW_BLOCK_BYTES // (8 * (4 * width * k + 3 * width * width)))
-    changed = False
+    saved = 0.0
     for s in range(0, len(starts), chunk):
         st, sz = starts[s : s + chunk], size[s : s + chunk]
         idx = st[:, None] + np.minimum(np.arange(width), sz[:, None] - 1)  # (B, w) pair indices, padded
@@ -115,10 +120,9 @@ def _permutation_windows(x, y, rows, cols, p: float, bounds: np.ndarray) -> bool
         loose = C.diagonal(dim1=1, dim2=2).sum(1) > lower * (1 + 1e-12)
         for b in torch.nonzero(loose).flatten().tolist():
             ii = idx[b, : sz[b]]
-            new = _resolve(x, y, rows[ii], cols[ii], np.ones(len(ii)), p)[1]
-            changed |= not np.array_equal(new, cols[ii])
-            cols[ii] = new
-    return changed
+            _, cols[ii], _, gain = _resolve(x, y, rows[ii], cols[ii], np.ones(len(ii)), p)
+            saved += gain
+    return saved
 
 
 def _bounds(N: int, width: int, offset: int, keys) -> np.ndarray:
@@ -139,35 +143,37 @@ def _bounds(N: int, width: int, offset: int, keys) -> np.ndarray:
 
 
 def window_resolve(
-    x: np.ndarray, y: np.ndarray, c: Coupling, p: float, *, width: int = 64, rounds: int = 6
+    x: np.ndarray, y: np.ndarray, c: Coupling, p: float, *, width: int = 64, rounds: int = 6, floor: float = 0.0
 ) -> Coupling:
     r"""Exact re-solves of ``c`` on windows of at most ``width`` consecutive pairs, shifted between passes.
 
     A monotone permutation with ``keys`` is cut where its sorted projections have their widest gaps (so
-    near-ties share a window); other couplings in fixed windows at offsets 0 and width/2 in turn. Stops
-    after ``rounds`` passes or once two passes in a row changed nothing; never raises the cost (module
-    docstring). x (n, k), y (m, k) float64. A permutation costs one batched GEMM of 2 N width k flops per
-    pass and an assignment per window that can improve; other couplings one exact solve per window.
+    near-ties share a window); other couplings in fixed windows at offsets 0 and width/2 in turn. Never
+    raises the cost (module docstring). Stops after ``rounds`` passes, once two passes in a row changed
+    nothing, or once a pass closed less than a tenth of the gap between the cost and ``floor`` (a lower
+    bound of W_p^p, 0 if none is known): passes that still move pairs then only nibble at a coupling
+    that windows along one projection cannot bring near W_p. x (n, k), y (m, k) float64. A permutation
+    costs one batched GEMM of 2 N width k flops per pass and an assignment per window that can improve;
+    other couplings one exact solve per window.
     """
     name = c.name if c.name.endswith("+windows") else c.name + "+windows"
     perm = c.is_permutation(len(x), len(y)) and bool(np.all(c.weights == c.weights[0]))
     rows, cols, wts = c.rows, c.cols.copy(), c.weights
+    cost = float(coupling_cost_pp(torch.from_numpy(x), torch.from_numpy(y), c, p))
     quiet = 0  # consecutive passes that changed nothing
     for r in range(rounds):
         offset = (width // (4 if perm and c.keys is not None else 2)) * (r % 2)
         bounds = _bounds(len(rows), width, offset, c.keys if perm else None)
         if perm:
-            changed = _permutation_windows(x, y, rows, cols, p, bounds)
+            gain = _permutation_windows(x, y, rows, cols, p, bounds) * wts[0]
         else:
             groups = [slice(s, e) for s, e in itertools.pairwise(bounds)]
-            new = resolve_groups(x, y, Coupling(rows, cols, wts), p, groups, name)
-            changed = len(new.rows) != len(rows) or not (
-                np.array_equal(new.rows, rows) and np.array_equal(new.cols, cols)
-            )
+            new, gain = _resolve_all(x, y, Coupling(rows, cols, wts), p, groups, name)
             rows, cols, wts = new.rows, new.cols, new.weights
-        quiet = 0 if changed else quiet + 1
-        if quiet == 2:
+        quiet = 0 if gain > 0 else quiet + 1
+        if quiet == 2 or 0 < gain < 0.1 * (cost - floor):
             break
+        cost -= gain
     return Coupling(rows, cols, wts, name, c.keys if perm else None)
 
 
