@@ -51,6 +51,10 @@ DUAL_MAX = 20_000_000_000
 DUAL_SAMPLE = 2000
 #: the orthogonal-projection bound sorts k projections of both clouds; skipped beyond (n + m) k values
 ORTHOGONAL_MAX = 50_000_000
+#: window re-solves repair a coupling within (1 + WINDOW_GAP) of the best lower bound at every size: its errors
+#: are then exchanges of near-tied projections. A coupling further off is refined by windows only where the
+#: multiscale coupling, which does better there, does not run.
+WINDOW_GAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multisca
         c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
         candidates.append(replace(c, name="Gaussian-map sliced"))
         costs.append(_cost(x, y, candidates[-1], p))
-    if loose():
+    coarse = multiscale if multiscale is not None else max(n, m) * k <= MULTISCALE_MAX  # the multiscale step runs
+    if loose() and (not coarse or min(costs) <= (1 + WINDOW_GAP) * max(lower_by.values())):
         # the best coupling so far stores its pairs in the order of a projection: exact re-solves on windows of
         # nearby ranks repair the exchanges of near-tied projections (refine.py), cheaply at every size
         floor = max(lower_by.values()) ** p  # lower bound of the cost: windows stop where they stop closing the gap
@@ -131,7 +136,7 @@ def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multisca
         lower_by["orthogonal projections"] = orthogonal_lower(
             torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
         )
-    if loose() and (multiscale if multiscale is not None else max(n, m) * k <= MULTISCALE_MAX):
+    if loose() and coarse:
         candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
         costs.append(_cost(x, y, candidates[-1], p))
         if multiscale or max(n, m) * k <= LOCAL_MAX:
