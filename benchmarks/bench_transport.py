@@ -83,7 +83,7 @@ def _clouds(case: str, n: int, d: int):
         y = x[np.random.default_rng(1).permutation(n)]  # a shuffled copy
         y += v
         return x, y, 1.0
-    if case.endswith("-f32"):  # x in float32, y = T(x) rounded to float32, rows shuffled
+    if case in F32_WIDTH:  # x in float32, y = T(x) rounded to float32, rows shuffled
         x = x.astype(np.float32)
         x64 = x.astype(np.float64)
         y64 = x64 + 1 / np.sqrt(d) if case == "auto-translation-f32" else x64 * np.linspace(0.8, 1.25, d)
