@@ -61,15 +61,16 @@ WINDOW_GAP = 0.5
 class Bracket:
     """Estimate of W_p (tensor, differentiable with the coupling fixed) with lower <= W_p <= upper.
 
-    ``lower_by`` and ``upper_by`` give every bound computed, by name, as W_p values (not powers).
+    ``coupling`` is the best coupling found (its cost is the estimate); ``lower_by`` and ``upper_by`` give every
+    bound computed, by name, as W_p values (not powers).
     """
 
     estimate: torch.Tensor
     lower: float
     upper: float
+    coupling: Coupling
     lower_by: dict = field(default_factory=dict)
     upper_by: dict = field(default_factory=dict)
-    coupling: Coupling | None = None
 
 
 def _unit(v: np.ndarray) -> np.ndarray | None:
@@ -205,4 +206,4 @@ def wasserstein_bracket(
     lower = max(lower_by.values())
     est = coupling_cost_pp(xt, yt, best, p).clamp(min=0).pow(1.0 / p)  # float64
     upper = float(est.detach())  # the best coupling's cost, as returned (round-off consistent with the value)
-    return Bracket(est, min(lower, upper), upper, lower_by, upper_by, best)
+    return Bracket(est, min(lower, upper), upper, best, lower_by, upper_by)
