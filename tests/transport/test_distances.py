@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import wgflow.transport as wt
-from wgflow.transport.sinkhorn import sinkhorn_divergence_pp, softmin
+from wgflow.transport.entropic import softmin
+from wgflow.transport.sinkhorn import sinkhorn_divergence_pp
 
 
 def _weights(rng, n):

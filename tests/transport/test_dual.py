@@ -81,7 +81,7 @@ def test_bracket_on_independent_clouds_is_tight_with_the_dual_bound():
     x = torch.randn(2000, 100, generator=g, dtype=torch.float64).numpy()
     y = (torch.randn(2000, 100, generator=g, dtype=torch.float64) * 1.2 + 0.5).numpy()
     exact = wt.wasserstein(x, y, method="exact")
-    _, info = wt.wasserstein(x, y, method="bracket", return_info=True)
+    _, info = wt.wasserstein(x, y, method="bracket", return_info=True, max_exact=0)  # the bracket itself
     assert info.bounds["lower"]["Gelbrich"] < 0.45 * exact  # what the bracket had before
     assert info.lower == info.bounds["lower"]["dual (c-transform)"]
     assert 0.99 * exact <= info.lower <= exact <= info.upper * (1 + 1e-12)

@@ -1,8 +1,18 @@
-"""Input validation shared by the transport solvers.
+r"""Input validation and conditioning shared by the transport solvers.
 
 Every public function of :mod:`wgflow.transport` accepts NumPy arrays or torch
 tensors. Validation raises :class:`ValueError` with one line that names the
 offending argument, so a bad call fails before any solver runs.
+
+Conditioning (:func:`condition`) uses two symmetries of W_p: invariance under a common
+translation and homogeneity of degree 1,
+
+.. math::
+
+    W_p(\mu, \nu) = s \, W_p(\tau_\# \mu, \tau_\# \nu), \qquad \tau(z) = (z - c) / s,
+
+so clouds far from the origin, of extreme scale, or raised to a large p are solved where their
+costs |x - y|^p are representable, and the answer is scaled back.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["as_cloud", "as_weights", "check_p", "is_torch", "pair"]
+__all__ = ["as_cloud", "as_weights", "check_p", "condition", "is_torch", "pair", "same_measure"]
 
 
 def is_torch(*xs: Any) -> bool:
@@ -89,7 +99,55 @@ def pair(x: Any, y: Any, a: Any = None, b: Any = None):
 
 
 def check_p(p: Any) -> float:
-    p = float(p)
-    if not (p >= 1 and math.isfinite(p)):
-        raise ValueError(f"p must be a finite number >= 1, got {p}")
-    return p
+    """The exponent p as a float; one-line ValueError unless it is a real number in [1, inf) that a float holds."""
+    try:
+        q = float(p)
+    except (TypeError, ValueError, OverflowError):
+        q = math.nan
+    if not (q >= 1 and math.isfinite(q)):
+        shown = repr(p) if len(repr(p)) <= 40 else repr(p)[:37] + "..."
+        raise ValueError(f"p must be a finite number >= 1, got {shown}")
+    return q
+
+
+def _log2_norm(v: torch.Tensor) -> float:
+    """log2 |v| of a float64 vector without overflow or underflow (-inf for v = 0)."""
+    top = float(v.abs().max())
+    return -math.inf if top == 0 else math.log2(top) + math.log2(float((v / top).norm()))
+
+
+def condition(x: torch.Tensor, y: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Clouds x (n, k), y (m, k) moved and rescaled for their costs to stay in range: (x', y', s) (module docstring).
+
+    Nothing changes (x' = x, y' = y, s = 1) while, with q = max(p, 2), the largest cost (2 R)^q (R the
+    largest norm of a point's bounding box corner), the scale diameter^q and the offset R / diameter
+    stay far inside the dtype's range (2^(e/4), e its largest exponent; the offset within 2^10, where
+    the matmul form |x|^2 + |y|^2 - 2 x.y still keeps digits). Otherwise c is the centre of the
+    bounding box of both clouds and s the power of two at or above its diagonal: every cost
+    |x' - y'|^p is then at most 1, and dividing by s is exact. c and s are constants (not differentiated).
+    """
+    lo = torch.minimum(x.detach().amin(0), y.detach().amin(0)).double()  # (k,)
+    hi = torch.maximum(x.detach().amax(0), y.detach().amax(0)).double()
+    half = hi / 2 - lo / 2  # half-widths, computed without overflow
+    log_diam = 1 + _log2_norm(half)  # log2 of the box's diagonal, >= log2 of every |x_i - y_j|
+    if log_diam == -math.inf:  # one point in all: W_p = 0 at any scale
+        return x, y, 1.0
+    log_reach = _log2_norm(torch.maximum(hi.abs(), lo.abs()))
+    q, room = max(p, 2.0), math.log2(torch.finfo(x.dtype).max) / 4
+    if q * (1 + log_reach) <= room and q * log_diam >= -room and log_reach - log_diam <= 10:
+        return x, y, 1.0
+    e = math.ceil(log_diam)
+    if e > 1000:
+        raise ValueError(f"the clouds span 2^{log_diam:.0f}, beyond float64's range")
+    c = (lo + half).to(x.dtype)  # (k,)
+    s = math.ldexp(1.0, e)
+    return (x - c) / s, (y - c) / s, s
+
+
+def same_measure(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True if sum_i a_i delta_{x_i} and sum_j b_j delta_{y_j} are the same measure (W_p = 0)."""
+    pts, inv = torch.unique(torch.cat([x.detach(), y.detach()]), dim=0, return_inverse=True)
+    n = x.shape[0]
+    ma = torch.zeros(len(pts), dtype=torch.float64).index_add_(0, inv[:n], a.detach().double())
+    mb = torch.zeros(len(pts), dtype=torch.float64).index_add_(0, inv[n:], b.detach().double())
+    return bool(torch.allclose(ma, mb, rtol=1e-9, atol=1e-12))

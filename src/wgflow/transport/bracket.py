@@ -9,61 +9,68 @@ with the lower bounds L_l of :mod:`.bounds` (mean gap, Gelbrich, orthogonal proj
 max-sliced) and :mod:`.dual` (c-transforms of an entropic potential, near-tight on unrelated
 clouds where the others stay near the moment bound; up to n m (k + 16) = DUAL_MAX), and a family C
 of explicit couplings from :mod:`.couplings` (monotone couplings along the candidate
-directions, the identity when the clouds are paired, the multiscale coupling, then exact
-local re-solves of the best one). The estimate is the cost of the best coupling: a value of
-W_p attained by a feasible plan, never a different metric. Both sides are evaluated on the
-full clouds; only the search for directions and the dual potential subsample.
+directions, the monotone coupling of T(x) and y for the Bures map T of the moments, the identity
+when the clouds are paired, the multiscale coupling) improved by :mod:`.refine` (exact re-solves
+on windows of nearby ranks of the best one, at every size; on k-means groups of the multiscale
+one). The estimate is the cost of the best coupling: a value of W_p attained by a feasible plan,
+never a different metric. Both sides are evaluated on the full clouds, in float64 whatever the
+input dtype; only the search for directions and the dual potential subsample.
 
-For a translation y = x + v the direction v / |v| makes both sides |v| (mean gap and
-Gelbrich give |v| too); for y = A x + v with A symmetric positive definite and isotropic x,
-the orthogonal-projection bound on the eigenbasis of Sigma_x - Sigma_y is exact.
+For a translation y = x + v the direction v / |v| makes both sides |v| (mean gap and Gelbrich
+give |v| too); for y = A x + v with A symmetric positive definite the Bures map is A, so Gelbrich
+is exact and the Bures-map coupling differs from the optimal pairing only by exchanges of
+near-tied projections (rounding of the input), which the window re-solves undo: the bracket
+closes up to round-off, in float32 as in float64.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from .bounds import coupling_stats, gelbrich_lower, mean_gap, moments, orthogonal_lower, top_direction
-from .couplings import Coupling, coupling_cost_pp, local_resolve, multiscale_coupling, paired_coupling, sliced_couplings
+from .couplings import Coupling, coupling_cost_pp, multiscale_coupling, paired_coupling, sliced_couplings
 from .dual import dual_lower, subsample_potential
 from .gaussian import gaussian_ot_map
+from .refine import local_resolve, window_resolve
 
 __all__ = ["Bracket", "wasserstein_bracket", "MULTISCALE_MAX", "LOCAL_MAX", "DUAL_MAX"]
 
-#: "auto" builds the multiscale coupling while max(n, m) k <= MULTISCALE_MAX coordinates (one thread: 3.4 s at
-#: 10^5 points in d = 100, 33 s at 10^6 in d = 10, where it lowers the sliced upper bound from 4.95 to 3.32 on
-#: independent Gaussian clouds); beyond, sliced couplings only. See benchmarks/bench_transport.py.
+#: the bracket builds the multiscale coupling while max(n, m) k <= MULTISCALE_MAX coordinates, beyond which
+#: it would exceed the time targets of benchmarks/bench_transport.py (there: its cost and its time per size)
 MULTISCALE_MAX = 10_000_000
-#: ... and re-solves it locally while max(n, m) k <= LOCAL_MAX: at 10^5 points in d = 10 that took 6.7 s and
-#: lowered the multiscale cost by 21% (3.21 -> 2.53); in d = 100 it took 19 s for 2.3% (14.47 -> 14.14),
-#: which would put "auto" over its 20 s target there.
+#: ... and re-solves it on k-means groups while max(n, m) k <= LOCAL_MAX (likewise sized by the benchmark)
 LOCAL_MAX = 2_000_000
 #: the dual bound runs three c-transforms over the full clouds, ~3 n m (k + 16) flops counting the min pass as
-#: 16 (~1.5 s at n = m = 10^4, k = 100 on one thread); skipped beyond n m (k + 16) = DUAL_MAX. Its potential
-#: comes from entropic OT between subsamples of DUAL_SAMPLE points (~3 s at k = 100)
+#: 16; skipped beyond n m (k + 16) = DUAL_MAX. Its potential comes from entropic OT between subsamples of
+#: DUAL_SAMPLE points
 DUAL_MAX = 20_000_000_000
 DUAL_SAMPLE = 2000
 #: the orthogonal-projection bound sorts k projections of both clouds; skipped beyond (n + m) k values
 ORTHOGONAL_MAX = 50_000_000
+#: window re-solves repair a coupling within (1 + WINDOW_GAP) of the best lower bound at every size: its errors
+#: are then exchanges of near-tied projections. A coupling further off is refined by windows only where the
+#: multiscale coupling, which does better there, does not run.
+WINDOW_GAP = 0.5
 
 
 @dataclass(frozen=True)
 class Bracket:
     """Estimate of W_p (tensor, differentiable with the coupling fixed) with lower <= W_p <= upper.
 
-    ``lower_by`` and ``upper_by`` give every bound computed, by name, as W_p values (not powers).
+    ``coupling`` is the best coupling found (its cost is the estimate); ``lower_by`` and ``upper_by`` give every
+    bound computed, by name, as W_p values (not powers).
     """
 
     estimate: torch.Tensor
     lower: float
     upper: float
+    coupling: Coupling
     lower_by: dict = field(default_factory=dict)
     upper_by: dict = field(default_factory=dict)
-    coupling: Coupling | None = None
 
 
 def _unit(v: np.ndarray) -> np.ndarray | None:
@@ -116,14 +123,21 @@ def _narrow(x, y, a, b, p, w, stats, candidates, costs, lower_by, seed, multisca
         # are the same set and sorting both along a generic direction recovers the optimal pairing
         A, shift = gaussian_ot_map(mx, 0.5 * (Sx + Sx.T), my, 0.5 * (Sy + Sy.T))
         c = sliced_couplings(x @ A.T + shift, y, wa, wb, theta[:, -1:])[0]
-        candidates.append(Coupling(c.rows, c.cols, c.weights, "Gaussian-map sliced"))
+        candidates.append(replace(c, name="Gaussian-map sliced"))
+        costs.append(_cost(x, y, candidates[-1], p))
+    coarse = multiscale if multiscale is not None else max(n, m) * k <= MULTISCALE_MAX  # the multiscale step runs
+    if loose() and (not coarse or min(costs) <= (1 + WINDOW_GAP) * max(lower_by.values())):
+        # the best coupling so far stores its pairs in the order of a projection: exact re-solves on windows of
+        # nearby ranks repair the exchanges of near-tied projections (refine.py), cheaply at every size
+        floor = max(lower_by.values()) ** p  # lower bound of the cost: windows stop where they stop closing the gap
+        candidates.append(window_resolve(x, y, candidates[int(np.argmin(costs))], p, floor=floor))
         costs.append(_cost(x, y, candidates[-1], p))
     if loose() and p >= 2 and (n + m) * k <= ORTHOGONAL_MAX:
         ta, tb = (None, None) if wa is None else (torch.from_numpy(a), torch.from_numpy(b))
         lower_by["orthogonal projections"] = orthogonal_lower(
             torch.from_numpy(x), torch.from_numpy(y), ta, tb, torch.from_numpy(Q)
         )
-    if loose() and (multiscale if multiscale is not None else max(n, m) * k <= MULTISCALE_MAX):
+    if loose() and coarse:
         candidates.append(multiscale_coupling(x, y, a, b, p, seed=seed))
         costs.append(_cost(x, y, candidates[-1], p))
         if multiscale or max(n, m) * k <= LOCAL_MAX:
@@ -148,7 +162,7 @@ def wasserstein_bracket(
     refine: int = 3,
     n_random: int = 2,
     multiscale: bool | None = None,
-    rtol: float = 1e-9,
+    rtol: float = 1e-6,
 ) -> Bracket:
     r"""Certified bracket and estimate of W_p between validated clouds (see the module docstring).
 
@@ -161,14 +175,14 @@ def wasserstein_bracket(
     refine : max-sliced fixed-point steps; n_random : random candidate directions.
     multiscale : build the multiscale coupling and re-solve locally (None: the coupling while max(n, m) k <=
         MULTISCALE_MAX, its local re-solve while max(n, m) k <= LOCAL_MAX; True: both).
-    Costlier steps (Gaussian-map coupling, orthogonal-projection bound, multiscale coupling) run
-    only while the bracket is wider than ``rtol``.
+    rtol : costlier steps (Gaussian-map coupling, window re-solves, orthogonal-projection bound, multiscale
+        coupling, dual bound) run, in that order, only while upper > (1 + rtol) lower.
     """
     x = xt.detach().cpu().numpy().astype(np.float64, copy=False)
     y = yt.detach().cpu().numpy().astype(np.float64, copy=False)
-    a = at.detach().cpu().numpy().astype(np.float64)
-    b = bt.detach().cpu().numpy().astype(np.float64)
     n, m, k = x.shape[0], y.shape[0], x.shape[1]
+    a, b = (np.full(len(v), 1.0 / len(v)) if uniform else v.detach().cpu().numpy().astype(np.float64) for v in (at, bt))
+    a, b = a / a.sum(), b / b.sum()  # in float64, whatever the input dtype
     if paired and (n != m or not np.allclose(a, b, rtol=1e-12, atol=0)):
         raise ValueError(f"paired=True needs clouds of equal size and weights, got {n} and {m} points")
     mx, Sx = moments(x, a)
@@ -190,6 +204,6 @@ def wasserstein_bracket(
         upper_by[c.name] = min(upper_by.get(c.name, math.inf), cost)
     best = candidates[int(np.argmin(costs))]
     lower = max(lower_by.values())
-    est = coupling_cost_pp(xt, yt, best, p).clamp(min=0).pow(1.0 / p)
+    est = coupling_cost_pp(xt, yt, best, p).clamp(min=0).pow(1.0 / p)  # float64
     upper = float(est.detach())  # the best coupling's cost, as returned (round-off consistent with the value)
-    return Bracket(est, min(lower, upper), upper, lower_by, upper_by, best)
+    return Bracket(est, min(lower, upper), upper, best, lower_by, upper_by)

@@ -9,6 +9,9 @@ sum_{r: i_r = i} w_r = a_i and sum_{r: j_r = j} w_r = b_j. Its cost bounds W_p f
 
 whatever the coupling. The couplings built here:
 
+* :func:`exact_coupling` — an optimal coupling: for a few hundred uniform points on each side a
+  permutation (Birkhoff; :func:`assignment`, shortest augmenting paths [4]), otherwise the network
+  simplex (:func:`emd_plan`, POT [5]).
 * :func:`paired_coupling` — the identity i -> i, for clouds the caller knows to be paired
   (tracked particles, y = T(x)); optimal when the pairs are cyclically monotone [1].
 * :func:`sliced_couplings` — the monotone coupling of the projections on a direction theta,
@@ -16,7 +19,8 @@ whatever the coupling. The couplings built here:
 * :func:`multiscale_coupling` — cluster both clouds, solve OT between the clusters
   exactly, split every cluster between its matched clusters exactly, recurse, and solve
   the leaves exactly (coarse-to-fine, as in multiscale OT [3]).
-* :func:`local_resolve` — exact re-solves on groups of nearby pairs (k-exchanges) that lower any coupling's cost.
+
+:mod:`.refine` lowers the cost of any of them by exact re-solves on groups of pairs.
 
 References
 ----------
@@ -26,41 +30,56 @@ References
 [3] Mérigot, Q. (2011). A multiscale approach to optimal transport. Comput. Graph. Forum
     30(5); Schmitzer, B. (2016). A sparse multiscale algorithm for dense optimal transport.
     J. Math. Imaging Vis. 56.
+[4] Crouse, D. F. (2016). On implementing 2D rectangular assignment algorithms. IEEE TAES
+    52(4) (the algorithm of ``scipy.optimize.linear_sum_assignment``).
+[5] Flamary, R. et al. (2021). POT: Python optimal transport. JMLR 22(78).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import ot
 import torch
-from sklearn.cluster import KMeans
+from scipy.optimize import linear_sum_assignment
 
 __all__ = [
+    "ASSIGNMENT_MAX",
     "Coupling",
+    "assignment",
     "coupling_cost_pp",
     "cost_matrix",
     "emd_plan",
+    "exact_coupling",
+    "kmeans_clusters",
+    "pair_costs",
     "paired_coupling",
     "sliced_couplings",
     "multiscale_coupling",
-    "local_resolve",
 ]
 
 #: pairs whose displacements are evaluated at once by :func:`coupling_cost_pp` (bounds its memory)
 COST_BLOCK = 2**16
+#: :func:`exact_coupling` solves n = m uniform points up to this size by assignment: as fast as the network
+#: simplex there (both take milliseconds), and it does not import POT; beyond, the simplex is the faster
+ASSIGNMENT_MAX = 256
 
 
 @dataclass(frozen=True)
 class Coupling:
-    """Sparse coupling: mass ``weights[r]`` moves from x[rows[r]] to y[cols[r]] (int64, int64, float64 arrays)."""
+    """Sparse coupling: mass ``weights[r]`` moves from x[rows[r]] to y[cols[r]] (int64, int64, float64 arrays).
+
+    ``keys`` (monotone permutations only): the sorted projections (u, v), (N,) each, of the two clouds
+    at each stored position, so that u[r] is the projection of x[rows[r]]; near-ties lie where
+    consecutive keys are close (used by :func:`.refine.window_resolve`).
+    """
 
     rows: np.ndarray
     cols: np.ndarray
     weights: np.ndarray
     name: str = ""
+    keys: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def is_permutation(self, n: int, m: int) -> bool:
         """True if the coupling is a bijection between n = m uniformly weighted points."""
@@ -68,14 +87,44 @@ class Coupling:
 
 
 def cost_matrix(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
-    """Dense cost |x_i - y_j|^p, (n, m) float64 (POT's ``ot.dist``)."""
-    if p == 2:
-        return ot.dist(x, y, metric="sqeuclidean")
-    return ot.dist(x, y, metric="euclidean") ** p
+    """Dense cost |x_i - y_j|^p, (n, m) float64, in the matmul form |x_i|^2 + |y_j|^2 - 2 x_i.y_j clipped at 0
+    (as POT's ``ot.dist``)."""
+    d2 = x @ y.T  # (n, m)
+    d2 *= -2.0
+    d2 += (x * x).sum(1)[:, None]
+    d2 += (y * y).sum(1)[None, :]
+    np.maximum(d2, 0.0, out=d2)
+    return d2 if p == 2 else d2 ** (p / 2)
+
+
+def pair_costs(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
+    """|x_r - y_r|^p for matched rows x (s, k), y (s, k), from the differences (no cancellation), (s,)."""
+    D = x - y
+    d2 = np.einsum("ij,ij->i", D, D)
+    return d2 if p == 2 else d2 ** (p / 2)
+
+
+def assignment(cost) -> np.ndarray:
+    r"""Optimal assignment for a square cost matrix: sigma (n,) minimising sum_i cost[i, sigma[i]].
+
+    The discrete OT problem between two uniform measures of n atoms with that cost (its optimal plans
+    include a permutation, Birkhoff); solved exactly by SciPy's ``linear_sum_assignment`` (shortest
+    augmenting paths [4]). ``cost``: (n, n) array or tensor (any cost, e.g. the signed unit distances of
+    :func:`wgflow.residual.paths.aligned_unit_distance`). Returns an int64 NumPy permutation.
+    """
+    M = cost.detach().cpu().numpy() if isinstance(cost, torch.Tensor) else np.asarray(cost)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"assignment needs a square (n, n) cost matrix, got shape {M.shape}")
+    rows, cols = linear_sum_assignment(M)
+    sigma = np.empty(len(rows), dtype=np.int64)
+    sigma[rows] = cols
+    return sigma
 
 
 def emd_plan(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Optimal plan of the exact problem for the cost M (n, m), by POT's network simplex."""
+    import ot  # POT imports scikit-learn (seconds): loaded by the first network-simplex solve, not by `import`
+
     # the simplex needs ~n m pivots on hard instances; POT's default cap (1e5) is too low beyond n ~ 300
     plan, log = ot.emd(a, b, M, numItermax=max(100_000, 50 * M.size), log=True)
     if log.get("result_code", 1) != 1:
@@ -83,18 +132,34 @@ def emd_plan(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> np.ndarray:
     return plan
 
 
-def coupling_cost_pp(x: torch.Tensor, y: torch.Tensor, c: Coupling, p: float) -> torch.Tensor:
-    r"""sum_r w_r |x_{i_r} - y_{j_r}|^p, a 0-dim tensor differentiable in x and y (coupling fixed).
+def exact_coupling(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, *, uniform: bool) -> Coupling:
+    """An optimal coupling of x (n, k), y (m, k) with weights a (n,), b (m,) summing to 1 (float64 arrays).
 
-    Evaluated over blocks of pairs (memory O(block k)). Where a point sits on its partner
+    With ``uniform`` weights and n = m <= ASSIGNMENT_MAX a permutation solves the problem (the extreme
+    points of the Birkhoff polytope), found by :func:`assignment`; otherwise POT's network simplex
+    (:func:`emd_plan`).
+    """
+    n, m = len(x), len(y)
+    if uniform and n == m <= ASSIGNMENT_MAX:
+        sigma = assignment(cost_matrix(x, y, p))
+        return Coupling(np.arange(n, dtype=np.int64), sigma, np.full(n, 1.0 / n), "exact")
+    plan = emd_plan(a, b, cost_matrix(x, y, p))
+    i, j = np.nonzero(plan)
+    return Coupling(i.astype(np.int64), j.astype(np.int64), plan[i, j], "exact")
+
+
+def coupling_cost_pp(x: torch.Tensor, y: torch.Tensor, c: Coupling, p: float) -> torch.Tensor:
+    r"""sum_r w_r |x_{i_r} - y_{j_r}|^p, a float64 0-dim tensor differentiable in x and y (coupling fixed).
+
+    Evaluated in float64 whatever the dtype of x and y, over blocks of pairs (memory O(block k)). Where a point sits on its partner
     (|x - y| = 0) the subgradient 0 is used for p < 2.
     """
-    total = x.new_zeros(())
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
     for s in range(0, len(c.rows), COST_BLOCK):
         ii = torch.from_numpy(c.rows[s : s + COST_BLOCK]).to(x.device)
         jj = torch.from_numpy(c.cols[s : s + COST_BLOCK]).to(x.device)
-        w = torch.from_numpy(c.weights[s : s + COST_BLOCK]).to(dtype=x.dtype, device=x.device)
-        diff = x[ii] - y[jj]  # (block, k)
+        w = torch.from_numpy(c.weights[s : s + COST_BLOCK]).to(device=x.device)
+        diff = x[ii].double() - y[jj].double()  # (block, k)
         d2 = (diff * diff).sum(1)
         if p == 2:
             total = total + (w * d2).sum()
@@ -121,11 +186,16 @@ def sliced_couplings(
     n = x.shape[0]
     if a is None and b is None and n == y.shape[0]:
         # equal uniform masses: the monotone coupling is the permutation that matches the sorted projections
-        sx, sy = np.argsort(x @ theta, axis=0), np.argsort(y @ theta, axis=0)  # (n, L)
+        px, py = x @ theta, y @ theta  # (n, L)
+        sx, sy = np.argsort(px, axis=0), np.argsort(py, axis=0)  # (n, L)
+        u, v = np.take_along_axis(px, sx, 0), np.take_along_axis(py, sy, 0)  # (n, L) sorted projections
         w = np.full(n, 1.0 / n)
         return [
-            Coupling(sx[:, l].astype(np.int64), sy[:, l].astype(np.int64), w, "sliced") for l in range(theta.shape[1])
+            Coupling(sx[:, l].astype(np.int64), sy[:, l].astype(np.int64), w, "sliced", (u[:, l], v[:, l]))
+            for l in range(theta.shape[1])
         ]
+    import ot  # POT imports scikit-learn (seconds): loaded by the first weighted sliced coupling, not by `import`
+
     plans, _ = ot.sliced.sliced_plans(x, y, a, b, projections=theta)
     return [
         Coupling(
@@ -138,12 +208,14 @@ def sliced_couplings(
     ]
 
 
-def _clusters(z: np.ndarray, w: np.ndarray, K: int, rng: np.random.Generator):
+def kmeans_clusters(z: np.ndarray, w: np.ndarray, K: int, rng: np.random.Generator):
     """Weighted k-means of z (s, k) by scikit-learn's Lloyd: labels (s,), masses (K',), centroids (K', k).
 
     Few iterations from a random start: the clusters only have to be compact, not optimal. Empty
     clusters are dropped.
     """
+    from sklearn.cluster import KMeans  # seconds to import: loaded by the first multiscale coupling, not by `import`
+
     K = int(min(K, len(z)))
     if K <= 1:
         return np.zeros(len(z), dtype=np.int64), np.array([w.sum()]), (w @ z)[None] / w.sum()
@@ -153,22 +225,6 @@ def _clusters(z: np.ndarray, w: np.ndarray, K: int, rng: np.random.Generator):
         lab = km.fit(z, sample_weight=w).labels_
     used, lab = np.unique(lab, return_inverse=True)
     return lab, np.bincount(lab, weights=w, minlength=len(used)), km.cluster_centers_[used]
-
-
-def _groups(z: np.ndarray, w: np.ndarray, size: int, rng: np.random.Generator, branch: int = 24) -> list[np.ndarray]:
-    """Index sets of compact groups of at most 1.5 ``size`` rows of z, by recursive k-means (O(s k log s))."""
-    out, stack = [], [np.arange(len(z))]
-    while stack:
-        idx = stack.pop()
-        if 2 * len(idx) <= 3 * size:  # k-means is not balanced: accept up to 1.5 size, no re-split
-            out.append(idx)
-            continue
-        lab, _, _ = _clusters(z[idx], w[idx], min(branch, -(-len(idx) // size)), rng)
-        if lab.max() == 0:  # all points equal: split arbitrarily
-            stack += np.array_split(idx, -(-len(idx) // size))
-            continue
-        stack += [idx[lab == c] for c in range(lab.max() + 1)]
-    return out
 
 
 def _split(z: np.ndarray, w: np.ndarray, targets: np.ndarray, caps: np.ndarray, p: float):
@@ -223,8 +279,8 @@ def multiscale_coupling(
             wts.append(P[r, c])
             continue
         K = int(min(branch, -(-max(len(ix), len(iy)) // leaf)))
-        lx, mx, cx = _clusters(x[ix], wa, min(K, len(ix)), rng)
-        ly, my, cy = _clusters(y[iy], wb, min(K, len(iy)), rng)
+        lx, mx, cx = kmeans_clusters(x[ix], wa, min(K, len(ix)), rng)
+        ly, my, cy = kmeans_clusters(y[iy], wb, min(K, len(iy)), rng)
         Pi = emd_plan(mx / mx.sum(), my / my.sum(), cost_matrix(cx, cy, p)) * wa.sum()  # (Kx, Ky)
         parts_x: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (I, J) -> (indices, weights)
         for I in range(len(mx)):
@@ -237,39 +293,6 @@ def multiscale_coupling(
             sel = np.flatnonzero(ly == J)
             for i, (r, w) in zip(Is, _split(y[iy[sel]], wb[sel], cx[Is], Pi[Is, J], p)):
                 px, pw = parts_x[int(i), J]
-                stack.append((px, pw, iy[sel[r]], w * (pw.sum() / w.sum())))
+                if pw.sum() > 0 and w.sum() > 0:  # an exact split may leave a tiny Pi_IJ no points on one side
+                    stack.append((px, pw, iy[sel[r]], w * (pw.sum() / w.sum())))
     return Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), "multiscale")
-
-
-def local_resolve(
-    x: np.ndarray, y: np.ndarray, c: Coupling, p: float, *, group: int = 128, rounds: int = 2, seed: int = 0
-) -> Coupling:
-    r"""Lower the cost of a coupling by re-solving it exactly on groups of nearby pairs; never raises it.
-
-        .. math::
-
-            \pi_G \leftarrow rg\min \{ \langle \pi', C
-    angle : \pi' \ge 0, \ \pi' 1 = \pi_G 1,             \pi'^T 1 = \pi_G^T 1 \}
-
-        for each group G of pairs (recursive k-means of the midpoints (x_i + y_j) / 2 into groups of
-        at most 1.5 ``group`` pairs, redrawn every round): the sub-plan keeps its marginals, so the whole
-        stays a coupling, and the exact sub-solve contains the old sub-plan, so the cost cannot
-        rise. 2-exchanges are the case of groups of two pairs. O(nnz k log nnz) per round.
-    """
-    rng = np.random.default_rng(seed)
-    for _ in range(rounds):
-        if len(c.rows) <= group:
-            break
-        rows, cols, wts = [], [], []
-        for g in _groups(0.5 * (x[c.rows] + y[c.cols]), c.weights, group, rng):
-            ri, rinv = np.unique(c.rows[g], return_inverse=True)
-            cj, cinv = np.unique(c.cols[g], return_inverse=True)
-            ra, cb = np.bincount(rinv, c.weights[g]), np.bincount(cinv, c.weights[g])
-            P = emd_plan(ra / ra.sum(), cb / cb.sum(), cost_matrix(x[ri], y[cj], p)) * ra.sum()
-            r, q = np.nonzero(P)
-            rows.append(ri[r])
-            cols.append(cj[q])
-            wts.append(P[r, q])
-        name = c.name if c.name.endswith("+local") else c.name + "+local"
-        c = Coupling(np.concatenate(rows), np.concatenate(cols), np.concatenate(wts), name)
-    return c

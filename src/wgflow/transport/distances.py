@@ -10,25 +10,33 @@ for mu = sum_i a_i delta_{x_i} and nu = sum_j b_j delta_{y_j}.
 ========== ============================================== ==================== ===========
 method     what it computes                               cost                 relation
 ========== ============================================== ==================== ===========
-"exact"    network simplex (POT ``emd``) in float64       O(n^3) time, n m mem  = W_p
+"exact"    optimal coupling (network simplex; assignment  O(n^3) time, n m mem  = W_p
+           for n = m <= 256 uniform points), float64
 "1d"       sorted quantile functions (k = 1 only)         O((n+m) log(n+m))     = W_p
 "sliced"   mean over random directions of 1-D W_p^p [3]   O(L (n+m) log(n+m))   <= W_p
 "sinkhorn" debiased entropic S_eps^{1/p}, eps = blur^p    O(iters n m k)        -> W_p (blur -> 0)
-"bracket"  estimate inside certified bounds (bracket.py)  O(n k^2 + L n log n)  lower <= W_p <= upper
-"auto"     "1d" if k = 1; "exact" if n, m <= max_exact;
-           otherwise "bracket"
+"bracket"  "exact" up to ``max_exact`` points; beyond,    O(n k^2 + L n log n)  lower <= W_p <= upper
+           the best coupling's cost inside certified
+           bounds (bracket.py)
+"auto"     "1d" if k = 1, otherwise "bracket"
 ========== ============================================== ==================== ===========
 
-What "auto" returns for large clouds. No solver computes W_p itself for 10^6 points in
-d = 100, and a different metric (sliced: |v| / sqrt(k) for a translation by v) or a
-subsampled exact solve (biased upward by the empirical rate s^{-1/d}) would be a
-different number under the name W_p. "auto" therefore returns, beyond ``max_exact``,
-the cost of the best explicit coupling it finds (an upper bound, attained by a feasible
-plan) together with certified lower bounds: with ``return_info=True``,
-``info.lower <= W_p <= info.upper`` and ``info.relation == "bracket"``. The bracket is
-tight for translations (width 0 up to round-off) and for y = A x + v with A symmetric
-positive definite and isotropic x; for two unrelated clouds in high dimension it is wide
-and says so. Exact answers have ``info.relation == "exact"`` and lower = upper = value.
+What "bracket" and "auto" return. Up to ``max_exact`` points per cloud they solve exactly
+(``info.relation == "exact"``, lower = upper = value). Beyond, no solver computes W_p itself for
+10^6 points in d = 100, and a different metric (sliced: |v| / sqrt(k) for a translation by v) or a
+subsampled exact solve (biased upward by the empirical rate s^{-1/d}) would be a different number
+under the name W_p. They therefore return the cost of the best explicit coupling found (an upper
+bound, attained by a feasible plan), refined by exact local re-solves, together with certified
+lower bounds: ``info.lower <= W_p <= info.upper = value`` and ``info.relation == "bracket"``
+(``str(info)`` says so in words). The bracket closes, up to round-off, for translations and for
+y = A x + v with A symmetric positive definite (Brenier pairs), in float32 as in float64; for two
+unrelated clouds in high dimension it is wide and says so.
+
+Numerics. Weights are normalised to sum 1. Couplings and their costs are computed in float64
+whatever the input dtype ("sliced" and "sinkhorn" run in the input's dtype, as POT and GeomLoss
+do). Clouds whose costs |x - y|^p would leave the dtype's range (coordinates near 1e30 in float32,
+p in the hundreds) are first moved and rescaled (:func:`._checks.condition`); where even then
+W_p^p would underflow (p too large for the clouds' spread), a one-line ValueError says so.
 
 References
 ----------
@@ -49,16 +57,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._checks import check_p, is_torch, pair
+from ._checks import check_p, condition, is_torch, pair, same_measure
 from .bracket import wasserstein_bracket
-from .couplings import Coupling, cost_matrix, coupling_cost_pp, emd_plan
-from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_divergence_pp
+from .couplings import coupling_cost_pp, exact_coupling
+from .entropic import SINKHORN_BLOCK_BYTES
+from .sinkhorn import sinkhorn_divergence_pp
 from .sliced import sliced_wasserstein_pp, wasserstein_1d_batched
 
 __all__ = ["wasserstein", "WassersteinResult", "ApproximationWarning", "exact_plan", "METHODS"]
 
 METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn", "bracket")
-#: "auto" solves exactly while both clouds have at most this many points (~2 s at 3000 in d = 10)
+#: "auto" and "bracket" solve exactly while both clouds have at most this many points
 MAX_EXACT = 3000
 #: default number of sliced projections, lowered for large clouds so that at most L (n + m) <=
 #: SLICED_SORT_BUDGET values are sorted (sorting dominates: 2 x 10^6 points in d = 100 with 16
@@ -84,8 +93,9 @@ class WassersteinResult:
     ----------
     value : W_p, or its estimate (float, or 0-dim tensor for torch input).
     method : the solver actually used ("exact", "1d", "bracket", "sliced" or "sinkhorn").
-    relation : how ``value`` relates to W_p: "exact", "bracket" (an estimate with
-        lower <= W_p <= upper), "lower bound" (sliced) or "entropic approximation" (sinkhorn).
+    relation : how ``value`` relates to W_p: "exact", "bracket" (the cost of the best coupling found,
+        an upper bound, with lower <= W_p <= upper = value), "lower bound" (sliced) or "entropic
+        approximation" (sinkhorn).
     p, n, m : exponent and the two cloud sizes.
     options : solver settings used (n_projections, seed, blur, scaling, iterations).
     lower, upper : certified bounds, lower <= W_p <= upper (equal to ``value`` when exact;
@@ -114,22 +124,41 @@ class WassersteinResult:
     def __float__(self) -> float:
         return float(self.value)
 
+    def __str__(self) -> str:
+        """What ``value`` is, in one line: e.g. ``W_2 in [1.0000, 1.0012] (certified); value 1.0012 = ...``."""
+        w, v = f"W_{self.p:g}", float(self.value)
+        if self.relation == "exact":
+            return f"{w} = {v:.6g} (exact)"
+        if self.relation == "bracket":
+            return (
+                f"{w} in [{self.lower:.6g}, {self.upper:.6g}] (certified, width {self.width:.2%}); value {v:.6g} = "
+                f"cost of the best coupling found ({self.options.get('coupling', '?')}), an upper bound"
+            )
+        if self.relation == "lower bound":
+            return f"sliced {w} = {v:.6g}, a lower bound of {w} ({self.options.get('n_projections')} directions)"
+        return (
+            f"Sinkhorn divergence S^(1/p) = {v:.6g}, an entropic approximation of {w} (blur {self.options.get('blur')})"
+        )
 
-def exact_plan(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, p: float = 2.0) -> np.ndarray:
-    """Optimal plan pi (n, m) of the exact problem by POT's network simplex, float64 (validated inputs)."""
-    xn = x.detach().cpu().numpy().astype(np.float64)
-    yn = y.detach().cpu().numpy().astype(np.float64)
-    an = a.detach().cpu().numpy().astype(np.float64)
-    bn = b.detach().cpu().numpy().astype(np.float64)
-    return emd_plan(an / an.sum(), bn / bn.sum(), cost_matrix(xn, yn, p))
+
+def _numpy64(*ts: torch.Tensor) -> list[np.ndarray]:
+    return [t.detach().cpu().numpy().astype(np.float64) for t in ts]
 
 
-def _exact_pp(x, y, a, b, p):
-    plan = exact_plan(x, y, a, b, p)
-    i, j = np.nonzero(plan)
+def exact_plan(x, y, a, b, p: float = 2.0, *, uniform: bool = False) -> np.ndarray:
+    """Optimal plan pi (n, m) of the exact problem, float64 (validated tensors; ``uniform``: a, b are uniform)."""
+    xn, yn, an, bn = _numpy64(x, y, a, b)
+    c = exact_coupling(xn, yn, an / an.sum(), bn / bn.sum(), p, uniform=uniform)
+    plan = np.zeros((len(xn), len(yn)))
+    plan[c.rows, c.cols] = c.weights
+    return plan
+
+
+def _exact_pp(x, y, a, b, p, uniform):
+    xn, yn, an, bn = _numpy64(x, y, a, b)
     # the cost on the support of the plan (<= n + m - 1 pairs), differentiable in x and y with
     # the plan fixed (envelope theorem)
-    return coupling_cost_pp(x, y, Coupling(i.astype(np.int64), j.astype(np.int64), plan[i, j]), p)
+    return coupling_cost_pp(x, y, exact_coupling(xn, yn, an / an.sum(), bn / bn.sum(), p, uniform=uniform), p)
 
 
 def _clamp_root(v: torch.Tensor, p: float) -> torch.Tensor:
@@ -151,6 +180,7 @@ def wasserstein(
     tol: float | None = None,
     max_iter: int = 1000,
     max_exact: int = MAX_EXACT,
+    rtol: float = 1e-6,
     paired: bool = False,
     multiscale: bool | None = None,
     block_bytes: int | None = None,
@@ -162,49 +192,76 @@ def wasserstein(
 
     Parameters
     ----------
-    x : (n, k), y : (m, k) supports (1-D: k = 1); a : (n,), b : (m,) weights >= 0 (None = uniform).
+    x : (n, k), y : (m, k) supports (1-D: k = 1); a : (n,), b : (m,) weights >= 0 (None = uniform),
+        normalised to sum 1 (any positive finite sums are accepted).
     p : exponent >= 1; method : one of :data:`METHODS` (table in the module docstring).
     n_projections, seed : sliced directions (None = 64, fewer beyond 10^6 points) and their seed.
     blur, scaling, tol, max_iter : Sinkhorn length scale (eps = blur^p), eps-scaling ratio in (0, 1),
         tolerance on the potentials at the final blur (None: stop after the schedule), most iterations.
-    max_exact : largest cloud that "auto" solves exactly; beyond it "auto" is "bracket".
+    max_exact, rtol : "auto" and "bracket" solve exactly up to max_exact points, and beyond refine while upper >
+        (1 + rtol) lower.
     paired, multiscale : (bracket) x_i and y_i are the same particle (the identity coupling is a
         candidate); multiscale coupling (None: up to ``bracket.MULTISCALE_MAX`` coordinates n k); for
         "sinkhorn" the clustered, truncated kernel (k <= 3; None: beyond 10^7 pairs without ``tol``).
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
-    return_info : also return a :class:`WassersteinResult` with ``info.lower <= W_p <= info.upper``.
+    return_info : also return a :class:`WassersteinResult`: ``info.lower <= W_p <= info.upper``;
+        ``info.relation`` and ``str(info)`` say what the value is.
 
-    Returns W_p (for "bracket": the cost of the best coupling found, an upper bound) as a float for
-    NumPy input, a 0-dim tensor (differentiable in x and y) for torch input; ``(value, info)`` if
-    ``return_info``. Raises ValueError on mismatched dimensions, NaN/Inf, bad weights, an unknown
-    method, or "1d" with k > 1.
+    Returns W_p — exactly, or for "bracket" and "auto" beyond ``max_exact`` the best coupling's cost (an upper
+    bound, ``info.relation == "bracket"``) — a float for NumPy input, a 0-dim tensor of the input's dtype
+    (differentiable in x and y) for torch input; ``(value, info)`` if ``return_info``. Raises a one-line ValueError
+    on bad input (shapes, NaN/Inf, weights, method, "1d" with k > 1) or a p or blur beyond floating point here.
     """
     options = {k: v for k, v in locals().items() if k in _SOLVER_OPTIONS}  # the solver settings as passed
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     p = check_p(p)
     xt, yt, at, bt = pair(x, y, a, b)
-    n, m, k = xt.shape[0], yt.shape[0], xt.shape[1]
-    if method == "auto":
-        method = "1d" if k == 1 else ("exact" if max(n, m) <= max_exact else "bracket")
+    if method in ("auto", "bracket"):  # exact where it is cheap; "auto" in one dimension by quantiles
+        small = max(xt.shape[0], yt.shape[0]) <= max_exact
+        method = "1d" if method == "auto" and xt.shape[1] == 1 else "exact" if small else "bracket"
+    xs, ys, scale = condition(xt, yt, p)
     wa, wb = (None, None) if a is None and b is None else (at, bt)  # None: the uniform fast paths
-    value, relation, lower, upper, bounds, used = _SOLVERS[method](xt, yt, wa, wb, at, bt, p, **options)
+    out = _SOLVERS[method](xs, ys, wa, wb, at, bt, p, scale=scale, **options)
+    info = _result(out, scale, (xs, ys, at, bt), p, method, xt.dtype if is_torch(x, y, a, b) else None)
+    return (info.value, info) if return_info else info.value
+
+
+def _result(out, scale: float, clouds, p: float, method: str, dtype) -> WassersteinResult:
+    """The solver's output in the caller's units: value a tensor of ``dtype``, or a float if dtype is None."""
+    value, relation, lower, upper, bounds, used = out
+    v = float(value.detach())
+    if method != "sinkhorn" and (v == 0 or p * math.log2(v) < _UNDERFLOW) and not same_measure(*clouds):
+        raise ValueError(
+            f"p = {p:g} is too large for these clouds: W_p^p underflows float64 at their scale "
+            f"(the value is 2^{math.log2(v) if v > 0 else -math.inf:.0f} of their diameter); use a smaller p"
+        )
+    value = (value * scale).to(dtype or torch.float64)
     if relation == "exact":
         lower = upper = float(value.detach())
-    if not is_torch(x, y, a, b):
-        value = float(value)
-    if return_info:
-        return value, WassersteinResult(value, method, relation, p, n, m, used, lower, upper, bounds)
-    return value
+    else:
+        lower, upper = lower * scale, upper * scale
+        bounds = {side: {name: b * scale for name, b in bs.items()} for side, bs in bounds.items()}
+    n, m = clouds[0].shape[0], clouds[1].shape[0]
+    value = value if dtype is not None else float(value)
+    return WassersteinResult(value, method, relation, p, n, m, used, lower, upper, bounds)
 
 
-_SOLVER_OPTIONS = ("n_projections", "seed", "blur", "scaling", "tol", "max_iter", "paired", "multiscale", "block_bytes")
+#: log2 of the smallest W_p^p (conditioned clouds, diameter <= 1) trusted to carry its digits: 2^24 above float64's
+#: smallest normal number
+_UNDERFLOW = math.log2(np.finfo(np.float64).tiny) + 24
+
+_SOLVER_OPTIONS = (
+    *("n_projections", "seed", "blur", "scaling", "tol", "max_iter"),
+    *("rtol", "paired", "multiscale", "block_bytes"),
+)
 
 
-# One solver per method: (xt, yt, wa, wb, at, bt, p, **options) -> (value, relation, lower, upper, bounds,
-# options). wa / wb are None for uniform weights (the fast paths); at / bt always hold the weights.
+# One solver per method: (xt, yt, wa, wb, at, bt, p, scale=, **options) -> (value, relation, lower, upper, bounds,
+# options), on clouds conditioned by the factor ``scale`` (values and bounds in their units). wa / wb are None for
+# uniform weights (the fast paths); at / bt always hold the weights.
 def _solve_exact(xt, yt, wa, wb, at, bt, p, **_):
-    return _clamp_root(_exact_pp(xt, yt, at, bt, p), p), "exact", 0.0, math.inf, {}, {}
+    return _clamp_root(_exact_pp(xt, yt, at, bt, p, wa is None), p), "exact", 0.0, math.inf, {}, {}
 
 
 def _solve_1d(xt, yt, wa, wb, at, bt, p, **_):
@@ -213,9 +270,11 @@ def _solve_1d(xt, yt, wa, wb, at, bt, p, **_):
     return _clamp_root(wasserstein_1d_batched(xt.T, yt.T, wa, wb, p)[0], p), "exact", 0.0, math.inf, {}, {}
 
 
-def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, **_):
+def _solve_bracket(xt, yt, wa, wb, at, bt, p, *, seed, paired, multiscale, rtol, **_):
     seed = int(seed)
-    br = wasserstein_bracket(xt, yt, at, bt, p, uniform=wa is None, paired=paired, seed=seed, multiscale=multiscale)
+    br = wasserstein_bracket(
+        xt, yt, at, bt, p, uniform=wa is None, paired=paired, seed=seed, multiscale=multiscale, rtol=float(rtol)
+    )
     return (
         br.estimate,
         "bracket",
@@ -244,16 +303,25 @@ def _solve_sliced(xt, yt, wa, wb, at, bt, p, *, n_projections, seed, block_bytes
     )
 
 
-def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, multiscale, **_):
+def _power(s: float, p: float) -> float:
+    """s^p, inf where it overflows."""
+    try:
+        return s**p
+    except OverflowError:
+        return math.inf
+
+
+def _solve_sinkhorn(xt, yt, wa, wb, at, bt, p, *, blur, scaling, tol, max_iter, block_bytes, multiscale, scale, **_):
+    # the clouds are conditioned by ``scale``: lengths (blur) and costs (tol) follow, S_eps scales by scale^p
     S, iters = sinkhorn_divergence_pp(
         xt,
         yt,
         at,
         bt,
         p=p,
-        blur=float(blur),
+        blur=float(blur) / scale,
         scaling=float(scaling),
-        tol=tol,
+        tol=None if tol is None else float(tol) / _power(scale, p),
         max_iter=int(max_iter),
         block_bytes=int(block_bytes or SINKHORN_BLOCK_BYTES),
         multiscale=multiscale,

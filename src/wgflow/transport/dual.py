@@ -9,10 +9,10 @@ Kantorovich duality: for any potentials with f(x_i) + g(y_j) <= C_ij = |x_i - y_
 with equality at the optimal pair [1, §2.5]. The c-transform g^c(x_i) = min_j (C_ij - g_j)
 turns *any* g into an admissible pair (g^c, g), and alternating it only raises the bound
 (g^{cc} >= g). So potentials computed cheaply and approximately — here by entropic OT
-between subsamples (:mod:`.sinkhorn`) — give a valid bound once two c-transforms have run
+between subsamples (:mod:`.entropic`) — give a valid bound once two c-transforms have run
 over the full clouds: g_s on the subsample of y -> f = g_s^c on all of x -> g = f^c on all
 of y -> f = g^c. Each full c-transform is one blocked GEMM pass over (rows of x) x (all of
-y), O(n m k) time and O(block) memory, as in the soft-min of :mod:`.sinkhorn` with the
+y), O(n m k) time and O(block) memory, as in the soft-min of :mod:`.entropic` with the
 log-sum-exp replaced by a min (its eps -> 0 limit).
 
 Certification against round-off. The matmul form |x|^2 + |y|^2 - 2 x.y loses digits to
@@ -34,7 +34,7 @@ import warnings
 import numpy as np
 import torch
 
-from .sinkhorn import SINKHORN_BLOCK_BYTES, _rows, _sinkhorn_loop
+from .entropic import SINKHORN_BLOCK_BYTES, block_rows, sinkhorn_loop
 
 __all__ = ["c_transform", "dual_lower", "subsample_potential"]
 
@@ -61,7 +61,7 @@ def c_transform(g: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: float, blo
     yT = y.T.contiguous()  # (k, m)
     ry = float(y2.max().sqrt())
     f = torch.empty(n, dtype=x.dtype)
-    r = _rows(n, y.shape[0], x.element_size(), block_bytes)
+    r = block_rows(n, y.shape[0], x.element_size(), block_bytes)
     for s in range(0, n, r):
         xb = x[s : s + r]
         x2 = (xb * xb).sum(1)  # (r,)
@@ -108,7 +108,7 @@ def subsample_potential(x, y, a, b, p: float, *, sample: int, seed: int, eps_rat
     blur = max(eps_ratio * scale, 1e-300) ** (1 / p)
     with warnings.catch_warnings():  # "not converged" is expected and harmless here
         warnings.simplefilter("ignore", RuntimeWarning)
-        loop = _sinkhorn_loop(
+        loop = sinkhorn_loop(
             xs, ys, as_.log(), bs.log(), p, blur, 0.5 ** (1 / p), False, SINKHORN_BLOCK_BYTES, 0.0, extra
         )
     return loop[1], torch.from_numpy(iy)

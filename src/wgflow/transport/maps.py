@@ -30,31 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from ._checks import check_p, is_torch, pair
-from .couplings import cost_matrix
+from .couplings import assignment, cost_matrix
 from .distances import exact_plan
-from .sinkhorn import SINKHORN_BLOCK_BYTES, sinkhorn_barycentric_map
+from .entropic import SINKHORN_BLOCK_BYTES
+from .sinkhorn import sinkhorn_barycentric_map
 
 __all__ = ["assignment", "ot_assignment", "barycentric_map"]
-
-
-def assignment(cost) -> np.ndarray:
-    r"""Optimal assignment for a square cost matrix: sigma (n,) minimising sum_i cost[i, sigma[i]].
-
-    The discrete OT problem between two uniform measures of n atoms with that cost (its optimal plans
-    include a permutation, Birkhoff); solved exactly by SciPy's ``linear_sum_assignment`` (shortest
-    augmenting paths). ``cost``: (n, n) array or tensor (any cost, e.g. the signed unit distances of
-    :func:`wgflow.residual.paths.aligned_unit_distance`). Returns an int64 NumPy permutation.
-    """
-    M = cost.detach().cpu().numpy() if isinstance(cost, torch.Tensor) else np.asarray(cost)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"assignment needs a square (n, n) cost matrix, got shape {M.shape}")
-    rows, cols = linear_sum_assignment(M)
-    sigma = np.empty(len(rows), dtype=np.int64)
-    sigma[rows] = cols
-    return sigma
 
 
 def ot_assignment(x, y, *, p: float = 2):
@@ -123,7 +106,7 @@ def barycentric_map(
     p = check_p(p)
     xt, yt, at, bt = pair(x, y, a, b)
     if method == "exact":
-        plan = exact_plan(xt, yt, at, bt, p)  # (n, m) float64
+        plan = exact_plan(xt, yt, at, bt, p, uniform=a is None and b is None)  # (n, m) float64
         an = plan.sum(1)
         yn = yt.detach().cpu().numpy().astype(np.float64)
         safe = np.where(an > 0, an, 1.0)[:, None]

@@ -4,7 +4,7 @@ The scheme of GeomLoss's ``sinkhorn_multiscale`` [1, §3.3.3], [2]:
 
 1. both clouds are clustered on a grid of cell side ``cluster_scale`` (weighted centroids
    c_I, masses A_I, radii r_I);
-2. eps-scaling runs on the coarse clouds (:func:`.sinkhorn._sinkhorn_loop`) down to
+2. eps-scaling runs on the coarse clouds (:func:`.entropic.sinkhorn_loop`) down to
    eps_c = max(cluster_scale, blur)^p;
 3. the coarse potentials are extrapolated to the points by one soft-min against the coarse
    cloud, f_i = -eps_c log sum_J B_J exp((G_J - |x_i - c_J|^p) / eps_c);
@@ -34,7 +34,7 @@ import math
 
 import torch
 
-from .sinkhorn import _diameter, _sinkhorn_loop, _softmin_rows, epsilon_schedule, iterate, softmin
+from .entropic import cloud_diameter, epsilon_schedule, iterate, sinkhorn_loop, softmin, softmin_rows
 
 __all__ = ["grid_clusters", "multiscale_potentials", "MULTISCALE_MAX_DIM"]
 
@@ -79,12 +79,12 @@ def multiscale_potentials(x, y, a_log, b_log, p, blur, scaling, debias, cluster_
     """
     xd, yd = x.detach(), y.detach()
     k = x.shape[1]
-    diameter = max(_diameter(xd, yd), blur)
+    diameter = max(cloud_diameter(xd, yd), blur)
     scale = cluster_scale or diameter / (math.sqrt(k) * 2000 ** (1 / k))  # GeomLoss's default: ~2000 cells
     ox, rgx, cx, ax, rx = grid_clusters(xd, a_log.exp(), scale)
     oy, rgy, cy, by, ry = grid_clusters(yd, b_log.exp(), scale)
     coarse_blur = max(scale, blur)
-    Fc = _sinkhorn_loop(cx, cy, ax.log(), by.log(), p, coarse_blur, scaling, debias, 2**24)[:4]
+    Fc = sinkhorn_loop(cx, cy, ax.log(), by.log(), p, coarse_blur, scaling, debias, 2**24)[:4]
     eps_c = coarse_blur**p
     xs, ys, A, B = xd[ox], yd[oy], a_log[ox], b_log[oy]
     coarse = {"x": (cx, ax.log(), rx, rgx), "y": (cy, by.log(), ry, rgy)}
@@ -106,7 +106,7 @@ def multiscale_potentials(x, y, a_log, b_log, p, blur, scaling, debias, cluster_
             if grad:
                 parts.append(softmin(eps, q[s:e], src[cols], h[cols], p))
             else:
-                parts.append(_softmin_rows(q[s:e], src[cols], h[cols], eps, p, e - s))
+                parts.append(softmin_rows(q[s:e], src[cols], h[cols], eps, p, e - s))
         return torch.cat(parts)
 
     init = (*pots, None, None) if len(pots) == 2 else tuple(pots)
