@@ -50,19 +50,6 @@ _ALLOWED = {
 ALLOWED = {f"wgflow.{k}": {f"wgflow.{v}" for v in vs} for k, vs in _ALLOWED.items()}
 #: function-level imports outside wgflow.cli that are allowed, with their reason
 LAZY_OK: dict[tuple[str, str], str] = {}
-#: Violations being removed on open branches (issue #26), "module -> target" (line numbers move).
-#: A stale entry fails the tests, so the list shrinks to empty as the branches merge.
-PENDING: set[str] = {
-    "cycle wgflow.transport.sinkhorn wgflow.transport.sinkhorn_multiscale",
-    "wgflow.transport.sinkhorn -> wgflow.transport.sinkhorn_multiscale",
-}
-
-
-def _check(found: list[str], what: str) -> set[str]:
-    keys = {f.split(":")[0] + " -> " + f.split(" imports ")[1].split(" ")[0] for f in found}
-    new = [f for f in found if f.split(":")[0] + " -> " + f.split(" imports ")[1].split(" ")[0] not in PENDING]
-    assert not new, what + ":\n" + "\n".join(new)
-    return keys
 
 
 def _module_name(path: Path, src: Path = SRC) -> str:
@@ -116,9 +103,6 @@ def _graph() -> dict[str, list[tuple[str, bool, int]]]:
     return {_module_name(p): _imports(p) for p in sorted(SRC.rglob("*.py"))}
 
 
-_SEEN: set[str] = set()
-
-
 def test_the_walk_sees_imports_inside_functions(tmp_path):
     pkg = tmp_path / "wgflow" / "a"
     pkg.mkdir(parents=True)
@@ -146,7 +130,7 @@ def test_imports_point_down():
                 ok = dst == src or dst in NEUTRAL or target in NEUTRAL or dst in ALLOWED.get(src, set())
             if not ok:
                 bad.append(f"{module}:{line} imports {target}")
-    _SEEN.update(_check(bad, "imports that point up or sideways"))
+    assert not bad, "imports that point up or sideways:\n" + "\n".join(bad)
 
 
 def test_no_import_cycles():
@@ -183,9 +167,7 @@ def test_no_import_cycles():
     for v in sorted(graph):
         if v not in index:
             visit(v)
-    pending = [c for c in cycles if "cycle " + " ".join(c) in PENDING]
-    assert len(pending) == len(cycles), f"import cycles: {[c for c in cycles if c not in pending]}"
-    _SEEN.update("cycle " + " ".join(c) for c in cycles)
+    assert not cycles, f"import cycles: {cycles}"
 
 
 def test_imports_inside_functions_only_keep_the_cli_fast():
@@ -210,12 +192,4 @@ def test_imports_inside_functions_only_keep_the_cli_fast():
                 last += 1
             if not any("#" in ln for ln in lines[first : last + 1]):
                 bad.append(f"{module}:{line} imports {target} inside a function without saying why")
-    _SEEN.update(_check(bad, "imports inside functions"))
-
-
-def test_pending_entries_are_still_needed():
-    test_imports_point_down()
-    test_no_import_cycles()
-    test_imports_inside_functions_only_keep_the_cli_fast()
-    stale = PENDING - _SEEN
-    assert not stale, f"PENDING entries no longer needed (remove them): {sorted(stale)}"
+    assert not bad, "imports inside functions:\n" + "\n".join(bad)

@@ -19,7 +19,7 @@ from .diagnostics import (
     w2_between,
     w2_from_start,
 )
-from .distances import METHODS, ApproximationWarning, WassersteinResult, wasserstein
+from .distances import METHODS, WassersteinResult, wasserstein
 from .gaussian import gaussian_ot_map, gaussian_w2
 from .maps import assignment, barycentric_map, ot_assignment
 from .particles import SphereMeasure, projected_w2, sphere_projection, tracked_w2
@@ -29,7 +29,6 @@ from .sliced import sliced_wasserstein_pp
 __all__ = [
     "METHODS",
     "assignment",
-    "ApproximationWarning",
     "DissipationCheck",
     "MetricSpeed",
     "SphereMeasure",

@@ -64,14 +64,13 @@ from .entropic import SINKHORN_BLOCK_BYTES
 from .sinkhorn import sinkhorn_divergence_pp
 from .sliced import sliced_wasserstein_pp, wasserstein_1d_batched
 
-__all__ = ["wasserstein", "WassersteinResult", "ApproximationWarning", "exact_plan", "METHODS"]
+__all__ = ["wasserstein", "WassersteinResult", "exact_plan", "METHODS"]
 
 METHODS = ("auto", "exact", "1d", "sliced", "sinkhorn", "bracket")
 #: "auto" and "bracket" solve exactly while both clouds have at most this many points
 MAX_EXACT = 3000
 #: default number of sliced projections, lowered for large clouds so that at most L (n + m) <=
-#: SLICED_SORT_BUDGET values are sorted (sorting dominates: 2 x 10^6 points in d = 100 with 16
-#: projections take 2-5 s on 2 shared cores, see benchmarks/bench_transport.py), never below 16
+#: SLICED_SORT_BUDGET values are sorted (sorting dominates; benchmarks/bench_transport.py times it), never below 16
 DEFAULT_PROJECTIONS = 64
 SLICED_SORT_BUDGET = 32_000_000
 
@@ -79,10 +78,6 @@ SLICED_SORT_BUDGET = 32_000_000
 def default_projections(n: int, m: int) -> int:
     """Projections used when ``n_projections`` is None: 64, fewer (>= 16) for clouds beyond 10^6 points."""
     return int(min(DEFAULT_PROJECTIONS, max(16, SLICED_SORT_BUDGET // (n + m))))
-
-
-class ApproximationWarning(UserWarning):
-    """Kept for callers that filter it: ``method="auto"`` no longer warns, its ``info`` carries the bracket."""
 
 
 @dataclass(frozen=True)
