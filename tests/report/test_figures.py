@@ -79,18 +79,18 @@ def test_particle_figure_is_labelled_and_titled():
 
 def test_watched_run_figures_are_fit_for_a_paper(tmp_path, monkeypatch, one_torch_thread):
     """The figures ``wg.interop.watch(...).save(store)`` records go through the shared style and pass the checks."""
-    import wgflow.plotting.figures as plotting
+    import wgflow.interop.observe_store as recorder
     from tests.interop.test_observe import _train
     from wgflow.store import Store
 
     found: dict[str, list[str]] = {}
-    save = plotting.save
+    save = recorder.save
 
     def recording_save(fig, path, dpi=None):
         save(fig, path, dpi)
         found[str(path).rsplit("/", 1)[-1]] = figure_problems(fig)
 
-    monkeypatch.setattr(plotting, "save", recording_save)
+    monkeypatch.setattr(recorder, "save", recording_save)  # the name the recorder calls
     _, obs, _ = _train(steps=20, watch=dict(every=5))
     obs.save(Store(tmp_path / "runs"), name="my-net")
     assert found == {"my-net_particles.png": [], "my-net_flow.png": []}
