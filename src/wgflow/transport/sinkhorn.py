@@ -28,13 +28,11 @@ respect to x_i is sum_j pi_ij grad_x C(x_i, y_j) minus its self term. In dimensi
 :mod:`.sinkhorn_multiscale` (clusters and a truncated kernel) replaces the dense soft-min beyond
 ``MULTISCALE_MIN_PAIRS`` pairs.
 
-Why not KeOps/GeomLoss. ``pykeops`` 2.3 and ``geomloss`` 0.3.1 are on the package index, but
-neither is a dependency: ``pip install geomloss`` resolves another torch build with its CUDA
-wheels, and KeOps compiles a C++ module per formula at first use. Tried here (pykeops 2.3
-installed without dependencies, g++ 13): its first CPU kernel (the soft-min above, d = 10)
-had not finished compiling after 15 minutes on the shared 2-core machine, so it was not
-benchmarked against this module. Its CPU backend does not call BLAS, while the blocked
-soft-min of :mod:`.entropic` spends its time in one GEMM per block.
+Why not KeOps/GeomLoss. ``geomloss`` is a small pure-Python package, but its large-scale backend is
+KeOps, which compiles a C++ module per formula at its first use (minutes on a small CPU machine), and
+its other backends hold the (n, m) cost matrix whole, O(nm) memory. The blocked soft-min of
+:mod:`.entropic` needs neither: it bounds memory by its block size and spends its time in one GEMM
+per block (benchmarks/bench_transport.py compares its rate with a plain GEMM's).
 
 References
 ----------
