@@ -22,6 +22,8 @@ def clean_registry(monkeypatch):
     """External experiments registered by a test must not leak into other tests' registry walks."""
     monkeypatch.setenv(plugins.ENV, "")  # recorded, so that main()'s --experiments-path is undone after the test
     monkeypatch.delenv(plugins.ENV)
+    plugins.load_experiments()  # the built-ins first: their modules register once per process, so they are kept
+    plugins._entry_points_done = False  # a test may add an entry point of its own
     saved = dict(contract._REGISTRY)
     yield
     contract._REGISTRY.clear()
