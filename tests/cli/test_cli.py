@@ -76,6 +76,7 @@ def test_run_json_prints_exactly_one_object(capsys, tmp_path):
     assert (obj["experiment"], obj["status"], obj["metrics"]) == ("fake-machinery", "completed", {"final": 20.0})
     assert [set(c) for c in obj["claims"]] == [
         {"name", "statement", "expected", "measured", "tolerance", "passed", "source", "control", "ci", "note"}
+        | {"null", "method", "power", "registered", "registration", "evidence", "posthoc", "verdict"}
     ] * 2
     assert [c["passed"] for c in obj["claims"]] == [True, False]
     assert "\r" not in err  # no progress bar under --json
@@ -93,9 +94,9 @@ def test_runs_report_and_reproduce(capsys, tmp_path, monkeypatch):
     s = tmp_path / "s"
     monkeypatch.setenv("WGFLOW_STORE", str(s))  # the default store comes from the environment
     code, out, _ = run(capsys, "run", "fake-machinery", "--full")
-    assert code == 0 and "claims 1/2 passed" in out and (s / "wgflow.db").exists()
+    assert code == 0 and "0 of 2 claims are evidence; 1 pass but" in out and (s / "wgflow.db").exists()
     code, out, _ = run(capsys, "runs")
-    assert code == 0 and "fake-machinery" in out and "completed" in out and "1/2" in out
+    assert code == 0 and "fake-machinery" in out and "completed" in out and "0/1/2" in out
     code, out, _ = run(capsys, "report", "--out", tmp_path / "r.html")
     assert code == 0 and out.strip() == str((tmp_path / "r.html").resolve())
     fake = harness.get_experiment("fake-machinery")
@@ -178,7 +179,7 @@ def test_runs_table_shows_seed_overrides_sweep_and_control(capsys, tmp_path):
         "preset",
         "seed",
         "status",
-        "claims",
+        "ev/ok/n",
         "overrides",
     ]
     row = next(ln for ln in lines if " 7 " in ln)
@@ -197,7 +198,7 @@ def test_reproduce_reports_progress_estimate_and_claim_total(capsys, tmp_path, m
     assert code == 0
     assert "experiment 1/2 fake-machinery (quick): 0 s elapsed, estimate after the first experiment" in err
     assert "experiment 2/2" in err and "left" in err.split("experiment 2/2")[1].splitlines()[0]
-    assert "2 experiments in" in err and "2 of 4 claims passed" in err
+    assert "2 experiments in" in err and "0 of 4 claims are evidence; 2 pass" in err
     code, _, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--heartbeat", "0")
     assert code == 2 and "--heartbeat" in err
 

@@ -37,3 +37,33 @@ def paper_figures(monkeypatch) -> FigureRecorder:
 
     monkeypatch.setattr(plotting, "save", recording_save)
     return recorder
+
+
+#: why a claim of a scaled-down run may be unregistered: its run's design is not a preset's (or it is post hoc)
+_DESIGN_ONLY = (
+    "registered ",
+    "not registered: design ",
+    "not registered: this preset's design",
+    "not registered: post hoc",
+)
+
+
+@pytest.fixture(autouse=True)
+def claims_as_registered(monkeypatch):
+    """Every run of an experiment's test has its claims checked against the experiment's
+    ``registration.toml``: a claim missing from it, or whose rule, null, method or registered
+    config key differs from it, fails the test (only the scaled-down design may differ)."""
+    import wgflow.harness.run as harness_run
+
+    judged = []
+    judge = harness_run.judge
+
+    def recording_judge(exp, cfg, preset, claims):
+        out = judge(exp, cfg, preset, claims)
+        judged.extend((exp.name, c) for c in out)
+        return out
+
+    monkeypatch.setattr(harness_run, "judge", recording_judge)
+    yield
+    wrong = [f"{name}/{c.name}: {c.registration}" for name, c in judged if not c.registration.startswith(_DESIGN_ONLY)]
+    assert wrong == [], "claims differ from their pre-registration:\n" + "\n".join(wrong)

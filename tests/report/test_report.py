@@ -30,7 +30,7 @@ def test_report_is_self_contained_escaped_and_counts_claims(report_store, tmp_pa
     assert "<b>(fails)</b>" not in html and "&lt;b&gt;(fails)&lt;/b&gt;" in html
     # one section per experiment: the newest *completed* run of fake-machinery (seed 2, full)
     assert html.count('<section class="experiment"') == 1 and "full, seed 2" in html
-    assert re.search(r'<table class="claims" data-claims="2" data-passed="1">', html)
+    assert re.search(r'<table class="claims" data-claims="2" data-passed="1" data-evidence="0">', html)
     assert html.count('<tr class="claim pass">') == 1 and html.count('<tr class="claim fail">') == 1
     assert 'data-runs="3"' in html and html.count("<img ") == 1 and 'src="data:image/png;base64,' in html
     assert 'src="http' not in html and 'href="http' not in html  # nothing fetched from elsewhere

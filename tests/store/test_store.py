@@ -97,9 +97,21 @@ def test_round_trip_runs_metrics_claims_artifacts(store, tmp_path):
             "note": "fails at the source's settings",
         },
     ]
+    claims[0] |= {
+        "null": {"description": "t = 0", "measured": 1.0, "ci": [0.5, 1.5], "passed": False},
+        "method": "t-mean",
+        "power": "interval width 1",
+        "registered": True,
+        "registration": "registered 2026-12-07",
+        "evidence": True,
+    }
     store.set_claims(rid, claims)
     store.set_claims(rid, claims)  # replacing, not appending
-    assert store.claims(rid) == claims
+    unjudged = {"null": None, "method": None, "power": None, "registered": None, "registration": None}
+    assert store.claims(rid) == [
+        claims[0] | {"posthoc": False, "verdict": "evidence"},
+        claims[1] | unjudged | {"evidence": False, "posthoc": False, "verdict": "fail"},
+    ]
     f = store.run_dir(rid) / "fig.png"
     f.parent.mkdir(parents=True)
     f.write_bytes(b"\x89PNG")

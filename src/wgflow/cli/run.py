@@ -9,6 +9,7 @@ import time
 from ..domains import check_seed
 from ..errors import ConfigError
 from ..harness import list_experiments, make_config
+from ..plotting.verdicts import tally
 from ..report import write_report
 from ..report.numbers import fmt, fmt_duration
 from .args import (
@@ -23,6 +24,7 @@ from .args import (
     untrained_arg,
 )
 from .progress import Heartbeat, estimate_left, previous_durations, progress_line
+from .show import interval_text
 
 __all__ = ["add_run", "add_reproduce"]
 
@@ -64,19 +66,22 @@ def _print_outcome(out, as_json: bool) -> None:
     print(
         f"{out.experiment} {out.run_id}: {out.status}"
         + (" (untrained control)" if out.untrained else "")
-        + (f", claims {out.result.n_passed}/{len(claims)} passed" if out.status == "completed" else "")
+        + (f": {tally(c.verdict for c in claims)}" if out.status == "completed" else "")
     )
-    for c in claims:
-        extra = "".join(
-            [
-                f", CI [{fmt(c.ci[0])}, {fmt(c.ci[1])}]" if c.ci else "",
-                f", control {fmt(c.control, max_len=40)}" if c.control is not None else "",
-            ]
-        )
+    order = {"evidence": 0, "pass": 1, "posthoc": 2, "fail": 3}
+    for c in sorted(claims, key=lambda c: order[c.verdict]):
         print(
-            f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: measured {fmt(c.measured, max_len=60)}, "
-            f"expected {c.expected}{extra}"
+            f"  [{c.verdict.upper()}] {c.name}: measured {fmt(c.measured, max_len=60)}{interval_text(c.ci)}, expected {c.expected}"
         )
+        if c.null is not None:
+            null = "passes too" if c.null.passed else "fails"
+            print(
+                f"      null ({c.null.description}): {fmt(c.null.measured, max_len=40)}{interval_text(c.null.ci)}, {null}"
+            )
+        elif c.control is not None:
+            print(f"      control {fmt(c.control, max_len=40)}")
+        if c.registered is False and not c.posthoc:
+            print(f"      {c.registration}")
 
 
 def _cmd_run(args) -> int:
@@ -154,7 +159,7 @@ def _cmd_reproduce(args) -> int:
             print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
     done: list[float] = []
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
-    n_claims = n_passed = 0
+    verdicts: list[str] = []
     for i, exp in enumerate(exps, 1):
         left = estimate_left([x.name for x in exps[i - 1 :]], known, done)
         print(
@@ -175,15 +180,15 @@ def _cmd_reproduce(args) -> int:
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)
-        n_claims, n_passed = n_claims + len(out.result.claims), n_passed + out.result.n_passed
+        verdicts += [c.verdict for c in out.result.claims]
         if out.exit_code in (130, 143):
             return out.exit_code
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
     path = write_report(store, args.out or store.root / "report.html")
     print(
-        f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {n_passed} of {n_claims} "
-        f"claims passed" + (" (untrained control: none should)" if args.untrained else ""),
+        f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {tally(verdicts)}"
+        + (" (untrained control: none should pass)" if args.untrained else ""),
         file=sys.stderr,
     )
     print(path)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..harness import Experiment, config_to_dict, make_config
+from ..plotting.verdicts import tally
 from ..report.numbers import fmt, fmt_duration
 
 __all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
@@ -100,14 +101,31 @@ def _claims_lines(exp: type[Experiment], store) -> list[str]:
             "claims: recorded by a run (none in the store yet); every claim cites its source, by default "
             f"{exp.reference}. Run `wgflow run {exp.name}` to measure them."
         ]
+    claims = store.claims(run["run_id"])
     out = [f"claims of the latest run {run['run_id']} ({run['preset']}, seed {run['seed']}):"]
-    for c in store.claims(run["run_id"]):
-        out.append(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['name']}: {fmt(c['statement'], max_len=100)}")
+    out.append(f"  {tally(c['verdict'] for c in claims)}")
+    for c in claims:
+        out.append(f"  [{c['verdict'].upper()}] {c['name']}: {fmt(c['statement'], max_len=100)}")
         out.append(
-            f"         measured {fmt(c['measured'], max_len=50)}, expected {c['expected']}; "
-            f"source: {c.get('source') or exp.reference}"
+            f"         measured {fmt(c['measured'], max_len=50)}{interval_text(c.get('ci'))}, expected {c['expected']}"
+            + (f" ({c['method']})" if c.get("method") else "")
+            + f"; source: {c.get('source') or exp.reference}"
         )
+        null = c.get("null")
+        if null:
+            verdict = "passes too" if null.get("passed") else "fails"
+            out.append(
+                f"         null ({null['description']}): {fmt(null.get('measured'), max_len=40)}"
+                f"{interval_text(null.get('ci'))}, {verdict}"
+            )
+        if c.get("registration") and not c.get("registered"):
+            out.append(f"         {c['registration']}")
     return out
+
+
+def interval_text(ci) -> str:
+    """`` [lo, hi]`` of a claim's interval, or nothing."""
+    return f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else ""
 
 
 _PRESET_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -136,20 +154,21 @@ def _overrides_text(run: dict[str, Any], width: int = 36) -> str:
 
 
 def runs_table(runs: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per run: id, experiment, preset, seed, status, claims, overrides, sweep, time, start."""
+    """One line per run: id, experiment, preset, seed, status, claims (evidence/passed/all), overrides,
+    sweep, time, start."""
     head = (
-        f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'seed':>5} {'status':<11} {'claims':>7} "
+        f"{'run_id':<26} {'experiment':<22} {'preset':<6} {'seed':>5} {'status':<11} {'ev/ok/n':>9} "
         f"{'overrides':<36} {'sweep':<14} {'time':>9}  started"
     )
     out = [head]
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"]))
-        claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
+        claims = f"{r.get('n_evidence', 0)}/{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "-"
         preset = str(r["preset"]) + ("*" if r.get("untrained") else "")
         sweep = str(r.get("sweep_id") or "-")[:14]
         out.append(
             f"{r['run_id']:<26} {r['experiment']:<22} {preset:<6} {r['seed']:>5} {r['shown']:<11} "
-            f"{claims:>7} {_overrides_text(r):<36} {sweep:<14} {fmt_duration(r['duration_s'] or 0):>9}  "
+            f"{claims:>9} {_overrides_text(r):<36} {sweep:<14} {fmt_duration(r['duration_s'] or 0):>9}  "
             f"{started}"
         )
     if any(r.get("untrained") for r in runs):

@@ -1,7 +1,8 @@
 """The experiment harness: the contract an experiment fulfils and the machinery that runs it.
 
 * :mod:`.contract`: :class:`Experiment`, :class:`ExperimentResult`, :func:`register`;
-* :mod:`.claims`: :class:`Claim` and the ``claim_*`` constructors;
+* :mod:`.claims`: :class:`Claim`, its :class:`Null` and the ``claim_*`` constructors;
+* :mod:`.registration`: each experiment's pre-registered claims (``registration.toml``);
 * :mod:`.configs`: :func:`make_config` (values parsed by the :mod:`wgflow.domains` of the fields);
 * :mod:`.plugins` and :mod:`.registry`: where experiments come from (the entry point group
   ``wgflow.experiments``, files) and :func:`get_experiment` / :func:`list_experiments`;
@@ -17,10 +18,12 @@ from ..domains import Bool, Choice, Domain, Float, Floats, Int, Ints, Text
 from ..errors import ConfigError, DivergenceError
 from .claims import (
     Claim,
+    Null,
     claim_between,
     claim_ci_above,
     claim_ci_below,
     claim_ci_contains,
+    claim_ci_within,
     claim_close,
     claim_ge,
     claim_le,
@@ -48,10 +51,12 @@ __all__ = [
     "run_and_judge",
     # the claims are part of the contract
     "Claim",
+    "Null",
     "claim_between",
     "claim_ci_above",
     "claim_ci_below",
     "claim_ci_contains",
+    "claim_ci_within",
     "claim_close",
     "claim_ge",
     "claim_le",

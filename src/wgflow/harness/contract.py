@@ -36,8 +36,15 @@ class ExperimentResult:
     def n_passed(self) -> int:
         return sum(c.passed for c in self.claims)
 
+    @property
+    def n_evidence(self) -> int:
+        """Claims that pass where their null fails, as pre-registered (:attr:`Claim.evidence`)."""
+        return sum(c.evidence for c in self.claims)
+
     def to_dict(self) -> dict[str, Any]:
+        verdicts = [c.verdict for c in self.claims]
         return {
+            "evidence": {v: verdicts.count(v) for v in ("evidence", "pass", "posthoc", "fail")},
             "claims": [c.to_dict() for c in self.claims],
             "metrics": {k: jsonable(v) for k, v in self.metrics.items()},
             "artifacts": dict(self.artifacts),

@@ -21,6 +21,7 @@ from ..plotting.verdicts import figure_claims
 from .configs import config_to_dict, make_config
 from .context import DirectoryContext, RunContext
 from .contract import Experiment, ExperimentResult
+from .registration import judge
 from .registry import get_experiment
 
 __all__ = ["run_experiment", "run_and_judge", "with_sources"]
@@ -49,16 +50,18 @@ def run_experiment(
     if isinstance(ctx, DirectoryContext):
         _claim_directory(ctx, name, cfg, untrained)
     with _untrained(untrained):
-        return run_and_judge(exp, cfg, ctx)
+        return run_and_judge(exp, cfg, ctx, preset)
 
 
-def run_and_judge(exp: type[Experiment], cfg: Any, ctx: RunContext) -> ExperimentResult:
-    """``exp().run(cfg, ctx)`` with its claims' sources filled in; then the figures bound to claims by
-    ``exp.captions`` get the verdicts in their titles (:mod:`wgflow.plotting.verdicts`)."""
+def run_and_judge(exp: type[Experiment], cfg: Any, ctx: RunContext, preset: str | None = None) -> ExperimentResult:
+    """``exp().run(cfg, ctx)`` with its claims' sources filled in and judged against the experiment's
+    pre-registration at ``preset`` (:func:`wgflow.harness.registration.judge`); then the figures bound
+    to claims by ``exp.captions`` get the verdicts in their titles (:mod:`wgflow.plotting.verdicts`)."""
 
     if isinstance(ctx, DirectoryContext):
         ctx.figure_claims = figure_claims(getattr(exp, "captions", None))
     result = with_sources(exp, exp().run(cfg, ctx))
+    result.claims = judge(exp, cfg, preset, result.claims)
     if isinstance(ctx, DirectoryContext):
         ctx.judge_figures(result.claims)
     return result

@@ -166,7 +166,9 @@ def execute(
     ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress, quiet=quiet)
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
-    return _run_and_record(store, exp, cfg, ctx, untrained=untrained, quiet=quiet, device=device, threads=threads)
+    return _run_and_record(
+        store, exp, cfg, ctx, preset=preset, untrained=untrained, quiet=quiet, device=device, threads=threads
+    )
 
 
 def about(exp) -> dict[str, Any]:
@@ -205,6 +207,7 @@ def _run_and_record(
     cfg,
     ctx: StoreContext,
     *,
+    preset: str | None = None,
     untrained: bool,
     quiet: bool,
     device: str | None = None,
@@ -215,7 +218,7 @@ def _run_and_record(
     t0 = time.monotonic()
     try:
         with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):
-            result = run_and_judge(exp, cfg, ctx)
+            result = run_and_judge(exp, cfg, ctx, preset)
     except DivergenceError as e:
         return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
     except KeyboardInterrupt:

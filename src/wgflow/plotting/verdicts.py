@@ -34,6 +34,7 @@ __all__ = [
     "bound_claims",
     "state_verdicts",
     "verdict_problems",
+    "tally",
 ]
 
 _ATTR = "_wgflow_claims"  # the claim names a figure is bound to, stored on the matplotlib figure
@@ -72,8 +73,32 @@ def bound_claims(fig: Any) -> tuple[str, ...]:
     return tuple(getattr(fig, _ATTR, ()))
 
 
+def _word(claim: Any) -> str:
+    """EVIDENCE (a pass whose null fails, as registered), PASS or FAIL; ``claim`` is a
+    :class:`~wgflow.harness.Claim` or a stored dict."""
+    verdict = claim.get("verdict") if isinstance(claim, Mapping) else getattr(claim, "verdict", None)
+    if verdict == "evidence":
+        return "EVIDENCE"
+    passed = claim["passed"] if isinstance(claim, Mapping) else claim.passed
+    return "PASS" if passed else "FAIL"
+
+
+def tally(verdicts: Iterable[str]) -> str:
+    """ "E of N claims are evidence", then the passes that are not (their null passes too, or they
+    are not registered), the post-hoc claims and the failures: how every run's claims are summarised."""
+    v = list(verdicts)
+    n, e, p, h, f = len(v), v.count("evidence"), v.count("pass"), v.count("posthoc"), v.count("fail")
+    parts = [f"{e} of {n} claims are evidence"]
+    if p:
+        parts.append(f"{p} pass but their null passes too or they are not registered")
+    if h:
+        parts.append(f"{h} post hoc (not counted)")
+    parts.append(f"{f} fail")
+    return "; ".join(parts)
+
+
 def _verdicts(names: Sequence[str], claims: Iterable[Any]) -> str:
-    judged = {c.name: ("PASS" if c.passed else "FAIL") for c in claims}
+    judged = {c.name: _word(c) for c in claims}
     parts = [f"{n}: {judged.get(n, 'not judged')}" for n in names]
     return f"({'claims' if len(parts) > 1 else 'claim'} {', '.join(parts)})"
 
@@ -103,7 +128,7 @@ def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
 
 
 def verdict_problems(fig: Any) -> list[str]:
-    """One line per claim ``fig`` is bound to whose verdict (PASS or FAIL) its titles do not state."""
+    """One line per claim ``fig`` is bound to whose verdict (EVIDENCE, PASS or FAIL) its titles do not state."""
     names = bound_claims(fig)
     titles = [fig._suptitle.get_text() if fig._suptitle is not None else ""]
     titles += [ax.get_title() for ax in fig.axes]
@@ -111,5 +136,5 @@ def verdict_problems(fig: Any) -> list[str]:
     return [
         f"title states no verdict for claim {n}"
         for n in names
-        if not re.search(rf"\b{re.escape(n)}: (PASS|FAIL)\b", text)
+        if not re.search(rf"\b{re.escape(n)}: (EVIDENCE|PASS|FAIL)\b", text)
     ]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..plotting.verdicts import tally
 from ..store import Store, atomic_write_bytes
 from .markup import e
 from .markup import table as _table
@@ -38,7 +39,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;
 h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:14px} th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.pass td.verdict{color:#0a6b2a;font-weight:600} tr.fail td.verdict{color:#b00020;font-weight:600}
+tr.evidence td.verdict{color:#0a6b2a;font-weight:700} tr.pass td.verdict{color:#8a6d00;font-weight:600} tr.posthoc td.verdict{color:#666;font-style:italic} tr.fail td.verdict{color:#b00020;font-weight:600} .null-pass{color:#8a6d00} .null-fail{color:#0a6b2a} .power{color:#555;font-size:90%}
 .status-completed{color:#0a6b2a} .status-failed{color:#b00020} .status-interrupted,.status-running{color:#9a6700}
 figure{display:inline-block;margin:.5em 1em .5em 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:13px;color:#555} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:13px;white-space:pre-wrap}
@@ -95,27 +96,53 @@ def _ci(ci: Any) -> str:
     return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "–"
 
 
+_ORDER = {"evidence": 0, "pass": 1, "posthoc": 2, "fail": 3}
+
+
 def _claims_table(claims: list[dict[str, Any]], kind: str = "claims") -> str:
-    """Claims with their evidence: source, measured value, its CI, the control's value, the verdict."""
-    n_pass = sum(c["passed"] for c in claims)
+    """Claims with their evidence, evidence first: the measured value and its interval, the null's
+    (the same statistic by the same rule on the skeptic's alternative), the power, the verdict."""
+    verdicts = [c.get("verdict") or ("pass" if c["passed"] else "fail") for c in claims]
+    n_pass, n_ev = sum(c["passed"] for c in claims), verdicts.count("evidence")
     rows = []
-    for c in claims:
-        verdict = "pass" if c["passed"] else "fail"
-        note = f'<div class="note">{e(c["note"])}</div>' if c.get("note") else ""
+    for c, verdict in sorted(zip(claims, verdicts), key=lambda cv: _ORDER.get(cv[1], 9)):
+        notes = [c.get("note")]
+        if c.get("registered") is False and not c.get("posthoc"):
+            notes.append(c.get("registration"))
+        note = "".join(f'<div class="note">{e(n)}</div>' for n in notes if n)
+        null = c.get("null")
+        null_cell = (
+            f"{e(null['description'])}: {e(_fmt(null.get('measured')))} {e(_ci(null.get('ci')))} "
+            f'<span class="null-{"pass" if null.get("passed") else "fail"}">'
+            f"{'passes too' if null.get('passed') else 'fails'}</span>"
+            if null
+            else "–"
+        )
         rows.append(
             f'<tr class="claim {verdict}"><td>{e(c["name"])}</td><td>{e(c["statement"])}{note}</td>'
             f'<td class="source">{e(c.get("source") or "–")}</td>'
             f'<td>{e(c["expected"])}</td><td class="num">{e(_fmt(c["measured"]))}</td>'
-            f'<td class="num ci">{e(_ci(c.get("ci")))}</td><td class="num control">{e(_fmt(c.get("control")))}</td>'
-            f'<td class="num">{e(_fmt(c["tolerance"]))}</td><td class="verdict">{verdict.upper()}</td></tr>'
+            f'<td class="num ci">{e(_ci(c.get("ci")))}</td><td class="null">{null_cell}</td>'
+            f'<td class="method">{e(c.get("method") or "–")}<div class="power">{e(c.get("power") or "")}</div></td>'
+            f'<td class="verdict">{verdict.upper()}</td></tr>'
         )
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("claim", "statement", "source", "expected", "measured", "CI", "control", "tolerance", "result")
+        for h in (
+            "claim",
+            "statement",
+            "source",
+            "rule",
+            "measured",
+            "CI",
+            "null (same rule)",
+            "method, power",
+            "verdict",
+        )
     )
     return (
-        f'<p class="claim-count">{n_pass} of {len(claims)} claims passed</p>'
-        f'<table class="{kind}" data-claims="{len(claims)}" data-passed="{n_pass}">'
+        f'<p class="claim-count">{e(tally(verdicts))}</p>'
+        f'<table class="{kind}" data-claims="{len(claims)}" data-passed="{n_pass}" data-evidence="{n_ev}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -253,7 +280,7 @@ def _run_body(store: Store, run: dict[str, Any], captions: Mapping[str, str], fi
 def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: AbstractSet[str] = frozenset()) -> str:
     rows = []
     for r in runs:
-        claims = f"{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
+        claims = f"{r.get('n_evidence', 0)}/{r['n_passed']}/{r['n_claims']}" if r["n_claims"] else "–"
         preset = f"{r['preset']} (untrained)" if r.get("untrained") else r["preset"]
         rid = r["run_id"]
         rows.append(
@@ -282,7 +309,7 @@ def _index(runs: list[dict[str, Any]], files: Files | None = None, latest_ids: A
                 "seed",
                 "sweep",
                 "status",
-                "claims passed",
+                "claims evidence/passed/all",
                 "started",
                 "wall time",
                 "message",
@@ -322,10 +349,10 @@ def render_report(store: Store, files: Files | None = None) -> str:
     latest = store.latest_runs()
     controls = store.latest_runs(untrained=True)
     runs = store.runs()
-    sections, n_claims, n_pass = [], 0, 0
+    sections, verdicts, n_pass = [], [], 0
     for name, run in latest.items():
         cl = store.claims(run["run_id"])
-        n_claims += len(cl)
+        verdicts += [c["verdict"] for c in cl]
         n_pass += sum(c["passed"] for c in cl)
         others = [r for r in runs if r["experiment"] == name and r["run_id"] != run["run_id"]]
         sections.append(_experiment_section(store, run, store.experiment(name), controls.get(name), files, others))
@@ -334,7 +361,7 @@ def render_report(store: Store, files: Files | None = None) -> str:
         '<nav class="toc"><h2>Contents</h2><ul>'
         + "".join(
             f'<li><a href="#exp-{e(n)}">{e(n)}</a> ({e(r["status"])}, '
-            f"{e(r['n_passed'])}/{e(r['n_claims'])} claims)</li>"
+            f"{e(r.get('n_evidence', 0))} evidence, {e(r['n_passed'])}/{e(r['n_claims'])} pass)</li>"
             for n, r in latest.items()
         )
         + (
@@ -349,8 +376,11 @@ def render_report(store: Store, files: Files | None = None) -> str:
     body = (
         f"<h1>wgflow report</h1><p>Generated {e(_when(time.time()))} by wgflow {e(__version__)} from "
         f"<code>{e(store.root)}</code>.</p>"
-        f'<p class="summary" data-claims="{n_claims}" data-passed="{n_pass}">'
-        f"{len(latest)} experiments, {n_pass} of {n_claims} claims passed (latest run of each experiment).</p>"
+        f'<p class="summary" data-claims="{len(verdicts)}" data-passed="{n_pass}" '
+        f'data-evidence="{verdicts.count("evidence")}">'
+        f"{len(latest)} experiments (latest run of each): {e(tally(verdicts))}. A claim is evidence when it "
+        "passes, the same statistic by the same rule on its null (what a skeptic would offer instead) fails, "
+        "and its rule was registered before the run.</p>"
         + toc
         + ("\n".join(sections) or "<p>No runs in this store yet.</p>")
         + sweep_section(store)

@@ -42,6 +42,13 @@ from .tables import (
 __all__ = ["Store", "StoreError", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
 
 
+def _verdict(r: Any) -> str:
+    """A stored claim's verdict (``r`` a row of the claims table), as :attr:`wgflow.harness.Claim.verdict` gives it."""
+    if r["name"].endswith("_posthoc"):
+        return "posthoc"
+    return "evidence" if r["evidence"] else ("pass" if r["passed"] else "fail")
+
+
 def default_store_path() -> Path:
     """``$WGFLOW_STORE`` if set, else ``./wgflow-runs``."""
     return Path(os.environ.get("WGFLOW_STORE") or "wgflow-runs")
@@ -255,10 +262,11 @@ class Store:
         return self._run_dict(rows[0])
 
     def runs(self, experiment: str | None = None, *, sweep_id: str | None = None) -> list[dict[str, Any]]:
-        """All runs, newest first, with claim counts (``n_claims``, ``n_passed``)."""
+        """All runs, newest first, with claim counts (``n_claims``, ``n_passed``, ``n_evidence``)."""
         sql = (
             "SELECT r.*, (SELECT count(*) FROM claims c WHERE c.run_id = r.run_id) AS n_claims,"
-            " (SELECT ifnull(sum(passed), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_passed"
+            " (SELECT ifnull(sum(passed), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_passed,"
+            " (SELECT ifnull(sum(evidence), 0) FROM claims c WHERE c.run_id = r.run_id) AS n_evidence"
             " FROM runs r WHERE 1 = 1"
         )
         args: list[Any] = []
@@ -355,6 +363,14 @@ class Store:
                 "control": json.loads(r["control"] or "null"),
                 "ci": json.loads(r["ci"] or "null"),
                 "note": r["note"],
+                "null": json.loads(r["null_json"] or "null"),
+                "method": r["method"],
+                "power": r["power"],
+                "registered": None if r["registered"] is None else bool(r["registered"]),
+                "registration": r["registration"],
+                "evidence": bool(r["evidence"]),
+                "posthoc": r["name"].endswith("_posthoc"),
+                "verdict": _verdict(r),
             }
             for r in rows
         ]

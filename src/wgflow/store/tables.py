@@ -106,6 +106,15 @@ MIGRATIONS: list[str] = [
         recorded_at  REAL NOT NULL
     );
     """,
+    # 6: each claim's null (same rule on the skeptic's alternative), method, power and pre-registration
+    """
+    ALTER TABLE claims ADD COLUMN null_json TEXT;              -- JSON {description, measured, ci, passed} or null
+    ALTER TABLE claims ADD COLUMN method TEXT;
+    ALTER TABLE claims ADD COLUMN power TEXT;
+    ALTER TABLE claims ADD COLUMN registered INTEGER;          -- 1, 0, or NULL (recorded before registration)
+    ALTER TABLE claims ADD COLUMN registration TEXT;
+    ALTER TABLE claims ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -129,13 +138,20 @@ def write_claims(c: sqlite3.Connection, run_id: str, claims: Iterable[Mapping[st
             to_json(cl.get("control")),
             to_json(cl.get("ci")),
             cl.get("note"),
+            to_json(cl.get("null")),
+            cl.get("method"),
+            cl.get("power"),
+            None if cl.get("registered") is None else int(bool(cl["registered"])),
+            cl.get("registration"),
+            int(bool(cl.get("evidence"))),
         )
         for i, cl in enumerate(claims)
     ]
     c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
     c.executemany(
         "INSERT INTO claims (run_id, position, name, statement, expected, measured, tolerance, passed,"
-        " source, control, ci, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " source, control, ci, note, null_json, method, power, registered, registration, evidence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         data,
     )
 
