@@ -84,7 +84,7 @@ def test_ci_claims_fail_on_degenerate_or_excluding_intervals():
 
 
 def test_mean_ci_covers_the_mean_at_its_nominal_rate():
-    """Percentile bootstrap of a normal mean: ~95% coverage (binomial 3-sigma band over 400 trials)."""
+    """t interval of a normal mean (n_boot: a bootstrap-era keyword still accepted): ~95% coverage (binomial 3-sigma band over 400 trials)."""
     rng = np.random.default_rng(0)
     hits = 0
     for k in range(400):
