@@ -29,7 +29,7 @@ browser:
 	    else echo "warning: chromium not found; browser tests are skipped outside CI" >&2; fi; }
 
 demo: setup
-	$(VENV)/bin/wgflow reproduce --quick
+	$(VENV)/bin/wgflow reproduce --quick --jobs 2
 
 # Lint, format and type check (ruff and mypy, configured in pyproject.toml), before the tests.
 lint: setup

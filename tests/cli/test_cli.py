@@ -261,3 +261,67 @@ def test_figure_options_reach_the_context(capsys, tmp_path, monkeypatch):
     os.environ.pop("WGFLOW_FIGURE_FORMAT"), os.environ.pop("WGFLOW_FIGURE_DPI")
     code, _, err = run(capsys, "--dpi", "5", "list")
     assert code == 2 and "dpi" in err
+
+
+TWO_EXPERIMENTS = """
+from dataclasses import dataclass
+
+from wgflow.harness import Experiment, ExperimentResult, Null, claim_le, register
+
+
+@dataclass(frozen=True)
+class Cfg:
+    value: float = 1.0  # what the run measures
+
+
+for _name in ("jobs-a", "jobs-b"):
+
+    @register
+    class _Exp(Experiment):
+        name = _name
+        title = reference = description = "reproduce --jobs test"
+        Config = Cfg
+
+        def run(self, cfg, ctx):
+            return ExperimentResult([claim_le("small", "it is small", cfg.value, 2.0, null=Null("zero", 9.0))])
+"""
+
+
+def test_reproduce_runs_named_experiments_in_parallel_processes(tmp_path):
+    """``reproduce NAMES --jobs 2``: each experiment in its own process, all recorded in one store."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import wgflow
+
+    (tmp_path / "two.py").write_text(TWO_EXPERIMENTS)
+    env = {
+        **os.environ,
+        "WGFLOW_EXPERIMENTS": str(tmp_path / "two.py"),
+        "PYTHONPATH": str(Path(wgflow.__file__).parents[1]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "wgflow",
+        "reproduce",
+        "jobs-a",
+        "jobs-b",
+        "--jobs",
+        "2",
+        "--store",
+        str(tmp_path / "s"),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"2 experiments, 2 at a time \(\d+ torch thread\(s\) each\)", done.stderr)
+    assert "2 experiments in" in done.stderr and "0 of 2 claims are evidence; 2 pass" in done.stderr
+    runs = Store(tmp_path / "s").runs()
+    assert sorted(r["experiment"] for r in runs) == ["jobs-a", "jobs-b"] and {r["status"] for r in runs} == {
+        "completed"
+    }
+    assert done.stdout.count("[PASS] small") == 2
+    bad = subprocess.run([*cmd[:4], "no-such", "--store", str(tmp_path / "t")], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "unknown experiment 'no-such'" in bad.stderr and not (tmp_path / "t").exists()

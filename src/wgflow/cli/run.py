@@ -8,7 +8,7 @@ import time
 
 from ..domains import check_seed
 from ..errors import ConfigError
-from ..harness import list_experiments, make_config
+from ..harness import get_experiment, list_experiments, make_config
 from ..plotting.verdicts import tally
 from ..report import write_report
 from ..report.numbers import fmt, fmt_duration
@@ -62,26 +62,34 @@ def _print_outcome(out, as_json: bool) -> None:
     if as_json:
         print(json.dumps(out.to_dict(), default=str))
         return
+    print("\n".join(outcome_lines(out)))
+
+
+def outcome_lines(out) -> list[str]:
+    """A finished run for the terminal: its verdict count, then its claims, evidence first, each
+    with its interval, its null (same rule) and why it is not registered, if it is not."""
     claims = out.result.claims
-    print(
+    lines = [
         f"{out.experiment} {out.run_id}: {out.status}"
         + (" (untrained control)" if out.untrained else "")
         + (f": {tally(c.verdict for c in claims)}" if out.status == "completed" else "")
-    )
+    ]
     order = {"evidence": 0, "pass": 1, "posthoc": 2, "fail": 3}
     for c in sorted(claims, key=lambda c: order[c.verdict]):
-        print(
-            f"  [{c.verdict.upper()}] {c.name}: measured {fmt(c.measured, max_len=60)}{interval_text(c.ci)}, expected {c.expected}"
+        lines.append(
+            f"  [{c.verdict.upper()}] {c.name}: measured {fmt(c.measured, max_len=60)}{interval_text(c.ci)}, "
+            f"expected {c.expected}"
         )
         if c.null is not None:
             null = "passes too" if c.null.passed else "fails"
-            print(
+            lines.append(
                 f"      null ({c.null.description}): {fmt(c.null.measured, max_len=40)}{interval_text(c.null.ci)}, {null}"
             )
         elif c.control is not None:
-            print(f"      control {fmt(c.control, max_len=40)}")
+            lines.append(f"      control {fmt(c.control, max_len=40)}")
         if c.registered is False and not c.posthoc:
-            print(f"      {c.registration}")
+            lines.append(f"      {c.registration}")
+    return lines
 
 
 def _cmd_run(args) -> int:
@@ -126,7 +134,8 @@ def _cmd_run(args) -> int:
 
 # --------------------------------------------------------------------------- reproduce
 def add_reproduce(sub) -> None:
-    p = sub.add_parser("reproduce", help="run every registered experiment, then write the report")
+    p = sub.add_parser("reproduce", help="run every registered experiment (or those named), then write the report")
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all; see `wgflow list`)")
     preset_args(p)
     seed_arg(p)
     store_arg(p)
@@ -139,6 +148,14 @@ def add_reproduce(sub) -> None:
         metavar="SECONDS",
         help="when stderr is not a terminal, say which experiment is running every SECONDS (default 60)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N experiments at a time, each in its own process with cores/N torch threads "
+        "(default 1; `make demo` uses 2 on a 2-core machine)",
+    )
     runtime_args(p)
     p.set_defaults(func=_cmd_reproduce)
 
@@ -150,9 +167,12 @@ def _cmd_reproduce(args) -> int:
     if not args.heartbeat > 0:
         raise ConfigError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat}")
     check_runtime(args)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, got {args.jobs}")
+    chosen = [get_experiment(n) for n in dict.fromkeys(args.names)] if args.names else None  # unknown: exit 2
     store = open_store(args)
     code, exps = EXIT_OK, []
-    for exp in list_experiments():
+    for exp in chosen or list_experiments():
         if args.preset in exp.presets:
             exps.append(exp)
         else:
@@ -160,7 +180,11 @@ def _cmd_reproduce(args) -> int:
     done: list[float] = []
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
     verdicts: list[str] = []
-    for i, exp in enumerate(exps, 1):
+    if args.jobs > 1:
+        code, verdicts = _reproduce_in_parallel(args, store, [x.name for x in exps], known)
+        if code in (130, 143):
+            return code
+    for i, exp in enumerate(exps if args.jobs == 1 else [], 1):
         left = estimate_left([x.name for x in exps[i - 1 :]], known, done)
         print(
             progress_line(i, len(exps), exp.name, args.preset, time.monotonic() - t0, left), file=sys.stderr, flush=True
@@ -193,3 +217,80 @@ def _cmd_reproduce(args) -> int:
     )
     print(path)
     return code
+
+
+def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str]]:
+    """Run the experiments ``names`` ``args.jobs`` at a time (longest known first), each in a fresh
+    process writing its run to the store; print each outcome as it finishes."""
+    from ..harness.runner import EXIT_FAILED, EXIT_OK  # torch: not for --help or the other commands
+    from ..parallel.executors import LocalExecutor  # process pool: only for reproduce --jobs
+
+    order = sorted(names, key=lambda n: -known.get(n, 0.0))
+    executor = LocalExecutor(args.jobs, preload=("torch", "wgflow.cli.run", "wgflow.harness.runner"))
+    threads = args.threads or executor.threads
+    tasks = [
+        {
+            "name": n,
+            "preset": args.preset,
+            "seed": args.seed,
+            "store": str(store.root),
+            "untrained": args.untrained,
+            "device": args.device,
+            "threads": threads,
+        }
+        for n in order
+    ]
+    print(
+        f"wgflow: {len(tasks)} experiments, {args.jobs} at a time ({threads} torch thread(s) each)",
+        file=sys.stderr,
+        flush=True,
+    )
+    code, verdicts, t0 = EXIT_OK, [], time.monotonic()
+    for k, (i, out) in enumerate(executor.map_unordered(run_one, tasks), 1):
+        if isinstance(out, Exception):  # the process running it died
+            print(f"wgflow: {order[i]}: {out}", file=sys.stderr, flush=True)
+            code = EXIT_FAILED
+            continue
+        print(
+            f"wgflow: experiment {k}/{len(tasks)} done: {order[i]} ({fmt_duration(out['duration'])}; "
+            f"{fmt_duration(time.monotonic() - t0)} elapsed)",
+            file=sys.stderr,
+            flush=True,
+        )
+        if out["message"]:
+            print(f"wgflow: run {out['run_id']} {out['status']}: {out['message']}", file=sys.stderr)
+        print("\n".join(out["lines"]), flush=True)
+        verdicts += out["verdicts"]
+        if out["exit_code"] in (130, 143):
+            return out["exit_code"], verdicts
+        if out["exit_code"] != EXIT_OK:
+            code = EXIT_FAILED
+    return code, verdicts
+
+
+def run_one(task: dict) -> dict:
+    """One experiment of ``reproduce --jobs`` in a worker process: run it into the store, return
+    what the parent prints (picklable)."""
+    from ..harness.runner import execute  # the worker's forkserver has imported it already
+    from ..store import Store  # opened in the worker: a connection does not cross processes
+
+    t0 = time.monotonic()
+    out = execute(
+        task["name"],
+        task["preset"],
+        seed=task["seed"],
+        store=Store(task["store"]),
+        untrained=task["untrained"],
+        device=task["device"],
+        threads=task["threads"],
+        show_progress=False,
+    )
+    return {
+        "run_id": out.run_id,
+        "status": out.status,
+        "exit_code": out.exit_code,
+        "message": out.message,
+        "lines": outcome_lines(out),
+        "verdicts": [c.verdict for c in out.result.claims],
+        "duration": time.monotonic() - t0,
+    }

@@ -32,6 +32,7 @@ from .tables import (
     MIGRATIONS,
     RUN_STATUSES,
     SCHEMA_VERSION,
+    read_claim,
     to_json,
     write_claims,
     write_experiment,
@@ -40,13 +41,6 @@ from .tables import (
 )
 
 __all__ = ["Store", "StoreError", "default_store_path", "new_run_id", "RUN_STATUSES", "SCHEMA_VERSION", "MIGRATIONS"]
-
-
-def _verdict(r: Any) -> str:
-    """A stored claim's verdict (``r`` a row of the claims table), as :attr:`wgflow.harness.Claim.verdict` gives it."""
-    if r["name"].endswith("_posthoc"):
-        return "posthoc"
-    return "evidence" if r["evidence"] else ("pass" if r["passed"] else "fail")
 
 
 def default_store_path() -> Path:
@@ -351,29 +345,7 @@ class Store:
 
     def claims(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._query("SELECT * FROM claims WHERE run_id = ? ORDER BY position", (run_id,))
-        return [
-            {
-                "name": r["name"],
-                "statement": r["statement"],
-                "expected": r["expected"],
-                "measured": json.loads(r["measured"]),
-                "tolerance": json.loads(r["tolerance"]),
-                "passed": bool(r["passed"]),
-                "source": r["source"],
-                "control": json.loads(r["control"] or "null"),
-                "ci": json.loads(r["ci"] or "null"),
-                "note": r["note"],
-                "null": json.loads(r["null_json"] or "null"),
-                "method": r["method"],
-                "power": r["power"],
-                "registered": None if r["registered"] is None else bool(r["registered"]),
-                "registration": r["registration"],
-                "evidence": bool(r["evidence"]),
-                "posthoc": r["name"].endswith("_posthoc"),
-                "verdict": _verdict(r),
-            }
-            for r in rows
-        ]
+        return [read_claim(r) for r in rows]
 
     # ------------------------------------------------------------------ artifacts
     def add_artifact(self, run_id: str, name: str, path: str | os.PathLike, kind: str = "file") -> None:

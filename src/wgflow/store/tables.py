@@ -19,6 +19,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "to_json",
+    "read_claim",
     "write_claims",
     "write_experiment",
     "write_metrics",
@@ -189,3 +190,34 @@ def _real(v: Any) -> float | None:
         return float(v)  # NaN/Inf are stored as REAL too (SQLite keeps Inf; NaN becomes NULL)
     except (TypeError, ValueError):
         return None
+
+
+def read_claim(r: Any) -> dict[str, Any]:
+    """A row of the claims table as the dict :meth:`Store.claims` returns."""
+    return {
+        "name": r["name"],
+        "statement": r["statement"],
+        "expected": r["expected"],
+        "measured": json.loads(r["measured"]),
+        "tolerance": json.loads(r["tolerance"]),
+        "passed": bool(r["passed"]),
+        "source": r["source"],
+        "control": json.loads(r["control"] or "null"),
+        "ci": json.loads(r["ci"] or "null"),
+        "note": r["note"],
+        "null": json.loads(r["null_json"] or "null"),
+        "method": r["method"],
+        "power": r["power"],
+        "registered": None if r["registered"] is None else bool(r["registered"]),
+        "registration": r["registration"],
+        "evidence": bool(r["evidence"]),
+        "posthoc": r["name"].endswith("_posthoc"),
+        "verdict": _verdict(r),
+    }
+
+
+def _verdict(r: Any) -> str:
+    """A stored claim's verdict (``r`` a row of the claims table), as :attr:`wgflow.harness.Claim.verdict` gives it."""
+    if r["name"].endswith("_posthoc"):
+        return "posthoc"
+    return "evidence" if r["evidence"] else ("pass" if r["passed"] else "fail")
