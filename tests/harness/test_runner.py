@@ -21,7 +21,10 @@ def test_completed_run_records_claims_metrics_artifacts(store):
     assert run["status"] == "completed" and run["seed"] == 3 and run["preset"] == "quick"
     assert run["config"] == {"steps": 30, "x": 1.0, "mode": "ok", "label": "a<b"}
     assert run["ended_at"] >= run["started_at"] and run["duration_s"] > 0
-    assert {"python", "wgflow", "torch", "numpy", "scipy", "pot"} <= set(run["versions"])
+    assert {"python", "wgflow", "torch", "numpy", "scipy", "pot", "scikit-learn", "torchdiffeq"} <= set(run["versions"])
+    # the device and threads it ran with, and torch's own view of them
+    assert run["versions"]["device"] == "cpu" and run["versions"]["threads"] == "auto"
+    assert int(run["versions"]["torch.threads"]) >= 1 and "torch.cuda" in run["versions"]
     assert [c["passed"] for c in store.claims(out.run_id)] == [True, False]  # a failed claim is still "completed"
     assert store.summary_metrics(out.run_id) == {"final": 30.0}
     assert [m["step"] for m in store.metrics(out.run_id, "total")] == [0, 10, 20]

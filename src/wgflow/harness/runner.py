@@ -38,7 +38,7 @@ from ..errors import ConfigError, DivergenceError
 from ..flows.runtime import use as flow_runtime
 from ..plotting.verdicts import caption_text
 from ..store import Store, StoreError
-from ..store.provenance import start_run
+from ..store.provenance import provenance, start_run
 from .configs import config_to_dict, make_config
 from .contract import ExperimentResult
 from .registry import get_experiment
@@ -159,6 +159,7 @@ def execute(
             config_to_dict(cfg),
             seed,
             about=about(exp),
+            origin=provenance({"device": device or "cpu", "threads": threads or "auto"}),
             preset=preset,
             sweep_id=sweep_id,
             untrained=untrained,

@@ -100,7 +100,8 @@ class StoreContext(DirectoryContext):
         super().__init__(store.run_dir(run_id), seed=seed, verbose=not quiet)
         self.store, self.run_id = store, run_id
         self.checkpoint_every = int(checkpoint_every)
-        self.show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        # progress shows on a terminal and in a notebook (tqdm.auto draws a widget there), not in logs
+        self.show_progress = (sys.stderr.isatty() or _in_notebook()) if show_progress is None else show_progress
         self._saves = 0
 
     def log(self, msg: str) -> None:
@@ -108,7 +109,7 @@ class StoreContext(DirectoryContext):
             print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True)
 
     def progress(self, iterable=None, total=None, desc=None):
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a text bar on a terminal, a widget in a notebook
 
         return tqdm(
             iterable,
@@ -146,3 +147,10 @@ class StoreContext(DirectoryContext):
         self._saves += 1
         if on_checkpoint_saved is not None:
             on_checkpoint_saved(self._saves)
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (its stderr is not a terminal, yet a progress bar belongs there)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"

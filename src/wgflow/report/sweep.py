@@ -97,13 +97,13 @@ def _plot(keys, names, rows) -> list[str]:
         ][:_MAX_PLOTTED]
         if not plotted:
             continue
-        import matplotlib  # only for a store with sweeps: `wgflow report` starts without it
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # only for a store with sweeps: `wgflow report` starts without matplotlib. An object-oriented
+        # Figure (no pyplot): the caller's backend and open figures stay as they are
+        from matplotlib.figure import Figure
 
         others = [o for o in keys if o != k]
-        fig, axes = plt.subplots(1, len(plotted), figsize=(4.2 * len(plotted), 3.4), squeeze=False)
+        fig = Figure(figsize=(4.2 * len(plotted), 3.4))
+        axes = fig.subplots(1, len(plotted), squeeze=False)
         for ax, name in zip(axes[0], plotted):
             groups: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
             for r in done:
@@ -129,7 +129,6 @@ def _plot(keys, names, rows) -> list[str]:
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100)
-        plt.close(fig)
         figs.append(base64.b64encode(buf.getvalue()).decode("ascii"))
     return figs
 

@@ -12,15 +12,16 @@ import importlib.metadata
 import platform
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .sqlite import Store
 
-__all__ = ["package_versions", "git_revision", "provenance", "start_run"]
+__all__ = ["package_versions", "git_revision", "torch_runtime", "provenance", "start_run"]
 
-_PACKAGES = ("wgflow", "torch", "numpy", "scipy", "pot", "matplotlib")
+_PACKAGES = ("wgflow", "torch", "numpy", "scipy", "pot", "matplotlib", "scikit-learn", "torchdiffeq", "tqdm")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -45,9 +46,26 @@ def git_revision() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
-def provenance() -> dict[str, Any]:
-    """This process's provenance as keyword arguments of :meth:`Store.create_run`: versions, git_rev, host."""
-    return {"versions": package_versions(), "git_rev": git_revision(), "host": socket.gethostname()}
+def torch_runtime() -> dict[str, str | None]:
+    """torch's intra-op threads, CUDA build and visible GPUs in this process; empty when torch is not
+    imported (the store never imports it: a report or a listing stays light)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not hasattr(torch, "get_num_threads"):
+        return {}
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {
+        "torch.threads": str(torch.get_num_threads()),
+        "torch.cuda": torch.version.cuda,
+        "gpus": ", ".join(torch.cuda.get_device_name(i) for i in range(gpus)) or None,
+    }
+
+
+def provenance(runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """This process's provenance as keyword arguments of :meth:`Store.create_run`: versions (with
+    torch's threads and CUDA, and ``runtime``: the device and threads a run asked for), git_rev, host."""
+    versions: dict[str, Any] = {**package_versions(), **torch_runtime()}
+    versions.update({k: None if v is None else str(v) for k, v in (runtime or {}).items()})
+    return {"versions": versions, "git_rev": git_revision(), "host": socket.gethostname()}
 
 
 def start_run(
