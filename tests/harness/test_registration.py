@@ -197,3 +197,16 @@ def test_the_agreement_check_can_fail(experiment, tmp_path):
         f"{exp.name}: claim level: delta = 0.5 at preset full, 0.25 registered",
         f"{exp.name}: claim level: delta = 0.5 at preset quick, 0.25 registered",
     ]
+
+
+def test_strict_exits_3_when_a_registered_claim_fails(experiment, tmp_path, capsys):
+    from wgflow.cli import main
+
+    exp = experiment()  # its registered claim `small` fails
+    assert main(["run", exp.name, "--store", str(tmp_path / "s")]) == 0
+    assert main(["run", exp.name, "--store", str(tmp_path / "s"), "--strict"]) == 3
+    assert "--strict: a registered claim of run" in capsys.readouterr().err
+    passing = experiment(bound=2.0)  # `small` now passes, but unregistered: nothing registered fails
+    assert main(["run", passing.name, "--store", str(tmp_path / "s"), "--strict"]) == 0
+    assert main(["reproduce", exp.name, "--store", str(tmp_path / "s"), "--strict"]) == 3
+    assert "--strict: 1 registered claim(s) failed" in capsys.readouterr().err

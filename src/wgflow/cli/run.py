@@ -49,6 +49,7 @@ def add_run(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     untrained_arg(p)
+    strict_arg(p)
     runtime_args(p)
     p.add_argument(
         "--compile",
@@ -92,8 +93,21 @@ def outcome_lines(out) -> list[str]:
     return lines
 
 
+def strict_arg(p) -> None:
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when the run completes but a registered claim fails (for CI; default: exit 0 whatever the claims)",
+    )
+
+
+def failed_registered(verdicts_and_registered) -> int:
+    """How many registered claims failed (``(passed, registered)`` pairs)."""
+    return sum(1 for passed, registered in verdicts_and_registered if registered and not passed)
+
+
 def _cmd_run(args) -> int:
-    from ..harness.runner import execute  # the runner imports torch: not for --help or the other commands
+    from ..harness.runner import EXIT_CLAIMS, EXIT_OK, execute  # torch: not for --help or the other commands
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
@@ -129,6 +143,13 @@ def _cmd_run(args) -> int:
     if out.message:
         print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
     _print_outcome(out, args.json)
+    if (
+        args.strict
+        and out.exit_code == EXIT_OK
+        and failed_registered((c.passed, c.registered) for c in out.result.claims)
+    ):
+        print(f"wgflow: --strict: a registered claim of run {out.run_id} failed", file=sys.stderr)
+        return EXIT_CLAIMS
     return out.exit_code
 
 
@@ -141,6 +162,7 @@ def add_reproduce(sub) -> None:
     store_arg(p)
     p.add_argument("--out", metavar="FILE", help="report file (default: <store>/report.html)")
     untrained_arg(p)
+    strict_arg(p)
     p.add_argument(
         "--heartbeat",
         type=float,
@@ -161,7 +183,7 @@ def add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from ..harness.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
+    from ..harness.runner import EXIT_CLAIMS, EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the others
 
     check_seed(args.seed)
     if not args.heartbeat > 0:
@@ -180,8 +202,9 @@ def _cmd_reproduce(args) -> int:
     done: list[float] = []
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
     verdicts: list[str] = []
+    failed = 0  # registered claims that failed (--strict)
     if args.jobs > 1:
-        code, verdicts = _reproduce_in_parallel(args, store, [x.name for x in exps], known)
+        code, verdicts, failed = _reproduce_in_parallel(args, store, [x.name for x in exps], known)
         if code in (130, 143):
             return code
     for i, exp in enumerate(exps if args.jobs == 1 else [], 1):
@@ -205,6 +228,7 @@ def _cmd_reproduce(args) -> int:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
         _print_outcome(out, False)
         verdicts += [c.verdict for c in out.result.claims]
+        failed += failed_registered((c.passed, c.registered) for c in out.result.claims)
         if out.exit_code in (130, 143):
             return out.exit_code
         if out.exit_code != EXIT_OK:
@@ -216,10 +240,13 @@ def _cmd_reproduce(args) -> int:
         file=sys.stderr,
     )
     print(path)
+    if args.strict and code == EXIT_OK and failed:
+        print(f"wgflow: --strict: {failed} registered claim(s) failed", file=sys.stderr)
+        return EXIT_CLAIMS
     return code
 
 
-def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str]]:
+def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:
     """Run the experiments ``names`` ``args.jobs`` at a time (longest known first), each in a fresh
     process writing its run to the store; print each outcome as it finishes."""
     from ..harness.runner import EXIT_FAILED, EXIT_OK  # torch: not for --help or the other commands
@@ -245,7 +272,7 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
         file=sys.stderr,
         flush=True,
     )
-    code, verdicts, t0 = EXIT_OK, [], time.monotonic()
+    code, verdicts, failed, t0 = EXIT_OK, [], 0, time.monotonic()
     for k, (i, out) in enumerate(executor.map_unordered(run_one, tasks), 1):
         if isinstance(out, Exception):  # the process running it died
             print(f"wgflow: {order[i]}: {out}", file=sys.stderr, flush=True)
@@ -261,11 +288,12 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
             print(f"wgflow: run {out['run_id']} {out['status']}: {out['message']}", file=sys.stderr)
         print("\n".join(out["lines"]), flush=True)
         verdicts += out["verdicts"]
+        failed += out["failed_registered"]
         if out["exit_code"] in (130, 143):
-            return out["exit_code"], verdicts
+            return out["exit_code"], verdicts, failed
         if out["exit_code"] != EXIT_OK:
             code = EXIT_FAILED
-    return code, verdicts
+    return code, verdicts, failed
 
 
 def run_one(task: dict) -> dict:
@@ -292,5 +320,6 @@ def run_one(task: dict) -> dict:
         "message": out.message,
         "lines": outcome_lines(out),
         "verdicts": [c.verdict for c in out.result.claims],
+        "failed_registered": failed_registered((c.passed, c.registered) for c in out.result.claims),
         "duration": time.monotonic() - t0,
     }

@@ -58,9 +58,12 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
+    "EXIT_CLAIMS",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 2, 130, 143
+#: with ``--strict``: the run completed, but a registered claim failed
+EXIT_CLAIMS = 3
 
 
 @dataclass
