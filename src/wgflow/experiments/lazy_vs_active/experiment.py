@@ -200,7 +200,7 @@ class LazyVsActive(Experiment):
         runs = [ctx.stage(f"tau{t:.4g}", lambda t=t: _scale(cfg, ctx, draws, t)) for t in taus]
         get = {k: np.stack([r[k] for r in runs], axis=1) for k in Measured._fields[1:]}  # (draws, taus) each
         r = Measured(taus, **get)
-        for t, i in zip(taus, range(len(taus))):
+        for i, t in enumerate(taus):
             ctx.log(
                 f"tau {t:.3g}: test {r.test[:, i].mean():.3e} (linearised {r.test_lin[:, i].mean():.3e}), "
                 f"movement {r.move[:, i].mean():.3e}, gap {r.gap[:, i].mean():.3e} (means over {cfg.seeds} draws)"
