@@ -1,4 +1,5 @@
-"""teacher-student: claims about the flow (risk, distance to the teacher's measure, energy dissipation)."""
+"""teacher-student: the risk drops by orders of magnitude where random features (first layer frozen) do not;
+the distance to the teacher's measure and the energy-dissipation identity are metrics."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from wgflow.experiments import run_experiment
 from wgflow.experiments.teacher_student.experiment import balanced
 from wgflow.measures.units import ReLU
 
-SMALL = {"n": 32, "steps": 400, "seeds": 5, "n_snapshots": 8, "check_T": 2.0}
+SMALL = {"n": 32, "steps": 400, "seeds": 6, "n_snapshots": 8, "check_T": 2.0}
 
 
 def test_balanced_units_compute_the_same_function_with_equal_norms():
@@ -27,17 +28,22 @@ def test_balanced_units_compute_the_same_function_with_equal_norms():
 
 
 @pytest.mark.slow
-def test_scaled_down_run_passes_its_flow_claims(tmp_path, paper_figures):
+def test_scaled_down_run_passes_its_claim_and_random_features_fall_short_of_it(tmp_path, paper_figures):
     res = run_experiment("teacher-student", "quick", SMALL, seed=0, out_dir=tmp_path)
     paper_figures.check("teacher-student")  # every figure it saved is fit for a paper
     claims = {c.name: c for c in res.claims}
-    assert set(claims) == {"risk_drop", "teacher_measure_close", "energy_dissipation"}
-    assert claims["risk_drop"].passed and claims["risk_drop"].ci[0] > 2, claims["risk_drop"]
-    assert claims["energy_dissipation"].passed and claims["energy_dissipation"].measured < 0.02
-    # the flow moves the measure towards the teacher's (the ratio's control is 1) ...
-    close = claims["teacher_measure_close"]
-    assert close.control == 1.0 and close.ci[1] < 1.0
-    # ... but not onto it: zero-risk minimisers are not unique, the verdict is a result (see the docstring)
+    assert set(claims) == {"risk_drop"}
+    drop = claims["risk_drop"]
+    assert drop.passed and drop.ci[0] > 2, drop
+    # the null, the first layer frozen: in d = 2 the fixed features approximate the teacher to more than two
+    # orders as well, so the rule's null passes too (a pass, not evidence), an order of magnitude short of the flow
+    assert drop.null.passed is True and drop.null.measured < drop.measured - 1, drop.null
+    assert drop.null.ci[1] < drop.ci[0]
+    m = res.metrics
+    # GD with step h satisfies dR/dt = -|grad V|^2 to h lambda_max / 2 <= check_eta / eta
+    assert m["dissipation_error"] < 0.05 and m["dissipation_error_half_step"] < m["dissipation_error"]
+    # the flow moves the measure towards the teacher's (ratio 1 at t = 0), though not necessarily onto it
+    assert m["teacher_ratio_hi"] < 1.0
     assert all(p for p in res.artifacts.values())
 
 
@@ -45,6 +51,6 @@ def test_negative_control_passes_no_claim(tmp_path):
     res = assert_no_claim_passes(
         "teacher-student", {"n": 16, "steps": 40, "seeds": 2, "n_snapshots": 4, "check_T": 0.5}, tmp_path=tmp_path
     )
-    claims = {c.name: c for c in res.claims}
-    assert claims["energy_dissipation"].measured == pytest.approx(1.0)  # dR/dt = 0 while |grad V|^2 > 0
-    assert claims["teacher_measure_close"].measured == pytest.approx(1.0)
+    assert res.metrics["dissipation_error"] == pytest.approx(1.0)  # dR/dt = 0 while |grad V|^2 > 0
+    assert res.metrics["teacher_ratio_mean"] == pytest.approx(1.0)
+    assert res.claims[0].null.passed is False
