@@ -90,10 +90,10 @@ class MMNGaussiansConfig:
     floor_pairs: int = 64  # independent sample pairs of the Monte Carlo sampling floors (claims 3-5)
     floor_factor: float = 10.0  # claim 4: the particles' law moves by more than this x the initial floor
     gap_t_min: float = 0.25  # claim 1: the risk gap's sup runs over t >= this (t = 0 holds the static 1/N bias)
-    # claims 1-2: equivalence margins of the exponents, half the spacing of the candidate rates 0, -1/2, -1
-    # (a pass excludes the neighbouring rate: the N^-1/2 fluctuations for the gap, 0 or 1/N for W2)
-    gap_delta: float = 0.25
-    w2_delta: float = 0.25
+    # claims 1-2: equivalence margins of the exponents, half the spacing of the candidate rates 0, -1/2, -1,
+    # so a pass excludes the neighbouring rate
+    gap_delta: float = 0.25  # claim 1: CI within -1 ± this (excludes the N^-1/2 fluctuation rate)
+    w2_delta: float = 0.25  # claim 2: CI within -1/2 ± this (excludes 0 and 1/N)
 
     def validate(self):
         if not all(t <= self.T for t in self.hist_times):
