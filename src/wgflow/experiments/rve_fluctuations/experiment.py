@@ -152,6 +152,13 @@ def _times(cfg: RVEFluctuationsConfig, times: np.ndarray, R: np.ndarray) -> tupl
     return j_early, j_late, worst, rate
 
 
+def _at(fits: list, times: np.ndarray, j: int | None, missing: str) -> tuple:
+    """(exponent, CI, "t = ...", note) of the fit at snapshot j; nan, "never reached" and ``missing`` without one."""
+    if j is None:
+        return float("nan"), (float("nan"), float("nan")), "never reached", missing
+    return fits[j].slope, (fits[j].lo, fits[j].hi), f"t = {times[j]:.4g}", None
+
+
 @register
 class RVEFluctuations(Experiment):
     name = "rve-fluctuations"
@@ -234,27 +241,22 @@ class RVEFluctuations(Experiment):
     def _claims(cfg, fits, times, j_early, j_late, worst, rate) -> list:
         t0 = fits[0]
         null = Null(_NULL, t0.slope, (t0.lo, t0.hi))
-        nan_fit = (float("nan"), (float("nan"), float("nan")))
-        if j_early is None:
-            early_est, early_ci, when = *nan_fit, "never reached"
-            early_note: str | None = (
-                f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
-                f"(lowest ratio {worst.min():.3g}): no early flow time"
-            )
-        else:
-            e = fits[j_early]
-            early_est, early_ci, when, early_note = e.slope, (e.lo, e.hi), f"t = {times[j_early]:.4g}", None
-            if within(t0.lo, t0.hi, -0.5, cfg.early_delta):
-                early_note = "the t = 0 draw passes the same rule: the CLT holds there by construction"
-        if j_late is None:
-            late_est, late_ci, late_when = *nan_fit, "never reached"
-            late_note: str | None = (
-                f"the flow had not converged by the final time t = {times[-1]:g}: its slowest width's probe risk "
-                f"still falls at -dlog R/dlog t = {rate[-1]:.3g} > {cfg.converged_rate:g}"
-            )
-        else:
-            f = fits[j_late]
-            late_est, late_ci, late_when, late_note = f.slope, (f.lo, f.hi), f"t = {times[j_late]:.4g}", None
+        early_est, early_ci, when, early_note = _at(
+            fits,
+            times,
+            j_early,
+            f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
+            f"(lowest ratio {worst.min():.3g}): no early flow time",
+        )
+        if j_early is not None and within(t0.lo, t0.hi, -0.5, cfg.early_delta):
+            early_note = "the t = 0 draw passes the same rule: the CLT holds there by construction"
+        late_est, late_ci, late_when, late_note = _at(
+            fits,
+            times,
+            j_late,
+            f"the flow had not converged by the final time t = {times[-1]:g}: its slowest width's probe risk "
+            f"still falls at -dlog R/dlog t = {rate[-1]:.3g} > {cfg.converged_rate:g}",
+        )
         converged = (
             f"at the converged time ({late_when}: first snapshot where every width's probe risk falls by "
             f"<= {cfg.converged_rate:g} per e-fold of t)"
