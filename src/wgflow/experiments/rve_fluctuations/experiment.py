@@ -80,7 +80,7 @@ class RVEFluctuationsConfig:
     # term of f_n = f + n^-1/2 omega_t + O(n^-1) is a relative c n^-1/2 correction to the spread, which tilts the
     # exponent fitted over n = 16..128 by 0.078 c; 0.2 allows c <= 2.5
     early_delta: float = 0.2
-    late_delta: float = 0.2
+    late_delta: float = 0.2  # the same relative n^-1/2 correction at the converged time
     n_times: int = 24  # snapshots log-spaced in [1, steps] (the early time is the first that qualifies)
     target_seed: int = 0  # realisation of a_pqr
 
