@@ -16,24 +16,30 @@ r"""rve-3spin: the test loss of a mean-field network on the 3-spin target decays
   on fresh test points.
 
 Each width's targets run as one ensemble (:class:`~wgflow.flows.Ensemble`, one batched step for
-all targets). After the SGD phase the flow continues twice for ``quench_steps``: the quench (P^2)
-and a control at P = n/5 again, so the quench is judged against the same number of extra steps.
+all targets). After the SGD phase the flow continues three times for ``quench_steps``: the quench (P^2),
+a control at P = n/5 again, so the quench is judged against the same number of extra steps, and a second
+control with another SGD stream (the quench claim's null).
 
-Claims (sigmoid, each at d = 10 and d = 25 when run): (1) ``loss_exponent``: the 95% bootstrap CI
-(over targets, :func:`wgflow.stats.fit_power_law`) of the exponent of the final loss against n
-contains -1; (2) ``signed_error_decreases``: the CI of the exponent of |<(f - f_n) f>| lies below 0
-(the Heaviside weight Theta(f) = 1{f > 0} is a metric); (3) ``sgd_exponent``: before the quench
-(P = n/5 ∝ n^{2 alpha}, alpha = 1/2) the CI of the loss exponent contains -2 alpha; (4)
-``quench_lowers_loss``: at every n the CI of the mean log ratio control/quench lies above 0
-(``control`` = the control's loss at the worst n); (5) ``loss_vs_paper``: every final loss is within
-a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and
-0.14; the power law through the two read-offs gives the other n). RBF (d = 5): the loss exponent
-is <= ``slope_bound`` and the signed error decreases. Under ``--untrained`` no claim passes (tested).
-The sigmoid point-estimate rules (exponent <= ``slope_bound``; pre-quench exponent
-<= -2 alpha + ``alpha_tolerance``; quench gain over the pre-quench loss, no control) are reported as
-the 1/0 metrics ``*_original_slope_rule`` and ``*_original_pre_rule``.
+Claims (the target is the realisation: each a_pqr, its test set and seeds are the same at every width,
+so the exponents are cluster-slope fits, :func:`wgflow.stats.fit_power_law` with ``clusters``, Student t
+over targets). Each is judged by the same rule on its null: the loss claims on **the initial network**
+(t = 0), whose loss exponent is ~0; the quench on **a second control** (as many extra steps at P = n/5,
+another SGD stream). Sigmoid, at each d run: (1) ``loss_exponent``: the whole 95% CI of the exponent of the
+final loss against n lies within -1 ± ``loss_delta`` (equivalence); (2) ``sgd_exponent``: before the
+quench (P = n/5 ∝ n^{2 alpha}, alpha = 1/2) the CI lies within -2 alpha ± ``loss_delta``; (3)
+``quench_lowers_loss``: at every n the t interval over targets of the mean log ratio control/quench lies
+above 0 (``control`` = the control's loss at the worst n); (4) ``loss_vs_paper``: every final loss is within
+a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and 0.14; the
+power law through the two read-offs gives the other n). RBF (d = 5): ``loss_exponent``: the CI lies below
+-1 + ``loss_delta`` (at least n^-1) on ``rbf_n_values``, n = 64 included; ``loss_exponent_posthoc`` is the
+experiment's first RBF rule (point exponent <= ``slope_bound`` on n <= ``rbf_posthoc_max_n``, chosen after
+n = 64 had not converged), shown and never counted. The exponents of the signed errors |<(f - f_n) f>| and
+|<(f - f_n) Theta(f)>| are metrics (a falling loss implies them). Under ``--untrained`` no claim passes
+(tested). The sigmoid point-estimate rules (exponent <= ``slope_bound``; pre-quench exponent
+<= -2 alpha + ``alpha_tolerance``) are the 1/0 metrics ``*_original_slope_rule`` and ``*_original_pre_rule``.
+Pre-registration: ``registration.toml`` beside this module.
 
-Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...32
+Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...64
 with 4000 steps), ``paper`` (the paper's sigmoid protocol: d = 10, n = 32...1024, 10 targets, 2e6 SGD
 + 2e5 quench steps of eta = 0.2, 1e5 test points, float32; ``benchmarks/bench_ensemble.py
 --paper-estimate`` estimates its cost), ``full`` (d = 10 and 25 plus the RBF protocol, float64).
@@ -70,7 +76,7 @@ from ...measures.units import RBFSphere, Sigmoid
 from ...objectives.risks import DatasetRisk, OnlineRisk
 from ...stats import fit_power_law
 from ...tasks.three_spin import ThreeSpin
-from .claims import PAPER_LOSS, common_claims, paper_loss, sigmoid_claims
+from .claims import PAPER_LOSS, common_claims, paper_loss, rbf_posthoc, sigmoid_claims
 from .figures import CAPTIONS, figures
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -93,7 +99,7 @@ class RVE3SpinConfig:
     # --- RBF units on the sphere, gradient descent (RVE §4.1)
     rbf: bool = True  # run the RBF variant
     rbf_d: int = 5  # paper: 5
-    rbf_n_values: tuple = (8, 16, 32)  # paper: 16 ... 256; larger n need more than rbf_steps to converge
+    rbf_n_values: tuple = (8, 16, 32, 64)  # paper: 16 ... 256 (n = 64 may not converge in rbf_steps: a result)
     rbf_eta: float = 2.0  # step of the output weights c (paper: Delta t = 1e-3 for all, x 2e5 steps)
     rbf_eta_inner: float = 0.1  # multiplier of the centres' step (z moves by eta * 0.1 = 0.2 per step):
     #   z steps >= 0.5 settle on a higher loss (the centres oscillate once |c| is large); fast output
@@ -104,7 +110,13 @@ class RVE3SpinConfig:
     rbf_n_train: int = 512  # size of the fixed training sample of gradient descent
     rbf_dtype: str = "float64"
     # --- claims
-    slope_bound: float = -0.8  # RBF claim: loss exponent <= this (paper: at least n^-1)
+    # margin of the loss exponents: sigmoid, the CI within -1 ± loss_delta (and -2 alpha ± loss_delta before the
+    # quench); RBF, the CI below -1 + loss_delta (at least n^-1). The next term of L_n = a/n (1 + c/n) tilts the
+    # exponent fitted over a factor 8 in n from n = 32 by 0.013 c (from n = 8 by 0.05 c): 0.2 allows c <= 4
+    # at the RBF widths and c <= 15 at the sigmoid ones
+    loss_delta: float = 0.2
+    slope_bound: float = -0.8  # the post-hoc RBF rule: point exponent <= this on n <= rbf_posthoc_max_n
+    rbf_posthoc_max_n: int = 32  # the widths the post-hoc RBF rule was chosen on (n = 64 had not converged)
     alpha: float = 0.5  # SGD noise exponent: P ∝ n^{2 alpha}; the pre-quench exponent's CI must contain -2 alpha
     alpha_tolerance: float = 0.2  # the original pre-quench rule (s <= -2 alpha + tol), kept as a metric
 
@@ -138,7 +150,9 @@ class RVE3SpinConfig:
         "rbf_noise_until": Int(0),
         "rbf_n_train": Int(1),
         "rbf_dtype": Choice(*_DTYPES),
+        "loss_delta": Float(0, 0.5, open_lo=True),
         "slope_bound": Float(),
+        "rbf_posthoc_max_n": Int(1),
         "alpha": Float(0, open_lo=True),
         "alpha_tolerance": Float(0),
     }
@@ -190,7 +204,8 @@ def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
     )
     start = Ensemble.stack([t.final for t in first])
     after = {}
-    for phase, batch in (("quench", P * P), ("control", P)):
+    # the control2 continuation draws another SGD stream: the null of the quench claim
+    for phase, batch, stream in (("quench", P * P, 2), ("control", P, 2), ("control2", P, 3)):
         flow = dataclasses.replace(
             sgd, steps=cfg.quench_steps, batch_size=batch, risk_every=max(1, cfg.quench_steps // 20)
         )
@@ -198,7 +213,7 @@ def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
             start,
             objs,
             flow,
-            seed=[s + 1000 * n + 2 for s in seeds],
+            seed=[s + 1000 * n + stream for s in seeds],
             progress=ctx.progress,
             checkpointer=ctx.checkpointer(f"{key}-{phase}"),
         )
@@ -206,16 +221,19 @@ def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
 
 
 def _sigmoid_rows(fs: list[ThreeSpin], objs: list[OnlineRisk], first: list, after: dict) -> dict:
-    """Per target: the SGD-then-quench risk curve, the risks before and after the quench and its control, errors."""
+    """Per target: the SGD-then-quench risk curve, the risks at t = 0, before and after the quench and its two
+    controls, errors."""
     rows = []
     for e, f in enumerate(fs):
         a, q = first[e], after["quench"][e]
         rows.append(
             {
                 "risk": np.concatenate([a.risk, q.risk[1:]]),
+                "init": float(a.risk[0]),
                 "pre": float(a.risk[-1]),
                 "post": float(q.risk[-1]),
                 "control": float(after["control"][e].risk[-1]),
+                "control2": float(after["control2"][e].risk[-1]),
                 **_errors(f, q.final, objs[e]),
             }
         )
@@ -281,7 +299,9 @@ def _rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
     rows = []
     for e, tr in enumerate(trajs):
         loss = 0.5 * ((torch.from_numpy(tr.probe_f).double() - yt[e]) ** 2).mean(1).numpy()  # (S,)
-        rows.append({"risk": loss, "post": float(loss[-1]), **_errors(fs[e], tr.final, tests[e])})
+        rows.append(
+            {"risk": loss, "init": float(loss[0]), "post": float(loss[-1]), **_errors(fs[e], tr.final, tests[e])}
+        )
     out = _stack(rows)
     out["risk_times"] = trajs[0].snapshot_times
     return out
@@ -339,14 +359,18 @@ class RVE3Spin(Experiment):
             variants.append((f"rbf-d{cfg.rbf_d}", cfg.rbf_n_values, lambda n: _rbf_stage(cfg, n, seeds, ctx)))
         for label, n_values, stage in variants:
             out = {n: ctx.stage(f"{label}-n{n}", lambda n=n, stage=stage: stage(n)) for n in n_values}
-            ns = np.repeat(np.asarray(n_values), cfg.targets)
+            ns = np.repeat(np.asarray(n_values), cfg.targets)  # (widths * targets,), width-major
+            # target k (its a_pqr, test set and seeds) is the same at every width: the target is the cluster
+            targets = np.tile(np.arange(cfg.targets), len(n_values))
             col = lambda key, out=out, n_values=n_values: np.concatenate(
                 [np.asarray(out[n][key], dtype=float) for n in n_values]
             )
-            fits = {"post": fit_power_law(ns, col("post"), seed=ctx.seed)}
-            claims += common_claims(cfg, label, ns, col, fits, metrics, ctx.seed)
+            fits = {k: fit_power_law(ns, col(k), clusters=targets) for k in ("post", "init")}
+            claims += common_claims(cfg, label, ns, col, fits, metrics, targets)
             if label.startswith("sigmoid"):
-                claims += sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, ctx.seed)
+                claims += sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, targets)
+            elif min(n_values) < cfg.rbf_posthoc_max_n < max(n_values):
+                claims += rbf_posthoc(cfg, label, ns, col, targets, metrics)
             runs[label] = (out, fits, ns)
         return ExperimentResult(claims, metrics, self._figures(ctx, runs))
 

@@ -10,28 +10,33 @@ r"""rve-fluctuations: the CLT at finite times and the "self-healing" of fluctuat
 of the particles' empirical measure is Gaussian at finite time (CLT) and is damped by the
 gradient flow as it converges, so at long times f_n - f_t = O(n^{-1})).
 
-For each width n the same flow (RBF units on S^{d-1}(sqrt d), gradient descent on a fixed
-sample of the 3-spin target, :mod:`wgflow.tasks.three_spin`) runs from ``seeds`` independent
-i.i.d. initialisations; the only randomness is the initial particles. At each snapshot time the
-spread across seeds is measured on probe points: for seed s,
-y_s(t) = (mean_x |f_n^{(s)}(t, x) - mean_{s'} f_n^{(s')}(t, x)|^2)^{1/2}, whose geometric mean over
-seeds is proportional to the standard deviation; :func:`wgflow.stats.fit_power_law` fits it
-against n with a bootstrap CI over seeds.
+For each width n the same flow (RBF units on S^{d-1}(sqrt d), gradient descent on a fixed sample of
+the 3-spin target, :mod:`wgflow.tasks.three_spin`) runs from ``seeds`` independent i.i.d.
+initialisations; the only randomness is the initial particles, drawn afresh at every width (no
+realisation is shared across n). At each snapshot time the spread across seeds is measured on probe
+points: for seed s, y_s(t) = (mean_x |f_n^{(s)}(t, x) - mean_{s'} f_n^{(s')}(t, x)|^2)^{1/2}, whose
+geometric mean over seeds is proportional to the standard deviation; :func:`wgflow.stats.fit_power_law`
+fits it against n (Welch t over the widths' seeds, method "welch-slope").
 
-The early time is a real flow time, fixed a priori by the loss: the first snapshot at which
-the seed-mean probe risk R_n(t) = 1/2 mean_x (f_n(t, x) - f(x))^2 of *every* width has fallen to
-``early_fraction`` (1/2) of its value at t = 0. Its control is the same fit at t = 0, where the
-spread is the CLT of the i.i.d. initial draw (exponent -1/2 by construction).
+The times are mean-field times fixed a priori by criteria on the seed-mean probe risk
+R_n(t) = 1/2 mean_x (f_n(t, x) - f(x))^2 of *every* width: the **early time** is the first snapshot at
+which R_n(t) <= ``early_fraction`` R_n(0) (the flow has moved); the **converged time** is the first later
+snapshot at which R_n falls by at most ``converged_rate`` per e-fold of time (-d log R / d log t between
+snapshots), RVE's t -> infinity. A run that never converges has no converged time: the late claims fail
+and their note says so (the exponent at the final time is the ``control`` and the ``final_*`` metrics).
 
-Claims (each judged on the 95% bootstrap CI of the exponent over seeds, 4 widths):
+Claims, each judged by the same rule on its null, **the same fit at t = 0 on the i.i.d. initial draw**:
 
-- ``early_exponent``: at the early time the CI contains -1/2 (finite-time CLT, RVE §3);
-- ``late_exponent``: at the final time the CI contains -1 (self-healing, f_n - f = O(n^-1));
-- ``late_below_clt``: at the final time the CI lies below -1/2 (the spread decays faster than the
-  CLT rate; without it a CI wide enough to hold both -1/2 and -1 would pass ``late_exponent``).
+- ``early_exponent``: at the early time the whole 95% CI of the exponent lies within -1/2 ± ``early_delta``
+  (finite-time CLT, RVE §3). The t = 0 draw is the CLT by construction, so its null may pass too: then the
+  claim is a pass, not evidence (it says the flow has not yet moved the spread off the CLT rate);
+- ``late_exponent``: at the converged time the CI lies within -1 ± ``late_delta`` (self-healing,
+  f_n - f = O(n^-1));
+- ``late_below_clt``: at the converged time the CI lies below -1/2 (the spread decays faster than the CLT).
 
-With training switched off (``--untrained``) the loss never drops, so there is no early time
-(nan, fails), and the final spread is the initial CLT (exponent ~ -1/2), so both late claims fail.
+The margins are the finite-n corrections (see the config). With training switched off (``--untrained``)
+the loss never drops, so there is neither an early nor a converged time (nan, every claim fails).
+Pre-registration: ``registration.toml`` beside this module.
 
 Each width's seeds run as one ensemble (:class:`~wgflow.flows.Ensemble`, batched RBF kernels; member s
 draws its particles from its own generator). The sphere retraction runs member by member.
@@ -47,12 +52,12 @@ import torch
 
 from ...domains import SEED, Domain, Float, Int, Ints
 from ...flows import Ensemble, FlowConfig, train
-from ...harness import Experiment, ExperimentResult, claim_ci_below, claim_ci_contains, register
+from ...harness import Experiment, ExperimentResult, Null, claim_ci_below, claim_ci_within, register
 from ...measures.measure import ParticleMeasure
 from ...measures.units import RBFSphere
 from ...objectives.risks import DatasetRisk
 from ...plotting.figures import COLORS, Caption, _plt
-from ...stats import fit_power_law
+from ...stats import fit_power_law, within
 from ...tasks.three_spin import ThreeSpin
 
 
@@ -60,7 +65,7 @@ from ...tasks.three_spin import ThreeSpin
 class RVEFluctuationsConfig:
     d: int = 5  # input dimension (paper's RBF setting: 5)
     n_values: tuple = (16, 32, 64, 128)  # widths n, doubling (>= 4 points on the n-axis)
-    seeds: int = 6  # independent initialisations per n (the fluctuation ensemble)
+    seeds: int = 8  # independent initialisations per n (the fluctuation ensemble)
     eta: float = 2.0  # step of the output weights c in mean-field time
     eta_inner: float = 0.1  # multiplier of the centres' step (see rve-3spin: z steps >= 0.5 oscillate)
     steps: int = 4000  # gradient-descent steps
@@ -68,6 +73,14 @@ class RVEFluctuationsConfig:
     n_probe: int = 2000  # probe points where f_n(t, x) is compared across seeds (and the probe risk measured)
     c_scale: float = 1.0  # init: c ~ N(0, c_scale^2), z uniform on the sphere
     early_fraction: float = 0.5  # early time: first snapshot where every width's mean probe risk <= this x R(0)
+    # late time: the first snapshot at which every width's seed-mean probe risk has converged, falling by less
+    # than this per e-fold of mean-field time (-d log R / d log t <= converged_rate between snapshots)
+    converged_rate: float = 0.05
+    # equivalence margins of the exponents (the whole CI within -1/2 ± early_delta, -1 ± late_delta): the next
+    # term of f_n = f + n^-1/2 omega_t + O(n^-1) is a relative c n^-1/2 correction to the spread, which tilts the
+    # exponent fitted over n = 16..128 by 0.078 c; 0.2 allows c <= 2.5
+    early_delta: float = 0.2
+    late_delta: float = 0.2  # the same relative n^-1/2 correction at the converged time
     n_times: int = 24  # snapshots log-spaced in [1, steps] (the early time is the first that qualifies)
     target_seed: int = 0  # realisation of a_pqr
 
@@ -82,12 +95,17 @@ class RVEFluctuationsConfig:
         "n_probe": Int(1),
         "c_scale": Float(0),
         "early_fraction": Float(0, 1, open_lo=True, open_hi=True),
+        "converged_rate": Float(0, open_lo=True),
+        "early_delta": Float(0, 0.5, open_lo=True),
+        "late_delta": Float(0, 0.5, open_lo=True),
         "n_times": Int(2),
         "target_seed": SEED,
     }
 
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, arXiv:1805.00915 (CPAM 2022), §3"
+#: the null of every claim: the same fit on the initial particles, whose spread is the CLT by construction
+_NULL = "the same fit at t = 0 on the i.i.d. initial draw"
 
 
 def _seeds_as_ensemble(cfg: RVEFluctuationsConfig, ctx, obj, flow: FlowConfig, unit, probe, n: int) -> dict:
@@ -114,16 +132,31 @@ def _seeds_as_ensemble(cfg: RVEFluctuationsConfig, ctx, obj, flow: FlowConfig, u
     }
 
 
-def _late_note(late) -> str | None:
-    if late.lo <= -1 <= late.hi or not np.isfinite(late.slope):
-        return None
-    if late.hi < -1:
-        return (
-            "the spread decays faster than n^-1 at the final time: the exponent passes -1 earlier and keeps "
-            "falling while the flow converges. RVE's O(n^-1) is an upper bound, which this satisfies, but the "
-            "claim tests the exponent -1 itself"
-        )
-    return "the spread has not healed to n^-1 by the final time (flow too short for these widths)"
+def _times(cfg: RVEFluctuationsConfig, times: np.ndarray, R: np.ndarray) -> tuple:
+    """The early and late snapshot indices (None when never reached) from the seed-mean probe risks R (widths, S).
+
+    Early: the first t > 0 where every width's R(t) <= ``early_fraction`` R(0). Late: the first snapshot after the
+    early one where every width's decay rate -d log R / d log t since the previous snapshot is <= ``converged_rate``.
+    Also returns the slowest width's R(t)/R(0) and decay rate, (S,) each (rate nan at the first two snapshots).
+    """
+    worst = np.max(R / R[:, :1], axis=0)  # (S,)
+    rate = np.full(len(times), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dlog = np.log(R[:, :-1] / R[:, 1:]) / np.log(times[1:] / times[:-1])  # (widths, S - 1), nan/inf at t = 0
+    rate[1:] = dlog.max(axis=0)
+    rate[1] = np.nan  # between t = 0 and the first step: no log-time interval
+    early = np.flatnonzero((worst <= cfg.early_fraction) & (times > 0))
+    j_early = int(early[0]) if early.size else None
+    late = np.flatnonzero((rate <= cfg.converged_rate) & (np.arange(len(times)) > (j_early or 0)))
+    j_late = int(late[0]) if (late.size and j_early is not None) else None
+    return j_early, j_late, worst, rate
+
+
+def _at(fits: list, times: np.ndarray, j: int | None, missing: str) -> tuple:
+    """(exponent, CI, "t = ...", note) of the fit at snapshot j; nan, "never reached" and ``missing`` without one."""
+    if j is None:
+        return float("nan"), (float("nan"), float("nan")), "never reached", missing
+    return fits[j].slope, (fits[j].lo, fits[j].hi), f"t = {times[j]:.4g}", None
 
 
 @register
@@ -147,7 +180,8 @@ class RVEFluctuations(Experiment):
     captions = {
         "rve_fluctuations": Caption(
             "Spread of the trained functions f_n across seeds against the width n at several flow times (left) "
-            "and the fitted exponent against time (right): -1/2 early (CLT), -1 once the fluctuations self-heal.",
+            "and the fitted exponent against mean-field time with its 95% interval (right): -1/2 at the early time "
+            "(CLT), -1 at the converged time once the fluctuations self-heal; t = 0, the i.i.d. draw, is the null.",
             claims=("early_exponent", "late_exponent", "late_below_clt"),
         )
     }
@@ -170,85 +204,102 @@ class RVEFluctuations(Experiment):
             snapshot_steps=tuple(map(int, snaps)),
         )
 
-        ns, dev, risk, ratio = [], [], {}, []
+        ns, dev, risk, curves = [], [], {}, []
         for n in cfg.n_values:
             st = ctx.stage(f"fluct-n{n}", lambda n=n: _seeds_as_ensemble(cfg, ctx, obj, flow, unit, probe, n))
             F = st["probe_f"]  # (seeds, S, n_probe)
             # (seeds, S): y_s(t). Deviations from the ensemble mean shrink by sqrt(1 - 1/seeds) at every n
-            # (no effect on the slope); they share that mean, so the bootstrap CI is approximate.
+            # (no effect on the slope); they share that mean, a correlation of order 1/seeds between seeds.
             dev.append(np.sqrt(((F - F.mean(0)) ** 2).mean(-1)))
-            R = 0.5 * ((F - y_probe) ** 2).mean((0, 2))  # (S,) seed-mean probe risk
-            ratio.append(R / R[0])
+            curves.append(0.5 * ((F - y_probe) ** 2).mean((0, 2)))  # (S,) seed-mean probe risk R_n(t)
             ns += [n] * cfg.seeds
             risk[n] = float(np.mean(st["risk"]))
         times = np.asarray(st["times"], dtype=float)
         dev, ns = np.concatenate(dev), np.array(ns)  # (len(n_values) * seeds, S), (len(n_values) * seeds,)
-        fits = [fit_power_law(ns, dev[:, j], seed=ctx.seed) for j in range(len(times))]
-        worst = np.max(ratio, axis=0)  # (S,) the slowest width's R(t) / R(0)
-        dropped = np.flatnonzero((worst <= cfg.early_fraction) & (times > 0))
-        j_early = int(dropped[0]) if dropped.size else None
-        claims = self._claims(cfg, fits, times, j_early, worst)
+        # each seed draws its own particles at each width (no realisation is shared across n): Welch t over levels
+        fits = [fit_power_law(ns, dev[:, j]) for j in range(len(times))]
+        j_early, j_late, worst, rate = _times(cfg, times, np.array(curves))
+        claims = self._claims(cfg, fits, times, j_early, j_late, worst, rate)
         early = fits[j_early] if j_early is not None else None
+        late = fits[j_late] if j_late is not None else None
         metrics: dict[str, float] = {
             "early_time": float(times[j_early]) if early else float("nan"),
             "early_risk_ratio": worst[j_early] if early else float(worst.min()),
+            "late_time": float(times[j_late]) if late else float("nan"),
             "final_risk_ratio": float(worst[-1]),
+            "final_decay_rate": float(rate[-1]),
         }
-        for key, fit in (("t0", fits[0]), ("early", early), ("late", fits[-1])):
+        for key, fit in (("t0", fits[0]), ("early", early), ("late", late), ("final", fits[-1])):
             for part in ("slope", "lo", "hi"):
                 metrics[f"{key}_{part}"] = getattr(fit, part) if fit else float("nan")
         metrics.update({f"slope_t{t:.4g}": fit.slope for t, fit in zip(times, fits)})
         metrics.update({f"train_risk_n{n}": r for n, r in risk.items()})
-        return ExperimentResult(claims, metrics, self._figure(ctx, dict(zip(times.tolist(), fits)), times, j_early))
+        figure = self._figure(ctx, dict(zip(times.tolist(), fits)), times, j_early, j_late)
+        return ExperimentResult(claims, metrics, figure)
 
     @staticmethod
-    def _claims(cfg, fits, times, j_early, worst) -> list:
-        t0, late = fits[0], fits[-1]
-        ctl = f"t = 0 (i.i.d. draw, CLT by construction): {t0}"
-        if j_early is None:
-            early_est, early_ci, when = float("nan"), (float("nan"), float("nan")), "never reached"
-            note = (
-                f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
-                f"(lowest ratio {worst.min():.3g}): no early flow time"
-            )
-        else:
-            e = fits[j_early]
-            early_est, early_ci, when, note = e.slope, (e.lo, e.hi), f"t = {times[j_early]:.4g}", None
+    def _claims(cfg, fits, times, j_early, j_late, worst, rate) -> list:
+        t0 = fits[0]
+        null = Null(_NULL, t0.slope, (t0.lo, t0.hi))
+        early_est, early_ci, when, early_note = _at(
+            fits,
+            times,
+            j_early,
+            f"the probe risk never fell to {cfg.early_fraction:g} x its initial value "
+            f"(lowest ratio {worst.min():.3g}): no early flow time",
+        )
+        if j_early is not None and within(t0.lo, t0.hi, -0.5, cfg.early_delta):
+            early_note = "the t = 0 draw passes the same rule: the CLT holds there by construction"
+        late_est, late_ci, late_when, late_note = _at(
+            fits,
+            times,
+            j_late,
+            f"the flow had not converged by the final time t = {times[-1]:g}: its slowest width's probe risk "
+            f"still falls at -dlog R/dlog t = {rate[-1]:.3g} > {cfg.converged_rate:g}",
+        )
+        converged = (
+            f"at the converged time ({late_when}: first snapshot where every width's probe risk falls by "
+            f"<= {cfg.converged_rate:g} per e-fold of t)"
+        )
+        common = {"null": null, "method": "welch-slope", "control": f"final time t = {times[-1]:g}: {fits[-1]}"}
         return [
-            claim_ci_contains(
+            claim_ci_within(
                 "early_exponent",
                 f"at the early flow time ({when}: first snapshot where every width's probe risk is "
                 f"<= {cfg.early_fraction:g} x R(0)) the spread across seeds ~ n^s with s = -1/2 (CLT)",
                 early_est,
                 early_ci,
                 -0.5,
-                control=ctl,
-                note=note,
+                cfg.early_delta,
+                note=early_note,
                 source=f"{_SOURCE}: sqrt(n)(mu_n(t) - mu_t) -> Gaussian omega_t at finite t",
+                **common,
             ),
-            claim_ci_contains(
+            claim_ci_within(
                 "late_exponent",
-                f"at the final time t = {times[-1]:g} the fluctuations have self-healed: spread ~ n^s with s = -1",
-                late.slope,
-                (late.lo, late.hi),
+                f"{converged} the fluctuations have self-healed: spread ~ n^s with s = -1",
+                late_est,
+                late_ci,
                 -1.0,
-                control=ctl,
+                cfg.late_delta,
+                note=late_note,
                 source=f"{_SOURCE}: omega_t -> 0 as t -> inf, f_n - f = O(n^-1)",
-                note=_late_note(late),
+                **common,
             ),
             claim_ci_below(
                 "late_below_clt",
-                f"at the final time t = {times[-1]:g} the spread decays faster than the CLT rate n^-1/2",
-                late.slope,
-                (late.lo, late.hi),
+                f"{converged} the spread decays faster than the CLT rate n^-1/2",
+                late_est,
+                late_ci,
                 -0.5,
-                control=ctl,
+                note=late_note,
                 source=f"{_SOURCE}: self-healing of the fluctuations",
+                **common,
             ),
         ]
 
     @staticmethod
-    def _figure(ctx, fits, times, j_early) -> dict:
+    def _figure(ctx, fits, times, j_early, j_late) -> dict:
         plt = _plt()  # matplotlib with the file backend
 
         fig, ax = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
@@ -258,13 +309,15 @@ class RVEFluctuations(Experiment):
                 0,
                 len(times) - 1,
                 *([j_early] if j_early is not None else []),
+                *([j_late] if j_late is not None else []),
                 *np.linspace(0, len(times) - 1, 6).round().astype(int),
             }
         )
         fit_list = list(fits.values())
         for j in shown:
             fit, col = fit_list[j], cmap(j / max(1, len(times) - 1))
-            label = f"$t$ = {times[j]:.3g}{' (early)' if j == j_early else ''}: {fit.slope:.2f}"
+            tag = " (early)" if j == j_early else " (converged)" if j == j_late else ""
+            label = f"$t$ = {times[j]:.3g}{tag}: {fit.slope:.2f}"
             ax[0].loglog(fit.n, fit.y_mean, "o", color=col, ms=4)
             ax[0].loglog(fit.n, fit.predict(fit.n), "-", color=col, lw=1, label=label)
         n, y0 = fit_list[0].n, fit_list[0].y_mean[0]
@@ -280,11 +333,14 @@ class RVEFluctuations(Experiment):
         ax[1].axhline(-1.0, color=COLORS["reference"], ls="--", label="$-1$ (self-healed)")
         if j_early is not None:
             ax[1].axvline(times[j_early], color=COLORS["theory"], lw=0.8, label="early time")
+        if j_late is not None:
+            ax[1].axvline(times[j_late], color=COLORS["theory"], lw=0.8, ls="--", label="converged time")
         ax[1].legend(fontsize=7)
         ax[1].set(xlabel="mean-field time $t$", ylabel="exponent of the spread", title="exponent vs time")
         early = f"{fit_list[j_early].slope:.2f}" if j_early is not None else "never reached"
+        late = f"{fit_list[j_late].slope:.2f}" if j_late is not None else "never converged"
         fig.suptitle(
             f"spread of $f_n$ across seeds $\\propto n^s$: $s$ = {early} early (CLT $-1/2$), "
-            f"{fit_list[-1].slope:.2f} at the end (self-healed $-1$)"
+            f"{late} once converged (self-healed $-1$)"
         )
         return {"fluctuations": ctx.save_figure("rve_fluctuations", fig)}
