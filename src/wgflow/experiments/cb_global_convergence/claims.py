@@ -74,7 +74,7 @@ def global_convergence_claims(cfg, ratio: Mapping[int, np.ndarray], control: np.
             ci=cp.ci,
             null=Null(NULL_M0, cp0.rate, cp0.ci, passed=bool(cp0.lo >= cfg.conv_fraction)),
             method="clopper-pearson",
-            power=f"{n} seeds: CP lower bound {all_cp.lo:.2f} even at {n}/{n}",
+            power=f"{n} seeds: the one-sided CP lower bound is at most {all_cp.lo:.3f} (at {n}/{n})",
             source=f"{SOURCE}, §4 (numerical illustrations)",
         ),
         claim_true(
