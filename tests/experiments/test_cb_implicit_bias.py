@@ -16,6 +16,7 @@ SMALL = {
     "m": 64,
     "steps": 400,
     "seeds": 3,
+    "sweep_seeds": 3,
     "n_test": 500,
     "dictionary": 300,
     "refine_rounds": 0,

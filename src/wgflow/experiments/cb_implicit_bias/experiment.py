@@ -37,7 +37,8 @@ the optimum. The larger-step setting (logistic loss, eta = 10, output_step = 100
 (1)-(4) failed at earlier settings; with ``show_variant`` its claims are shown as
 ``f1_margin_ratio_posthoc`` etc., never counted. The test-error growth with d of the two regimes
 (the source's §5 sweep, d_values) is a metric, ``dimension_growth_difference``: the source states that
-the F1 *margin* does not depend on the spurious dimensions, not how the test errors grow at finite n.
+the F1 *margin* does not depend on the spurious dimensions, not how the test errors grow at finite n
+(it runs ``sweep_seeds`` draws per d).
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
 DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.
@@ -90,7 +91,8 @@ class ImplicitBiasConfig:
     d_values: tuple = (5, 15)  # input dimensions of the robustness sweep (d - 3 spurious coordinates)
     n_fixed: int = 128  # training points of the robustness sweep
     n_test: int = 4000  # test points
-    seeds: int = 10  # data and initialisation draws per point (Student-t CIs over them; >= 10 for their coverage)
+    seeds: int = 10  # data and initialisation draws of the margin runs (Student-t CIs; >= 10 for their coverage)
+    sweep_seeds: int = 5  # draws per d of the robustness sweep (the metric dimension_growth_difference)
     init_scale: float = 1.0  # particles uniform on the sphere of this radius in R^{d+1} (both signs of c)
     symmetric: bool = False  # pair each unit with its copy of opposite c: f = 0 at t = 0
     fraction: float = 0.5  # claims (1), (3): margin ratio CI above this (fixed a priori)
@@ -115,6 +117,7 @@ class ImplicitBiasConfig:
         "n_fixed": Int(2),
         "n_test": Int(1),
         "seeds": Int(2),
+        "sweep_seeds": Int(2),
         "init_scale": Float(0, open_lo=True),
         "symmetric": Bool(),
         "fraction": Float(0, 1, open_lo=True),
@@ -135,7 +138,14 @@ class ImplicitBias(Experiment):
     Config = ImplicitBiasConfig
     presets = {
         "quick": {},
-        "full": {"d_values": (5, 10, 15, 20, 25), "n_fixed": 256, "m": 1000, "steps": 50000, "seeds": 10},
+        "full": {
+            "d_values": (5, 10, 15, 20, 25),
+            "n_fixed": 256,
+            "m": 1000,
+            "steps": 50000,
+            "seeds": 10,
+            "sweep_seeds": 10,
+        },
     }
     captions = CAPTIONS
 
@@ -144,24 +154,26 @@ class ImplicitBias(Experiment):
         variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step)
         refs: dict = {}  # the margin runs' references by (layers, seed), computed once for both step settings
 
-        def get(d, n, layers, setting) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
+        def get(d, n, layers, setting, seeds) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
             cache = refs if d == cfg.d_margin else None
-            st = ctx.stage(_key(layers, setting, d, n), lambda: _run(cfg, ctx, d, n, layers, setting, cache))
+            st = ctx.stage(_key(layers, setting, d, n), lambda: _run(cfg, ctx, d, n, layers, setting, seeds, cache))
             return [
                 {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0}
-                for s in range(cfg.seeds)
+                for s in range(seeds)
             ]
 
         rows, claims, metrics = [], [], {}
         for setting, posthoc in ((source, False), (variant, True))[: 1 + cfg.show_variant]:
-            runs = {r: get(cfg.d_margin, cfg.n_margin, r, setting) for r in ("both", "output")}
+            runs = {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
             label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
             new, mets = margin_claims(cfg, runs, posthoc, label, _horizon_note(cfg, runs, posthoc))
             claims += new
             metrics.update(mets)
             rows.append(("_posthoc" if posthoc else "", runs))
         err = {
-            r: np.array([[v["test_error"] for v in get(d, cfg.n_fixed, r, source)] for d in cfg.d_values])
+            r: np.array(
+                [[v["test_error"] for v in get(d, cfg.n_fixed, r, source, cfg.sweep_seeds)] for d in cfg.d_values]
+            )
             for r in ("both", "output")
         }  # (D, seeds)
         metrics.update(robustness_metrics(cfg, err))
@@ -180,10 +192,10 @@ def _key(layers, setting, d, n) -> str:
 _SEED0 = ("theta", "x", "y")  # stage entries of seed 0 only (the decision-region figure)
 
 
-def _run(cfg, ctx, d, n, layers, setting, refs: dict | None) -> dict:
+def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None) -> dict:
     """Train the seeds' networks as one ensemble (member s: seed s's data and particles); per-seed results stacked."""
     loss, eta, output_step = setting
-    draws = [_draw(cfg, ctx, d, n, s) for s in range(cfg.seeds)]  # (g, x, y, xt, yt, mu0) of every seed
+    draws = [_draw(cfg, ctx, d, n, s) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
     steps = {"eta_inner": 1.0, "eta_output": 1.0} if layers == "both" else {"eta_inner": 0.0, "eta_output": output_step}
     flow = FlowConfig(eta=eta, steps=cfg.steps, schedule="inv_sqrt", risk_every=cfg.steps, n_snapshots=2, **steps)
     objs = [SmoothMargin(x, y) if loss == "smooth_margin" else DatasetRisk(x, y, loss=loss) for _, x, y, *_ in draws]
@@ -191,7 +203,7 @@ def _run(cfg, ctx, d, n, layers, setting, refs: dict | None) -> dict:
         Ensemble.stack([dr[-1] for dr in draws]),
         objs,
         flow,
-        seed=list(range(cfg.seeds)),
+        seed=list(range(seeds)),
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(_key(layers, setting, d, n)),
     )
