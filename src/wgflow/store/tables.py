@@ -106,6 +106,10 @@ MIGRATIONS: list[str] = [
         recorded_at  REAL NOT NULL
     );
     """,
+    # 6: the SHA-256 of each artifact in its final form, verified by `wgflow runs --check`
+    """
+    ALTER TABLE artifacts ADD COLUMN sha256 TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
