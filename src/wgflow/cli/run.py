@@ -145,12 +145,15 @@ def _cmd_reproduce(args) -> int:
     if not args.heartbeat > 0:
         raise ConfigError(f"--heartbeat must be a positive number of seconds, got {args.heartbeat}")
     check_runtime(args)
+    everyone = list_experiments()
+    exps = [exp for exp in everyone if args.preset in exp.presets]
+    if not exps:  # before the store opens: a misspelt preset writes nothing
+        known = sorted({p for exp in everyone for p in exp.presets})
+        raise ConfigError(f"no experiment has a preset {args.preset!r}; presets are {', '.join(known)}")
     store = open_store(args)
-    code, exps = EXIT_OK, []
-    for exp in list_experiments():
-        if args.preset in exp.presets:
-            exps.append(exp)
-        else:
+    code = EXIT_OK
+    for exp in everyone:
+        if exp not in exps:
             print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
     done: list[float] = []
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
