@@ -7,6 +7,11 @@ A reader never sees a half-written file: the data goes to a temporary file in th
 same directory, is flushed to disk, and ``os.replace`` swaps it in (atomic on POSIX).
 A process killed mid-write leaves at most a stray ``.tmp`` file, never a torn array.
 
+Names never become paths: :func:`check_name` admits a run, experiment, figure, artifact or
+observer name only from a safe set of characters, and :func:`contained` resolves a path (links
+included) and requires it to stay inside its folder; both raise :class:`~wgflow.errors.ConfigError`
+before anything is written.
+
 :class:`Checkpointer` is the one protocol of what saves and restores a long computation's state
 (a dict of such arrays): the flows (``wgflow.flows``) take one, run contexts
 (``wgflow.experiments``) hand one out; it lives here so that both import it without torch.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +29,21 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Checkpointer", "atomic_write_bytes", "atomic_save_array", "array_path", "load_array"]
+from .errors import ConfigError
+
+__all__ = [
+    "Checkpointer",
+    "atomic_write_bytes",
+    "atomic_save_array",
+    "array_path",
+    "load_array",
+    "check_name",
+    "contained",
+    "inside",
+]
+
+# letters, digits and -_.=+, ; no leading dot, no "..": never a separator, a parent or a hidden file
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+,-]{0,127}")
 
 
 @runtime_checkable
@@ -36,6 +56,31 @@ class Checkpointer(Protocol):
     def save(self, state: Mapping[str, np.ndarray]) -> None: ...
 
     def load(self) -> Mapping[str, np.ndarray] | None: ...
+
+
+def check_name(name: object, what: str) -> str:
+    """``name`` if it is safe as one component of a file name, else :class:`ConfigError` naming ``what`` it is."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"{what} {name!r} is not a safe name: use letters, digits and -_.=+, (at most 128 characters, "
+            "not starting with a dot, no '..')"
+        )
+    return name
+
+
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether ``path``, links resolved, lies inside ``root`` (resolved too); a link loop counts as outside."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def contained(path: str | os.PathLike, root: str | os.PathLike, what: str) -> Path:
+    """``path`` resolved (links followed), required to lie inside ``root`` (resolved too), else :class:`ConfigError`."""
+    if not inside(path, root):
+        raise ConfigError(f"{what} {path} leads outside {root}; refused")
+    return Path(path).resolve()
 
 
 def _atomic(path: Path, write) -> Path:

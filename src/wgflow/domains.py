@@ -12,7 +12,9 @@ with its field's domain before the config exists, so a bad value is one line nam
 ``validate()``. Settings built in code (:class:`wgflow.flows.FlowConfig`) check their fields against
 the same domains with :func:`check_fields`. Every number is finite; sizes are bounded by :data:`MAX_INT` (a C ``int``), and
 run seeds by :data:`SEED` (numpy's legacy seeds, ``torch.manual_seed`` after the experiments'
-seed arithmetic, and SQLite's 64-bit INTEGER all accept ``[0, 2**31)``).
+seed arithmetic, and SQLite's 64-bit INTEGER all accept ``[0, 2**31)``). Sizes that pass their
+domain may still not fit the machine: :func:`check_fits` compares the bytes of the largest tensor
+a size implies with the memory available now, before it is allocated.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,8 @@ __all__ = [
     "SEED",
     "check_seed",
     "parse_tuple_text",
+    "available_memory",
+    "check_fits",
 ]
 
 MAX_INT = 2**31 - 1  # sizes and counts: torch indexing and every C int downstream
@@ -359,3 +364,27 @@ def check_seed(seed: Any, what: str = "--seed") -> int:
         return SEED.parse(what, seed)
     except ConfigError:
         raise ConfigError(f"{what}: cannot use {seed!r}; expected an integer in [0, {MAX_SEED}]") from None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now: ``MemAvailable`` of ``/proc/meminfo``
+    (Linux), else the physical memory (``os.sysconf``); None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(nbytes: float, what: str, remedy: str) -> None:
+    """A one-line :class:`ConfigError` when ``what`` (a tensor about to be allocated) needs more than the
+    memory available (:func:`available_memory`), naming both sizes and the ``remedy``."""
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise ConfigError(f"{what} needs {nbytes / 2**30:.3g} GiB, {avail / 2**30:.3g} GiB available; {remedy}")

@@ -121,6 +121,18 @@ USAGE_CASES = [
     ["sweep", "teacher-student", "--threads", "0"],
     ["run", "teacher-student", "--threads", "0"],
     ["reproduce", "--threads", "0"],
+    # issue 30: repeated keys, unknown presets, unreachable schedulers, stores that do not exist
+    ["run", "teacher-student", "--set", "n=3", "--set", "n=4"],
+    ["reproduce", "--preset", "bogus"],
+    ["sweep", "teacher-student", "--dask", "tcp://256.0.0.1:99999"],
+    ["sweep", "teacher-student", "--dask", "tcp://256.0.0.1:8786"],
+    ["sweep", "teacher-student", "--dask", "tcp://scheduler"],
+    ["sweep", "teacher-student", "--dask", "http://scheduler:8786"],
+    ["sweep", "teacher-student", "--set", "n=8", "--set", "n=16"],
+    ["runs"],
+    ["runs", "--format", "csv"],
+    ["runs", "--json"],
+    ["report"],
 ]
 
 
@@ -158,7 +170,10 @@ def test_bad_input_with_an_explicit_store_does_not_create_it(tmp_path, capsys):
         ["run", "teacher-student", "--set", "n=0"],
         ["run", "--resume", "nope"],
         ["runs", "--check"],
+        ["runs"],
+        ["report"],
         ["sweep", "teacher-student", "--grid", "n=0,1"],
+        ["sweep", "teacher-student", "--dask", "tcp://256.0.0.1:99999"],
     ):
         code, out, err = _run_in_process([*argv, "--store", str(store)], capsys)
         _assert_rejected(code, out, err, tmp_path)
@@ -186,3 +201,10 @@ def test_bad_input_through_a_real_process(argv, tmp_path):
         [sys.executable, "-m", "wgflow.cli", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     _assert_rejected(p.returncode, p.stdout, p.stderr, tmp_path)
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_before_the_store_exists(empty_cwd, capsys, monkeypatch):
+    monkeypatch.setattr("wgflow.parallel.executors._CONNECT_TIMEOUT_S", 1)  # nothing listens on port 1
+    code, out, err = _run_in_process(["sweep", "teacher-student", "--dask", "tcp://127.0.0.1:1"], capsys)
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in err and "--dask local" in err
+    _assert_rejected(code, out, err, empty_cwd)

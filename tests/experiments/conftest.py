@@ -67,3 +67,46 @@ def claims_as_registered(monkeypatch):
     yield
     wrong = [f"{name}/{c.name}: {c.registration}" for name, c in judged if not c.registration.startswith(_DESIGN_ONLY)]
     assert wrong == [], "claims differ from their pre-registration:\n" + "\n".join(wrong)
+
+
+@pytest.fixture(autouse=True)
+def store_checked_runs(monkeypatch, tmp_path_factory):
+    """Every experiment run of these tests goes through the store, and the store then checks clean.
+
+    ``run_experiment`` into a directory runs the experiment in a :class:`StoreContext` of a fresh store
+    instead (the stages already in the directory seeded into it, so memoised stages stay memoised), records
+    it as the runner does, asserts that :meth:`Store.check` (``wgflow runs --check``) finds nothing, since
+    sizes and checksums are recorded once the figures carry their verdicts, and copies the run's files
+    back into the directory the test reads.
+    """
+    import shutil
+    from pathlib import Path
+
+    from wgflow.harness import run as run_module
+    from wgflow.harness.context import DirectoryContext
+    from wgflow.harness.runner import _record_artifacts
+    from wgflow.harness.store_context import StoreContext
+    from wgflow.store import Store
+
+    inner = run_module.run_and_judge
+
+    def through_store(exp, cfg, ctx, preset=None):
+        if type(ctx) is not DirectoryContext:
+            return inner(exp, cfg, ctx, preset)
+        with Store(tmp_path_factory.mktemp("store")) as store:
+            rid = store.create_run(exp.name, {}, ctx.seed)
+            run = StoreContext(store, rid, ctx.seed, show_progress=False, quiet=True)
+            if (ctx.out_dir / "stages").is_dir():
+                shutil.copytree(ctx.out_dir / "stages", run.out_dir / "stages", dirs_exist_ok=True)
+            result = inner(exp, cfg, run, preset)
+            _record_artifacts(store, rid, result)
+            store.complete_run(rid, [c.to_dict() for c in result.claims], [])
+            assert store.check() == [], f"{exp.name}: `wgflow runs --check` fails on a fresh store"
+            shutil.copytree(run.out_dir, ctx.out_dir, dirs_exist_ok=True)
+            result.artifacts = {
+                k: str(ctx.out_dir / Path(p).relative_to(run.out_dir)) if Path(p).is_relative_to(run.out_dir) else p
+                for k, p in result.artifacts.items()
+            }
+        return result
+
+    monkeypatch.setattr(run_module, "run_and_judge", through_store)

@@ -203,3 +203,38 @@ def test_ntk_scaling_alpha_is_sqrt_n():
 def test_bad_input_raises_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def _mu(n=8, d=2):
+    unit = wg.ReLU(d)
+    return wg.ParticleMeasure(unit.init(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64), unit)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: wg.train(_mu(), lambda t: 0.0, wg.FlowConfig(steps=2)), TypeError, "objective must be an Objective"),
+        (lambda: wg.train(_mu(), None), TypeError, "got NoneType"),
+        (lambda: wg.train(torch.zeros(4, 3), None), TypeError, "mu must be a ParticleMeasure"),
+        (lambda: wg.train(_mu(), wg.PopulationRisk(_teacher()), {"steps": 2}), TypeError, "cfg must be a FlowConfig"),
+    ],
+)
+def test_train_names_what_it_expected(call, error, match):
+    # issue 30: a function as the objective used to fail deep inside with "'function' object has no attribute 'risk'"
+    with pytest.raises(error, match=match) as e:
+        call()
+    assert "\n" not in str(e.value)
+
+
+def _teacher():
+    g = torch.Generator().manual_seed(0)
+    return wg.tasks.ReLUTeacher.random(2, 2, generator=g, dtype=torch.float64)
+
+
+def test_a_batch_beyond_the_memory_available_is_refused_before_allocating(monkeypatch):
+    mu = _mu(n=1000)  # 24 kB of particles; a batch of 1000 points through them needs 24 MB
+    monkeypatch.setattr("wgflow.domains.available_memory", lambda: 10**6)  # a 1 MB machine
+    x = torch.randn(1000, 2, dtype=torch.float64)
+    obj = wg.DatasetRisk(x, x[:, 0])
+    with pytest.raises(wg.ConfigError, match=r"a batch of 1000 points through 1000 units needs .* lower the batch"):
+        wg.train(mu, obj, wg.FlowConfig(steps=1, batch_size=1000))

@@ -176,3 +176,27 @@ def test_checkpoint_keys_with_dots_do_not_collide(tmp_path):
     a.save({"theta": np.zeros(3)})
     b.save({"theta": np.ones(5)})
     assert a.load()["theta"].shape == (3,) and b.load()["theta"].shape == (5,)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40, 1.5, True, None])
+def test_run_experiment_validates_seeds_as_the_cli_does(tmp_path, seed):
+    from wgflow.harness import run_experiment
+
+    with pytest.raises(ConfigError, match=r"seed: cannot use .*expected an integer in \[0, 2147483647\]"):
+        run_experiment("fake-machinery", seed=seed, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_allocation_that_fails_mid_run_is_one_line_with_a_remedy(store, monkeypatch):
+    from wgflow.harness import store_context
+
+    def huge(*a, **k):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 48000000000 bytes. Error code 12 (Cannot allocate memory)"
+        )
+
+    monkeypatch.setattr(store_context, "atomic_save_array", huge)
+    out = execute("fake-machinery", store=store, quiet=True)
+    assert out.status == "failed" and out.exit_code == 1 and "\n" not in out.message
+    assert out.message.startswith("out of memory") and "lower the sizes" in out.message

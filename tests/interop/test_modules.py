@@ -126,3 +126,15 @@ def test_to_module_refuses_units_it_cannot_express():
     relu = wg.ParticleMeasure(torch.randn(4, 4, dtype=torch.float64), wg.ReLU(3))
     with pytest.raises(ValueError, match="no bias coordinate"):
         wg.interop.to_module(relu, hidden_bias=True)
+
+
+@pytest.mark.parametrize(
+    "names", [dict(hidden="fc1", output="fc2"), dict(hidden="0", output="nope"), dict(hidden=3, output="2")]
+)
+def test_layer_names_the_module_lacks_are_a_value_error_naming_its_layers(names):
+    # issue 30: a Sequential has layers "0", "1", "2"; a name it lacks used to fail inside torch's get_submodule
+    seq = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match=r"names no layer of Sequential; its layers are 0, 1, 2") as e:
+        wg.interop.from_module(seq, **names)
+    assert "\n" not in str(e.value)
+    assert wg.interop.from_module(seq, hidden="0", output="2").theta.shape == (4, 4)

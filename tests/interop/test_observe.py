@@ -131,3 +131,14 @@ def test_bad_arguments_fail_clearly():
         wg.interop.watch(model, every=0)
     with pytest.raises(ValueError, match="snapshots"):
         wg.interop.watch(model, snapshots="linear")
+
+
+@pytest.mark.parametrize("name", ["../../../X", "a/b", "x<y", ""])
+def test_an_unsafe_observer_name_writes_nothing_outside_the_store(tmp_path, name, one_torch_thread):
+    # issue 30: the name became part of the figures' paths (../../../X_flow.png landed outside the store)
+    _, obs, _ = _train(steps=10, watch=dict(every=5))
+    store = Store(tmp_path / "deep" / "er" / "runs")
+    with pytest.raises(wg.ConfigError, match="not a safe name"):
+        obs.save(store, name=name)
+    assert store.runs() == [] and not (store.root / "runs").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.suffix in (".png", ".pdf", ".svg")]

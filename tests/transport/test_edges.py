@@ -109,3 +109,20 @@ def test_weights_are_normalised(rng):
         assert wt.wasserstein(x, y, 7 * a, b / 3, method=method) == pytest.approx(
             wt.wasserstein(x, y, a / a.sum(), b / b.sum(), method=method), rel=1e-12
         )
+
+
+@pytest.mark.parametrize("method", ["exact", "sliced", "1d", "sinkhorn"])
+@pytest.mark.parametrize("p", [400, 1e4, 1e6])
+def test_the_hostile_ps_of_issue_30_give_a_finite_value_or_one_line(rng, method, p):
+    # issue 30: p = 400 ... 1e6 gave "network simplex did not converge", nan (sliced, 1d) or a raw OverflowError
+    # (sinkhorn); each method now returns a finite W_p no larger than the clouds' diameter, or refuses p in one line
+    x, y = rng.normal(size=(50, 3)), rng.normal(size=(60, 3)) + 1.0
+    if method == "1d":
+        x, y = x[:, 0], y[:, 0]
+    diameter = np.abs(x.reshape(len(x), -1)[:, None] - y.reshape(len(y), -1)[None]).sum(-1).max()
+    try:
+        v = wt.wasserstein(x, y, p=p, method=method)
+    except ValueError as e:
+        assert "\n" not in str(e) and ("too large" in str(e) or "too small" in str(e)), str(e)
+    else:
+        assert math.isfinite(v) and 0 < v <= diameter

@@ -1,8 +1,9 @@
 """The ``wgflow`` console script: list, run, reproduce, report and inspect experiments.
 
-Exit codes: 0 the run completed (whatever its claims), 1 it failed or diverged, or the store
-is damaged (one line naming it), 2 bad usage or bad config (nothing written, the store is not
-even created), 130 / 143 interrupted by SIGINT / SIGTERM.
+Exit codes: 0 the run completed (whatever its claims), 1 it failed or diverged, an OS fault
+stopped it (a full disk), or the store is damaged (one line naming it), 2 bad usage or bad config,
+an unsafe name or a ``--store`` that is no writable folder (nothing written, the store is not even
+created), 130 / 143 interrupted by SIGINT / SIGTERM.
 With ``--json``, ``run`` prints exactly one JSON object on stdout; progress and logs go
 to stderr.
 
@@ -119,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         print("wgflow: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except OSError as e:  # a full disk, a permission, a vanished folder: what failed and where, in one line
+        where = f": {e.filename}" if e.filename else ""
+        print(
+            f"wgflow: error: {e.strerror or _one_line(e)}{where}; check the path, its permissions and free space",
+            file=sys.stderr,
+        )
         return 1
     except BaseException as e:  # SIGTERM: the runner's Terminated (imported lazily: `--help` stays fast)
         runner = sys.modules.get("wgflow.harness.runner")

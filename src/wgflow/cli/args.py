@@ -32,7 +32,7 @@ def open_store(args, must_exist: str | None = None):
     try:
         return Store(path, create=False)
     except FileNotFoundError as e:
-        raise ConfigError(f"{must_exist}: {e}") from None
+        raise ConfigError(f"{must_exist}: {e} (name the store with --store, or run an experiment first)") from None
 
 
 def seed_arg(p: argparse.ArgumentParser) -> None:
@@ -100,10 +100,13 @@ def sets_arg(p: argparse.ArgumentParser, help: str) -> None:
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
-    out = {}
+    """``--set KEY=VALUE`` items as a dict; a key given twice is an error (which value was meant?)."""
+    out: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
+        if key.strip() in out:
+            raise ConfigError(f"--set {key.strip()} is given twice ({out[key.strip()]!r} and {value!r}); give it once")
         out[key.strip()] = value
     return out

@@ -61,7 +61,9 @@ def add_report(sub) -> None:
 
 
 def _cmd_report(args) -> int:
-    store = open_store(args)
+    store = open_store(args, must_exist="nothing to report")
+    if store.readonly and not args.out:
+        raise ConfigError(f"store {store.root} is read-only: write the report elsewhere with --out FILE")
     print(write_report(store, args.out or store.root / "report.html"))
     return 0
 
@@ -98,21 +100,16 @@ def _cmd_check(store) -> int:
 def _cmd_runs(args) -> int:
     if args.check:
         return _cmd_check(open_store(args, must_exist="cannot check"))
-    try:
-        store = open_store(args, must_exist="no store")
-    except ConfigError:  # listing creates nothing: no store, no runs
-        store, runs = None, []
-    else:
-        runs = store.runs(args.experiment)
+    store = open_store(args, must_exist="no runs to list")  # listing creates nothing
+    runs = store.runs(args.experiment)
     if args.format == "csv":
         from ..interop.export import write_runs_csv  # wgflow.interop imports torch: not for the other commands
 
-        if store is not None:
-            write_runs_csv(store, sys.stdout, args.experiment)
+        write_runs_csv(store, sys.stdout, args.experiment)
         return 0
     args.json = args.json or args.format == "json"
     for r in runs:  # a run killed by SIGKILL stays 'running' in the database; show it as 'killed'
-        r["alive"] = store is not None and store.is_alive(r)  # (no store: no runs)
+        r["alive"] = store.is_alive(r)
         r["shown"] = "killed" if r["status"] == "running" and not r["alive"] else r["status"]
     if args.json:
         keep = (

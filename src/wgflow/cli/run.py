@@ -192,12 +192,15 @@ def _cmd_reproduce(args) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be a positive integer, got {args.jobs}")
     chosen = [get_experiment(n) for n in dict.fromkeys(args.names)] if args.names else None  # unknown: exit 2
+    everyone = chosen or list_experiments()
+    exps = [exp for exp in everyone if args.preset in exp.presets]
+    if not exps:  # before the store opens: a misspelt preset writes nothing
+        known = sorted({p for exp in everyone for p in exp.presets})
+        raise ConfigError(f"no experiment has a preset {args.preset!r}; presets are {', '.join(known)}")
     store = open_store(args)
-    code, exps = EXIT_OK, []
-    for exp in chosen or list_experiments():
-        if args.preset in exp.presets:
-            exps.append(exp)
-        else:
+    code = EXIT_OK
+    for exp in everyone:
+        if exp not in exps:
             print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
     done: list[float] = []
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()

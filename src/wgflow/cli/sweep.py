@@ -7,8 +7,7 @@ import sys
 from ..errors import ConfigError
 from ..harness import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
-from ..store import Store
-from .args import preset_args, sets_arg, store_arg
+from .args import open_store, parse_sets, preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
 
@@ -45,17 +44,14 @@ def add_sweep_parser(sub) -> None:
 def _cmd_sweep(args) -> int:
     # keep start-up fast: the runner imports torch, and the executors and the sweep driver are only for a sweep
     from ..harness.runner import terminate_raises
-    from ..parallel.executors import make_executor
+    from ..parallel.executors import check_dask_address, make_executor
     from ..parallel.sweep import run_sweep
 
     grid = parse_grid(args.grid)
-    for item in args.sets:  # (a key given twice is an error here, as a key both swept and fixed)
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        if key.strip() in grid:
-            raise ConfigError(f"{key.strip()!r} is both swept (--grid) and fixed (--set)")
-        grid[key.strip()] = [value]
+    for key, value in parse_sets(args.sets).items():
+        if key in grid:
+            raise ConfigError(f"{key!r} is both swept (--grid) and fixed (--set)")
+        grid[key] = [value]
     seeds = parse_seeds(args.seeds)
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be a positive integer, got {args.workers}")
@@ -66,12 +62,14 @@ def _cmd_sweep(args) -> int:
     from ..flows.runtime import check_options  # torch: only once the command runs, never for --help
 
     check_options(device=args.device, threads=args.threads)
-    store = Store(args.store) if args.store else Store()
+    if args.dask:
+        check_dask_address(args.dask)
     with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
-        executor = make_executor(args.workers, args.dask)
+        executor = make_executor(args.workers, args.dask)  # a scheduler out of reach: before the store exists
         if args.threads is not None:
             executor.threads = args.threads
         try:
+            store = open_store(args)
             summary = run_sweep(
                 args.name,
                 grid,

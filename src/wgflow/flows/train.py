@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from ..control import training_disabled
+from ..domains import check_fits
 from ..errors import DivergenceError
 from ..measures.measure import Ensemble, ParticleMeasure
 from ..objectives.risks import EnsembleRisk, Objective
@@ -275,10 +276,11 @@ def train(
     Returns a :class:`Trajectory` (an ensemble: a list of E). Raises :class:`DivergenceError` on NaN/Inf
     in the particles or the risk (suggesting a smaller eta).
     """
-    cfg = dataclasses.replace(cfg or FlowConfig(), **overrides)
+    cfg = _config(cfg, overrides)
     single = isinstance(mu, ParticleMeasure)  # run as the ensemble of one, returned as one trajectory
     name = type(objective).__name__ if single else EnsembleRisk.__name__
     ens, risk, generators = _placed(mu, objective, device, generator, seed)
+    _check_batch_fits(cfg, ens)
     scheme = StepScheme(cfg, ens.unit, ens.theta)
     theta = scheme.project(ens.theta.detach().clone())
     if probe is not None:
@@ -339,9 +341,18 @@ def _thread_plan(objective: EnsembleRisk, mu: Ensemble, threads: int | None, blo
 
 def _placed(mu, objective, device, generator, seed) -> tuple[Ensemble, EnsembleRisk, list[torch.Generator]]:
     """mu as an ensemble (a measure: of one) on the run's device, its objectives as one EnsembleRisk, the generators."""
+    if not isinstance(mu, (ParticleMeasure, Ensemble)):
+        raise TypeError(f"train: mu must be a ParticleMeasure (n, p) or an Ensemble (E, n, p), got {type(mu).__name__}")
     ens = Ensemble.of(mu)
     if not isinstance(objective, EnsembleRisk):
-        objective = EnsembleRisk([objective] if isinstance(mu, ParticleMeasure) else objective)
+        members = [objective] if isinstance(mu, ParticleMeasure) or not isinstance(objective, Sequence) else objective
+        for m in members:
+            if not (callable(getattr(m, "risk", None)) and callable(getattr(m, "value_and_grad", None))):
+                raise TypeError(
+                    "train: the objective must be an Objective (risk and value_and_grad, e.g. OnlineRisk or "
+                    f"DatasetRisk), or for an ensemble a sequence of them, got {type(m).__name__}"
+                )
+        objective = EnsembleRisk(members)
     if len(objective) != ens.E:
         raise ValueError(f"ensemble of {ens.E} members but {len(objective)} member objectives")
     dev = resolve_device(device, ens.theta.device)
@@ -349,6 +360,21 @@ def _placed(mu, objective, device, generator, seed) -> tuple[Ensemble, EnsembleR
         w = None if ens.weights is None else ens.weights.to(dev)
         ens = Ensemble(ens.theta.to(dev), ens.unit, w)
     return ens, objective, make_generators(dev, generator, seed, ens.E if isinstance(mu, Ensemble) else None)
+
+
+def _config(cfg: FlowConfig | None, overrides: dict[str, Any]) -> FlowConfig:
+    if cfg is not None and not isinstance(cfg, FlowConfig):
+        raise TypeError(f"train: cfg must be a FlowConfig or None, got {type(cfg).__name__}")
+    return dataclasses.replace(cfg or FlowConfig(), **overrides)
+
+
+def _check_batch_fits(cfg: FlowConfig, ens: Ensemble) -> None:
+    """The largest tensor of a sampled step, the units' pre-activations (E, P, n), with its activation and
+    derivative beside it: checked against the memory available before the first step allocates it."""
+    P = max([cfg.batch_at(0) or 0, *(int(size) for _, size in cfg.batch_schedule)])
+    if P and ens.theta.device.type == "cpu":
+        nbytes = 3.0 * ens.E * P * ens.n * ens.theta.element_size()
+        check_fits(nbytes, f"a batch of {P} points through {ens.n} units", "lower the batch size or n")
 
 
 def _snapshot_steps(cfg: FlowConfig) -> set[int]:

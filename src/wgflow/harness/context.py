@@ -20,6 +20,8 @@ import numpy as np
 from .._io import (
     Checkpointer,  # one protocol with wgflow.flows (torch-free)
     atomic_save_array,
+    check_name,
+    contained,
     load_array,
 )
 from ..plotting import figures
@@ -115,7 +117,14 @@ class DirectoryContext:
         self.metrics.append((name, step, float(value)))
 
     def save_array(self, name: str, array: np.ndarray) -> str:
-        return str(atomic_save_array(self.out_dir / f"{name}.npy", np.asarray(array)))
+        return str(atomic_save_array(self.file(name, ".npy", "array name"), np.asarray(array)))
+
+    def file(self, name: str, suffix: str, what: str) -> Path:
+        """``<out_dir>/<name><suffix>`` for a safe ``name`` (:func:`~wgflow._io.check_name`) that stays in the
+        folder (no link out of it); else :class:`~wgflow.errors.ConfigError`, before anything is written."""
+        path = self.out_dir / (check_name(name, what) + suffix)
+        contained(path, self.out_dir, what)
+        return path
 
     def save_figure(self, name: str, fig: Any) -> str:
         """Save a matplotlib figure in the style of :mod:`wgflow.plotting.figures` (``name`` without a suffix takes
@@ -125,10 +134,10 @@ class DirectoryContext:
         :func:`~wgflow.harness.run.run_and_judge`) a figure bound to claims (by the experiment's
         ``captions`` or by the figure code, :func:`wgflow.plotting.verdicts.bind_claims`) stays open and is
         saved again with their verdicts in its title by :meth:`judge_figures`."""
-        given = Path(name).suffix
+        given = Path(check_name(name, "figure name")).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
-        path = self.out_dir / (stem + suffix)
+        path = self.file(stem, suffix, "figure name")
         if not hasattr(fig, "savefig"):  # a callable writing to a path (animations)
             tmp = self.out_dir / (stem + ".tmp" + suffix)
             fig(tmp)
@@ -159,7 +168,7 @@ class DirectoryContext:
         os.replace(tmp, path)
 
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
-        path = self.out_dir / "stages" / f"{safe_key(key)}.npz"
+        path = contained(self.out_dir / "stages" / f"{safe_key(key)}.npz", self.out_dir, "stage")
         if path.exists():
             try:
                 return load_stage(path)

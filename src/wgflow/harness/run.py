@@ -16,6 +16,7 @@ from typing import Any
 
 from .._io import atomic_write_bytes
 from ..control import untrained as _untrained
+from ..domains import check_seed
 from ..errors import ConfigError
 from ..plotting.verdicts import figure_claims
 from .configs import config_to_dict, make_config
@@ -40,8 +41,10 @@ def run_experiment(
     """Run one experiment without the store (for scripts and tests).
 
     ``untrained=True`` runs the negative control: the same pipeline with every training
-    step switched off (:func:`wgflow.control.untrained`); no claim should pass.
+    step switched off (:func:`wgflow.control.untrained`); no claim should pass. ``seed`` is an
+    integer in [0, 2**31) (:func:`wgflow.domains.check_seed`), else :class:`ConfigError`.
     """
+    seed = check_seed(seed, "seed")  # as the CLI's --seed: [0, 2**31), an integer
     exp = get_experiment(name)
     cfg = make_config(exp, preset, overrides)
     if ctx is None:

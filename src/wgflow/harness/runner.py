@@ -20,6 +20,7 @@ from its start, saying so in the log.
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import sys
@@ -223,35 +224,10 @@ def _run_and_record(
     try:
         with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):
             result = run_and_judge(exp, cfg, ctx, preset)
-    except DivergenceError as e:
-        return _end(store, name, run_id, "failed", EXIT_FAILED, f"diverged: {e}", t0)
-    except KeyboardInterrupt:
-        return _end(
-            store,
-            name,
-            run_id,
-            "interrupted",
-            EXIT_SIGINT,
-            f"interrupted by SIGINT; resume with `wgflow run --resume {run_id}`",
-            t0,
-        )
-    except Terminated:
-        return _end(
-            store,
-            name,
-            run_id,
-            "interrupted",
-            EXIT_SIGTERM,
-            f"interrupted by SIGTERM; resume with `wgflow run --resume {run_id}`",
-            t0,
-        )
     except StoreError:  # the store itself failed: nothing more can be recorded
         raise
-    except Exception as e:  # the run failed; record why and keep the store consistent
-        tb = traceback.format_exc(limit=-3)
-        if not quiet:
-            print(tb, file=sys.stderr)
-        return _end(store, name, run_id, "failed", EXIT_FAILED, f"{type(e).__name__}: {e}", t0)
+    except (Exception, KeyboardInterrupt, Terminated) as e:  # record why it stopped; the store stays consistent
+        return _end(store, name, run_id, *_stopped(e, run_id, quiet), t0)
 
     with signals_blocked():  # claims, metrics and status land together even if a signal arrives now
         _record_artifacts(store, run_id, result)
@@ -265,6 +241,49 @@ def _run_and_record(
     for f in (ctx.out_dir / "checkpoints").glob("*.npz"):  # both generations; damaged ones stay for inspection
         f.unlink()
     return RunOutcome(name, run_id, "completed", EXIT_OK, None, result, untrained)
+
+
+def _stopped(e: BaseException, run_id: str, quiet: bool) -> tuple[str, int, str]:
+    """(status, exit code, one-line message) of a run stopped by ``e``."""
+    resume = f"resume with `wgflow run --resume {run_id}`"
+    if isinstance(e, DivergenceError):
+        return "failed", EXIT_FAILED, f"diverged: {e}"
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted", EXIT_SIGINT, f"interrupted by SIGINT; {resume}"
+    if isinstance(e, Terminated):
+        return "interrupted", EXIT_SIGTERM, f"interrupted by SIGTERM; {resume}"
+    if isinstance(e, ConfigError):  # a name or path refused mid-run (a figure name from a plugin's config): usage
+        return "failed", EXIT_USAGE, str(e)
+    if isinstance(e, OSError):  # the disk, not the run: one line with a remedy; checkpoints are atomic, the last stays
+        return "failed", EXIT_FAILED, os_fault(e, run_id)
+    if _out_of_memory(e):
+        return "failed", EXIT_FAILED, out_of_memory(e)
+    if not quiet:  # an error of the experiment's code: its last frames help
+        print(traceback.format_exc(limit=-3), file=sys.stderr)
+    return "failed", EXIT_FAILED, f"{type(e).__name__}: {e}"
+
+
+def os_fault(e: OSError, run_id: str) -> str:
+    """One line for an OS error while a run writes its files: what failed, where, and the remedy."""
+    where = f" ({e.filename})" if e.filename else ""
+    remedy = (
+        "free disk space or name another --store"
+        if e.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "check the store folder's permissions and free space"
+    )
+    return f"{e.strerror or type(e).__name__}{where}; {remedy}, then resume with `wgflow run --resume {run_id}`"
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    # MemoryError from numpy and Python; torch's CPU allocator raises RuntimeError ("... tried to allocate N
+    # bytes"), its CUDA one torch.OutOfMemoryError: told by name, the runner does not import torch for it
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or "tried to allocate" in str(e)
+
+
+def out_of_memory(e: BaseException) -> str:
+    """One line for an allocation that failed: the remedy is a smaller problem."""
+    text = " ".join(str(e).split())[:200]
+    return f"out of memory ({text or type(e).__name__}); lower the sizes (n, batch, data) with --set, or use a larger machine"
 
 
 def _record_artifacts(store: Store, run_id: str, result: ExperimentResult) -> None:

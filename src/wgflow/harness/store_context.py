@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import array_path
+from .._io import array_path, contained
 from ..store import Store, atomic_save_array, load_array
 from .context import DirectoryContext, safe_key
 
@@ -66,6 +66,7 @@ class StoreCheckpointer:
         for p in (self._next, self.path, self.prev):  # newest first (.next exists only after a kill mid-save)
             if not p.exists():
                 continue
+            contained(p, self.path.parent, "checkpoint")  # a link out of the run is never read
             try:
                 return self._read(p, damaged)
             except _UNREADABLE as e:
@@ -126,7 +127,7 @@ class StoreContext(DirectoryContext):
         self.store.log_metrics(self.run_id, [(name, step, value)])
 
     def save_array(self, name: str, array: np.ndarray) -> str:
-        path = str(atomic_save_array(self.out_dir / name, np.asarray(array)))
+        path = str(atomic_save_array(self.file(name, "", "array name"), np.asarray(array)))
         self.store.add_artifact(self.run_id, name, path, kind="array")
         return path
 
@@ -135,9 +136,17 @@ class StoreContext(DirectoryContext):
         self.store.add_artifact(self.run_id, Path(name).stem, path, kind="figure")
         return path
 
+    def judge_figures(self, claims) -> None:
+        """As :meth:`DirectoryContext.judge_figures`; the figures saved again are recorded again, so the
+        store holds the size and checksum of their final form (what `wgflow runs --check` verifies)."""
+        final = {stem: path for stem, (_, path) in self._bound.items()}
+        super().judge_figures(claims)
+        for stem, path in final.items():
+            self.store.add_artifact(self.run_id, stem, path, kind="figure")
+
     def checkpointer(self, key: str) -> StoreCheckpointer:
         return StoreCheckpointer(
-            self.out_dir / "checkpoints" / safe_key(key),
+            contained(self.out_dir / "checkpoints" / safe_key(key), self.out_dir, "checkpoint"),
             self.checkpoint_every,
             self._saved,
             log=lambda msg: print(f"[{self.run_id}] {msg}", file=sys.stderr, flush=True),

@@ -81,6 +81,16 @@ def _activation_name(act) -> str:
     raise ValueError(f"unsupported activation {act!r}; use ReLU, Sigmoid or Tanh (module, function or name)")
 
 
+def _submodule(model: nn.Module, name: object, role: str) -> nn.Module:
+    """``model``'s submodule called ``name``, else a ValueError naming the layers it has."""
+    names = [k for k, _ in model.named_modules() if k]
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(
+            f"{role}={name!r} names no layer of {type(model).__name__}; its layers are {', '.join(names) or 'none'}"
+        )
+    return model.get_submodule(name)
+
+
 def two_layers(model: nn.Module, hidden: str | None = None, output: str | None = None, activation=None):
     """(hidden Linear, output Linear, activation name) of a two-layer network.
 
@@ -94,7 +104,7 @@ def two_layers(model: nn.Module, hidden: str | None = None, output: str | None =
     if hidden is not None or output is not None:
         if hidden is None or output is None:
             raise ValueError("name both layers: hidden='fc1', output='fc2'")
-        layers = [model.get_submodule(hidden), model.get_submodule(output)]
+        layers = [_submodule(model, hidden, "hidden"), _submodule(model, output, "output")]
     elif isinstance(model, nn.Sequential):
         if len(model) != 3:
             raise ValueError(

@@ -17,13 +17,21 @@ worker returns them as a failed result), so one bad point never stops the others
 
 from __future__ import annotations
 
+import ipaddress
 import multiprocessing as mp
 import os
+import re
+import urllib.parse
 from collections.abc import Callable, Generator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol, cast
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "WorkerLost", "make_executor"]
+from ..errors import ConfigError
+
+__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "WorkerLost", "make_executor", "check_dask_address"]
+
+_DASK_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
+_CONNECT_TIMEOUT_S = 10  # a scheduler that does not answer in this time is reported, not waited for
 
 
 class WorkerLost(RuntimeError):
@@ -123,7 +131,14 @@ class DaskExecutor:
             )
             self.client = Client(self._cluster)
         else:
-            self.client = Client(address)
+            try:
+                self.client = Client(check_dask_address(address), timeout=_CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError) as e:  # distributed's CommClosedError and timeouts are OSErrors
+                reason = " ".join(str(e).split())[:160] or type(e).__name__
+                raise ConfigError(
+                    f"cannot reach the Dask scheduler at {address} ({reason}); start it (`dask scheduler`) "
+                    "or use --dask local"
+                ) from None
         self.workers = len(self.client.scheduler_info().get("workers", {})) or int(workers or 1)
         self.name = f"dask {address} ({self.workers} workers)"
 
@@ -155,6 +170,31 @@ class DaskExecutor:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def check_dask_address(address: str) -> str:
+    """``address`` if it is ``"local"`` or ``SCHEME://HOST:PORT`` (tcp, tls, ucx, ws, wss; a valid IP or host
+    name; a port in [1, 65535]), else a one-line :class:`ConfigError`: no connection is tried."""
+    if address == "local":
+        return address
+    u = urllib.parse.urlsplit(address)
+    try:
+        port = u.port
+    except ValueError:  # out of range or not a number
+        port = None
+    host = u.hostname or ""
+    valid_host = bool(re.fullmatch(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]", u.netloc.rsplit(":", 1)[0] or "-"))
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            valid_host = False
+    if u.scheme not in _DASK_SCHEMES or not host or port is None or not valid_host:
+        raise ConfigError(
+            f"--dask {address!r} is not 'local' or SCHEME://HOST:PORT (scheme {', '.join(_DASK_SCHEMES)}; "
+            "a valid host; a port in 1-65535)"
+        )
+    return address
 
 
 def make_executor(workers: int | None = None, dask: str | None = None) -> Executor:

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from .._io import check_name
 from ..flows.runtime import use as flow_runtime
 from ..harness import (
     ConfigError,
@@ -286,7 +287,7 @@ def _record(store, row, res, summary: SweepSummary, say) -> None:
         res = {"status": "failed", "message": str(res), "duration_s": 0.0}
     if res["status"] == "completed":
         for art_name, kind, fname, data in res["artifacts"]:
-            path = atomic_write_bytes(store.run_dir(rid) / fname, data)
+            path = atomic_write_bytes(store.run_dir(rid) / check_name(fname, "artifact file"), data)
             store.add_artifact(rid, art_name, path, kind=kind)
         store.log_metrics(rid, res["series"])
         store.complete_run(

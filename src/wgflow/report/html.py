@@ -23,9 +23,10 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+from .._io import inside
 from .._version import __version__
 from ..plotting.verdicts import tally
-from ..store import Store, atomic_write_bytes
+from ..store import Store, StoreError, atomic_write_bytes
 from .claims import claims_table as _claims_table
 from .markup import e
 from .markup import table as _table
@@ -69,6 +70,7 @@ class Files:
 
     def __init__(self, root: Path, prefix: str):
         self.root, self.prefix = root, prefix
+        self.refused: list[Path] = []  # store files not copied: links, or paths out of the store
         (root / "figures").mkdir(parents=True, exist_ok=True)
         (root / "runs").mkdir(parents=True, exist_ok=True)
 
@@ -111,11 +113,21 @@ def _control_section(store: Store, name: str, control: dict[str, Any] | None) ->
 
 
 def _figure(
-    a: dict[str, Any], captions: Mapping[str, str], files: Files | None = None, run_id: str = "", up: str = ""
+    a: dict[str, Any],
+    captions: Mapping[str, str],
+    files: Files | None = None,
+    run_id: str = "",
+    up: str = "",
+    *,
+    root: Path,
 ) -> str:
     path = Path(a["path"])
     mime = _FIGURE_TYPES.get(path.suffix.lower())
     cap = caption(a, captions)
+    if path.is_symlink() or not inside(path, root):  # a store file replaced by a link to /etc/passwd: never copied
+        if files is not None:
+            files.refused.append(path)
+        return f'<p class="refused">figure {e(a["name"])} is refused: {e(path)} is a link or leads out of the store</p>'
     if not path.exists() or (mime is None and not (files and path.suffix.lower() == ".pdf")):
         return f'<p class="missing">figure {e(a["name"])} is missing ({e(path.name)})</p>'
     if files is None:
@@ -190,7 +202,11 @@ def _run_body(store: Store, run: dict[str, Any], captions: Mapping[str, str], fi
     parts = [_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>']
     figs = store.artifacts(rid, kind="figure")
     if figs:
-        parts.append('<div class="figures">' + "".join(_figure(a, captions, files, rid, up) for a in figs) + "</div>")
+        parts.append(
+            '<div class="figures">'
+            + "".join(_figure(a, captions, files, rid, up, root=store.root) for a in figs)
+            + "</div>"
+        )
     metrics = store.summary_metrics(rid)
     if metrics:
         parts.append(
@@ -339,6 +355,8 @@ def write_report(store: Store, out_path: str | os.PathLike | None = None) -> Pat
     """Write the report (default ``<store>/report.html``), its figures and run pages; returns its absolute path.
 
     Figures and run pages go to ``<stem>_files/`` beside the page (relative links: move both together).
+    Only regular files inside the store are copied: a link, or a path leading out of the store, is refused,
+    named in the page, and the report, once written, raises :class:`~wgflow.store.StoreError` naming them.
     """
     out = Path(out_path) if out_path is not None else store.root / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -348,4 +366,10 @@ def write_report(store: Store, out_path: str | os.PathLike | None = None) -> Pat
         html_ = render_run_page(store, run, files, out.name)
         atomic_write_bytes(files.root / "runs" / f"{run['run_id']}.html", html_.encode("utf-8"))
     atomic_write_bytes(out, page.encode("utf-8"))
+    if files.refused:
+        names = ", ".join(sorted({str(p) for p in files.refused}))
+        raise StoreError(
+            f"report {out} was written without {len(set(files.refused))} store file(s) that are links or lead "
+            f"out of the store ({names}); check the store with `wgflow runs --check --store {store.root}`"
+        )
     return out.resolve()

@@ -25,8 +25,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .health import StoreError, explain, is_wgflow_process, run_is_alive
+from .._io import check_name, contained
+from .health import StoreError, explain, is_wgflow_process, run_is_alive, sha256
 from .health import check as check_store
+from .place import check_place, connect
 from .tables import (
     DB_NAME,
     MIGRATIONS,
@@ -60,8 +62,11 @@ class Store:
 
     ``path`` is the directory, or a file ending in ``.db``/``.sqlite`` whose parent becomes the
     directory. Opening creates and migrates the database if needed; with ``create=False`` a missing
-    database raises FileNotFoundError and nothing is created. Any SQLite error (but a constraint)
-    becomes a :class:`StoreError` naming the database and the remedy.
+    database raises FileNotFoundError and nothing is created, and a store that cannot be written opens
+    read-only (``readonly``). A path that is no folder, or cannot be written when ``create``, is a
+    :class:`~wgflow.errors.ConfigError`; a database lost beside run folders a :class:`StoreError`
+    (:func:`~wgflow.store.place.check_place`). Any SQLite error (but a constraint) becomes a
+    :class:`StoreError` naming the database and the remedy.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 60.0, create: bool = True):
@@ -71,19 +76,17 @@ class Store:
             self.root, self.db_path = p.parent, p
         else:
             self.root, self.db_path = p, p / DB_NAME
-        if not create and not self.db_path.is_file():
-            raise FileNotFoundError(f"there is no store at {self.root}")
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.readonly = check_place(self.root, self.db_path, create=create)
         self.timeout = timeout
         with self._guard():
-            self._conn = sqlite3.connect(self.db_path, timeout=timeout, isolation_level=None, check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            # WAL: readers never block the writer; NORMAL sync is durable across process crashes
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._conn = connect(self.db_path, timeout, readonly=self.readonly)
+            if not self.readonly:
+                self._migrate()
+            elif self.schema_version != len(MIGRATIONS):
+                raise StoreError(
+                    f"store {self.root} is read-only and has schema {self.schema_version}, not {len(MIGRATIONS)} "
+                    "of this wgflow; open it once where it can be written (it is migrated then)"
+                )
 
     # ------------------------------------------------------------------ plumbing
     @contextlib.contextmanager
@@ -154,8 +157,8 @@ class Store:
 
     # ------------------------------------------------------------------ runs
     def run_dir(self, run_id: str) -> Path:
-        """Directory of a run's files (not created)."""
-        return self.root / "runs" / run_id
+        """Directory of a run's files (not created); ``run_id`` must be a safe name (:func:`~wgflow._io.check_name`)."""
+        return self.root / "runs" / check_name(run_id, "run id")
 
     def create_run(
         self,
@@ -172,8 +175,9 @@ class Store:
         untrained: bool = False,
     ) -> str:
         """Insert a run with status ``running``; returns its id (``untrained``: a negative-control run)."""
+        check_name(experiment, "experiment name")
         for _ in range(20):
-            rid = run_id or new_run_id(experiment)
+            rid = check_name(run_id, "run id") if run_id is not None else new_run_id(experiment)
             try:
                 with self.transaction() as c:
                     c.execute(
@@ -305,6 +309,7 @@ class Store:
     ) -> None:
         """Record what the report says about an experiment: its title, description, reference and figure
         captions (artifact name -> the statement the figure shows). The latest record replaces earlier ones."""
+        check_name(name, "experiment name")
         with self.transaction() as c:
             write_experiment(c, name, title, description, reference, captions or {})
 
@@ -349,23 +354,25 @@ class Store:
 
     # ------------------------------------------------------------------ artifacts
     def add_artifact(self, run_id: str, name: str, path: str | os.PathLike, kind: str = "file") -> None:
-        """Record a file of the run (``path`` absolute or relative to the store directory)."""
+        """Record a file of the run in its final form, with its size and SHA-256 (``path`` absolute or
+        relative to the store directory). ``name`` must be a safe name and ``path`` lie inside the run's
+        folder, links resolved (:func:`~wgflow._io.contained`); else :class:`~wgflow.errors.ConfigError`.
+        A file rewritten later (a figure given its verdicts) is recorded again."""
+        check_name(name, "artifact name")
         p = Path(path)
-        full = p if p.is_absolute() else self.root / p
-        try:
-            rel = str(full.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            rel = str(full.resolve())
-        size = full.stat().st_size if full.exists() else None
+        full = contained(p if p.is_absolute() else self.root / p, self.run_dir(run_id), "artifact")
+        rel = str(full.relative_to(self.root.resolve()))
+        size, digest = (full.stat().st_size, sha256(full)) if full.is_file() else (None, None)
         with self.transaction() as c:
             c.execute(
-                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, name, kind, rel, size, time.time()),
+                "INSERT OR REPLACE INTO artifacts (run_id, name, kind, path, bytes, time, sha256)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, name, kind, rel, size, time.time(), digest),
             )
 
     def artifacts(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         """Artifacts with ``path`` resolved to an absolute path."""
-        sql, args = "SELECT name, kind, path, bytes FROM artifacts WHERE run_id = ?", [run_id]
+        sql, args = "SELECT name, kind, path, bytes, sha256 FROM artifacts WHERE run_id = ?", [run_id]
         if kind is not None:
             sql += " AND kind = ?"
             args.append(kind)

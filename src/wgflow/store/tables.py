@@ -116,6 +116,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE claims ADD COLUMN registration TEXT;
     ALTER TABLE claims ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the SHA-256 of each artifact in its final form, verified by `wgflow runs --check`
+    """
+    ALTER TABLE artifacts ADD COLUMN sha256 TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
