@@ -93,8 +93,8 @@ class GlobalConvergenceConfig:
         few = self.width_multiple * self.m0
         if self.widths[0] != self.m0 or few not in self.widths or self.widths[-1] <= 10 * self.m0:
             raise ConfigError(
-                f"config key 'widths': needs m0 = {self.m0}, width_multiple * m0 = {few:g} and a width over "
-                f"10 m0 = {10 * self.m0}; got {self.widths}"
+                f"config keys 'widths', 'm0' and 'width_multiple': widths must hold m0 = {self.m0}, "
+                f"width_multiple * m0 = {few:g} and a width over 10 m0 = {10 * self.m0}; got {self.widths}"
             )
 
 
