@@ -1,4 +1,5 @@
-"""resnet-geodesic: the negative control passes no claim; scaled-down trained runs on digits and blobs."""
+"""resnet-geodesic: the negative control passes no claim; scaled-down trained runs on digits and blobs, each claim
+beside its null (the same statistic for the untrained networks)."""
 
 import pytest
 
@@ -24,10 +25,11 @@ CLAIMS = {
     "ots_above_matched",
     "kratio_below_matched",
     "resnet_lss_level",
+    "resnet_lss_level_posthoc",
     "resnet_ots_level",
     "plain_levels",
-    "kinetic_ratio_trend",
-    "kinetic_ratio_original",
+    "kinetic_ratio_decreases",
+    "kinetic_ratio_decreases_posthoc",
     "accuracy_peaks_moderate",
 }
 
@@ -41,6 +43,13 @@ def test_untrained_passes_no_claim(tmp_path, task):
     # The untrained stack is its own transport-matched baseline (branch scale exactly 1, paired differences 0).
     assert "branch scales 1 1 1" in claims["ots_above_matched"].note
     assert claims["ots_above_matched"].ci == (0.0, 0.0)
+    # Untrained, every claim measures its null (or, for the matched comparisons, the same zero difference).
+    assert all(c.null is not None and c.null.passed is False for c in r.claims)
+    for name in ("resnet_lss_level", "kinetic_ratio_decreases"):
+        assert claims[name].measured == claims[name].null.measured
+    # the initialisations do not depend on γ: the accuracy peak and the K/W2² ramp end at γ = 0
+    assert "up to γ = 0)" in claims["kinetic_ratio_decreases"].measured
+    assert claims["accuracy_peaks_moderate"].measured.startswith("peak at γ = 0,")
     if task == "digits":
         # The referee's point: the old claims 1-2 (ResNet LSS below plain, OTS above) hold before any training.
         assert r.metrics["lss_gap_plain_minus_resnet_init"] > 0 and r.metrics["ots_gap_resnet_minus_plain_init"] > 0
@@ -74,10 +83,16 @@ def test_training_straightens_blobs_tracks(tmp_path):
         out_dir=tmp_path,
     )
     claims = {c.name: c for c in r.claims}
-    # Training straightens the tracks (paired CI over inits) and brings K/W2² far below the untrained stack that
-    # moves the data as far; the trained stack moves the data further than at init (matched branch scale > 1).
-    for name in ("lss_decreases_in_training", "kratio_below_matched"):
-        assert claims[name].passed, claims[name]
+    # Training straightens the tracks (paired t CI over inits; measured 2.89, CI 2.14-3.64) where the untrained
+    # network does not (difference 0), and K/W2² falls strictly over γ up to the accuracy peak (measured 1.62 > 1.55 >
+    # 1.51) where the γ-independent initialisations do not. K/W2² is below the untrained stack that moves the data as
+    # far on average (measured 44), but its t interval over five inits (heavy upper tail) contains 0. The unscaled
+    # initialisation is above the matched stack's OTS too (measured 0.91): the baseline's own scaling lowers OTS.
+    for name in ("lss_decreases_in_training", "kinetic_ratio_decreases"):
+        assert claims[name].passed and claims[name].null.passed is False, claims[name]
+    assert claims["kratio_below_matched"].measured > 0
+    assert claims["ots_above_matched"].null.measured > 0.5
+    assert all(c.null is not None and c.method is not None for c in r.claims)
     assert r.metrics["resnet_lss_g0.001"] < r.metrics["resnet_lss_init_g0.001"]
     assert r.metrics["resnet_transport_g0.001"] > r.metrics["resnet_transport_init_g0.001"]
     for fig in ("scores_vs_step", "scores_vs_transport", "scores_vs_gamma", "tracks", "geodesic"):

@@ -46,7 +46,8 @@ def figures(
     rates = ", ".join(f"{k} {res.metrics.get(f'rate_{k}', float('nan')):.2f}" for k in ("E", "path"))
     ax.set(xlabel="depth $L$", ylabel="Cauchy gap")
     ax.set_title(
-        f"Cauchy gaps vs depth: fitted exponents {rates}\n(claims 1-2: CI below 0; thin: each seed)", fontsize=9
+        f"Cauchy gaps vs depth: fitted exponents {rates}\n(claims 1-2: exponent vs the Euler order -1; thin: each seed)",
+        fontsize=9,
     )
     ax.legend(fontsize=8)
     res.artifacts["gaps"] = ctx.save_figure("gaps", fig)
@@ -72,7 +73,7 @@ def _tracks_figure(cfg: Any, ctx: Any, res: Any, tracks: np.ndarray, y: Any) -> 
 
 
 def quotient_label(cfg: Any) -> str:
-    """How claim 4 compares paths of the "WA" model: modulo which relabellings of the hidden units."""
+    """How the ablation compares paths of the "WA" model: modulo which relabellings of the hidden units."""
     if cfg.ablation_variant != "WA":
         return ""
     return " (modulo per-layer relabellings)" if cfg.ablation_quotient == "layer" else " (modulo a global relabelling)"

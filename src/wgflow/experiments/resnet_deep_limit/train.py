@@ -1,7 +1,8 @@
 """Minimisers for resnet-deep-limit: random-path and warm starts, the sweep over depths, the neural ODE.
 
 Every minimiser is the best of several L-BFGS starts (:func:`wgflow.residual.objective.train_multistart`);
-a sweep is stored as a stage (:func:`pack`): energies, initial energies, the paths and their |θ'|²_H1.
+a sweep is stored as a stage (:func:`pack`): energies, initial energies, the paths and their |θ'|²_H1, and the
+initial path of the start that was kept (the null of the convergence claims: the same statistic before minimisation).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def sweep(
     """Minimisers over the depths of one init seed ``s``: the packed stage and the trained models."""
     d, n_out = x.shape[1], int(y.max()) + 1
     obj = ObjectiveConfig("ce", cfg.alpha, beta, cfg.rho)
-    E, E0, paths, rough = [], [], [], []
+    E, E0, paths, paths0, rough = [], [], [], [], []
     models: list[Any] = []  # the trained stacks, shallow to deep
     for L in cfg.Ls:
         warm = cfg.warm_start and bool(models)
@@ -76,12 +77,17 @@ def sweep(
         E.append(r.terms["total"])
         E0.append(r.initial)
         rough.append(r.terms["fd"])
-        if variant == "A":
-            paths.append(torch.cat([net.A.detach().flatten(1), net.b.detach()], 1))  # (L, k²+k)
-        else:
-            paths.append(net.unit_paths())  # (L, q, 2k+1)
+        paths.append(layer_path(net, variant))
+        paths0.append(layer_path(make(int(np.argmin(totals))), variant))  # the kept start, rebuilt before training
         models.append(net)
-    return pack(np.array(E), paths, np.array(rough), np.array(E0)), models
+    return pack(np.array(E), paths, np.array(rough), np.array(E0), paths0), models
+
+
+def layer_path(net: Any, variant: str) -> torch.Tensor:
+    """The parameter path of a stack: (L, k²+k) for model A, (L, q, 2k+1) unit paths for "WA"."""
+    if variant == "A":
+        return torch.cat([net.A.detach().flatten(1), net.b.detach()], 1)
+    return net.unit_paths().detach()
 
 
 def train_ode(cfg: Any, ctx: Any, x: torch.Tensor, y: torch.Tensor, top: torch.Tensor, kept: dict) -> dict[str, Any]:
@@ -123,15 +129,25 @@ def train_ode(cfg: Any, ctx: Any, x: torch.Tensor, y: torch.Tensor, top: torch.T
     return {
         "E": r.terms["total"],
         "E0": r.initial,
-        "path": torch.cat([ode.A.detach().flatten(1), ode.b.detach()], 1).numpy(),
+        "path": layer_path(ode, "A").numpy(),
+        "path0": layer_path(make(int(np.argmin(totals))), "A").numpy(),  # the kept start before training
     }
 
 
-def pack(E: np.ndarray, paths: list[torch.Tensor], rough: np.ndarray, E0: np.ndarray) -> dict[str, np.ndarray]:
-    """A sweep as a stage: energies, initial energies, the paths p0, p1, ... and their |θ'|²_H1."""
-    return {"E": E, "E0": E0, "rough": rough, **{f"p{i}": p.numpy() for i, p in enumerate(paths)}}
+def pack(
+    E: np.ndarray, paths: list[torch.Tensor], rough: np.ndarray, E0: np.ndarray, paths0: list[torch.Tensor]
+) -> dict[str, np.ndarray]:
+    """A sweep as a stage: energies, initial energies, the paths p0, p1, ..., their |θ'|²_H1 and the
+    initial paths q0, q1, ... of the kept starts."""
+    return {
+        "E": E,
+        "E0": E0,
+        "rough": rough,
+        **{f"p{i}": p.numpy() for i, p in enumerate(paths)},
+        **{f"q{i}": p.numpy() for i, p in enumerate(paths0)},
+    }
 
 
-def unpack(s: dict, n: int) -> list[torch.Tensor]:
-    """The ``n`` paths of a packed sweep, as tensors."""
-    return [torch.as_tensor(s[f"p{i}"]) for i in range(n)]
+def unpack(s: dict, n: int, initial: bool = False) -> list[torch.Tensor]:
+    """The ``n`` paths of a packed sweep (``initial``: those of the kept starts before training), as tensors."""
+    return [torch.as_tensor(s[f"{'q' if initial else 'p'}{i}"]) for i in range(n)]

@@ -31,21 +31,29 @@ An untrained network is its own matched baseline (s = 1, differences exactly 0).
 its 0/0 guard: when the stream does not move (W2² = 0) it is nan (K = 0) or inf, never a number
 that could pass.
 
-Claims, at the moderate γ = ``judge_gamma`` (1e-3) unless said, CIs by bootstrap over inits:
+Claims, at the moderate γ = ``judge_gamma`` (1e-3) unless said, Student-t CIs over inits. Each
+is judged by the same rule on its null, the same statistic for untrained networks:
 (1) ``lss_decreases_in_training``: the ResNet's LSS falls under training (paired init - trained
-> 0); (2) ``ots_above_matched`` and (3) ``kratio_below_matched``: the trained ResNet's OTS is above
-and its K/W2² below those of its transport-matched untrained stack; (4) ``resnet_lss_level``,
-``resnet_ots_level``, ``plain_levels``: the absolute levels Gai & Zhang report (ResNet LSS
-1.1-1.4, OTS 0.96-1.00, judged one-sided towards the geodesic on the CI: LSS <= 1.4, OTS >= 0.96; plain
-LSS 3.5-4.6 and OTS <= 0.22), each only where the control (init, or the matched stack for OTS)
-misses the level, and for the ResNet only while τ >= ``active_floor``;
-(5) K/W2² -> 1 as γ grows, two rules: ``kinetic_ratio_trend`` (the rule stated a priori: median
-K/W2² over inits on the γ grid from 0 up to the moderate γ, chosen by ``moderate_gamma="active"``
-as the largest γ up to which the ResNet still transports, τ >= ``active_floor``; Kendall τ <=
-``trend_tau`` on >= 3 points and the excess over 1 at least halved) and ``kinetic_ratio_original``
-(the stricter rule: mean K/W2² strictly decreasing over γ in [0, 1e-3]); (6) ``accuracy_peaks_moderate``: the ResNet's test accuracy peaks at an
-interior γ, above its γ = 0 value (Gai & Zhang: 74.5 % at γ = 0, 79.7 % at 5e-3). Accuracies are
-metrics (``{net}_acc_g{γ}``). With ``--untrained`` every claim fails (tests).
+CI > 0; null: the untrained network, whose paired difference is 0); (2) ``ots_above_matched``
+and (3) ``kratio_below_matched``: the trained ResNet's OTS is above and its K/W2² below those of
+its transport-matched untrained stack (paired CI > 0; null: the initialisation in place of the
+trained network against the same matched stack); (4) Gai & Zhang's absolute levels:
+``resnet_lss_level``, the whole CI of the ResNet's LSS in their range [1.1, 1.4] (the rule as
+first written; the one-sided ``resnet_lss_level_posthoc``, CI < 1.4, was chosen after the first
+run landed below 1.1 and is never counted), null the initialisation's LSS; ``resnet_ots_level``,
+OTS CI > 0.96 while the stream transports (τ >= ``active_floor``; OTS -> 1 for a stream that
+does not move), null the transport-matched stack; ``plain_levels``, the plain net's LSS CI within
+[3.5, 4.6] and mean OTS <= 0.22, null the untrained plain net; (5) K/W2² -> 1 as γ grows:
+``kinetic_ratio_decreases`` (the rule as first written: mean K/W2² strictly decreasing over the γ
+grid from 0 up to the γ of peak ResNet test accuracy) and ``kinetic_ratio_decreases_posthoc``
+(the trend rule that replaced it after it failed on digits with k = 8: median K/W2² from 0 up
+to the moderate γ chosen by ``moderate_gamma``, "active" = the largest γ up to which the ResNet
+still transports; Kendall τ <= ``trend_tau`` on >= 3 points and the excess over 1 at least
+halved), both with the null of the same rule on the initialisations (which do not depend on γ);
+(6) ``accuracy_peaks_moderate``: the ResNet's test accuracy peaks at an interior γ, chosen on
+the first half of the inits, and its gain over γ = 0 has a paired CI > 0 on the other half
+(Gai & Zhang: 74.5 % at γ = 0, 79.7 % at 5e-3); null: the same on the initialisations.
+Accuracies are metrics (``{net}_acc_g{γ}``). With ``--untrained`` every claim fails (tests).
 
 The 2-D tasks differ in what the ideal transport is. ``blobs`` (overlapping Gaussian clusters)
 is separated by pushing the class means apart, a monotone map that is the gradient of a convex
@@ -111,14 +119,18 @@ class ResNetGeodesicConfig:
     gammas: tuple = (0.0, 5e-4, 1e-3, 5e-3, 1e-2)  # weight-decay coefficients (the authors' grid)
     judge_gamma: float = 1e-3  # the "moderate" γ at which the training and level claims are judged (Gai–Zhang's
     # grid; their ResNet LSS 1.30, OTS 0.99 there); must be in gammas
-    # claim 3 (a priori rule "trend"): K/W2² decreases towards 1 over the γ grid from 0 up to the moderate γ:
+    # kinetic_ratio_decreases_posthoc (the trend rule that replaced the original after it failed): K/W2² decreases
+    # towards 1 over the γ grid from 0 up to the moderate γ:
     # "active" = the largest γ up to which the ResNet's blocks still transport the data (W2²(μ_0, μ_L) >=
     # active_floor · Var μ_0 at every γ on the way); "acc_peak" = the γ of peak ResNet test accuracy; a number
-    # in ``gammas`` ("1e-3") fixes it. The original rule (strict decrease of the mean up to 1e-3) is reported too.
+    # in ``gammas`` ("1e-3") fixes it. The registered original (mean strictly decreasing up to the accuracy peak)
+    # does not read it.
     moderate_gamma: str = "active"
-    trend_tau: float = -0.6  # claim 3: Kendall τ between γ and K/W2² over the ramp must be <= this (in [-1, 1])
+    trend_tau: float = (
+        -0.6
+    )  # the post-hoc trend rule: Kendall τ between γ and K/W2² over the ramp must be <= this (in [-1, 1])
     active_floor: float = 1e-2  # relative transport W2²(μ_0, μ_L) / Var μ_0 below which the stream is "off"
-    seeds: int = 5  # initialisations per (network, γ); claims are judged on bootstrap CIs over them
+    seeds: int = 5  # initialisations per (network, γ); claims are judged on Student-t CIs over them
     steps: int = 200  # full-batch Adam steps
     lrs: tuple = (0.02, 0.005)  # Adam learning rates tried for every (network, γ, seed); the run with the
     # lowest final training objective is kept (tuned on the training set only, the same way for both networks)
@@ -208,7 +220,7 @@ class ResNetGeodesic(Experiment):
         "full": {
             "m": 512,
             "m_test": 1285,
-            "seeds": 8,
+            "seeds": 10,
             "steps": 2000,
             "snapshots": (0, 100, 500, 2000),
             "score_steps": (0, 10, 30, 100, 300, 1000, 2000),
