@@ -183,7 +183,7 @@ def add_reproduce(sub) -> None:
 
 
 def _cmd_reproduce(args) -> int:
-    from ..harness.runner import EXIT_CLAIMS, EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the others
+    from ..harness.runner import EXIT_CLAIMS, EXIT_OK  # torch: not for --help or the other commands
 
     check_seed(args.seed)
     if not args.heartbeat > 0:
@@ -191,34 +191,55 @@ def _cmd_reproduce(args) -> int:
     check_runtime(args)
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be a positive integer, got {args.jobs}")
+    exps = _chosen_experiments(args)
+    store = open_store(args)
+    known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
+    run_all = _reproduce_in_parallel if args.jobs > 1 else _reproduce_in_turn
+    code, verdicts, failed = run_all(args, store, [x.name for x in exps], known)
+    if code in (130, 143):
+        return code
+    path = write_report(store, args.out or store.root / "report.html")
+    print(
+        f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {tally(verdicts)}"
+        + (" (untrained control: none should pass)" if args.untrained else ""),
+        file=sys.stderr,
+    )
+    print(path)
+    if args.strict and code == EXIT_OK and failed:
+        print(f"wgflow: --strict: {failed} registered claim(s) failed", file=sys.stderr)
+        return EXIT_CLAIMS
+    return code
+
+
+def _chosen_experiments(args) -> list:
+    """The experiments named (default: all) that have ``args.preset``; the others are skipped with a
+    line. No experiment with that preset, or an unknown name, is a ConfigError before the store opens."""
     chosen = [get_experiment(n) for n in dict.fromkeys(args.names)] if args.names else None  # unknown: exit 2
     everyone = chosen or list_experiments()
     exps = [exp for exp in everyone if args.preset in exp.presets]
-    if not exps:  # before the store opens: a misspelt preset writes nothing
+    if not exps:  # a misspelt preset writes nothing
         known = sorted({p for exp in everyone for p in exp.presets})
         raise ConfigError(f"no experiment has a preset {args.preset!r}; presets are {', '.join(known)}")
-    store = open_store(args)
-    code = EXIT_OK
     for exp in everyone:
         if exp not in exps:
             print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
-    done: list[float] = []
-    known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
-    verdicts: list[str] = []
-    failed = 0  # registered claims that failed (--strict)
-    if args.jobs > 1:
-        code, verdicts, failed = _reproduce_in_parallel(args, store, [x.name for x in exps], known)
-        if code in (130, 143):
-            return code
-    for i, exp in enumerate(exps if args.jobs == 1 else [], 1):
-        left = estimate_left([x.name for x in exps[i - 1 :]], known, done)
-        print(
-            progress_line(i, len(exps), exp.name, args.preset, time.monotonic() - t0, left), file=sys.stderr, flush=True
-        )
+    return exps
+
+
+def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:
+    """Run the experiments ``names`` one after the other in this process, with progress and an
+    estimate of the time left; returns (exit code, every claim's verdict, registered claims failed)."""
+    from ..harness.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
+
+    code, verdicts, failed, t0 = EXIT_OK, [], 0, time.monotonic()
+    done: list[float] = []  # the wall time of each experiment run so far
+    for i, name in enumerate(names, 1):
+        left = estimate_left(names[i - 1 :], known, done)
+        print(progress_line(i, len(names), name, args.preset, time.monotonic() - t0, left), file=sys.stderr, flush=True)
         t1 = time.monotonic()
-        with Heartbeat(f"{exp.name} (experiment {i}/{len(exps)})", every=args.heartbeat):
+        with Heartbeat(f"{name} (experiment {i}/{len(names)})", every=args.heartbeat):
             out = execute(
-                exp.name,
+                name,
                 args.preset,
                 seed=args.seed,
                 store=store,
@@ -233,20 +254,10 @@ def _cmd_reproduce(args) -> int:
         verdicts += [c.verdict for c in out.result.claims]
         failed += failed_registered((c.passed, c.registered) for c in out.result.claims)
         if out.exit_code in (130, 143):
-            return out.exit_code
+            return out.exit_code, verdicts, failed
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
-    path = write_report(store, args.out or store.root / "report.html")
-    print(
-        f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {tally(verdicts)}"
-        + (" (untrained control: none should pass)" if args.untrained else ""),
-        file=sys.stderr,
-    )
-    print(path)
-    if args.strict and code == EXIT_OK and failed:
-        print(f"wgflow: --strict: {failed} registered claim(s) failed", file=sys.stderr)
-        return EXIT_CLAIMS
-    return code
+    return code, verdicts, failed
 
 
 def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:

@@ -145,13 +145,8 @@ def execute(
     if checkpoint_every < 1:
         raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
     if resume is not None:
-        exp, cfg, seed, preset, untrained = _resumed(store, resume, name, preset)
+        exp, cfg, seed, preset, untrained = _take_over(store, resume, name, preset, force)
         name, run_id = exp.name, resume
-        try:
-            store.mark_resumed(run_id, host=socket.gethostname(), force=force)
-        except RuntimeError as e:  # a live process owns the run directory
-            raise ConfigError(str(e)) from None
-        store.describe_experiment(name, **about(exp))
     else:
         if name is None:
             raise ConfigError("no experiment named")
@@ -186,6 +181,17 @@ def about(exp) -> dict[str, Any]:
         "reference": exp.reference,
         "captions": {k: t for k, t in captions.items() if t},
     }
+
+
+def _take_over(store: Store, resume: str, name: str | None, preset: str, force: bool):
+    """:func:`_resumed`, with the run marked as resumed by this process (ConfigError: a live process owns it)."""
+    exp, cfg, seed, preset, untrained = _resumed(store, resume, name, preset)
+    try:
+        store.mark_resumed(resume, host=socket.gethostname(), force=force)
+    except RuntimeError as e:  # a live process owns the run directory
+        raise ConfigError(str(e)) from None
+    store.describe_experiment(exp.name, **about(exp))
+    return exp, cfg, seed, preset, untrained
 
 
 def _resumed(store: Store, resume: str, name: str | None, preset: str):

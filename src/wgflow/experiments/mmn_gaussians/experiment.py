@@ -180,16 +180,7 @@ class MMNGaussians(Experiment):
         t_risk = np.asarray(runs[(cfg.n_values[0], 0)]["risk_times"], dtype=float)
         t_hist = np.asarray(hist_steps, dtype=float) * cfg.eta
         times = np.unique(np.concatenate([[0.0], t_risk, t_hist]))
-        edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
-
-        def pde() -> dict:
-            sol = solve_radial(
-                RadialModel(task, unit, cfg.K), chi_radial_masses(edges, cfg.d, cfg.r0), edges, times, cfl=cfg.cfl
-            )
-            return {"times": sol.times, "mass": sol.mass, "risk": sol.risk, "steps": sol.steps}
-
-        limit = ctx.stage("pde", pde)
-        sol = RadialSolution(edges, limit["times"], limit["mass"], limit["risk"], int(limit["steps"]))
+        sol = _pde_solution(cfg, ctx, task, unit, times)
         idx_hist = np.searchsorted(sol.times, t_hist - 1e-12)
         R_pde = sol.risk[np.searchsorted(sol.times, t_risk - 1e-12)]
         laws = [sol.points(int(np.searchsorted(sol.times, 0.0)), sub=8)] + [sol.points(j, sub=8) for j in idx_hist]
@@ -313,3 +304,17 @@ def _sampling_floors(cfg, laws: list, rng: np.random.Generator) -> dict:
         at_t = [floor(lambda m, x=x, a=a: rng.choice(x, m, p=a), n) for x, a in laws[1:]]
         out[n] = {"0": floor(init, n), "t": np.array(at_t)}
     return out
+
+
+def _pde_solution(cfg: MMNGaussiansConfig, ctx, task, unit, times: np.ndarray) -> RadialSolution:
+    """The limit: one solve of the radial PDE at ``times`` (the particles' risk and histogram times), a stage."""
+    edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
+
+    def pde() -> dict:
+        sol = solve_radial(
+            RadialModel(task, unit, cfg.K), chi_radial_masses(edges, cfg.d, cfg.r0), edges, times, cfl=cfg.cfl
+        )
+        return {"times": sol.times, "mass": sol.mass, "risk": sol.risk, "steps": sol.steps}
+
+    limit = ctx.stage("pde", pde)
+    return RadialSolution(edges, limit["times"], limit["mass"], limit["risk"], int(limit["steps"]))

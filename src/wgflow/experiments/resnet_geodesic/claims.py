@@ -91,8 +91,8 @@ def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     OTS, plain LSS and OTS."""
     g = float(cfg.judge_gamma)
     R, P = st[("resnet", g)], st[("plain", g)]
-    tr, i0, mt = R["rows"], R["init"], R["matched"]
-    (l0, l1), o0 = LEVELS["resnet_lss"], LEVELS["resnet_ots"][0]
+    tr, i0 = R["rows"], R["init"]
+    l0, l1 = LEVELS["resnet_lss"]
     v, v0 = mean_ci(tr[:, 0]), mean_ci(i0[:, 0])
     common = {
         "null": Null("the untrained network (its initialisation's LSS)", v0.mean, v0.ci),
@@ -124,6 +124,14 @@ def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
             "their range is straighter than their networks; post hoc, never counted",
         )
     )
+    _ots_level(cfg, res, R)
+    _plain_levels(cfg, res, P)
+
+
+def _ots_level(cfg: Any, res: ExperimentResult, R: dict) -> None:
+    """The trained ResNet's OTS at Gai–Zhang's level, where its stream transports; null: the matched stack."""
+    g, o0 = float(cfg.judge_gamma), LEVELS["resnet_ots"][0]
+    tr, i0, mt = R["rows"], R["init"], R["matched"]
 
     def ots_rule(ci: MeanCI, tau: float) -> bool:  # OTS -> 1 when the stream barely moves: judged only where it does
         return bool(ci.lo < ci.hi and ci.lo > o0 and tau >= cfg.active_floor)
@@ -146,6 +154,11 @@ def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
             note=f"per init {_per(tr[:, 1])}; trained τ {tau:.3g}; control: the initialisation's OTS",
         )
     )
+
+
+def _plain_levels(cfg: Any, res: ExperimentResult, P: dict) -> None:
+    """The trained plain network's LSS ≈ 4 and low OTS; null: the untrained plain network."""
+    g = float(cfg.judge_gamma)
     (pl0, pl1), po1 = LEVELS["plain_lss"], LEVELS["plain_ots"][1]
 
     def plain_rule(rows: np.ndarray) -> tuple[bool, MeanCI]:

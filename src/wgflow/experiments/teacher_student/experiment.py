@@ -217,7 +217,6 @@ class TeacherStudent(Experiment):
         orders, orders_rf = _orders(np.asarray(r["risk"])), _orders(np.asarray(rf["risk"]))  # (draws,) each
         w2_all = np.asarray(r["w2_teacher_all"])  # (draws, S)
         ratio = w2_all[:, -1] / w2_all[:, 0]  # (draws,)
-        raw = np.asarray(r["w2_teacher_raw"])
         o_ci, rf_ci, r_ci = mean_ci(orders), mean_ci(orders_rf), mean_ci(ratio)
         risk = np.asarray(r["risk"])[0]
         ctx.log(
@@ -244,23 +243,7 @@ class TeacherStudent(Experiment):
         )
         snaps = np.asarray(r["snapshots"])  # (S, n, d+1)
         w2 = w2_from_start((snaps, np.asarray(r["snapshot_times"])), method="exact")  # (S,)
-        metrics = {
-            "risk_initial": float(risk[0]),
-            "risk_final": float(risk[-1]),
-            "risk_drop_orders_mean": o_ci.mean,
-            "risk_drop_orders_frozen_mean": rf_ci.mean,
-            "w2_from_start": float(w2[-1]),
-            "tracked_bound": float(tracked_w2(snaps[-1], snaps[0])),
-            "teacher_ratio_mean": r_ci.mean,
-            "teacher_ratio_lo": r_ci.lo,
-            "teacher_ratio_hi": r_ci.hi,
-            "teacher_ratio_max": float(ratio.max()),
-            "teacher_ratio_unbalanced_mean": float((raw[:, 1] / raw[:, 0]).mean()),
-            "dissipation_error": check["err"],
-            "dissipation_error_half_step": check["err_half"],
-            "dissipation_order": float(np.log2(check["err"] / check["err_half"])),
-            "T": float(r["risk_times"][-1]),
-        }
+        metrics = _metrics(r, check, snaps, w2, (o_ci, rf_ci, r_ci), ratio)
         r0 = {**r, "risk": risk}
         rf0 = {**rf, "risk": np.asarray(rf["risk"])[0]}
         artifacts = {
@@ -269,3 +252,26 @@ class TeacherStudent(Experiment):
             "final_theta": ctx.save_array("final_theta", np.asarray(r["final_theta"])),
         }
         return ExperimentResult([claim], metrics, artifacts)
+
+
+def _metrics(r: dict, check: dict, snaps: np.ndarray, w2: np.ndarray, cis: tuple, ratio: np.ndarray) -> dict:
+    """The run's numbers that are not claims: risk levels, transport, the teacher ratio, dissipation."""
+    o_ci, rf_ci, r_ci = cis
+    risk, raw = np.asarray(r["risk"])[0], np.asarray(r["w2_teacher_raw"])
+    return {
+        "risk_initial": float(risk[0]),
+        "risk_final": float(risk[-1]),
+        "risk_drop_orders_mean": o_ci.mean,
+        "risk_drop_orders_frozen_mean": rf_ci.mean,
+        "w2_from_start": float(w2[-1]),
+        "tracked_bound": float(tracked_w2(snaps[-1], snaps[0])),
+        "teacher_ratio_mean": r_ci.mean,
+        "teacher_ratio_lo": r_ci.lo,
+        "teacher_ratio_hi": r_ci.hi,
+        "teacher_ratio_max": float(ratio.max()),
+        "teacher_ratio_unbalanced_mean": float((raw[:, 1] / raw[:, 0]).mean()),
+        "dissipation_error": check["err"],
+        "dissipation_error_half_step": check["err_half"],
+        "dissipation_order": float(np.log2(check["err"] / check["err_half"])),
+        "T": float(r["risk_times"][-1]),
+    }
