@@ -200,3 +200,35 @@ def test_an_allocation_that_fails_mid_run_is_one_line_with_a_remedy(store, monke
     out = execute("fake-machinery", store=store, quiet=True)
     assert out.status == "failed" and out.exit_code == 1 and "\n" not in out.message
     assert out.message.startswith("out of memory") and "lower the sizes" in out.message
+
+
+def test_threads_apply_to_the_whole_run_and_are_restored(store, monkeypatch):
+    """``threads`` sets torch's own thread count for the run (residual models train outside the flows)."""
+    import dataclasses as dc
+
+    import torch
+
+    from wgflow.harness import Experiment, ExperimentResult, contract
+
+    seen = []
+
+    @dc.dataclass(frozen=True)
+    class Cfg:
+        k: int = 1  # unused
+
+    class Threads(Experiment):
+        name, title, reference, description, Config = "threads-probe", "t", "r", "d", Cfg
+
+        def run(self, cfg, ctx):
+            seen.append(torch.get_num_threads())
+            return ExperimentResult()
+
+    monkeypatch.setitem(contract._REGISTRY, Threads.name, Threads)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)  # a count the run must change and give back
+    try:
+        execute("threads-probe", "quick", store=store, threads=1)
+        execute("threads-probe", "quick", store=store)
+        assert seen == [1, 2] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)

@@ -20,6 +20,7 @@ from its start, saying so in the log.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import signal
 import socket
@@ -36,6 +37,7 @@ import numpy as np
 from ..control import untrained as no_training
 from ..domains import check_seed
 from ..errors import ConfigError, DivergenceError
+from ..flows.runtime import num_threads
 from ..flows.runtime import use as flow_runtime
 from ..plotting.verdicts import caption_text
 from ..store import Store, StoreError
@@ -228,7 +230,13 @@ def _run_and_record(
     name, run_id = exp.name, ctx.run_id
     t0 = time.monotonic()
     try:
-        with terminate_raises(), no_training(untrained), flow_runtime(device=device, threads=threads):
+        # threads: the flows' default and torch's own count for the run, which the residual models' training uses
+        with (
+            terminate_raises(),
+            no_training(untrained),
+            flow_runtime(device=device, threads=threads),
+            num_threads(threads) if threads else contextlib.nullcontext(),
+        ):
             result = run_and_judge(exp, cfg, ctx, preset)
     except StoreError:  # the store itself failed: nothing more can be recorded
         raise
