@@ -352,12 +352,16 @@ class ExperimentDirective(SphinxDirective):
 
 # --------------------------------------------------------------------------- set-up
 def _generate(app: Any) -> None:
+    if not app.config.wgflow_generate_pages:
+        return
     src = Path(app.srcdir)
     experiment_pages(src / "experiments")
     api_pages(src / "api")
 
 
 def setup(app: Any) -> dict[str, Any]:
+    app.setup_extension("sphinx.ext.autodoc")  # its docstring event
+    app.add_config_value("wgflow_generate_pages", True, "env")  # False: only the directive (the tests)
     app.add_directive("wgflow-experiment", ExperimentDirective)
     app.connect("builder-inited", _generate)
     app.connect("autodoc-process-docstring", _clean_docstring, priority=900)  # after napoleon (500)
