@@ -144,8 +144,22 @@ def _automodule(module: str) -> list[str]:
     ]
 
 
-def api_page(package: str) -> str:
-    """The reST of ``package``'s API page."""
+def _private_exports(targets: list[str], documented: set[str]) -> list[str]:
+    """Directives for the exported objects defined in private modules (``wgflow._io``), each once in the site."""
+    lines = []
+    for target in targets:
+        module, _, name = target.rpartition(".")
+        if _is_public_module(module) or target in documented:
+            continue
+        documented.add(target)
+        obj = getattr(importlib.import_module(module), name)
+        kind = "autoclass" if inspect.isclass(obj) else "autofunction" if callable(obj) else "autodata"
+        lines += [f".. {kind}:: {target}", *(["   :members:"] if kind == "autoclass" else []), ""]
+    return lines
+
+
+def api_page(package: str, documented: set[str] | None = None) -> str:
+    """The reST of ``package``'s API page; ``documented`` collects the private objects already documented."""
     mod = importlib.import_module(package)
     lines = [_heading(f"``{package}``")]
     if not hasattr(mod, "__path__"):  # a plain module: its docstring, then its members
@@ -166,13 +180,17 @@ def api_page(package: str) -> str:
     for module in _submodules(package) if package != "wgflow" else []:
         if _own_members(module) != []:
             lines += [_heading(f"``{module}``", "-"), *_automodule(module)]
+    private = _private_exports(targets, set() if documented is None else documented)
+    if private:
+        lines += [_heading("Shared helpers", "-"), "Defined in a private module and exported here.", "", *private]
     return "\n".join(lines)
 
 
 def api_pages(outdir: Path) -> None:
     """Write ``outdir/index.rst`` and one page per package of :data:`API_PACKAGES`."""
+    documented: set[str] = set()
     for package in API_PACKAGES:
-        _write(outdir / f"{package}.rst", api_page(package))
+        _write(outdir / f"{package}.rst", api_page(package, documented))
     index = [
         _heading("API reference"),
         "One page per package, one package per concept (the README's layout). ``wgflow.experiments`` is",
