@@ -93,6 +93,7 @@ class _Broken(Experiment):
 def test_experiment_page_builds_without_warnings(ext, tmp_path, monkeypatch):
     """A one-page site: a real experiment with its claims, and one whose description falls back to a literal block."""
     from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
 
     monkeypatch.setitem(contract._REGISTRY, _Broken.name, _Broken)
     src = tmp_path / "src"
@@ -105,8 +106,9 @@ def test_experiment_page_builds_without_warnings(ext, tmp_path, monkeypatch):
         ".. wgflow-experiment:: teacher-student\n\n.. wgflow-experiment:: docs-broken-description\n"
     )
     out = tmp_path / "html"
-    app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html", warningiserror=True, status=None)
-    app.build()
+    with docutils_namespace():  # the directives and roles it registers do not outlive the build
+        app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html", warningiserror=True, status=None)
+        app.build()
     page = (out / "index.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "risk_drop" in text and "CI > 2" in text and "t-mean" in text  # the registered claim
