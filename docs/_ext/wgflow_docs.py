@@ -79,8 +79,10 @@ def experiment_pages(outdir: Path) -> list[str]:
         "its pre-registered claims, each with the rule, the null, the interval method and the reason fixed",
         "before the run (``registration.toml`` beside the experiment's module).",
         "",
+        ".. wgflow-experiment-index::",
+        "",
         ".. toctree::",
-        "   :maxdepth: 1",
+        "   :hidden:",
         "",
         *(f"   {name}" for name in names),
         "",
@@ -196,8 +198,12 @@ def api_pages(outdir: Path) -> None:
         "One page per package, one package per concept (the README's layout). ``wgflow.experiments`` is",
         "described by the :doc:`experiment pages <../experiments/index>`.",
         "",
+        ".. autosummary::",
+        "",
+        *(f"   {package}" for package in API_PACKAGES),
+        "",
         ".. toctree::",
-        "   :maxdepth: 1",
+        "   :hidden:",
         "",
         *(f"   {package}" for package in API_PACKAGES),
         "",
@@ -368,6 +374,40 @@ class ExperimentDirective(SphinxDirective):
         return out
 
 
+class ExperimentIndexDirective(SphinxDirective):
+    """``.. wgflow-experiment-index::``: a table of the registered experiments, linked to their pages."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from wgflow.harness import list_experiments
+        from wgflow.harness.registration import load
+
+        header = ("experiment", "what it shows", "source", "registered claims")
+        rows = []
+        for exp in list_experiments():
+            reg = load(exp)
+            link = addnodes.pending_xref(
+                "", nodes.literal(text=exp.name), refdomain="std", reftype="doc", reftarget=exp.name, refexplicit=True
+            )
+            link["refdoc"] = self.env.docname
+            rows.append(
+                (link, nodes.Text(exp.title), nodes.Text(exp.reference), nodes.Text(str(len(reg.claims) if reg else 0)))
+            )
+        table = nodes.table()
+        group = nodes.tgroup(cols=len(header))
+        table += group
+        for width in (18, 42, 30, 10):
+            group += nodes.colspec(colwidth=width)
+        head, body = nodes.thead(), nodes.tbody()
+        group += head
+        group += body
+        head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=h)) for h in header))
+        for cells in rows:
+            body += nodes.row("", *(nodes.entry("", nodes.paragraph("", "", c)) for c in cells))
+        return [table]
+
+
 # --------------------------------------------------------------------------- set-up
 def _generate(app: Any) -> None:
     if not app.config.wgflow_generate_pages:
@@ -381,6 +421,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("sphinx.ext.autodoc")  # its docstring event
     app.add_config_value("wgflow_generate_pages", True, "env")  # False: only the directive (the tests)
     app.add_directive("wgflow-experiment", ExperimentDirective)
+    app.add_directive("wgflow-experiment-index", ExperimentIndexDirective)
     app.connect("builder-inited", _generate)
     app.connect("autodoc-process-docstring", _clean_docstring, priority=900)  # after napoleon (500)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
