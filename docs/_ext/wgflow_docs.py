@@ -8,7 +8,12 @@
   ``automodule`` of each of its modules, every object documented once, in the module defining it.
 
 The experiment packages are left out of ``api/``: their generated pages describe them. A description
-(or a claim's reason) whose reST does not parse cleanly is shown as a literal block instead.
+(or a claim's reason) whose reST does not parse cleanly is shown as a literal block instead; the
+experiments index (``wgflow-experiment-index``) is a table built from the registry too.
+
+Docstrings are written to read in a terminal as well; two of their habits are translated for reST when
+autodoc reads them: ``|x|`` in prose (a norm, not a substitution) and numbered references whose entries
+continue on indented lines (POT's style).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from docutils.utils import Reporter
 from sphinx import addnodes
@@ -290,7 +294,6 @@ class ExperimentDirective(SphinxDirective):
 
     required_arguments = 1
     has_content = False
-    option_spec = {"no-claims": directives.flag}
 
     def rst_or_literal(self, text: str, source: str) -> list[nodes.Node]:
         """``text`` parsed as reST, or as a literal block when its reST warns."""
