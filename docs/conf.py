@@ -1,8 +1,8 @@
-"""Sphinx configuration of the wgflow docs (``make docs``: ``sphinx-build -W --keep-going -b html docs docs/_build/html``).
+"""Sphinx configuration of the wgflow docs (``make docs``: ``sphinx -W --keep-going -E -b html docs docs/_build/html``).
 
 Nothing is downloaded or executed at build time: the notebooks are rendered as committed (the test
 suite executes them), MathJax is loaded by the reader's browser, and the API and experiment pages are
-generated from the installed package by ``_ext/wgflow_docs.py``.
+generated from the package by the extension in ``_ext/wgflow_docs``.
 """
 
 import sys

@@ -1,11 +1,11 @@
 """The docs site's generated pages: one per registered experiment, robust to a description that is not reST.
 
 ``make docs`` (run by ``make test``) builds the whole site with warnings as errors; these tests check the
-generator (docs/_ext/wgflow_docs.py) on its own, and build a one-page site around the experiment directive.
+generator (the extension docs/_ext/wgflow_docs) on its own, and build a one-page site around the experiment directive.
 """
 
 import html
-import importlib.util
+import importlib
 import re
 import sys
 from dataclasses import dataclass
@@ -22,12 +22,13 @@ EXT = Path(__file__).resolve().parents[2] / "docs" / "_ext"
 
 @pytest.fixture(scope="module")
 def ext():
-    spec = importlib.util.spec_from_file_location("wgflow_docs", EXT / "wgflow_docs.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["wgflow_docs"] = mod  # Sphinx loads the extension by this name
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("wgflow_docs", None)
+    sys.path.insert(0, str(EXT))  # as docs/conf.py does; Sphinx loads the extension by this name
+    try:
+        yield importlib.import_module("wgflow_docs")
+    finally:
+        sys.path.remove(str(EXT))
+        for name in [m for m in sys.modules if m == "wgflow_docs" or m.startswith("wgflow_docs.")]:
+            del sys.modules[name]
 
 
 def test_one_page_per_registered_experiment(ext, tmp_path):
