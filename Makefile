@@ -1,12 +1,14 @@
 # Two commands matter: `make demo` and `make test`. Both create .venv if it is
 # missing, install PyTorch's CPU wheel (torch==2.13.0) when no torch is
-# importable, install wgflow with its test extras, then run.
+# importable, install wgflow with its test extras, then run. `make docs` builds
+# the HTML docs into docs/_build/html (`make test` builds them too).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wgflow-installed
+DOCS_STAMP := $(VENV)/.wgflow-docs-installed
 
-.PHONY: demo test test-fast lint bench setup browser clean
+.PHONY: demo test test-fast lint docs bench setup browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +39,17 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: setup browser lint
+# The docs site (Sphinx, docs/conf.py): warnings are errors; -E re-reads every page, so a changed docstring
+# is seen. Nothing is executed or downloaded at build time (the notebooks are executed by the tests).
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e ".[docs]"
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -E -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
+test: setup browser lint docs
 	$(PY) -m pytest -q
 
 test-fast: setup
@@ -52,4 +64,4 @@ bench: setup
 	$(PY) benchmarks/bench_ensemble.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache docs/_build docs/api docs/experiments

@@ -142,7 +142,7 @@ class Int(Domain):
 
 @dataclass(frozen=True)
 class Float(Domain):
-    """A finite real in the range ``lo .. hi`` (open ends with ``open_lo`` / ``open_hi``)."""
+    """A finite real from ``lo`` to ``hi`` (open ends with ``open_lo`` / ``open_hi``)."""
 
     lo: float | None = None
     hi: float | None = None

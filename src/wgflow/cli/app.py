@@ -7,9 +7,9 @@ created), 130 / 143 interrupted by SIGINT / SIGTERM.
 With ``--json``, ``run`` prints exactly one JSON object on stdout; progress and logs go
 to stderr.
 
-The subcommands live beside this module, by concept: :mod:`.run` (run, reproduce),
-:mod:`.browse` (list, show, report, runs), :mod:`.sweep` (sweep); their shared options are in
-:mod:`.args`.
+The subcommands live beside this module, by concept: :mod:`~wgflow.cli.run` (run, reproduce),
+:mod:`~wgflow.cli.browse` (list, show, report, runs), :mod:`~wgflow.cli.sweep` (sweep); their shared
+options are in :mod:`~wgflow.cli.args`.
 """
 
 from __future__ import annotations

@@ -194,6 +194,8 @@ def watch(
 ) -> Observer:
     """Start watching ``model`` (a two-layer network, see :func:`wgflow.interop.two_layers`).
 
+    Parameters
+    ----------
     every : look at the model every ``every`` calls of :meth:`Observer.step` (loss, snapshot schedule).
     snapshots : "log" (log-spaced steps) or "fixed" (every ``every`` steps); at most ``max_snapshots``.
     probe : inputs (P, d) on which the trajectory records the network and the linearisation gap is

@@ -60,10 +60,11 @@ def chaos_distances(
     Returns
     -------
     dict of (S,) arrays:
-      ``coupled``: W2(mu_n(t), mubar_n(t)), mubar_n = law of the reference's first n particles
-        (exact OT between two n-point clouds; the propagation-of-chaos distance);
-      ``tracked``: the identity-coupling bound sqrt(mean_i |theta_i - thetabar_i|^2) >= coupled;
-      ``uncoupled`` (if asked): W2(mu_n(t), mu_ref(t)) by ``method``.
+
+    - ``coupled``: W2(mu_n(t), mubar_n(t)), mubar_n = law of the reference's first n particles
+      (exact OT between two n-point clouds; the propagation-of-chaos distance);
+    - ``tracked``: the identity-coupling bound sqrt(mean_i |theta_i - thetabar_i|^2) >= coupled;
+    - ``uncoupled`` (if asked): W2(mu_n(t), mu_ref(t)) by ``method``.
     """
     snaps_n, snaps_ref = np.asarray(snaps_n), np.asarray(snaps_ref)
     if snaps_n.ndim != 3 or snaps_ref.ndim != 3 or snaps_n.shape[0] != snaps_ref.shape[0]:

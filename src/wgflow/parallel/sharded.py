@@ -230,7 +230,9 @@ def train_sharded(
     seed : minibatch seed (shared) and noise seed (made per rank by :func:`noise_generator`).
     max_particles : gather at most about this many particles per snapshot (a uniform subsample).
 
-    Returns (trajectory, stats): the trajectory (snapshots (S, n or ~max_particles, p), risk
+    Returns
+    -------
+    (trajectory, stats): the trajectory (snapshots (S, n or ~max_particles, p), risk
     curve, final measure) on rank ``dst`` and None elsewhere; ``stats`` holds this rank's
     seconds in the flow (``train_s``), in its all-reduces (``comm_s``, ``n_reduce`` calls) and in
     the gathers (``gather_s``), and the exact tracked bound on W2(mu_T, mu_0) (``tracked_w2``). A probe is not supported (its output would be partial); W2

@@ -200,10 +200,11 @@ def fit_power_law(
 
     Returns
     -------
-    PowerLawFit. Without ``clusters`` the interval is :math:`\hat s \pm t_{1-\alpha/2,\nu}\,
-    (\sum_j w_j^2 s_j^2/m_j)^{1/2}` with Welch–Satterthwaite :math:`\nu` (method "welch-t").
-    With a single realisation at some level (or a single realisation) the interval is
-    degenerate, lo = hi = slope, and se = df = nan.
+    PowerLawFit
+        Without ``clusters`` the interval is :math:`\hat s \pm t_{1-\alpha/2,\nu}\,
+        (\sum_j w_j^2 s_j^2/m_j)^{1/2}` with Welch–Satterthwaite :math:`\nu` (method "welch-t").
+        With a single realisation at some level (or a single realisation) the interval is
+        degenerate, lo = hi = slope, and se = df = nan.
     """
     check_level(level)
     n = np.asarray(n, dtype=float).ravel()

@@ -80,6 +80,8 @@ def start_run(
 ) -> str:
     """Create a run (status ``running``) of ``experiment`` with its provenance; returns its id.
 
+    Parameters
+    ----------
     about : what the report says about the experiment, the keyword arguments of
         :meth:`Store.describe_experiment` (title, description, reference, captions); None records nothing.
     origin : the provenance to record (default :func:`provenance`: a sweep computes it once for its points).

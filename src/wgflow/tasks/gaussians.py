@@ -3,7 +3,7 @@ r"""Isotropic-Gaussians classification (Mei, Montanari & Nguyen 2018) with close
 Task: y = ±1 with probability 1/2 and x | y ~ N(0, tau_y^2 I_d), tau_{+1} = 1 + Delta,
 tau_{-1} = 1 - Delta. Network f(x) = (1/N) sum_i c_i s(w_i . x) with the piecewise-linear
 activation s of :class:`~wgflow.measures.units.PiecewiseLinear` (MMN: c_i = 1, frozen), square loss
-R = 1/2 E (y - f(x))^2. Its energy decomposition (docs/science.md §1.2) is
+R = 1/2 E (y - f(x))^2. Its energy decomposition (docs/science.md §1.2) is::
 
     R(mu) = 1/2 + \int c v(|w|) dmu + 1/2 \iint c c' U(w, w') dmu dmu,
     v(r) = -1/2 [ E s(tau_+ r G) - E s(tau_- r G) ],                         G ~ N(0, 1)

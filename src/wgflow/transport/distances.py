@@ -185,6 +185,11 @@ def wasserstein(
 
     .. math:: W_p(\mu, \nu)^p = \min_{\pi \in \Pi(a, b)} \sum_{ij} \pi_{ij} |x_i - y_j|^p
 
+    Returns W_p — exactly, or for "bracket" and "auto" beyond ``max_exact`` the best coupling's cost (an upper
+    bound, ``info.relation == "bracket"``) — a float for NumPy input, a 0-dim tensor of the input's dtype
+    (differentiable in x and y) for torch input; ``(value, info)`` if ``return_info``. Raises a one-line ValueError
+    on bad input (shapes, NaN/Inf, weights, method, "1d" with k > 1) or a p or blur beyond floating point here.
+
     Parameters
     ----------
     x : (n, k), y : (m, k) supports (1-D: k = 1); a : (n,), b : (m,) weights >= 0 (None = uniform),
@@ -201,11 +206,6 @@ def wasserstein(
     block_bytes : memory bound of one block (sliced projections, Sinkhorn cost rows).
     return_info : also return a :class:`WassersteinResult`: ``info.lower <= W_p <= info.upper``;
         ``info.relation`` and ``str(info)`` say what the value is.
-
-    Returns W_p — exactly, or for "bracket" and "auto" beyond ``max_exact`` the best coupling's cost (an upper
-    bound, ``info.relation == "bracket"``) — a float for NumPy input, a 0-dim tensor of the input's dtype
-    (differentiable in x and y) for torch input; ``(value, info)`` if ``return_info``. Raises a one-line ValueError
-    on bad input (shapes, NaN/Inf, weights, method, "1d" with k > 1) or a p or blur beyond floating point here.
     """
     options = {k: v for k, v in locals().items() if k in _SOLVER_OPTIONS}  # the solver settings as passed
     if method not in METHODS:

@@ -7,7 +7,7 @@ For the cost C(x, y) = |x - y|^p and a temperature eps, the soft-min of a potent
     f_i = -\varepsilon \log \sum_j \exp\big(h_j - C(x_i, y_j) / \varepsilon\big),
 
 and Sinkhorn's dual iterations alternate soft-mins between the clouds, symmetrised (averaged) and
-annealed from eps = diameter^p down to blur^p by the factor ``scaling``^p per step (eps-scaling,
+annealed from eps = diameter^p down to blur^p by the factor ``scaling**p`` per step (eps-scaling,
 GeomLoss [1, Alg. 3.5]). :mod:`.sinkhorn` (dense) and :mod:`.sinkhorn_multiscale` (truncated)
 build the divergence on these kernels, :mod:`.dual` its certified bounds.
 
