@@ -261,12 +261,13 @@ def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -
 
 
 def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:
-    """Run the experiments ``names`` ``args.jobs`` at a time (longest known first), each in a fresh
+    """Run the experiments ``names`` ``args.jobs`` at a time (the longest first, by their earlier runs in
+    the store or their ``cost``), each in a fresh
     process writing its run to the store; print each outcome as it finishes."""
     from ..harness.runner import EXIT_FAILED, EXIT_OK  # torch: not for --help or the other commands
     from ..parallel.executors import LocalExecutor  # process pool: only for reproduce --jobs
 
-    order = sorted(names, key=lambda n: -known.get(n, 0.0))
+    order = sorted(names, key=lambda n: -known.get(n, get_experiment(n).cost))
     executor = LocalExecutor(args.jobs, preload=("torch", "wgflow.cli.run", "wgflow.harness.runner"))
     threads = args.threads or executor.threads
     tasks = [

@@ -78,6 +78,9 @@ class Experiment:
     #: figure name -> what it shows: a :class:`wgflow.plotting.verdicts.Caption` (the report's caption and
     #: the claims whose verdicts its title states) or a plain caption string
     captions: ClassVar[dict[str, Any]] = {}
+    #: rough wall time of the quick preset on one core, in seconds: ``reproduce --jobs`` starts the
+    #: costliest first when the store has no earlier run to go by (a scheduling hint, nothing else)
+    cost: ClassVar[float] = 60.0
 
     def run(self, cfg: Any, ctx: RunContext) -> ExperimentResult:  # pragma: no cover - abstract
         raise NotImplementedError

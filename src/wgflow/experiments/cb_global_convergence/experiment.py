@@ -161,6 +161,7 @@ class GlobalConvergence(Experiment):
     reference = "Chizat & Bach, NeurIPS 2018, Thm 3.3 and §4"
     description = __doc__
     Config = GlobalConvergenceConfig
+    cost = 40  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {"d": 10, "m0": 5, "widths": (5, 20, 50, 200), "seeds": 30, "steps": 20000, "n_snapshots": 80},

@@ -136,6 +136,7 @@ class ImplicitBias(Experiment):
     reference = "Chizat & Bach, COLT 2020, §5"
     description = __doc__
     Config = ImplicitBiasConfig
+    cost = 40  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

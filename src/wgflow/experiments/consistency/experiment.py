@@ -124,6 +124,7 @@ class Consistency(Experiment):
     reference = "Chizat & Bach, NeurIPS 2018, Thm 2.6 (consistency); Sznitman 1991, Thm 1.4 (the n^{-1/2} rate)"
     description = __doc__
     Config = ConsistencyConfig
+    cost = 65  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

@@ -167,6 +167,7 @@ class LazyVsActive(Experiment):
     reference = "Chizat, Oyallon & Bach, NeurIPS 2019, §2 and Fig. 2"
     description = __doc__
     Config = LazyVsActiveConfig
+    cost = 25  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

@@ -139,6 +139,7 @@ class MFLangevin(Experiment):
     reference = "Chizat, TMLR 2022; Nitanda, Wu & Suzuki, AISTATS 2022"
     description = __doc__
     Config = MFLangevinConfig
+    cost = 33  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

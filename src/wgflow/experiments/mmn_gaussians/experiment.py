@@ -140,6 +140,7 @@ class MMNGaussians(Experiment):
     reference = "Mei, Montanari & Nguyen, PNAS 2018 (isotropic Gaussians)"
     description = __doc__
     Config = MMNGaussiansConfig
+    cost = 85  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

@@ -148,6 +148,7 @@ class ResNetDeepLimit(Experiment):
         "tracks": "Tracks of the data through the deepest trained ResNet (seed 0)",
         "ablation": "Energy gaps, path gaps and path roughness with and without the finite-difference penalty",
     }
+    cost = 130  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         # five realisations for the rate claims instead of three with the ablation's metrics (one more sweep per
         # seed), at less CPU time; the full preset reports the ablation

@@ -213,6 +213,7 @@ class ResNetGeodesic(Experiment):
         "tracks": "Tracks of the data through the hidden layers of both networks during training",
         "geodesic": "The trained ResNet's tracks beside the W2 geodesic (McCann interpolation) between the same ends",
     }
+    cost = 160  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         # L stays 8: at L = 16 the plain width-2 tanh stack does not train at all (chance accuracy, outputs

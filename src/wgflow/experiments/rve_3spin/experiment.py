@@ -315,6 +315,7 @@ class RVE3Spin(Experiment):
     description = __doc__
     Config = RVE3SpinConfig
     captions = CAPTIONS
+    cost = 100  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         # the paper's sigmoid protocol (RVE §4.2): d = 10, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps

@@ -166,6 +166,7 @@ class RVEFluctuations(Experiment):
     reference = _SOURCE
     description = __doc__
     Config = RVEFluctuationsConfig
+    cost = 70  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         "full": {

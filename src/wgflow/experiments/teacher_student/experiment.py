@@ -190,6 +190,7 @@ class TeacherStudent(Experiment):
     reference = "Chizat & Bach, NeurIPS 2018 (global convergence of Wasserstein gradient flows)"
     description = __doc__
     Config = TeacherStudentConfig
+    cost = 32  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {"quick": {}, "full": {"d": 10, "m0": 5, "n": 1000, "steps": 20000, "eta": 1.0, "n_snapshots": 40}}
     captions = {
         "teacher_student_particles": Caption(
