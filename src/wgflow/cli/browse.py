@@ -10,7 +10,7 @@ from ..harness import get_experiment
 from ..harness.catalog import catalog
 from ..report import write_report
 from .args import open_store, store_arg
-from .show import run_overrides, runs_table, show_experiment
+from .show import experiment_dict, run_overrides, runs_table, show_experiment
 
 __all__ = ["add_list", "add_show", "add_report", "add_runs"]
 
@@ -18,11 +18,28 @@ __all__ = ["add_list", "add_show", "add_report", "add_runs"]
 # --------------------------------------------------------------------------- list
 def add_list(sub) -> None:
     p = sub.add_parser("list", help="registered experiments with one-line descriptions")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON array on stdout: name, title, reference, presets (loads the experiments, so torch)",
+    )
     p.set_defaults(func=_cmd_list)
 
 
 def _cmd_list(args) -> int:
     exps = catalog()  # read from the experiments' sources: no torch
+    if args.json:  # the presets are class attributes: the experiments themselves are loaded
+        rows = [
+            {
+                "name": e.name,
+                "title": e.title,
+                "reference": e.reference,
+                "presets": list(get_experiment(e.name).presets),
+            }
+            for e in exps
+        ]
+        print(json.dumps(rows))
+        return 0
     width = max((len(e.name) for e in exps), default=0)
     for e in exps:
         print(f"{e.name:<{width}}  {e.title}  [{e.reference}]")
@@ -37,6 +54,11 @@ def add_show(sub) -> None:
     )
     p.add_argument("name", help="experiment name (see `wgflow list`)")
     store_arg(p)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object on stdout: description, config fields, presets, the latest run's claims",
+    )
     p.set_defaults(func=_cmd_show)
 
 
@@ -46,6 +68,9 @@ def _cmd_show(args) -> int:
         store = open_store(args, must_exist="no store")
     except ConfigError:  # no store yet: the claims are not known
         store = None
+    if args.json:
+        print(json.dumps(experiment_dict(exp, store), default=str))
+        return 0
     print(show_experiment(exp, store))
     return 0
 

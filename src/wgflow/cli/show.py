@@ -15,7 +15,7 @@ from ..harness import Experiment, config_to_dict, make_config
 from ..plotting.verdicts import tally
 from ..report.numbers import fmt, fmt_duration
 
-__all__ = ["field_comments", "show_experiment", "run_overrides", "runs_table"]
+__all__ = ["field_comments", "show_experiment", "experiment_dict", "run_overrides", "runs_table"]
 
 
 def field_comments(config_cls: type) -> dict[str, str]:
@@ -91,11 +91,47 @@ def show_experiment(exp: type[Experiment], store=None) -> str:
     return "\n".join(lines)
 
 
+def experiment_dict(exp: type[Experiment], store=None) -> dict[str, Any]:
+    """``show_experiment`` as data (``wgflow show NAME --json``): the latest run's claims are ``None``
+    when no completed run of ``exp`` is stored."""
+    domains = getattr(exp.Config, "domains", {})
+    comments = field_comments(exp.Config)
+    fields = [
+        {
+            "name": f.name,
+            "type": type(_default(f)).__name__ if _default(f) is not None else str(f.type),
+            "default": _default(f),
+            "domain": domains[f.name].describe() if f.name in domains else None,
+            "description": comments.get(f.name) or None,
+        }
+        for f in dataclasses.fields(exp.Config)
+    ]
+    run = _latest_run(exp, store)
+    latest = None
+    if run is not None:
+        claims = store.claims(run["run_id"])
+        latest = {k: run[k] for k in ("run_id", "preset", "seed")} | {"claims": claims}
+    return {
+        "name": exp.name,
+        "title": exp.title,
+        "reference": exp.reference,
+        "description": " ".join(str(getattr(exp, "description", "")).split()),
+        "config": fields,
+        "presets": {name: dict(values) for name, values in exp.presets.items()},
+        "latest_run": latest,
+    }
+
+
+def _latest_run(exp: type[Experiment], store) -> dict[str, Any] | None:
+    """The latest completed, trained run of ``exp`` in ``store`` (None without one)."""
+    if store is None:
+        return None
+    done = [r for r in store.runs(exp.name) if r["status"] == "completed" and not r.get("untrained")]
+    return max(done, key=lambda r: r["started_at"] or 0, default=None)
+
+
 def _claims_lines(exp: type[Experiment], store) -> list[str]:
-    run = None
-    if store is not None:
-        done = [r for r in store.runs(exp.name) if r["status"] == "completed" and not r.get("untrained")]
-        run = max(done, key=lambda r: r["started_at"] or 0, default=None)
+    run = _latest_run(exp, store)
     if run is None:
         return [
             "claims: recorded by a run (none in the store yet); every claim cites its source, by default "
