@@ -38,3 +38,20 @@ def test_show_json_has_fields_presets_and_the_latest_claims(capsys, tmp_path):
     assert code == 0 and latest["preset"] == "quick" and len(latest["claims"]) == 2
     assert {c["verdict"] for c in latest["claims"]} <= {"evidence", "pass", "posthoc", "fail"}
     assert all("null" in c and "ci" in c for c in latest["claims"])
+
+
+def test_reproduce_json_is_one_object_with_records_totals_and_report(capsys, tmp_path, monkeypatch):
+    from wgflow import harness
+    from wgflow.cli import run as cli_run
+
+    fake = harness.get_experiment("fake-machinery")
+    monkeypatch.setattr(cli_run, "list_experiments", lambda: [fake])
+    code, out, err = run(capsys, "reproduce", "--store", tmp_path / "s", "--json")
+    obj = json.loads(out)  # the outcomes and the progress went to stderr
+    assert code == 0 and ("[PASS]" in err or "[FAIL]" in err)
+    (exp,) = obj["experiments"]
+    assert exp["name"] == "fake-machinery" and exp["status"] == "completed" and exp["exit_code"] == 0
+    assert len(exp["run_id"]) > 0 and len(exp["claims"]) == 2
+    assert set(obj["totals"]) == {"evidence", "pass", "posthoc", "fail"} and sum(obj["totals"].values()) == 2
+    assert obj["totals"]["pass"] == sum(c["verdict"] == "pass" for c in exp["claims"])
+    assert obj["report"] == str((tmp_path / "s" / "report.html").resolve())

@@ -137,6 +137,17 @@ def test_cli_sweep_and_bad_grid(tmp_path, capsys):
     assert not (tmp_path / "t").exists()  # a bad grid writes nothing
 
 
+def test_cli_sweep_json_is_one_object_on_stdout(tmp_path, capsys):
+    import json
+
+    argv = ["sweep", "sweep-fake", "--grid", "mode=ok,raise", "--workers", "1", "--store", str(tmp_path / "s")]
+    assert main([*argv, "--json"]) == 1
+    out, _ = capsys.readouterr()
+    obj = json.loads(out)  # the whole of stdout; the logs went to stderr
+    assert obj["total"] == 2 and obj["ok"] is False and len(obj["completed"]) == 1
+    assert [f["overrides"] for f in obj["failed"]] == [{"mode": "raise"}] and obj["failed"][0]["message"]
+
+
 def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):
     from wgflow.report import render_report
     from wgflow.report.sweep import fit_exponent, sweep_table

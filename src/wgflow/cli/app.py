@@ -4,8 +4,8 @@ Exit codes: 0 the run completed (whatever its claims), 1 it failed or diverged, 
 stopped it (a full disk), or the store is damaged (one line naming it), 2 bad usage or bad config,
 an unsafe name or a ``--store`` that is no writable folder (nothing written, the store is not even
 created), 130 / 143 interrupted by SIGINT / SIGTERM.
-With ``--json``, ``run`` prints exactly one JSON object on stdout; progress and logs go
-to stderr.
+With ``--json``, ``list``, ``show``, ``run``, ``runs``, ``sweep`` and ``reproduce`` print exactly one
+JSON document on stdout; progress and logs go to stderr.
 
 The subcommands live beside this module, by concept: :mod:`~wgflow.cli.run` (run, reproduce),
 :mod:`~wgflow.cli.browse` (list, show, report, runs), :mod:`~wgflow.cli.sweep` (sweep); their shared

@@ -178,6 +178,12 @@ def add_reproduce(sub) -> None:
         help="run N experiments at a time, each in its own process with cores/N torch threads "
         "(default 1; `make demo` uses 2 on a 2-core machine)",
     )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object on stdout: each experiment's run id, status, exit code and claim verdicts, the "
+        "totals by verdict and the report's path (the outcomes go to stderr)",
+    )
     runtime_args(p)
     p.set_defaults(func=_cmd_reproduce)
 
@@ -195,16 +201,21 @@ def _cmd_reproduce(args) -> int:
     store = open_store(args)
     known, t0 = previous_durations(store.runs(), args.preset, args.untrained), time.monotonic()
     run_all = _reproduce_in_parallel if args.jobs > 1 else _reproduce_in_turn
-    code, verdicts, failed = run_all(args, store, [x.name for x in exps], known)
+    code, records, failed = run_all(args, store, [x.name for x in exps], known)
     if code in (130, 143):
         return code
     path = write_report(store, args.out or store.root / "report.html")
+    verdicts = [c["verdict"] for r in records for c in r["claims"]]
     print(
         f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {tally(verdicts)}"
         + (" (untrained control: none should pass)" if args.untrained else ""),
         file=sys.stderr,
     )
-    print(path)
+    if args.json:
+        totals = {v: verdicts.count(v) for v in ("evidence", "pass", "posthoc", "fail")}
+        print(json.dumps({"experiments": records, "totals": totals, "report": str(path)}, default=str))
+    else:
+        print(path)
     if args.strict and code == EXIT_OK and failed:
         print(f"wgflow: --strict: {failed} registered claim(s) failed", file=sys.stderr)
         return EXIT_CLAIMS
@@ -226,12 +237,18 @@ def _chosen_experiments(args) -> list:
     return exps
 
 
-def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:
+def _record(name: str, out) -> dict:
+    """One experiment of ``reproduce --json``: its run, status, exit code and claim verdicts."""
+    claims = [{"name": c.name, "verdict": c.verdict} for c in out.result.claims]
+    return {"name": name, "run_id": out.run_id, "status": out.status, "exit_code": out.exit_code, "claims": claims}
+
+
+def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[dict], int]:
     """Run the experiments ``names`` one after the other in this process, with progress and an
-    estimate of the time left; returns (exit code, every claim's verdict, registered claims failed)."""
+    estimate of the time left; returns (exit code, each experiment's record, registered claims failed)."""
     from ..harness.runner import EXIT_FAILED, EXIT_OK, execute  # torch: not for --help or the other commands
 
-    code, verdicts, failed, t0 = EXIT_OK, [], 0, time.monotonic()
+    code, records, failed, t0 = EXIT_OK, [], 0, time.monotonic()
     done: list[float] = []  # the wall time of each experiment run so far
     for i, name in enumerate(names, 1):
         left = estimate_left(names[i - 1 :], known, done)
@@ -246,21 +263,22 @@ def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -
                 untrained=args.untrained,
                 device=args.device,
                 threads=args.threads,
+                show_progress=False if args.json else None,
             )
         done.append(time.monotonic() - t1)
         if out.message:
             print(f"wgflow: run {out.run_id} {out.status}: {out.message}", file=sys.stderr)
-        _print_outcome(out, False)
-        verdicts += [c.verdict for c in out.result.claims]
+        print("\n".join(outcome_lines(out)), file=sys.stderr if args.json else sys.stdout)
+        records.append(_record(name, out))
         failed += failed_registered((c.passed, c.registered) for c in out.result.claims)
         if out.exit_code in (130, 143):
-            return out.exit_code, verdicts, failed
+            return out.exit_code, records, failed
         if out.exit_code != EXIT_OK:
             code = EXIT_FAILED
-    return code, verdicts, failed
+    return code, records, failed
 
 
-def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[str], int]:
+def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float]) -> tuple[int, list[dict], int]:
     """Run the experiments ``names`` ``args.jobs`` at a time (the longest first, by their earlier runs in
     the store or their ``cost``), each in a fresh
     process writing its run to the store; print each outcome as it finishes."""
@@ -287,10 +305,13 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
         file=sys.stderr,
         flush=True,
     )
-    code, verdicts, failed, t0 = EXIT_OK, [], 0, time.monotonic()
+    code, records, failed, t0 = EXIT_OK, [], 0, time.monotonic()
     for k, (i, out) in enumerate(executor.map_unordered(run_one, tasks), 1):
         if isinstance(out, Exception):  # the process running it died
             print(f"wgflow: {order[i]}: {out}", file=sys.stderr, flush=True)
+            records.append(
+                {"name": order[i], "run_id": None, "status": "failed", "exit_code": EXIT_FAILED, "claims": []}
+            )
             code = EXIT_FAILED
             continue
         print(
@@ -301,14 +322,14 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
         )
         if out["message"]:
             print(f"wgflow: run {out['run_id']} {out['status']}: {out['message']}", file=sys.stderr)
-        print("\n".join(out["lines"]), flush=True)
-        verdicts += out["verdicts"]
+        print("\n".join(out["lines"]), file=sys.stderr if args.json else sys.stdout, flush=True)
+        records.append(out["record"])
         failed += out["failed_registered"]
         if out["exit_code"] in (130, 143):
-            return out["exit_code"], verdicts, failed
+            return out["exit_code"], records, failed
         if out["exit_code"] != EXIT_OK:
             code = EXIT_FAILED
-    return code, verdicts, failed
+    return code, records, failed
 
 
 def run_one(task: dict) -> dict:
@@ -334,7 +355,7 @@ def run_one(task: dict) -> dict:
         "exit_code": out.exit_code,
         "message": out.message,
         "lines": outcome_lines(out),
-        "verdicts": [c.verdict for c in out.result.claims],
+        "record": _record(task["name"], out),
         "failed_registered": failed_registered((c.passed, c.registered) for c in out.result.claims),
         "duration": time.monotonic() - t0,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from ..errors import ConfigError
@@ -38,6 +39,7 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
     p.add_argument("--sweep-id", help="name of the sweep (default: derived from experiment, preset, grid, seeds)")
+    p.add_argument("--json", action="store_true", help="print the sweep's summary as one JSON object on stdout")
     store_arg(p)
 
 
@@ -83,5 +85,23 @@ def _cmd_sweep(args) -> int:
             )
         finally:
             executor.close()
-    print("\n".join(summary.lines()))
+    if args.json:
+        print(json.dumps(summary_dict(summary), default=str))
+    else:
+        print("\n".join(summary.lines()))
     return 0 if summary.ok else 1
+
+
+def summary_dict(summary) -> dict:
+    """A :class:`~wgflow.parallel.sweep.SweepSummary` for ``sweep --json``: counts, run ids, failures."""
+    return {
+        "sweep_id": summary.sweep_id,
+        "ok": summary.ok,
+        "total": summary.total,
+        "skipped": summary.skipped,
+        "completed": list(summary.completed),
+        "failed": [
+            {"run_id": rid, "overrides": ov, "seed": seed, "message": why} for rid, ov, seed, why in summary.failed
+        ],
+        "busy": list(summary.busy),
+    }
