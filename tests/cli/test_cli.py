@@ -323,5 +323,9 @@ def test_reproduce_runs_named_experiments_in_parallel_processes(tmp_path):
         "completed"
     }
     assert done.stdout.count("[PASS] small") == 2
+    as_json = subprocess.run([*cmd[:-1], str(tmp_path / "j"), "--json"], capture_output=True, text=True, env=env)
+    obj = json.loads(as_json.stdout)  # the outcome lines went to stderr
+    assert sorted(e["name"] for e in obj["experiments"]) == ["jobs-a", "jobs-b"] and obj["totals"]["pass"] == 2
+    assert as_json.stderr.count("[PASS] small") == 2
     bad = subprocess.run([*cmd[:4], "no-such", "--store", str(tmp_path / "t")], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown experiment 'no-such'" in bad.stderr and not (tmp_path / "t").exists()
