@@ -10,6 +10,7 @@ from ..harness import get_experiment
 from ..harness.catalog import catalog
 from ..report import write_report
 from .args import open_store, store_arg
+from .schema import config_schema
 from .show import experiment_dict, run_overrides, runs_table, show_experiment
 
 __all__ = ["add_list", "add_show", "add_report", "add_runs"]
@@ -59,11 +60,19 @@ def add_show(sub) -> None:
         action="store_true",
         help="one JSON object on stdout: description, config fields, presets, the latest run's claims",
     )
+    p.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the config's JSON Schema (draft 2020-12: types, bounds, choices, defaults, comments)",
+    )
     p.set_defaults(func=_cmd_show)
 
 
 def _cmd_show(args) -> int:
     exp = get_experiment(args.name)
+    if args.schema:
+        print(json.dumps(config_schema(exp), indent=2))
+        return 0
     try:
         store = open_store(args, must_exist="no store")
     except ConfigError:  # no store yet: the claims are not known
