@@ -146,6 +146,10 @@ def test_cli_sweep_json_is_one_object_on_stdout(tmp_path, capsys):
     obj = json.loads(out)  # the whole of stdout; the logs went to stderr
     assert obj["total"] == 2 and obj["ok"] is False and len(obj["completed"]) == 1
     assert [f["overrides"] for f in obj["failed"]] == [{"mode": "raise"}] and obj["failed"][0]["message"]
+    (tmp_path / "c.toml").write_text("n = 4\n", encoding="utf-8")  # a fixed key from --config, typed by TOML
+    assert main([*argv[:3], "mode=ok", *argv[4:], "--config", str(tmp_path / "c.toml"), "--json"]) == 0
+    (rid,) = json.loads(capsys.readouterr()[0])["completed"]
+    assert Store(tmp_path / "s").get_run(rid)["config"]["n"] == 4
 
 
 def test_report_shows_the_sweep_table_failures_and_fitted_exponent(tmp_path):

@@ -6,6 +6,9 @@ Imports nothing heavy at module level: ``wgflow --help`` builds every parser wit
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+from typing import Any
 
 from ..domains import MAX_SEED
 from ..errors import ConfigError
@@ -21,7 +24,11 @@ __all__ = [
     "untrained_arg",
     "sets_arg",
     "parse_sets",
+    "overrides",
 ]
+
+# TOML is read by the standard library from Python 3.11, by its backport tomli (a dependency) before
+tomllib: Any = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
 
 def open_store(args, must_exist: str | None = None):
@@ -96,7 +103,14 @@ def untrained_arg(p: argparse.ArgumentParser) -> None:
 
 
 def sets_arg(p: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) and ``--config FILE.toml``: the config overrides, read by :func:`overrides`."""
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=help)
+    p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="config keys from a TOML table (key = value lines), parsed and checked like --set; "
+        "a key both there and in --set is an error",
+    )
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -110,3 +124,28 @@ def parse_sets(items: list[str]) -> dict[str, str]:
             raise ConfigError(f"--set {key.strip()} is given twice ({out[key.strip()]!r} and {value!r}); give it once")
         out[key.strip()] = value
     return out
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The ``KEY = VALUE`` lines of the TOML file ``path`` (a flat table); a one-line ConfigError otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError(f"--config {path}: {e.strerror or e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--config {path} is not valid TOML: {e}") from None
+    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    if nested:
+        raise ConfigError(f"--config {path}: {nested[0]!r} is a table; give config keys as key = value lines")
+    return data
+
+
+def overrides(args) -> dict[str, Any]:
+    """The config overrides of ``--config FILE`` and ``--set``; a key given in both is an error."""
+    sets = parse_sets(args.sets)
+    from_file = read_config_file(args.config) if getattr(args, "config", None) else {}
+    both = sorted(set(sets) & set(from_file))
+    if both:
+        raise ConfigError(f"{both[0]} is given both in --config {args.config} and by --set; give it once")
+    return {**from_file, **sets}

@@ -15,7 +15,7 @@ from ..report.numbers import fmt, fmt_duration
 from .args import (
     check_runtime,
     open_store,
-    parse_sets,
+    overrides,
     preset_args,
     runtime_args,
     seed_arg,
@@ -111,14 +111,16 @@ def _cmd_run(args) -> int:
 
     if args.name is None and args.resume is None:
         raise ConfigError("run needs an experiment NAME (see `wgflow list`) or --resume RUN_ID")
-    overrides = parse_sets(args.sets)
-    if args.resume and (overrides or args.seed != 0 or args.untrained):
-        raise ConfigError("--resume uses the stored config, seed and control flag; drop --set/--seed/--untrained")
+    sets = overrides(args)
+    if args.resume and (sets or args.seed != 0 or args.untrained):
+        raise ConfigError(
+            "--resume uses the stored config, seed and control flag; drop --set/--config/--seed/--untrained"
+        )
     if args.force and not args.resume:
         raise ConfigError("--force only applies to --resume RUN_ID")
     check_seed(args.seed)
     if args.resume is None:  # validate before the store is even opened: a bad config writes nothing
-        make_config(args.name, args.preset, overrides)
+        make_config(args.name, args.preset, sets)
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     check_runtime(args)
@@ -129,7 +131,7 @@ def _cmd_run(args) -> int:
         out = execute(
             args.name,
             args.preset,
-            overrides,
+            sets,
             seed=args.seed,
             store=store,
             resume=args.resume,

@@ -8,7 +8,7 @@ import sys
 from ..errors import ConfigError
 from ..harness import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
-from .args import open_store, parse_sets, preset_args, sets_arg, store_arg
+from .args import open_store, overrides, preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
 
@@ -50,9 +50,9 @@ def _cmd_sweep(args) -> int:
     from ..parallel.sweep import run_sweep
 
     grid = parse_grid(args.grid)
-    for key, value in parse_sets(args.sets).items():
+    for key, value in overrides(args).items():
         if key in grid:
-            raise ConfigError(f"{key!r} is both swept (--grid) and fixed (--set)")
+            raise ConfigError(f"{key!r} is both swept (--grid) and fixed (--set or --config)")
         grid[key] = [value]
     seeds = parse_seeds(args.seeds)
     if args.workers is not None and args.workers < 1:
