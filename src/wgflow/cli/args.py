@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -76,20 +77,36 @@ def runtime_args(p: argparse.ArgumentParser) -> None:
         "--device",
         choices=("cpu", "cuda", "auto"),
         default=None,
-        help="where flows run (default cpu; auto: CUDA when available)",
+        help="where flows run (default $WGFLOW_DEVICE, else cpu; auto: CUDA when available)",
     )
     p.add_argument(
         "--threads",
         type=int,
         default=None,
         metavar="N",
-        help="torch intra-op threads per flow (default: chosen from the work per step, 1 for small steps)",
+        help="torch intra-op threads per flow (default $WGFLOW_THREADS, else chosen from the work per step, "
+        "1 for small steps)",
     )
 
 
+ENV_DEVICE, ENV_THREADS = "WGFLOW_DEVICE", "WGFLOW_THREADS"
+
+
 def check_runtime(args) -> None:
+    """Fill ``--device`` / ``--threads`` from $WGFLOW_DEVICE / $WGFLOW_THREADS when not given, then check both."""
     from ..flows.runtime import check_options  # torch: only once a command runs, never for --help
 
+    if args.device is None and os.environ.get(ENV_DEVICE):
+        args.device = os.environ[ENV_DEVICE].strip()
+        if args.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"${ENV_DEVICE} must be cpu, cuda or auto, got {args.device!r}")
+    if args.threads is None and os.environ.get(ENV_THREADS):
+        try:
+            args.threads = int(os.environ[ENV_THREADS])
+        except ValueError:
+            raise ConfigError(f"${ENV_THREADS} must be a positive integer, got {os.environ[ENV_THREADS]!r}") from None
+        if args.threads < 1:
+            raise ConfigError(f"${ENV_THREADS} must be a positive integer, got {args.threads}")
     check_options(device=args.device, threads=args.threads)
 
 

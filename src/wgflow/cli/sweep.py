@@ -8,7 +8,7 @@ import sys
 from ..errors import ConfigError
 from ..harness import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
-from .args import open_store, overrides, preset_args, sets_arg, store_arg
+from .args import check_runtime, open_store, overrides, preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
 
@@ -32,9 +32,15 @@ def add_sweep_parser(sub) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="torch threads of each point (default: CPU cores / workers, so workers never oversubscribe)",
+        help="torch threads of each point (default $WGFLOW_THREADS, else CPU cores / workers, so workers "
+        "never oversubscribe)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None, help="where each point's flows run")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where each point's flows run (default $WGFLOW_DEVICE, else cpu)",
+    )
     sets_arg(p, "a fixed override for every point (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask: tcp://host:8786 (a running scheduler) or 'local'")
@@ -61,9 +67,7 @@ def _cmd_sweep(args) -> int:
     for ov, _ in expand_grid(grid, seeds[:1]):  # validate before opening the store or starting workers
         make_config(exp, args.preset, ov)
     expand_grid(grid, seeds)  # size check
-    from ..flows.runtime import check_options  # torch: only once the command runs, never for --help
-
-    check_options(device=args.device, threads=args.threads)
+    check_runtime(args)  # also reads $WGFLOW_DEVICE / $WGFLOW_THREADS
     if args.dask:
         check_dask_address(args.dask)
     with terminate_raises():  # SIGTERM unwinds like SIGINT: workers stopped, points marked, exit 143
