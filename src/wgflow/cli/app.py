@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..harness.plugins import ENV, load_file
 from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
+from .args import configure_logging
 from .browse import add_list, add_report, add_runs, add_show
 from .run import add_reproduce, add_run
 from .sweep import add_sweep_parser
@@ -59,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; also $WGFLOW_FIGURE_DPI)"
+    )
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        default=0,
+        help="hide informational lines on stderr (progress, what runs); errors stay, one line each",
+    )
+    talk.add_argument(
+        "-v", "--verbose", dest="verbosity", action="store_const", const=1, help="also print debug detail on stderr"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -100,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.verbosity)
     try:
         _external_experiments(args)
         return int(args.func(args) or 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from typing import Any
@@ -26,7 +27,11 @@ __all__ = [
     "sets_arg",
     "parse_sets",
     "overrides",
+    "log",
+    "configure_logging",
 ]
+
+log = logging.getLogger("wgflow.cli")  # the CLI's informational stderr lines (progress, what runs): -q / -v
 
 # TOML is read by the standard library from Python 3.11, by its backport tomli (a dependency) before
 tomllib: Any = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
@@ -166,3 +171,12 @@ def overrides(args) -> dict[str, Any]:
     if both:
         raise ConfigError(f"{both[0]} is given both in --config {args.config} and by --set; give it once")
     return {**from_file, **sets}
+
+
+def configure_logging(verbosity: int) -> None:
+    """The CLI's log lines as bare lines on the current stderr: -1 (-q) warnings only, 0 info, 1 (-v) debug."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 
@@ -14,6 +15,7 @@ from ..report import write_report
 from ..report.numbers import fmt, fmt_duration
 from .args import (
     check_runtime,
+    log,
     open_store,
     overrides,
     preset_args,
@@ -124,6 +126,10 @@ def _cmd_run(args) -> int:
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
     check_runtime(args)
+    log.debug(
+        f"wgflow: run {args.name or args.resume} preset {args.preset}, seed {args.seed}, overrides {sets}, "
+        f"device {args.device or 'default'}, threads {args.threads or 'auto'}"
+    )
     store = open_store(args, must_exist=f"no run {args.resume!r} to resume" if args.resume else None)
     from ..flows.runtime import use  # torch: imported once the run is validated, as the runner is
 
@@ -136,7 +142,7 @@ def _cmd_run(args) -> int:
             store=store,
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
-            show_progress=False if args.json else None,
+            show_progress=False if args.json or not log.isEnabledFor(logging.INFO) else None,
             untrained=args.untrained,
             force=args.force,
             device=args.device,
@@ -208,10 +214,9 @@ def _cmd_reproduce(args) -> int:
         return code
     path = write_report(store, args.out or store.root / "report.html")
     verdicts = [c["verdict"] for r in records for c in r["claims"]]
-    print(
+    log.info(
         f"wgflow: {len(exps)} experiments in {fmt_duration(time.monotonic() - t0)}: {tally(verdicts)}"
-        + (" (untrained control: none should pass)" if args.untrained else ""),
-        file=sys.stderr,
+        + (" (untrained control: none should pass)" if args.untrained else "")
     )
     if args.json:
         totals = {v: verdicts.count(v) for v in ("evidence", "pass", "posthoc", "fail")}
@@ -235,7 +240,7 @@ def _chosen_experiments(args) -> list:
         raise ConfigError(f"no experiment has a preset {args.preset!r}; presets are {', '.join(known)}")
     for exp in everyone:
         if exp not in exps:
-            print(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped", file=sys.stderr, flush=True)
+            log.info(f"wgflow: {exp.name} has no preset {args.preset!r}; skipped")
     return exps
 
 
@@ -254,7 +259,7 @@ def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -
     done: list[float] = []  # the wall time of each experiment run so far
     for i, name in enumerate(names, 1):
         left = estimate_left(names[i - 1 :], known, done)
-        print(progress_line(i, len(names), name, args.preset, time.monotonic() - t0, left), file=sys.stderr, flush=True)
+        log.info(progress_line(i, len(names), name, args.preset, time.monotonic() - t0, left))
         t1 = time.monotonic()
         with Heartbeat(f"{name} (experiment {i}/{len(names)})", every=args.heartbeat):
             out = execute(
@@ -265,7 +270,7 @@ def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -
                 untrained=args.untrained,
                 device=args.device,
                 threads=args.threads,
-                show_progress=False if args.json else None,
+                show_progress=False if args.json or not log.isEnabledFor(logging.INFO) else None,
             )
         done.append(time.monotonic() - t1)
         if out.message:
@@ -302,11 +307,7 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
         }
         for n in order
     ]
-    print(
-        f"wgflow: {len(tasks)} experiments, {args.jobs} at a time ({threads} torch thread(s) each)",
-        file=sys.stderr,
-        flush=True,
-    )
+    log.info(f"wgflow: {len(tasks)} experiments, {args.jobs} at a time ({threads} torch thread(s) each)")
     code, records, failed, t0 = EXIT_OK, [], 0, time.monotonic()
     for k, (i, out) in enumerate(executor.map_unordered(run_one, tasks), 1):
         if isinstance(out, Exception):  # the process running it died
@@ -316,11 +317,9 @@ def _reproduce_in_parallel(args, store, names: list[str], known: dict[str, float
             )
             code = EXIT_FAILED
             continue
-        print(
+        log.info(
             f"wgflow: experiment {k}/{len(tasks)} done: {order[i]} ({fmt_duration(out['duration'])}; "
-            f"{fmt_duration(time.monotonic() - t0)} elapsed)",
-            file=sys.stderr,
-            flush=True,
+            f"{fmt_duration(time.monotonic() - t0)} elapsed)"
         )
         if out["message"]:
             print(f"wgflow: run {out['run_id']} {out['status']}: {out['message']}", file=sys.stderr)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from ..errors import ConfigError
 from ..harness import get_experiment, make_config
 from ..parallel.grid import expand_grid, parse_grid, parse_seeds
-from .args import check_runtime, open_store, overrides, preset_args, sets_arg, store_arg
+from .args import check_runtime, log, open_store, overrides, preset_args, sets_arg, store_arg
 
 __all__ = ["add_sweep_parser"]
 
@@ -84,7 +83,7 @@ def _cmd_sweep(args) -> int:
                 store=store,
                 executor=executor,
                 sweep_id=args.sweep_id,
-                log=lambda m: print(m, file=sys.stderr, flush=True),
+                log=log.info,
                 device=args.device,
             )
         finally:
