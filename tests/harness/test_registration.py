@@ -10,6 +10,7 @@ import pytest
 from wgflow.errors import ConfigError
 from wgflow.harness import (
     Null,
+    claim_ci_below,
     claim_ci_within,
     claim_true,
     contract,
@@ -210,3 +211,12 @@ def test_strict_exits_3_when_a_registered_claim_fails(experiment, tmp_path, caps
     assert main(["run", passing.name, "--store", str(tmp_path / "s"), "--strict"]) == 0
     assert main(["reproduce", exp.name, "--store", str(tmp_path / "s"), "--strict"]) == 3
     assert "--strict: 1 registered claim(s) failed" in capsys.readouterr().err
+
+
+def test_an_interval_within_rounding_is_degenerate_and_fails():
+    """Identical realisations (nothing moved) give an interval of rounding width: no rule passes on it."""
+    c = claim_ci_below("r", "s", 1.0, (1.0 - 1e-16, 1.0 + 2e-16), 1.0 + 1e-15)
+    assert not c.passed
+    assert claim_ci_below("r", "s", 1.0, (1.0 - 1e-6, 1.0 + 2e-6), 1.0 + 1e-5).passed
+    null = Null("t = 0", 0.5, (0.5, 0.5 + 1e-17))
+    assert claim_ci_within("r", "s", 1.0, (0.95, 1.05), 1.0, 0.1, null=null).null.passed is False

@@ -193,14 +193,21 @@ def _scalar(test: Callable[[float], bool]) -> Callable[[float, tuple[float, floa
     return lambda m, ci: bool(math.isfinite(m) and test(m))
 
 
+#: an interval narrower than this, relative to its estimate, is rounding noise around a run where
+#: nothing moved (identical realisations), not a measurement: it is degenerate
+DEGENERATE_WIDTH = 1e-12
+
+
 def _interval(test: Callable[[float, float], bool]) -> Callable[[float, tuple[float, float] | None], bool]:
-    """A rule on a confidence interval: a missing, degenerate or non-finite interval fails."""
+    """A rule on a confidence interval: a missing, degenerate (width within rounding of the estimate)
+    or non-finite interval fails."""
 
     def rule(m: float, ci: tuple[float, float] | None) -> bool:
         if ci is None:
             return False
         lo, hi = ci
-        return bool(np.isfinite([m, lo, hi]).all() and lo < hi and test(lo, hi))
+        finite = bool(np.isfinite([m, lo, hi]).all())
+        return finite and hi - lo > DEGENERATE_WIDTH * max(1.0, abs(m)) and bool(test(lo, hi))
 
     return rule
 
