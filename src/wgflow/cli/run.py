@@ -10,7 +10,7 @@ import time
 from ..domains import check_seed
 from ..errors import ConfigError
 from ..harness import get_experiment, list_experiments, make_config
-from ..plotting.verdicts import tally
+from ..plotting.verdicts import VERDICTS, tally
 from ..report import write_report
 from ..report.numbers import fmt, fmt_duration
 from .args import (
@@ -26,7 +26,7 @@ from .args import (
     untrained_arg,
 )
 from .progress import Heartbeat, estimate_left, previous_durations, progress_line
-from .show import interval_text
+from .show import interval_text, null_text
 
 __all__ = ["add_run", "add_reproduce"]
 
@@ -77,17 +77,13 @@ def outcome_lines(out) -> list[str]:
         + (" (untrained control)" if out.untrained else "")
         + (f": {tally(c.verdict for c in claims)}" if out.status == "completed" else "")
     ]
-    order = {"evidence": 0, "pass": 1, "posthoc": 2, "fail": 3}
-    for c in sorted(claims, key=lambda c: order[c.verdict]):
+    for c in sorted(claims, key=lambda c: VERDICTS.index(c.verdict)):
         lines.append(
             f"  [{c.verdict.upper()}] {c.name}: measured {fmt(c.measured, max_len=60)}{interval_text(c.ci)}, "
             f"expected {c.expected}"
         )
         if c.null is not None:
-            null = "passes too" if c.null.passed else "fails"
-            lines.append(
-                f"      null ({c.null.description}): {fmt(c.null.measured, max_len=40)}{interval_text(c.null.ci)}, {null}"
-            )
+            lines.append(f"      {null_text(c.null.to_dict())}")
         elif c.control is not None:
             lines.append(f"      control {fmt(c.control, max_len=40)}")
         if c.registered is False and not c.posthoc:
@@ -219,7 +215,7 @@ def _cmd_reproduce(args) -> int:
         + (" (untrained control: none should pass)" if args.untrained else "")
     )
     if args.json:
-        totals = {v: verdicts.count(v) for v in ("evidence", "pass", "posthoc", "fail")}
+        totals = {v: verdicts.count(v) for v in VERDICTS}
         print(json.dumps({"experiments": records, "totals": totals, "report": str(path)}, default=str))
     else:
         print(path)

@@ -147,16 +147,20 @@ def _claims_lines(exp: type[Experiment], store) -> list[str]:
             + (f" ({c['method']})" if c.get("method") else "")
             + f"; source: {c.get('source') or exp.reference}"
         )
-        null = c.get("null")
-        if null:
-            verdict = "passes too" if null.get("passed") else "fails"
-            out.append(
-                f"         null ({null['description']}): {fmt(null.get('measured'), max_len=40)}"
-                f"{interval_text(null.get('ci'))}, {verdict}"
-            )
+        if c.get("null"):
+            out.append(f"         {null_text(c['null'])}")
         if c.get("registration") and not c.get("registered"):
             out.append(f"         {c['registration']}")
     return out
+
+
+def null_text(null: dict[str, Any]) -> str:
+    """A claim's null (as stored or ``Null.to_dict``): what it is, its value and interval, its verdict."""
+    verdict = "passes too" if null.get("passed") else "fails"
+    return (
+        f"null ({null['description']}): {fmt(null.get('measured'), max_len=40)}{interval_text(null.get('ci'))}, "
+        f"{verdict}"
+    )
 
 
 def interval_text(ci) -> str:

@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..plotting.verdicts import VERDICTS
 from .claims import Claim, jsonable
 from .context import RunContext
 
@@ -44,7 +45,7 @@ class ExperimentResult:
     def to_dict(self) -> dict[str, Any]:
         verdicts = [c.verdict for c in self.claims]
         return {
-            "evidence": {v: verdicts.count(v) for v in ("evidence", "pass", "posthoc", "fail")},
+            "evidence": {v: verdicts.count(v) for v in VERDICTS},
             "claims": [c.to_dict() for c in self.claims],
             "metrics": {k: jsonable(v) for k, v in self.metrics.items()},
             "artifacts": dict(self.artifacts),

@@ -35,7 +35,11 @@ __all__ = [
     "state_verdicts",
     "verdict_problems",
     "tally",
+    "VERDICTS",
 ]
+
+#: a claim's verdicts, in the order runs list their claims and count them
+VERDICTS = ("evidence", "pass", "posthoc", "fail")
 
 _ATTR = "_wgflow_claims"  # the claim names a figure is bound to, stored on the matplotlib figure
 _WRAP = 60  # a title longer than this takes its verdict on a second line

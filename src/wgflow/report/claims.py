@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plotting.verdicts import tally
+from ..plotting.verdicts import VERDICTS, tally
 from .markup import e
 from .numbers import fmt
 
@@ -20,16 +20,15 @@ def _ci(ci: Any) -> str:
     return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "–"
 
 
-_ORDER = {"evidence": 0, "pass": 1, "posthoc": 2, "fail": 3}
-
-
 def claims_table(claims: list[dict[str, Any]], kind: str = "claims") -> str:
     """Claims with their evidence, evidence first: the measured value and its interval, the null's
     (the same statistic by the same rule on the skeptic's alternative), the power, the verdict."""
     verdicts = [c.get("verdict") or ("pass" if c["passed"] else "fail") for c in claims]
     n_pass, n_ev = sum(c["passed"] for c in claims), verdicts.count("evidence")
     rows = []
-    for c, verdict in sorted(zip(claims, verdicts), key=lambda cv: _ORDER.get(cv[1], 9)):
+    for c, verdict in sorted(
+        zip(claims, verdicts), key=lambda cv: VERDICTS.index(cv[1]) if cv[1] in VERDICTS else len(VERDICTS)
+    ):
         notes = [c.get("note")]
         if c.get("registered") is False and not c.get("posthoc"):
             notes.append(c.get("registration"))
