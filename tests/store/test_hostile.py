@@ -324,3 +324,26 @@ def test_an_os_error_outside_a_run_is_one_line(tmp_path, capsys):
     (tmp_path / "blocker").write_bytes(b"")  # a file where the report's folder should go
     code, _, err = _cli(capsys, "report", "--store", store, "--out", tmp_path / "blocker" / "r.html")
     assert code == 1 and str(tmp_path / "blocker") in _one_line(err) and "check the path" in err
+
+
+@pytest.mark.parametrize("command", [["run", "fake-machinery"], ["runs"], ["report"], ["runs", "--check"]])
+def test_every_command_closes_its_store(tmp_path, capsys, command):
+    # an open connection keeps the write-ahead log beside the database, to be folded in whenever the
+    # garbage collector closes it: a later reader would see the database file change under it
+    store = tmp_path / "s"
+    _cli(capsys, "run", "fake-machinery", "--store", store)
+    _cli(capsys, *command, "--store", store)
+    assert not (store / "wgflow.db-wal").exists(), "a command left its store open"
+
+
+def test_library_entry_points_close_the_stores_they_open(tmp_path):
+    from wgflow.harness.runner import execute
+    from wgflow.interop.export import run_records
+
+    store = tmp_path / "s"
+    out = execute("fake-machinery", store=store, quiet=True)
+    assert out.status == "completed" and not (store / "wgflow.db-wal").exists()
+    assert len(run_records(store)) == 1 and not (store / "wgflow.db-wal").exists()
+    with Store(store) as s:  # a Store given is the caller's: left open
+        execute("fake-machinery", store=s, quiet=True)
+        assert (store / "wgflow.db-wal").exists() and len(s.runs()) == 2

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..harness.plugins import ENV, load_file
 from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
-from .args import configure_logging
+from .args import close_stores, configure_logging
 from .browse import add_list, add_report, add_runs, add_show
 from .run import add_reproduce, add_run
 from .sweep import add_sweep_parser
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             print("wgflow: terminated", file=sys.stderr)
             return 143
         raise
+    finally:
+        close_stores()
 
 
 def _one_line(e: BaseException) -> str:

@@ -18,6 +18,7 @@ from ..store import Store
 
 __all__ = [
     "open_store",
+    "close_stores",
     "seed_arg",
     "store_arg",
     "preset_args",
@@ -37,15 +38,29 @@ log = logging.getLogger("wgflow.cli")  # the CLI's informational stderr lines (p
 tomllib: Any = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
 
+_opened: list[Store] = []  # the stores this command opened: closed by close_stores() when it ends
+
+
 def open_store(args, must_exist: str | None = None):
-    """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created)."""
+    """The store of ``--store`` (or the default); ``must_exist``: the error if there is none (nothing created).
+    The command's stores are closed by :func:`close_stores` when the command ends."""
     path = getattr(args, "store", None) or None
     if must_exist is None:
-        return Store(path)
-    try:
-        return Store(path, create=False)
-    except FileNotFoundError as e:
-        raise ConfigError(f"{must_exist}: {e} (name the store with --store, or run an experiment first)") from None
+        store = Store(path)
+    else:
+        try:
+            store = Store(path, create=False)
+        except FileNotFoundError as e:
+            raise ConfigError(f"{must_exist}: {e} (name the store with --store, or run an experiment first)") from None
+    _opened.append(store)
+    return store
+
+
+def close_stores() -> None:
+    """Close the stores the command opened, so SQLite folds its write-ahead log into the database now,
+    not whenever the garbage collector finds the connection."""
+    while _opened:
+        _opened.pop().close()
 
 
 def seed_arg(p: argparse.ArgumentParser) -> None:

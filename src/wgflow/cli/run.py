@@ -336,16 +336,17 @@ def run_one(task: dict) -> dict:
     from ..store import Store  # opened in the worker: a connection does not cross processes
 
     t0 = time.monotonic()
-    out = execute(
-        task["name"],
-        task["preset"],
-        seed=task["seed"],
-        store=Store(task["store"]),
-        untrained=task["untrained"],
-        device=task["device"],
-        threads=task["threads"],
-        show_progress=False,
-    )
+    with Store(task["store"]) as store:
+        out = execute(
+            task["name"],
+            task["preset"],
+            seed=task["seed"],
+            store=store,
+            untrained=task["untrained"],
+            device=task["device"],
+            threads=task["threads"],
+            show_progress=False,
+        )
     return {
         "run_id": out.run_id,
         "status": out.status,

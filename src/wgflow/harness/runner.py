@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import signal
 import socket
 import sys
@@ -121,7 +122,7 @@ def execute(
     overrides: Mapping[str, Any] | None = None,
     *,
     seed: int = 0,
-    store: Store | None = None,
+    store: Store | str | os.PathLike | None = None,
     resume: str | None = None,
     sweep_id: str | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
@@ -132,7 +133,8 @@ def execute(
     device: str | None = None,
     threads: int | None = None,
 ) -> RunOutcome:
-    """Run (or resume) one experiment in the store and record everything.
+    """Run (or resume) one experiment in the store and record everything; ``store``: a :class:`Store`, or
+    its path (opened for the run and closed after it), or None for the default.
 
     Raises :class:`ConfigError` before writing anything when the experiment, preset, seed or config
     is invalid, or when ``resume`` names no run of the store. ``force`` resumes a run whose
@@ -142,8 +144,25 @@ def execute(
     ``device`` (cpu | cuda | auto) and ``threads`` (torch intra-op threads) apply to every flow of
     the run (:func:`wgflow.flows.runtime.use`); by default flows stay on the CPU and pick their threads.
     """
+    if not isinstance(store, Store):  # opened here, so closed here
+        with Store.using(store) as opened:
+            return execute(
+                name,
+                preset,
+                overrides,
+                seed=seed,
+                store=opened,
+                resume=resume,
+                sweep_id=sweep_id,
+                checkpoint_every=checkpoint_every,
+                show_progress=show_progress,
+                quiet=quiet,
+                force=force,
+                untrained=untrained,
+                device=device,
+                threads=threads,
+            )
     seed = check_seed(seed, "seed")
-    store = store or Store()
     if checkpoint_every < 1:
         raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
     if resume is not None:

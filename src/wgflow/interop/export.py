@@ -41,17 +41,17 @@ RUN_FIELDS = (
 )
 
 
-def _open(store):
-    return store if isinstance(store, Store) else Store(store)
-
-
 def _scalar(v: Any) -> Any:
     return v if v is None or isinstance(v, (bool, int, float, str)) else json.dumps(v)
 
 
 def run_records(store, experiment: str | None = None) -> list[dict[str, Any]]:
     """Flat rows, newest run first: run fields, then config.*, metric.* and claim.* columns."""
-    store = _open(store)
+    with Store.using(store) as store:
+        return _run_records(store, experiment)
+
+
+def _run_records(store: Store, experiment: str | None) -> list[dict[str, Any]]:
     rows = []
     for r in store.runs(experiment):
         row = {k: r.get(k) for k in RUN_FIELDS}
@@ -90,16 +90,16 @@ def load_runs(store=None, what: str = "runs", experiment: str | None = None):
         import pandas as pd
     except ImportError:
         raise ImportError("wg.interop.load_runs needs pandas: pip install 'wgflow[pandas]'") from None
-    store = _open(store)
-    if what == "runs":
-        rows = run_records(store, experiment)
-        return pd.DataFrame(rows, columns=_columns(rows))
-    if what not in ("claims", "metrics"):
+    if what not in ("runs", "claims", "metrics"):
         raise ValueError(f"what must be 'runs', 'claims' or 'metrics', got {what!r}")
-    out = []
-    for r in store.runs(experiment):
-        items = store.claims(r["run_id"]) if what == "claims" else store.metrics(r["run_id"])
-        out += [{"run_id": r["run_id"], "experiment": r["experiment"], **item} for item in items]
+    with Store.using(store) as store:
+        if what == "runs":
+            rows = _run_records(store, experiment)
+            return pd.DataFrame(rows, columns=_columns(rows))
+        out = []
+        for r in store.runs(experiment):
+            items = store.claims(r["run_id"]) if what == "claims" else store.metrics(r["run_id"])
+            out += [{"run_id": r["run_id"], "experiment": r["experiment"], **item} for item in items]
     cols = (
         ["run_id", "experiment", "name", "statement", "expected", "measured", "tolerance", "passed"]
         if what == "claims"
@@ -117,15 +117,15 @@ def to_tensorboard(store, log_dir: str | os.PathLike, experiment: str | None = N
         raise ImportError(
             "TensorBoard export needs the tensorboard package: pip install 'wgflow[tensorboard]'"
         ) from None
-    store = _open(store)
     dirs = []
-    for r in store.runs(experiment):
-        path = os.path.join(str(log_dir), r["experiment"], r["run_id"])
-        with SummaryWriter(log_dir=path) as w:
-            for m in store.metrics(r["run_id"]):
-                if m["value"] is None:
-                    continue
-                tag = m["name"] if m["step"] is not None else f"summary/{m['name']}"
-                w.add_scalar(tag, m["value"], 0 if m["step"] is None else m["step"])
-        dirs.append(path)
+    with Store.using(store) as store:
+        for r in store.runs(experiment):
+            path = os.path.join(str(log_dir), r["experiment"], r["run_id"])
+            with SummaryWriter(log_dir=path) as w:
+                for m in store.metrics(r["run_id"]):
+                    if m["value"] is None:
+                        continue
+                    tag = m["name"] if m["step"] is not None else f"summary/{m['name']}"
+                    w.add_scalar(tag, m["value"], 0 if m["step"] is None else m["step"])
+            dirs.append(path)
     return dirs

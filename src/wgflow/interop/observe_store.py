@@ -28,7 +28,9 @@ __all__ = ["save_observed"]
 def save_observed(obs, store=None, *, name: str = "watch", seed: int = 0, config: dict | None = None) -> str:
     """Record the run watched by ``obs`` (an :class:`~wgflow.interop.observe.Observer`) in ``store``
     (a :class:`Store` or its path; default ``$WGFLOW_STORE`` or ./wgflow-runs); returns the run id."""
-    store = store if isinstance(store, Store) else Store(store)
+    if not isinstance(store, Store):  # opened here, so closed here
+        with Store.using(store) as opened:
+            return save_observed(obs, opened, name=name, seed=seed, config=config)
     t0 = time.monotonic()
     traj = obs.trajectory()
     unit = traj.final.unit

@@ -247,7 +247,19 @@ def run_sweep(
     exp = get_experiment(name)
     points = expand_grid(grid, seeds)
     configs = [config_to_dict(make_config(exp, preset, ov)) for ov, _ in points]  # validate every point first
-    store = store if store is not None else Store()
+    if not isinstance(store, Store):  # opened here, so closed here
+        with Store.using(store) as opened:
+            return run_sweep(
+                name,
+                grid,
+                seeds,
+                preset=preset,
+                store=opened,
+                executor=executor,
+                sweep_id=sweep_id,
+                log=log,
+                device=device,
+            )
     executor = executor or LocalExecutor()
     sid = sweep_id or sweep_id_for(name, preset, grid, seeds)
     summary = SweepSummary(sid, total=len(points))

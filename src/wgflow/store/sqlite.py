@@ -101,6 +101,17 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    @staticmethod
+    @contextlib.contextmanager
+    def using(store: Store | str | os.PathLike | None) -> Iterator[Store]:
+        """``store`` itself if it is a :class:`Store` (left open: the caller's), else the store at that path
+        (or the default), opened for the ``with`` block and closed after it."""
+        if isinstance(store, Store):
+            yield store
+        else:
+            with Store(store) as opened:
+                yield opened
+
     def __enter__(self) -> Store:
         return self
 
