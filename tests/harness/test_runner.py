@@ -26,7 +26,9 @@ def test_completed_run_records_claims_metrics_artifacts(store):
     assert run["versions"]["device"] == "cpu" and run["versions"]["threads"] == "auto"
     assert int(run["versions"]["torch.threads"]) >= 1 and "torch.cuda" in run["versions"]
     assert [c["passed"] for c in store.claims(out.run_id)] == [True, False]  # a failed claim is still "completed"
-    assert store.summary_metrics(out.run_id) == {"final": 30.0}
+    summary = store.summary_metrics(out.run_id)
+    assert summary.pop("final") == 30.0 and set(summary) == {"run.wall_s", "run.cpu_s"}
+    assert summary["run.cpu_s"] > 0 and 0 < summary["run.wall_s"] <= store.get_run(out.run_id)["duration_s"] + 1e-6
     assert [m["step"] for m in store.metrics(out.run_id, "total")] == [0, 10, 20]
     kinds = {a["name"]: a["kind"] for a in store.artifacts(out.run_id)}
     assert kinds == {"fake_curve": "figure", "totals": "array"}

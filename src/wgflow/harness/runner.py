@@ -247,7 +247,7 @@ def _run_and_record(
 ) -> RunOutcome:
     """Run the experiment in ``ctx``; record its claims, metrics and artifacts, or why it stopped."""
     name, run_id = exp.name, ctx.run_id
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     try:
         # threads: the flows' default and torch's own count for the run, which the residual models' training uses
         with (
@@ -267,13 +267,19 @@ def _run_and_record(
         store.complete_run(
             run_id,
             [c.to_dict() for c in result.claims],
-            [(k, None, v) for k, v in result.metrics.items() if _is_number(v)],
+            [(k, None, v) for k, v in result.metrics.items() if _is_number(v)] + _compute(t0, cpu0),
             duration_s=time.monotonic() - t0,
         )
     # checkpoints are only needed to resume; stages stay (they hold the measured data)
     for f in (ctx.out_dir / "checkpoints").glob("*.npz"):  # both generations; damaged ones stay for inspection
         f.unlink()
     return RunOutcome(name, run_id, "completed", EXIT_OK, None, result, untrained)
+
+
+def _compute(t0: float, cpu0: float) -> list[tuple[str, None, float]]:
+    """The compute of this attempt as summary metrics: wall seconds and this process's CPU seconds (all
+    its threads), so a record says what a result cost."""
+    return [("run.wall_s", None, time.monotonic() - t0), ("run.cpu_s", None, time.process_time() - cpu0)]
 
 
 def _stopped(e: BaseException, run_id: str, quiet: bool) -> tuple[str, int, str]:
