@@ -26,6 +26,7 @@ from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
 from .args import close_stores, configure_logging
 from .browse import add_list, add_report, add_runs, add_show
+from .results import add_results
 from .run import add_reproduce, add_run
 from .sweep import add_sweep_parser
 
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for add in (add_list, add_show, add_run, add_reproduce, add_report, add_runs, add_sweep_parser):
+    for add in (add_list, add_show, add_run, add_reproduce, add_report, add_runs, add_sweep_parser, add_results):
         add(sub)
     for p in sub.choices.values():  # also accepted after the command: `wgflow list --experiments-path x.py`
         p.add_argument(

@@ -18,7 +18,7 @@ from .claims import jsonable
 from .contract import Experiment
 from .registry import get_experiment
 
-__all__ = ["make_config", "config_to_dict", "field_domain"]
+__all__ = ["make_config", "config_to_dict", "field_domain", "preset_config"]
 
 
 def field_domain(config: type, f: dataclasses.Field) -> Domain:
@@ -85,3 +85,12 @@ def make_config(
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """JSON-ready dict of a config dataclass (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=jsonable))
+
+
+def preset_config(name: str, preset: str) -> dict[str, Any] | None:
+    """The config of experiment ``name``'s ``preset`` as it is now (JSON-ready), or None when the experiment
+    or the preset is not registered: what a stored record is compared with to tell it stale."""
+    try:
+        return config_to_dict(make_config(name, preset))
+    except ConfigError:
+        return None
