@@ -165,31 +165,40 @@ def execute(
     seed = check_seed(seed, "seed")
     if checkpoint_every < 1:
         raise ConfigError(f"checkpoint_every must be a positive integer, got {checkpoint_every}")
-    if resume is not None:
-        exp, cfg, seed, preset, untrained = _take_over(store, resume, name, preset, force)
-        name, run_id = exp.name, resume
-    else:
-        if name is None:
-            raise ConfigError("no experiment named")
-        exp = get_experiment(name)
-        cfg = make_config(exp, preset, overrides)
-        run_id = start_run(
-            store,
-            name,
-            config_to_dict(cfg),
-            seed,
-            about=about(exp),
-            origin=provenance({"device": device or "cpu", "threads": threads or "auto"}),
-            preset=preset,
-            sweep_id=sweep_id,
-            untrained=untrained,
-        )
+    exp, cfg, seed, preset, untrained, run_id = _begin(
+        store, name, preset, overrides, seed, resume, force, sweep_id, untrained, device, threads
+    )
+    name = exp.name
     ctx = StoreContext(store, run_id, seed, checkpoint_every=checkpoint_every, show_progress=show_progress, quiet=quiet)
     control = ", untrained control" if untrained else ""
     ctx.log(f"{'resuming' if resume else 'running'} {name} ({preset}{control}, seed {seed}) in {ctx.out_dir}")
     return _run_and_record(
         store, exp, cfg, ctx, preset=preset, untrained=untrained, quiet=quiet, device=device, threads=threads
     )
+
+
+def _begin(store, name, preset, overrides, seed, resume, force, sweep_id, untrained, device, threads):
+    """Take over the run ``resume`` (its stored experiment, config, seed, preset and control flag) or
+    start a new run of ``name``: returns (experiment, config, seed, preset, untrained, run id)."""
+    if resume is not None:
+        exp, cfg, seed, preset, untrained = _take_over(store, resume, name, preset, force)
+        return exp, cfg, seed, preset, untrained, resume
+    if name is None:
+        raise ConfigError("no experiment named")
+    exp = get_experiment(name)
+    cfg = make_config(exp, preset, overrides)
+    run_id = start_run(
+        store,
+        name,
+        config_to_dict(cfg),
+        seed,
+        about=about(exp),
+        origin=provenance({"device": device or "cpu", "threads": threads or "auto"}),
+        preset=preset,
+        sweep_id=sweep_id,
+        untrained=untrained,
+    )
+    return exp, cfg, seed, preset, untrained, run_id
 
 
 def about(exp) -> dict[str, Any]:

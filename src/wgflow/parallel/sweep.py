@@ -271,6 +271,13 @@ def run_sweep(
     tasks = _tasks(name, exp, preset, rows, threads, device)
     say(f"sweep {sid}: {len(tasks)} of {len(points)} points to run on {getattr(executor, 'name', executor)}")
 
+    _run_tasks(store, executor, tasks, rows, summary, say)
+    return summary
+
+
+def _run_tasks(store, executor, tasks, rows, summary: SweepSummary, say) -> None:
+    """Run ``tasks`` on ``executor``, recording each point as it finishes; on an interruption of the
+    driver, the unfinished points are marked interrupted (a re-run of the sweep resumes them)."""
     done: set[int] = set()
     try:
         # closing(): on an exception the executor's generator stops its workers at once, not at garbage collection
@@ -289,7 +296,6 @@ def run_sweep(
                         f"sweep driver interrupted ({why}); re-run the sweep to resume its unfinished points",
                     )
         raise
-    return summary
 
 
 def _record(store, row, res, summary: SweepSummary, say) -> None:
