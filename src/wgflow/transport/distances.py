@@ -229,7 +229,8 @@ def _result(out, scale: float, clouds, p: float, method: str, dtype) -> Wasserst
     if method != "sinkhorn" and (v == 0 or p * math.log2(v) < _UNDERFLOW) and not same_measure(*clouds):
         raise ValueError(
             f"p = {p:g} is too large for these clouds: W_p^p underflows float64 at their scale "
-            f"(the value is 2^{math.log2(v) if v > 0 else -math.inf:.0f} of their diameter); use a smaller p"
+            f"(W_p is {f'2^{math.log2(v):.0f} of' if v > 0 else 'below float64 resolution at'} their diameter); "
+            "use a smaller p"
         )
     value = (value * scale).to(dtype or torch.float64)
     if relation == "exact":
