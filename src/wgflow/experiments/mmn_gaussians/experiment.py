@@ -37,6 +37,19 @@ Every claim fails with training switched off (``--untrained``).
    the largest N, scored like 3 (its noise adds a bias O(eta / P) per unit time that does not
    shrink with N, so this is a statement about the chosen P). Null: the SGD run's particles frozen
    at t = 0. Control: the exact-gradient flow at the same N and steps.
+6. ``sgd_noise_rate``: the noise level. Online SGD at width ``noise_n`` for the (P, eta) pairs
+   ``sgd_batches`` x ``sgd_etas`` (>= 3 distinct eta / P, two steps); per pair and seed, max over the
+   histogram times of W2(|w| of SGD, |w| of the exact-gradient flow at the same eta from the same initial
+   particles), whose exponent in eta / P has its cluster-t interval (over seeds) within 1/2 ± ``noise_delta``
+   (MMN, Thm 3: SGD within O(sqrt(eta / P)) of the PDE). This term has no sampling floor, and with claim 3
+   it bounds the SGD-PDE gap by floor + C sqrt(eta / P); the gap / floor of each pair is reported. Null: each
+   SGD run against the exact-gradient flow of the next seed (independent initial particles).
+7. ``noisy_fixed_point``: noisy SGD (temperature 1/``noisy_beta``, ridge ``noisy_lambda``; wgflow's
+   Langevin flow with the exact gradient) at ``noisy_n`` particles to ``noisy_T``: the law of |w| is the
+   radial Gibbs law of the particles' own potential, rho* ∝ exp(-beta Psi_lambda(theta; rho*))
+   (:func:`~wgflow.limits.gibbs_radial_masses`): W2 to it over the W2 of an i.i.d. sample of it (1 for a
+   sample of rho*) has its Student-t interval over seeds below ``gibbs_factor``. Null: noiseless GD with the
+   same ridge, step and steps against the Gibbs law of its own potential. Control: the initial particles.
 
 The per-time W2 exponents and the t = 0 gap's exponent are reported as metrics.
 
@@ -56,14 +69,14 @@ import torch
 from ...domains import Domain, Float, Floats, Int, Ints
 from ...flows import Ensemble, FlowConfig, train
 from ...harness import ConfigError, Experiment, ExperimentResult, register
-from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
+from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, gibbs_radial_masses, solve_radial
 from ...measures.measure import ParticleMeasure
 from ...measures.units import PiecewiseLinear
 from ...stats import fit_power_law, mean_ci
 from ...tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ...transport import wasserstein
-from .claims import flow_claims, run_metrics, sgd_run_claim, track_ratios
-from .figures import CAPTIONS, figures
+from .claims import flow_claims, noise_claims, run_metrics, sgd_run_claim, track_ratios
+from .figures import CAPTIONS, figures, noise_figures
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,30 @@ class MMNGaussiansConfig:
     # so a pass excludes the neighbouring rate
     gap_delta: float = 0.25  # claim 1: CI within -1 ± this (excludes the N^-1/2 fluctuation rate)
     w2_delta: float = 0.25  # claim 2: CI within -1/2 ± this (excludes 0 and 1/N)
+    # claim 6: online SGD at width noise_n for (P, eta) pairs spanning the noise level sqrt(eta / P), each against
+    # the exact-gradient flow at its eta from the same initial particles (no pairs: skip)
+    noise_n: int = 256  # claim 6: width of the pairs' runs, one of n_values (SGD's departure does not shrink with N)
+    sgd_batches: tuple = (64, 256, 128, 512)  # claim 6: batch P of each pair
+    sgd_etas: tuple = (
+        0.01,
+        0.01,
+        0.005,
+        0.005,
+    )  # claim 6: step of each pair: sqrt(eta/P) = 0.0125, 0.00625 (x2), 0.0031
+    # claim 6: exponent in eta/P within 1/2 ± this: half the spacing to 0 (a gap set by sampling alone) and to 1
+    # (an O(eta/P) drift, e.g. the Ito growth d eta/P of |w|^2 in d dimensions)
+    noise_delta: float = 0.25
+    # claim 7: noisy SGD's fixed point rho* ∝ exp(-beta Psi_lambda(theta; rho*)), Psi_lambda = Psi + lambda |w|^2 / 2,
+    # run as exact-gradient Langevin dynamics (the flows' noise 1/beta, weight decay lambda; 0 particles: skip)
+    noisy_n: int = 128  # claim 7: particles of the noisy run and of its noiseless null
+    noisy_beta: float = 50.0  # claim 7: inverse temperature beta (the Gibbs law of |w| peaks near r = 1.4)
+    noisy_lambda: float = 0.5  # claim 7: ridge lambda (exp(-beta Psi) alone is not integrable: Psi is bounded)
+    noisy_eta: float = 0.01  # claim 7: step of the noisy run and its null
+    noisy_T: float = 5.0  # claim 7: horizon (several relaxation times of the radial law at this beta, lambda)
+    # claim 7: W2(|w|, the Gibbs law of the particles' own psi) / its sampling floor has its CI below this; an
+    # i.i.d. sample of the Gibbs law scores 1, and a systematic offset b adds in quadrature, W2 ~ (floor^2 + b^2)^1/2,
+    # so 1.5 admits Euler (O(eta)), finite-N (O(1/N)) and unfinished-relaxation offsets up to 1.1 floors
+    gibbs_factor: float = 1.5
 
     def validate(self):
         if not all(t <= self.T for t in self.hist_times):
@@ -102,8 +139,21 @@ class MMNGaussiansConfig:
             raise ConfigError(f"config keys 'gap_t_min', 'T': the gap window t >= {self.gap_t_min:g} is empty")
         if not self.t1 < self.t2:
             raise ConfigError(f"config keys 't1', 't2': need t1 < t2, got {self.t1:g} and {self.t2:g}")
-        if self.eta > self.T:
-            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+        if max((self.eta, *self.sgd_etas)) > self.T:
+            raise ConfigError(f"config keys 'eta', 'sgd_etas', 'T': a step exceeds the horizon T = {self.T:g}")
+        if len(self.sgd_batches) != len(self.sgd_etas):
+            raise ConfigError("config keys 'sgd_batches', 'sgd_etas': one step per batch size (the (P, eta) pairs)")
+        if self.sgd_batches and self.noise_n not in self.n_values:
+            raise ConfigError(f"config keys 'noise_n', 'n_values': noise_n = {self.noise_n} is not one of the widths")
+        if self.sgd_batches and len(set(self.noise_levels)) < 3:
+            raise ConfigError("config keys 'sgd_batches', 'sgd_etas': need >= 3 distinct noise levels eta / P")
+        if self.noisy_n and self.noisy_eta > self.noisy_T:
+            raise ConfigError("config keys 'noisy_eta', 'noisy_T': the step exceeds the horizon")
+
+    @property
+    def noise_levels(self) -> tuple[float, ...]:
+        """eta / P of each (P, eta) pair of claim 6 (its noise level is the square root)."""
+        return tuple(e / p for p, e in zip(self.sgd_batches, self.sgd_etas))
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1),
@@ -130,6 +180,16 @@ class MMNGaussiansConfig:
         "gap_t_min": Float(0, open_lo=True),
         "gap_delta": Float(0, 0.5, open_lo=True),
         "w2_delta": Float(0, 0.5, open_lo=True),
+        "sgd_batches": Ints(1, min_len=0),
+        "sgd_etas": Floats(0, open_lo=True, min_len=0),
+        "noise_delta": Float(0, 0.5, open_lo=True),
+        "noise_n": Int(2),
+        "noisy_n": Int(0),
+        "noisy_beta": Float(0, open_lo=True),
+        "noisy_lambda": Float(0, open_lo=True),
+        "noisy_eta": Float(0, open_lo=True),
+        "noisy_T": Float(0, open_lo=True),
+        "gibbs_factor": Float(1, open_lo=True),
     }
 
 
@@ -158,33 +218,28 @@ class MMNGaussians(Experiment):
         task = IsotropicGaussians(cfg.d, cfg.delta)
         unit = PiecewiseLinear(cfg.d, cfg.t1, cfg.t2, cfg.s1, cfg.s2)
         obj = IsotropicGaussiansRisk(task, cfg.K)
-        steps = int(round(cfg.T / cfg.eta))
         hist_steps = tuple(int(round(t / cfg.eta)) for t in cfg.hist_times)
-        flow = FlowConfig(
-            eta=cfg.eta,
-            steps=steps,
-            eta_output=0.0,
-            risk_every=cfg.risk_every,
-            snapshot_steps=hist_steps,
-            batch_size=cfg.batch_size or None,
-        )
 
-        def particles(n: int, batch: int | None, key: str) -> list[dict]:  # the seeds at width n: one ensemble
-            st = ctx.stage(key, lambda: _particles(cfg, ctx, obj, dataclasses.replace(flow, batch_size=batch), unit, n))
+        def particles(
+            n: int, flow: FlowConfig, key: str, ckpt: str
+        ) -> list[dict]:  # the seeds at width n: one ensemble
+            st = ctx.stage(key, lambda: _particles(cfg, ctx, obj, flow, unit, n, ckpt))
             return [{k: v[s] if k in ("risk", "r") else v for k, v in st.items()} for s in range(cfg.seeds)]
 
-        runs = {(n, s): r for n in cfg.n_values for s, r in enumerate(particles(n, flow.batch_size, f"particles-n{n}"))}
+        batch = cfg.batch_size or None
+        flow = _flow(cfg, cfg.eta, batch)
+        runs = {
+            (n, s): r
+            for n in cfg.n_values
+            for s, r in enumerate(particles(n, flow, f"particles-n{n}", f"mmn-n{n}-P{cfg.batch_size}"))
+        }
         n_big = max(cfg.n_values)
-        sgd = particles(n_big, cfg.sgd_batch, f"sgd-n{n_big}-P{cfg.sgd_batch}") if cfg.sgd_batch else []
+        sgd_flow = _flow(cfg, cfg.eta, cfg.sgd_batch)
+        key = f"n{n_big}-P{cfg.sgd_batch}"
+        sgd = particles(n_big, sgd_flow, f"sgd-{key}", f"mmn-{key}") if cfg.sgd_batch else []
 
-        # --- the limit: one PDE solve at the particles' risk times and histogram times
         t_risk = np.asarray(runs[(cfg.n_values[0], 0)]["risk_times"], dtype=float)
-        t_hist = np.asarray(hist_steps, dtype=float) * cfg.eta
-        times = np.unique(np.concatenate([[0.0], t_risk, t_hist]))
-        sol = _pde_solution(cfg, ctx, task, unit, times)
-        idx_hist = np.searchsorted(sol.times, t_hist - 1e-12)
-        R_pde = sol.risk[np.searchsorted(sol.times, t_risk - 1e-12)]
-        laws = [sol.points(int(np.searchsorted(sol.times, 0.0)), sub=8)] + [sol.points(j, sub=8) for j in idx_hist]
+        sol, idx_hist, R_pde, laws = _limit(cfg, ctx, task, unit, t_risk, hist_steps)
         floors = _sampling_floors(cfg, laws, np.random.default_rng(10_000 + ctx.seed))
         d = {key: _distances(run, laws, hist_steps) for key, run in runs.items()}
         d_sgd = [_distances(run, laws, hist_steps) for run in sgd]
@@ -198,18 +253,20 @@ class MMNGaussians(Experiment):
         moved_pde = [wasserstein(laws[0][0], x, laws[0][1], a, method="1d") for x, a in laws[1:]]
         fresh = _fresh_initial(cfg, [runs[(min(cfg.n_values), s)] for s in range(cfg.seeds)], ctx.seed)
         claims, metrics = self._judge(cfg, ns, gaps, d, d_sgd, floors, (fresh, moved_pde[-1]))
+        gd_n = [runs[(cfg.noise_n, s)] for s in range(cfg.seeds)] if batch is None else None
+        pairs = _sgd_pairs(cfg, particles, gd_n, laws, floors[cfg.noise_n]["t"]) if cfg.sgd_batches else None
+        fixed = _noisy_fixed_point(cfg, ctx, particles, RadialModel(task, unit, cfg.K)) if cfg.noisy_n else None
+        more, more_metrics = noise_claims(cfg, pairs, fixed)
+        claims += more
+        metrics.update(more_metrics)
+        noise_artifacts = noise_figures(ctx, pairs, fixed)
         metrics.update({f"pde_moved_t{t:g}": m for t, m in zip(cfg.hist_times, moved_pde)})
-        metrics.update(
-            {
-                "pde_steps": sol.steps,
-                "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max()),
-                "risk_pde_final": float(sol.risk[-1]),
-            }
-        )
+        metrics.update({"pde_steps": sol.steps, "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max())})
+        metrics["risk_pde_final"] = float(sol.risk[-1])
         w2_sup = np.array([v["to_pde"].max() for v in d.values()])
         gap = np.asarray(gaps["gap"])
         artifacts = self._figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gap, w2_sup)
-        return ExperimentResult(claims, metrics, artifacts)
+        return ExperimentResult(claims, metrics, {**artifacts, **noise_artifacts})
 
     @staticmethod
     def _judge(cfg, ns, gaps: dict, d, d_sgd, floors, moved: tuple) -> tuple[list, dict]:
@@ -237,7 +294,89 @@ class MMNGaussians(Experiment):
         return figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup)
 
 
-def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int) -> dict:
+def _flow(cfg: MMNGaussiansConfig, eta: float, batch: int | None = None) -> FlowConfig:
+    """The particle flow at step ``eta`` to T (c frozen), snapshots at the histogram times; online SGD with ``batch``."""
+    return FlowConfig(
+        eta=eta,
+        steps=int(round(cfg.T / eta)),
+        eta_output=0.0,
+        risk_every=cfg.risk_every,
+        snapshot_steps=tuple(int(round(t / eta)) for t in cfg.hist_times),
+        batch_size=batch or None,
+    )
+
+
+def _sgd_pairs(cfg: MMNGaussiansConfig, particles, gd_n: list | None, laws: list, floor_t: np.ndarray) -> dict:
+    """Claim 6's runs at width ``noise_n``: per (P, eta) pair and seed, the SGD run's departure from the exact-gradient
+    flow at that eta from the same initial particles, its null (the next seed's flow), and its gap to the PDE / floor.
+
+    ``particles(n, flow, stage key, checkpoint key)`` runs the seeds at width n; ``gd_n``: the exact-gradient
+    runs at ``noise_n`` and ``cfg.eta`` (None when the main runs are minibatch SGD).
+    """
+    n = cfg.noise_n
+    gd = {} if gd_n is None else {cfg.eta: gd_n}
+    out: dict = {"level": [], "seed": [], "dep": [], "dep_null": [], "gap": {}, "dep_by_pair": {}}
+    for P, eta in zip(cfg.sgd_batches, cfg.sgd_etas):
+        if eta not in gd:
+            gd[eta] = particles(n, _flow(cfg, eta), f"particles-n{n}-eta{eta:g}", f"mmn-n{n}-P0-eta{eta:g}")
+        sgd = particles(n, _flow(cfg, eta, P), f"sgd-n{n}-P{P}-eta{eta:g}", f"mmn-n{n}-P{P}-eta{eta:g}")
+        hist = tuple(int(round(t / eta)) for t in cfg.hist_times)
+        dep = [_departure(run, gd[eta][s], hist) for s, run in enumerate(sgd)]
+        out["dep"] += dep
+        out["dep_null"] += [_departure(run, gd[eta][(s + 1) % cfg.seeds], hist) for s, run in enumerate(sgd)]
+        out["level"] += [eta / P] * cfg.seeds
+        out["seed"] += list(range(cfg.seeds))
+        out["dep_by_pair"][(P, eta)] = mean_ci(dep)
+        out["gap"][(P, eta)] = mean_ci([np.max(_distances(run, laws, hist)["to_pde"] / floor_t) for run in sgd])
+    return out
+
+
+def _departure(a: dict, b: dict, hist_steps: tuple) -> float:
+    """max over the histogram times of W2 between the |w| laws of two runs of one flow's snapshot steps."""
+    snap = {int(k): i for i, k in enumerate(a["snap_steps"])}
+    return max(wasserstein(a["r"][snap[k]], b["r"][snap[k]], method="1d") for k in hist_steps)
+
+
+def _noisy_fixed_point(cfg: MMNGaussiansConfig, ctx, particles, model: RadialModel) -> dict:
+    """Claim 7's runs at ``noisy_n`` particles: Langevin dynamics (noise 1/beta, ridge lambda) and its noiseless
+    null; per seed, W2 / floor of the final |w| (and, as a control, the initial) to the Gibbs law of its own psi."""
+    steps = int(round(cfg.noisy_T / cfg.noisy_eta))
+    plain = FlowConfig(
+        eta=cfg.noisy_eta,
+        steps=steps,
+        eta_output=0.0,
+        risk_every=max(1, steps // 20),
+        snapshot_steps=(steps,),
+        weight_decay=cfg.noisy_lambda,
+    )
+    noisy = dataclasses.replace(plain, noise=1.0 / cfg.noisy_beta)
+    n, key = cfg.noisy_n, f"n{cfg.noisy_n}-beta{cfg.noisy_beta:g}-lambda{cfg.noisy_lambda:g}"
+    runs = {
+        "noisy": particles(n, noisy, f"noisy-{key}", f"mmn-noisy-{key}"),
+        "plain": particles(n, plain, f"noiseless-{key}", f"mmn-noiseless-{key}"),
+    }
+    rng = np.random.default_rng(30_000 + ctx.seed)
+    ratio = lambda r: _gibbs_ratio(cfg, model, r, rng)
+    out: dict = {k: [ratio(run["r"][-1]) for run in v] for k, v in runs.items()}
+    out["initial"] = [ratio(run["r"][0]) for run in runs["noisy"]]
+    edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
+    gibbs = lambda r: gibbs_radial_masses(model, r, edges, 1.0 / cfg.noisy_beta, cfg.noisy_lambda)
+    out["example"] = {k: (v[0]["r"][-1], gibbs(v[0]["r"][-1])) for k, v in runs.items()}  # seed 0, for the figure
+    out["edges"] = edges
+    return out
+
+
+def _gibbs_ratio(cfg: MMNGaussiansConfig, model: RadialModel, r: np.ndarray, rng: np.random.Generator) -> float:
+    """W2(law of the radii r, the radial Gibbs law of their own psi) / the mean W2 of an i.i.d. sample of that law
+    of the same size (``floor_pairs`` draws): an i.i.d. sample scores 1."""
+    edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
+    mass = gibbs_radial_masses(model, r, edges, 1.0 / cfg.noisy_beta, cfg.noisy_lambda)
+    x, a = RadialSolution(edges, np.zeros(1), mass[None], np.zeros(1)).points(0, sub=8)
+    w2 = lambda u: wasserstein(u, x, None, a, method="1d")
+    return w2(r) / np.mean([w2(rng.choice(x, r.size, p=a)) for _ in range(cfg.floor_pairs)])
+
+
+def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int, key: str) -> dict:
     """The ``seeds`` particle systems of width n as one ensemble: risk (seeds, R), |w_i| at the snapshots r (seeds, S, n).
 
     Independent draws for every (N, seed): a generator shared across N would nest the samples
@@ -256,7 +395,7 @@ def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int
         flow,
         seed=list(range(cfg.seeds)),
         progress=ctx.progress,
-        checkpointer=ctx.checkpointer(f"mmn-n{n}-P{flow.batch_size or 0}"),
+        checkpointer=ctx.checkpointer(key),
     )
     return {
         "risk_times": trajs[0].risk_times,
@@ -305,6 +444,17 @@ def _sampling_floors(cfg, laws: list, rng: np.random.Generator) -> dict:
         at_t = [floor(lambda m, x=x, a=a: rng.choice(x, m, p=a), n) for x, a in laws[1:]]
         out[n] = {"0": floor(init, n), "t": np.array(at_t)}
     return out
+
+
+def _limit(cfg: MMNGaussiansConfig, ctx, task, unit, t_risk: np.ndarray, hist_steps: tuple) -> tuple:
+    """The PDE at the particles' risk and histogram times: the solution, the histogram times' indices in it,
+    R_PDE at the risk times, and the laws at t = 0 and the histogram times as weighted points."""
+    t_hist = np.asarray(hist_steps, dtype=float) * cfg.eta
+    sol = _pde_solution(cfg, ctx, task, unit, np.unique(np.concatenate([[0.0], t_risk, t_hist])))
+    idx_hist = np.searchsorted(sol.times, t_hist - 1e-12)
+    R_pde = sol.risk[np.searchsorted(sol.times, t_risk - 1e-12)]
+    laws = [sol.points(int(np.searchsorted(sol.times, 0.0)), sub=8)] + [sol.points(j, sub=8) for j in idx_hist]
+    return sol, idx_hist, R_pde, laws
 
 
 def _pde_solution(cfg: MMNGaussiansConfig, ctx, task, unit, times: np.ndarray) -> RadialSolution:
