@@ -59,24 +59,22 @@ members grouped so their (N, N) matrices fit a block); in online SGD each member
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ...domains import Domain, Float, Floats, Int, Ints
-from ...flows import Ensemble, FlowConfig, train
+from ...flows import FlowConfig
 from ...harness import ConfigError, Experiment, ExperimentResult, register
-from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, gibbs_radial_masses, solve_radial
-from ...measures.measure import ParticleMeasure
+from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
 from ...measures.units import PiecewiseLinear
 from ...stats import fit_power_law, mean_ci
 from ...tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ...transport import wasserstein
 from .claims import flow_claims, noise_claims, run_metrics, sgd_run_claim, track_ratios
 from .figures import CAPTIONS, figures, noise_figures
+from .train import distances, flow_at, noisy_fixed_point, run_seeds, sgd_pairs
 
 
 @dataclass(frozen=True)
@@ -200,16 +198,27 @@ class MMNGaussians(Experiment):
     reference = "Mei, Montanari & Nguyen, PNAS 2018 (isotropic Gaussians)"
     description = __doc__
     Config = MMNGaussiansConfig
-    cost = 85  # quick preset, seconds on one idle core (the order of reproduce --jobs)
+    cost = 175  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
+        # the source's task (d = 40, Delta = 0.8, MMN's activation and initial law); widths to 2048 (a factor 32 for
+        # the rates), six (P, eta) pairs over four noise levels sqrt(eta / P) = 0.0016 ... 0.0125, the noisy run at
+        # N = 256 and half the quick step. Cost, CPU time per step of a 20-seed ensemble measured on this machine
+        # (one thread): exact gradient 0.15 s at N = 256, 0.60 s at 512, 2.5 s at 1024 (O(N^2): 10 s at 2048);
+        # SGD at N = 256 0.04 s at P = 128, 0.20 s at P = 1024. Extrapolated: 200 steps of the six widths 2700 s
+        # with their risk evaluations, the pairs 150 s, the noisy run and its null 320 s, the PDE and the floors
+        # 100 s: about 3300 s (55 min) on one core, under the 2 h limit of the 2-core machine.
         "full": {
             "n_values": (64, 128, 256, 512, 1024, 2048),
             "seeds": 20,
-            "T": 4.0,
-            "eta": 0.0025,
-            "hist_times": (0.25, 1.0, 4.0),
+            "T": 1.0,
+            "eta": 0.005,
+            "hist_times": (0.25, 0.5, 1.0),
             "cells": 1600,
+            "sgd_batches": (64, 256, 1024, 128, 512, 2048),
+            "sgd_etas": (0.01, 0.01, 0.01, 0.005, 0.005, 0.005),
+            "noisy_n": 256,
+            "noisy_eta": 0.005,
         },
     }
     captions = CAPTIONS
@@ -223,26 +232,26 @@ class MMNGaussians(Experiment):
         def particles(
             n: int, flow: FlowConfig, key: str, ckpt: str
         ) -> list[dict]:  # the seeds at width n: one ensemble
-            st = ctx.stage(key, lambda: _particles(cfg, ctx, obj, flow, unit, n, ckpt))
+            st = ctx.stage(key, lambda: run_seeds(cfg, ctx, obj, flow, unit, n, ckpt))
             return [{k: v[s] if k in ("risk", "r") else v for k, v in st.items()} for s in range(cfg.seeds)]
 
         batch = cfg.batch_size or None
-        flow = _flow(cfg, cfg.eta, batch)
+        flow = flow_at(cfg, cfg.eta, batch)
         runs = {
             (n, s): r
             for n in cfg.n_values
             for s, r in enumerate(particles(n, flow, f"particles-n{n}", f"mmn-n{n}-P{cfg.batch_size}"))
         }
         n_big = max(cfg.n_values)
-        sgd_flow = _flow(cfg, cfg.eta, cfg.sgd_batch)
+        sgd_flow = flow_at(cfg, cfg.eta, cfg.sgd_batch)
         key = f"n{n_big}-P{cfg.sgd_batch}"
         sgd = particles(n_big, sgd_flow, f"sgd-{key}", f"mmn-{key}") if cfg.sgd_batch else []
 
         t_risk = np.asarray(runs[(cfg.n_values[0], 0)]["risk_times"], dtype=float)
         sol, idx_hist, R_pde, laws = _limit(cfg, ctx, task, unit, t_risk, hist_steps)
         floors = _sampling_floors(cfg, laws, np.random.default_rng(10_000 + ctx.seed))
-        d = {key: _distances(run, laws, hist_steps) for key, run in runs.items()}
-        d_sgd = [_distances(run, laws, hist_steps) for run in sgd]
+        d = {key: distances(run, laws, hist_steps) for key, run in runs.items()}
+        d_sgd = [distances(run, laws, hist_steps) for run in sgd]
         ns = np.array([n for n, _ in runs])
         window = t_risk >= cfg.gap_t_min - 1e-12  # claim 1's registered window of times
         gaps = {
@@ -254,8 +263,8 @@ class MMNGaussians(Experiment):
         fresh = _fresh_initial(cfg, [runs[(min(cfg.n_values), s)] for s in range(cfg.seeds)], ctx.seed)
         claims, metrics = self._judge(cfg, ns, gaps, d, d_sgd, floors, (fresh, moved_pde[-1]))
         gd_n = [runs[(cfg.noise_n, s)] for s in range(cfg.seeds)] if batch is None else None
-        pairs = _sgd_pairs(cfg, particles, gd_n, laws, floors[cfg.noise_n]["t"]) if cfg.sgd_batches else None
-        fixed = _noisy_fixed_point(cfg, ctx, particles, RadialModel(task, unit, cfg.K)) if cfg.noisy_n else None
+        pairs = sgd_pairs(cfg, particles, gd_n, laws, floors[cfg.noise_n]["t"]) if cfg.sgd_batches else None
+        fixed = noisy_fixed_point(cfg, ctx, particles, RadialModel(task, unit, cfg.K)) if cfg.noisy_n else None
         more, more_metrics = noise_claims(cfg, pairs, fixed)
         claims += more
         metrics.update(more_metrics)
@@ -270,7 +279,7 @@ class MMNGaussians(Experiment):
 
     @staticmethod
     def _judge(cfg, ns, gaps: dict, d, d_sgd, floors, moved: tuple) -> tuple[list, dict]:
-        # seeds draw independent initialisations at every N (_particles): Welch slopes, no clusters
+        # seeds draw independent initialisations at every N (run_seeds): Welch slopes, no clusters
         fit = lambda y: fit_power_law(ns, np.asarray(y))
         fits = {key: fit(y) for key, y in gaps.items()}
         fits["w2"] = fit([v["to_pde"].max() for v in d.values()])
@@ -292,134 +301,6 @@ class MMNGaussians(Experiment):
     @staticmethod
     def _figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup):
         return figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup)
-
-
-def _flow(cfg: MMNGaussiansConfig, eta: float, batch: int | None = None) -> FlowConfig:
-    """The particle flow at step ``eta`` to T (c frozen), snapshots at the histogram times; online SGD with ``batch``."""
-    return FlowConfig(
-        eta=eta,
-        steps=int(round(cfg.T / eta)),
-        eta_output=0.0,
-        risk_every=cfg.risk_every,
-        snapshot_steps=tuple(int(round(t / eta)) for t in cfg.hist_times),
-        batch_size=batch or None,
-    )
-
-
-def _sgd_pairs(cfg: MMNGaussiansConfig, particles, gd_n: list | None, laws: list, floor_t: np.ndarray) -> dict:
-    """Claim 6's runs at width ``noise_n``: per (P, eta) pair and seed, the SGD run's departure from the exact-gradient
-    flow at that eta from the same initial particles, its null (the next seed's flow), and its gap to the PDE / floor.
-
-    ``particles(n, flow, stage key, checkpoint key)`` runs the seeds at width n; ``gd_n``: the exact-gradient
-    runs at ``noise_n`` and ``cfg.eta`` (None when the main runs are minibatch SGD).
-    """
-    n = cfg.noise_n
-    gd = {} if gd_n is None else {cfg.eta: gd_n}
-    out: dict = {"level": [], "seed": [], "dep": [], "dep_null": [], "gap": {}, "dep_by_pair": {}}
-    for P, eta in zip(cfg.sgd_batches, cfg.sgd_etas):
-        if eta not in gd:
-            gd[eta] = particles(n, _flow(cfg, eta), f"particles-n{n}-eta{eta:g}", f"mmn-n{n}-P0-eta{eta:g}")
-        sgd = particles(n, _flow(cfg, eta, P), f"sgd-n{n}-P{P}-eta{eta:g}", f"mmn-n{n}-P{P}-eta{eta:g}")
-        hist = tuple(int(round(t / eta)) for t in cfg.hist_times)
-        dep = [_departure(run, gd[eta][s], hist) for s, run in enumerate(sgd)]
-        out["dep"] += dep
-        out["dep_null"] += [_departure(run, gd[eta][(s + 1) % cfg.seeds], hist) for s, run in enumerate(sgd)]
-        out["level"] += [eta / P] * cfg.seeds
-        out["seed"] += list(range(cfg.seeds))
-        out["dep_by_pair"][(P, eta)] = mean_ci(dep)
-        out["gap"][(P, eta)] = mean_ci([np.max(_distances(run, laws, hist)["to_pde"] / floor_t) for run in sgd])
-    return out
-
-
-def _departure(a: dict, b: dict, hist_steps: tuple) -> float:
-    """max over the histogram times of W2 between the |w| laws of two runs of one flow's snapshot steps."""
-    snap = {int(k): i for i, k in enumerate(a["snap_steps"])}
-    return max(wasserstein(a["r"][snap[k]], b["r"][snap[k]], method="1d") for k in hist_steps)
-
-
-def _noisy_fixed_point(cfg: MMNGaussiansConfig, ctx, particles, model: RadialModel) -> dict:
-    """Claim 7's runs at ``noisy_n`` particles: Langevin dynamics (noise 1/beta, ridge lambda) and its noiseless
-    null; per seed, W2 / floor of the final |w| (and, as a control, the initial) to the Gibbs law of its own psi."""
-    steps = int(round(cfg.noisy_T / cfg.noisy_eta))
-    plain = FlowConfig(
-        eta=cfg.noisy_eta,
-        steps=steps,
-        eta_output=0.0,
-        risk_every=max(1, steps // 20),
-        snapshot_steps=(steps,),
-        weight_decay=cfg.noisy_lambda,
-    )
-    noisy = dataclasses.replace(plain, noise=1.0 / cfg.noisy_beta)
-    n, key = cfg.noisy_n, f"n{cfg.noisy_n}-beta{cfg.noisy_beta:g}-lambda{cfg.noisy_lambda:g}"
-    runs = {
-        "noisy": particles(n, noisy, f"noisy-{key}", f"mmn-noisy-{key}"),
-        "plain": particles(n, plain, f"noiseless-{key}", f"mmn-noiseless-{key}"),
-    }
-    rng = np.random.default_rng(30_000 + ctx.seed)
-    ratio = lambda r: _gibbs_ratio(cfg, model, r, rng)
-    out: dict = {k: [ratio(run["r"][-1]) for run in v] for k, v in runs.items()}
-    out["initial"] = [ratio(run["r"][0]) for run in runs["noisy"]]
-    edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
-    gibbs = lambda r: gibbs_radial_masses(model, r, edges, 1.0 / cfg.noisy_beta, cfg.noisy_lambda)
-    out["example"] = {k: (v[0]["r"][-1], gibbs(v[0]["r"][-1])) for k, v in runs.items()}  # seed 0, for the figure
-    out["edges"] = edges
-    return out
-
-
-def _gibbs_ratio(cfg: MMNGaussiansConfig, model: RadialModel, r: np.ndarray, rng: np.random.Generator) -> float:
-    """W2(law of the radii r, the radial Gibbs law of their own psi) / the mean W2 of an i.i.d. sample of that law
-    of the same size (``floor_pairs`` draws): an i.i.d. sample scores 1."""
-    edges = np.linspace(0.0, cfg.r_max, cfg.cells + 1)
-    mass = gibbs_radial_masses(model, r, edges, 1.0 / cfg.noisy_beta, cfg.noisy_lambda)
-    x, a = RadialSolution(edges, np.zeros(1), mass[None], np.zeros(1)).points(0, sub=8)
-    w2 = lambda u: wasserstein(u, x, None, a, method="1d")
-    return w2(r) / np.mean([w2(rng.choice(x, r.size, p=a)) for _ in range(cfg.floor_pairs)])
-
-
-def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int, key: str) -> dict:
-    """The ``seeds`` particle systems of width n as one ensemble: risk (seeds, R), |w_i| at the snapshots r (seeds, S, n).
-
-    Independent draws for every (N, seed): a generator shared across N would nest the samples
-    (torch.randn's first rows coincide) and correlate the N-dependence the fits measure. Member s
-    draws its minibatches (online SGD) from its own stream, seed s.
-    """
-    thetas = []
-    for seed in range(cfg.seeds):
-        g = torch.Generator().manual_seed(1_000_003 * ctx.seed + 1009 * seed + n)
-        theta = unit.init(n, generator=g, dtype=torch.float64, w_scale=cfg.r0)
-        theta[:, 0] = 1.0  # MMN: no output weight (frozen by eta_output = 0)
-        thetas.append(ParticleMeasure(theta, unit))
-    trajs = train(
-        Ensemble.stack(thetas),
-        [obj] * cfg.seeds,
-        flow,
-        seed=list(range(cfg.seeds)),
-        progress=ctx.progress,
-        checkpointer=ctx.checkpointer(key),
-    )
-    return {
-        "risk_times": trajs[0].risk_times,
-        "risk": np.stack([t.risk for t in trajs]),
-        "snap_steps": trajs[0].snapshot_steps,
-        "r": np.stack([np.linalg.norm(t.snapshots[:, :, 1:], axis=2) for t in trajs]),  # snapshots at 0, hist_steps
-    }
-
-
-def _distances(run: dict, laws: list, hist_steps: tuple) -> dict:
-    """1-D W2 of one particle run's |w| laws: to the PDE at the histogram times, and the controls.
-
-    ``laws``: [(x, a)] weighted points of rhobar at t = 0 and at each histogram time.
-    """
-    snap = {int(k): i for i, k in enumerate(run["snap_steps"])}
-    r0 = run["r"][snap[0]]
-    rt = [run["r"][snap[k]] for k in hist_steps]
-    w2 = lambda u, law: wasserstein(u, law[0], None, law[1], method="1d")
-    return {
-        "to_pde": np.array([w2(r, law) for r, law in zip(rt, laws[1:])]),  # (H,)
-        "init_to_pde": np.array([w2(r0, law) for law in laws[1:]]),  # (H,) control: untrained particles
-        "init_to_pde0": w2(r0, laws[0]),  # t = 0 sampling error
-        "moved": np.array([wasserstein(r0, r, method="1d") for r in rt]),
-    }  # (H,) the particles' own motion
 
 
 def _fresh_initial(cfg: MMNGaussiansConfig, runs: list, seed: int) -> list[float]:
