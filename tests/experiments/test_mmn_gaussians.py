@@ -69,7 +69,7 @@ def test_scaled_down_run_and_its_nulls(tmp_path, paper_figures):
 
 
 def test_untrained_control_passes_no_claim(tmp_path):
-    small = {**SMALL, "n_values": (16, 32, 64, 128), "floor_pairs": 8, "noisy_T": 1.0}
+    small = {**SMALL, "n_values": (16, 32, 64, 128), "floor_pairs": 8, "noise_n": 32, "noisy_n": 32, "noisy_T": 0.5}
     res = assert_no_claim_passes("mmn-gaussians", small, tmp_path=tmp_path)
     claims = {c.name: c for c in res.claims}
     # the frozen particles did not move, and their distance to the PDE is their null's, the t = 0 distance
