@@ -94,3 +94,38 @@ def test_solver_rejects_bad_input():
         solve_radial(_model(), np.full(10, 0.1), edges, [0.1], limiter="superbee")
     with pytest.raises(ValueError, match="uniform"):
         solve_radial(_model(), np.full(10, 0.1), edges**2, [0.1])
+
+
+def test_potential_is_the_direction_average_of_the_particles_first_variation():
+    """psi(r; law of the radii) = the mean over uniform directions u of V((1, r u); mu) for the particle
+    objective (its series, averaged over the cosine, keeps the even orders with the moments lam_k k!)."""
+    d, K = 6, 6
+    model = _model(d=d, K=K)
+    obj = wg.tasks.IsotropicGaussiansRisk(model.task, K)
+    g = torch.Generator().manual_seed(1)
+    theta = model.unit.init(50, generator=g, dtype=torch.float64, w_scale=1.0)
+    theta[:, 0] = 1.0
+    mu = wg.ParticleMeasure(theta, model.unit)
+    u = torch.randn(200_000, d, generator=g, dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True)
+    radii = theta[:, 1:].norm(dim=1).numpy()
+    for r in (0.3, 1.0, 2.0):
+        V = obj.V(torch.cat([torch.ones(len(u), 1, dtype=torch.float64), r * u], 1), mu).numpy()
+        se = V.std() / np.sqrt(V.size)
+        assert model.potential(np.array([r]), radii)[0] == pytest.approx(V.mean(), abs=5 * se + 1e-12)
+
+
+def test_gibbs_law_is_the_chi_law_when_the_ridge_dominates():
+    """With psi / temperature negligible, r^{d-1} exp(-wd r^2 / (2 T)) is the law of |w|, w ~ N(0, T/wd I_d)."""
+    edges = np.linspace(0.0, 4.0, 4001)
+    T = 1e6
+    wd = T * D / R0**2  # N(0, R0^2 / D I_D)
+    radii = np.array([0.5, 1.0, 1.5])
+    m = wg.limits.gibbs_radial_masses(_model(), radii, edges, T, wd)
+    assert m.sum() == pytest.approx(1.0)
+    assert np.abs(m - chi_radial_masses(edges, D, R0)).sum() < 1e-4
+    # at a low temperature the potential matters: the law moves away from the chi law
+    cold = wg.limits.gibbs_radial_masses(_model(), radii, edges, 0.02, 0.5)
+    assert np.abs(cold - chi_radial_masses(edges, D, R0)).sum() > 0.5
+    with pytest.raises(ValueError, match="temperature"):
+        wg.limits.gibbs_radial_masses(_model(), radii, edges, 0.0)

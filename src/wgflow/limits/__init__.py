@@ -9,7 +9,7 @@ r"""Mean-field limits computed independently of the particles they are compared 
 """
 
 from .langevin import FreeEnergy, GridDensity, free_energy, gibbs_density, knn_entropy
-from .radial import LIMITERS, RadialModel, RadialSolution, chi_radial_masses, solve_radial
+from .radial import LIMITERS, RadialModel, RadialSolution, chi_radial_masses, gibbs_radial_masses, solve_radial
 from .reference import chaos_distances, nested_init
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "chi_radial_masses",
     "free_energy",
     "gibbs_density",
+    "gibbs_radial_masses",
     "knn_entropy",
     "nested_init",
     "solve_radial",

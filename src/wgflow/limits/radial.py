@@ -54,7 +54,7 @@ from scipy import stats
 from ..measures.units import PiecewiseLinear
 from ..tasks.gaussians import IsotropicGaussians, hermite_coefficients
 
-__all__ = ["RadialModel", "RadialSolution", "solve_radial", "chi_radial_masses", "LIMITERS"]
+__all__ = ["RadialModel", "RadialSolution", "solve_radial", "chi_radial_masses", "gibbs_radial_masses", "LIMITERS"]
 
 
 def _minmod(a, b):
@@ -104,6 +104,18 @@ class RadialModel:
         """m^tau_k = \\int A_k(tau r) rhobar(dr) ~ sum_i mass_i A_k(tau r_i), shape (2, K + 1)."""
         return np.einsum("i,sik->sk", mass, A)
 
+    def field(self, v: np.ndarray, A: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """psi = v + 1/2 sum_tau sum_k lam_k A_k(tau r) m^tau_k at the rows of ``A`` (2, r, K+1), given v(r)
+        and the moments ``m`` (2, K+1) of rhobar; with v' and D = d/dr A in their place, psi'(r)."""
+        return v + 0.5 * np.einsum("sik,sk->i", A, self.lam * m)
+
+    def potential(self, r: np.ndarray, radii: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """psi(r; rhobar) at the radii ``r`` for rhobar = sum_j weights_j delta(radii_j) (equal weights by default)."""
+        radii = np.asarray(radii, dtype=np.float64)
+        a = np.full(radii.size, 1.0 / radii.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        v, _, A, _ = self.tables(r)
+        return self.field(v, A, self.moments(a, self.tables(radii)[2]))
+
     def risk(self, mass: np.ndarray, v: np.ndarray, A: np.ndarray) -> float:
         """R(rhobar) = 1/2 + \\int v drhobar + 1/2 \\iint ubar drhobar drhobar (no self-interaction)."""
         m = self.moments(mass, A)
@@ -116,6 +128,35 @@ def chi_radial_masses(edges: np.ndarray, d: int, r0: float) -> np.ndarray:
     m = np.diff(F)
     m[-1] += 1.0 - F[-1]  # the (negligible) mass beyond r_max joins the last cell
     return m
+
+
+def gibbs_radial_masses(
+    model: RadialModel,
+    radii: np.ndarray,
+    edges: np.ndarray,
+    temperature: float,
+    weight_decay: float = 0.0,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Cell masses on ``edges`` of the law of r = |w| under the Gibbs law of the potential of rhobar.
+
+    rho(w) \propto exp(-(Psi(w; rhobar) + wd |w|^2 / 2) / temperature) in R^d, with Psi(w; rhobar) = psi(|w|;
+    rhobar) for rhobar = sum_j weights_j delta(radii_j) (rotation-invariant in its directions), so the law
+    of r has density \propto r^{d-1} exp(-(psi(r; rhobar) + wd r^2 / 2) / temperature) (polar coordinates).
+    This is the fixed-point map of noisy SGD (Mei, Montanari & Nguyen 2018: rho* \propto exp(-beta
+    Psi_lambda(theta; rho*)), temperature 1 / beta, ridge lambda = wd), the stationary law of
+    :func:`wgflow.flows.train` with ``noise = temperature`` and ``weight_decay = wd`` once rhobar is
+    its own law. Midpoint rule in each cell; the mass beyond ``edges[-1]`` is dropped (renormalised).
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    edges = np.asarray(edges, dtype=np.float64)
+    r = 0.5 * (edges[1:] + edges[:-1])
+    logp = (model.task.d - 1) * np.log(r) - (
+        model.potential(r, radii, weights) + 0.5 * weight_decay * r**2
+    ) / temperature
+    m = np.exp(logp - logp.max()) * np.diff(edges)
+    return m / m.sum()
 
 
 @dataclass
@@ -192,12 +233,9 @@ def solve_radial(
     faces = edges[1:-1]  # interior faces; the two boundary fluxes are zero
     v_c, _, A_c, _ = model.tables(centers)
     _, dv_f, _, D_f = model.tables(faces)
-    lam = model.lam
 
     def velocity(rho):
-        m = model.moments(rho * h, A_c)  # (2, K + 1)
-        dpsi = dv_f + 0.5 * np.einsum("sfk,sk->f", D_f, lam * m)
-        return -dpsi  # (M - 1,)
+        return -model.field(dv_f, D_f, model.moments(rho * h, A_c))  # -psi' at the faces, (M - 1,)
 
     def rhs(rho):
         v = velocity(rho)

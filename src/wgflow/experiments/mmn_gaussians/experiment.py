@@ -37,6 +37,19 @@ Every claim fails with training switched off (``--untrained``).
    the largest N, scored like 3 (its noise adds a bias O(eta / P) per unit time that does not
    shrink with N, so this is a statement about the chosen P). Null: the SGD run's particles frozen
    at t = 0. Control: the exact-gradient flow at the same N and steps.
+6. ``sgd_noise_rate``: the noise level. Online SGD at width ``noise_n`` for the (P, eta) pairs
+   ``sgd_batches`` x ``sgd_etas`` (>= 3 distinct eta / P, two steps); per pair and seed, max over the
+   histogram times of W2(|w| of SGD, |w| of the exact-gradient flow at the same eta from the same initial
+   particles), whose exponent in eta / P has its cluster-t interval (over seeds) within 1/2 ± ``noise_delta``
+   (MMN, Thm 3: SGD within O(sqrt(eta / P)) of the PDE). This term has no sampling floor, and with claim 3
+   it bounds the SGD-PDE gap by floor + C sqrt(eta / P); the gap / floor of each pair is reported. Null: each
+   SGD run against the exact-gradient flow of the next seed (independent initial particles).
+7. ``noisy_fixed_point``: noisy SGD (temperature 1/``noisy_beta``, ridge ``noisy_lambda``; wgflow's
+   Langevin flow with the exact gradient) at ``noisy_n`` particles to ``noisy_T``: the law of |w| is the
+   radial Gibbs law of the particles' own potential, rho* ∝ exp(-beta Psi_lambda(theta; rho*))
+   (:func:`~wgflow.limits.gibbs_radial_masses`): W2 to it over the W2 of an i.i.d. sample of it (1 for a
+   sample of rho*) has its Student-t interval over seeds below ``gibbs_factor``. Null: noiseless GD with the
+   same ridge, step and steps against the Gibbs law of its own potential. Control: the initial particles.
 
 The per-time W2 exponents and the t = 0 gap's exponent are reported as metrics.
 
@@ -46,24 +59,22 @@ members grouped so their (N, N) matrices fit a block); in online SGD each member
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from ...domains import Domain, Float, Floats, Int, Ints
-from ...flows import Ensemble, FlowConfig, train
+from ...flows import FlowConfig
 from ...harness import ConfigError, Experiment, ExperimentResult, register
 from ...limits.radial import RadialModel, RadialSolution, chi_radial_masses, solve_radial
-from ...measures.measure import ParticleMeasure
 from ...measures.units import PiecewiseLinear
 from ...stats import fit_power_law, mean_ci
 from ...tasks.gaussians import IsotropicGaussians, IsotropicGaussiansRisk
 from ...transport import wasserstein
-from .claims import flow_claims, run_metrics, sgd_run_claim, track_ratios
-from .figures import CAPTIONS, figures
+from .claims import flow_claims, noise_claims, run_metrics, sgd_run_claim, track_ratios
+from .figures import CAPTIONS, figures, noise_figures
+from .train import distances, flow_at, noisy_fixed_point, run_seeds, sgd_pairs
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,30 @@ class MMNGaussiansConfig:
     # so a pass excludes the neighbouring rate
     gap_delta: float = 0.25  # claim 1: CI within -1 ± this (excludes the N^-1/2 fluctuation rate)
     w2_delta: float = 0.25  # claim 2: CI within -1/2 ± this (excludes 0 and 1/N)
+    # claim 6: online SGD at width noise_n for (P, eta) pairs spanning the noise level sqrt(eta / P), each against
+    # the exact-gradient flow at its eta from the same initial particles (no pairs: skip)
+    noise_n: int = 256  # claim 6: width of the pairs' runs, one of n_values (SGD's departure does not shrink with N)
+    sgd_batches: tuple = (64, 256, 128, 512)  # claim 6: batch P of each pair
+    sgd_etas: tuple = (
+        0.01,
+        0.01,
+        0.005,
+        0.005,
+    )  # claim 6: step of each pair: sqrt(eta/P) = 0.0125, 0.00625 (x2), 0.0031
+    # claim 6: exponent in eta/P within 1/2 ± this: half the spacing to 0 (a gap set by sampling alone) and to 1
+    # (an O(eta/P) drift, e.g. the Ito growth d eta/P of |w|^2 in d dimensions)
+    noise_delta: float = 0.25
+    # claim 7: noisy SGD's fixed point rho* ∝ exp(-beta Psi_lambda(theta; rho*)), Psi_lambda = Psi + lambda |w|^2 / 2,
+    # run as exact-gradient Langevin dynamics (the flows' noise 1/beta, weight decay lambda; 0 particles: skip)
+    noisy_n: int = 128  # claim 7: particles of the noisy run and of its noiseless null
+    noisy_beta: float = 50.0  # claim 7: inverse temperature beta (the Gibbs law of |w| peaks near r = 1.4)
+    noisy_lambda: float = 0.5  # claim 7: ridge lambda (exp(-beta Psi) alone is not integrable: Psi is bounded)
+    noisy_eta: float = 0.01  # claim 7: step of the noisy run and its null
+    noisy_T: float = 5.0  # claim 7: horizon (several relaxation times of the radial law at this beta, lambda)
+    # claim 7: W2(|w|, the Gibbs law of the particles' own psi) / its sampling floor has its CI below this; an
+    # i.i.d. sample of the Gibbs law scores 1, and a systematic offset b adds in quadrature, W2 ~ (floor^2 + b^2)^1/2,
+    # so 1.5 admits Euler (O(eta)), finite-N (O(1/N)) and unfinished-relaxation offsets up to 1.1 floors
+    gibbs_factor: float = 1.5
 
     def validate(self):
         if not all(t <= self.T for t in self.hist_times):
@@ -102,8 +137,21 @@ class MMNGaussiansConfig:
             raise ConfigError(f"config keys 'gap_t_min', 'T': the gap window t >= {self.gap_t_min:g} is empty")
         if not self.t1 < self.t2:
             raise ConfigError(f"config keys 't1', 't2': need t1 < t2, got {self.t1:g} and {self.t2:g}")
-        if self.eta > self.T:
-            raise ConfigError(f"config keys 'eta', 'T': the step {self.eta:g} exceeds the horizon T = {self.T:g}")
+        if max((self.eta, *self.sgd_etas)) > self.T:
+            raise ConfigError(f"config keys 'eta', 'sgd_etas', 'T': a step exceeds the horizon T = {self.T:g}")
+        if len(self.sgd_batches) != len(self.sgd_etas):
+            raise ConfigError("config keys 'sgd_batches', 'sgd_etas': one step per batch size (the (P, eta) pairs)")
+        if self.sgd_batches and self.noise_n not in self.n_values:
+            raise ConfigError(f"config keys 'noise_n', 'n_values': noise_n = {self.noise_n} is not one of the widths")
+        if self.sgd_batches and len(set(self.noise_levels)) < 3:
+            raise ConfigError("config keys 'sgd_batches', 'sgd_etas': need >= 3 distinct noise levels eta / P")
+        if self.noisy_n and self.noisy_eta > self.noisy_T:
+            raise ConfigError("config keys 'noisy_eta', 'noisy_T': the step exceeds the horizon")
+
+    @property
+    def noise_levels(self) -> tuple[float, ...]:
+        """eta / P of each (P, eta) pair of claim 6 (its noise level is the square root)."""
+        return tuple(e / p for p, e in zip(self.sgd_batches, self.sgd_etas))
 
     domains: ClassVar[dict[str, Domain]] = {
         "d": Int(1),
@@ -130,6 +178,16 @@ class MMNGaussiansConfig:
         "gap_t_min": Float(0, open_lo=True),
         "gap_delta": Float(0, 0.5, open_lo=True),
         "w2_delta": Float(0, 0.5, open_lo=True),
+        "sgd_batches": Ints(1, min_len=0),
+        "sgd_etas": Floats(0, open_lo=True, min_len=0),
+        "noise_delta": Float(0, 0.5, open_lo=True),
+        "noise_n": Int(2),
+        "noisy_n": Int(0),
+        "noisy_beta": Float(0, open_lo=True),
+        "noisy_lambda": Float(0, open_lo=True),
+        "noisy_eta": Float(0, open_lo=True),
+        "noisy_T": Float(0, open_lo=True),
+        "gibbs_factor": Float(1, open_lo=True),
     }
 
 
@@ -140,16 +198,27 @@ class MMNGaussians(Experiment):
     reference = "Mei, Montanari & Nguyen, PNAS 2018 (isotropic Gaussians)"
     description = __doc__
     Config = MMNGaussiansConfig
-    cost = 85  # quick preset, seconds on one idle core (the order of reproduce --jobs)
+    cost = 175  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
+        # the source's task (d = 40, Delta = 0.8, MMN's activation and initial law); widths to 2048 (a factor 32 for
+        # the rates), six (P, eta) pairs over four noise levels sqrt(eta / P) = 0.0016 ... 0.0125, the noisy run at
+        # N = 256 and half the quick step. Cost, CPU time per step of a 20-seed ensemble measured on this machine
+        # (one thread): exact gradient 0.15 s at N = 256, 0.60 s at 512, 2.5 s at 1024, 11.2 s at 2048 (+ 4 s per
+        # exact risk evaluation there); SGD at N = 256 0.04 s at P = 128, 0.20 s at P = 1024. Extrapolated: the
+        # six widths' 200 steps with their risk evaluations 3000 s, the pairs 150 s, the noisy run and its null
+        # 340 s, the PDE and the floors 100 s: about 3600 s (1 h) on one core, under the 2 h limit.
         "full": {
             "n_values": (64, 128, 256, 512, 1024, 2048),
             "seeds": 20,
-            "T": 4.0,
-            "eta": 0.0025,
-            "hist_times": (0.25, 1.0, 4.0),
+            "T": 1.0,
+            "eta": 0.005,
+            "hist_times": (0.25, 0.5, 1.0),
             "cells": 1600,
+            "sgd_batches": (64, 256, 1024, 128, 512, 2048),
+            "sgd_etas": (0.01, 0.01, 0.01, 0.005, 0.005, 0.005),
+            "noisy_n": 256,
+            "noisy_eta": 0.005,
         },
     }
     captions = CAPTIONS
@@ -158,36 +227,31 @@ class MMNGaussians(Experiment):
         task = IsotropicGaussians(cfg.d, cfg.delta)
         unit = PiecewiseLinear(cfg.d, cfg.t1, cfg.t2, cfg.s1, cfg.s2)
         obj = IsotropicGaussiansRisk(task, cfg.K)
-        steps = int(round(cfg.T / cfg.eta))
         hist_steps = tuple(int(round(t / cfg.eta)) for t in cfg.hist_times)
-        flow = FlowConfig(
-            eta=cfg.eta,
-            steps=steps,
-            eta_output=0.0,
-            risk_every=cfg.risk_every,
-            snapshot_steps=hist_steps,
-            batch_size=cfg.batch_size or None,
-        )
 
-        def particles(n: int, batch: int | None, key: str) -> list[dict]:  # the seeds at width n: one ensemble
-            st = ctx.stage(key, lambda: _particles(cfg, ctx, obj, dataclasses.replace(flow, batch_size=batch), unit, n))
+        def particles(
+            n: int, flow: FlowConfig, key: str, ckpt: str
+        ) -> list[dict]:  # the seeds at width n: one ensemble
+            st = ctx.stage(key, lambda: run_seeds(cfg, ctx, obj, flow, unit, n, ckpt))
             return [{k: v[s] if k in ("risk", "r") else v for k, v in st.items()} for s in range(cfg.seeds)]
 
-        runs = {(n, s): r for n in cfg.n_values for s, r in enumerate(particles(n, flow.batch_size, f"particles-n{n}"))}
+        batch = cfg.batch_size or None
+        flow = flow_at(cfg, cfg.eta, batch)
+        runs = {
+            (n, s): r
+            for n in cfg.n_values
+            for s, r in enumerate(particles(n, flow, f"particles-n{n}", f"mmn-n{n}-P{cfg.batch_size}"))
+        }
         n_big = max(cfg.n_values)
-        sgd = particles(n_big, cfg.sgd_batch, f"sgd-n{n_big}-P{cfg.sgd_batch}") if cfg.sgd_batch else []
+        sgd_flow = flow_at(cfg, cfg.eta, cfg.sgd_batch)
+        key = f"n{n_big}-P{cfg.sgd_batch}"
+        sgd = particles(n_big, sgd_flow, f"sgd-{key}", f"mmn-{key}") if cfg.sgd_batch else []
 
-        # --- the limit: one PDE solve at the particles' risk times and histogram times
         t_risk = np.asarray(runs[(cfg.n_values[0], 0)]["risk_times"], dtype=float)
-        t_hist = np.asarray(hist_steps, dtype=float) * cfg.eta
-        times = np.unique(np.concatenate([[0.0], t_risk, t_hist]))
-        sol = _pde_solution(cfg, ctx, task, unit, times)
-        idx_hist = np.searchsorted(sol.times, t_hist - 1e-12)
-        R_pde = sol.risk[np.searchsorted(sol.times, t_risk - 1e-12)]
-        laws = [sol.points(int(np.searchsorted(sol.times, 0.0)), sub=8)] + [sol.points(j, sub=8) for j in idx_hist]
+        sol, idx_hist, R_pde, laws = _limit(cfg, ctx, task, unit, t_risk, hist_steps)
         floors = _sampling_floors(cfg, laws, np.random.default_rng(10_000 + ctx.seed))
-        d = {key: _distances(run, laws, hist_steps) for key, run in runs.items()}
-        d_sgd = [_distances(run, laws, hist_steps) for run in sgd]
+        d = {key: distances(run, laws, hist_steps) for key, run in runs.items()}
+        d_sgd = [distances(run, laws, hist_steps) for run in sgd]
         ns = np.array([n for n, _ in runs])
         window = t_risk >= cfg.gap_t_min - 1e-12  # claim 1's registered window of times
         gaps = {
@@ -198,22 +262,24 @@ class MMNGaussians(Experiment):
         moved_pde = [wasserstein(laws[0][0], x, laws[0][1], a, method="1d") for x, a in laws[1:]]
         fresh = _fresh_initial(cfg, [runs[(min(cfg.n_values), s)] for s in range(cfg.seeds)], ctx.seed)
         claims, metrics = self._judge(cfg, ns, gaps, d, d_sgd, floors, (fresh, moved_pde[-1]))
+        gd_n = [runs[(cfg.noise_n, s)] for s in range(cfg.seeds)] if batch is None else None
+        pairs = sgd_pairs(cfg, particles, gd_n, laws, floors[cfg.noise_n]["t"]) if cfg.sgd_batches else None
+        fixed = noisy_fixed_point(cfg, ctx, particles, RadialModel(task, unit, cfg.K)) if cfg.noisy_n else None
+        more, more_metrics = noise_claims(cfg, pairs, fixed)
+        claims += more
+        metrics.update(more_metrics)
+        noise_artifacts = noise_figures(ctx, pairs, fixed)
         metrics.update({f"pde_moved_t{t:g}": m for t, m in zip(cfg.hist_times, moved_pde)})
-        metrics.update(
-            {
-                "pde_steps": sol.steps,
-                "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max()),
-                "risk_pde_final": float(sol.risk[-1]),
-            }
-        )
+        metrics.update({"pde_steps": sol.steps, "pde_mass_error": float(np.abs(sol.mass.sum(1) - 1).max())})
+        metrics["risk_pde_final"] = float(sol.risk[-1])
         w2_sup = np.array([v["to_pde"].max() for v in d.values()])
         gap = np.asarray(gaps["gap"])
         artifacts = self._figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gap, w2_sup)
-        return ExperimentResult(claims, metrics, artifacts)
+        return ExperimentResult(claims, metrics, {**artifacts, **noise_artifacts})
 
     @staticmethod
     def _judge(cfg, ns, gaps: dict, d, d_sgd, floors, moved: tuple) -> tuple[list, dict]:
-        # seeds draw independent initialisations at every N (_particles): Welch slopes, no clusters
+        # seeds draw independent initialisations at every N (run_seeds): Welch slopes, no clusters
         fit = lambda y: fit_power_law(ns, np.asarray(y))
         fits = {key: fit(y) for key, y in gaps.items()}
         fits["w2"] = fit([v["to_pde"].max() for v in d.values()])
@@ -235,52 +301,6 @@ class MMNGaussians(Experiment):
     @staticmethod
     def _figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup):
         return figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2_sup)
-
-
-def _particles(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int) -> dict:
-    """The ``seeds`` particle systems of width n as one ensemble: risk (seeds, R), |w_i| at the snapshots r (seeds, S, n).
-
-    Independent draws for every (N, seed): a generator shared across N would nest the samples
-    (torch.randn's first rows coincide) and correlate the N-dependence the fits measure. Member s
-    draws its minibatches (online SGD) from its own stream, seed s.
-    """
-    thetas = []
-    for seed in range(cfg.seeds):
-        g = torch.Generator().manual_seed(1_000_003 * ctx.seed + 1009 * seed + n)
-        theta = unit.init(n, generator=g, dtype=torch.float64, w_scale=cfg.r0)
-        theta[:, 0] = 1.0  # MMN: no output weight (frozen by eta_output = 0)
-        thetas.append(ParticleMeasure(theta, unit))
-    trajs = train(
-        Ensemble.stack(thetas),
-        [obj] * cfg.seeds,
-        flow,
-        seed=list(range(cfg.seeds)),
-        progress=ctx.progress,
-        checkpointer=ctx.checkpointer(f"mmn-n{n}-P{flow.batch_size or 0}"),
-    )
-    return {
-        "risk_times": trajs[0].risk_times,
-        "risk": np.stack([t.risk for t in trajs]),
-        "snap_steps": trajs[0].snapshot_steps,
-        "r": np.stack([np.linalg.norm(t.snapshots[:, :, 1:], axis=2) for t in trajs]),  # snapshots at 0, hist_steps
-    }
-
-
-def _distances(run: dict, laws: list, hist_steps: tuple) -> dict:
-    """1-D W2 of one particle run's |w| laws: to the PDE at the histogram times, and the controls.
-
-    ``laws``: [(x, a)] weighted points of rhobar at t = 0 and at each histogram time.
-    """
-    snap = {int(k): i for i, k in enumerate(run["snap_steps"])}
-    r0 = run["r"][snap[0]]
-    rt = [run["r"][snap[k]] for k in hist_steps]
-    w2 = lambda u, law: wasserstein(u, law[0], None, law[1], method="1d")
-    return {
-        "to_pde": np.array([w2(r, law) for r, law in zip(rt, laws[1:])]),  # (H,)
-        "init_to_pde": np.array([w2(r0, law) for law in laws[1:]]),  # (H,) control: untrained particles
-        "init_to_pde0": w2(r0, laws[0]),  # t = 0 sampling error
-        "moved": np.array([wasserstein(r0, r, method="1d") for r in rt]),
-    }  # (H,) the particles' own motion
 
 
 def _fresh_initial(cfg: MMNGaussiansConfig, runs: list, seed: int) -> list[float]:
@@ -305,6 +325,17 @@ def _sampling_floors(cfg, laws: list, rng: np.random.Generator) -> dict:
         at_t = [floor(lambda m, x=x, a=a: rng.choice(x, m, p=a), n) for x, a in laws[1:]]
         out[n] = {"0": floor(init, n), "t": np.array(at_t)}
     return out
+
+
+def _limit(cfg: MMNGaussiansConfig, ctx, task, unit, t_risk: np.ndarray, hist_steps: tuple) -> tuple:
+    """The PDE at the particles' risk and histogram times: the solution, the histogram times' indices in it,
+    R_PDE at the risk times, and the laws at t = 0 and the histogram times as weighted points."""
+    t_hist = np.asarray(hist_steps, dtype=float) * cfg.eta
+    sol = _pde_solution(cfg, ctx, task, unit, np.unique(np.concatenate([[0.0], t_risk, t_hist])))
+    idx_hist = np.searchsorted(sol.times, t_hist - 1e-12)
+    R_pde = sol.risk[np.searchsorted(sol.times, t_risk - 1e-12)]
+    laws = [sol.points(int(np.searchsorted(sol.times, 0.0)), sub=8)] + [sol.points(j, sub=8) for j in idx_hist]
+    return sol, idx_hist, R_pde, laws
 
 
 def _pde_solution(cfg: MMNGaussiansConfig, ctx, task, unit, times: np.ndarray) -> RadialSolution:

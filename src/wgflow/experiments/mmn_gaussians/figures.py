@@ -19,6 +19,14 @@ CAPTIONS = {
         "Histograms of the particles' radii |w_i| against the PDE's density at the recorded times.",
         claims=("tracks_pde_beyond_floor", "moved_beyond_floor"),
     ),
+    "mmn_noise": Caption(
+        "Online SGD's largest W2 distance, over the histogram times, between its law of |w| and that of the "
+        "exact-gradient flow from the same initial particles, against the noise level eta / P of each (P, eta) "
+        "pair, with the fitted power law and the slope 1/2 of sqrt(eta / P) (left); noisy SGD's final radii "
+        "(seed 0) against the radial Gibbs law of the potential of those very particles (middle), and noiseless "
+        "GD with the same ridge, step and steps against the Gibbs law of its own potential (right, the null).",
+        claims=("sgd_noise_rate", "noisy_fixed_point"),
+    ),
 }
 
 
@@ -75,3 +83,49 @@ def figures(cfg, ctx, runs, sgd, sol, t_risk, idx_hist, hist_steps, ns, gaps, w2
     fig.suptitle(f"the law of $|w_i|$ ($N$ = {n_big}, seed 0) against the PDE's along the flow")
     out["hist"] = ctx.save_figure("mmn_histograms", fig)
     return out
+
+
+def noise_figures(ctx, pairs: dict | None, fixed: dict | None) -> dict:
+    """SGD's departure from the exact-gradient flow against eta / P; the noisy run's radii against their Gibbs law."""
+    if pairs is None and fixed is None:
+        return {}
+    plt = _plt()  # matplotlib with the file backend
+
+    panels = (pairs is not None) + 2 * (fixed is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.8), layout="constrained")
+    axes = list(np.atleast_1d(axes))
+    if pairs is not None:
+        _departure_panel(axes.pop(0), pairs)
+    if fixed is not None:
+        _gibbs_panels(axes, fixed)
+    fig.suptitle("SGD's noise level and noisy SGD's fixed point")
+    return {"noise": ctx.save_figure("mmn_noise", fig)}
+
+
+def _departure_panel(ax, pairs: dict) -> None:
+    lv, dep = np.asarray(pairs["level"]), np.asarray(pairs["dep"])
+    moved = dep > 0  # untrained: SGD is the flow, nothing to draw on log axes
+    ax.set(xscale="log", yscale="log")
+    ax.plot(lv[moved], dep[moved], ".", alpha=0.4, color=COLORS["trained"], label="each seed and pair")
+    if moved.all():
+        fit = fit_power_law(lv, dep, clusters=pairs["seed"])
+        ax.plot(fit.n, fit.predict(fit.n), color=COLORS["trained"], label=f"fit: slope {fit.slope:.2f}")
+        ref = fit.y_mean[0] * np.sqrt(fit.n / fit.n[0])
+        ax.plot(fit.n, ref, LINESTYLES["theory"], color=COLORS["theory"], label=r"$\sqrt{\eta/P}$ (theory)")
+    ax.set(xlabel=r"noise level $\eta / P$", ylabel=r"$\max_t W_2(|w|_{SGD}, |w|_{GD})$")
+    ax.set_title("SGD's departure from the flow")
+    ax.legend(fontsize=7)
+
+
+def _gibbs_panels(axes, fixed: dict) -> None:
+    edges = fixed["edges"]
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    titles = {"noisy": "noisy SGD", "plain": "noiseless GD (null)"}
+    for ax, (key, (r, mass)) in zip(axes, fixed["example"].items()):
+        ax.hist(r, bins=30, density=True, alpha=0.5, color=COLORS["trained"], label="final $|w_i|$ (seed 0)")
+        ax.plot(centers, mass / np.diff(edges), color=COLORS["reference"], lw=1.2, label=r"Gibbs law of its $\psi$")
+        cdf = np.cumsum(mass)
+        lo, hi = centers[np.searchsorted(cdf, 1e-4)], centers[np.searchsorted(cdf, 1 - 1e-4)]
+        ax.set_xlim(min(lo, r.min()) - 0.05, max(hi, r.max()) + 0.05)
+        ax.set(xlabel="$r = |w|$", ylabel="density", title=titles[key])
+        ax.legend(fontsize=7)
