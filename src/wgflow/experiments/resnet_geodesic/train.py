@@ -1,6 +1,6 @@
 """Training and baselines of resnet-geodesic: every (network, γ, init) trained by full-batch Adam, its scores
 along training, and the two transport-matched baselines (the untrained stack, and the trained γ = 0 ResNet,
-each with its branches rescaled to the trained network's transport, :func:`wgflow.residual.transport_matched_scale`).
+each with its branches rescaled to the trained network's transport, :func:`~wgflow.residual.baselines.transport_matched_scale`).
 
 ``data`` is ``(x, y, x_test, y_test, d, k, n_out, embed)``: training and test sets, input dimension, stream width,
 classes and whether the input is embedded into the stream.
