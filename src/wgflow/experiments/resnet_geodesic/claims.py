@@ -1,11 +1,13 @@
 """Claims of resnet-geodesic: what training changes (LSS, transport-matched OTS and K/W2²), Gai & Zhang's
-absolute levels, K/W2² -> 1 over γ (the original rule and a post-hoc one) and the accuracy peak.
+absolute levels, K/W2² -> 1 over γ (the original rule and a post-hoc one) and the accuracy peak; the
+comparisons with the γ = 0 ResNet and the plain network are :mod:`.comparisons`.
 
 Every claim is judged twice by the same rule: on the trained networks and on its null, the same statistic
 for the untrained initialisations. Intervals are Student t over inits (:func:`wgflow.stats.mean_ci`).
 
 ``st[(net, γ)]`` holds per-init score rows (columns :data:`COLS` of the experiment): ``rows`` trained,
-``init`` at initialisation, ``matched`` the transport-matched untrained ResNet (LSS, OTS, K/W2², scale).
+``init`` at initialisation, ``matched`` the transport-matched untrained ResNet and ``matched0`` the trained
+γ = 0 ResNet rescaled to the same transport (LSS, OTS, K/W2², scale).
 """
 
 from __future__ import annotations
@@ -26,19 +28,44 @@ Stats = dict[tuple[str, float], dict[str, np.ndarray]]
 #: Gai & Zhang's ranges at moderate γ (their CIFAR-100 values: GAI_ZHANG_CIFAR100 of the experiment): ResNet LSS,
 #: ResNet OTS, plain LSS, plain OTS.
 LEVELS = {"resnet_lss": (1.1, 1.4), "resnet_ots": (0.96, 1.0), "plain_lss": (3.5, 4.6), "plain_ots": (0.0, 0.22)}
-_GZ = "Gai & Zhang 2021 (arXiv 2102.09235), Table/slides: CIFAR-100 LSS and OTS vs weight decay"
+GZ = "Gai & Zhang 2021 (arXiv 2102.09235), Table/slides: CIFAR-100 LSS and OTS vs weight decay"
 UNTRAINED = "the untrained network (its initialisation in place of the trained one)"
 INIT_VS_MATCHED = "the initialisation in place of the trained network, against the same matched stack"
 MATCHED = "the transport-matched untrained ResNet (its initialisation rescaled to the trained transport)"
 INIT_RAMP = "the same rule on the initialisations' scores over the γ grid"
 
 
-def _power(ci: MeanCI) -> str:
+def power(ci: MeanCI) -> str:
     return f"interval width {ci.hi - ci.lo:.3g}; smallest detectable effect {min_detectable_effect(ci.se, ci.df):.3g}"
 
 
-def _per(v: Any) -> str:
+def per_init(v: Any) -> str:
     return " ".join(f"{a:.3g}" for a in v)
+
+
+GAINS = ((1, "ots", "OTS", 1), (2, "kratio", "K/W2²", -1))  # (column, key, label, sign: + when the trained is better)
+
+
+def paired_gain(R: dict, j: int, sign: int, base: str, who: str = "rows") -> MeanCI:
+    """Paired gain of ``who`` (trained rows, or a baseline) over the baseline ``base`` in column ``j``."""
+    return mean_ci(sign * (R[who][:, j] - R[base][:, j]))
+
+
+def gain_claim(name: str, statement: str, ci: MeanCI, null: Null, control: float, source: str, note: str) -> Any:
+    """A paired gain over a transport-matched baseline, judged on its Student-t interval: CI > 0."""
+    return claim_ci_above(
+        name,
+        statement,
+        ci.mean,
+        ci.ci,
+        0.0,
+        null=null,
+        method="t-mean",
+        power=power(ci),
+        control=control,
+        source=source,
+        note=note,
+    )
 
 
 def training_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
@@ -56,31 +83,26 @@ def training_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
             0.0,
             null=Null(UNTRAINED, ci0.mean, ci0.ci),
             method="t-mean",
-            power=_power(ci),
+            power=power(ci),
             control=float(mt[:, 0].mean()),
-            source=f"{_GZ}: trained ResNets have LSS 1.1-1.4 (near-straight tracks)",
-            note=f"trained LSS {tr[:, 0].mean():.3f} (per init {_per(tr[:, 0])}); init {_per(i0[:, 0])}; "
+            source=f"{GZ}: trained ResNets have LSS 1.1-1.4 (near-straight tracks)",
+            note=f"trained LSS {tr[:, 0].mean():.3f} (per init {per_init(tr[:, 0])}); init {per_init(i0[:, 0])}; "
             f"control: the LSS of the transport-matched untrained stack",
         )
     )
-    for j, name, what in ((1, "ots_above_matched", "OTS"), (2, "kratio_below_matched", "K/W2²")):
-        sign = 1 if j == 1 else -1  # OTS above, K/W2² below the matched stack
-        ci, ci0 = mean_ci(sign * (tr[:, j] - mt[:, j])), mean_ci(sign * (i0[:, j] - mt[:, j]))
+    for j, key, what, sign in GAINS:  # OTS above, K/W2² below the matched stack
+        ci, ci0 = paired_gain(R, j, sign, "matched"), paired_gain(R, j, sign, "matched", who="init")
         res.claims.append(
-            claim_ci_above(
-                name,
-                f"γ = {g:g}: the trained ResNet's {what} is {'above' if j == 1 else 'below'} that of its own "
+            gain_claim(
+                f"{key}_{'above' if sign > 0 else 'below'}_matched",
+                f"γ = {g:g}: the trained ResNet's {what} is {'above' if sign > 0 else 'below'} that of its own "
                 "initialisation with branches rescaled to move the data as far (matched W2²(μ_0, μ_L)/Var μ_0)",
-                ci.mean,
-                ci.ci,
-                0.0,
-                null=Null(INIT_VS_MATCHED, ci0.mean, ci0.ci),
-                method="t-mean",
-                power=_power(ci),
-                control=float(mt[:, j].mean()),
-                source=f"{_GZ}: trained ResNets transport the data along the W2 geodesic (OTS ≈ 1, K/W2² ≈ 1)",
-                note=f"trained {what} {_per(tr[:, j])}; matched {_per(mt[:, j])} (branch scales {_per(mt[:, 3])}); "
-                f"init {_per(i0[:, j])}; trained τ {_per(tr[:, 4])}, init τ {_per(i0[:, 4])}",
+                ci,
+                Null(INIT_VS_MATCHED, ci0.mean, ci0.ci),
+                float(mt[:, j].mean()),
+                f"{GZ}: trained ResNets transport the data along the W2 geodesic (OTS ≈ 1, K/W2² ≈ 1)",
+                f"trained {what} {per_init(tr[:, j])}; matched {per_init(mt[:, j])} (branch scales {per_init(mt[:, 3])}); "
+                f"init {per_init(i0[:, j])}; trained τ {per_init(tr[:, 4])}, init τ {per_init(i0[:, 4])}",
             )
         )
     level_claims(cfg, res, st)
@@ -97,8 +119,8 @@ def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     common = {
         "null": Null("the untrained network (its initialisation's LSS)", v0.mean, v0.ci),
         "method": "t-mean",
-        "power": _power(v),
-        "source": f"{_GZ} (moderate γ: {l0:g}-{l1:g})",
+        "power": power(v),
+        "source": f"{GZ} (moderate γ: {l0:g}-{l1:g})",
     }
     res.claims.append(
         claim_ci_within(
@@ -109,7 +131,7 @@ def level_claims(cfg: Any, res: ExperimentResult, st: Stats) -> None:
             (l0 + l1) / 2,
             (l1 - l0) / 2,
             **common,
-            note=f"the range as first written (two-sided); per init {_per(tr[:, 0])}; trained τ {tr[:, 4].mean():.3g}",
+            note=f"the range as first written (two-sided); per init {per_init(tr[:, 0])}; trained τ {tr[:, 4].mean():.3g}",
         )
     )
     res.claims.append(
@@ -148,10 +170,10 @@ def _ots_level(cfg: Any, res: ExperimentResult, R: dict) -> None:
             ci=o.ci,
             null=Null(MATCHED, om.mean, om.ci, passed=ots_rule(om, tau)),  # matched: the same transport τ
             method="t-mean",
-            power=_power(o),
+            power=power(o),
             control=float(i0[:, 1].mean()),
-            source=f"{_GZ} (moderate γ: {o0:g}-1)",
-            note=f"per init {_per(tr[:, 1])}; trained τ {tau:.3g}; control: the initialisation's OTS",
+            source=f"{GZ} (moderate γ: {o0:g}-1)",
+            note=f"per init {per_init(tr[:, 1])}; trained τ {tau:.3g}; control: the initialisation's OTS",
         )
     )
 
@@ -183,8 +205,8 @@ def _plain_levels(cfg: Any, res: ExperimentResult, P: dict) -> None:
                 passed=ok0,
             ),
             method="t-mean",
-            power=_power(c),
-            source=f"{_GZ} (plain network)",
+            power=power(c),
+            source=f"{GZ} (plain network)",
             note="CI: of the trained plain LSS",
         )
     )
@@ -277,7 +299,7 @@ def kratio_claims(cfg: Any, res: ExperimentResult, st: Stats) -> float:
     return moderate
 
 
-def _peak_gain(acc: dict[float, np.ndarray], sg: list[float]) -> tuple[bool, float, MeanCI]:
+def _peakpaired_gain(acc: dict[float, np.ndarray], sg: list[float]) -> tuple[bool, float, MeanCI]:
     """Choose the peak γ on the first half of the inits, test its gain over γ = 0 on the other half (paired t)."""
     half = len(acc[0.0]) // 2
     j = int(np.argmax([acc[g][:half].mean() if half else np.nan for g in sg]))  # ties go to the smaller γ
@@ -288,8 +310,8 @@ def _peak_gain(acc: dict[float, np.ndarray], sg: list[float]) -> tuple[bool, flo
 def accuracy_claim(cfg: Any, res: ExperimentResult, st: Stats) -> None:
     """Test accuracy peaks at a moderate γ (Gai & Zhang's ResNet: 74.5 % at γ = 0, 79.7 % at 5e-3)."""
     sg = sorted(cfg.gammas)
-    ok, peak, ci = _peak_gain({g: st[("resnet", g)]["rows"][:, 3] for g in sg}, sg)
-    ok0, peak0, ci0 = _peak_gain({g: st[("resnet", g)]["init"][:, 3] for g in sg}, sg)
+    ok, peak, ci = _peakpaired_gain({g: st[("resnet", g)]["rows"][:, 3] for g in sg}, sg)
+    ok0, peak0, ci0 = _peakpaired_gain({g: st[("resnet", g)]["init"][:, 3] for g in sg}, sg)
     res.metrics.update({"resnet_acc_peak_gamma": float(peak), "resnet_acc_peak_gain": ci.mean})
     half = cfg.seeds // 2
     res.claims.append(
@@ -303,9 +325,9 @@ def accuracy_claim(cfg: Any, res: ExperimentResult, st: Stats) -> None:
             ci=ci.ci,
             null=Null(INIT_RAMP, f"peak at γ = {peak0:g}, gain {ci0.mean:+.3f}", ci0.ci, passed=ok0),
             method="t-mean",
-            power=_power(ci),
+            power=power(ci),
             control=float(st[("resnet", 0.0)]["rows"][:, 3].mean()),
-            source=f"{_GZ}: ResNet accuracy 74.5 % (γ = 0) → 79.7 % (γ = 5e-3)",
+            source=f"{GZ}: ResNet accuracy 74.5 % (γ = 0) → 79.7 % (γ = 5e-3)",
             note="the peak is chosen on one half of the inits and tested on the other (no winner's curse)",
         )
     )

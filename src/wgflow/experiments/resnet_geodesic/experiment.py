@@ -27,9 +27,15 @@ map), so OTS and K/W2² are judged against a **transport-matched baseline**: the
 initialisation with its residual branches rescaled, x + (s/L) branch(x), with s chosen so that
 it moves the data exactly as far (equal τ) as the trained network
 (:func:`~wgflow.residual.baselines.transport_matched_scale`; figure ``scores_vs_transport``).
-An untrained network is its own matched baseline (s = 1, differences exactly 0). K/W2² keeps
-its 0/0 guard: when the stream does not move (W2² = 0) it is nan (K = 0) or inf, never a number
-that could pass.
+An untrained network is its own matched baseline (s = 1, differences exactly 0). Random branches
+must be scaled up (s ≈ 3-25) to move the data as far as a trained network, which makes their
+tracks wind, so this baseline is weak: the second, stronger one is the ResNet trained from the
+same init with the same steps and learning rates but **without** weight decay (γ = 0), its
+branches rescaled to move the data as far as the trained γ network — the same transport without
+weight-decay training. Both baselines are built at every γ for every init (metrics
+``{ots,kratio}_gain_over_{matched,matched0}_g{γ}``: paired mean gains, and their lower t bounds
+``..._lo_g{γ}``). K/W2² keeps its 0/0 guard: when the stream does not move (W2² = 0) it is nan
+(K = 0) or inf, never a number that could pass.
 
 Claims, at the moderate γ = ``judge_gamma`` (1e-3) unless said, Student-t CIs over inits. Each
 is judged by the same rule on its null, the same statistic for untrained networks:
@@ -52,8 +58,16 @@ still transports; Kendall τ <= ``trend_tau`` on >= 3 points and the excess over
 halved), both with the null of the same rule on the initialisations (which do not depend on γ);
 (6) ``accuracy_peaks_moderate``: the ResNet's test accuracy peaks at an interior γ, chosen on
 the first half of the inits, and its gain over γ = 0 has a paired CI > 0 on the other half
-(Gai & Zhang: 74.5 % at γ = 0, 79.7 % at 5e-3); null: the same on the initialisations.
-Accuracies are metrics (``{net}_acc_g{γ}``). With ``--untrained`` every claim fails (tests).
+(Gai & Zhang: 74.5 % at γ = 0, 79.7 % at 5e-3); null: the same on the initialisations; (7) the
+weight-decay effect at equal transport: ``wd_ots_at_equal_transport`` and
+``wd_kratio_at_equal_transport``, the trained γ ResNet's OTS above and K/W2² below those of the
+trained γ = 0 ResNet of the same init rescaled to its transport (paired CI > 0; null: the
+initialisation rescaled to the same transport in place of the trained network, against the same
+baseline); (8) ``resnet_generalises_better``: the ResNet's held-out test accuracy above the plain
+network's (same widths, depth, parameter count, steps and learning rates) at every γ, each γ's
+paired t interval > 0 (an intersection-union test; null: the same rule on the untrained networks;
+Gai & Zhang: 74.5-79.7 % vs 44.1-69.6 %). Accuracies are metrics (``{net}_acc_g{γ}``,
+``acc_gain_resnet_minus_plain_g{γ}``). With ``--untrained`` every claim fails (tests).
 
 The 2-D tasks differ in what the ideal transport is. ``blobs`` (overlapping Gaussian clusters)
 is separated by pushing the class means apart, a monotone map that is the gradient of a convex
@@ -73,25 +87,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from ...domains import SEED, Choice, Domain, Float, Floats, Int, Ints, Text
 from ...harness import ConfigError, Experiment, ExperimentResult, register
-from ...residual import (
-    ObjectiveConfig,
-    ResidualStack,
-    kinetic_ratio,
-    line_shape_score,
-    normalised_transport,
-    optimal_transport_score,
-    output_spread,
-    train_residual,
-    transport_matched_scale,
-)
 from ...tasks.digits import IMAGE_DATASETS, digits, image_dataset
 from ...tasks.moons import blobs, spirals, two_moons
 from .claims import accuracy_claim, kratio_claims, training_claims
+from .comparisons import generalisation_claim, weight_decay_claims
 from .figures import figures
+from .train import COLS, fit, matched_to_gamma0
 
 #: Gai & Zhang's CIFAR-100 values, read off the authors' slides (±0.02). THEIR measurements,
 #: reference data only — never ours. Keys: L2 coefficient γ.
@@ -178,24 +182,22 @@ class ResNetGeodesicConfig:
     }
 
 
-#: Columns of the per-init score rows.
-COLS = ("lss", "ots", "kratio", "acc", "transport", "spread")
-
-
-def _scores(net, x, xt, yt):
-    """[LSS, OTS, K/W2², test accuracy, τ = W2²(μ_0, μ_L)/Var μ_0, spread²(μ_L)/Var μ_0] of a stack."""
-    with torch.no_grad():
-        T = net.tracks(x).numpy()  # (L+1, m, k)
-        acc = float((net(xt).argmax(1) == yt).double().mean())
-    var0 = output_spread(T[0]) ** 2
-    return [
-        line_shape_score(T).mean,
-        optimal_transport_score(T[0], T[-1]),
-        kinetic_ratio(T),
-        acc,
-        normalised_transport(T),
-        output_spread(T[-1]) ** 2 / var0,
-    ]
+#: The source-scale preset on digits (``full``; ``full-blobs`` is the same on blobs in the plane): 10 inits
+#: (every claim's t interval has 9 degrees of freedom), 2000 Adam steps, two learning rates. Cost, measured as
+#: CPU time of one thread on the shared 2-core machine at 1 init and 100 / 300 steps (all five γ, both networks,
+#: both rates) and extrapolated linearly in steps and inits: digits 55.6 / 82.8 s, i.e. 0.136 s per step of the
+#: 20 trainings and 42 s per init of scores, matched baselines and figures, about 3300 s (55 min) for ``full``;
+#: blobs 50.0 / 76.4 s, about 3200 s (53 min) for ``full-blobs``. Each fits the 2-hour budget on one core, and
+#: the two presets run side by side, one per core (``wgflow run resnet-geodesic --preset full --threads 1`` and
+#: ``--preset full-blobs --threads 1``).
+FULL = {
+    "m": 512,
+    "m_test": 1285,
+    "seeds": 10,
+    "steps": 2000,
+    "snapshots": (0, 100, 500, 2000),
+    "score_steps": (0, 10, 30, 100, 300, 1000, 2000),
+}
 
 
 @register
@@ -209,7 +211,10 @@ class ResNetGeodesic(Experiment):
         "scores_vs_gamma": "LSS, OTS and test accuracy against weight decay γ, trained and at initialisation",
         "source_scores_vs_gamma": "Gai & Zhang's own values on CIFAR-100 (not ours), for comparison",
         "scores_vs_step": "The scores along training at the moderate γ, from initialisation to the trained network",
-        "scores_vs_transport": "The scores against normalised transport, with the transport-matched untrained stacks",
+        "scores_vs_transport": (
+            "The scores against normalised transport, with both transport-matched baselines (the untrained stack "
+            "and the trained γ = 0 ResNet, each rescaled to the trained network's transport)"
+        ),
         "tracks": "Tracks of the data through the hidden layers of both networks during training",
         "geodesic": "The trained ResNet's tracks beside the W2 geodesic (McCann interpolation) between the same ends",
     }
@@ -218,14 +223,8 @@ class ResNetGeodesic(Experiment):
         "quick": {},
         # L stays 8: at L = 16 the plain width-2 tanh stack does not train at all (chance accuracy, outputs
         # blowing up to 1e20 or collapsing), which voids the comparison rather than tests it
-        "full": {
-            "m": 512,
-            "m_test": 1285,
-            "seeds": 10,
-            "steps": 2000,
-            "snapshots": (0, 100, 500, 2000),
-            "score_steps": (0, 10, 30, 100, 300, 1000, 2000),
-        },
+        "full": FULL,
+        "full-blobs": {**FULL, "task": "blobs"},
     }
 
     def _data(self, cfg, m, seed):
@@ -240,61 +239,6 @@ class ResNetGeodesic(Experiment):
         except (FileNotFoundError, ValueError) as e:
             raise ConfigError(str(e)) from None
 
-    def _fit(self, cfg, ctx, data, residual, gamma):
-        """Every init of one (network, γ): scores at init, along training, trained, and the matched baseline."""
-        x, y, xt, yt, d, k, n_out, embed = data
-        out: dict[Any, Any] = {"init": [], "rows": [], "curve": [], "matched": []}  # + the snapshots by step
-        for s in range(cfg.seeds):
-            best = None
-            for lr in cfg.lrs:  # the same initialisation for every learning rate
-
-                def make(s=s):
-                    g = torch.Generator().manual_seed(10_000 * ctx.seed + 100 * s + 1)
-                    return ResidualStack(
-                        d, k, cfg.L, n_out, variant="WA", hidden=cfg.q, residual=residual, embed=embed, generator=g
-                    )
-
-                net = make()
-                shots: dict[int, Any] = {}
-                curve: list[Any] = []
-
-                def cb(step, model, shots=shots, curve=curve, s=s):
-                    if s == 0 and step in cfg.snapshots and k == 2:  # the stream is a plane
-                        with torch.no_grad():
-                            shots[f"snap{step}"] = model.tracks(x).numpy()
-                    if step in cfg.score_steps or step == cfg.steps:
-                        curve.append([step] + [v for i, v in enumerate(_scores(model, x, xt, yt)) if i != 5])
-
-                try:
-                    r = train_residual(
-                        net,
-                        x,
-                        y,
-                        ObjectiveConfig("ce", gamma=gamma),
-                        optimizer="adam",
-                        steps=cfg.steps,
-                        lr=lr,
-                        callback=cb,
-                    )
-                except FloatingPointError:
-                    continue  # this learning rate diverged; the others are kept
-                if best is None or r.terms["total"] < best[1]:
-                    best = (net, r.terms["total"], lr, shots, curve)
-            if best is None:
-                raise FloatingPointError(f"γ={gamma:g}: every learning rate in {cfg.lrs} diverged; try smaller lrs")
-            net, _, lr, shots, curve = best
-            init = make()
-            out["init"].append(_scores(init, x, xt, yt))
-            out["rows"].append([*_scores(net, x, xt, yt), lr])
-            out["curve"].append(curve)
-            if residual:  # the untrained stack rescaled to move the data as far as the trained one
-                sc = transport_matched_scale(init, x, out["rows"][-1][4])
-                init.branch_scale = sc
-                out["matched"].append([*_scores(init, x, xt, yt)[:3], sc])
-            if s == 0:
-                out.update(shots)
-        return {k_: np.array(v) for k_, v in out.items() if len(v)}
-
     def run(self, cfg: ResNetGeodesicConfig, ctx) -> ExperimentResult:
         x, y = self._data(cfg, cfg.m + cfg.m_test, cfg.data_seed + ctx.seed)
         xt, yt, x, y = x[cfg.m :], y[cfg.m :], x[: cfg.m], y[: cfg.m]
@@ -306,25 +250,14 @@ class ResNetGeodesic(Experiment):
         st = {}
         for net_name in ("resnet", "plain"):
             for gamma in cfg.gammas:
-                s = st[(net_name, gamma)] = ctx.stage(
-                    f"{net_name}_g{gamma:g}", lambda r=net_name == "resnet", g=gamma: self._fit(cfg, ctx, data, r, g)
+                st[(net_name, gamma)] = ctx.stage(
+                    f"{net_name}_g{gamma:g}", lambda r=net_name == "resnet", g=gamma: fit(cfg, ctx.seed, data, r, g)
                 )
-                tr, i0 = s["rows"].mean(0), s["init"].mean(0)
-                ctx.log(
-                    f"{net_name} γ={gamma:g}: trained (init) LSS {tr[0]:.3f} ({i0[0]:.3f}) OTS {tr[1]:.3f} "
-                    f"({i0[1]:.3f}) K/W2² {np.nanmedian(s['rows'][:, 2]):.3f} acc {tr[3]:.3f} τ {tr[4]:.3g} "
-                    f"({i0[4]:.3g}); lrs {s['rows'][:, 6]}"
-                    + (
-                        f"; matched untrained (s {s['matched'][:, 3]}): LSS {s['matched'][:, 0].mean():.3f} "
-                        f"OTS {s['matched'][:, 1].mean():.3f}"
-                        if "matched" in s
-                        else ""
-                    )
-                )
-                for j, c in enumerate(COLS):
-                    res.metrics[f"{net_name}_{c}_g{gamma:g}"] = float(tr[j])
-                    res.metrics[f"{net_name}_{c}_init_g{gamma:g}"] = float(i0[j])
-                res.metrics[f"{net_name}_kratio_median_g{gamma:g}"] = float(np.nanmedian(s["rows"][:, 2]))
+        m0 = ctx.stage("resnet_matched_g0", lambda: matched_to_gamma0(cfg, ctx.seed, data, st))
+        for i, gamma in enumerate(cfg.gammas):
+            st[("resnet", gamma)]["matched0"] = m0[f"g{i}"]
+        for net_name, gamma in st:
+            _record(ctx, res, net_name, gamma, st[(net_name, gamma)])
         for when, key in (("", "rows"), ("_init", "init")):  # LSS gaps plain - ResNet: they hold at init, so metrics
             res.metrics[f"lss_gap_plain_minus_resnet{when}"] = float(
                 min(st[("plain", g)][key][:, 0].mean() - st[("resnet", g)][key][:, 0].mean() for g in cfg.gammas)
@@ -333,8 +266,10 @@ class ResNetGeodesic(Experiment):
                 min(st[("resnet", g)][key][:, 1].mean() - st[("plain", g)][key][:, 1].mean() for g in cfg.gammas)
             )
         training_claims(cfg, res, st)
+        weight_decay_claims(cfg, res, st)
         moderate = kratio_claims(cfg, res, st)
         accuracy_claim(cfg, res, st)
+        generalisation_claim(cfg, res, st)
         figures(
             cfg,
             ctx,
@@ -345,3 +280,26 @@ class ResNetGeodesic(Experiment):
             GAI_ZHANG_CIFAR100,
         )
         return res
+
+
+def _record(ctx, res, net_name, gamma, s):
+    """Log one (network, γ) and record its mean scores (trained, init, and the ResNet's matched baselines)."""
+    tr, i0 = s["rows"].mean(0), s["init"].mean(0)
+    ctx.log(
+        f"{net_name} γ={gamma:g}: trained (init) LSS {tr[0]:.3f} ({i0[0]:.3f}) OTS {tr[1]:.3f} "
+        f"({i0[1]:.3f}) K/W2² {np.nanmedian(s['rows'][:, 2]):.3f} acc {tr[3]:.3f} τ {tr[4]:.3g} "
+        f"({i0[4]:.3g}); lrs {s['rows'][:, 6]}"
+        + "".join(
+            f"; {what} (s {s[b][:, 3]}): LSS {s[b][:, 0].mean():.3f} OTS {s[b][:, 1].mean():.3f}"
+            for b, what in (("matched", "matched untrained"), ("matched0", "matched γ = 0"))
+            if b in s
+        )
+    )
+    for j, c in enumerate(COLS):
+        res.metrics[f"{net_name}_{c}_g{gamma:g}"] = float(tr[j])
+        res.metrics[f"{net_name}_{c}_init_g{gamma:g}"] = float(i0[j])
+    res.metrics[f"{net_name}_kratio_median_g{gamma:g}"] = float(np.nanmedian(s["rows"][:, 2]))
+    for b in ("matched", "matched0"):
+        if b in s:
+            res.metrics[f"{net_name}_ots_{b}_g{gamma:g}"] = float(s[b][:, 1].mean())
+            res.metrics[f"{net_name}_kratio_{b}_median_g{gamma:g}"] = float(np.nanmedian(s[b][:, 2]))

@@ -98,12 +98,14 @@ def _transport_figure(cfg: Any, ctx: Any, res: Any, st: dict) -> None:
                     f"{name}, trained",
                     f"{name}, init",
                     "untrained ResNet, transport-matched",
+                    r"trained $\gamma = 0$ ResNet, transport-matched",
                 )
-                labels = labels if gi == 0 else (None, None, None)
+                labels = labels if gi == 0 else (None, None, None, None)
                 ax.scatter(s["rows"][:, 4], s["rows"][:, j], color=c, s=size, alpha=0.7, label=labels[0])
                 ax.scatter(s["init"][:, 4], s["init"][:, j], facecolors="none", edgecolors=c, s=size, label=labels[1])
-                if "matched" in s:
-                    ax.scatter(s["rows"][:, 4], s["matched"][:, j], marker="x", color="k", s=size, label=labels[2])
+                for key, mark, col, label in (("matched", "x", "k", labels[2]), ("matched0", "+", "C2", labels[3])):
+                    if key in s:
+                        ax.scatter(s["rows"][:, 4], s[key][:, j], marker=mark, color=col, s=size, label=label)
         ax.set(xscale="log", xlabel=_TAU, ylabel=lab)
     axs[2].set_yscale("log")
     axs[0].legend(fontsize=6)
