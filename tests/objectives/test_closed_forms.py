@@ -112,3 +112,19 @@ def test_first_variation_gradient_is_G():
     V = obj.V(theta, frozen)
     (auto,) = torch.autograd.grad(V.sum(), theta)
     assert torch.allclose(G, auto, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0, -1.0])
+def test_kernel_autograd_is_finite_for_parallel_units_and_equals_the_closed_form_gradient(scale):
+    """A unit against itself or a parallel (or opposite) unit: cos = ±1 (or its rounding just past it),
+    where autograd through arccos and sqrt alone gives nan; the kernel's gradient there is the closed form."""
+    from wgflow.objectives.closed_forms import arccos_kernel, arccos_kernel_grad
+
+    g = torch.Generator().manual_seed(0)
+    w1 = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    w2 = torch.cat([scale * w1, torch.randn(3, 4, generator=g, dtype=torch.float64)])
+    coef = torch.randn(5, 8, generator=g, dtype=torch.float64)
+    w = w1.clone().requires_grad_(True)
+    (auto,) = torch.autograd.grad((coef * arccos_kernel(w, w2)).sum(), w)
+    assert torch.isfinite(auto).all()
+    assert torch.allclose(auto, arccos_kernel_grad(w1, w2, coef), atol=1e-12)

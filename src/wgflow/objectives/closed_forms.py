@@ -48,12 +48,39 @@ def arccos_terms(w1: torch.Tensor, w2: torch.Tensor):
     return n1, n2, sin, pi_minus_b, cos
 
 
+class _AngularFactor(torch.autograd.Function):
+    r"""h(c) = sin b + (pi - b) c with b = arccos c, the arc-cosine kernel's angular factor, on the clamped
+    cosine, with its derivative h'(c) = pi - b.
+
+    h is smooth on [-1, 1]; its two terms are not: autograd through ``sqrt`` and ``arccos`` gives
+    inf * 0 = nan at c = ±1, the cosine of a unit with itself (or with a parallel one), and whether a
+    cosine rounds to 1 or just below it depends on the machine's arithmetic.
+    """
+
+    @staticmethod
+    def forward(ctx, cos: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        c = cos.clamp(-1.0, 1.0)
+        pmb = math.pi - torch.arccos(c)
+        ctx.save_for_backward(pmb)
+        return torch.sqrt((1.0 - c * c).clamp_min(0.0)) + pmb * c
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (pmb,) = ctx.saved_tensors
+        return grad * pmb
+
+
 def arccos_kernel(w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
-    r"""k(w1_i, w2_j) = E relu(w1_i.x) relu(w2_j.x), x ~ N(0, I); shape (..., n1, n2) for (..., n1, d), (..., n2, d)."""
+    r"""k(w1_i, w2_j) = E relu(w1_i.x) relu(w2_j.x), x ~ N(0, I); shape (..., n1, n2) for (..., n1, d), (..., n2, d).
+
+    Differentiable everywhere autograd reaches it, parallel units included (see :class:`_AngularFactor`).
+    """
     if w1.ndim < 2 or w2.ndim < 2 or w1.shape[-1] != w2.shape[-1]:
         raise ValueError(f"arccos_kernel needs (n1, d) and (n2, d) arrays, got {tuple(w1.shape)} and {tuple(w2.shape)}")
-    n1, n2, sin, pmb, cos = arccos_terms(w1, w2)
-    return n1 * n2 * (sin + pmb * cos) / (2 * math.pi)
+    n1 = w1.norm(dim=-1, keepdim=True)  # (..., n1, 1)
+    n2 = w2.norm(dim=-1, keepdim=True).mT  # (..., 1, n2)
+    cos = (w1 @ w2.mT) / (n1 * n2).clamp_min(torch.finfo(w1.dtype).tiny)
+    return n1 * n2 * _AngularFactor.apply(cos) / (2 * math.pi)
 
 
 def arccos_kernel_grad(w1: torch.Tensor, w2: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
