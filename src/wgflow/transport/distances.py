@@ -226,7 +226,10 @@ def _result(out, scale: float, clouds, p: float, method: str, dtype) -> Wasserst
     """The solver's output in the caller's units: value a tensor of ``dtype``, or a float if dtype is None."""
     value, relation, lower, upper, bounds, used = out
     v = float(value.detach())
-    if method != "sinkhorn" and (v == 0 or p * math.log2(v) < _UNDERFLOW) and not same_measure(*clouds):
+    # a zero is underflow only where p is so large that a W_p at the coordinates' resolution would underflow too;
+    # for smaller p it says the clouds differ below float64's resolution at their scale, and 0 is the answer
+    small = (v == 0 and p * _RESOLUTION < _UNDERFLOW) or (v > 0 and p * math.log2(v) < _UNDERFLOW)
+    if method != "sinkhorn" and small and not same_measure(*clouds):
         raise ValueError(
             f"p = {p:g} is too large for these clouds: W_p^p underflows float64 at their scale "
             f"(W_p is {f'2^{math.log2(v):.0f} of' if v > 0 else 'below float64 resolution at'} their diameter); "
@@ -246,6 +249,8 @@ def _result(out, scale: float, clouds, p: float, method: str, dtype) -> Wasserst
 #: log2 of the smallest W_p^p (conditioned clouds, diameter <= 1) trusted to carry its digits: 2^24 above float64's
 #: smallest normal number
 _UNDERFLOW = math.log2(np.finfo(np.float64).tiny) + 24
+#: log2 of float64's resolution relative to the conditioned clouds' diameter
+_RESOLUTION = math.log2(np.finfo(np.float64).eps)
 
 _SOLVER_OPTIONS = (
     *("n_projections", "seed", "blur", "scaling", "tol", "max_iter"),
