@@ -55,7 +55,7 @@ docs: $(DOCS_STAMP)
 
 # The floors check: a separate venv with every direct dependency at the lower bound pyproject.toml states
 # (constraints/floors.txt, kept equal to pyproject by tests/test_packaging.py), then the core, transport,
-# residual and statistics tests (not the slow ones) against them. All floors but torch's: torch 2.3 is not
+# residual and statistics tests and the report's docstring rendering (not the slow ones) against them. All floors but torch's: torch 2.3 is not
 # installable from the registries CI reaches as a CPU build (PyPI's 2.3 wheel is the CUDA one, with GBs of
 # NVIDIA libraries), so the check uses torch $(TORCH), the CPU wheel `make setup` installs. About 3-4 min
 # to install the first time (the venv is kept until the constraints or pyproject change), 3 min to test.
@@ -69,7 +69,8 @@ $(FLOORS_STAMP): constraints/floors.txt pyproject.toml
 
 floors: $(FLOORS_STAMP)
 	OMP_NUM_THREADS=1 $(FLOORS_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" \
-	  tests/measures tests/flows tests/objectives tests/transport tests/residual tests/test_stats.py
+	  tests/measures tests/flows tests/objectives tests/transport tests/residual tests/test_stats.py \
+	  tests/report/test_text.py
 
 test: setup browser lint docs floors
 	$(PY) -m pytest -q
