@@ -4,6 +4,16 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """The CLI's cache of experiment descriptions (wgflow.cli.described) in a folder of the test session,
+    not the user's ~/.cache; subprocesses inherit it through the environment."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WGFLOW_CACHE_DIR", str(tmp_path_factory.mktemp("wgflow-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def one_torch_thread():
     """Many small matmuls: one torch thread avoids oversubscribing shared CI cores."""

@@ -88,3 +88,39 @@ def test_readme_opens_with_install():
     install = text.split("## Install", 1)[1].split("\n## ", 1)[0]
     assert "--index-url https://download.pytorch.org/whl/cpu" in install
     assert "make demo" in install and "make test" in install
+
+
+def _pyproject_floors() -> dict[str, str]:
+    """Each direct dependency's lower bound, as pyproject.toml states it ({name: version})."""
+    from wgflow.harness.registration import tomllib  # tomllib, or tomli before Python 3.11
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    floors = {}
+    for dep in deps:
+        m = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)(;.*)?", dep.replace(" ", ""))
+        assert m, f"{dep!r}: every direct dependency states a floor (NAME>=VERSION)"
+        if not m.group(3):  # tomli: only below Python 3.11, which the floors venv is not
+            floors[m.group(1).lower()] = m.group(2)
+    return floors
+
+
+def _padded(version: str) -> tuple[int, ...]:
+    parts = tuple(int(p) for p in version.split("."))
+    return parts + (0,) * (3 - len(parts))
+
+
+def test_floors_constraints_are_pyprojects_lower_bounds():
+    """constraints/floors.txt (installed by `make floors`) pins each direct dependency at its pyproject
+    floor; torch alone is left out, for the reason the file and the Makefile state."""
+    pins = dict(
+        re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9.]+)", line).groups()  # type: ignore[union-attr]
+        for line in (ROOT / "constraints" / "floors.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    floors = _pyproject_floors()
+    assert set(pins) == set(floors) - {"torch"}
+    for name, version in pins.items():
+        assert _padded(version) == _padded(floors[name]), name
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test:.*\bfloors\b", makefile, re.M), "make test runs the floors check"
+    assert "-c constraints/floors.txt" in makefile

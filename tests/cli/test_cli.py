@@ -125,6 +125,40 @@ def test_help_and_list_do_not_import_torch():
     assert r.returncode == 0, r.stderr
 
 
+def test_runs_and_show_do_not_import_torch_once_the_experiment_is_described(tmp_path):
+    """`wgflow runs` and `wgflow show` read an experiment's description from the cache (computed once,
+    with torch, by the first command that needs it): later processes start without torch and print the same."""
+    import os
+    import subprocess
+    import sys
+
+    from wgflow.store import Store
+
+    s = Store(tmp_path / "st")
+    rid = s.create_run("teacher-student", {"n": 16, "d": 2}, 0, preset="quick")
+    s.complete_run(rid, [], [("final", None, 1.0)])
+    s.close()
+    env = os.environ | {"WGFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    code = (
+        "import sys, contextlib, io; from wgflow.cli import app as cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert cli.main(['runs', '--json', '--store', {str(tmp_path / 'st')!r}]) == 0\n"
+        f"    assert cli.main(['show', 'teacher-student', '--store', {str(tmp_path / 'st')!r}]) == 0\n"
+        "print('torch' in sys.modules); print(out.getvalue())\n"
+    )
+    outs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout.split("\n", 1))
+    assert outs[0][0] == "True" and outs[1][0] == "False", "the second process imported torch"
+    assert outs[0][1] == outs[1][1]  # the cached description prints as the computed one
+    runs = json.loads(outs[1][1].split("\n", 1)[0])
+    assert runs[0]["overrides"] == {"n": 16}  # d=2 is the quick preset's own value
+    assert "presets (`--quick` / `--full`):" in outs[1][1] and "full: d=10" in outs[1][1]
+    assert len(list((tmp_path / "cache" / "experiments").glob("teacher-student-*.json"))) == 1
+
+
 def test_report_does_not_import_torch_and_shows_what_the_store_recorded(tmp_path):
     """`wgflow report` reads the store alone: neither torch nor the experiments' modules."""
     import subprocess

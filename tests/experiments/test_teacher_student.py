@@ -54,3 +54,10 @@ def test_negative_control_passes_no_claim(tmp_path):
     assert res.metrics["dissipation_error"] == pytest.approx(1.0)  # dR/dt = 0 while |grad V|^2 > 0
     assert res.metrics["teacher_ratio_mean"] == pytest.approx(1.0)
     assert res.claims[0].null.passed is False
+    # the flows' trajectories are kept in their own format (wgflow.interop.load_trajectory reads them by run id)
+    from wgflow.flows import Trajectory
+
+    for key in ("flow", "frozen"):
+        traj = Trajectory.load(tmp_path / f"trajectory_{key}.npz")
+        assert traj.snapshots.shape[1:] == (16, 3) and traj.snapshot_steps[-1] == 40
+    assert np.array_equal(traj.snapshots[0], traj.snapshots[-1])  # untrained: the particles never move

@@ -53,7 +53,13 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, capsys, wgflow
         ("array", "final_theta"),
         ("figure", "teacher_student_particles"),
         ("figure", "teacher_student_risk"),
+        ("trajectory", "trajectory_flow"),
+        ("trajectory", "trajectory_frozen"),
     ]
+    from wgflow.interop import load_trajectory
+
+    resumed_traj = load_trajectory(store_path, rid, "trajectory_flow")  # the flow resumed from its checkpoint
+    assert np.array_equal(resumed_traj.snapshots, load_trajectory(ref_store, ref.run_id, "trajectory_flow").snapshots)
     a = np.load(store_path / "runs" / rid / "final_theta.npy", allow_pickle=False)
     b = np.load(ref_store.run_dir(ref.run_id) / "final_theta.npy", allow_pickle=False)
     assert a.dtype == np.float64 and np.array_equal(a, b)  # bit for bit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 
 from wgflow.report.maths import to_mathml
 from wgflow.report.numbers import fmt, fmt_duration
-from wgflow.report.prose import docstring_to_html, inline
+from wgflow.report.prose import inline
+from wgflow.report.rest import docstring_to_html
 
 M = "{http://www.w3.org/1998/Math/MathML}"
 
@@ -51,21 +53,34 @@ def test_mathml_never_raises_and_is_well_formed(tex):
 
 
 def test_every_experiment_docstring_renders():
+    """docutils reads every built-in experiment's description as reST: none falls back to verbatim text."""
     from wgflow.harness import list_experiments
 
     for exp in list_experiments():
         out = docstring_to_html(exp.description)
-        assert ".. math::" not in out and out.count("<math") == out.count("</math>"), exp.name
+        assert not out.startswith('<pre class="docstring">'), exp.name
+        assert ".. math::" not in out and ":class:`" not in out and out.count("<math") == out.count("</math>")
         ET.fromstring(f"<div>{out.replace('&nbsp;', ' ')}</div>")  # well-formed markup
 
 
-def test_prose_paragraphs_lists_and_inline_maths():
+def test_prose_paragraphs_lists_roles_and_maths_by_docutils():
     doc = (
-        "Title line with n^{-1/2} and ``code`` and *emphasis*.\n\nClaims:\n\n- ``a``: first;\n- second\n"
-        "  continued.\n\nReferences\n----------\n1. One.\n2. Two.\n\n<b>not html</b>"
+        "Title line with :math:`n^{-1/2}`, ``code``, *emphasis*, **strong** and :class:`~wgflow.flows.Trajectory`;\n"
+        "the norm |x| stays a bar.\n\nClaims:\n\n- ``a``: first;\n- second\n  continued.\n\n"
+        "References\n----------\n\n1. One.\n2. Two.\n\n.. math::\n\n   W_2(\\mu, \\nu) \\le 1\n\n<b>not html</b>"
     )
     out = docstring_to_html(doc)
-    assert "<msup><mi>n</mi>" in out and "<code>code</code>" in out and "<em>emphasis</em>" in out
-    assert out.count("<li>") == 4 and "<ol>" in out and "<h4>References</h4>" in out and "continued." in out
-    assert "&lt;b&gt;not html&lt;/b&gt;" in out
+    literal = '<span class="docutils literal">{}</span>'
+    assert "<msup>" in out and literal.format("code") in out and "<em>emphasis</em>" in out
+    assert "<strong>strong</strong>" in out and literal.format("Trajectory") in out and "|x|" in out
+    assert out.count("<li>") == 4 and "<ol" in out and "<h4>References</h4>" in out and "continued." in out
+    assert re.search(r'<math[^>]*display="block"', out) and "\\le" not in out
+    assert "&lt;b&gt;not html&lt;/b&gt;" in out and ":class:" not in out
     assert inline("x <y> & z") == "x &lt;y&gt; &amp; z"
+
+
+def test_markup_docutils_cannot_read_is_shown_verbatim():
+    for bad in ("an `unclosed interpreted text", ".. raw:: html\n\n   <script>x</script>", "x\n\n.. nope::\n"):
+        out = docstring_to_html(bad)
+        assert out.startswith('<pre class="docstring">') and "<script>" not in out, bad
+    assert docstring_to_html("") == ""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from wgflow.report.rest import escape_bars  # bars in prose escaped as the report escapes them
+
+__all__ = ["write", "heading", "escape_bars", "references_as_paragraphs"]
+
 
 def write(path: Path, text: str) -> None:
     """Write ``text`` unless the file already holds it (an unchanged page is not rebuilt)."""
@@ -17,33 +21,7 @@ def heading(text: str, char: str = "=") -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
-# --------------------------------------------------------------------------- plain-text bars
-# wgflow's docstrings and descriptions are read in a terminal too, where |x| is a norm or an absolute
-# value; in reST it would be a substitution reference. Bars in prose are escaped; maths (``.. math::``
-# blocks, :math:`...`), literals and literal blocks are left as written.
-_VERBATIM = re.compile(r"\.\. (math|code|code-block|sourcecode|literalinclude|doctest|testcode|parsed-literal)::")
-_INLINE_KEEP = re.compile(r"(``.+?``|:[\w:.+-]+:`[^`]*`|`[^`]*`_{0,2})")
-
-
-def escape_bars(lines: list[str]) -> list[str]:
-    """``lines`` of reST with every ``|`` of prose escaped (``\\|``), in place and returned."""
-    block_indent: int | None = None  # inside a directive or literal block opened at this indentation
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        indent = len(line) - len(stripped)
-        if block_indent is not None and (not stripped or indent > block_indent):
-            continue
-        block_indent = None
-        if stripped.startswith(".. "):
-            if _VERBATIM.match(stripped):
-                block_indent = indent  # maths or code: its indented body is kept as written
-            continue
-        if stripped.endswith("::"):
-            block_indent = indent  # the literal block that follows is kept as written
-        if "|" in line:
-            parts = _INLINE_KEEP.split(line)
-            lines[i] = "".join(p if k % 2 else re.sub(r"(?<!\\)\|", r"\\|", p) for k, p in enumerate(parts))
-    return lines
+# plain-text bars: escaped as the report escapes them (one implementation, in the package)
 
 
 def references_as_paragraphs(lines: list[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 :mod:`.app` (parser and dispatch), :mod:`.args` (shared options), :mod:`.browse` (``list``, ``show``,
 ``runs``, ``report``), :mod:`.run` (``run``, ``reproduce``), :mod:`.sweep` (``sweep``),
-:mod:`.progress` and :mod:`.show` (what they print), :mod:`.launch` (the ``torchrun`` entry point).
+:mod:`.progress` and :mod:`.show` (what they print), :mod:`.described` (experiments described without
+importing them, cached), :mod:`.launch` (the ``torchrun`` entry point).
 """
 
 from .app import main

@@ -26,6 +26,7 @@ from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
 from ..store import StoreError
 from .args import close_stores, configure_logging
 from .browse import add_list, add_report, add_runs, add_show
+from .completion import add_completion
 from .results import add_results
 from .run import add_reproduce, add_run
 from .sweep import add_sweep_parser
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for add in (add_list, add_show, add_run, add_reproduce, add_report, add_runs, add_sweep_parser, add_results):
         add(sub)
+    add_completion(sub, parser)
     for p in sub.choices.values():  # also accepted after the command: `wgflow list --experiments-path x.py`
         p.add_argument(
             "--experiments-path",

@@ -23,6 +23,8 @@ __all__ = [
     "store_arg",
     "preset_args",
     "runtime_args",
+    "progress_arg",
+    "show_progress",
     "check_runtime",
     "untrained_arg",
     "sets_arg",
@@ -110,6 +112,24 @@ def runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 ENV_DEVICE, ENV_THREADS = "WGFLOW_DEVICE", "WGFLOW_THREADS"
+
+
+def progress_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="the runs' progress bars on stderr (tqdm): auto (default) on a terminal or in a notebook, "
+        "not with --json, -q or in a log file; always, also in a log file (CI, nohup); never",
+    )
+
+
+def show_progress(args) -> bool | None:
+    """The runner's ``show_progress`` for ``--progress``: True, False, or None (a terminal or a notebook)."""
+    choice = getattr(args, "progress", "auto")
+    if choice != "auto":
+        return choice == "always"
+    return False if getattr(args, "json", False) or not log.isEnabledFor(logging.INFO) else None
 
 
 def check_runtime(args) -> None:

@@ -10,8 +10,9 @@ from ..harness import get_experiment
 from ..harness.catalog import catalog
 from ..report import write_report
 from .args import open_store, store_arg
+from .described import described
 from .schema import config_schema
-from .show import experiment_dict, run_overrides, runs_table, show_experiment
+from .show import latest_run_dict, run_overrides, runs_table, show_experiment
 
 __all__ = ["add_list", "add_show", "add_report", "add_runs"]
 
@@ -69,18 +70,19 @@ def add_show(sub) -> None:
 
 
 def _cmd_show(args) -> int:
-    exp = get_experiment(args.name)
     if args.schema:
-        print(json.dumps(config_schema(exp), indent=2))
+        print(json.dumps(config_schema(get_experiment(args.name)), indent=2))
         return 0
+    d = described(args.name)  # from the cache when the sources are unchanged: no torch
     try:
         store = open_store(args, must_exist="no store")
     except ConfigError:  # no store yet: the claims are not known
         store = None
     if args.json:
-        print(json.dumps(experiment_dict(exp, store), default=str))
+        shown = {k: v for k, v in d.items() if k != "preset_configs"}
+        print(json.dumps(shown | {"latest_run": latest_run_dict(args.name, store)}, default=str))
         return 0
-    print(show_experiment(exp, store))
+    print(show_experiment(d, store))
     return 0
 
 

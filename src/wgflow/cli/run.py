@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 
@@ -19,9 +18,11 @@ from .args import (
     open_store,
     overrides,
     preset_args,
+    progress_arg,
     runtime_args,
     seed_arg,
     sets_arg,
+    show_progress,
     store_arg,
     untrained_arg,
 )
@@ -53,6 +54,7 @@ def add_run(sub) -> None:
     untrained_arg(p)
     strict_arg(p)
     runtime_args(p)
+    progress_arg(p)
     p.add_argument(
         "--compile",
         action="store_true",
@@ -138,7 +140,7 @@ def _cmd_run(args) -> int:
             store=store,
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
-            show_progress=False if args.json or not log.isEnabledFor(logging.INFO) else None,
+            show_progress=show_progress(args),
             untrained=args.untrained,
             force=args.force,
             device=args.device,
@@ -189,6 +191,7 @@ def add_reproduce(sub) -> None:
         "totals by verdict and the report's path (the outcomes go to stderr)",
     )
     runtime_args(p)
+    progress_arg(p)
     p.set_defaults(func=_cmd_reproduce)
 
 
@@ -266,7 +269,7 @@ def _reproduce_in_turn(args, store, names: list[str], known: dict[str, float]) -
                 untrained=args.untrained,
                 device=args.device,
                 threads=args.threads,
-                show_progress=False if args.json or not log.isEnabledFor(logging.INFO) else None,
+                show_progress=show_progress(args),
             )
         done.append(time.monotonic() - t1)
         if out.message:

@@ -16,7 +16,7 @@ from ..domains import AnyOf, Bool, Choice, Domain, Float, Floats, Int, Ints, Jso
 from ..harness import Experiment
 from ..harness.claims import jsonable
 from ..harness.configs import field_domain
-from .show import field_comments
+from .described import field_comments
 
 __all__ = ["DRAFT", "config_schema", "domain_schema"]
 

@@ -20,7 +20,7 @@ from .contract import registered
 from .plugins import ENV, entry_points
 from .registry import list_experiments
 
-__all__ = ["Entry", "catalog", "static_entries", "module_sources"]
+__all__ = ["Entry", "catalog", "static_entries", "module_sources", "static_module"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,15 @@ def catalog() -> list[Entry]:
     for exp in registered_now:  # also those registered in this process (a script's own @register)
         entries[exp.name] = Entry(exp.name, exp.title, exp.reference)
     return [entries[k] for k in sorted(entries)]
+
+
+def static_module(name: str) -> str | None:
+    """The module of wgflow's entry points that registers experiment ``name``, read without importing it;
+    None when the registry must be asked (``$WGFLOW_EXPERIMENTS`` set, ``name`` registered in this
+    process or registered by no module read statically)."""
+    if os.environ.get(ENV) or name in registered():
+        return None
+    for ep in entry_points():
+        if ":" not in ep.value and any(en.name == name for en in _static_module_entries(ep.value) or []):
+            return ep.value
+    return None

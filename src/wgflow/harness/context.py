@@ -46,6 +46,8 @@ class RunContext(Protocol):
 
     def save_figure(self, name: str, fig: Any) -> str: ...
 
+    def save_trajectory(self, name: str, traj: Any) -> str: ...
+
     def stage(self, key: str, fn: Callable[[], Mapping[str, Any]]) -> dict[str, Any]: ...
 
     def checkpointer(self, key: str) -> Checkpointer | None: ...
@@ -118,6 +120,11 @@ class DirectoryContext:
 
     def save_array(self, name: str, array: np.ndarray) -> str:
         return str(atomic_save_array(self.file(name, ".npy", "array name"), np.asarray(array)))
+
+    def save_trajectory(self, name: str, traj: Any) -> str:
+        """Save a :class:`~wgflow.flows.Trajectory` as ``<name>.npz`` (its own format, no pickle:
+        :meth:`~wgflow.flows.Trajectory.load` or :func:`wgflow.interop.load_trajectory` read it back)."""
+        return traj.save(self.file(name, ".npz", "trajectory name"))
 
     def file(self, name: str, suffix: str, what: str) -> Path:
         """``<out_dir>/<name><suffix>`` for a safe ``name`` (:func:`~wgflow._io.check_name`) that stays in the

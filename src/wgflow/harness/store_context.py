@@ -131,6 +131,11 @@ class StoreContext(DirectoryContext):
         self.store.add_artifact(self.run_id, name, path, kind="array")
         return path
 
+    def save_trajectory(self, name: str, traj: Any) -> str:
+        path = super().save_trajectory(name, traj)
+        self.store.add_artifact(self.run_id, name, path, kind="trajectory")
+        return path
+
     def save_figure(self, name: str, fig: Any) -> str:
         path = super().save_figure(name, fig)
         self.store.add_artifact(self.run_id, Path(name).stem, path, kind="figure")

@@ -6,8 +6,12 @@
 * :func:`load_runs` — the same as a ``pandas.DataFrame`` (``what="runs"``), or long tables of every
   claim (``what="claims"``) or every metric point, series included (``what="metrics"``). pandas is the
   optional extra ``wgflow[pandas]``.
-* :func:`to_tensorboard` — every run's metric series as TensorBoard scalars, one sub-folder per run
-  (needs the ``tensorboard`` package: extra ``wgflow[tensorboard]``).
+* :func:`load_trajectory` — a :class:`~wgflow.flows.Trajectory` an experiment's run saved
+  (``ctx.save_trajectory``: snapshots, risk curve, final measure; ``.to_xarray()`` and
+  ``.to_dataframe()`` from there), by run id and name.
+* :func:`to_tensorboard` — every run's metric series as TensorBoard scalars, its config and summary
+  metrics as hparams, its PNG figures as images and its trajectories' particles as histograms, one
+  sub-folder per run (needs the ``tensorboard`` package: extra ``wgflow[tensorboard]``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
+from ..flows.trajectory import Trajectory
 from ..store import Store
 
-__all__ = ["RUN_FIELDS", "run_records", "write_runs_csv", "load_runs", "to_tensorboard"]
+__all__ = ["RUN_FIELDS", "run_records", "write_runs_csv", "load_runs", "load_trajectory", "to_tensorboard"]
 
 RUN_FIELDS = (
     "run_id",
@@ -108,9 +113,56 @@ def load_runs(store=None, what: str = "runs", experiment: str | None = None):
     return pd.DataFrame(out, columns=cols)
 
 
+def load_trajectory(store, run_id: str, name: str | None = None):
+    """The :class:`~wgflow.flows.Trajectory` named ``name`` that run ``run_id`` saved (an experiment's
+    ``ctx.save_trajectory``); ``name`` may be left out when the run saved exactly one.
+
+    ``store`` is a :class:`~wgflow.store.Store` or its folder. A run, or a name, that is not stored
+    raises :class:`KeyError` naming the run's trajectories.
+    """
+    with Store.using(store) as st:
+        st.get_run(run_id)  # KeyError naming the store when the run is not there
+        found = {a["name"]: a["path"] for a in st.artifacts(run_id, kind="trajectory")}
+    if name is None and len(found) == 1:
+        name = next(iter(found))
+    if name not in found:
+        have = ", ".join(sorted(found)) or "none"
+        raise KeyError(f"run {run_id} saved no trajectory {name!r} (its trajectories: {have})")
+    return Trajectory.load(found[name])
+
+
+def _tensorboard_run(w, store: Store, run: dict[str, Any]) -> None:
+    """One run into the open SummaryWriter ``w``: scalars, hparams, PNG figures, particle histograms."""
+    summary = {}
+    for m in store.metrics(run["run_id"]):
+        if m["value"] is None:
+            continue
+        tag = m["name"] if m["step"] is not None else f"summary/{m['name']}"
+        w.add_scalar(tag, m["value"], 0 if m["step"] is None else m["step"])
+        if m["step"] is None:
+            summary[f"summary/{m['name']}"] = m["value"]
+    hparams = {k: v for k, v in (run.get("config") or {}).items() if isinstance(v, (bool, int, float, str))}
+    hparams |= {"preset": str(run.get("preset")), "seed": int(run.get("seed") or 0)}
+    w.add_hparams(hparams, summary, run_name=".")  # in the run's own folder, beside its scalars
+    for a in store.artifacts(run["run_id"], kind="figure"):
+        if a["path"].endswith(".png") and os.path.isfile(a["path"]):
+            from matplotlib.image import imread
+
+            w.add_image(f"figures/{a['name']}", imread(a["path"])[..., :3], 0, dataformats="HWC")
+    for a in store.artifacts(run["run_id"], kind="trajectory"):
+        traj = load_trajectory(store, run["run_id"], a["name"])
+        for k, step in enumerate(traj.snapshot_steps):
+            for j in range(traj.snapshots.shape[-1]):
+                w.add_histogram(f"{a['name']}/theta_{j}", traj.snapshots[k, :, j], int(step))
+
+
 def to_tensorboard(store, log_dir: str | os.PathLike, experiment: str | None = None) -> list[str]:
-    """Write each run's metric series (``<name>`` at its steps) and summary metrics (``summary/<name>``)
-    as TensorBoard scalars under ``log_dir/<experiment>/<run_id>``; returns the run folders."""
+    """Write each run under ``log_dir/<experiment>/<run_id>``: its metric series (``<name>`` at its steps)
+    and summary metrics (``summary/<name>``) as scalars, its config (numbers and strings), preset and seed
+    as hparams with the summary metrics as their metrics (TensorBoard's HPARAMS tab compares runs), its
+    PNG figures as images (``figures/<name>``) and, for each trajectory it saved, the particles'
+    coordinates at every snapshot as histograms (``<trajectory>/theta_<j>``, at the snapshot's step);
+    returns the run folders."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
@@ -118,14 +170,10 @@ def to_tensorboard(store, log_dir: str | os.PathLike, experiment: str | None = N
             "TensorBoard export needs the tensorboard package: pip install 'wgflow[tensorboard]'"
         ) from None
     dirs = []
-    with Store.using(store) as store:
-        for r in store.runs(experiment):
+    with Store.using(store) as st:
+        for r in st.runs(experiment):
             path = os.path.join(str(log_dir), r["experiment"], r["run_id"])
             with SummaryWriter(log_dir=path) as w:
-                for m in store.metrics(r["run_id"]):
-                    if m["value"] is None:
-                        continue
-                    tag = m["name"] if m["step"] is not None else f"summary/{m['name']}"
-                    w.add_scalar(tag, m["value"], 0 if m["step"] is None else m["step"])
+                _tensorboard_run(w, st, r)
             dirs.append(path)
     return dirs

@@ -77,6 +77,11 @@ class _PointContext(DirectoryContext):
         self.saved[name] = ("array", path)
         return path
 
+    def save_trajectory(self, name, traj):
+        path = super().save_trajectory(name, traj)
+        self.saved[name] = ("trajectory", path)
+        return path
+
     def save_figure(self, name, fig):
         path = super().save_figure(name, fig)
         self.saved[Path(name).stem] = ("figure", path)

@@ -31,7 +31,8 @@ from .claims import claims_table as _claims_table
 from .markup import e
 from .markup import table as _table
 from .numbers import fmt
-from .prose import docstring_to_html, inline
+from .prose import inline
+from .rest import docstring_to_html
 from .sweep import sweep_section
 
 __all__ = ["render_report", "write_report"]
@@ -48,6 +49,7 @@ figcaption{font-size:13px;color:#555} pre{background:#f7f7f7;padding:.6em;overfl
 .summary{font-size:17px} details{margin:.4em 0} .note{font-size:12px;color:#666;margin-top:.2em}
 td.source{font-size:12px;color:#444;max-width:14em}
 .description p{max-width:48em} math[display=block]{margin:.6em 0} .eq-note{font-size:12px;color:#666}
+.docutils.literal{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:92%} .description h4{margin:1em 0 .3em}
 .latest{border-left:4px solid #2a6fdb;padding-left:.6em} .other-runs{font-size:14px} nav.toc ul{columns:2}
 figure{max-width:520px} figure img{width:100%;height:auto} tr.highlight td{background:#eef4ff}
 """

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import scipy.stats
 
-from .intervals import check_level, cluster_slope, slope_weights, t_bounds, welch_slope
+from .intervals import _BOOTSTRAP_RNG, check_level, cluster_slope, slope_weights, t_bounds, welch_slope
 
 #: the interval methods :func:`simulate_coverage` measures, and the ``sizes`` each one takes
 COVERAGE_METHODS = {
@@ -96,8 +96,9 @@ def _mean_bounds(method: str, v: np.ndarray, level: float, n_boot: int, rng: np.
     if method == "t-mean":
         return t_bounds(v.mean(-1), v.std(-1, ddof=1) / np.sqrt(n), n - 1, level)
     if method == "bca-mean":  # batch bounds memory at (T, batch, n)
+        kw = {_BOOTSTRAP_RNG: rng}
         r = scipy.stats.bootstrap(
-            (v,), np.mean, n_resamples=n_boot, batch=100, vectorized=True, axis=-1, confidence_level=1 - level, rng=rng
+            (v,), np.mean, n_resamples=n_boot, batch=100, vectorized=True, axis=-1, confidence_level=1 - level, **kw
         )
         return r.confidence_interval.low, r.confidence_interval.high
     boot = np.concatenate(  # percentile: chunks of 100 trials bound memory at (100, n_boot, n)

@@ -7,11 +7,15 @@ simulated experiments with the very code :func:`mean_ci` and :func:`fit_power_la
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.stats
+
+# SciPy names the bootstrap's generator ``rng`` from 1.15 and ``random_state`` before (the floor is 1.10)
+_BOOTSTRAP_RNG = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
 
 _NAN = float("nan")
 
@@ -105,7 +109,8 @@ def mean_ci(
     if method == "bca":
         if np.ptp(v) == 0:  # every resample equal: BCa's acceleration is 0/0
             return MeanCI(m, m, m, level, n, method, 0.0)
-        r = scipy.stats.bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=1 - level, rng=rng)
+        kw = {_BOOTSTRAP_RNG: rng}
+        r = scipy.stats.bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=1 - level, **kw)
         ci = r.confidence_interval
         return MeanCI(m, float(ci.low), float(ci.high), level, n, method, float(r.standard_error))
     if method == "percentile":

@@ -125,6 +125,7 @@ def _seeds_as_ensemble(cfg, ctx, flow: FlowConfig, kind: str, m: int, seeds: int
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(f"{kind}-m{m}"),
     )
+    ctx.save_trajectory(f"trajectory_{kind}-m{m}", trajs[0])  # seed 0's flow: wgflow.interop.load_trajectory
     return {
         "risk": np.stack([t.risk for t in trajs]),  # (seeds, R)
         "risk_times": trajs[0].risk_times,

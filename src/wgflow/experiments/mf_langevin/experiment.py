@@ -175,6 +175,7 @@ class MFLangevin(Experiment):
 
         def run_flow(fc, key):
             traj = train(mu0, obj, fc, seed=ctx.seed + 1, progress=ctx.progress, checkpointer=ctx.checkpointer(key))
+            ctx.save_trajectory(f"trajectory_{key}", traj)  # wgflow.interop.load_trajectory
             return {
                 "snapshots": traj.snapshots,
                 "times": traj.snapshot_times,

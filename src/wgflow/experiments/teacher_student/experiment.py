@@ -151,6 +151,7 @@ def _ensemble_stage(cfg: TeacherStudentConfig, ctx, unit: ReLU, flow: FlowConfig
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(key),
     )
+    ctx.save_trajectory(f"trajectory_{key}", trajs[0])  # the first draw's flow: wgflow.interop.load_trajectory
     teachers = [teacher.measure.numpy() for teacher, _ in draws]  # (m0, d+1) each
     w2 = [[projected_w2(balanced(x), T, method="exact") for x in tr.snapshots] for tr, T in zip(trajs, teachers)]
     raw = [[projected_w2(tr.snapshots[i], T, method="exact") for i in (0, -1)] for tr, T in zip(trajs, teachers)]
