@@ -63,7 +63,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ...domains import Bool, Choice, Domain, Float, Int, Ints
+from ...domains import Bool, Choice, Domain, Float, Floats, Int, Ints
 from ...flows import Ensemble, FlowConfig, train
 from ...harness import (
     ConfigError,
@@ -76,7 +76,17 @@ from ...measures.units import RBFSphere, Sigmoid
 from ...objectives.risks import DatasetRisk, OnlineRisk
 from ...stats import fit_power_law
 from ...tasks.three_spin import ThreeSpin
-from .claims import PAPER_LOSS, common_claims, paper_loss, rbf_posthoc, sigmoid_claims
+from .claims import (
+    PAPER_LOSS,
+    alpha_batch,
+    alpha_tag,
+    batch_law_claims,
+    collapse_claim,
+    common_claims,
+    paper_loss,
+    rbf_posthoc,
+    sigmoid_claims,
+)
 from .figures import CAPTIONS, figures
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -119,6 +129,19 @@ class RVE3SpinConfig:
     rbf_posthoc_max_n: int = 32  # the widths the post-hoc RBF rule was chosen on (n = 64 had not converged)
     alpha: float = 0.5  # SGD noise exponent: P ∝ n^{2 alpha}; the pre-quench exponent's CI must contain -2 alpha
     alpha_tolerance: float = 0.2  # the original pre-quench rule (s <= -2 alpha + tol), kept as a metric
+    # the batch law at other alphas: for each, an SGD run of sgd_steps from the same particles with
+    # P = round(P0 (n/n0)^(2 alpha)), P0 = floor(n0/batch_div) at the smallest width n0 (the integer P realise
+    # the power law within 0.02 in the exponent at n = 32..256); its pre-quench exponent must lie within
+    # -2 alpha ± loss_delta. alpha = 1/4 puts the SGD noise eta/P above the n^-1 floor (RVE §3: P ∝ n^(2 alpha),
+    # alpha < 1/2, error set by the batch); alpha = 1/2 is the main run, alpha = 1 the quench
+    batch_alphas: tuple = (0.25,)
+    # "descends at a rate independent of n" (RVE abstract, §2): the early descent rate in mean-field time,
+    # r_n = log(L_n(0) / L_n(t_w)) / t_w at t_w = collapse_time, against n; its exponent's CI within
+    # 0 ± collapse_delta. t_w = 10 lies in the first descent at every n (the loss falls ~10-15% at eta <= 1)
+    # before the finite-n plateaus part; the mean-field limit gives r_n = r (1 + c/n), which tilts the exponent
+    # fitted over n = 32..256 by 0.013 c: 0.2 allows |c| <= 15 (the same margin as loss_delta)
+    collapse_time: float = 10.0
+    collapse_delta: float = 0.2
 
     def validate(self):
         if self.rbf and len(self.rbf_n_values) < 2:
@@ -155,6 +178,9 @@ class RVE3SpinConfig:
         "rbf_posthoc_max_n": Int(1),
         "alpha": Float(0, open_lo=True),
         "alpha_tolerance": Float(0),
+        "batch_alphas": Floats(0, open_lo=True, min_len=0),
+        "collapse_time": Float(0, open_lo=True),
+        "collapse_delta": Float(0, 0.5, open_lo=True),
     }
 
 
@@ -165,41 +191,32 @@ def _stack(rows: list[dict]) -> dict:
     return out
 
 
-def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
-    """The E = len(seeds) targets at width n as ensembles: SGD, then the quench and its control.
+def collapse_steps(cfg) -> int:
+    """Steps of the main SGD phase that reach the mean-field time ``collapse_time`` (at least 1, at most all)."""
+    return int(min(cfg.sgd_steps, max(1, round(cfg.collapse_time / cfg.eta))))
 
-    Phase 1: ``sgd_steps`` with P = floor(n/batch_div). From its end two continuations of
-    ``quench_steps`` each: the quench (P^2) and the control (P again), so the quench is compared
-    with a flow that took the same number of extra steps.
+
+def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
+    """The E = len(seeds) targets at width n as ensembles: SGD, then the quench and its controls.
+
+    Phase 1: ``sgd_steps`` with P = floor(n/batch_div), a snapshot at mean-field time ``collapse_time``. From
+    its end three continuations of ``quench_steps`` each: the quench (P^2), the control (P again) and a second
+    control (another SGD stream). Beside it, from the same particles: the fixed-step control of the collapse
+    claim (:func:`_fixed_step_control`) and one SGD run per ``batch_alphas`` (:func:`_alpha_runs`).
     """
-    dtype = _DTYPES[cfg.dtype]
     fs = [ThreeSpin.random(d, seed=s) for s in seeds]
     objs = [OnlineRisk(f.sampler(), f, n_test=cfg.n_test, test_seed=s + 7) for f, s in zip(fs, seeds)]
-    unit = Sigmoid(d)
-    mus = [
-        ParticleMeasure(
-            unit.init(
-                n,
-                generator=torch.Generator().manual_seed(s + 1000 * n),
-                dtype=dtype,
-                c_scale=cfg.c_scale,
-                w_scale=cfg.w_scale,
-            ),
-            unit,
-        )
-        for s in seeds
-    ]
-    P = n // cfg.batch_div
+    mus = _sigmoid_init(cfg, d, n, seeds)
+    P, kw = n // cfg.batch_div, collapse_steps(cfg)
     key = f"sigmoid-d{d}-n{n}"
     sgd = FlowConfig(
-        eta=cfg.eta, steps=cfg.sgd_steps, batch_size=P, risk_every=max(1, cfg.sgd_steps // 60), n_snapshots=2
+        eta=cfg.eta, steps=cfg.sgd_steps, batch_size=P, risk_every=max(1, cfg.sgd_steps // 60), snapshot_steps=(kw,)
     )
-    first = train(
+    run = functools.partial(train, objective=objs, progress=ctx.progress)
+    first = run(
         Ensemble.stack(mus),
-        objs,
-        sgd,
+        cfg=sgd,
         seed=[s + 1000 * n + 1 for s in seeds],
-        progress=ctx.progress,
         checkpointer=ctx.checkpointer(f"{key}-sgd"),
     )
     start = Ensemble.stack([t.final for t in first])
@@ -207,17 +224,67 @@ def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
     # the control2 continuation draws another SGD stream: the null of the quench claim
     for phase, batch, stream in (("quench", P * P, 2), ("control", P, 2), ("control2", P, 3)):
         flow = dataclasses.replace(
-            sgd, steps=cfg.quench_steps, batch_size=batch, risk_every=max(1, cfg.quench_steps // 20)
+            sgd, steps=cfg.quench_steps, batch_size=batch, risk_every=max(1, cfg.quench_steps // 20), snapshot_steps=()
         )
-        after[phase] = train(
+        after[phase] = run(
             start,
-            objs,
-            flow,
+            cfg=flow,
             seed=[s + 1000 * n + stream for s in seeds],
-            progress=ctx.progress,
             checkpointer=ctx.checkpointer(f"{key}-{phase}"),
         )
-    return _sigmoid_rows(fs, objs, first, after)
+    out = _sigmoid_rows(fs, objs, first, after)
+    out["at_collapse"] = np.array([o.risk(t.measure_at(list(t.snapshot_steps).index(kw))) for o, t in zip(objs, first)])
+    out["init_collapse"] = np.array([o.risk(t.measure_at(0)) for o, t in zip(objs, first)])
+    out["fixed_step"] = _fixed_step_control(cfg, n, mus, objs, seeds, ctx, key)
+    out.update(_alpha_runs(cfg, n, mus, objs, seeds, ctx, key))
+    return out
+
+
+def _sigmoid_init(cfg, d: int, n: int, seeds: list[int]) -> list[ParticleMeasure]:
+    """The initial particles of every target at width n (the same for the main run and its side runs)."""
+    unit = Sigmoid(d)
+    gens = [torch.Generator().manual_seed(s + 1000 * n) for s in seeds]
+    kw = {"dtype": _DTYPES[cfg.dtype], "c_scale": cfg.c_scale, "w_scale": cfg.w_scale}
+    return [ParticleMeasure(unit.init(n, generator=g, **kw), unit) for g in gens]
+
+
+def _fixed_step_control(cfg, n: int, mus, objs, seeds, ctx, key: str) -> np.ndarray:
+    """The collapse claim's null: as many steps as reach ``collapse_time`` in mean-field time, with the same
+    minibatches, at the fixed parameter step of the standard parametrisation (per-particle step eta n0/n,
+    n0 the smallest width: the main run's step at n0), so time runs n/n0 times slower at width n.
+    Returns the loss after those steps (E,); the loss at step 0 is the main run's."""
+    flow = FlowConfig(
+        eta=cfg.eta * min(cfg.n_values) / n,
+        steps=collapse_steps(cfg),
+        batch_size=n // cfg.batch_div,
+        risk_every=collapse_steps(cfg),
+        n_snapshots=2,
+    )
+    seed = [s + 1000 * n + 1 for s in seeds]  # the main run's stream: the same samples at every step
+    tr = train(
+        Ensemble.stack(mus), objs, flow, seed=seed, progress=ctx.progress, checkpointer=ctx.checkpointer(f"{key}-fixed")
+    )
+    return np.array([t.risk[-1] for t in tr])
+
+
+def _alpha_runs(cfg, n: int, mus, objs, seeds, ctx, key: str) -> dict:
+    """Per batch exponent alpha: ``sgd_steps`` of SGD at P = :func:`alpha_batch` from the same particles; the final
+    loss (E,) under ``pre_<alpha_tag>``."""
+    out = {}
+    for i, a in enumerate(cfg.batch_alphas):
+        flow = FlowConfig(
+            eta=cfg.eta, steps=cfg.sgd_steps, batch_size=alpha_batch(cfg, n, a), risk_every=cfg.sgd_steps, n_snapshots=2
+        )
+        tr = train(
+            Ensemble.stack(mus),
+            objs,
+            flow,
+            seed=[s + 1000 * n + 4 + i for s in seeds],
+            progress=ctx.progress,
+            checkpointer=ctx.checkpointer(f"{key}-{alpha_tag(a)}"),
+        )
+        out[f"pre_{alpha_tag(a)}"] = np.array([t.risk[-1] for t in tr])
+    return out
 
 
 def _sigmoid_rows(fs: list[ThreeSpin], objs: list[OnlineRisk], first: list, after: dict) -> dict:
@@ -370,6 +437,8 @@ class RVE3Spin(Experiment):
             claims += common_claims(cfg, label, ns, col, fits, metrics, targets)
             if label.startswith("sigmoid"):
                 claims += sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, targets)
+                claims += collapse_claim(cfg, label, ns, col, targets, metrics)
+                claims += batch_law_claims(cfg, label, ns, col, fits, targets, metrics)
             elif min(n_values) < cfg.rbf_posthoc_max_n < max(n_values):
                 claims += rbf_posthoc(cfg, label, ns, col, targets, metrics)
             runs[label] = (out, fits, ns)
