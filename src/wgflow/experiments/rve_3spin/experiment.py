@@ -18,31 +18,48 @@ r"""rve-3spin: the test loss of a mean-field network on the 3-spin target decays
 Each width's targets run as one ensemble (:class:`~wgflow.flows.Ensemble`, one batched step for
 all targets). After the SGD phase the flow continues three times for ``quench_steps``: the quench (P^2),
 a control at P = n/5 again, so the quench is judged against the same number of extra steps, and a second
-control with another SGD stream (the quench claim's null).
+control with another SGD stream (the quench claim's null). From the same initial particles two side runs:
+the fixed-step control of the collapse claim (round(collapse_time/eta) steps) and one SGD run per
+``batch_alphas``. :func:`step_plan` lists every flow a config trains, for cost estimates.
 
 Claims (the target is the realisation: each a_pqr, its test set and seeds are the same at every width,
 so the exponents are cluster-slope fits, :func:`wgflow.stats.fit_power_law` with ``clusters``, Student t
 over targets). Each is judged by the same rule on its null: the loss claims on **the initial network**
 (t = 0), whose loss exponent is ~0; the quench on **a second control** (as many extra steps at P = n/5,
-another SGD stream). Sigmoid, at each d run: (1) ``loss_exponent``: the whole 95% CI of the exponent of the
-final loss against n lies within -1 ± ``loss_delta`` (equivalence); (2) ``sgd_exponent``: before the
-quench (P = n/5 ∝ n^{2 alpha}, alpha = 1/2) the CI lies within -2 alpha ± ``loss_delta``; (3)
-``quench_lowers_loss``: at every n the t interval over targets of the mean log ratio control/quench lies
-above 0 (``control`` = the control's loss at the worst n); (4) ``loss_vs_paper``: every final loss is within
-a factor 3 of the paper's read-off line (d = 10: 0.2 at n = 32, 0.005 at n = 1024; d = 25: 13 and 0.14; the
-power law through the two read-offs gives the other n). RBF (d = 5): ``loss_exponent``: the CI lies below
--1 + ``loss_delta`` (at least n^-1) on ``rbf_n_values``, n = 64 included; ``loss_exponent_posthoc`` is the
-experiment's first RBF rule (point exponent <= ``slope_bound`` on n <= ``rbf_posthoc_max_n``, chosen after
-n = 64 had not converged), shown and never counted. The exponents of the signed errors |<(f - f_n) f>| and
-|<(f - f_n) Theta(f)>| are metrics (a falling loss implies them). Under ``--untrained`` no claim passes
-(tested). The sigmoid point-estimate rules (exponent <= ``slope_bound``; pre-quench exponent
-<= -2 alpha + ``alpha_tolerance``) are the 1/0 metrics ``*_original_slope_rule`` and ``*_original_pre_rule``.
-Pre-registration: ``registration.toml`` beside this module.
+another SGD stream); the collapse on **the fixed-step control**. Sigmoid, at each d run: (1) ``loss_exponent``:
+the whole 95% CI of the exponent of the final loss against n lies within -1 ± ``loss_delta`` (equivalence);
+(2) ``sgd_exponent``: before the quench (P = n/5 ∝ n^{2 alpha}, alpha = 1/2) the CI lies within
+-2 alpha ± ``loss_delta``; (3) ``sgd_exponent_alpha25`` (one per ``batch_alphas``): the batch law at another
+alpha, an SGD run of ``sgd_steps`` from the same particles at P = round(P0 (n/n0)^{2 alpha}), its CI within
+-2 alpha ± ``loss_delta``; (4) ``rate_collapse`` (RVE's abstract: the particles descend "at a rate independent
+of n"): the early descent rate in mean-field time r_n = log(L_n(0)/L_n(t_w))/t_w, t_w = ``collapse_time``,
+has an exponent against n whose CI lies within 0 ± ``collapse_delta``; its null is the same rate after as
+many steps with the same minibatches at the standard parametrisation's fixed step (per-particle step
+eta n0/n), whose exponent is ~ -1; (5) ``quench_lowers_loss``: at every n the t interval over targets of the
+mean log ratio control/quench lies above 0 (``control`` = the control's loss at the worst n); (6)
+``loss_vs_paper``: every final loss is within a factor 3 of the paper's read-off line (d = 10: 0.2 at
+n = 32, 0.005 at n = 1024; d = 25: 13 and 0.14; the power law through the two read-offs gives the other n).
+RBF (d = 5): ``loss_exponent``: the CI lies below -1 + ``loss_delta`` (at least n^-1) on ``rbf_n_values``;
+``loss_exponent_posthoc`` is the experiment's first RBF rule (point exponent <= ``slope_bound`` on
+n <= ``rbf_posthoc_max_n``, chosen after n = 64 had not converged), shown and never counted. The exponents of
+the signed errors |<(f - f_n) f>| and |<(f - f_n) Theta(f)>| are metrics (a falling loss implies them). Under
+``--untrained`` no claim passes (tested). The sigmoid point-estimate rules (exponent <= ``slope_bound``;
+pre-quench exponent <= -2 alpha + ``alpha_tolerance``) are the 1/0 metrics ``*_original_slope_rule`` and
+``*_original_pre_rule``. Pre-registration: ``registration.toml`` beside this module.
 
-Presets: ``quick`` (d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n = 8...64
-with 4000 steps), ``paper`` (the paper's sigmoid protocol: d = 10, n = 32...1024, 10 targets, 2e6 SGD
-+ 2e5 quench steps of eta = 0.2, 1e5 test points, float32; ``benchmarks/bench_ensemble.py
---paper-estimate`` estimates its cost), ``full`` (d = 10 and 25 plus the RBF protocol, float64).
+Presets (float32 throughout the full and paper presets: from the same particles and samples a short run
+ends within 0.5% of float64, tested). ``quick``: d = 10, n = 32...256, 5 targets, 3000 + 750 steps of
+eta = 1, RBF n = 8...64 with 4000 steps. ``paper``, the source's protocols: sigmoid d = 10 and 25,
+n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points; RBF d = 5,
+n = 16...256, 2e5 gradient steps of Delta t = 1e-3 on 1e4 training points, thermal (temperature 1e-3) for
+the first 1e5. Meant for a GPU or a Dask cluster (``wgflow sweep rve-3spin --preset paper --dask``):
+extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
+--estimate paper``, at load average ~11, so an upper bound) to ~2300 h, of which 1800 h are the
+d = 10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step) and 55 h are d = 10 at
+n <= 256. ``full``, what fits 2 h on 2 cores: the paper's sigmoid protocol at n = 32...256, d = 10 and 25,
+10 targets, at 1% of its steps (2e4 SGD + 2e3 quench steps of eta = 0.5, mean-field time 1e4) and 2e4 test
+points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
+(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way: 1.8 h (``--estimate full``).
 
 The normalisation L = 1/2 E|f - f_n|^2 is the paper's: at d = 25 the paper's n = 32 loss is Var f / 2,
 the loss of f_n = 0. At d = 10 SGD with a fixed step learns the linear part and part of the cubic
@@ -105,7 +122,7 @@ class RVE3SpinConfig:
     c_scale: float = 1.0  # init (both variants): c ~ N(0, c_scale^2); RVE's choice not confirmed, 0 allowed
     w_scale: float = 1.0  # init: w ~ N(0, w_scale^2/d I), b ~ N(0, w_scale^2/d)
     n_test: int = 20000  # fresh test points for the loss (paper: 1e5)
-    dtype: str = "float32"  # quick-size losses are >= 1e-2, far above float32 round-off; full uses float64
+    dtype: str = "float32"  # losses >= 1e-4 stay far above float32 round-off (tested against float64)
     # --- RBF units on the sphere, gradient descent (RVE §4.1)
     rbf: bool = True  # run the RBF variant
     rbf_d: int = 5  # paper: 5
@@ -194,6 +211,32 @@ def _stack(rows: list[dict]) -> dict:
 def collapse_steps(cfg) -> int:
     """Steps of the main SGD phase that reach the mean-field time ``collapse_time`` (at least 1, at most all)."""
     return int(min(cfg.sgd_steps, max(1, round(cfg.collapse_time / cfg.eta))))
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow a run trains, as its cost sees it: ``targets`` members of width n, batch P, ``steps`` steps."""
+
+    unit: str  # "sigmoid" (SGD on fresh samples) or "rbf" (full-batch gradient descent on rbf_n_train points)
+    d: int
+    n: int
+    batch: int
+    steps: int
+
+
+def step_plan(cfg: RVE3SpinConfig) -> list[Flow]:
+    """Every flow :meth:`RVE3Spin.run` trains under ``cfg`` (each an ensemble of ``cfg.targets``), for cost estimates
+    (``benchmarks/bench_ensemble.py --estimate PRESET`` times one step of each and multiplies)."""
+    out = []
+    for d in cfg.dims:
+        for n in cfg.n_values:
+            P = n // cfg.batch_div
+            out += [Flow("sigmoid", d, n, P, cfg.sgd_steps), Flow("sigmoid", d, n, P * P, cfg.quench_steps)]
+            out += [Flow("sigmoid", d, n, P, 2 * cfg.quench_steps), Flow("sigmoid", d, n, P, collapse_steps(cfg))]
+            out += [Flow("sigmoid", d, n, alpha_batch(cfg, n, a), cfg.sgd_steps) for a in cfg.batch_alphas]
+    if cfg.rbf:
+        out += [Flow("rbf", cfg.rbf_d, n, cfg.rbf_n_train, cfg.rbf_steps) for n in cfg.rbf_n_values]
+    return out
 
 
 def _sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
@@ -374,6 +417,19 @@ def _rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
     return out
 
 
+#: the RBF protocol's settings shared by the full and paper presets (RVE §4.1): n = 16 ... 256, every parameter at
+#: the same step, a thermal phase at temperature 1e-3; float32 (the losses stay >= 1e-4, far above round-off:
+#: tests/experiments/test_rve_3spin.py compares float32 with float64)
+_RBF_PROTOCOL = {
+    "dtype": "float32",
+    "rbf": True,
+    "rbf_n_values": (16, 32, 64, 128, 256),
+    "rbf_eta_inner": 1.0,
+    "rbf_noise": 1e-3,
+    "rbf_dtype": "float32",
+}
+
+
 @register
 class RVE3Spin(Experiment):
     name = "rve-3spin"
@@ -385,33 +441,40 @@ class RVE3Spin(Experiment):
     cost = 100  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
-        # the paper's sigmoid protocol (RVE §4.2): d = 10, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps
+        # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`wgflow sweep rve-3spin --preset paper
+        # --dask`): sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5,
+        # n = 16 ... 256, 2e5 gradient steps of 1e-3, thermal for the first 1e5. Extrapolated on the shared
+        # 2-core machine (benchmarks/bench_ensemble.py --estimate paper): see the module docstring
         "paper": {
-            "dims": (10,),
+            "dims": (10, 25),
             "n_values": (32, 64, 128, 256, 512, 1024),
             "targets": 10,
             "eta": 0.2,
             "sgd_steps": 2_000_000,
             "quench_steps": 200_000,
             "n_test": 100_000,
-            "rbf": False,
-        },
-        "full": {
-            "dims": (10, 25),
-            "n_values": (32, 64, 128, 256, 512, 1024),
-            "targets": 10,
-            "eta": 0.5,
-            "sgd_steps": 2_000_000,
-            "quench_steps": 200_000,
-            "n_test": 100_000,
-            "dtype": "float64",
-            "rbf_n_values": (16, 32, 64, 128, 256),
+            **_RBF_PROTOCOL,
             "rbf_eta": 1e-3,
-            "rbf_eta_inner": 1.0,
             "rbf_steps": 200_000,
-            "rbf_noise": 1e-3,
             "rbf_noise_until": 100_000,
             "rbf_n_train": 10_000,
+        },
+        # what fits 2 h on 2 cores: the paper's widths up to 256, both dimensions, 10 targets, at 1% of
+        # its SGD and quench steps; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with
+        # a 20x coarser step and a smaller training sample. Extrapolated: see the module docstring
+        "full": {
+            "dims": (10, 25),
+            "n_values": (32, 64, 128, 256),
+            "targets": 10,
+            "eta": 0.5,
+            "sgd_steps": 20_000,
+            "quench_steps": 2_000,
+            "n_test": 20_000,
+            **_RBF_PROTOCOL,
+            "rbf_eta": 0.02,
+            "rbf_steps": 10_000,
+            "rbf_noise_until": 5_000,
+            "rbf_n_train": 2_000,
         },
     }
 
