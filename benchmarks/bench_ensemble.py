@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import subprocess
 import sys
 import time
@@ -137,6 +138,8 @@ def preset_estimate(preset, device):
     two controls, the fixed-step control, the batch-law runs, the RBF flows) at the preset's dtype, targets
     and step rules. A step's time is the difference of two runs (1 and 1 + k steps) divided by k, so fixed
     costs (the first and last evaluation, setup) cancel; flows with the same (unit, d, n, P) share one timing.
+    Prints the wall-clock total and the CPU-time total (all threads of this process): on a loaded machine the
+    wall time counts the waits for a core, the CPU time does not.
     """
     from wgflow.experiments import make_config
     from wgflow.experiments.rve_3spin.experiment import step_plan
@@ -146,28 +149,29 @@ def preset_estimate(preset, device):
     for f in step_plan(cfg):
         key = (f.unit, f.d, f.n, f.batch)
         steps[key] = steps.get(key, 0) + f.steps
-    total, by_stage = 0.0, {}
+    total, cpu, by_stage = 0.0, 0.0, {}
     for key, count in steps.items():
-        t = _step_time(cfg, *key, device)
-        total += count * t
+        t, c = _step_time(cfg, *key, device)
+        total, cpu = total + count * t, cpu + count * c
         stage = f"{key[0]}-d{key[1]}-n{key[2]}"
         by_stage[stage] = by_stage.get(stage, 0.0) + count * t
         print(
-            f"{preset}: {stage} P = {key[3]:6d}: {1e3 * t:8.2f} ms/step x {count:8d} -> {count * t / 3600:6.2f} h",
+            f"{preset}: {stage} P = {key[3]:6d}: {1e3 * t:8.2f} ms/step (CPU {1e3 * c:8.2f}) x {count:8d} "
+            f"-> {count * t / 3600:6.2f} h",
             flush=True,
         )
     for stage, s in by_stage.items():
         print(f"{preset}: stage {stage}: {s / 3600:.2f} h", flush=True)
     print(
-        f"{preset} preset ({cfg.targets} targets as ensembles, {torch.get_num_threads()} threads): "
-        f"extrapolated {total / 3600:.2f} h",
+        f"{preset} preset ({cfg.targets} targets as ensembles, {torch.get_num_threads()} threads, load average "
+        f"{os.getloadavg()[0]:.1f}): extrapolated {total / 3600:.2f} h wall, {cpu / 3600:.2f} h CPU",
         flush=True,
     )
     return total
 
 
 def _step_time(cfg, unit, d, n, batch, device):
-    """Seconds per step of the ensemble of cfg.targets flows of one (unit, d, n, batch)."""
+    """(wall, CPU) seconds per step of the ensemble of cfg.targets flows of one (unit, d, n, batch)."""
     from wgflow.measures.units import RBFSphere
 
     T = cfg.targets
@@ -189,11 +193,8 @@ def _step_time(cfg, unit, d, n, batch, device):
     k = int(max(2, min(40, 4e7 / (T * batch * n))))
     run = lambda steps: wg.train(Ensemble.stack(mus), objs, flow, seed=0, device=device, steps=steps)
     run(1)  # warm-up
-    t0 = time.perf_counter()
-    run(1)
-    t1 = time.perf_counter()
-    run(1 + k)
-    return max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / k
+    (_, w1, c1), (_, w2, c2) = _timed(lambda: run(1)), _timed(lambda: run(1 + k))
+    return max(0.0, w2 - w1) / k, max(0.0, c2 - c1) / k
 
 
 def quick_run(steps):

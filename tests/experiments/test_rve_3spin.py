@@ -84,7 +84,7 @@ def test_rve_3spin_scaled_down_at_d10(tmp_path, paper_figures):
     for key in ("loss_vs_n", "loss_vs_time", "slice"):
         assert (tmp_path / res.artifacts[key].split("/")[-1]).exists()
     again = run_experiment("rve-3spin", "quick", SPIN, seed=0, out_dir=tmp_path)  # memoised stage by stage
-    assert again.metrics == res.metrics
+    np.testing.assert_equal(again.metrics, res.metrics)  # nan (the collapse at eta = 1 and n = 16) equals nan
 
 
 def test_rve_3spin_untrained_passes_no_claim(tmp_path):
@@ -115,12 +115,12 @@ def test_bad_configs_are_rejected():
         make_config("rve-3spin", "quick", {"dtype": "float16"})
 
 
-def test_full_preset_is_the_paper_up_to_n_256_at_1_percent_of_its_steps():
+def test_full_preset_is_the_paper_up_to_n_256_at_4_percent_of_its_steps():
     """full: what fits 2 h on 2 cores (step_plan is what the estimate times): the paper's widths to 256, both
-    dimensions, 10 targets, 1% of its steps; the RBF protocol at its mean-field horizon with a 20x step."""
+    dimensions, 10 targets, 4% of its steps; the RBF protocol at its mean-field horizon with a 20x step."""
     full, paper = make_config("rve-3spin", "full"), make_config("rve-3spin", "paper")
     assert full.dims == (10, 25) and full.n_values == (32, 64, 128, 256) and full.targets == 10
-    assert (full.sgd_steps, full.quench_steps) == (paper.sgd_steps // 100, paper.quench_steps // 100)
+    assert (full.sgd_steps, full.quench_steps) == (paper.sgd_steps // 25, paper.quench_steps // 25)
     assert full.rbf_n_values == paper.rbf_n_values and full.rbf_noise == paper.rbf_noise
     assert full.rbf_eta * full.rbf_steps == pytest.approx(paper.rbf_eta * paper.rbf_steps)  # t = 200
     assert full.rbf_eta * full.rbf_noise_until == pytest.approx(paper.rbf_eta * paper.rbf_noise_until)  # t = 100
@@ -129,11 +129,11 @@ def test_full_preset_is_the_paper_up_to_n_256_at_1_percent_of_its_steps():
     # per (d, n): SGD, quench, two controls, the fixed-step control, one batch-law run; then the RBF widths
     assert len(plan) == 2 * 4 * 5 + 5 and sum(f.steps for f in plan if f.unit == "rbf") == 5 * 10_000
     assert {(f.batch, f.steps) for f in plan if f.unit == "sigmoid" and f.n == 256 and f.d == 25} == {
-        (51, 20_000),
-        (2601, 2_000),
-        (51, 4_000),
+        (51, 80_000),
+        (2601, 8_000),
+        (51, 16_000),
         (51, 20),
-        (17, 20_000),
+        (17, 80_000),
     }
 
 

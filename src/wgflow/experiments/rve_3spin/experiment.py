@@ -54,12 +54,13 @@ n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test poi
 n = 16...256, 2e5 gradient steps of Delta t = 1e-3 on 1e4 training points, thermal (temperature 1e-3) for
 the first 1e5. Meant for a GPU or a Dask cluster (``wgflow sweep rve-3spin --preset paper --dask``):
 extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
---estimate paper``, at load average ~11, so an upper bound) to ~2300 h, of which 1800 h are the
+--estimate paper``, wall time at load average ~11, so an upper bound) to ~2300 h, of which 1800 h are the
 d = 10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step) and 55 h are d = 10 at
 n <= 256. ``full``, what fits 2 h on 2 cores: the paper's sigmoid protocol at n = 32...256, d = 10 and 25,
-10 targets, at 1% of its steps (2e4 SGD + 2e3 quench steps of eta = 0.5, mean-field time 1e4) and 2e4 test
+10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4 test
 points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
-(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way: 1.8 h (``--estimate full``).
+(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way (``--estimate full``): 1.4 h
+of CPU time (what an idle machine's wall clock needs at most), 7.7 h of wall time at load average ~11.
 
 The normalisation L = 1/2 E|f - f_n|^2 is the paper's: at d = 25 the paper's n = 32 loss is Var f / 2,
 the loss of f_n = 0. At d = 10 SGD with a fixed step learns the linear part and part of the cubic
@@ -459,7 +460,7 @@ class RVE3Spin(Experiment):
             "rbf_noise_until": 100_000,
             "rbf_n_train": 10_000,
         },
-        # what fits 2 h on 2 cores: the paper's widths up to 256, both dimensions, 10 targets, at 1% of
+        # what fits 2 h on 2 cores: the paper's widths up to 256, both dimensions, 10 targets, at 4% of
         # its SGD and quench steps; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with
         # a 20x coarser step and a smaller training sample. Extrapolated: see the module docstring
         "full": {
@@ -467,8 +468,8 @@ class RVE3Spin(Experiment):
             "n_values": (32, 64, 128, 256),
             "targets": 10,
             "eta": 0.5,
-            "sgd_steps": 20_000,
-            "quench_steps": 2_000,
+            "sgd_steps": 80_000,
+            "quench_steps": 8_000,
             "n_test": 20_000,
             **_RBF_PROTOCOL,
             "rbf_eta": 0.02,
