@@ -134,7 +134,7 @@ def handwritten(mus, objs, cfg):
 def preset_estimate(preset, device):
     """Wall time of an rve-3spin preset extrapolated from measured ensemble step times.
 
-    Every flow the preset trains (:func:`wgflow.experiments.rve_3spin.experiment.step_plan`: SGD, quench, its
+    Every flow the preset trains (:func:`wgflow.experiments.rve_3spin.train.step_plan`: SGD, quench, its
     two controls, the fixed-step control, the batch-law runs, the RBF flows) at the preset's dtype, targets
     and step rules. A step's time is the difference of two runs (1 and 1 + k steps) divided by k, so fixed
     costs (the first and last evaluation, setup) cancel; flows with the same (unit, d, n, P) share one timing.
@@ -142,7 +142,7 @@ def preset_estimate(preset, device):
     wall time counts the waits for a core, the CPU time does not.
     """
     from wgflow.experiments import make_config
-    from wgflow.experiments.rve_3spin.experiment import step_plan
+    from wgflow.experiments.rve_3spin.train import step_plan
 
     cfg = make_config("rve-3spin", preset)
     steps: dict = {}

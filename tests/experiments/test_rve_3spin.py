@@ -7,7 +7,7 @@ import pytest
 
 from wgflow.experiments import ConfigError, get_experiment, make_config, run_experiment
 from wgflow.experiments.rve_3spin.claims import NULL_FIXED_STEP, NULL_INIT, alpha_batch, paper_loss
-from wgflow.experiments.rve_3spin.experiment import step_plan
+from wgflow.experiments.rve_3spin.train import step_plan
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
