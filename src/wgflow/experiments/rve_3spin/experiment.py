@@ -52,12 +52,13 @@ ends within 0.5% of float64, tested). ``quick``: d = 10, n = 32...256, 5 targets
 eta = 1, RBF n = 8...64 with 4000 steps. ``paper``, the source's protocols: sigmoid d = 10 and 25,
 n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points; RBF d = 5,
 n = 16...256, 2e5 gradient steps of Delta t = 1e-3 on 1e4 training points, thermal (temperature 1e-3) for
-the first 1e5. Meant for a GPU or a Dask cluster (``wgflow sweep rve-3spin --preset paper --dask``):
+the first 1e5. Meant for a GPU or a Dask cluster (``wgflow run rve-3spin --preset paper --device cuda``, ``wgflow sweep
+rve-3spin --preset paper --dask ADDRESS``):
 extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
---estimate paper``, wall time at load average ~11, so an upper bound) to ~2300 h, of which 1800 h are the
-d = 10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step) and 55 h are d = 10 at
-n <= 256. ``full``, what fits 2 h on 2 cores: the paper's sigmoid protocol at n = 32...256, d = 10 and 25,
-10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4 test
+--estimate paper``, at load average ~11) to 400 h of CPU time (2000 h of wall time at that load), of which
+330 h are the d = 10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step), 27 h
+the sigmoid runs at n <= 256 and 19 h the RBF protocol. ``full``, what fits 2 h on 2 cores: the paper's
+sigmoid protocol at n = 32...256, d = 10 and 25, 10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4 test
 points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
 (Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way (``--estimate full``): 1.4 h
 of CPU time (what an idle machine's wall clock needs at most), 7.7 h of wall time at load average ~11.
@@ -216,8 +217,7 @@ class RVE3Spin(Experiment):
     cost = 100  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
-        # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`wgflow sweep rve-3spin --preset paper
-        # --dask`): sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5,
+        # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`--device cuda`, `wgflow sweep ... --dask`): sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5,
         # n = 16 ... 256, 2e5 gradient steps of 1e-3, thermal for the first 1e5. Extrapolated on the shared
         # 2-core machine (benchmarks/bench_ensemble.py --estimate paper): see the module docstring
         "paper": {
