@@ -217,9 +217,10 @@ class RVE3Spin(Experiment):
     cost = 100  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
-        # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`--device cuda`, `wgflow sweep ... --dask`): sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5,
-        # n = 16 ... 256, 2e5 gradient steps of 1e-3, thermal for the first 1e5. Extrapolated on the shared
-        # 2-core machine (benchmarks/bench_ensemble.py --estimate paper): see the module docstring
+        # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`--device cuda`, `sweep ... --dask`):
+        # sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5, n = 16 ... 256,
+        # 2e5 gradient steps of 1e-3, thermal for the first 1e5. Its cost (bench_ensemble.py --estimate paper):
+        # see the module docstring
         "paper": {
             "dims": (10, 25),
             "n_values": (32, 64, 128, 256, 512, 1024),
