@@ -206,3 +206,26 @@ def test_float32_tracks_float64_on_a_short_run(unit):
     assert risk[torch.float64][-1] < 0.97 * risk[torch.float64][0]  # it trained
     gap = abs(risk[torch.float32][-1] - risk[torch.float64][-1]) / risk[torch.float64][-1]
     assert gap < 5e-3, gap
+
+
+def test_layered_dynamics_is_a_named_variant_beside_plain_sgd():
+    """dynamics = "layered" (per-layer steps) is opt-in: every preset runs plain SGD; the variant slows the inner
+    weights' step by layered_inner in every sigmoid flow and changes the trajectory from the same particles."""
+    from types import SimpleNamespace
+
+    from wgflow.experiments.rve_3spin.train import inner_step, sigmoid_stage
+
+    for preset in ("quick", "full", "paper"):
+        assert make_config("rve-3spin", preset).dynamics == "sgd" and inner_step(make_config("rve-3spin", preset)) == 1
+    small = {**TINY, "n_values": (10, 20), "sgd_steps": 20, "quench_steps": 5, "rbf": False}
+    ctx = SimpleNamespace(progress=None, checkpointer=lambda key: None)
+    out = {}
+    for dyn in ("sgd", "layered"):
+        cfg = make_config("rve-3spin", "quick", {**small, "dynamics": dyn})
+        out[dyn] = sigmoid_stage(cfg, 10, 20, [0, 1], ctx)
+    assert inner_step(cfg) == cfg.layered_inner == 0.02
+    np.testing.assert_array_equal(out["sgd"]["init"], out["layered"]["init"])  # the same particles
+    for key in ("pre", "post", "fixed_step", "pre_alpha25"):  # every flow of the stage follows the variant
+        assert np.isfinite(out["layered"][key]).all() and (out["sgd"][key] != out["layered"][key]).all(), key
+    with pytest.raises(ConfigError, match="dynamics"):
+        make_config("rve-3spin", "quick", {"dynamics": "adam"})

@@ -31,6 +31,13 @@ def _stack(rows: list[dict]) -> dict:
     return out
 
 
+def inner_step(cfg) -> float:
+    """The multiplier of the inner weights' (w, b) step: 1 for plain SGD, ``layered_inner`` for the "layered"
+    dynamics (per-layer steps: a constant diagonal mobility, still a Wasserstein gradient flow, in a metric
+    that weights the inner coordinates by 1/layered_inner, so RVE's mean-field limit and its scalings hold)."""
+    return cfg.layered_inner if cfg.dynamics == "layered" else 1.0
+
+
 def collapse_steps(cfg) -> int:
     """Steps of the main SGD phase that reach the mean-field time ``collapse_time`` (at least 1, at most all)."""
     return int(min(cfg.sgd_steps, max(1, round(cfg.collapse_time / cfg.eta))))
@@ -76,7 +83,12 @@ def sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
     P, kw = n // cfg.batch_div, collapse_steps(cfg)
     key = f"sigmoid-d{d}-n{n}"
     sgd = FlowConfig(
-        eta=cfg.eta, steps=cfg.sgd_steps, batch_size=P, risk_every=max(1, cfg.sgd_steps // 60), snapshot_steps=(kw,)
+        eta=cfg.eta,
+        eta_inner=inner_step(cfg),
+        steps=cfg.sgd_steps,
+        batch_size=P,
+        risk_every=max(1, cfg.sgd_steps // 60),
+        snapshot_steps=(kw,),
     )
     run = functools.partial(train, objective=objs, progress=ctx.progress)
     first = run(
@@ -121,6 +133,7 @@ def _fixed_step_control(cfg, n: int, mus, objs, seeds, ctx, key: str) -> np.ndar
     Returns the loss after those steps (E,); the loss at step 0 is the main run's."""
     flow = FlowConfig(
         eta=cfg.eta * min(cfg.n_values) / n,
+        eta_inner=inner_step(cfg),
         steps=collapse_steps(cfg),
         batch_size=n // cfg.batch_div,
         risk_every=collapse_steps(cfg),
@@ -139,7 +152,12 @@ def _alpha_runs(cfg, n: int, mus, objs, seeds, ctx, key: str) -> dict:
     out = {}
     for i, a in enumerate(cfg.batch_alphas):
         flow = FlowConfig(
-            eta=cfg.eta, steps=cfg.sgd_steps, batch_size=alpha_batch(cfg, n, a), risk_every=cfg.sgd_steps, n_snapshots=2
+            eta=cfg.eta,
+            eta_inner=inner_step(cfg),
+            steps=cfg.sgd_steps,
+            batch_size=alpha_batch(cfg, n, a),
+            risk_every=cfg.sgd_steps,
+            n_snapshots=2,
         )
         tr = train(
             Ensemble.stack(mus),
