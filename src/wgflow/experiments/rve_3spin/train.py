@@ -8,13 +8,12 @@ per-target arrays (:func:`_stack`).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ...flows import Ensemble, FlowConfig, train
+from ...flows import Ensemble, FlowConfig, Trajectory, train
 from ...measures.measure import ParticleMeasure
 from ...measures.units import RBFSphere, Sigmoid
 from ...objectives.risks import DatasetRisk, OnlineRisk
@@ -90,13 +89,14 @@ def sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
         risk_every=max(1, cfg.sgd_steps // 60),
         snapshot_steps=(kw,),
     )
-    run = functools.partial(train, objective=objs, progress=ctx.progress)
-    first = run(
-        Ensemble.stack(mus),
-        cfg=sgd,
-        seed=[s + 1000 * n + 1 for s in seeds],
-        checkpointer=ctx.checkpointer(f"{key}-sgd"),
-    )
+
+    def run(start: Ensemble, flow: FlowConfig, stream: int, phase: str) -> list[Trajectory]:
+        seed = [s + 1000 * n + stream for s in seeds]
+        return train(
+            start, objs, flow, seed=seed, progress=ctx.progress, checkpointer=ctx.checkpointer(f"{key}-{phase}")
+        )
+
+    first = run(Ensemble.stack(mus), sgd, 1, "sgd")
     start = Ensemble.stack([t.final for t in first])
     after = {}
     # the control2 continuation draws another SGD stream: the null of the quench claim
@@ -104,12 +104,7 @@ def sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
         flow = dataclasses.replace(
             sgd, steps=cfg.quench_steps, batch_size=batch, risk_every=max(1, cfg.quench_steps // 20), snapshot_steps=()
         )
-        after[phase] = run(
-            start,
-            cfg=flow,
-            seed=[s + 1000 * n + stream for s in seeds],
-            checkpointer=ctx.checkpointer(f"{key}-{phase}"),
-        )
+        after[phase] = run(start, flow, stream, phase)
     out = _sigmoid_rows(fs, objs, first, after)
     out["at_collapse"] = np.array([o.risk(t.measure_at(list(t.snapshot_steps).index(kw))) for o, t in zip(objs, first)])
     out["init_collapse"] = np.array([o.risk(t.measure_at(0)) for o, t in zip(objs, first)])
