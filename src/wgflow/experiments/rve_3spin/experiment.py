@@ -118,8 +118,8 @@ class RVE3SpinConfig:
     # at layered_inner times the output weights' step; a constant diagonal mobility, still RVE's particle SGD in
     # another metric). layered_inner = 0.02: the smallest of 1, 0.1, 0.05, 0.02 in a reduced-horizon study
     # (results/rve-3spin/study.md), which lowered the d = 10 loss 1.8-2.8x at n = 32 and 128
-    dynamics: str = "sgd"
-    layered_inner: float = 0.02
+    dynamics: str = "sgd"  # "sgd" (plain, every preset) or "layered"
+    layered_inner: float = 0.02  # the inner weights' step multiplier of the "layered" dynamics
     dtype: str = "float32"  # losses >= 1e-4 stay far above float32 round-off (tested against float64)
     # --- RBF units on the sphere, gradient descent (RVE §4.1)
     rbf: bool = True  # run the RBF variant
@@ -155,8 +155,8 @@ class RVE3SpinConfig:
     # 0 ± collapse_delta. t_w = 10 lies in the first descent at every n (the loss falls ~10-15% at eta <= 1)
     # before the finite-n plateaus part; the mean-field limit gives r_n = r (1 + c/n), which tilts the exponent
     # fitted over n = 32..256 by 0.013 c: 0.2 allows |c| <= 15 (the same margin as loss_delta)
-    collapse_time: float = 10.0
-    collapse_delta: float = 0.2
+    collapse_time: float = 10.0  # t_w, mean-field time of the early descent rate
+    collapse_delta: float = 0.2  # equivalence margin of the descent-rate exponent (see above)
 
     def validate(self):
         if self.rbf and len(self.rbf_n_values) < 2:
