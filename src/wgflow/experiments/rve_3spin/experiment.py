@@ -116,8 +116,8 @@ class RVE3SpinConfig:
     n_test: int = 20000  # fresh test points for the loss (paper: 1e5)
     # the sigmoid flows' dynamics: "sgd" (plain SGD, RVE's) or "layered" (per-layer steps: the inner weights w, b
     # at layered_inner times the output weights' step; a constant diagonal mobility, still RVE's particle SGD in
-    # another metric). layered_inner = 0.02: the smallest of 1, 0.1, 0.05, 0.02 in a reduced-horizon study
-    # (results/rve-3spin/study.md), which lowered the d = 10 loss 1.8-2.8x at n = 32 and 128
+    # another metric). layered_inner = 0.02: of 1, 0.1, 0.05, 0.02 in a reduced-horizon study (results/rve-3spin/
+    # study.md) the lowest d = 10 losses at n <= 128 (2.0-2.9x below plain SGD; 0.05 as far from the paper's)
     dynamics: str = "sgd"  # "sgd" (plain, every preset) or "layered"
     layered_inner: float = 0.02  # the inner weights' step multiplier of the "layered" dynamics
     dtype: str = "float32"  # losses >= 1e-4 stay far above float32 round-off (tested against float64)
