@@ -47,21 +47,20 @@ the signed errors |<(f - f_n) f>| and |<(f - f_n) Theta(f)>| are metrics (a fall
 pre-quench exponent <= -2 alpha + ``alpha_tolerance``) are the 1/0 metrics ``*_original_slope_rule`` and
 ``*_original_pre_rule``. Pre-registration: ``registration.toml`` beside this module.
 
-Presets (float32 throughout the full and paper presets: from the same particles and samples a short run
-ends within 0.5% of float64, tested). ``quick``: d = 10, n = 32...256, 5 targets, 3000 + 750 steps of
-eta = 1, RBF n = 8...64 with 4000 steps. ``paper``, the source's protocols: sigmoid d = 10 and 25,
-n = 32...1024, 10 targets, 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points; RBF d = 5,
-n = 16...256, 2e5 gradient steps of Delta t = 1e-3 on 1e4 training points, thermal (temperature 1e-3) for
-the first 1e5. Meant for a GPU or a Dask cluster (``wgflow run rve-3spin --preset paper --device cuda``, ``wgflow sweep
-rve-3spin --preset paper --dask ADDRESS``):
-extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
---estimate paper``, at load average ~11) to 400 h of CPU time (2000 h of wall time at that load), of which
-330 h are the d = 10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step), 27 h
-the sigmoid runs at n <= 256 and 19 h the RBF protocol. ``full``, what fits 2 h on 2 cores: the paper's
-sigmoid protocol at n = 32...256, d = 10 and 25, 10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4 test
-points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
-(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way (``--estimate full``): 1.4 h
-of CPU time (what an idle machine's wall clock needs at most), 7.7 h of wall time at load average ~11.
+Presets (float32 throughout the full and paper presets: from the same particles and samples a short run ends
+within 0.5% of float64, tested). ``quick``: d = 10, n = 32...256, 5 targets, 3000 + 750 steps of eta = 1, RBF n
+= 8...64 with 4000 steps. ``paper``, the source's protocols: sigmoid d = 10 and 25, n = 32...1024, 10 targets,
+2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points; RBF d = 5, n = 16...256, 2e5 gradient steps of Delta t
+= 1e-3 on 1e4 training points, thermal (temperature 1e-3) for the first 1e5. Meant for a GPU or a Dask cluster
+(``wgflow run rve-3spin --preset paper --device cuda``, ``wgflow sweep rve-3spin --preset paper --dask
+ADDRESS``): extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
+--estimate paper``, at load average 3.6) to 420 h of wall time (360 h of CPU time), of which 330 h are the d =
+10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step), 25 h the sigmoid runs at n <= 256
+and 29 h the RBF protocol. ``full``, what fits 2 h on 2 cores: the paper's sigmoid protocol at n = 32...256, d =
+10 and 25, 10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4
+test points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
+(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way (``--estimate full``): 1.1 h of
+wall time at load average 2.9 (1.1 h of CPU time); 7.7 h of wall time at load average 11.
 
 The normalisation L = 1/2 E|f - f_n|^2 is the paper's: at d = 25 the paper's n = 32 loss is Var f / 2,
 the loss of f_n = 0. At d = 10 SGD with a fixed step learns the linear part and part of the cubic
