@@ -221,7 +221,7 @@ class RVE3Spin(Experiment):
     description = __doc__
     Config = RVE3SpinConfig
     captions = CAPTIONS
-    cost = 100  # quick preset, seconds on one idle core (the order of reproduce --jobs)
+    cost = 130  # quick preset, seconds on one idle core (the order of reproduce --jobs; 167 s CPU at load 5)
     presets = {
         "quick": {},
         # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`--device cuda`, `sweep ... --dask`):
