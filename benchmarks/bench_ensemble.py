@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ensemble.py [--steps 200] [--targets 10] [--dtype float32] [--device cpu]
     python benchmarks/bench_ensemble.py --paper-estimate     # rve-3spin's paper preset, extrapolated
+    python benchmarks/bench_ensemble.py --estimate full      # any rve-3spin preset, extrapolated
     python benchmarks/bench_ensemble.py --no-contention --compile   # the sweep only, and compiled ensembles
 
 1. The sweep of rve-3spin's sigmoid variant (d = 10, n = 32 ... 1024, 10 targets, P = n/5, a fixed
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import subprocess
 import sys
 import time
@@ -129,38 +131,70 @@ def handwritten(mus, objs, cfg):
     return out
 
 
-def paper_estimate(dtype, device, d=10, targets=10):
-    """Wall time of rve-3spin's ``paper`` preset extrapolated from measured ensemble step times.
+def preset_estimate(preset, device):
+    """Wall time of an rve-3spin preset extrapolated from measured ensemble step times.
 
-    Per width: 2e6 SGD steps at P = n/5, then 2e5 quench steps at P^2 and 2e5 control steps at P. A step's
-    time is the difference of two runs (1 and 1 + k steps) divided by k, so fixed costs (the first and
-    last evaluation, setup) cancel.
+    Every flow the preset trains (:func:`wgflow.experiments.rve_3spin.train.step_plan`: SGD, quench, its
+    two controls, the fixed-step control, the batch-law runs, the RBF flows) at the preset's dtype, targets
+    and step rules. A step's time is the difference of two runs (1 and 1 + k steps) divided by k, so fixed
+    costs (the first and last evaluation, setup) cancel; flows with the same (unit, d, n, P) share one timing.
+    Prints the wall-clock total and the CPU-time total (all threads of this process): on a loaded machine the
+    wall time counts the waits for a core, the CPU time does not.
     """
-    total = 0.0
-    for n in N_VALUES:
-        mus, objs = _problem(d, n, targets, dtype, 1000)
-        P = n // 5
-        t = {}
-        for batch in (P, P * P):
-            k = int(max(2, min(40, 4e7 / (targets * batch * n))))
-            cfg = wg.FlowConfig(eta=0.2, steps=1, batch_size=batch, risk_every=10**9, n_snapshots=2)
-            run = lambda steps, mus=mus, objs=objs, cfg=cfg: wg.train(
-                Ensemble.stack(mus), objs, cfg, seed=0, device=device, steps=steps
-            )
-            run(1)  # warm-up
-            t0 = time.perf_counter()
-            run(1)
-            t1 = time.perf_counter()
-            run(1 + k)
-            t[batch] = max(0.0, (time.perf_counter() - t1) - (t1 - t0)) / k
-        width = 2.2e6 * t[P] + 2e5 * t[P * P]
-        total += width
+    from wgflow.experiments import make_config
+    from wgflow.experiments.rve_3spin.train import step_plan
+
+    cfg = make_config("rve-3spin", preset)
+    steps: dict = {}
+    for f in step_plan(cfg):
+        key = (f.unit, f.d, f.n, f.batch)
+        steps[key] = steps.get(key, 0) + f.steps
+    total, cpu, by_stage = 0.0, 0.0, {}
+    for key, count in steps.items():
+        t, c = _step_time(cfg, *key, device)
+        total, cpu = total + count * t, cpu + count * c
+        stage = f"{key[0]}-d{key[1]}-n{key[2]}"
+        by_stage[stage] = by_stage.get(stage, 0.0) + count * t
         print(
-            f"paper preset, n = {n:5d}: {1e3 * t[P]:.2f} ms/step at P = {P}, {1e3 * t[P * P]:.1f} ms/step at "
-            f"P^2 = {P * P} -> {width / 3600:.1f} h",
+            f"{preset}: {stage} P = {key[3]:6d}: {1e3 * t:8.2f} ms/step (CPU {1e3 * c:8.2f}) x {count:8d} "
+            f"-> {count * t / 3600:6.2f} h",
             flush=True,
         )
-    print(f"paper preset (d = 10, 10 targets as ensembles): extrapolated {total / 3600:.1f} h", flush=True)
+    for stage, s in by_stage.items():
+        print(f"{preset}: stage {stage}: {s / 3600:.2f} h", flush=True)
+    print(
+        f"{preset} preset ({cfg.targets} targets as ensembles, {torch.get_num_threads()} threads, load average "
+        f"{os.getloadavg()[0]:.1f}): extrapolated {total / 3600:.2f} h wall, {cpu / 3600:.2f} h CPU",
+        flush=True,
+    )
+    return total
+
+
+def _step_time(cfg, unit, d, n, batch, device):
+    """(wall, CPU) seconds per step of the ensemble of cfg.targets flows of one (unit, d, n, batch)."""
+    from wgflow.measures.units import RBFSphere
+
+    T = cfg.targets
+    fs = [ThreeSpin.random(d, seed=k) for k in range(T)]
+    if unit == "sigmoid":
+        dtype = getattr(torch, cfg.dtype)
+        mus, objs = _problem(d, n, T, dtype, 1000)
+        flow = wg.FlowConfig(eta=cfg.eta, steps=1, batch_size=batch, risk_every=10**9, n_snapshots=2)
+    else:
+        dtype, u = getattr(torch, cfg.rbf_dtype), RBFSphere(d)
+        xs = [f.sampler()(batch, generator=torch.Generator().manual_seed(k), dtype=dtype) for k, f in enumerate(fs)]
+        objs = [wg.DatasetRisk(x, f(x)) for x, f in zip(xs, fs)]
+        mus = [
+            wg.ParticleMeasure(u.init(n, generator=torch.Generator().manual_seed(k), dtype=dtype), u) for k in range(T)
+        ]
+        flow = wg.FlowConfig(
+            eta=cfg.rbf_eta, eta_inner=cfg.rbf_eta_inner, steps=1, noise=cfg.rbf_noise, risk_every=10**9, n_snapshots=2
+        )
+    k = int(max(2, min(40, 4e7 / (T * batch * n))))
+    run = lambda steps: wg.train(Ensemble.stack(mus), objs, flow, seed=0, device=device, steps=steps)
+    run(1)  # warm-up
+    (_, w1, c1), (_, w2, c2) = _timed(lambda: run(1)), _timed(lambda: run(1 + k))
+    return max(0.0, w2 - w1) / k, max(0.0, c2 - c1) / k
 
 
 def quick_run(steps):
@@ -199,12 +233,13 @@ def main(argv=None):
     p.add_argument("--quick-steps", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3, help="alternating repeats of each timing (fastest kept)")
     p.add_argument("--paper-estimate", action="store_true", help="only extrapolate the paper preset's wall time")
+    p.add_argument("--estimate", metavar="PRESET", help="only extrapolate this rve-3spin preset's wall time")
     p.add_argument("--no-contention", action="store_true", help="skip the quick run under contention")
     p.add_argument("--compile", action="store_true", help="also time the ensembles with compile=True")
     a = p.parse_args(argv)
     dtype = getattr(torch, a.dtype)
-    if a.paper_estimate:
-        return paper_estimate(dtype, a.device)
+    if a.paper_estimate or a.estimate:
+        return preset_estimate(a.estimate or "paper", a.device)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads available, d = 10, P = n/5, "
         f"{a.steps} SGD steps, {a.targets} targets, {a.dtype}, device {a.device}",

@@ -45,9 +45,9 @@ def _bad_values(dom) -> list[str]:
     lo = dom.elem.lo if dom.elem.lo is not None else 0
     step = 1 if isinstance(dom, Ints) else 0.5
     ok = [lo + 1 + step * i for i in range(max(dom.min_len, 2))]
-    out = ["()", "a,b", ",".join(map(str, [*ok[:-1], "nan"]))]
-    if dom.min_len >= 1:
-        out.append("")
+    out = ["a,b", ",".join(map(str, [*ok[:-1], "nan"]))]
+    if dom.min_len >= 1:  # "" and "()" are the empty tuple, a value where the domain allows none
+        out += ["()", ""]
     if dom.min_len >= 2:
         out.append(str(ok[0]))  # one value too few
     if dom.increasing:

@@ -13,15 +13,33 @@ from __future__ import annotations
 import numpy as np
 
 from ...harness import Null, claim_ci_above, claim_ci_below, claim_ci_within, claim_le
-from ...stats import fit_power_law, mean_ci, min_detectable_effect
+from ...stats import fit_power_law, fit_power_law_or_nan, mean_ci, min_detectable_effect
 
 _SOURCE = "Rotskoff & Vanden-Eijnden, CPAM 2022, §4, Figs. 3-4"
+_SOURCE_ABSTRACT = "Rotskoff & Vanden-Eijnden, CPAM 2022"
+_SOURCE_BATCH = "Rotskoff & Vanden-Eijnden, CPAM 2022, §3 (SGD: P ∝ n^(2 alpha) gives error O(n^-alpha))"
 #: the paper's losses read off its sigmoid figure (docs/science.md §1.6): d -> ((n, loss), (n, loss))
 PAPER_LOSS = {10: ((32, 0.2), (1024, 0.005)), 25: ((32, 13.0), (1024, 0.14))}
 #: the null of the loss claims: the initial network, before any step
 NULL_INIT = "the same statistic on the initial network (t = 0)"
 #: the null of the quench: two continuations of the same length and batch
 NULL_QUENCH = "the same log ratio between the control and a second control (same steps and P, another SGD stream)"
+#: the null of the collapse: the standard parametrisation's fixed step, as many steps, the same minibatches
+NULL_FIXED_STEP = (
+    "the same fit on as many steps with the same minibatches at the fixed parameter step of the standard "
+    "parametrisation (per-particle step eta n0/n)"
+)
+
+
+def alpha_batch(cfg, n: int, alpha: float) -> int:
+    """P = round(P0 (n/n0)^(2 alpha)), P0 = floor(n0/batch_div) at the smallest width n0 (at least 1)."""
+    n0 = min(cfg.n_values)
+    return max(1, round((n0 // cfg.batch_div) * (n / n0) ** (2 * alpha)))
+
+
+def alpha_tag(alpha: float) -> str:
+    """The claim and metric suffix of a batch exponent: alpha = 0.25 -> 'alpha25' (hundredths)."""
+    return f"alpha{round(100 * alpha):02d}"
 
 
 def paper_loss(d: int, n) -> np.ndarray:
@@ -126,6 +144,73 @@ def _paper_claims(label: str, d: int, fit, init, metrics: dict) -> list:
     )
     metrics[f"{label}_paper_factor_max"] = factor(fit.y_mean)
     return [claim]
+
+
+def collapse_claim(cfg, label, ns, col, targets, metrics) -> list:
+    """RVE's "rate independent of n": the exponent of the early descent rate in mean-field time against n is 0.
+
+    r_n = log(L_n(0) / L_n(t_w)) / t_w per target and width, t_w = ``collapse_time``; the null is the same rate
+    (the same log drop over as many steps, over the same t_w) under the fixed-step control, whose mean-field
+    time runs n0/n as fast: its exponent is ~ -1 where the claim's is 0. A rate <= 0 (nothing moved) is a nan
+    fit, which fails.
+    """
+    t_w, init = cfg.collapse_time, col("init_collapse")
+    rate = np.log(init / col("at_collapse")) / t_w
+    ctrl = np.log(init / col("fixed_step")) / t_w
+    fit = fit_power_law_or_nan(ns, rate, clusters=targets)
+    null = fit_power_law_or_nan(ns, ctrl, clusters=targets)
+    metrics.update(
+        {
+            f"{label}_collapse_slope": fit.slope,
+            f"{label}_collapse_slope_lo": fit.lo,
+            f"{label}_collapse_slope_hi": fit.hi,
+            f"{label}_fixed_step_slope": null.slope,
+        }
+    )
+    metrics.update({f"{label}_collapse_rate_n{int(n)}": float(y) for n, y in zip(fit.n, fit.y_mean)})
+    return [
+        claim_ci_within(
+            f"{label}_rate_collapse",
+            f"{label}: the loss descends at a rate independent of n in mean-field time: r_n = "
+            f"log(L_n(0)/L_n(t)) / t at t = {t_w:g} ~ n^s with s = 0",
+            fit.slope,
+            (fit.lo, fit.hi),
+            0.0,
+            cfg.collapse_delta,
+            source=f"{_SOURCE_ABSTRACT} (abstract; §2)",
+            null=Null(NULL_FIXED_STEP, null.slope, (null.lo, null.hi)),
+            method="cluster-slope",
+            power=_power(fit),
+        )
+    ]
+
+
+def batch_law_claims(cfg, label, ns, col, fits, targets, metrics) -> list:
+    """The batch law at every ``batch_alphas``: before the quench, P ∝ n^(2 alpha) gives loss ~ n^(-2 alpha)."""
+    init, claims = fits["init"], []
+    for a in cfg.batch_alphas:
+        tag = alpha_tag(a)
+        fit = fit_power_law_or_nan(ns, col(f"pre_{tag}"), clusters=targets)
+        batches = [alpha_batch(cfg, int(n), a) for n in fit.n]
+        realised = float(np.polyfit(np.log(fit.n), np.log(batches), 1)[0]) / 2
+        metrics.update({f"{label}_pre_{tag}_slope": fit.slope, f"{label}_{tag}_realised": realised})
+        metrics.update({f"{label}_pre_{tag}_loss_n{int(n)}": float(y) for n, y in zip(fit.n, fit.y_mean)})
+        claims.append(
+            claim_ci_within(
+                f"{label}_sgd_exponent_{tag}",
+                f"{label}: SGD with P ∝ n^(2 alpha), alpha = {a:g} (P = {', '.join(map(str, batches))}), "
+                f"no quench: loss ~ n^s with s = -2 alpha",
+                fit.slope,
+                (fit.lo, fit.hi),
+                -2 * a,
+                cfg.loss_delta,
+                source=_SOURCE_BATCH,
+                null=Null(NULL_INIT, init.slope, (init.lo, init.hi)),
+                method="cluster-slope",
+                power=_power(fit),
+            )
+        )
+    return claims
 
 
 def sigmoid_claims(cfg, label, d, ns, col, fits, metrics, targets) -> list:

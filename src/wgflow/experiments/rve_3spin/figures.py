@@ -20,7 +20,10 @@ CAPTIONS = {
         "before the quench for the sigmoid SGD runs, the n^{-1} rate and, where the paper reports it, its "
         "read-off loss on the same task."
     ),
-    "rve3spin_loss_vs_time": Caption("Test loss along training for every width (first target)."),
+    "rve3spin_loss_vs_time": Caption(
+        "Test loss along training in mean-field time for every width (first target): the early descent whose "
+        "rate the sigmoid rate_collapse claims compare across n."
+    ),
     "rve3spin_slice": Caption("The target f and the trained networks f_n along a great circle (first target)."),
 }
 
@@ -47,6 +50,7 @@ def figures(ctx, runs: Mapping, paper: Mapping[str, np.ndarray]) -> dict:
         a.set(xlabel="mean-field time $t$", ylabel="test loss", title=f"{label} (target 0)")
         a.legend(fontsize=7)
     fig.suptitle("test loss along training at every width")
+    bind_claims(fig, [f"{label}_rate_collapse" for label in labels if label.startswith("sigmoid")])
     paths["loss_vs_time"] = ctx.save_figure("rve3spin_loss_vs_time", fig)
 
     fig, ax = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4), squeeze=False, layout="constrained")
