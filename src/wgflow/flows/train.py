@@ -54,7 +54,8 @@ __all__ = ["train", "StepScheme"]
 class StepScheme:
     r"""theta <- project(theta - eta_k M (G + wd theta) + sqrt(2 lambda_k eta_k M) xi), schedules cached.
 
-    theta (E, n, p); member e's noise comes from ``generators[e]``.
+    theta (E, n, p); member e's noise comes from ``generators[e]``. With ``step_rule = "output_rms"``
+    eta_k is member e's eta_k max(1, rms c_e) (:mod:`wgflow.flows.config`).
     """
 
     def __init__(self, cfg: FlowConfig, unit, theta: torch.Tensor):
@@ -62,6 +63,7 @@ class StepScheme:
         M = torch.full((theta.shape[-1],), cfg.eta_inner, dtype=theta.dtype, device=theta.device)
         M[unit.output_mask(theta)] = cfg.eta_output
         self.M = M
+        self.out = unit.output_mask(theta)
         self._const_eta = cfg.schedule == "constant"
 
     def eta(self, k: int) -> float:
@@ -76,8 +78,15 @@ class StepScheme:
         kw: dict[str, Any] = {"dtype": theta.dtype, "device": theta.device}
         return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
 
+    def factor(self, theta: torch.Tensor) -> torch.Tensor | float:
+        """The step rule's factor of each member, (E, 1, 1), or 1 (``step_rule = "fixed"``)."""
+        if self.cfg.step_rule == "fixed":
+            return 1.0
+        rms = theta[..., self.out].square().mean(dim=(-2, -1)).sqrt()  # (E,)
+        return torch.clamp(rms, min=1.0)[:, None, None]
+
     def step(self, theta: torch.Tensor, G: torch.Tensor, k: int, generators) -> torch.Tensor:
-        cfg, eta = self.cfg, self.eta(k)
+        cfg, eta = self.cfg, self.eta(k) * self.factor(theta)
         if cfg.weight_decay:
             G = G + cfg.weight_decay * theta
         theta = theta - eta * self.M * self.project(theta, G)
