@@ -35,7 +35,8 @@ def test_negative_control_passes_no_claim(tmp_path):
         f"{k}{s}"
         for k in ("f1_margin_ratio", "f1_error_gap", "f2_margin_ratio", "f2_error_gap")
         for s in ("", "_posthoc")
-    }
+    } | {"f1_margin_width_gain"}
+    assert claims["f1_margin_width_gain"].measured == 0.0  # no untrained network separates: no margin to gain
     for name, c in claims.items():  # untrained: the measured value is the control's, and both regimes are the same
         assert c.measured == pytest.approx(c.control, rel=1e-12), name
         assert c.source and c.ci is not None and c.method == "t-mean"

@@ -12,8 +12,11 @@ the same particles (sphere of radius ``init_scale``); output-layer training is `
 Source settings (default). The authors' code (``twonet``, lchizat/2020-implicit-bias-wide-2NN)
 ascends the smoothed margin -J (:class:`~wgflow.objectives.margins.SmoothMargin`: the exponential loss's
 gradient divided by the loss) with eta = 0.5 / sqrt(t + 1); that is ``loss="smooth_margin"``,
-``eta=0.5``, ``output_step=1`` here. (Their output-only run also multiplies its step by
-max(1, rms c), which FlowConfig cannot express; it is not reproduced.)
+``eta=0.5``, ``output_step=1`` here. Their output-only run multiplies its step by max(1, rms c)
+(``output_rule="output_rms"``, :class:`~wgflow.flows.FlowConfig`'s ``step_rule``); the larger-step variant
+below keeps fixed steps. The authors start that run from c = 0; here both regimes start from the same
+particles, so that each regime is the other's null on the same initial network (the F2 limit, the kernel
+SVM of the initial units, depends on the inner weights only).
 
 References (:mod:`wgflow.objectives.margins`), computed per seed on the training set of the margin runs:
 
@@ -53,6 +56,7 @@ import numpy as np
 import torch
 
 from ...domains import Bool, Choice, Domain, Float, Int, Ints
+from ...errors import ConfigError
 from ...flows import Ensemble, FlowConfig, train
 from ...harness import Experiment, ExperimentResult, register
 from ...measures.linearized import symmetric_init
@@ -70,7 +74,7 @@ from ...objectives.margins import (
 )
 from ...objectives.risks import DatasetRisk
 from ...tasks.clusters import ClustersTask
-from .claims import margin_claims, robustness_metrics
+from .claims import margin_claims, robustness_metrics, width_claim
 from .figures import CAPTIONS, curves, regions
 
 
@@ -82,10 +86,12 @@ class ImplicitBiasConfig:
     loss: str = "smooth_margin"  # "smooth_margin" (authors' code) | "exponential" | "logistic"
     eta: float = 0.5  # step eta / sqrt(t + 1) in mean-field time (the source's 0.5)
     output_step: float = 1.0  # output-layer-only training: step multiplier (eta_output); source: 1
+    output_rule: str = "output_rms"  # output-layer-only step rule: "output_rms" = x max(1, rms c) (source) | "fixed"
     steps: int = 2000  # gradient steps (source: 5e4)
     d_margin: int = 3  # input dimension of the margin runs (bias, x1, x2: a grid dictionary)
     n_margin: int = 64  # training points of the margin runs
     m: int = 256  # width of every network
+    m_values: tuple = (16,)  # narrower widths of the margin-vs-width runs (the margin runs' data; m is the widest)
     dictionary: int = 2000  # F1 reference: directions of the dictionary
     refine_rounds: int = 2  # F1 reference: column-generation rounds after the dictionary LP
     d_values: tuple = (5, 15)  # input dimensions of the robustness sweep (d - 3 spurious coordinates)
@@ -107,10 +113,12 @@ class ImplicitBiasConfig:
         "loss": Choice("smooth_margin", "exponential", "logistic"),
         "eta": Float(0, open_lo=True),
         "output_step": Float(0, open_lo=True),
+        "output_rule": Choice("fixed", "output_rms"),
         "steps": Int(1),
         "d_margin": Int(3),
         "n_margin": Int(2),
         "m": Int(2),
+        "m_values": Ints(2, min_len=1, increasing=True),
         "dictionary": Int(1),
         "refine_rounds": Int(0),
         "d_values": Ints(3, min_len=2, increasing=True),
@@ -127,6 +135,10 @@ class ImplicitBiasConfig:
         "variant_eta": Float(0, open_lo=True),
         "variant_output_step": Float(0, open_lo=True),
     }
+
+    def validate(self) -> None:
+        if self.m_values[-1] >= self.m:
+            raise ConfigError(f"config keys 'm_values' and 'm': the widths {self.m_values} must be below m = {self.m}")
 
 
 @register
@@ -151,13 +163,16 @@ class ImplicitBias(Experiment):
     captions = CAPTIONS
 
     def run(self, cfg: ImplicitBiasConfig, ctx) -> ExperimentResult:
-        source = (cfg.loss, cfg.eta, cfg.output_step)
-        variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step)
+        source = (cfg.loss, cfg.eta, cfg.output_step, cfg.output_rule)
+        variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step, "fixed")
         refs: dict = {}  # the margin runs' references by (layers, seed), computed once for both step settings
 
-        def get(d, n, layers, setting, seeds) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
-            cache = refs if d == cfg.d_margin else None
-            st = ctx.stage(_key(layers, setting, d, n), lambda: _run(cfg, ctx, d, n, layers, setting, seeds, cache))
+        def get(
+            d, n, layers, setting, seeds, m=cfg.m
+        ) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
+            cache = refs if d == cfg.d_margin and m == cfg.m else None
+            key = _key(layers, setting, d, n) + (f"-m{m}" if m != cfg.m else "")
+            st = ctx.stage(key, lambda: _run(cfg, ctx, d, n, layers, setting, seeds, cache, m))
             return [
                 {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0}
                 for s in range(seeds)
@@ -166,11 +181,21 @@ class ImplicitBias(Experiment):
         rows, claims, metrics = [], [], {}
         for setting, posthoc in ((source, False), (variant, True))[: 1 + cfg.show_variant]:
             runs = {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
-            label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
+            rule = ", x max(1, rms c)" if setting[3] == "output_rms" else ""
+            label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}{rule}, {cfg.steps} steps"
             new, mets = margin_claims(cfg, runs, posthoc, label, _horizon_note(cfg, runs, posthoc))
             claims += new
             metrics.update(mets)
             rows.append(("_posthoc" if posthoc else "", runs))
+            if not posthoc:
+                widths = {
+                    m: {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds, m) for r in runs}
+                    for m in cfg.m_values
+                }
+                widths[cfg.m] = runs
+                new, mets = width_claim(cfg, widths, label)
+                claims.append(new)
+                metrics.update(mets)
         err = {
             r: np.array(
                 [[v["test_error"] for v in get(d, cfg.n_fixed, r, source, cfg.sweep_seeds)] for d in cfg.d_values]
@@ -187,17 +212,23 @@ class ImplicitBias(Experiment):
 
 def _key(layers, setting, d, n) -> str:
     """Stage / checkpoint name; no dots (the store would read '.5-...' as a file suffix)."""
-    return f"{layers}-{setting[0]}-eta{setting[1]:g}-o{setting[2]:g}-d{d}-n{n}".replace(".", "p")
+    rule = "-rms" if layers == "output" and setting[3] == "output_rms" else ""
+    return f"{layers}-{setting[0]}-eta{setting[1]:g}-o{setting[2]:g}{rule}-d{d}-n{n}".replace(".", "p")
 
 
 _SEED0 = ("theta", "x", "y")  # stage entries of seed 0 only (the decision-region figure)
 
 
-def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None) -> dict:
-    """Train the seeds' networks as one ensemble (member s: seed s's data and particles); per-seed results stacked."""
-    loss, eta, output_step = setting
-    draws = [_draw(cfg, ctx, d, n, s) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
-    steps = {"eta_inner": 1.0, "eta_output": 1.0} if layers == "both" else {"eta_inner": 0.0, "eta_output": output_step}
+def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None, m: int) -> dict:
+    """Train the seeds' networks of width m as one ensemble (member s: seed s's data and particles); per-seed
+    results stacked."""
+    loss, eta, output_step, rule = setting
+    draws = [_draw(cfg, ctx, d, n, s, m) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
+    steps = (
+        {"eta_inner": 1.0, "eta_output": 1.0}
+        if layers == "both"
+        else {"eta_inner": 0.0, "eta_output": output_step, "step_rule": rule}
+    )
     flow = FlowConfig(eta=eta, steps=cfg.steps, schedule="inv_sqrt", risk_every=cfg.steps, n_snapshots=2, **steps)
     objs = [SmoothMargin(x, y) if loss == "smooth_margin" else DatasetRisk(x, y, loss=loss) for _, x, y, *_ in draws]
     trajs = train(
@@ -212,15 +243,16 @@ def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None) -> dict
     return {k: outs[0][k] if k in _SEED0 else np.array([o[k] for o in outs]) for k in outs[0]}
 
 
-def _draw(cfg, ctx, d, n, s) -> tuple:
-    """Seed s's generator, data (x, y), test set (xt, yt) and initial particles, in the order they are drawn."""
+def _draw(cfg, ctx, d, n, s, m) -> tuple:
+    """Seed s's generator, data (x, y), test set (xt, yt) and m initial particles, in the order they are drawn
+    (the data do not depend on m)."""
     g = torch.Generator().manual_seed(1000 * ctx.seed + s)
     task = ClustersTask.random(d, cfg.k, generator=g)
     x, y = task.sample(n, generator=g)  # (n, d), (n,)
     xt, yt = task.sample(cfg.n_test, generator=g)
     unit = ReLU(d)
     kw = {"generator": g, "dtype": torch.float64, "kind": "sphere", "c_scale": cfg.init_scale}
-    theta0 = symmetric_init(unit.init(cfg.m // 2, **kw)) if cfg.symmetric else unit.init(cfg.m, **kw)  # (m, d + 1)
+    theta0 = symmetric_init(unit.init(m // 2, **kw)) if cfg.symmetric else unit.init(m, **kw)  # (m, d + 1)
     return g, x, y, xt, yt, ParticleMeasure(theta0, unit)
 
 
@@ -232,6 +264,9 @@ def _evaluate(cfg, d, layers, seed, draw, mu, refs: dict | None) -> dict:
         "test_error": classification_error(mu, xt, yt),
         "train_error": classification_error(mu, x, y),
         "test_error_init": classification_error(mu0, xt, yt),
+        "f1_raw": f1_margin(mu, x, y),  # both norms: each regime is the other's null
+        "f2_raw": f2_margin(mu, x, y),
+        "f1_raw_init": f1_margin(mu0, x, y),
     }
     if refs is None:
         return out
@@ -239,8 +274,7 @@ def _evaluate(cfg, d, layers, seed, draw, mu, refs: dict | None) -> dict:
     if key not in refs:  # the references depend on the seed's data and initial particles only: one per step setting
         refs[key] = _reference(cfg, d, layers, draw)
     ref = refs[key]
-    f1, f2 = f1_margin(mu, x, y), f2_margin(mu, x, y)  # both norms: each regime is the other's null
-    out.update(ref, f1_raw=f1, f2_raw=f2, ratio=(f1 if layers == "both" else f2) / ref["divisor"])
+    out.update(ref, ratio=out["f1_raw" if layers == "both" else "f2_raw"] / ref["divisor"])
     if seed == 0:  # the decision-region figure draws seed 0
         out.update(theta=mu.numpy(), x=x.numpy(), y=y.numpy())
     return out
