@@ -14,7 +14,7 @@ from .ensemble import Ensemble, EnsembleRisk
 from .recorder import Checkpointer
 from .regime import Regime, lazy_or_active, linearisation_gap, relative_movement
 from .runtime import use
-from .train import StepScheme, train
+from .train import StepScheme, StopRule, train
 from .trajectory import Trajectory
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "EnsembleRisk",
     "Checkpointer",
     "StepScheme",
+    "StopRule",
     "use",
     "Regime",
     "lazy_or_active",

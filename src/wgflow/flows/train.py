@@ -25,6 +25,13 @@ Compilation. ``compile=True`` runs the step blocks of a sampled objective throug
 (:mod:`wgflow.flows.runtime`): the same trajectory to rounding. Default off;
 :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow run --compile``) applies to every flow of a run.
 
+Stopping. ``stop=StopRule(test, every)`` ends a member's flow early: every ``every`` steps ``test(ensemble)``
+says, per member, whether its flow is done (e.g. :func:`wgflow.objectives.margins.separates`: training error 0);
+a done member takes no further step (its particles stay; time still passes), and once every member is done
+the remaining steps pass without computation, as in the negative control. Trajectory ``meta["stopped_at"]``
+is the step at which a member stopped (None: it ran to ``cfg.steps``); the checkpoints keep it, so a resumed
+run stops where an uninterrupted one does.
+
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
 records the initial particles at every requested step and time.
 """
@@ -48,7 +55,19 @@ from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
 from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
 from .trajectory import Trajectory
 
-__all__ = ["train", "StepScheme"]
+__all__ = ["train", "StepScheme", "StopRule"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StopRule:
+    """Early stopping of :func:`train`: every ``every`` steps, ``test(ensemble)`` -> (E,) bools, True: done."""
+
+    test: Callable[[Ensemble], Any]
+    every: int = 100
+
+    def __post_init__(self):
+        if not callable(self.test) or int(self.every) < 1:
+            raise ValueError(f"StopRule needs a callable test and every >= 1, got {self.test!r}, {self.every!r}")
 
 
 class StepScheme:
@@ -64,6 +83,7 @@ class StepScheme:
         M[unit.output_mask(theta)] = cfg.eta_output
         self.M = M
         self.out = unit.output_mask(theta)
+        self.moving: torch.Tensor | None = None  # (E, 1, 1): 0 for the members a StopRule has stopped
         self._const_eta = cfg.schedule == "constant"
 
     def eta(self, k: int) -> float:
@@ -79,11 +99,12 @@ class StepScheme:
         return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
 
     def factor(self, theta: torch.Tensor) -> torch.Tensor | float:
-        """The step rule's factor of each member, (E, 1, 1), or 1 (``step_rule = "fixed"``)."""
-        if self.cfg.step_rule == "fixed":
-            return 1.0
-        rms = theta[..., self.out].square().mean(dim=(-2, -1)).sqrt()  # (E,)
-        return torch.clamp(rms, min=1.0)[:, None, None]
+        """The step rule's factor of each member, (E, 1, 1), or 1 (``step_rule = "fixed"``); 0 once stopped."""
+        f: torch.Tensor | float = 1.0
+        if self.cfg.step_rule == "output_rms":
+            rms = theta[..., self.out].square().mean(dim=(-2, -1)).sqrt()  # (E,)
+            f = torch.clamp(rms, min=1.0)[:, None, None]
+        return f if self.moving is None else f * self.moving
 
     def step(self, theta: torch.Tensor, G: torch.Tensor, k: int, generators) -> torch.Tensor:
         cfg, eta = self.cfg, self.eta(k) * self.factor(theta)
@@ -120,6 +141,18 @@ class _Flow:
         self.rec = Recorder()
         self.workers = 1  # block workers (wgflow.measures.blocks.map_blocks)
         self.compiled = False  # step blocks through torch.compile
+        self.stop: StopRule | None = None
+        self.stopped_at = np.full(mu.E, -1, dtype=np.int64)  # step at which a member stopped; -1: running
+
+    def check_stop(self, scheme: StepScheme, k: int, theta) -> bool:
+        """At a StopRule's step: stop the members whose test says done; True once every member has stopped."""
+        if self.stop is not None and k % int(self.stop.every) == 0 and k < self.cfg.steps:
+            done = np.asarray(self.stop.test(self.mu.with_theta(theta, check=False)), dtype=bool).reshape(-1)
+            self.stopped_at[(self.stopped_at < 0) & done] = k
+        if (self.stopped_at >= 0).any():
+            moving = torch.as_tensor(self.stopped_at < 0, dtype=theta.dtype, device=theta.device)
+            scheme.moving = moving[:, None, None]
+        return bool((self.stopped_at >= 0).all())
 
     def value_and_grad(self, theta, P, generators):
         cur = self.mu.with_theta(theta, check=False)  # finiteness is checked via J and theta when recording
@@ -170,7 +203,7 @@ class _Flow:
         cfg = self.cfg
         every = int(checkpointer.every or 0) if checkpointer is not None else 0
         P_prev = cfg.batch_at(k)
-        while k < cfg.steps:
+        while k < cfg.steps and not self.check_stop(scheme, k, theta):
             P = cfg.batch_at(k)
             if P_prev != P:  # a new batch size (the quench): threads for the new work per step
                 intra, self.workers = plan(P)
@@ -186,7 +219,10 @@ class _Flow:
             if bar is not None:
                 bar.update(1)
             if every and k % every == 0 and k < cfg.steps:
-                checkpointer.save(flow_state(theta, k, t, generators, J.double().cpu().numpy(), self.rec))
+                state = flow_state(theta, k, t, generators, J.double().cpu().numpy(), self.rec)
+                checkpointer.save({**state, "stopped_at": self.stopped_at.copy()})
+        if k < cfg.steps:  # every member stopped: the remaining steps pass
+            self.idle(scheme, k, t, theta, bar)
         return theta
 
     def trajectories(self, theta: torch.Tensor, objective_name: str) -> list[Trajectory]:
@@ -214,7 +250,7 @@ class _Flow:
                 train_loss=s["rec_train"][:, e],
                 probe_f=probe[:, e] if probe.ndim == 3 else np.zeros((0, 0)),
                 final=mu.with_theta(theta, check=False).member(e),
-                meta={**meta, "member": e, "ensemble": mu.E},
+                meta={**meta, "member": e, "ensemble": mu.E, "stopped_at": _step_or_none(self.stopped_at[e])},
                 **fields,
             )
             for e in range(mu.E)
@@ -233,6 +269,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -252,6 +289,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -270,6 +308,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -281,7 +320,8 @@ def train(
     objectives of one type (member e's: ``objective[e]``). ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
     is the run's. ``seed`` / ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the
     module docstring. ``probe``: (P, d) points where f is recorded at every snapshot;
-    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step.
+    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step;
+    ``stop``: a :class:`StopRule` (module docstring).
     Returns a :class:`Trajectory` (an ensemble: a list of E). Raises :class:`DivergenceError` on NaN/Inf
     in the particles or the risk (suggesting a smaller eta).
     """
@@ -296,9 +336,12 @@ def train(
         probe = probe.to(dtype=theta.dtype, device=theta.device)
     flow = _Flow(ens, risk, cfg, resolve_alpha(cfg.alpha, ens.n), probe, _snapshot_steps(cfg))
     flow.compiled = compile_for(compile)
+    flow.stop = stop
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
         theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
+        if "stopped_at" in state:
+            flow.stopped_at = np.array(state["stopped_at"], dtype=np.int64).reshape(ens.E)
     plan = _thread_plan(risk, ens, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
     bar = progress(total=cfg.steps, desc=f"flow n={ens.n}" + ("" if single else f" x{ens.E}")) if progress else None
     if bar is not None and k:
@@ -318,6 +361,10 @@ def train(
                 bar.close()
     trajs = flow.trajectories(theta, name)
     return _one_flow(trajs[0]) if single else trajs
+
+
+def _step_or_none(k) -> int | None:
+    return None if k < 0 else int(k)
 
 
 def _one_flow(traj: Trajectory) -> Trajectory:

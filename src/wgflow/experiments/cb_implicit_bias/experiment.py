@@ -155,9 +155,11 @@ class ImplicitBias(Experiment):
             "d_values": (5, 10, 15, 20, 25),
             "n_fixed": 256,
             "m": 1000,
+            "m_values": (8, 32, 128),
             "steps": 50000,
             "seeds": 10,
             "sweep_seeds": 10,
+            "show_variant": False,
         },
     }
     captions = CAPTIONS
