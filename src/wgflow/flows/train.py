@@ -53,68 +53,10 @@ from ..objectives.risks import EnsembleRisk, Objective
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
 from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
 from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
+from .scheme import StepScheme, StopRule
 from .trajectory import Trajectory
 
-__all__ = ["train", "StepScheme", "StopRule"]
-
-
-@dataclasses.dataclass(frozen=True)
-class StopRule:
-    """Early stopping of :func:`train`: every ``every`` steps, ``test(ensemble)`` -> (E,) bools, True: done."""
-
-    test: Callable[[Ensemble], Any]
-    every: int = 100
-
-    def __post_init__(self):
-        if not callable(self.test) or int(self.every) < 1:
-            raise ValueError(f"StopRule needs a callable test and every >= 1, got {self.test!r}, {self.every!r}")
-
-
-class StepScheme:
-    r"""theta <- project(theta - eta_k M (G + wd theta) + sqrt(2 lambda_k eta_k M) xi), schedules cached.
-
-    theta (E, n, p); member e's noise comes from ``generators[e]``. With ``step_rule = "output_rms"``
-    eta_k is member e's eta_k max(1, rms c_e) (:mod:`wgflow.flows.config`).
-    """
-
-    def __init__(self, cfg: FlowConfig, unit, theta: torch.Tensor):
-        self.cfg, self.unit = cfg, unit
-        M = torch.full((theta.shape[-1],), cfg.eta_inner, dtype=theta.dtype, device=theta.device)
-        M[unit.output_mask(theta)] = cfg.eta_output
-        self.M = M
-        self.out = unit.output_mask(theta)
-        self.moving: torch.Tensor | None = None  # (E, 1, 1): 0 for the members a StopRule has stopped
-        self._const_eta = cfg.schedule == "constant"
-
-    def eta(self, k: int) -> float:
-        return self.cfg.eta if self._const_eta else self.cfg.eta_at(k)
-
-    def project(self, theta: torch.Tensor, G: torch.Tensor | None = None) -> torch.Tensor:
-        """Retraction of theta, or tangent projection of G at theta."""
-        return self.unit.project(theta) if G is None else self.unit.project_grad(theta, G)
-
-    def noise(self, theta: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
-        """Standard Gaussian xi shaped like theta (E, n, p); member e's from ``generators[e]``."""
-        kw: dict[str, Any] = {"dtype": theta.dtype, "device": theta.device}
-        return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
-
-    def factor(self, theta: torch.Tensor) -> torch.Tensor | float:
-        """The step rule's factor of each member, (E, 1, 1), or 1 (``step_rule = "fixed"``); 0 once stopped."""
-        f: torch.Tensor | float = 1.0
-        if self.cfg.step_rule == "output_rms":
-            rms = theta[..., self.out].square().mean(dim=(-2, -1)).sqrt()  # (E,)
-            f = torch.clamp(rms, min=1.0)[:, None, None]
-        return f if self.moving is None else f * self.moving
-
-    def step(self, theta: torch.Tensor, G: torch.Tensor, k: int, generators) -> torch.Tensor:
-        cfg, eta = self.cfg, self.eta(k) * self.factor(theta)
-        if cfg.weight_decay:
-            G = G + cfg.weight_decay * theta
-        theta = theta - eta * self.M * self.project(theta, G)
-        lam = cfg.noise_at(k)
-        if lam > 0:
-            theta = theta + torch.sqrt(2 * lam * eta * self.M) * self.noise(theta, generators)
-        return self.project(theta)
+__all__ = ["train"]
 
 
 def _diverged(k: int, t: float, what: str, cfg: FlowConfig) -> DivergenceError:
@@ -143,6 +85,13 @@ class _Flow:
         self.compiled = False  # step blocks through torch.compile
         self.stop: StopRule | None = None
         self.stopped_at = np.full(mu.E, -1, dtype=np.int64)  # step at which a member stopped; -1: running
+
+    def resume(self, state, generators, theta) -> tuple[torch.Tensor, int, float]:
+        """Put a checkpoint's state back (generators, recorder, stopped members); returns (theta, step, time)."""
+        theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, self.rec)
+        if "stopped_at" in state:
+            self.stopped_at = np.array(state["stopped_at"], dtype=np.int64).reshape(self.mu.E)
+        return theta, k, t
 
     def check_stop(self, scheme: StepScheme, k: int, theta) -> bool:
         """At a StopRule's step: stop the members whose test says done; True once every member has stopped."""
@@ -320,8 +269,7 @@ def train(
     objectives of one type (member e's: ``objective[e]``). ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
     is the run's. ``seed`` / ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the
     module docstring. ``probe``: (P, d) points where f is recorded at every snapshot;
-    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step;
-    ``stop``: a :class:`StopRule` (module docstring).
+    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step; ``stop``.
     Returns a :class:`Trajectory` (an ensemble: a list of E). Raises :class:`DivergenceError` on NaN/Inf
     in the particles or the risk (suggesting a smaller eta).
     """
@@ -335,13 +283,10 @@ def train(
     if probe is not None:
         probe = probe.to(dtype=theta.dtype, device=theta.device)
     flow = _Flow(ens, risk, cfg, resolve_alpha(cfg.alpha, ens.n), probe, _snapshot_steps(cfg))
-    flow.compiled = compile_for(compile)
-    flow.stop = stop
+    flow.compiled, flow.stop = compile_for(compile), stop
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
-        theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
-        if "stopped_at" in state:
-            flow.stopped_at = np.array(state["stopped_at"], dtype=np.int64).reshape(ens.E)
+        theta, k, t = flow.resume(state, generators, theta)
     plan = _thread_plan(risk, ens, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
     bar = progress(total=cfg.steps, desc=f"flow n={ens.n}" + ("" if single else f" x{ens.E}")) if progress else None
     if bar is not None and k:

@@ -41,7 +41,22 @@ the optimum. The larger-step setting (logistic loss, eta = 10, output_step = 100
 ``f1_margin_ratio_posthoc`` etc., never counted. The test-error growth with d of the two regimes
 (the source's §5 sweep, d_values) is a metric, ``dimension_growth_difference``: the source states that
 the F1 *margin* does not depend on the spurious dimensions, not how the test errors grow at finite n
-(it runs ``sweep_seeds`` draws per d).
+(it runs ``sweep_seeds`` draws per d). Its horizon is the source's 5e4 steps or training error 0,
+whichever comes first (:class:`~wgflow.flows.StopRule` with
+:func:`~wgflow.objectives.margins.separates`, checked every ``stop_every`` steps); the margin runs
+always run every step, since their statistic, the margin, only grows once the data are separated
+(the authors report the largest margin along their 5e4 iterations).
+
+(5) ``f1_margin_width_gain`` (margin vs width, the authors' "Experiment 3": m = 8...1024; Thm 5 is a
+statement as m -> oo): the both-layer F1 ratio at the widest width (the margin runs' m) minus that at
+the narrowest of ``m_values``, on the margin runs' data, CI above 0 (a network that does not
+separate its training set counts as margin 0). Null: the same gain of output-layer training.
+
+Presets. ``full`` is the source's horizon (5e4 steps), m = 1000, 10 seeds, the source's d = 5...25
+sweep at n = 256 (stopping at training error 0) and widths 8, 32, 128, 1000 for claim (5). Left out of
+``full``, to fit the 2 h budget: the post-hoc larger-step setting (``show_variant``; never counted),
+the authors' d = 15, n = 256 data for the width runs (here the margin runs' d = 3, n = 64, whose F1 LP
+is exact on the grid), and the widths 16, 64, 256, 512 between.
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
 DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.
@@ -57,7 +72,7 @@ import torch
 
 from ...domains import Bool, Choice, Domain, Float, Int, Ints
 from ...errors import ConfigError
-from ...flows import Ensemble, FlowConfig, train
+from ...flows import Ensemble, FlowConfig, StopRule, train
 from ...harness import Experiment, ExperimentResult, register
 from ...measures.linearized import symmetric_init
 from ...measures.measure import ParticleMeasure
@@ -70,6 +85,7 @@ from ...objectives.margins import (
     f2_margin,
     f2_max_margin,
     feature_kernel,
+    separates,
     sphere_directions,
 )
 from ...objectives.risks import DatasetRisk
@@ -96,6 +112,7 @@ class ImplicitBiasConfig:
     refine_rounds: int = 2  # F1 reference: column-generation rounds after the dictionary LP
     d_values: tuple = (5, 15)  # input dimensions of the robustness sweep (d - 3 spurious coordinates)
     n_fixed: int = 128  # training points of the robustness sweep
+    stop_every: int = 100  # the sweep's seeds stop at training error 0, checked every this many steps (0: never)
     n_test: int = 4000  # test points
     seeds: int = 10  # data and initialisation draws of the margin runs (Student-t CIs; >= 10 for their coverage)
     sweep_seeds: int = 5  # draws per d of the robustness sweep (the metric dimension_growth_difference)
@@ -123,6 +140,7 @@ class ImplicitBiasConfig:
         "refine_rounds": Int(0),
         "d_values": Ints(3, min_len=2, increasing=True),
         "n_fixed": Int(2),
+        "stop_every": Int(0),
         "n_test": Int(1),
         "seeds": Int(2),
         "sweep_seeds": Int(2),
@@ -167,49 +185,62 @@ class ImplicitBias(Experiment):
     def run(self, cfg: ImplicitBiasConfig, ctx) -> ExperimentResult:
         source = (cfg.loss, cfg.eta, cfg.output_step, cfg.output_rule)
         variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step, "fixed")
-        refs: dict = {}  # the margin runs' references by (layers, seed), computed once for both step settings
-
-        def get(
-            d, n, layers, setting, seeds, m=cfg.m
-        ) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
-            cache = refs if d == cfg.d_margin and m == cfg.m else None
-            key = _key(layers, setting, d, n) + (f"-m{m}" if m != cfg.m else "")
-            st = ctx.stage(key, lambda: _run(cfg, ctx, d, n, layers, setting, seeds, cache, m))
-            return [
-                {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0}
-                for s in range(seeds)
-            ]
-
+        runs_of = _Runs(cfg, ctx)
         rows, claims, metrics = [], [], {}
         for setting, posthoc in ((source, False), (variant, True))[: 1 + cfg.show_variant]:
-            runs = {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
+            runs = {r: runs_of.get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
             rule = ", x max(1, rms c)" if setting[3] == "output_rms" else ""
             label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}{rule}, {cfg.steps} steps"
             new, mets = margin_claims(cfg, runs, posthoc, label, _horizon_note(cfg, runs, posthoc))
             claims += new
             metrics.update(mets)
             rows.append(("_posthoc" if posthoc else "", runs))
-            if not posthoc:
+            if not posthoc:  # margin vs width: the narrower widths on the same data, the margin runs the widest
                 widths = {
-                    m: {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds, m) for r in runs}
+                    m: {r: runs_of.get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds, m) for r in runs}
                     for m in cfg.m_values
                 }
-                widths[cfg.m] = runs
-                new, mets = width_claim(cfg, widths, label)
-                claims.append(new)
+                width, mets = width_claim(cfg, {**widths, cfg.m: runs}, label)
+                claims.append(width)
                 metrics.update(mets)
-        err = {
-            r: np.array(
-                [[v["test_error"] for v in get(d, cfg.n_fixed, r, source, cfg.sweep_seeds)] for d in cfg.d_values]
-            )
+        sweep = {
+            r: [runs_of.get(d, cfg.n_fixed, r, source, cfg.sweep_seeds, stop=True) for d in cfg.d_values]
             for r in ("both", "output")
+        }
+        err = {
+            r: np.array([[v["test_error"] for v in row] for row in rows_r]) for r, rows_r in sweep.items()
         }  # (D, seeds)
         metrics.update(robustness_metrics(cfg, err))
         for r, e_r in err.items():
             metrics.update({f"test_error_{r}_d{d}": float(e) for d, e in zip(cfg.d_values, e_r.mean(1))})
+            stops = [np.mean([v["steps_run"] for v in row]) for row in sweep[r]]
+            metrics.update({f"sweep_steps_{r}_d{d}": float(k) for d, k in zip(cfg.d_values, stops)})
         ctx.log("; ".join(f"{c.name} {c.measured:.3g} CI {c.ci} ({'pass' if c.passed else 'fail'})" for c in claims))
         artifacts = {"curves": curves(ctx, cfg, rows, err), "decision_regions": regions(ctx, cfg, rows[0][1])}
         return ExperimentResult(claims, metrics, artifacts)
+
+
+class _Runs:
+    """The run's trained ensembles, one memoised stage each; the margin runs' references (LP, SVM) by (layers,
+    seed), computed once for both step settings."""
+
+    def __init__(self, cfg, ctx):
+        self.cfg, self.ctx, self.refs = cfg, ctx, {}
+
+    def get(self, d, n, layers, setting, seeds, m=None, stop=False) -> list[dict]:
+        """The seeds of one setting at width m (default cfg.m): one ensemble, one stage; per-seed dicts. ``stop``:
+        each seed stops at training error 0 (``stop_every``), the sweep's horizon."""
+        cfg, m = self.cfg, m or self.cfg.m
+        refs = self.refs if d == cfg.d_margin and m == cfg.m and not stop else None
+        key = (
+            _key(layers, setting, d, n)
+            + (f"-m{m}" if m != cfg.m else "")
+            + ("-stop" if stop and cfg.stop_every else "")
+        )
+        st = self.ctx.stage(key, lambda: _run(cfg, self.ctx, key, (d, n, m), layers, setting, seeds, refs, stop))
+        return [
+            {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0} for s in range(seeds)
+        ]
 
 
 def _key(layers, setting, d, n) -> str:
@@ -221,10 +252,10 @@ def _key(layers, setting, d, n) -> str:
 _SEED0 = ("theta", "x", "y")  # stage entries of seed 0 only (the decision-region figure)
 
 
-def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None, m: int) -> dict:
-    """Train the seeds' networks of width m as one ensemble (member s: seed s's data and particles); per-seed
-    results stacked."""
-    loss, eta, output_step, rule = setting
+def _run(cfg, ctx, key: str, size: tuple, layers, setting, seeds: int, refs: dict | None, stop: bool) -> dict:
+    """Train the seeds' networks (size = (d, n, m)) as one ensemble (member s: seed s's data and particles),
+    checkpointed under ``key``; per-seed results stacked."""
+    (d, n, m), (loss, eta, output_step, rule) = size, setting
     draws = [_draw(cfg, ctx, d, n, s, m) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
     steps = (
         {"eta_inner": 1.0, "eta_output": 1.0}
@@ -233,15 +264,19 @@ def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None, m: int)
     )
     flow = FlowConfig(eta=eta, steps=cfg.steps, schedule="inv_sqrt", risk_every=cfg.steps, n_snapshots=2, **steps)
     objs = [SmoothMargin(x, y) if loss == "smooth_margin" else DatasetRisk(x, y, loss=loss) for _, x, y, *_ in draws]
+    xs, ys = torch.stack([dr[1] for dr in draws]), torch.stack([dr[2] for dr in draws])
     trajs = train(
         Ensemble.stack([dr[-1] for dr in draws]),
         objs,
         flow,
         seed=list(range(seeds)),
         progress=ctx.progress,
-        checkpointer=ctx.checkpointer(_key(layers, setting, d, n)),
+        checkpointer=ctx.checkpointer(key),
+        stop=StopRule(separates(xs, ys), every=cfg.stop_every) if stop and cfg.stop_every else None,
     )
     outs = [_evaluate(cfg, d, layers, s, dr, t.final, refs) for s, (dr, t) in enumerate(zip(draws, trajs))]
+    for o, t in zip(outs, trajs):
+        o["steps_run"] = cfg.steps if t.meta["stopped_at"] is None else t.meta["stopped_at"]
     return {k: outs[0][k] if k in _SEED0 else np.array([o[k] for o in outs]) for k in outs[0]}
 
 
