@@ -19,7 +19,8 @@ __all__ = ["StepScheme", "StopRule"]
 
 @dataclasses.dataclass(frozen=True)
 class StopRule:
-    """Early stopping of :func:`train`: every ``every`` steps, ``test(ensemble)`` -> (E,) bools, True: done."""
+    """Early stopping of :func:`wgflow.flows.train`: every ``every`` steps ``test(ensemble)`` -> (E,) bools, True: done
+    (the module docstring of :mod:`wgflow.flows.train`)."""
 
     test: Callable[[Ensemble], Any]
     every: int = 100
