@@ -6,11 +6,23 @@ from PIL import Image
 
 from tests.conftest import assert_no_claim_passes
 from wgflow.experiments import run_experiment
-from wgflow.experiments.cb_global_convergence.claims import global_convergence_claims, smallest_significant_stalls
+from wgflow.experiments.cb_global_convergence.claims import (
+    global_convergence_claims,
+    sigmoid_claim,
+    smallest_significant_stalls,
+)
 from wgflow.experiments.cb_global_convergence.experiment import GlobalConvergenceConfig
 
 # seeds 0-2: seeds 1 and 2 stall at m = m0 = 3 (measured before issue 14), every seed converges at m = 12 and 48
-SMALL = {"widths": (3, 12, 48), "seeds": 3, "control_seeds": 1, "steps": 1500, "n_snapshots": 6}
+SMALL = {
+    "widths": (3, 12, 48),
+    "seeds": 3,
+    "control_seeds": 1,
+    "steps": 1500,
+    "n_snapshots": 6,
+    "sigmoid_seeds": 3,
+    "sigmoid_n": 300,
+}
 
 
 def _ratios(stalls: int, n: int) -> np.ndarray:
@@ -57,6 +69,8 @@ def test_scaled_down_run_and_its_nulls(tmp_path, paper_figures):
     assert c["m0_stalls"].measured == pytest.approx(0.2) and not c["m0_stalls"].passed
     assert c["m0_stalls"].null.measured == 1.0 and c["m0_stalls"].null.passed is False
     assert res.metrics["violating_stalled_fraction"] == 1.0
+    sig = c["sigmoid_converges"]  # sigmoid units from c = 0: the flow converges, the frozen first layer stalls
+    assert sig.passed and sig.null.passed is False and sig.null.measured > 5e-3
     gifs = [p for p in res.artifacts.values() if p.endswith(".gif")]
     assert gifs and all(Image.open(p).n_frames > 2 for p in gifs)
 
@@ -64,8 +78,19 @@ def test_scaled_down_run_and_its_nulls(tmp_path, paper_figures):
 def test_negative_control_passes_no_claim(tmp_path):
     res = assert_no_claim_passes(
         "cb-global-convergence",
-        {"widths": (3, 12, 48), "seeds": 2, "control_seeds": 1, "steps": 20, "n_snapshots": 4},
+        {"widths": (3, 12, 48), "seeds": 2, "control_seeds": 1, "steps": 20, "n_snapshots": 4, "sigmoid_seeds": 2},
         tmp_path=tmp_path,
     )
     c = {x.name: x for x in res.claims}
     assert c["few_particles_suffice"].measured == 0.0 and c["m0_stalls"].measured == 1.0
+    assert c["sigmoid_converges"].measured == 1.0 and c["sigmoid_converges"].null.measured == 1.0
+
+
+def test_sigmoid_rule_is_every_seed_below_tol_beside_the_frozen_first_layer():
+    cfg = GlobalConvergenceConfig()
+    ok = sigmoid_claim(cfg, np.full(10, 1e-4), np.full(10, 2e-2))
+    assert ok.passed and ok.null.passed is False and ok.measured == pytest.approx(1e-4)
+    one_stalls = sigmoid_claim(cfg, np.r_[np.full(9, 1e-4), 2e-3], np.full(10, 2e-2))
+    assert not one_stalls.passed
+    frozen_fits = sigmoid_claim(cfg, np.full(10, 1e-4), np.full(10, 5e-4))
+    assert frozen_fits.passed and frozen_fits.null.passed and not frozen_fits.evidence

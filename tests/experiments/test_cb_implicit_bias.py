@@ -35,7 +35,8 @@ def test_negative_control_passes_no_claim(tmp_path):
         f"{k}{s}"
         for k in ("f1_margin_ratio", "f1_error_gap", "f2_margin_ratio", "f2_error_gap")
         for s in ("", "_posthoc")
-    }
+    } | {"f1_margin_width_gain"}
+    assert claims["f1_margin_width_gain"].measured == 0.0  # no untrained network separates: no margin to gain
     for name, c in claims.items():  # untrained: the measured value is the control's, and both regimes are the same
         assert c.measured == pytest.approx(c.control, rel=1e-12), name
         assert c.source and c.ci is not None and c.method == "t-mean"
@@ -75,3 +76,40 @@ def test_f1_reference_on_the_clusters_is_a_near_optimal_separator():
     assert plain.margin - 1e-12 <= refined.margin <= 1.05 * plain.margin
     assert np.all(y.numpy() * refined.output(x.numpy()) >= refined.margin - 1e-9)
     assert np.abs(refined.a).sum() <= 1 + 1e-9
+
+
+TINY = {
+    "d_values": (3, 4),
+    "n_fixed": 16,
+    "n_margin": 32,
+    "m": 64,
+    "m_values": (16,),
+    "init_scale": 3.0,  # rms c about 1.5 from the start: the rule's factor max(1, rms c) exceeds 1 at once
+    "steps": 40,
+    "seeds": 2,
+    "sweep_seeds": 2,
+    "n_test": 200,
+    "dictionary": 100,
+    "refine_rounds": 0,
+    "show_variant": False,
+}
+
+
+def test_output_rule_changes_the_output_layer_run_only(tmp_path, monkeypatch):
+    """The authors' rule (step x max(1, rms c)) acts on output-layer training alone: against fixed steps the
+    output-layer networks differ, the both-layer ones do not; the sweep records how many steps each draw ran."""
+    import wgflow.harness.run as harness_run
+    from wgflow.harness.registration import judge
+
+    rule = run_experiment("cb-implicit-bias", "quick", TINY, seed=0, out_dir=tmp_path / "rule")
+    with monkeypatch.context() as mp:  # fixed steps: a deliberate comparison outside the registration
+        mp.setattr(harness_run, "judge", judge)
+        fixed = run_experiment(
+            "cb-implicit-bias", "quick", {**TINY, "output_rule": "fixed"}, seed=0, out_dir=tmp_path / "f"
+        )
+    assert rule.metrics["both_ratio"] == fixed.metrics["both_ratio"]
+    assert rule.metrics["f1_ratio_both_m16"] == fixed.metrics["f1_ratio_both_m16"]
+    assert rule.metrics["output_ratio"] != fixed.metrics["output_ratio"]
+    names = [c.name for c in rule.claims]
+    assert "f1_margin_width_gain" in names and not any(n.endswith("_posthoc") for n in names)
+    assert all(0 <= rule.metrics[f"sweep_steps_{r}_d{d}"] <= 40 for r in ("both", "output") for d in (3, 4))

@@ -339,3 +339,51 @@ def test_cli_preset_threads_and_device_options(tmp_path, capsys, monkeypatch):
         == 0
     )
     assert asked and set(asked) == {True}
+
+
+def _classification_problem():
+    """Member 0: labels sign(x_1), separated after a few steps; member 1: random labels, never separated."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 60, 3, generator=g, dtype=torch.float64)
+    x[..., 0] = 1.0  # bias coordinate
+    y = torch.stack([torch.sign(x[0, :, 1]), torch.where(torch.rand(60, generator=g) < 0.5, -1.0, 1.0).double()])
+    unit = wg.ReLU(3)
+    mus = [wg.ParticleMeasure(unit.init(16, generator=g, dtype=torch.float64, kind="sphere"), unit) for _ in range(2)]
+    objs = [wg.DatasetRisk(x[e], y[e], loss="logistic") for e in range(2)]
+    return Ensemble.stack(mus), objs, x, y
+
+
+def test_stop_rule_stops_each_member_at_its_own_check_and_resumes_exactly():
+    from wgflow.flows import StopRule
+    from wgflow.objectives.margins import separates
+
+    ens, objs, x, y = _classification_problem()
+    cfg = wg.FlowConfig(eta=4.0, steps=400, schedule="inv_sqrt", risk_every=10)
+    rule = StopRule(separates(x, y), every=10)
+    free = wg.train(ens, objs, cfg, seed=0)
+    stopped = wg.train(ens, objs, cfg, seed=0, stop=rule)
+    k0 = stopped[0].meta["stopped_at"]
+    assert k0 is not None and 0 < k0 < 400 and k0 % 10 == 0 and stopped[1].meta["stopped_at"] is None
+    assert free[0].meta["stopped_at"] is None
+    # member 0 is the flow of k0 steps (the first check at which it separates the data); member 1 is untouched
+    alone = wg.train(ens.member(0), objs[0], cfg, seed=0, steps=k0)
+    assert torch.allclose(stopped[0].final.theta, alone.final.theta, rtol=0, atol=1e-10)  # batched vs single: rounding
+    assert bool(separates(x[0], y[0])(Ensemble.of(alone.final))[0])
+    assert not bool(
+        separates(x[0], y[0])(Ensemble.of(wg.train(ens.member(0), objs[0], cfg, seed=0, steps=k0 - 10).final))[0]
+    )
+    assert torch.equal(stopped[1].final.theta, free[1].final.theta)
+    assert np.array_equal(stopped[0].snapshot_times, free[0].snapshot_times)  # time passes
+    ck = _MemoryCheckpointer(every=k0 + 5, fail_at=k0 + 5)  # interrupted after member 0 stopped
+    with pytest.raises(KeyboardInterrupt):
+        wg.train(ens, objs, cfg, seed=0, stop=rule, checkpointer=ck)
+    ck.fail_at = None
+    resumed = wg.train(ens, objs, cfg, seed=0, stop=rule, checkpointer=ck)
+    for a, b in zip(stopped, resumed):
+        assert torch.equal(a.final.theta, b.final.theta) and a.meta["stopped_at"] == b.meta["stopped_at"]
+    # every member stopped: the remaining steps pass without a step
+    both = wg.train(ens, objs, cfg, seed=0, stop=StopRule(lambda e: np.ones(e.E, dtype=bool), every=300))
+    assert all(
+        t.meta["stopped_at"] == 0 and torch.equal(t.final.theta, ens.member(i).theta) for i, t in enumerate(both)
+    )
+    assert np.array_equal(both[0].snapshot_times, free[0].snapshot_times)

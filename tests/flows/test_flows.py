@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import wgflow as wg
+from wgflow.flows import Ensemble
 from wgflow.stats import loglog_slope
 
 
@@ -238,3 +239,28 @@ def test_a_batch_beyond_the_memory_available_is_refused_before_allocating(monkey
     obj = wg.DatasetRisk(x, x[:, 0])
     with pytest.raises(wg.ConfigError, match=r"a batch of 1000 points through 1000 units needs .* lower the batch"):
         wg.train(mu, obj, wg.FlowConfig(steps=1, batch_size=1000))
+
+
+def test_output_rms_step_rule_scales_each_flows_step_by_its_output_rms():
+    """Chizat & Bach's output-layer rule: a step of eta max(1, rms c), the factor of each member's own c taken
+    before the step; against fixed steps of eta x the closed-form factor (rms c = 3 exactly: |c_i| = 3; and
+    rms c < 1: factor 1)."""
+    _, mu, obj = _teacher_problem(8)
+    theta = mu.theta.clone()
+    big = theta.clone()
+    big[:, 0] = 3.0 * torch.sign(theta[:, 0])  # rms c = 3
+    small = theta.clone()
+    small[:, 0] *= 0.5 / small[:, 0].square().mean().sqrt()  # rms c = 0.5
+    ens = Ensemble.stack([wg.ParticleMeasure(big, mu.unit), wg.ParticleMeasure(small, mu.unit)])
+    cfg = wg.FlowConfig(eta=0.01, steps=1, eta_inner=0.0, step_rule="output_rms")
+    rule = wg.train(ens, [obj, obj], cfg)
+    fixed_big = wg.train(wg.ParticleMeasure(big, mu.unit), obj, cfg, step_rule="fixed", eta=0.03)
+    fixed_small = wg.train(wg.ParticleMeasure(small, mu.unit), obj, cfg, step_rule="fixed")
+    assert torch.allclose(rule[0].final.theta, fixed_big.final.theta, rtol=0, atol=1e-14)
+    assert torch.allclose(rule[1].final.theta, fixed_small.final.theta, rtol=0, atol=1e-14)
+    assert not torch.allclose(
+        rule[0].final.theta, wg.train(wg.ParticleMeasure(big, mu.unit), obj, cfg, step_rule="fixed").final.theta
+    )
+    assert rule[0].snapshot_times[-1] == pytest.approx(0.01)  # mean-field time: the schedule's, without the factor
+    with pytest.raises(wg.ConfigError, match="step_rule"):
+        wg.FlowConfig(step_rule="adam")

@@ -11,6 +11,18 @@ with G_i = grad V(theta_i; mu_n) = n dJ/dtheta_i from the objective
 (:mod:`wgflow.objectives`), M a per-coordinate step multiplier (output weight
 vs inner weights; 0 freezes a layer), wd the weight decay and lambda_t the
 temperature of mean-field Langevin dynamics (lambda = 0: gradient descent).
+
+Step rules (``step_rule``) scale eta_t by a factor of the current particles, one per flow
+(an ensemble's member), taken before the step:
+
+- ``"fixed"``: 1;
+- ``"output_rms"``: max(1, rms c) with rms c = sqrt((1/n) sum_i |c_i|^2) over the output weights,
+  the rule of Chizat & Bach's output-layer-only runs (``twonet(...; both=false)`` in
+  lchizat/2020-implicit-bias-wide-2NN: ``betas = max(1, sqrt(sum(c.^2)/m))`` multiplies the step).
+  Once the output weights grow the step grows with them, so the (1-homogeneous in c) output-layer
+  flow keeps its pace as the margin sets in.
+
+Mean-field time counts the schedule's steps eta_t, without the rule's factor.
 In this time the dynamics do not depend on n, so runs of different widths are
 comparable step for step (law of large numbers).
 
@@ -51,6 +63,7 @@ class FlowConfig:
     schedule: str = "constant"  # step sizes: "constant" | "inv_sqrt": eta/sqrt(k+1)
     eta_output: float = 1.0  # multiplier of the output-weight step (0 freezes it)
     eta_inner: float = 1.0  # multiplier of the inner-weight step (0: train the output layer only)
+    step_rule: str = "fixed"  # "fixed" | "output_rms": eta_t x max(1, rms of the output weights), per flow
     n_snapshots: int = 20  # particle snapshots recorded (first and last included)
     snapshot_spacing: str = "log"  # "log" | "linear"
     snapshot_steps: tuple = ()  # explicit snapshot steps (overrides n_snapshots/spacing); 0 and steps always added
@@ -66,6 +79,7 @@ class FlowConfig:
         "noise": Float(0),
         "noise_schedule": Choice("constant", "log", "geometric"),
         "schedule": Choice("constant", "inv_sqrt"),
+        "step_rule": Choice("fixed", "output_rms"),
         "snapshot_spacing": Choice("log", "linear"),
         "n_snapshots": Int(2, None),
         "risk_every": Int(1, None),

@@ -25,6 +25,13 @@ Compilation. ``compile=True`` runs the step blocks of a sampled objective throug
 (:mod:`wgflow.flows.runtime`): the same trajectory to rounding. Default off;
 :func:`~wgflow.flows.runtime.use`'s ``compile`` (``wgflow run --compile``) applies to every flow of a run.
 
+Stopping. ``stop=StopRule(test, every)`` ends a member's flow early: every ``every`` steps ``test(ensemble)``
+says, per member, whether its flow is done (e.g. :func:`wgflow.objectives.margins.separates`: training error 0);
+a done member takes no further step (its particles stay; time still passes), and once every member is done
+the remaining steps pass without computation, as in the negative control. Trajectory ``meta["stopped_at"]``
+is the step at which a member stopped (None: it ran to ``cfg.steps``); the checkpoints keep it, so a resumed
+run stops where an uninterrupted one does.
+
 Negative control. Under :func:`wgflow.control.untrained` no step is taken: the trajectory
 records the initial particles at every requested step and time.
 """
@@ -46,45 +53,10 @@ from ..objectives.risks import EnsembleRisk, Objective
 from .config import FlowConfig, resolve_alpha, snapshot_schedule
 from .recorder import Checkpointer, Recorder, flow_state, restore_flow_state
 from .runtime import FLOPS_PER_WORKER, compile_for, make_generators, num_threads, resolve_device, threads_for
+from .scheme import StepScheme, StopRule
 from .trajectory import Trajectory
 
-__all__ = ["train", "StepScheme"]
-
-
-class StepScheme:
-    r"""theta <- project(theta - eta_k M (G + wd theta) + sqrt(2 lambda_k eta_k M) xi), schedules cached.
-
-    theta (E, n, p); member e's noise comes from ``generators[e]``.
-    """
-
-    def __init__(self, cfg: FlowConfig, unit, theta: torch.Tensor):
-        self.cfg, self.unit = cfg, unit
-        M = torch.full((theta.shape[-1],), cfg.eta_inner, dtype=theta.dtype, device=theta.device)
-        M[unit.output_mask(theta)] = cfg.eta_output
-        self.M = M
-        self._const_eta = cfg.schedule == "constant"
-
-    def eta(self, k: int) -> float:
-        return self.cfg.eta if self._const_eta else self.cfg.eta_at(k)
-
-    def project(self, theta: torch.Tensor, G: torch.Tensor | None = None) -> torch.Tensor:
-        """Retraction of theta, or tangent projection of G at theta."""
-        return self.unit.project(theta) if G is None else self.unit.project_grad(theta, G)
-
-    def noise(self, theta: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
-        """Standard Gaussian xi shaped like theta (E, n, p); member e's from ``generators[e]``."""
-        kw: dict[str, Any] = {"dtype": theta.dtype, "device": theta.device}
-        return torch.stack([torch.randn(theta.shape[1:], generator=g, **kw) for g in generators])
-
-    def step(self, theta: torch.Tensor, G: torch.Tensor, k: int, generators) -> torch.Tensor:
-        cfg, eta = self.cfg, self.eta(k)
-        if cfg.weight_decay:
-            G = G + cfg.weight_decay * theta
-        theta = theta - eta * self.M * self.project(theta, G)
-        lam = cfg.noise_at(k)
-        if lam > 0:
-            theta = theta + torch.sqrt(2 * lam * eta * self.M) * self.noise(theta, generators)
-        return self.project(theta)
+__all__ = ["train"]
 
 
 def _diverged(k: int, t: float, what: str, cfg: FlowConfig) -> DivergenceError:
@@ -111,6 +83,25 @@ class _Flow:
         self.rec = Recorder()
         self.workers = 1  # block workers (wgflow.measures.blocks.map_blocks)
         self.compiled = False  # step blocks through torch.compile
+        self.stop: StopRule | None = None
+        self.stopped_at = np.full(mu.E, -1, dtype=np.int64)  # step at which a member stopped; -1: running
+
+    def resume(self, state, generators, theta) -> tuple[torch.Tensor, int, float]:
+        """Put a checkpoint's state back (generators, recorder, stopped members); returns (theta, step, time)."""
+        theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, self.rec)
+        if "stopped_at" in state:
+            self.stopped_at = np.array(state["stopped_at"], dtype=np.int64).reshape(self.mu.E)
+        return theta, k, t
+
+    def check_stop(self, scheme: StepScheme, k: int, theta) -> bool:
+        """At a StopRule's step: stop the members whose test says done; True once every member has stopped."""
+        if self.stop is not None and k % int(self.stop.every) == 0 and k < self.cfg.steps:
+            done = np.asarray(self.stop.test(self.mu.with_theta(theta, check=False)), dtype=bool).reshape(-1)
+            self.stopped_at[(self.stopped_at < 0) & done] = k
+        if (self.stopped_at >= 0).any():
+            moving = torch.as_tensor(self.stopped_at < 0, dtype=theta.dtype, device=theta.device)
+            scheme.moving = moving[:, None, None]
+        return bool((self.stopped_at >= 0).all())
 
     def value_and_grad(self, theta, P, generators):
         cur = self.mu.with_theta(theta, check=False)  # finiteness is checked via J and theta when recording
@@ -161,7 +152,7 @@ class _Flow:
         cfg = self.cfg
         every = int(checkpointer.every or 0) if checkpointer is not None else 0
         P_prev = cfg.batch_at(k)
-        while k < cfg.steps:
+        while k < cfg.steps and not self.check_stop(scheme, k, theta):
             P = cfg.batch_at(k)
             if P_prev != P:  # a new batch size (the quench): threads for the new work per step
                 intra, self.workers = plan(P)
@@ -177,7 +168,10 @@ class _Flow:
             if bar is not None:
                 bar.update(1)
             if every and k % every == 0 and k < cfg.steps:
-                checkpointer.save(flow_state(theta, k, t, generators, J.double().cpu().numpy(), self.rec))
+                state = flow_state(theta, k, t, generators, J.double().cpu().numpy(), self.rec)
+                checkpointer.save({**state, "stopped_at": self.stopped_at.copy()})
+        if k < cfg.steps:  # every member stopped: the remaining steps pass
+            self.idle(scheme, k, t, theta, bar)
         return theta
 
     def trajectories(self, theta: torch.Tensor, objective_name: str) -> list[Trajectory]:
@@ -205,7 +199,7 @@ class _Flow:
                 train_loss=s["rec_train"][:, e],
                 probe_f=probe[:, e] if probe.ndim == 3 else np.zeros((0, 0)),
                 final=mu.with_theta(theta, check=False).member(e),
-                meta={**meta, "member": e, "ensemble": mu.E},
+                meta={**meta, "member": e, "ensemble": mu.E, "stopped_at": _step_or_none(self.stopped_at[e])},
                 **fields,
             )
             for e in range(mu.E)
@@ -224,6 +218,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -243,6 +238,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -261,6 +257,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     progress: Callable | None = None,
     callback: Callable[[int, Any, Any], None] | None = None,
+    stop: StopRule | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
     compile: bool | None = None,
@@ -272,7 +269,7 @@ def train(
     objectives of one type (member e's: ``objective[e]``). ``cfg``: a :class:`FlowConfig` (keyword ``overrides`` replace its fields); mu's dtype
     is the run's. ``seed`` / ``generator``, ``checkpointer``, ``device``, ``threads``, ``compile``: see the
     module docstring. ``probe``: (P, d) points where f is recorded at every snapshot;
-    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step.
+    ``progress(total=, desc=)``: a bar with ``update(k)``; ``callback(step, mu, J)``: after every step; ``stop``.
     Returns a :class:`Trajectory` (an ensemble: a list of E). Raises :class:`DivergenceError` on NaN/Inf
     in the particles or the risk (suggesting a smaller eta).
     """
@@ -286,10 +283,10 @@ def train(
     if probe is not None:
         probe = probe.to(dtype=theta.dtype, device=theta.device)
     flow = _Flow(ens, risk, cfg, resolve_alpha(cfg.alpha, ens.n), probe, _snapshot_steps(cfg))
-    flow.compiled = compile_for(compile)
+    flow.compiled, flow.stop = compile_for(compile), stop
     k, t, state = 0, 0.0, checkpointer.load() if checkpointer is not None else None
     if state is not None:
-        theta, k, t = restore_flow_state(state, generators, theta.dtype, theta.device, flow.rec)
+        theta, k, t = flow.resume(state, generators, theta)
     plan = _thread_plan(risk, ens, threads, block_workers=not flow.compiled)  # torch.compile: not thread-safe
     bar = progress(total=cfg.steps, desc=f"flow n={ens.n}" + ("" if single else f" x{ens.E}")) if progress else None
     if bar is not None and k:
@@ -309,6 +306,10 @@ def train(
                 bar.close()
     trajs = flow.trajectories(theta, name)
     return _one_flow(trajs[0]) if single else trajs
+
+
+def _step_or_none(k) -> int | None:
+    return None if k < 0 else int(k)
 
 
 def _one_flow(traj: Trajectory) -> Trajectory:

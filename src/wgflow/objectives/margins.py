@@ -53,6 +53,7 @@ __all__ = [
     "feature_kernel",
     "margin",
     "param_norm_sq",
+    "separates",
     "sphere_directions",
 ]
 
@@ -137,6 +138,19 @@ def f2_margin(mu: ParticleMeasure, x: torch.Tensor, y: torch.Tensor) -> float:
 def classification_error(mu: ParticleMeasure, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> float:
     """Fraction of points with sign f(x_i) != y_i (f = 0 counts as an error)."""
     return float(((y.to(mu.theta.dtype) * mu.output(x, alpha)) <= 0).double().mean())
+
+
+def separates(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0):
+    """The test "training error 0" of an ensemble, for :class:`wgflow.flows.StopRule`: ``test(ens)`` is, per
+    member e, whether y_i f_e(x_i) > 0 at every point (ties are errors, as in :func:`classification_error`).
+    x (n, d) and y (n,) shared by the members, or (E, n, d) and (E, n): each member's own data."""
+
+    def test(ens) -> np.ndarray:
+        with torch.no_grad():
+            yf = y.to(ens.theta.dtype) * ens.output(x, alpha)  # (E, n)
+        return (yf > 0).all(dim=-1).cpu().numpy()
+
+    return test
 
 
 # --------------------------------------------------------------------------- dictionaries

@@ -12,8 +12,11 @@ the same particles (sphere of radius ``init_scale``); output-layer training is `
 Source settings (default). The authors' code (``twonet``, lchizat/2020-implicit-bias-wide-2NN)
 ascends the smoothed margin -J (:class:`~wgflow.objectives.margins.SmoothMargin`: the exponential loss's
 gradient divided by the loss) with eta = 0.5 / sqrt(t + 1); that is ``loss="smooth_margin"``,
-``eta=0.5``, ``output_step=1`` here. (Their output-only run also multiplies its step by
-max(1, rms c), which FlowConfig cannot express; it is not reproduced.)
+``eta=0.5``, ``output_step=1`` here. Their output-only run multiplies its step by max(1, rms c)
+(``output_rule="output_rms"``, :class:`~wgflow.flows.FlowConfig`'s ``step_rule``); the larger-step variant
+below keeps fixed steps. The authors start that run from c = 0; here both regimes start from the same
+particles, so that each regime is the other's null on the same initial network (the F2 limit, the kernel
+SVM of the initial units, depends on the inner weights only).
 
 References (:mod:`wgflow.objectives.margins`), computed per seed on the training set of the margin runs:
 
@@ -38,7 +41,30 @@ the optimum. The larger-step setting (logistic loss, eta = 10, output_step = 100
 ``f1_margin_ratio_posthoc`` etc., never counted. The test-error growth with d of the two regimes
 (the source's §5 sweep, d_values) is a metric, ``dimension_growth_difference``: the source states that
 the F1 *margin* does not depend on the spurious dimensions, not how the test errors grow at finite n
-(it runs ``sweep_seeds`` draws per d).
+(it runs ``sweep_seeds`` draws per d). Its horizon is the source's 5e4 steps or training error 0,
+whichever comes first (:class:`~wgflow.flows.StopRule` with
+:func:`~wgflow.objectives.margins.separates`, checked every ``stop_every`` steps); the margin runs
+always run every step, since their statistic, the margin, only grows once the data are separated
+(the authors report the largest margin along their 5e4 iterations).
+
+(5) ``f1_margin_width_gain`` (margin vs width, the authors' "Experiment 3": m = 8...1024; Thm 5 is a
+statement as m -> oo): the both-layer F1 ratio at the widest width (the margin runs' m) minus that at
+the narrowest of ``m_values``, on the margin runs' data, CI above 0 (a network that does not
+separate its training set counts as margin 0). Null: the same gain of output-layer training.
+
+Presets. ``full`` runs the claims at the source's horizon (5e4 steps), m = 1000, 10 seeds, widths 8,
+32, 128, 1000 for claim (5), and the sweep at the source's n = 256, m = 1000 and horizon (5e4 steps or
+training error 0) at the ends d = 5 and d = 25 of the source's d = 5...25, 2 draws each (the authors
+ran one). Cost, extrapolated from 200- to 300-step timings on the shared 2-core machine (2 threads,
+other jobs running: load average near 6): margin runs 24 ms/step (both layers; m = 1000, 10 seeds) and
+30 ms/step (output layer), 45 min; the width runs 9 ms/step per regime, 15 min; the sweep 37 ms/step
+for both d (2 draws), 31 min per regime if no draw separates early (in a 3000-step probe at d = 5, 3 of
+10 both-layer draws and none of the output-layer ones had separated). About 2 h in all at that load
+(3 h at load 10, less on an idle machine). Left out, to fit the 2 h budget: the
+sweep's d = 10, 15, 20 (points of the figure only: the metric reads the ends) and its further draws
+(the source's 10 would take about 5 h); the post-hoc larger-step setting (``show_variant``; never
+counted, 40 min); the authors' d = 15, n = 256 data for the width runs (here the margin runs' d = 3,
+n = 64, whose F1 LP is exact on the grid) and the widths 16, 64, 256, 512 between.
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
 DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.
@@ -53,7 +79,8 @@ import numpy as np
 import torch
 
 from ...domains import Bool, Choice, Domain, Float, Int, Ints
-from ...flows import Ensemble, FlowConfig, train
+from ...errors import ConfigError
+from ...flows import Ensemble, FlowConfig, StopRule, train
 from ...harness import Experiment, ExperimentResult, register
 from ...measures.linearized import symmetric_init
 from ...measures.measure import ParticleMeasure
@@ -66,11 +93,12 @@ from ...objectives.margins import (
     f2_margin,
     f2_max_margin,
     feature_kernel,
+    separates,
     sphere_directions,
 )
 from ...objectives.risks import DatasetRisk
 from ...tasks.clusters import ClustersTask
-from .claims import margin_claims, robustness_metrics
+from .claims import margin_claims, robustness_metrics, width_claim
 from .figures import CAPTIONS, curves, regions
 
 
@@ -82,14 +110,17 @@ class ImplicitBiasConfig:
     loss: str = "smooth_margin"  # "smooth_margin" (authors' code) | "exponential" | "logistic"
     eta: float = 0.5  # step eta / sqrt(t + 1) in mean-field time (the source's 0.5)
     output_step: float = 1.0  # output-layer-only training: step multiplier (eta_output); source: 1
+    output_rule: str = "output_rms"  # output-layer-only step rule: "output_rms" = x max(1, rms c) (source) | "fixed"
     steps: int = 2000  # gradient steps (source: 5e4)
     d_margin: int = 3  # input dimension of the margin runs (bias, x1, x2: a grid dictionary)
     n_margin: int = 64  # training points of the margin runs
     m: int = 256  # width of every network
+    m_values: tuple = (16,)  # narrower widths of the margin-vs-width runs (the margin runs' data; m is the widest)
     dictionary: int = 2000  # F1 reference: directions of the dictionary
     refine_rounds: int = 2  # F1 reference: column-generation rounds after the dictionary LP
     d_values: tuple = (5, 15)  # input dimensions of the robustness sweep (d - 3 spurious coordinates)
     n_fixed: int = 128  # training points of the robustness sweep
+    stop_every: int = 100  # the sweep's seeds stop at training error 0, checked every this many steps (0: never)
     n_test: int = 4000  # test points
     seeds: int = 10  # data and initialisation draws of the margin runs (Student-t CIs; >= 10 for their coverage)
     sweep_seeds: int = 5  # draws per d of the robustness sweep (the metric dimension_growth_difference)
@@ -107,14 +138,17 @@ class ImplicitBiasConfig:
         "loss": Choice("smooth_margin", "exponential", "logistic"),
         "eta": Float(0, open_lo=True),
         "output_step": Float(0, open_lo=True),
+        "output_rule": Choice("fixed", "output_rms"),
         "steps": Int(1),
         "d_margin": Int(3),
         "n_margin": Int(2),
         "m": Int(2),
+        "m_values": Ints(2, min_len=1, increasing=True),
         "dictionary": Int(1),
         "refine_rounds": Int(0),
         "d_values": Ints(3, min_len=2, increasing=True),
         "n_fixed": Int(2),
+        "stop_every": Int(0),
         "n_test": Int(1),
         "seeds": Int(2),
         "sweep_seeds": Int(2),
@@ -128,6 +162,10 @@ class ImplicitBiasConfig:
         "variant_output_step": Float(0, open_lo=True),
     }
 
+    def validate(self) -> None:
+        if self.m_values[-1] >= self.m:
+            raise ConfigError(f"config keys 'm_values' and 'm': the widths {self.m_values} must be below m = {self.m}")
+
 
 @register
 class ImplicitBias(Experiment):
@@ -139,88 +177,127 @@ class ImplicitBias(Experiment):
     cost = 40  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
-        "full": {
-            "d_values": (5, 10, 15, 20, 25),
+        "full": {  # the source's horizon; what it leaves out and its cost: the module docstring, "Presets"
+            "d_values": (5, 25),
             "n_fixed": 256,
             "m": 1000,
+            "m_values": (8, 32, 128),
             "steps": 50000,
             "seeds": 10,
-            "sweep_seeds": 10,
+            "sweep_seeds": 2,
+            "show_variant": False,
         },
     }
     captions = CAPTIONS
 
     def run(self, cfg: ImplicitBiasConfig, ctx) -> ExperimentResult:
-        source = (cfg.loss, cfg.eta, cfg.output_step)
-        variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step)
-        refs: dict = {}  # the margin runs' references by (layers, seed), computed once for both step settings
-
-        def get(d, n, layers, setting, seeds) -> list[dict]:  # the seeds of one setting: one ensemble, one stage
-            cache = refs if d == cfg.d_margin else None
-            st = ctx.stage(_key(layers, setting, d, n), lambda: _run(cfg, ctx, d, n, layers, setting, seeds, cache))
-            return [
-                {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0}
-                for s in range(seeds)
-            ]
-
+        source = (cfg.loss, cfg.eta, cfg.output_step, cfg.output_rule)
+        variant = (cfg.variant_loss, cfg.variant_eta, cfg.variant_output_step, "fixed")
+        runs_of = _Runs(cfg, ctx)
         rows, claims, metrics = [], [], {}
         for setting, posthoc in ((source, False), (variant, True))[: 1 + cfg.show_variant]:
-            runs = {r: get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
-            label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}, {cfg.steps} steps"
+            runs = {r: runs_of.get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds) for r in ("both", "output")}
+            rule = ", x max(1, rms c)" if setting[3] == "output_rms" else ""
+            label = f"loss {setting[0]}, eta {setting[1]:g}, output step x{setting[2]:g}{rule}, {cfg.steps} steps"
             new, mets = margin_claims(cfg, runs, posthoc, label, _horizon_note(cfg, runs, posthoc))
             claims += new
             metrics.update(mets)
             rows.append(("_posthoc" if posthoc else "", runs))
-        err = {
-            r: np.array(
-                [[v["test_error"] for v in get(d, cfg.n_fixed, r, source, cfg.sweep_seeds)] for d in cfg.d_values]
-            )
+            if not posthoc:  # margin vs width: the narrower widths on the same data, the margin runs the widest
+                widths = {
+                    m: {r: runs_of.get(cfg.d_margin, cfg.n_margin, r, setting, cfg.seeds, m) for r in runs}
+                    for m in cfg.m_values
+                }
+                width, mets = width_claim(cfg, {**widths, cfg.m: runs}, label)
+                claims.append(width)
+                metrics.update(mets)
+        sweep = {
+            r: [runs_of.get(d, cfg.n_fixed, r, source, cfg.sweep_seeds, stop=True) for d in cfg.d_values]
             for r in ("both", "output")
+        }
+        err = {
+            r: np.array([[v["test_error"] for v in row] for row in rows_r]) for r, rows_r in sweep.items()
         }  # (D, seeds)
         metrics.update(robustness_metrics(cfg, err))
         for r, e_r in err.items():
             metrics.update({f"test_error_{r}_d{d}": float(e) for d, e in zip(cfg.d_values, e_r.mean(1))})
+            stops = [np.mean([v["steps_run"] for v in row]) for row in sweep[r]]
+            metrics.update({f"sweep_steps_{r}_d{d}": float(k) for d, k in zip(cfg.d_values, stops)})
         ctx.log("; ".join(f"{c.name} {c.measured:.3g} CI {c.ci} ({'pass' if c.passed else 'fail'})" for c in claims))
         artifacts = {"curves": curves(ctx, cfg, rows, err), "decision_regions": regions(ctx, cfg, rows[0][1])}
         return ExperimentResult(claims, metrics, artifacts)
 
 
+class _Runs:
+    """The run's trained ensembles, one memoised stage each; the margin runs' references (LP, SVM) by (layers,
+    seed), computed once for both step settings."""
+
+    def __init__(self, cfg, ctx):
+        self.cfg, self.ctx, self.refs = cfg, ctx, {}
+
+    def get(self, d, n, layers, setting, seeds, m=None, stop=False) -> list[dict]:
+        """The seeds of one setting at width m (default cfg.m): one ensemble, one stage; per-seed dicts. ``stop``:
+        each seed stops at training error 0 (``stop_every``), the sweep's horizon."""
+        cfg, m = self.cfg, m or self.cfg.m
+        refs = self.refs if d == cfg.d_margin and m == cfg.m and not stop else None
+        key = (
+            _key(layers, setting, d, n)
+            + (f"-m{m}" if m != cfg.m else "")
+            + ("-stop" if stop and cfg.stop_every else "")
+        )
+        st = self.ctx.stage(key, lambda: _run(cfg, self.ctx, key, (d, n, m), layers, setting, seeds, refs, stop))
+        return [
+            {k: v if k in _SEED0 else v[s] for k, v in st.items() if s == 0 or k not in _SEED0} for s in range(seeds)
+        ]
+
+
 def _key(layers, setting, d, n) -> str:
     """Stage / checkpoint name; no dots (the store would read '.5-...' as a file suffix)."""
-    return f"{layers}-{setting[0]}-eta{setting[1]:g}-o{setting[2]:g}-d{d}-n{n}".replace(".", "p")
+    rule = "-rms" if layers == "output" and setting[3] == "output_rms" else ""
+    return f"{layers}-{setting[0]}-eta{setting[1]:g}-o{setting[2]:g}{rule}-d{d}-n{n}".replace(".", "p")
 
 
 _SEED0 = ("theta", "x", "y")  # stage entries of seed 0 only (the decision-region figure)
 
 
-def _run(cfg, ctx, d, n, layers, setting, seeds: int, refs: dict | None) -> dict:
-    """Train the seeds' networks as one ensemble (member s: seed s's data and particles); per-seed results stacked."""
-    loss, eta, output_step = setting
-    draws = [_draw(cfg, ctx, d, n, s) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
-    steps = {"eta_inner": 1.0, "eta_output": 1.0} if layers == "both" else {"eta_inner": 0.0, "eta_output": output_step}
+def _run(cfg, ctx, key: str, size: tuple, layers, setting, seeds: int, refs: dict | None, stop: bool) -> dict:
+    """Train the seeds' networks (size = (d, n, m)) as one ensemble (member s: seed s's data and particles),
+    checkpointed under ``key``; per-seed results stacked."""
+    (d, n, m), (loss, eta, output_step, rule) = size, setting
+    draws = [_draw(cfg, ctx, d, n, s, m) for s in range(seeds)]  # (g, x, y, xt, yt, mu0) of every seed
+    steps = (
+        {"eta_inner": 1.0, "eta_output": 1.0}
+        if layers == "both"
+        else {"eta_inner": 0.0, "eta_output": output_step, "step_rule": rule}
+    )
     flow = FlowConfig(eta=eta, steps=cfg.steps, schedule="inv_sqrt", risk_every=cfg.steps, n_snapshots=2, **steps)
     objs = [SmoothMargin(x, y) if loss == "smooth_margin" else DatasetRisk(x, y, loss=loss) for _, x, y, *_ in draws]
+    xs, ys = torch.stack([dr[1] for dr in draws]), torch.stack([dr[2] for dr in draws])
     trajs = train(
         Ensemble.stack([dr[-1] for dr in draws]),
         objs,
         flow,
         seed=list(range(seeds)),
         progress=ctx.progress,
-        checkpointer=ctx.checkpointer(_key(layers, setting, d, n)),
+        checkpointer=ctx.checkpointer(key),
+        stop=StopRule(separates(xs, ys), every=cfg.stop_every) if stop and cfg.stop_every else None,
     )
     outs = [_evaluate(cfg, d, layers, s, dr, t.final, refs) for s, (dr, t) in enumerate(zip(draws, trajs))]
+    for o, t in zip(outs, trajs):
+        o["steps_run"] = cfg.steps if t.meta["stopped_at"] is None else t.meta["stopped_at"]
     return {k: outs[0][k] if k in _SEED0 else np.array([o[k] for o in outs]) for k in outs[0]}
 
 
-def _draw(cfg, ctx, d, n, s) -> tuple:
-    """Seed s's generator, data (x, y), test set (xt, yt) and initial particles, in the order they are drawn."""
+def _draw(cfg, ctx, d, n, s, m) -> tuple:
+    """Seed s's generator, data (x, y), test set (xt, yt) and m initial particles, in the order they are drawn
+    (the data do not depend on m)."""
     g = torch.Generator().manual_seed(1000 * ctx.seed + s)
     task = ClustersTask.random(d, cfg.k, generator=g)
     x, y = task.sample(n, generator=g)  # (n, d), (n,)
     xt, yt = task.sample(cfg.n_test, generator=g)
     unit = ReLU(d)
     kw = {"generator": g, "dtype": torch.float64, "kind": "sphere", "c_scale": cfg.init_scale}
-    theta0 = symmetric_init(unit.init(cfg.m // 2, **kw)) if cfg.symmetric else unit.init(cfg.m, **kw)  # (m, d + 1)
+    theta0 = symmetric_init(unit.init(m // 2, **kw)) if cfg.symmetric else unit.init(m, **kw)  # (m, d + 1)
     return g, x, y, xt, yt, ParticleMeasure(theta0, unit)
 
 
@@ -232,6 +309,9 @@ def _evaluate(cfg, d, layers, seed, draw, mu, refs: dict | None) -> dict:
         "test_error": classification_error(mu, xt, yt),
         "train_error": classification_error(mu, x, y),
         "test_error_init": classification_error(mu0, xt, yt),
+        "f1_raw": f1_margin(mu, x, y),  # both norms: each regime is the other's null
+        "f2_raw": f2_margin(mu, x, y),
+        "f1_raw_init": f1_margin(mu0, x, y),
     }
     if refs is None:
         return out
@@ -239,8 +319,7 @@ def _evaluate(cfg, d, layers, seed, draw, mu, refs: dict | None) -> dict:
     if key not in refs:  # the references depend on the seed's data and initial particles only: one per step setting
         refs[key] = _reference(cfg, d, layers, draw)
     ref = refs[key]
-    f1, f2 = f1_margin(mu, x, y), f2_margin(mu, x, y)  # both norms: each regime is the other's null
-    out.update(ref, f1_raw=f1, f2_raw=f2, ratio=(f1 if layers == "both" else f2) / ref["divisor"])
+    out.update(ref, ratio=out["f1_raw" if layers == "both" else "f2_raw"] / ref["divisor"])
     if seed == 0:  # the decision-region figure draws seed 0
         out.update(theta=mu.numpy(), x=x.numpy(), y=y.numpy())
     return out
