@@ -58,14 +58,14 @@ class _AngularFactor(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, cos: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, cos: torch.Tensor) -> torch.Tensor:
         c = cos.clamp(-1.0, 1.0)
         pmb = math.pi - torch.arccos(c)
         ctx.save_for_backward(pmb)
         return torch.sqrt((1.0 - c * c).clamp_min(0.0)) + pmb * c
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (pmb,) = ctx.saved_tensors
         return grad * pmb
 
