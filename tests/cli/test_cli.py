@@ -290,8 +290,9 @@ def test_figure_options_reach_the_context(capsys, tmp_path, monkeypatch):
     s = tmp_path / "s"
     code, _out, _ = run(capsys, "--figure-format", "svg", "--dpi", "200", "run", "fake-machinery", "--store", s)
     assert code == 0
-    figs = list((s / "runs").rglob("fake_curve.*"))
-    assert [f.suffix for f in figs] == [".svg"] and figs[0].read_text().lstrip().startswith("<?xml")
+    figs = sorted((s / "runs").rglob("fake_curve.*"), key=lambda f: f.suffix)
+    assert [f.suffix for f in figs] == [".png", ".svg"]  # a vector figure with its PNG preview
+    assert figs[1].read_text().lstrip().startswith("<?xml")
     os.environ.pop("WGFLOW_FIGURE_FORMAT"), os.environ.pop("WGFLOW_FIGURE_DPI")
     code, _, err = run(capsys, "--dpi", "5", "list")
     assert code == 2 and "dpi" in err

@@ -132,7 +132,7 @@ def test_a_context_nobody_judges_saves_once_and_closes(tmp_path):
 
 def test_the_report_captions_a_bound_figure_with_its_statement():
     from wgflow.harness.runner import about
-    from wgflow.report.html import caption
+    from wgflow.report.figures import caption
 
     captions = about(_Bound)["captions"]  # what the runner records in the store
     assert caption({"name": "bound_curve"}, captions) == "The fake risk falls."

@@ -22,7 +22,7 @@ import sys
 from .._version import __version__
 from ..errors import ConfigError
 from ..harness.plugins import ENV, load_file
-from ..plotting.figures import ENV_DPI, ENV_FORMAT, figure_settings
+from ..plotting.figures import ENV_DPI, ENV_FORMAT, ENV_STYLE, FIGURE_STYLES, figure_settings, figure_style
 from ..store import StoreError
 from .args import close_stores, configure_logging
 from .browse import add_list, add_report, add_runs, add_show
@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("png", "pdf", "svg"),
         metavar="{png,pdf,svg}",
         help="format of the figures runs save (default png; pdf or svg for papers; also $WGFLOW_FIGURE_FORMAT)",
+    )
+    parser.add_argument(
+        "--figure-style",
+        choices=FIGURE_STYLES,
+        metavar="{report,paper}",
+        help="where figures state their claims' verdicts: report (default) in their titles, paper in their "
+        "captions, titles stating the claim alone (also $WGFLOW_FIGURE_STYLE)",
     )
     parser.add_argument(
         "--dpi", type=int, metavar="N", help="resolution of raster figures (default 150; also $WGFLOW_FIGURE_DPI)"
@@ -98,6 +105,8 @@ def _external_experiments(args) -> None:
     if args.figure_format or args.dpi is not None:  # the run contexts (and sweep workers) read these
         fmt_, dpi = figure_settings(args.figure_format, args.dpi)
         os.environ[ENV_FORMAT], os.environ[ENV_DPI] = fmt_, str(dpi)
+    if args.figure_style:
+        os.environ[ENV_STYLE] = figure_style(args.figure_style)
     paths = [*args.experiments_path, *getattr(args, "experiments_path_sub", [])]
     if paths:
         old = os.environ.get(ENV)

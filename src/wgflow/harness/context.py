@@ -96,6 +96,7 @@ class DirectoryContext:
         verbose: bool = False,
         figure_format: str | None = None,
         dpi: int | None = None,
+        figure_style: str | None = None,
     ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +104,10 @@ class DirectoryContext:
         self.verbose = verbose
         # png / pdf / svg and the dpi: the arguments, else $WGFLOW_FIGURE_FORMAT / $WGFLOW_FIGURE_DPI
         self.figure_format, self.dpi = figures.figure_settings(figure_format, dpi)
+        # report: verdicts in titles; paper: in captions (<stem>.caption.txt); the argument, else $WGFLOW_FIGURE_STYLE
+        self.figure_style = figures.figure_style(figure_style)
+        # files written beside figures since the last look, (name, path, kind): PNG previews, captions
+        self.beside: list[tuple[str, Path, str]] = []
         self.metrics: list[tuple[str, int | None, float]] = []
         # figure name -> claims its title states; None: nobody judges this run's claims (no verdicts to state)
         self.figure_claims: dict[str, tuple[str, ...]] | None = None
@@ -140,7 +145,8 @@ class DirectoryContext:
         In a run whose claims will be judged (``figure_claims`` set, by
         :func:`~wgflow.harness.run.run_and_judge`) a figure bound to claims (by the experiment's
         ``captions`` or by the figure code, :func:`wgflow.plotting.verdicts.bind_claims`) stays open and is
-        saved again with their verdicts in its title by :meth:`judge_figures`."""
+        saved again with their verdicts in its title by :meth:`judge_figures`. A PDF or SVG figure gets a PNG
+        preview beside it (``<stem>.png``)."""
         given = Path(check_name(name, "figure name")).suffix
         stem, suffix = (name[: -len(given)], given) if given.lower() in _FIGURE_SUFFIXES else (name, "")
         suffix = suffix or f".{self.figure_format}"  # keys may hold dots ("tau-0.5"): not a suffix
@@ -152,22 +158,35 @@ class DirectoryContext:
         elif self.figure_claims is not None and (stem in self.figure_claims or bound_claims(fig)):
             bind_claims(fig, self.figure_claims.get(stem) or bound_claims(fig))
             self._bound[stem] = (fig, path)
-            self._write(fig, path, close=False)  # the file exists even if the run stops before its claims
+            self._write(fig, stem, path, close=False)  # the file exists even if the run stops before its claims
         else:
-            self._write(fig, path)
+            self._write(fig, stem, path)
         return str(path)
 
     def judge_figures(self, claims: Iterable[Any]) -> None:
-        """State the verdicts of the judged ``claims`` in the titles of the bound figures; save them again."""
+        """State the verdicts of the judged ``claims`` in the titles of the bound figures (``paper`` style: in
+        their captions, ``<stem>.caption.txt``); save them again."""
         claims = list(claims)
-        for fig, path in self._bound.values():
-            state_verdicts(fig, claims)
-            self._write(fig, path)
+        for stem, (fig, path) in self._bound.items():
+            verdicts = state_verdicts(fig, claims, self.figure_style)
+            self._write(fig, stem, path)
+            if self.figure_style == "paper" and verdicts:
+                caption = self.file(stem, ".caption.txt", "figure name")
+                tmp = caption.with_name(f"{caption.name}.tmp")
+                tmp.write_text(verdicts + "\n", encoding="utf-8")
+                os.replace(tmp, caption)
+                self.beside.append((f"{stem}.caption", caption, "caption"))
         self._bound.clear()
 
-    def _write(self, fig: Any, path: Path, close: bool = True) -> None:
+    def _write(self, fig: Any, stem: str, path: Path, close: bool = True) -> None:
         tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
         figures.save(fig, tmp, dpi=self.dpi)
+        if path.suffix.lstrip(".").lower() in figures.PREVIEWED:  # a PNG a browser shows, beside the vector file
+            preview = self.file(stem, ".png", "figure name")
+            ptmp = preview.with_name(f"{preview.stem}.tmp.png")
+            figures.save(fig, ptmp, dpi=self.dpi)
+            os.replace(ptmp, preview)
+            self.beside.append((f"{stem}.preview", preview, "preview"))
         if close:
             import matplotlib.pyplot as plt
 

@@ -139,15 +139,24 @@ class StoreContext(DirectoryContext):
     def save_figure(self, name: str, fig: Any) -> str:
         path = super().save_figure(name, fig)
         self.store.add_artifact(self.run_id, Path(name).stem, path, kind="figure")
+        self._record_beside()
         return path
 
     def judge_figures(self, claims) -> None:
         """As :meth:`DirectoryContext.judge_figures`; the figures saved again are recorded again, so the
-        store holds the size and checksum of their final form (what `wgflow runs --check` verifies)."""
+        store holds the size and checksum of their final form (what `wgflow runs --check` verifies), with their
+        PNG previews (kind ``preview``) and, in the ``paper`` style, their captions (kind ``caption``)."""
         final = {stem: path for stem, (_, path) in self._bound.items()}
         super().judge_figures(claims)
         for stem, path in final.items():
             self.store.add_artifact(self.run_id, stem, path, kind="figure")
+        self._record_beside()
+
+    def _record_beside(self) -> None:
+        """Record the PNG previews and captions written beside figures, in their final form."""
+        for name, path, kind in self.beside:
+            self.store.add_artifact(self.run_id, name, path, kind=kind)
+        self.beside.clear()
 
     def checkpointer(self, key: str) -> StoreCheckpointer:
         return StoreCheckpointer(

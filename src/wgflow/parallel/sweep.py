@@ -85,6 +85,9 @@ class _PointContext(DirectoryContext):
     def save_figure(self, name, fig):
         path = super().save_figure(name, fig)
         self.saved[Path(name).stem] = ("figure", path)
+        for beside, file, kind in self.beside:  # a vector figure's PNG preview
+            self.saved[beside] = (kind, str(file))
+        self.beside.clear()
         return path
 
 

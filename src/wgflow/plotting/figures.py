@@ -39,6 +39,7 @@ __all__ = [
     "LINESTYLES",
     "use_style",
     "figure_settings",
+    "figure_style",
     "readable_log_ticks",
     "declutter_ticks",
     "finish",
@@ -215,6 +216,12 @@ def particle_animation(
 FIGURE_FORMATS = ("png", "pdf", "svg")
 DEFAULT_DPI = 150
 ENV_FORMAT, ENV_DPI = "WGFLOW_FIGURE_FORMAT", "WGFLOW_FIGURE_DPI"
+#: ``report``: a figure's title states its claims' verdicts; ``paper``: its title states the claim alone and
+#: the verdicts go to its caption (:func:`wgflow.plotting.verdicts.state_verdicts`)
+FIGURE_STYLES = ("report", "paper")
+ENV_STYLE = "WGFLOW_FIGURE_STYLE"
+#: vector formats saved with a PNG preview beside them (``<stem>.png``), which the report shows
+PREVIEWED = ("pdf", "svg")
 #: rcParams read when a file is written: every saved figure gets them, whoever made it
 _OUTPUT_RC: Any = {k: RC[k] for k in ("svg.fonttype", "pdf.fonttype")}
 
@@ -234,6 +241,17 @@ def figure_settings(figure_format: str | None = None, dpi: int | None = None) ->
     if not 30 <= d <= 1200:
         raise ConfigError(f"dpi must be in [30, 1200], got {d}")
     return f, d
+
+
+def figure_style(style: str | None = None) -> str:
+    """Where a figure states its claims' verdicts: ``style``, else ``$WGFLOW_FIGURE_STYLE``, else ``report``
+    (one of :data:`FIGURE_STYLES`)."""
+    import os
+
+    s = (style or os.environ.get(ENV_STYLE) or "report").lower()
+    if s not in FIGURE_STYLES:
+        raise ConfigError(f"figure style {s!r} is not supported; choose one of: {', '.join(FIGURE_STYLES)}")
+    return s
 
 
 def _decades(lo: float, hi: float) -> float:

@@ -14,7 +14,9 @@ and its figure code writes a title stating the claim (``fig.suptitle("risk falls
 (Claim names that depend on the config are bound by the figure code itself, :func:`bind_claims`.)
 The run context binds the figure to those claims when it is saved and, once the run's claims are
 judged, appends their verdicts to the title and saves it again (:func:`state_verdicts`):
-"risk falls 4.9 orders (claims risk_drop: PASS, energy_dissipation: PASS)".
+"risk falls 4.9 orders (claims risk_drop: PASS, energy_dissipation: PASS)". In the ``paper`` figure style
+(``--figure-style paper``, :func:`wgflow.plotting.figures.figure_style`) the title keeps the claim alone and
+the verdicts go to the figure's caption, which the report shows under it.
 :func:`verdict_problems` (part of :func:`wgflow.plotting.figures.figure_problems`) flags a bound figure whose
 title states no verdict for one of its claims (a claim name the run never judged, a figure never judged).
 """
@@ -33,6 +35,7 @@ __all__ = [
     "bind_claims",
     "bound_claims",
     "state_verdicts",
+    "caption_verdicts",
     "verdict_problems",
     "tally",
     "VERDICTS",
@@ -42,6 +45,7 @@ __all__ = [
 VERDICTS = ("evidence", "pass", "posthoc", "fail")
 
 _ATTR = "_wgflow_claims"  # the claim names a figure is bound to, stored on the matplotlib figure
+_IN_CAPTION = "_wgflow_caption_verdicts"  # the verdicts a paper-style figure states in its caption
 _WRAP = 60  # a title longer than this takes its verdict on a second line
 
 
@@ -107,15 +111,17 @@ def _verdicts(names: Sequence[str], claims: Iterable[Any]) -> str:
     return f"({'claims' if len(parts) > 1 else 'claim'} {', '.join(parts)})"
 
 
-def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
-    """Append the verdicts of the claims ``fig`` is bound to (``Claim`` objects) to its title.
+def state_verdicts(fig: Any, claims: Iterable[Any], style: str = "report") -> str | None:
+    """State the verdicts of the claims ``fig`` is bound to (``Claim`` objects); return them, None if unbound.
 
-    The title is the figure's suptitle, else the title of its only axes; a multi-panel figure without
-    a suptitle gets one holding the verdicts alone. A verdict stated before is replaced.
+    ``report`` style: they are appended to its title, the figure's suptitle, else the title of its only
+    axes; a multi-panel figure without a suptitle gets one holding the verdicts alone. ``paper`` style:
+    the title keeps the claim alone and the caller puts the returned verdicts in the figure's caption
+    (:func:`caption_verdicts`). A verdict stated before is replaced in either style.
     """
     names = bound_claims(fig)
     if not names:
-        return
+        return None
     verdict = _verdicts(names, claims)
     sup = fig._suptitle
     axes = [ax for ax in fig.axes if ax.axison]
@@ -123,18 +129,32 @@ def state_verdicts(fig: Any, claims: Iterable[Any]) -> None:
         target = sup
     elif len(axes) == 1 and axes[0].get_title().strip():
         target = axes[0].title
+    elif style == "paper":
+        setattr(fig, _IN_CAPTION, verdict)
+        return verdict
     else:
         fig.suptitle(verdict)
-        return
+        return verdict
     base = re.sub(r"\s*\(claims? [^()]*\)$", "", target.get_text().rstrip())
+    if style == "paper":
+        target.set_text(base)
+        setattr(fig, _IN_CAPTION, verdict)
+        return verdict
     sep = "\n" if len(base) + len(verdict) > _WRAP else " "
     target.set_text(f"{base}{sep}{verdict}")
+    return verdict
+
+
+def caption_verdicts(statement: str, verdicts: str | None) -> str:
+    """A paper-style caption: the figure's ``statement`` followed by its claims' ``verdicts``."""
+    return f"{statement.rstrip()} {verdicts}" if verdicts else statement
 
 
 def verdict_problems(fig: Any) -> list[str]:
-    """One line per claim ``fig`` is bound to whose verdict (EVIDENCE, PASS or FAIL) its titles do not state."""
+    """One line per claim ``fig`` is bound to whose verdict (EVIDENCE, PASS or FAIL) its titles do not state
+    (nor its caption, for a ``paper``-style figure)."""
     names = bound_claims(fig)
-    titles = [fig._suptitle.get_text() if fig._suptitle is not None else ""]
+    titles = [getattr(fig, _IN_CAPTION, ""), fig._suptitle.get_text() if fig._suptitle is not None else ""]
     titles += [ax.get_title() for ax in fig.axes]
     text = "\n".join(titles)
     return [

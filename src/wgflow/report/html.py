@@ -12,22 +12,19 @@ of an older wgflow, which recorded none, shows its experiment's name and humanis
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from .._io import inside
 from .._version import __version__
 from ..plotting.verdicts import tally
 from ..store import Store, StoreError, atomic_write_bytes
 from .claims import claims_table as _claims_table
+from .figures import Files, figure_html
 from .markup import e
 from .markup import table as _table
 from .numbers import fmt
@@ -52,45 +49,17 @@ td.source{font-size:12px;color:#444;max-width:14em}
 .docutils.literal{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:92%} .description h4{margin:1em 0 .3em}
 .latest{border-left:4px solid #2a6fdb;padding-left:.6em} .other-runs{font-size:14px} nav.toc ul{columns:2}
 figure{max-width:520px} figure img{width:100%;height:auto} tr.highlight td{background:#eef4ff}
+figure.wide{display:block;max-width:100%}
 """
-
-_FIGURE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".svg": "image/svg+xml",
-}
 
 
 def _fmt(v: Any) -> str:
     return fmt(v, max_len=None)
 
 
-class Files:
-    """Where :func:`write_report` puts figures and run pages: ``<dir>/`` linked as ``<prefix>/``."""
-
-    def __init__(self, root: Path, prefix: str):
-        self.root, self.prefix = root, prefix
-        self.refused: list[Path] = []  # store files not copied: links, or paths out of the store
-        (root / "figures").mkdir(parents=True, exist_ok=True)
-        (root / "runs").mkdir(parents=True, exist_ok=True)
-
-    def figure(self, run_id: str, path: Path) -> str:
-        dest = self.root / "figures" / f"{run_id}-{path.name}"
-        if not dest.exists() or dest.stat().st_mtime < path.stat().st_mtime:
-            shutil.copyfile(path, dest)
-        return f"{self.prefix}/figures/{dest.name}"
-
-
 def run_href(run_id: str, files: Files | None, up: str = "") -> str:
     """Link to a run: its page when pages are written, else its row of the index."""
     return f"{up}{files.prefix}/runs/{run_id}.html" if files else f"#run-{run_id}"
-
-
-def caption(a: dict[str, Any], captions: Mapping[str, str]) -> str:
-    """The statement a figure shows (``captions[name]``, as recorded in the store), else its humanised name."""
-    return captions.get(a["name"]) or re.sub(r"[_-]+", " ", a["name"]).strip().capitalize()
 
 
 def _when(t: float | None) -> str:
@@ -111,37 +80,6 @@ def _control_section(store: Store, name: str, control: dict[str, Any] | None) ->
         f'<details class="control"><summary>Negative control <code>{e(control["run_id"])}</code> '
         f"({e(control['preset'])}, training switched off): {n_pass} of {len(cl)} claims passed, {e(verdict)}"
         f"</summary>{_claims_table(cl, 'control-claims') if cl else ''}</details>"
-    )
-
-
-def _figure(
-    a: dict[str, Any],
-    captions: Mapping[str, str],
-    files: Files | None = None,
-    run_id: str = "",
-    up: str = "",
-    *,
-    root: Path,
-) -> str:
-    path = Path(a["path"])
-    mime = _FIGURE_TYPES.get(path.suffix.lower())
-    cap = caption(a, captions)
-    if path.is_symlink() or not inside(path, root):  # a store file replaced by a link to /etc/passwd: never copied
-        if files is not None:
-            files.refused.append(path)
-        return f'<p class="refused">figure {e(a["name"])} is refused: {e(path)} is a link or leads out of the store</p>'
-    if not path.exists() or (mime is None and not (files and path.suffix.lower() == ".pdf")):
-        return f'<p class="missing">figure {e(a["name"])} is missing ({e(path.name)})</p>'
-    if files is None:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        src = f"data:{mime};base64,{data}"
-    else:
-        src = up + files.figure(run_id, path)
-        if mime is None:  # a vector PDF for a paper: browsers do not show it in <img>
-            return f'<p class="pdf-figure"><a href="{e(src)}">{inline(cap)} (PDF)</a></p>'
-    return (
-        f'<figure><a href="{e(src)}"><img src="{e(src)}" alt="{e(cap)}" loading="lazy"></a>'
-        f"<figcaption>{inline(cap)}</figcaption></figure>"
     )
 
 
@@ -202,11 +140,13 @@ def _run_body(store: Store, run: dict[str, Any], captions: Mapping[str, str], fi
     rid = run["run_id"]
     claims = store.claims(rid)
     parts = [_claims_table(claims) if claims else '<p class="no-claims">no claims recorded</p>']
-    figs = store.artifacts(rid, kind="figure")
+    artifacts = store.artifacts(rid)
+    figs = [a for a in artifacts if a["kind"] == "figure"]
+    beside = {a["name"]: a for a in artifacts if a["kind"] in ("preview", "caption")}
     if figs:
         parts.append(
             '<div class="figures">'
-            + "".join(_figure(a, captions, files, rid, up, root=store.root) for a in figs)
+            + "".join(figure_html(a, captions, files, rid, up, root=store.root, beside=beside) for a in figs)
             + "</div>"
         )
     metrics = store.summary_metrics(rid)
