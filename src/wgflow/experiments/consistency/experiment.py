@@ -140,7 +140,8 @@ class Consistency(Experiment):
     captions = {
         "consistency_scaling": Caption(
             "The distance between n particles and their mean-field limit characteristics, sup over t <= T of "
-            "W2, falls as n^{-1/2} (left, coupled; the uncoupled distance to the reference is the control); the "
+            "W2, against n beside the n^{-1/2} rate the claim tests (left, coupled; the uncoupled distance to the "
+            "reference is the control); the "
             "same at fixed times (middle); the population risk of each width (right, seed 0).",
             claims=("chaos_exponent", "exponent_ci_excludes_zero"),
         )

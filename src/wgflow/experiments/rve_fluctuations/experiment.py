@@ -181,8 +181,9 @@ class RVEFluctuations(Experiment):
     captions = {
         "rve_fluctuations": Caption(
             "Spread of the trained functions f_n across seeds against the width n at several flow times (left) "
-            "and the fitted exponent against mean-field time with its 95% interval (right): -1/2 at the early time "
-            "(CLT), -1 at the converged time once the fluctuations self-heal; t = 0, the i.i.d. draw, is the null.",
+            "and the fitted exponent against mean-field time with its 95% interval (right), beside the exponents "
+            "the claims test: -1/2 at the early time (CLT) and -1 at the converged time (self-healing); t = 0, the "
+            "i.i.d. draw, is the null.",
             claims=("early_exponent", "late_exponent", "late_below_clt"),
         )
     }
