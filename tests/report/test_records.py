@@ -52,6 +52,8 @@ def test_a_record_holds_what_a_referee_needs_and_no_path_of_the_machine(recorded
     assert r["evidence"].startswith("0 of 2 claims are evidence")
     assert r["figures"] == ["figures/fake_curve.svg"]
     assert (path.parent / "figures" / "fake_curve.svg").read_text().lstrip().startswith("<?xml")
+    assert r["previews"] == ["figures/fake_curve.png"]  # a vector figure's PNG preview travels with it
+    assert (path.parent / "figures" / "fake_curve.png").read_bytes().startswith(b"\x89PNG")
     assert not any(k.startswith("run.") for k in r["metrics"]) and r["metrics"]["final"] == 400.0
 
 

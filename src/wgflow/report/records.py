@@ -127,7 +127,13 @@ def record_of(store: Store, run_id: str, presets: PresetConfig) -> dict[str, Any
         "host": run.get("host"),
         "versions": versions,
         "figures": [f"figures/{Path(a['path']).name}" for a in figures],
+        "previews": [f"figures/{Path(a['path']).name}" for a in store.artifacts(run_id) if a["kind"] == "preview"],
     }
+
+
+#: the artifacts a record copies beside it: the figures, their PNG previews (of vector figures) and the
+#: caption files of the paper figure style (the verdicts a figure's title leaves out)
+_COPIED = ("figure", "preview", "caption")
 
 
 def write_record(store: Store, run_id: str, presets: PresetConfig, results: str | os.PathLike = "results") -> Path:
@@ -142,7 +148,7 @@ def write_record(store: Store, run_id: str, presets: PresetConfig, results: str 
         shutil.rmtree(figures)
     figures.mkdir(parents=True)
     for a in store.artifacts(run_id):
-        if a["kind"] == "figure":
+        if a["kind"] in _COPIED:
             shutil.copyfile(a["path"], figures / Path(a["path"]).name)
     if record["host"] is not None and record["host"] == os.uname().nodename:
         record["compute"]["cpu_count"] = os.cpu_count()
