@@ -69,6 +69,20 @@ def claims_as_registered(monkeypatch):
     assert wrong == [], "claims differ from their pre-registration:\n" + "\n".join(wrong)
 
 
+#: the experiments whose runs train particle flows: each stores trajectories (ctx.save_trajectory)
+FLOW_EXPERIMENTS = {
+    "teacher-student",
+    "cb-global-convergence",
+    "cb-implicit-bias",
+    "consistency",
+    "lazy-vs-active",
+    "mf-langevin",
+    "mmn-gaussians",
+    "rve-3spin",
+    "rve-fluctuations",
+}
+
+
 @pytest.fixture(autouse=True)
 def store_checked_runs(monkeypatch, tmp_path_factory):
     """Every experiment run of these tests goes through the store, and the store then checks clean.
@@ -86,6 +100,7 @@ def store_checked_runs(monkeypatch, tmp_path_factory):
     from wgflow.harness.context import DirectoryContext
     from wgflow.harness.runner import _record_artifacts
     from wgflow.harness.store_context import StoreContext
+    from wgflow.interop import load_trajectory
     from wgflow.store import Store
 
     inner = run_module.run_and_judge
@@ -96,12 +111,17 @@ def store_checked_runs(monkeypatch, tmp_path_factory):
         with Store(tmp_path_factory.mktemp("store")) as store:
             rid = store.create_run(exp.name, {}, ctx.seed)
             run = StoreContext(store, rid, ctx.seed, show_progress=False, quiet=True)
-            if (ctx.out_dir / "stages").is_dir():
+            memoised = (ctx.out_dir / "stages").is_dir()
+            if memoised:
                 shutil.copytree(ctx.out_dir / "stages", run.out_dir / "stages", dirs_exist_ok=True)
             result = inner(exp, cfg, run, preset)
             _record_artifacts(store, rid, result)
             store.complete_run(rid, [c.to_dict() for c in result.claims], [])
             assert store.check() == [], f"{exp.name}: `wgflow runs --check` fails on a fresh store"
+            if exp.name in FLOW_EXPERIMENTS and not memoised:  # its flows are there to be read by run id
+                names = [a["name"] for a in store.artifacts(rid, kind="trajectory")]
+                assert names, f"{exp.name} trained flows but stored no trajectory"
+                assert load_trajectory(store, rid, names[0]).snapshots.ndim == 3
             shutil.copytree(run.out_dir, ctx.out_dir, dirs_exist_ok=True)
             result.artifacts = {
                 k: str(ctx.out_dir / Path(p).relative_to(run.out_dir)) if Path(p).is_relative_to(run.out_dir) else p

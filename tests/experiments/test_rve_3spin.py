@@ -218,7 +218,7 @@ def test_layered_dynamics_is_a_named_variant_beside_plain_sgd():
     for preset in ("quick", "full", "paper"):
         assert make_config("rve-3spin", preset).dynamics == "sgd" and inner_step(make_config("rve-3spin", preset)) == 1
     small = {**TINY, "n_values": (10, 20), "sgd_steps": 20, "quench_steps": 5, "rbf": False}
-    ctx = SimpleNamespace(progress=None, checkpointer=lambda key: None)
+    ctx = SimpleNamespace(progress=None, checkpointer=lambda key: None, save_trajectory=lambda name, traj: None)
     out = {}
     for dyn in ("sgd", "layered"):
         cfg = make_config("rve-3spin", "quick", {**small, "dynamics": dyn})

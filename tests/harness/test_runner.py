@@ -234,3 +234,14 @@ def test_threads_apply_to_the_whole_run_and_are_restored(store, monkeypatch):
         assert seen == [1, 2] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(old)
+
+
+def test_an_outcome_is_one_line_and_a_table_in_a_notebook(store):
+    out = execute("fake-machinery", "quick", {"steps": "30", "label": "a<b"}, seed=3, store=store)
+    text = repr(out)
+    assert "\n" not in text and len(text) < 300, text
+    assert text.startswith("RunOutcome('fake-machinery', run ") and "0 of 2 claims are evidence" in text
+    page = out._repr_html_()
+    assert page.count("<tr>") == 1 + len(out.result.claims)  # the header and one row per claim
+    assert all(f"<td style='text-align:left'>{c.name}</td>" in page for c in out.result.claims)
+    assert "<b>fake-machinery</b>" in page and "0 of 2 claims are evidence" in page

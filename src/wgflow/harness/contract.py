@@ -14,10 +14,11 @@ Experiments never write files, seed generators or checkpoint by themselves: they
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..plotting.verdicts import VERDICTS
+from ..plotting.verdicts import VERDICTS, tally
 from .claims import Claim, jsonable
 from .context import RunContext
 
@@ -42,6 +43,30 @@ class ExperimentResult:
         """Claims that pass where their null fails, as pre-registered (:attr:`Claim.evidence`)."""
         return sum(c.evidence for c in self.claims)
 
+    def __repr__(self) -> str:
+        """One line: the tally of the claims, the numbers of metrics and artifacts."""
+        return (
+            f"ExperimentResult({tally(c.verdict for c in self.claims)}; {len(self.metrics)} metrics, "
+            f"{len(self.artifacts)} artifacts)"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook summary: the tally, then one row per claim (verdict, measured, interval, null)."""
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:left'>{html.escape(str(v))}</td>"
+                for v in (c.name, c.verdict, _num(c.measured), _interval(c.ci), _null(c))
+            )
+            + "</tr>"
+            for c in self.claims
+        )
+        head = "".join(
+            f"<th style='text-align:left'>{h}</th>" for h in ("claim", "verdict", "measured", "95% CI", "null")
+        )
+        tallied = html.escape(tally(c.verdict for c in self.claims))
+        return f"<p>{tallied}</p><table><tr>{head}</tr>{rows}</table>"
+
     def to_dict(self) -> dict[str, Any]:
         verdicts = [c.verdict for c in self.claims]
         return {
@@ -50,6 +75,21 @@ class ExperimentResult:
             "metrics": {k: jsonable(v) for k, v in self.metrics.items()},
             "artifacts": dict(self.artifacts),
         }
+
+
+def _num(x) -> str:
+    return f"{x:.4g}" if isinstance(x, int | float) else "" if x is None else str(x)
+
+
+def _interval(ci) -> str:
+    return "" if ci is None else f"[{_num(ci[0])}, {_num(ci[1])}]"
+
+
+def _null(c: Claim) -> str:
+    n = c.null
+    if n is None:
+        return "none"
+    return " ".join(x for x in (_num(n.measured), _interval(n.ci)) if x) + (", passes" if n.passed else ", fails")
 
 
 # --------------------------------------------------------------------------- experiments

@@ -82,6 +82,16 @@ class RunOutcome:
     result: ExperimentResult = field(default_factory=ExperimentResult)
     untrained: bool = False
 
+    def __repr__(self) -> str:
+        """One line: the experiment, run, status and the tally of its claims."""
+        control = ", untrained" if self.untrained else ""
+        return f"RunOutcome({self.experiment!r}, run {self.run_id}, {self.status}{control}: {self.result!r})"
+
+    def _repr_html_(self) -> str:
+        """Notebook summary: the run's line, then its claims (:meth:`ExperimentResult._repr_html_`)."""
+        control = ", untrained control" if self.untrained else ""
+        return f"<p><b>{self.experiment}</b> run {self.run_id}: {self.status}{control}</p>" + self.result._repr_html_()
+
     def to_dict(self) -> dict[str, Any]:
         r = self.result.to_dict()
         return {

@@ -282,6 +282,7 @@ def _run(cfg, ctx, key: str, size: tuple, layers, setting, seeds: int, refs: dic
         checkpointer=ctx.checkpointer(key),
         stop=StopRule(separates(xs, ys), every=cfg.stop_every) if stop and cfg.stop_every else None,
     )
+    ctx.save_trajectory(f"trajectory_{key}", trajs[0])  # seed 0's flow: wgflow.interop.load_trajectory
     outs = [_evaluate(cfg, d, layers, s, dr, t.final, refs) for s, (dr, t) in enumerate(zip(draws, trajs))]
     for o, t in zip(outs, trajs):
         o["steps_run"] = cfg.steps if t.meta["stopped_at"] is None else t.meta["stopped_at"]

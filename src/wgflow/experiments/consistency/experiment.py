@@ -328,6 +328,7 @@ def _systems(cfg: ConsistencyConfig, ctx, obj, flow: FlowConfig, n: int, members
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(f"consistency-n{n}"),
     )
+    ctx.save_trajectory(f"trajectory_consistency-n{n}", trajs[0])  # the first member: wgflow.interop.load_trajectory
     return {
         "snapshots": np.stack([t.snapshots for t in trajs]),  # (members, S, n, d + 1)
         "times": trajs[0].snapshot_times,

@@ -147,6 +147,10 @@ def _scale(cfg: LazyVsActiveConfig, ctx, draws: list[Draw], tau: float) -> dict:
         checkpointer=ctx.checkpointer(f"lin-tau{tau:.4g}"),
         **kw,
     )
+    ctx.save_trajectory(
+        f"trajectory_net-tau{tau:.4g}", net[0]
+    )  # the first draw's flows: wgflow.interop.load_trajectory
+    ctx.save_trajectory(f"trajectory_lin-tau{tau:.4g}", lin[0])
     out: dict[str, list] = {k: [] for k in ("test", "test_lin", "move", "move_lin", "gap")}
     for dr, a, b in zip(draws, net, lin):
         f, f_lin = a.final.output(dr.xt, tau), b.final.output(dr.xt, tau)  # (n_test,)

@@ -56,6 +56,7 @@ def run_seeds(cfg: MMNGaussiansConfig, ctx, obj, flow: FlowConfig, unit, n: int,
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(key),
     )
+    ctx.save_trajectory(f"trajectory_{key}", trajs[0])  # seed 0's flow: wgflow.interop.load_trajectory
     return {
         "risk_times": trajs[0].risk_times,
         "risk": np.stack([t.risk for t in trajs]),

@@ -92,9 +92,11 @@ def sigmoid_stage(cfg, d: int, n: int, seeds: list[int], ctx) -> dict:
 
     def run(start: Ensemble, flow: FlowConfig, stream: int, phase: str) -> list[Trajectory]:
         seed = [s + 1000 * n + stream for s in seeds]
-        return train(
+        trajs = train(
             start, objs, flow, seed=seed, progress=ctx.progress, checkpointer=ctx.checkpointer(f"{key}-{phase}")
         )
+        ctx.save_trajectory(f"trajectory_{key}-{phase}", trajs[0])  # the first target's: interop.load_trajectory
+        return trajs
 
     first = run(Ensemble.stack(mus), sgd, 1, "sgd")
     start = Ensemble.stack([t.final for t in first])
@@ -242,6 +244,7 @@ def rbf_stage(cfg, n: int, seeds: list[int], ctx) -> dict:
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(f"rbf-n{n}"),
     )
+    ctx.save_trajectory(f"trajectory_rbf-n{n}", trajs[0])  # the first target's flow: wgflow.interop.load_trajectory
     rows = []
     for e, tr in enumerate(trajs):
         loss = 0.5 * ((torch.from_numpy(tr.probe_f).double() - yt[e]) ** 2).mean(1).numpy()  # (S,)

@@ -124,6 +124,7 @@ def _seeds_as_ensemble(cfg: RVEFluctuationsConfig, ctx, obj, flow: FlowConfig, u
         progress=ctx.progress,
         checkpointer=ctx.checkpointer(f"fluct-n{n}"),
     )
+    ctx.save_trajectory(f"trajectory_fluct-n{n}", trajs[0])  # seed 0's flow: wgflow.interop.load_trajectory
     return {
         "probe_f": np.stack([t.probe_f for t in trajs]),  # (seeds, S, n_probe)
         "times": trajs[0].snapshot_times,
