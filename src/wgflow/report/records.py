@@ -255,7 +255,8 @@ def readme_section(presets: PresetConfig, results: str | os.PathLike = "results"
             f"{_hours(c.get('wall_s'))} wall, {_hours(c.get('cpu_s'))} CPU, {c.get('threads') or '?'} thread(s), "
             f"{c.get('device') or 'cpu'}"
         )
-        link = f"[`{name}`](results/{name}/record.json) ({record['preset']})"
+        # named, not linked: the docs site includes the README and cannot resolve a link out of docs/
+        link = f"`{name}` ({record['preset']})"
         lines.append(f"| {link} | {source} | {ours} | {verdicts} | {record['evidence']} | {compute} |")
     lines += ["", README_END]
     return "\n".join(lines)
