@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from wgflow.cli import main
+from wgflow.errors import ConfigError
 from wgflow.harness.configs import preset_config as P
 from wgflow.harness.runner import execute
 from wgflow.report.records import (
@@ -39,7 +40,7 @@ def recorded(tmp_path, store, monkeypatch):
 def test_a_record_holds_what_a_referee_needs_and_no_path_of_the_machine(recorded, tmp_path):
     store, run_id, results = recorded
     path = write_record(store, run_id, P, results)
-    assert path == results / "fake-machinery" / "record.json"
+    assert path == results / "fake-machinery" / "full" / "record.json"
     text = path.read_text()
     assert str(tmp_path) not in text  # figures are named relative to the record
     r = json.loads(text)
@@ -83,7 +84,7 @@ def test_a_record_whose_config_left_the_preset_is_stale_and_the_readme_says_so(r
     r["config"]["steps"] = 399
     r["config"]["gone"] = 1
     path.write_text(json.dumps(r))
-    assert stale_keys(read_records(results)["fake-machinery"], P) == ["gone", "steps"]
+    assert stale_keys(read_records(results)[("fake-machinery", "full")], P) == ["gone", "steps"]
     assert "**stale**: gone, steps differ from the `full` preset" in readme_section(P, results)
 
 
@@ -94,7 +95,7 @@ def test_only_completed_trained_runs_are_records(tmp_path, store):
     control = execute("fake-machinery", store=store, untrained=True, quiet=True)
     with pytest.raises(Exception, match="negative control"):
         write_record(store, control.run_id, P, tmp_path)
-    assert not any(tmp_path.glob("*/record.json"))
+    assert not any(tmp_path.glob("**/record.json"))
 
 
 def test_the_cli_records_a_run_and_checks_the_readme(recorded, tmp_path, capsys):
@@ -103,7 +104,7 @@ def test_the_cli_records_a_run_and_checks_the_readme(recorded, tmp_path, capsys)
     readme.write_text("# x\n")
     args = ["--store", str(store.root), "--dir", str(results)]
     assert main(["results", "record", run_id, *args]) == 0
-    assert capsys.readouterr().out.strip() == str(results / "fake-machinery" / "record.json")
+    assert capsys.readouterr().out.strip() == str(results / "fake-machinery" / "full" / "record.json")
     check = ["results", "readme", "--dir", str(results), "--readme", str(readme), "--check"]
     assert main(check) == 1 and "out of step" in capsys.readouterr().out
     assert main(check[:-1]) == 0 and main(check) == 0
@@ -127,11 +128,30 @@ def test_the_repository_records_are_whole_and_their_headlines_name_real_claims()
         registered = load(get_experiment(name)).claims
         assert set(head["claims"]) <= set(registered), f"{name}: headline claims not registered"
         assert head["source"] and head["states"]
-    for name, r in records.items():
+    for (name, preset), r in records.items():
         assert name in headlines, f"{name}: no headline"
         assert r["git_revision"] and r["command"].startswith("wgflow ") and not r["untrained"]
-        for fig in r["figures"]:
-            assert (ROOT / "results" / name / fig).is_file(), f"{name}: {fig} missing"
+        assert f"--preset {preset}" in r["command"]
+        for fig in r["figures"] + r["previews"]:
+            assert (ROOT / "results" / name / preset / fig).is_file(), f"{name} ({preset}): {fig} missing"
+
+
+def test_an_experiment_keeps_a_record_per_preset_and_a_misplaced_record_is_refused(recorded):
+    store, run_id, results = recorded
+    path = write_record(store, run_id, P, results)
+    other = results / "fake-machinery" / "other"
+    shutil.copytree(path.parent, other)
+    r = json.loads((other / "record.json").read_text())
+    r["preset"] = "other"
+    (other / "record.json").write_text(json.dumps(r))
+    assert set(read_records(results)) == {("fake-machinery", "full"), ("fake-machinery", "other")}
+    rows = [line for line in readme_section(P, results).splitlines() if line.startswith("| `fake-machinery`")]
+    assert [row.split("|")[1].strip() for row in rows] == ["`fake-machinery` (full)", "`fake-machinery` (other)"]
+    assert "**stale**: preset" in rows[1]  # no preset "other" is registered
+    r["preset"] = "full"
+    (other / "record.json").write_text(json.dumps(r))
+    with pytest.raises(ConfigError, match="not of its folder"):
+        read_records(results)
 
 
 def test_a_results_folder_copy_reads_the_same(tmp_path):

@@ -19,12 +19,12 @@ def add_results(sub) -> None:
         "results",
         help="record runs in results/ and regenerate the README's table of results at the sources' settings",
         description="Records of completed runs at the sources' settings, kept in the repository: "
-        "`results record RUN_ID` writes results/<experiment>/record.json and its figures; "
+        "`results record RUN_ID` writes results/<experiment>/<preset>/record.json and its figures; "
         "`results readme` regenerates the README section from the records (--check: exit 1 if out of step).",
     )
     act = p.add_subparsers(dest="action", metavar="ACTION")
     act.required = True
-    rec = act.add_parser("record", help="write the record of a completed run (results/<experiment>/)")
+    rec = act.add_parser("record", help="write the record of a completed run (results/<experiment>/<preset>/)")
     rec.add_argument("run_id", metavar="RUN_ID")
     store_arg(rec)
     rec.add_argument("--dir", default="results", metavar="DIR", help="results folder (default: results)")
@@ -42,7 +42,7 @@ def _cmd_record(args) -> int:
     store = open_store(args, must_exist="no run to record")
     path = write_record(store, args.run_id, preset_config, args.dir)
     print(path)
-    record = read_records(args.dir)[path.parent.name]
+    record = read_records(args.dir)[(path.parent.parent.name, path.parent.name)]
     stale = stale_keys(record, preset_config)
     if stale:
         keys = ", ".join(stale)

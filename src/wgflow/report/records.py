@@ -1,8 +1,9 @@
 """Records of runs at the sources' settings, kept in the repository (``results/``), and the README
 section generated from them.
 
-A record is one completed run of the store, written as ``results/<experiment>/record.json`` beside
-copies of its figures (``results/<experiment>/figures/``). It holds what a referee needs without the
+A record is one completed run of the store, written as ``results/<experiment>/<preset>/record.json``
+beside copies of its figures (``results/<experiment>/<preset>/figures/``): an experiment recorded at two
+presets (resnet-geodesic's ``full`` on digits and ``full-blobs``) keeps both. It holds what a referee needs without the
 store: the command that reproduces it, the config, preset and seed, every claim with its null,
 interval, method, registration and verdict, the summary metrics, the compute it took (wall and CPU
 seconds, threads, device), the package versions, git revision and host. No path of the machine that
@@ -137,12 +138,12 @@ _COPIED = ("figure", "preview", "caption")
 
 
 def write_record(store: Store, run_id: str, presets: PresetConfig, results: str | os.PathLike = "results") -> Path:
-    """Write the record of ``run_id`` (:func:`record_of`) as ``<results>/<experiment>/record.json`` and copy
-    its figures beside it (the folder's previous figures are replaced); returns the record's path."""
+    """Write the record of ``run_id`` (:func:`record_of`) as ``<results>/<experiment>/<preset>/record.json``
+    and copy its figures beside it (the folder's previous figures are replaced); returns the record's path."""
     record = record_of(store, run_id, presets)
     if record["untrained"]:
         raise ConfigError(f"run {run_id!r} is a negative control (--untrained), not a result at the sources' settings")
-    folder = Path(results) / record["experiment"]
+    folder = Path(results) / record["experiment"] / record["preset"]
     figures = folder / "figures"
     if figures.exists():
         shutil.rmtree(figures)
@@ -157,17 +158,22 @@ def write_record(store: Store, run_id: str, presets: PresetConfig, results: str 
     return path
 
 
-def read_records(results: str | os.PathLike = "results") -> dict[str, dict[str, Any]]:
-    """The records under ``results``, by experiment name."""
+def read_records(results: str | os.PathLike = "results") -> dict[tuple[str, str], dict[str, Any]]:
+    """The records under ``results``, by (experiment, preset)."""
     out = {}
-    for path in sorted(Path(results).glob("*/record.json")):
+    for path in sorted(Path(results).glob("*/*/record.json")):
         try:
             record = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise ConfigError(f"record {path} cannot be read ({type(e).__name__}: {e})") from None
         if record.get("schema") != RECORD_SCHEMA:
             raise ConfigError(f"record {path} has schema {record.get('schema')!r}, not {RECORD_SCHEMA}")
-        out[record["experiment"]] = record
+        where = (path.parent.parent.name, path.parent.name)
+        if (record.get("experiment"), record.get("preset")) != where:
+            raise ConfigError(
+                f"record {path} is of {record.get('experiment')!r} at {record.get('preset')!r}, not of its folder"
+            )
+        out[where] = record
     return out
 
 
@@ -223,6 +229,22 @@ def _ours(record: Mapping[str, Any], names: list[str]) -> tuple[str, str]:
     return "<br>".join(ours), "<br>".join(verdicts)
 
 
+def _row(record: Mapping[str, Any], source: str, claims: list[str], presets: PresetConfig) -> str:
+    """The README table's row of one record."""
+    ours, verdicts = _ours(record, claims)
+    stale = stale_keys(record, presets)
+    if stale:
+        verdicts += f"<br>**stale**: {', '.join(stale)} differ from the `{record['preset']}` preset"
+    c = record["compute"]
+    compute = (
+        f"{_hours(c.get('wall_s'))} wall, {_hours(c.get('cpu_s'))} CPU, {c.get('threads') or '?'} thread(s), "
+        f"{c.get('device') or 'cpu'}"
+    )
+    # named, not linked: the docs site includes the README and cannot resolve a link out of docs/
+    name = f"`{record['experiment']}` ({record['preset']})"
+    return f"| {name} | {source} | {ours} | {verdicts} | {record['evidence']} | {compute} |"
+
+
 def readme_section(presets: PresetConfig, results: str | os.PathLike = "results") -> str:
     """The README section "Results at the sources' settings" (markdown, between the markers); a record is
     stale where its config differs from ``presets(experiment, preset)``."""
@@ -231,7 +253,7 @@ def readme_section(presets: PresetConfig, results: str | os.PathLike = "results"
         README_START,
         "## Results at the sources' settings",
         "",
-        "Each row is a completed run recorded in `results/<experiment>/record.json` (claims with their",
+        "Each row is a completed run recorded in `results/<experiment>/<preset>/record.json` (claims with their",
         "nulls, config, command, versions, git revision, compute) with its figures beside it. The table is",
         "generated from the records by `wgflow results readme`; a test keeps it in step with them, and a",
         "record whose config differs from the experiment's current preset is marked **stale**.",
@@ -239,25 +261,14 @@ def readme_section(presets: PresetConfig, results: str | os.PathLike = "results"
         "| experiment | source: what it states | ours (measured [95% CI], rule) | verdict | all claims | compute |",
         "|---|---|---|---|---|---|",
     ]
-    for name in sorted(set(headlines) | set(records)):
+    recorded = {name for name, _ in records}
+    for name in sorted(set(headlines) | recorded):
         head = headlines.get(name, {})
         source = _cell(f"{head.get('source', '?')}: {head.get('states', '?')}")
-        record = records.get(name)
-        if record is None:
+        if name not in recorded:
             lines.append(f"| `{name}` | {source} | no record yet | – | – | – |")
-            continue
-        ours, verdicts = _ours(record, list(head.get("claims", [])))
-        stale = stale_keys(record, presets)
-        if stale:
-            verdicts += f"<br>**stale**: {', '.join(stale)} differ from the `{record['preset']}` preset"
-        c = record["compute"]
-        compute = (
-            f"{_hours(c.get('wall_s'))} wall, {_hours(c.get('cpu_s'))} CPU, {c.get('threads') or '?'} thread(s), "
-            f"{c.get('device') or 'cpu'}"
-        )
-        # named, not linked: the docs site includes the README and cannot resolve a link out of docs/
-        link = f"`{name}` ({record['preset']})"
-        lines.append(f"| {link} | {source} | {ours} | {verdicts} | {record['evidence']} | {compute} |")
+        for key in sorted(k for k in records if k[0] == name):
+            lines.append(_row(records[key], source, list(head.get("claims", [])), presets))
     lines += ["", README_END]
     return "\n".join(lines)
 
