@@ -230,9 +230,8 @@ class GlobalConvergence(Experiment):
     cost = 65  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
-        # full: about 2 h on the shared 2-core machine (200-step timings, 2 threads, load average 6): the ReLU widths
-        # 324 ms/step (108 min for 2e4 steps; m = 200 x 30 seeds is 269 ms of it), the sigmoid arm about 16 ms/step
-        # per regime at 6 seeds (26 and 25 ms/step at 10), 11 min. Its seeds are cut from 10 to 6 to fit;
+        # full: sized to run within 2 h on the shared 2-core machine (measured costs: results/costs.md): the ReLU
+        # widths to m = 200 at 30 seeds over 2e4 steps, and the sigmoid arm, whose seeds are cut from 10 to 6 to fit;
         # sigmoid_n = 500 stays above the 200 features, so the frozen-first-layer null cannot interpolate its sample.
         "full": {
             "d": 10,

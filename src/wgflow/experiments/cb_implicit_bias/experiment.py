@@ -55,16 +55,12 @@ separate its training set counts as margin 0). Null: the same gain of output-lay
 Presets. ``full`` runs the claims at the source's horizon (5e4 steps), m = 1000, 10 seeds, widths 8,
 32, 128, 1000 for claim (5), and the sweep at the source's n = 256, m = 1000 and horizon (5e4 steps or
 training error 0) at the ends d = 5 and d = 25 of the source's d = 5...25, 2 draws each (the authors
-ran one). Cost, extrapolated from 200- to 300-step timings on the shared 2-core machine (2 threads,
-other jobs running: load average near 6): margin runs 24 ms/step (both layers; m = 1000, 10 seeds) and
-30 ms/step (output layer), 45 min; the width runs 9 ms/step per regime, 15 min; the sweep 37 ms/step
-for both d (2 draws), 31 min per regime if no draw separates early (in a 3000-step probe at d = 5, 3 of
-10 both-layer draws and none of the output-layer ones had separated). About 2 h in all at that load
-(3 h at load 10, less on an idle machine). Left out, to fit the 2 h budget: the
-sweep's d = 10, 15, 20 (points of the figure only: the metric reads the ends) and its further draws
-(the source's 10 would take about 5 h); the post-hoc larger-step setting (``show_variant``; never
-counted, 40 min); the authors' d = 15, n = 256 data for the width runs (here the margin runs' d = 3,
-n = 64, whose F1 LP is exact on the grid) and the widths 16, 64, 256, 512 between.
+ran one). It is sized to run within 2 h on the shared 2-core machine (measured costs:
+``results/costs.md``). Left out, to fit the 2 h budget: the sweep's d = 10, 15, 20 (points of the
+figure only: the metric reads the ends) and its further draws (the source's 10); the post-hoc
+larger-step setting (``show_variant``; never counted); the authors' d = 15, n = 256 data for the width
+runs (here the margin runs' d = 3, n = 64, whose F1 LP is exact on the grid) and the widths 16, 64,
+256, 512 between.
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
 DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.

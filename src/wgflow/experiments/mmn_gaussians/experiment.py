@@ -203,11 +203,8 @@ class MMNGaussians(Experiment):
         "quick": {},
         # the source's task (d = 40, Delta = 0.8, MMN's activation and initial law); widths to 2048 (a factor 32 for
         # the rates), six (P, eta) pairs over four noise levels sqrt(eta / P) = 0.0016 ... 0.0125, the noisy run at
-        # N = 256 and half the quick step. Cost, CPU time per step of a 20-seed ensemble measured on this machine
-        # (one thread): exact gradient 0.15 s at N = 256, 0.60 s at 512, 2.5 s at 1024, 11.2 s at 2048 (+ 4 s per
-        # exact risk evaluation there); SGD at N = 256 0.04 s at P = 128, 0.20 s at P = 1024. Extrapolated: the
-        # six widths' 200 steps with their risk evaluations 3000 s, the pairs 150 s, the noisy run and its null
-        # 340 s, the PDE and the floors 100 s: about 3600 s (1 h) on one core, under the 2 h limit.
+        # N = 256 and half the quick step. Sized to run within the 2 h budget on one core; measured costs:
+        # results/costs.md.
         "full": {
             "n_values": (64, 128, 256, 512, 1024, 2048),
             "seeds": 20,

@@ -183,13 +183,10 @@ class ResNetGeodesicConfig:
 
 
 #: The source-scale preset on digits (``full``; ``full-blobs`` is the same on blobs in the plane): 10 inits
-#: (every claim's t interval has 9 degrees of freedom), 2000 Adam steps, two learning rates. Cost, measured as
-#: CPU time of one thread on the shared 2-core machine at 1 init and 100 / 300 steps (all five γ, both networks,
-#: both rates) and extrapolated linearly in steps and inits: digits 55.6 / 82.8 s, i.e. 0.136 s per step of the
-#: 20 trainings and 42 s per init of scores, matched baselines and figures, about 3300 s (55 min) for ``full``;
-#: blobs 50.0 / 76.4 s, about 3200 s (53 min) for ``full-blobs``. Each fits the 2-hour budget on one core, and
-#: the two presets run side by side, one per core (``wgflow run resnet-geodesic --preset full --threads 1`` and
-#: ``--preset full-blobs --threads 1``).
+#: (every claim's t interval has 9 degrees of freedom), 2000 Adam steps, two learning rates. Each is sized to
+#: run within the 2-hour budget on one core, and the two presets run side by side, one per core
+#: (``wgflow run resnet-geodesic --preset full --threads 1`` and ``--preset full-blobs --threads 1``);
+#: measured costs: ``results/costs.md``.
 FULL = {
     "m": 512,
     "m_test": 1285,

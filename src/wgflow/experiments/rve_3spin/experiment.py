@@ -53,14 +53,14 @@ within 0.5% of float64, tested). ``quick``: d = 10, n = 32...256, 5 targets, 300
 2e6 SGD + 2e5 quench steps of eta = 0.2, 1e5 test points; RBF d = 5, n = 16...256, 2e5 gradient steps of Delta t
 = 1e-3 on 1e4 training points, thermal (temperature 1e-3) for the first 1e5. Meant for a GPU or a Dask cluster
 (``wgflow run rve-3spin --preset paper --device cuda``, ``wgflow sweep rve-3spin --preset paper --dask
-ADDRESS``): extrapolated on the shared 2-core machine from measured steps (``benchmarks/bench_ensemble.py
---estimate paper``, at load average 3.6) to 420 h of wall time (360 h of CPU time), of which 330 h are the d =
-10 and 25 quenches at n = 512 and 1024 (P^2 = 1e4 and 4e4 samples per step), 25 h the sigmoid runs at n <= 256
-and 29 h the RBF protocol. ``full``, what fits 2 h on 2 cores: the paper's sigmoid protocol at n = 32...256, d =
-10 and 25, 10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of eta = 0.5, mean-field time 4e4) and 2e4
-test points; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with a 20x coarser step
-(Delta t = 0.02, 1e4 steps) on 2000 training points. Extrapolated the same way (``--estimate full``): 1.1 h of
-wall time at load average 2.9 (1.1 h of CPU time); 7.7 h of wall time at load average 11.
+ADDRESS``): far beyond the 2 h budget on the 2-core machine, most of it in the d = 10 and 25 quenches at n =
+512 and 1024 (P^2 = 1e4 and 4e4 samples per step). ``full`` is sized to run within 2 h on 2 cores: the paper's
+sigmoid protocol at n = 32...256, d = 10 and 25, 10 targets, at 4% of its steps (8e4 SGD + 8e3 quench steps of
+eta = 0.5, mean-field time 4e4) and 2e4 test points; the RBF protocol at its mean-field horizon (t = 200, thermal
+to t = 100) with a 20x coarser step (Delta t = 0.02, 1e4 steps) on 2000 training points. What it leaves out: the
+sigmoid widths 512 and 1024, 96% of the sigmoid steps, 80% of the test points, the RBF protocol's step of 1e-3
+and 80% of its training points. Measured costs
+(``benchmarks/bench_ensemble.py --estimate paper`` and ``--estimate full``): ``results/costs.md``.
 
 The normalisation L = 1/2 E|f - f_n|^2 is the paper's: at d = 25 the paper's n = 32 loss is Var f / 2,
 the loss of f_n = 0. At d = 10 SGD with a fixed step learns the linear part and part of the cubic
@@ -221,13 +221,13 @@ class RVE3Spin(Experiment):
     description = __doc__
     Config = RVE3SpinConfig
     captions = CAPTIONS
-    cost = 130  # quick preset, seconds on one idle core (the order of reproduce --jobs; 167 s CPU at load 5)
+    cost = 130  # quick preset, seconds on one idle core (the order of reproduce --jobs)
     presets = {
         "quick": {},
         # the source's protocols (RVE §4.1-4.2) for a GPU or a Dask cluster (`--device cuda`, `sweep ... --dask`):
         # sigmoid d = 10 and 25, n = 32 ... 1024, 10 targets, 2e6 SGD + 2e5 quench steps; RBF d = 5, n = 16 ... 256,
-        # 2e5 gradient steps of 1e-3, thermal for the first 1e5. Its cost (bench_ensemble.py --estimate paper):
-        # see the module docstring
+        # 2e5 gradient steps of 1e-3, thermal for the first 1e5. Its measured cost (bench_ensemble.py --estimate
+        # paper): results/costs.md
         "paper": {
             "dims": (10, 25),
             "n_values": (32, 64, 128, 256, 512, 1024),
@@ -244,7 +244,7 @@ class RVE3Spin(Experiment):
         },
         # what fits 2 h on 2 cores: the paper's widths up to 256, both dimensions, 10 targets, at 4% of
         # its SGD and quench steps; the RBF protocol at its mean-field horizon (t = 200, thermal to t = 100) with
-        # a 20x coarser step and a smaller training sample. Extrapolated: see the module docstring
+        # a 20x coarser step and a smaller training sample. Measured cost: results/costs.md
         "full": {
             "dims": (10, 25),
             "n_values": (32, 64, 128, 256),
