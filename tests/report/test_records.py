@@ -70,10 +70,12 @@ def test_the_readme_section_is_written_between_markers_and_checked(recorded):
     assert "](" not in text  # no links: the docs site includes the README and cannot resolve one out of docs/
     assert "the sum \\| is positive" in row  # a pipe in a cell does not break the table
     assert "`sum_positive` 400" in row and "**pass**" in row and "0 of 2 claims are evidence" in row
-    assert "stale" not in row
+    assert "stale" not in row and "study.md" not in row
     assert sync_readme(readme, P, results, check=True) is False and sync_readme(readme, P, results) is False
     readme.write_text(text.replace("intro", "intro, edited") + "\nafter\n")
     assert sync_readme(readme, P, results, check=True) is False  # text outside the markers is the author's
+    (results / "fake-machinery" / "study.md").write_text("# why\n")
+    assert "why: `results/fake-machinery/study.md`" in readme_section(P, results)  # the study of the verdicts
 
 
 def test_a_record_whose_config_left_the_preset_is_stale_and_the_readme_says_so(recorded):

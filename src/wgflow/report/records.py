@@ -229,9 +229,12 @@ def _ours(record: Mapping[str, Any], names: list[str]) -> tuple[str, str]:
     return "<br>".join(ours), "<br>".join(verdicts)
 
 
-def _row(record: Mapping[str, Any], source: str, claims: list[str], presets: PresetConfig) -> str:
-    """The README table's row of one record."""
+def _row(record: Mapping[str, Any], source: str, claims: list[str], presets: PresetConfig, results: Path) -> str:
+    """The README table's row of one record; its verdicts name the experiment's study of them
+    (``<results>/<experiment>/study.md``) where there is one."""
     ours, verdicts = _ours(record, claims)
+    if (results / record["experiment"] / "study.md").is_file():
+        verdicts += f"<br>why: `results/{record['experiment']}/study.md`"
     stale = stale_keys(record, presets)
     if stale:
         verdicts += f"<br>**stale**: {', '.join(stale)} differ from the `{record['preset']}` preset"
@@ -268,7 +271,7 @@ def readme_section(presets: PresetConfig, results: str | os.PathLike = "results"
         if name not in recorded:
             lines.append(f"| `{name}` | {source} | no record yet | – | – | – |")
         for key in sorted(k for k in records if k[0] == name):
-            lines.append(_row(records[key], source, list(head.get("claims", [])), presets))
+            lines.append(_row(records[key], source, list(head.get("claims", [])), presets, Path(results)))
     lines += ["", README_END]
     return "\n".join(lines)
 
