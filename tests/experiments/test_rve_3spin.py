@@ -95,6 +95,16 @@ def test_rve_3spin_untrained_passes_no_claim(tmp_path):
     assert res.metrics["sigmoid-d10_control_gain_min"] == 1.0
 
 
+def test_the_posthoc_rbf_rule_is_shown_only_where_it_has_two_widths(tmp_path):
+    """rbf_n_values with a single width at or below rbf_posthoc_max_n: the registered rule alone, no crash."""
+    small = {**TINY, "n_values": (10, 20), "sgd_steps": 10, "quench_steps": 5, "batch_alphas": ()}
+    res = run_experiment("rve-3spin", "quick", {**small, "rbf_n_values": (16, 64)}, seed=0, out_dir=tmp_path)
+    names = {c.name for c in res.claims}
+    assert "rbf-d5_loss_exponent" in names and "rbf-d5_loss_exponent_posthoc" not in names
+    res = run_experiment("rve-3spin", "quick", {**small, "rbf_n_values": (8, 16, 64)}, seed=0, out_dir=tmp_path / "b")
+    assert "rbf-d5_loss_exponent_posthoc" in {c.name for c in res.claims}
+
+
 def test_paper_preset_and_read_offs():
     """paper: the source's protocols, sigmoid d = 10 and 25 to n = 1024, and the RBF protocol."""
     paper = make_config("rve-3spin", "paper")
