@@ -53,14 +53,15 @@ the narrowest of ``m_values``, on the margin runs' data, CI above 0 (a network t
 separate its training set counts as margin 0). Null: the same gain of output-layer training.
 
 Presets. ``full`` runs the claims at the source's horizon (5e4 steps), m = 1000, 10 seeds, widths 8,
-32, 128, 1000 for claim (5), and the sweep at the source's n = 256, m = 1000 and horizon (5e4 steps or
-training error 0) at the ends d = 5 and d = 25 of the source's d = 5...25, 2 draws each (the authors
-ran one). It is sized to run within 2 h on the shared 2-core machine (measured costs:
-``results/costs.md``). Left out, to fit the 2 h budget: the sweep's d = 10, 15, 20 (points of the
-figure only: the metric reads the ends) and its further draws (the source's 10); the post-hoc
-larger-step setting (``show_variant``; never counted); the authors' d = 15, n = 256 data for the width
-runs (here the margin runs' d = 3, n = 64, whose F1 LP is exact on the grid) and the widths 16, 64,
-256, 512 between.
+32, 128, 1000 for claim (5), and the sweep at the source's n = 256, m = 1000 and horizon (5e4 steps
+or training error 0) at the ends d = 5 and d = 25 of the source's d = 5...25, 2 draws each (the
+authors' notebook, lchizat/2020-implicit-bias-wide-2NN, runs one: ``n_distrib = n_repeat = 1``). It
+is sized to run within 2 h on the shared 2-core machine (measured costs: ``results/costs.md``). Left
+out, to fit the 2 h budget: the sweep's d = 10, 15, 20 (points of the figure only: the metric reads
+the ends) and the quick preset's further draws (``sweep_seeds`` = 5); the post-hoc larger-step
+setting (``show_variant``; never counted); the authors' d = 15, n = 256 data for the width runs
+(here the margin runs' d = 3, n = 64, whose F1 LP is exact on the grid) and the widths 16, 64, 256,
+512 between.
 
 Each setting's seeds train as one ensemble (member s: seed s's data and particles; SmoothMargin and
 DatasetRisk have batched forms); the F1 / F2 references (LP, SVM) stay per seed.
