@@ -104,6 +104,8 @@ def common_claims(cfg, label, ns, col, fits, metrics, targets) -> list:
 def rbf_posthoc(cfg, label, ns, col, targets, metrics) -> list:
     """The RBF rule chosen with its widths after n = 64 had not converged: s <= slope_bound on n <= rbf_posthoc_max_n."""
     keep = ns <= cfg.rbf_posthoc_max_n
+    if len(np.unique(ns[keep])) < 2 or keep.all():  # the rule needs two widths within, and some beyond
+        return []
     fit = fit_power_law(ns[keep], col("post")[keep], clusters=targets[keep])
     init = fit_power_law(ns[keep], col("init")[keep], clusters=targets[keep])
     metrics[f"{label}_posthoc_slope"] = fit.slope

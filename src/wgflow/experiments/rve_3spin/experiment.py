@@ -285,7 +285,7 @@ class RVE3Spin(Experiment):
                 claims += sigmoid_claims(cfg, label, int(label.split("-d")[1]), ns, col, fits, metrics, targets)
                 claims += collapse_claim(cfg, label, ns, col, targets, metrics)
                 claims += batch_law_claims(cfg, label, ns, col, fits, targets, metrics)
-            elif sum(n <= cfg.rbf_posthoc_max_n for n in n_values) >= 2 and max(n_values) > cfg.rbf_posthoc_max_n:
+            else:
                 claims += rbf_posthoc(cfg, label, ns, col, targets, metrics)
             runs[label] = (out, fits, ns)
         return ExperimentResult(claims, metrics, self._figures(ctx, runs))
